@@ -36,8 +36,8 @@ struct Authentication {
 
   AuthCode code = AuthCode::kOk;
   std::string_view md5_salt;                     // kMd5Password: exactly 4 bytes
-  std::vector<std::string_view> sasl_mechanisms;  // kSasl: at least one
-  std::string_view data;                          // kGssContinue, kSaslContinue, kSaslFinal
+  std::vector<std::string_view> sasl_mechanisms{};  // kSasl: at least one
+  std::string_view data{};                          // kGssContinue, kSaslContinue, kSaslFinal
 
   static Result<Authentication> decode(std::string_view body);
   bool operator==(const Authentication&) const = default;
@@ -50,7 +50,7 @@ void encode_authentication_ok(std::string& out);
 // Cleartext or MD5 password ("md5..." from md5_password.h).
 struct PasswordMessage {
   static constexpr char kType = kPasswordMessageType;
-  std::string_view password;
+  std::string_view password{};
 
   static Result<PasswordMessage> decode(std::string_view body);
   bool operator==(const PasswordMessage&) const = default;
@@ -59,10 +59,10 @@ void encode(const PasswordMessage& msg, std::string& out);
 
 struct SaslInitialResponse {
   static constexpr char kType = kPasswordMessageType;
-  std::string_view mechanism;
+  std::string_view mechanism{};
   // On the wire a length of -1 means "no initial response"; an empty
   // response is different and is kept as an engaged empty view.
-  std::optional<std::string_view> data;
+  std::optional<std::string_view> data{};
 
   static Result<SaslInitialResponse> decode(std::string_view body);
   bool operator==(const SaslInitialResponse&) const = default;
@@ -71,7 +71,7 @@ void encode(const SaslInitialResponse& msg, std::string& out);
 
 struct SaslResponse {
   static constexpr char kType = kPasswordMessageType;
-  std::string_view data;
+  std::string_view data{};
 
   static Result<SaslResponse> decode(std::string_view body);
   bool operator==(const SaslResponse&) const = default;
@@ -80,7 +80,7 @@ void encode(const SaslResponse& msg, std::string& out);
 
 struct GssResponse {
   static constexpr char kType = kPasswordMessageType;
-  std::string_view data;
+  std::string_view data{};
 
   static Result<GssResponse> decode(std::string_view body);
   bool operator==(const GssResponse&) const = default;

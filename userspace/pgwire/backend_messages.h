@@ -23,7 +23,7 @@ namespace pgw::pgwire {
 struct BackendKeyData {
   static constexpr char kType = 'K';
   int32_t process_id = 0;
-  std::string_view secret_key;  // 4 bytes in protocol 3.0, 4..256 since 3.2
+  std::string_view secret_key{};  // 4 bytes in protocol 3.0, 4..256 since 3.2
 
   static Result<BackendKeyData> decode(std::string_view body);
   bool operator==(const BackendKeyData&) const = default;
@@ -33,8 +33,8 @@ void encode(const BackendKeyData& msg, std::string& out);
 // 'S': a run-time parameter's current value; may arrive at any time.
 struct ParameterStatus {
   static constexpr char kType = 'S';
-  std::string_view name;
-  std::string_view value;
+  std::string_view name{};
+  std::string_view value{};
 
   static Result<ParameterStatus> decode(std::string_view body);
   bool operator==(const ParameterStatus&) const = default;
@@ -60,7 +60,7 @@ void encode(const ReadyForQuery& msg, std::string& out);
 struct NegotiateProtocolVersion {
   static constexpr char kType = 'v';
   int32_t newest_version = 0;  // full version code, e.g. 196608 for 3.0
-  std::vector<std::string_view> unrecognized_options;
+  std::vector<std::string_view> unrecognized_options{};
 
   static Result<NegotiateProtocolVersion> decode(std::string_view body);
   bool operator==(const NegotiateProtocolVersion&) const = default;

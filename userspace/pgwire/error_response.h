@@ -36,14 +36,14 @@ inline constexpr char kRoutine = 'R';
 
 struct ErrorField {
   char code = 0;
-  std::string_view value;
+  std::string_view value{};
   bool operator==(const ErrorField&) const = default;
 };
 
 // The body shared by both messages. Fields keep their wire order so a
 // decoded message re-encodes byte for byte.
 struct ErrorNoticeFields {
-  std::vector<ErrorField> fields;
+  std::vector<ErrorField> fields{};
 
   // The first field with `code`, or empty.
   std::string_view find(char code) const;
@@ -70,27 +70,16 @@ struct NoticeResponse : ErrorNoticeFields {
 };
 void encode(const NoticeResponse& msg, std::string& out);
 
-// What the engine needs to originate an error or notice:
-//   build_error_response(ErrorSpec("FATAL", "28P01", "pgwarden: ...").with_hint("..."), out);
-// (a constructor rather than an aggregate: g++ warns about aggregate
-// initialisers that leave optional members out, and warnings are errors).
+// What the engine needs to originate an error or notice, e.g.
+//   build_error_response({.severity = "FATAL", .sqlstate = "28P01", .message = "pgwarden: ..."}, out);
+// Every member has a default initialiser so designated initialisers may
+// leave any of them out without tripping -Wmissing-field-initializers.
 struct ErrorSpec {
-  ErrorSpec(std::string_view severity_, std::string_view sqlstate_, std::string_view message_)
-      : severity(severity_), sqlstate(sqlstate_), message(message_) {}
-  ErrorSpec& with_detail(std::string_view text) {
-    detail = text;
-    return *this;
-  }
-  ErrorSpec& with_hint(std::string_view text) {
-    hint = text;
-    return *this;
-  }
-
-  std::string_view severity;  // ERROR, FATAL, PANIC / WARNING, NOTICE, INFO, LOG, DEBUG
-  std::string_view sqlstate;  // five characters, e.g. "28P01"
-  std::string_view message;
-  std::string_view detail;  // omitted when empty
-  std::string_view hint;    // omitted when empty
+  std::string_view severity = "ERROR";  // ERROR, FATAL, PANIC / WARNING, NOTICE, INFO, LOG, DEBUG
+  std::string_view sqlstate{};          // five characters, e.g. "28P01"
+  std::string_view message{};
+  std::string_view detail{};  // omitted when empty
+  std::string_view hint{};    // omitted when empty
 };
 
 // Appends an ErrorResponse / NoticeResponse with fields S, V, C, M and, when

@@ -107,19 +107,19 @@ class FrameScanner {
   Step fail_length(char type, uint32_t length);
 
   uint32_t max_message_size_;
-  std::string_view chunk_;
+  std::string_view chunk_{};
   size_t pos_ = 0;
   uint64_t body_left_ = 0;
   char header_[kHeaderSize] = {};
   size_t header_have_ = 0;
   bool failed_ = false;
-  std::string error_;
+  std::string error_{};
 };
 
 // One complete message at the start of an accumulating buffer.
 struct Message {
   char type = 0;
-  std::string_view body;  // after the length word
+  std::string_view body{};  // after the length word
   size_t size = 0;        // bytes the message occupies in the buffer (type byte included)
 };
 

@@ -47,7 +47,7 @@ struct StartupMessage {
   int32_t protocol_version = kProtocol30;
   // In the order the client sent them. "user" is always present after a
   // successful decode; names are unique.
-  std::vector<std::pair<std::string, std::string>> parameters;
+  std::vector<std::pair<std::string, std::string>> parameters{};
 
   std::optional<std::string_view> find(std::string_view name) const;
   std::string_view user() const { return find("user").value_or(std::string_view{}); }
@@ -67,7 +67,7 @@ struct GssEncRequest {
 
 struct CancelRequest {
   int32_t process_id = 0;
-  std::string secret_key;  // 4..256 bytes
+  std::string secret_key{};  // 4..256 bytes
 
   bool operator==(const CancelRequest&) const = default;
 };

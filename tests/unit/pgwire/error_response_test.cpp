@@ -14,8 +14,11 @@ using testing::split_single;
 
 TEST(ErrorResponse, BuiltErrorDecodesToItsFields) {
   std::string wire;
-  build_error_response(
-      ErrorSpec("FATAL", "28P01", "pgwarden: upstream authentication failed").with_hint("check the credential"), wire);
+  build_error_response({.severity = "FATAL",
+                        .sqlstate = "28P01",
+                        .message = "pgwarden: upstream authentication failed",
+                        .hint = "check the credential"},
+                       wire);
   const auto m = split_single(wire);
   EXPECT_EQ(m.type, 'E');
   auto decoded = ErrorResponse::decode(m.body);
@@ -31,14 +34,14 @@ TEST(ErrorResponse, BuiltErrorDecodesToItsFields) {
 
 TEST(ErrorResponse, KnownBytes) {
   std::string wire;
-  build_notice_response(ErrorSpec("NOTICE", "00000", "hi"), wire);
+  build_notice_response({.severity = "NOTICE", .sqlstate = "00000", .message = "hi"}, wire);
   EXPECT_EQ(wire, std::string("N\0\0\0\x20SNOTICE\0VNOTICE\0C00000\0Mhi\0\0", 33));
 }
 
 TEST(ErrorResponse, NulBytesInTextCannotBreakTheFraming) {
   std::string wire;
   const std::string evil("a\0b", 3);
-  build_error_response(ErrorSpec("ERROR", "XX000", evil), wire);
+  build_error_response({.sqlstate = "XX000", .message = evil}, wire);  // severity defaults to ERROR
   auto decoded = ErrorResponse::decode(split_single(wire).body);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->message(), "ab");
