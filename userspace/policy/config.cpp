@@ -1,0 +1,93 @@
+#include "policy/config.h"
+
+namespace pgw::policy {
+
+std::string_view to_string(TlsMode m) {
+  switch (m) {
+    case TlsMode::disable: return "disable";
+    case TlsMode::prefer: return "prefer";
+    case TlsMode::require: return "require";
+    case TlsMode::verify_full: return "verify-full";
+  }
+  return "?";
+}
+
+std::string_view to_string(FailMode m) { return m == FailMode::closed ? "closed" : "open"; }
+
+std::string_view to_string(DefaultAction a) { return a == DefaultAction::deny ? "deny" : "allow"; }
+
+std::string_view to_string(LogLevel l) {
+  switch (l) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    case LogLevel::off: return "off";
+  }
+  return "?";
+}
+
+std::string_view to_string(UnparseableAction a) {
+  return a == UnparseableAction::deny ? "deny" : "forward";
+}
+
+std::string_view to_string(Detector d) {
+  switch (d) {
+    case Detector::credit_card: return "credit_card";
+    case Detector::us_ssn: return "us_ssn";
+    case Detector::email: return "email";
+    case Detector::phone: return "phone";
+    case Detector::iban: return "iban";
+    case Detector::secrets: return "secrets";
+  }
+  return "?";
+}
+
+std::string MaskFunction::to_string() const {
+  switch (kind) {
+    case Kind::redact: return "redact";
+    case Kind::hash: return "hash";
+    case Kind::null: return "null";
+    case Kind::email: return "email";
+    case Kind::partial: {
+      std::string s = "partial(";
+      if (first) s += "first=" + std::to_string(first);
+      if (first && last) s += ",";
+      if (last || !first) s += "last=" + std::to_string(last);
+      return s + ")";
+    }
+    case Kind::fixed: {
+      std::string s = "fixed('";
+      for (char c : fixed_text) {
+        if (c == '\'') s += '\'';
+        s += c;
+      }
+      return s + "')";
+    }
+  }
+  return "?";
+}
+
+const Upstream* Config::find_upstream(std::string_view name) const {
+  for (const auto& u : upstreams) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
+const IdentityRule* Config::find_identity(std::string_view name) const {
+  for (const auto& i : identities) {
+    if (i.name == name) return &i;
+  }
+  return nullptr;
+}
+
+const Policy* Config::policy_for(std::string_view identity, std::string_view upstream) const {
+  for (const auto& p : policies) {
+    if (p.identity == identity && (!p.upstream || *p.upstream == upstream)) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace pgw::policy

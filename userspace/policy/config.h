@@ -1,0 +1,182 @@
+// pgwarden's configuration: the typed form of the YAML file (DESIGN.md,
+// "User-facing contract"), and the functions that load and validate it.
+//
+// A Config is immutable once loaded. The engine holds it as
+// std::shared_ptr<const Config> and swaps the pointer on reload (SIGHUP), so a
+// session keeps the config it started a statement with.
+//
+// Conventions of the file (checked by the loader, documented here once):
+// - every key is known; an unknown key is an error (a typo must not silently
+//   drop a rule);
+// - a relative path is relative to the directory of the config file;
+// - durations: an integer with ms, s, m or h ("300s"); sizes: an integer with
+//   B, kB/KB (1000), MB, GB, KiB (1024), MiB, GiB, or a bare integer of bytes;
+// - addresses are numeric ("127.0.0.1:15432", "[::1]:15432"); only
+//   "localhost" is accepted as a name (127.0.0.1), because the engine never
+//   resolves names on its loop thread;
+// - explicit_upstream: the upstream for clients that reach pgwarden directly
+//   (unix_socket, or a plain TCP connection to listen) rather than through the
+//   eBPF redirect. With one upstream it defaults to that one; with several it
+//   must be set, because `listen` always accepts explicit clients too and
+//   guessing which database they meant would be a silent misroute.
+#pragma once
+
+#include <bitset>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "policy/net_address.h"
+#include "policy/secret.h"
+#include "policy/statement_class.h"
+
+namespace pgw::policy {
+
+enum class TlsMode : uint8_t { disable, prefer, require, verify_full };
+enum class FailMode : uint8_t { closed, open };
+enum class DefaultAction : uint8_t { deny, allow };
+enum class LogLevel : uint8_t { trace, debug, info, warn, error, off };
+enum class UnparseableAction : uint8_t { deny, forward };
+
+std::string_view to_string(TlsMode m);      // "verify-full"
+std::string_view to_string(FailMode m);
+std::string_view to_string(DefaultAction a);
+std::string_view to_string(LogLevel l);
+std::string_view to_string(UnparseableAction a);
+
+struct InterceptConfig {
+  std::string cgroup = "/";            // cgroup v2 subtree, relative to the cgroup2 mount
+  std::vector<uint16_t> ports = {5432};
+  FailMode fail = FailMode::closed;
+  std::string bpffs = "/sys/fs/bpf/pgwarden";  // where links and maps are pinned
+};
+
+struct RecordingConfig {
+  std::string dir = "/var/lib/pgwarden/sessions";
+};
+
+struct Upstream {
+  std::string name;
+  std::vector<NetPrefix> match;        // original destinations this upstream serves (ports required)
+  NetAddress address;                  // where the engine connects
+  std::string user;
+  std::optional<Secret> password;      // from password_file; absent: no password auth
+  std::string password_file;           // resolved path, for messages; never the value
+  TlsMode tls = TlsMode::prefer;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::optional<std::string> database; // absent: the client's database name passes through
+};
+
+// A workload rule. Every field that is given must match; a field the
+// workload does not have (e.g. no cgroup for an explicit TCP client) does
+// not match.
+struct IdentityRule {
+  std::string name;
+  std::optional<std::string> cgroup;   // glob, '/'-separated: * one segment, ** any
+  std::vector<uint32_t> uid;           // empty: not part of the rule
+  std::vector<uint32_t> gid;
+  std::vector<std::string> comm;       // exact, as the kernel reports it (<= 15 bytes)
+  std::vector<NetPrefix> source;       // peer address of explicit TCP clients (no ports)
+};
+
+// One of allow / deny / approve: statement classes plus named functions.
+struct RuleList {
+  std::bitset<kStatementClassCount> classes;
+  // Function names as written after "function:", folded to lower case as
+  // PostgreSQL folds unquoted identifiers; may be schema-qualified.
+  std::vector<std::string> functions;
+
+  bool has(StatementClass c) const { return classes.test(static_cast<size_t>(c)); }
+  bool empty() const { return classes.none() && functions.empty(); }
+};
+
+// `tables:` globs on "schema.table" ('.'-separated).
+struct TableRules {
+  std::vector<std::string> allow, deny, approve;
+};
+
+enum class Detector : uint8_t { credit_card, us_ssn, email, phone, iban, secrets };
+std::string_view to_string(Detector d);
+
+struct MaskFunction {
+  enum class Kind : uint8_t { redact, partial, hash, null, fixed, email };
+  Kind kind = Kind::redact;
+  uint32_t first = 0;                  // partial: characters kept at the start
+  uint32_t last = 0;                   // partial: characters kept at the end
+  std::string fixed_text;              // fixed('TEXT')
+
+  std::string to_string() const;       // back to the config spelling
+  friend bool operator==(const MaskFunction&, const MaskFunction&) = default;
+};
+
+// Exactly one of column / detect is set.
+struct MaskRule {
+  std::optional<std::string> column;   // "schema.table.column" glob ('.'-separated)
+  std::vector<Detector> detect;
+  MaskFunction with;
+};
+
+struct ApprovalConfig {
+  std::chrono::milliseconds timeout{300'000};
+  std::optional<std::string> notify;   // http(s) URL called when a statement is held
+};
+
+struct Policy {
+  std::string identity;                // name of an IdentityRule
+  std::optional<std::string> upstream; // absent: this identity on any upstream
+  RuleList allow, deny, approve;
+  TableRules tables;
+  std::vector<MaskRule> mask;
+  ApprovalConfig approval;
+  UnparseableAction unparseable = UnparseableAction::deny;
+  bool strict = false;                 // also deny masked columns in WHERE/JOIN/GROUP/ORDER
+};
+
+struct Config {
+  std::string source;                  // file name the config came from (for messages)
+
+  NetAddress listen = NetAddress::ipv4(0x7f000001, 15432);
+  std::string unix_socket = "/run/pgwarden/.s.PGSQL.5432";  // empty: disabled
+  std::string admin_socket = "/run/pgwarden/admin.sock";
+  unsigned workers = 0;                // 0: one loop thread per online CPU
+  uint64_t max_message_size = 64ull << 20;
+  std::chrono::milliseconds shutdown_grace{30'000};
+  LogLevel log_level = LogLevel::info;
+  std::optional<std::string> explicit_upstream;  // resolved (see the header comment)
+
+  InterceptConfig intercept;
+  RecordingConfig recording;
+  std::vector<Upstream> upstreams;
+  std::vector<IdentityRule> identities;
+  std::vector<Policy> policies;
+  DefaultAction default_action = DefaultAction::deny;
+
+  // Things that are valid but probably not what the operator meant (an
+  // identity without a policy, a password file others can read). `policy
+  // check` prints them; the daemon logs them.
+  std::vector<std::string> warnings;
+
+  const Upstream* find_upstream(std::string_view name) const;
+  const IdentityRule* find_identity(std::string_view name) const;
+  // The policy for this identity on this upstream: the first whose upstream
+  // is this one or unset. nullptr: none (the connection is refused).
+  const Policy* policy_for(std::string_view identity, std::string_view upstream) const;
+};
+
+// Loads and fully validates a config. Every error names the file, the line and
+// column, and the key path: `config.yaml:12:5: upstreams[0].tls: expected one
+// of disable|prefer|require|verify-full, got "maybe"`. When there are several
+// errors, all are reported, one per line. No message ever contains the
+// contents of a password file.
+Result<Config> load_config_file(const std::string& path);
+
+// `name_for_errors` is what messages call the file; `base_dir` anchors
+// relative paths (password_file and the like).
+Result<Config> load_config_string(std::string_view text, const std::string& name_for_errors,
+                                  const std::string& base_dir);
+
+}  // namespace pgw::policy
