@@ -1,0 +1,44 @@
+// `pgwarden run --config FILE`: the foreground daemon.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "engine/logging.h"
+#include "policy/config.h"
+
+namespace pgw::cli {
+
+int cmd_run(Args args) {
+  std::string config_path;
+  bool missing = false;
+  if (!take_option(args, "--config", "-c", config_path, missing) || missing) {
+    std::fputs("pgwarden run: --config FILE is required\n", stderr);
+    return 2;
+  }
+  if (!args.empty()) {
+    std::fprintf(stderr, "pgwarden run: unexpected argument \"%.*s\"\n", static_cast<int>(args[0].size()),
+                 args[0].data());
+    return 2;
+  }
+  auto config = policy::load_config_file(config_path);
+  if (!config) {
+    std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
+    return 2;
+  }
+  engine::init_logging();
+  engine::apply_log_level(config->log_level);
+  engine::block_engine_signals();
+
+  engine::Engine engine(config_path, std::make_shared<const policy::Config>(std::move(config).value()));
+  if (auto st = engine.start(); !st) {
+    spdlog::error("{}", st.error());
+    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
+    return 1;
+  }
+  return engine.wait_for_signals();
+}
+
+}  // namespace pgw::cli

@@ -1,0 +1,46 @@
+// The daemon: loop threads, their listeners, signals and config reloads.
+//
+//   SIGTERM / SIGINT  stop accepting, let sessions reach an idle point for
+//                     `shutdown_grace`, then close what remains; exit 0
+//   SIGHUP            reload the config file; a bad file keeps the old
+//                     config and the log says why
+//
+// Signals are taken synchronously on the main thread (sigtimedwait), which
+// does no data-path work; loop threads are told through an eventfd.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "engine/engine_state.h"
+#include "engine/worker.h"
+
+namespace pgw::engine {
+
+class Engine {
+ public:
+  Engine(std::string config_path, std::shared_ptr<const policy::Config> config);
+  ~Engine();
+
+  // Opens listeners and starts the loop threads.
+  Status start();
+  // Blocks until a stop signal; returns the process exit code.
+  int wait_for_signals();
+
+ private:
+  void reload();
+  void stop();
+
+  std::string config_path_;
+  EngineState state_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::string unix_socket_path_;
+};
+
+// Blocks the signals the engine handles in the calling thread and every
+// thread it starts afterwards. Call before Engine::start().
+void block_engine_signals();
+
+}  // namespace pgw::engine

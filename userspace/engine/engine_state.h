@@ -1,0 +1,43 @@
+// What all loop threads share: the current config, the cancel-key map and
+// counters for `status`. Everything here is either immutable, atomic or
+// behind its own small lock; the per-message path touches none of it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "engine/cancel_registry.h"
+#include "policy/config.h"
+
+namespace pgw::engine {
+
+class EngineState {
+ public:
+  explicit EngineState(std::shared_ptr<const policy::Config> config) : config_(std::move(config)) {}
+
+  // Sessions take a snapshot at start; a reload affects new sessions.
+  std::shared_ptr<const policy::Config> config() const {
+    std::lock_guard lock(mu_);
+    return config_;
+  }
+  void replace_config(std::shared_ptr<const policy::Config> config) {
+    std::lock_guard lock(mu_);
+    config_ = std::move(config);
+  }
+
+  CancelRegistry& cancels() { return cancels_; }
+  uint64_t next_session_id() { return next_session_id_.fetch_add(1, std::memory_order_relaxed); }
+
+  std::atomic<uint64_t> sessions_open{0};
+  std::atomic<uint64_t> sessions_total{0};
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const policy::Config> config_;
+  CancelRegistry cancels_;
+  std::atomic<uint64_t> next_session_id_{1};
+};
+
+}  // namespace pgw::engine

@@ -1,0 +1,345 @@
+// Session lifecycle and the I/O primitives every phase uses.
+#include "engine/session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/worker.h"
+#include "pgwire/error_response.h"
+
+namespace pgw::engine {
+
+Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport, const sockaddr_storage& peer)
+    : worker_(worker),
+      id_(id),
+      transport_(transport),
+      peer_(peer),
+      started_(std::chrono::steady_clock::now()),
+      config_(worker.state().config()) {
+  client_.fd = client_fd;
+  const auto max = static_cast<uint32_t>(std::min<uint64_t>(config_->max_message_size, pgwire::kDefaultMaxMessageSize));
+  from_client_.set_max_message_size(max);
+  // The upstream is trusted to follow the protocol, but not to be
+  // unbounded: PostgreSQL's own ceiling applies.
+  from_upstream_.set_max_message_size(pgwire::kDefaultMaxMessageSize);
+  worker_.state().sessions_open.fetch_add(1, std::memory_order_relaxed);
+  worker_.state().sessions_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  release_segments(client_);
+  release_segments(upstream_);
+  if (client_.fd >= 0) ::close(client_.fd);
+  if (upstream_.fd >= 0) ::close(upstream_.fd);
+  if (proc_.fd >= 0) ::close(proc_.fd);
+  if (issued_cancel_key_) worker_.state().cancels().forget(issued_cancel_key_->first, issued_cancel_key_->second);
+  worker_.state().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  if (phase_reached_relay_) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    spdlog::info("session {} closed: identity={} upstream={} duration={}ms bytes_from_client={} bytes_to_client={} ({})",
+                 id_, identity_name_, upstream_name_, ms.count(), client_.bytes_in, client_.bytes_out, close_reason_);
+  } else if (!cancel_) {
+    spdlog::info("session {} ended before relaying: {}", id_, close_reason_);
+  }
+}
+
+void Session::start() {
+  if (transport_ == Transport::kTcp) {
+    int one = 1;
+    // Every protocol message is latency-bound; Nagle would hold small ones.
+    setsockopt(client_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  arm_receive(client_, OpKind::kClientRecv);
+}
+
+void Session::on_completion(OpKind kind, const io_uring_cqe& cqe) {
+  --in_flight_;
+  switch (kind) {
+    case OpKind::kClientRecv:
+      client_.recv_in_flight = false;
+      on_receive(client_, true, cqe);
+      break;
+    case OpKind::kUpstreamRecv:
+      upstream_.recv_in_flight = false;
+      on_receive(upstream_, false, cqe);
+      break;
+    case OpKind::kClientSend:
+      client_.send_in_flight = false;
+      on_sent(client_, true, cqe);
+      break;
+    case OpKind::kUpstreamSend:
+      upstream_.send_in_flight = false;
+      on_sent(upstream_, false, cqe);
+      break;
+    case OpKind::kUpstreamConnect:
+      on_connected(cqe);
+      break;
+    case OpKind::kConnectTimeout:
+      break;  // the connect completion says what happened
+    case OpKind::kFileOpen:
+    case OpKind::kFileRead:
+    case OpKind::kFileClose:
+      on_proc_file(kind, cqe);
+      break;
+    default:
+      break;
+  }
+  if (finished()) worker_.note_maybe_finished(this);
+}
+
+void Session::arm_receive(Endpoint& from, OpKind kind) {
+  if (from.recv_in_flight || from.eof || from.fd < 0 || phase_ == Phase::kClosing) return;
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_recv(sqe, from.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = worker_.buffers().group_id();
+  io_uring_sqe_set_data64(sqe, pack_op(this, kind));
+  from.recv_in_flight = true;
+  ++in_flight_;
+}
+
+void Session::queue_owned(Endpoint& to, std::string bytes) {
+  if (bytes.empty()) return;
+  Segment seg;
+  seg.owned = std::move(bytes);
+  seg.length = static_cast<uint32_t>(seg.owned.size());
+  to.out.push_back(std::move(seg));
+  // std::string's buffer moves with it, so the pointer is taken in place.
+  to.out.back().data = reinterpret_cast<const uint8_t*>(to.out.back().owned.data());
+}
+
+void Session::queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t length) {
+  Segment seg;
+  seg.buffer_id = buffer_id;
+  seg.data = worker_.buffers().data(buffer_id);
+  seg.length = length;
+  to.out.push_back(std::move(seg));
+}
+
+void Session::send_next(Endpoint& to, OpKind kind) {
+  if (to.send_in_flight || to.out.empty() || to.fd < 0) return;
+  Segment& seg = to.out.front();
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_send(sqe, to.fd, seg.data + seg.sent, seg.length - seg.sent, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, pack_op(this, kind));
+  to.send_in_flight = true;
+  ++in_flight_;
+}
+
+void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe) {
+  const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const auto buffer_id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (has_buffer) worker_.buffers().note_taken();
+  if (phase_ == Phase::kClosing || close_after_flush_) {
+    // Closing, or only flushing what is queued for the client: nothing
+    // received now is wanted.
+    if (has_buffer) {
+      worker_.buffers().recycle(buffer_id);
+      worker_.buffer_recycled();
+    }
+    return;
+  }
+  if (cqe.res == -ENOBUFS) {
+    // Every buffer of this worker is in flight: wait for one to come back
+    // rather than fail the connection.
+    from.waiting_for_buffer = true;
+    worker_.wait_for_buffer(this);
+    return;
+  }
+  if (cqe.res <= 0) {
+    from.eof = true;
+    on_peer_closed(from_client);
+    return;
+  }
+  const auto length = static_cast<uint32_t>(cqe.res);
+  from.bytes_in += length;
+
+  auto copy_and_recycle = [&](std::string& into) {
+    into.append(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+    worker_.buffers().recycle(buffer_id);
+    worker_.buffer_recycled();
+  };
+  switch (phase_) {
+    case Phase::kReadStartup:
+      if (!from_client) break;
+      copy_and_recycle(client_in_);
+      on_startup_bytes();
+      return;
+    case Phase::kLogin:
+      if (from_client) {
+        // The client must wait for AuthenticationOk; anything it sends
+        // before is a protocol violation.
+        worker_.buffers().recycle(buffer_id);
+        worker_.buffer_recycled();
+        fail("08P01", "pgwarden: client sent data before authentication completed");
+        return;
+      }
+      copy_and_recycle(upstream_in_);
+      on_login_bytes();
+      return;
+    case Phase::kRelay:
+      if (from_client) {
+        relay_from_client(buffer_id, length);
+      } else {
+        relay_from_upstream(buffer_id, length);
+      }
+      return;
+    default:
+      break;
+  }
+  // Bytes in a phase that expects none (e.g. a cancel connection talking).
+  worker_.buffers().recycle(buffer_id);
+  worker_.buffer_recycled();
+  close("unexpected data");
+}
+
+void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
+  if (cqe.res < 0) {
+    to.eof = true;
+    if (!to_client && close_after_flush_) return;  // the upstream was shut on purpose
+    close(std::string(to_client ? "client" : "upstream") + " send failed: " + strerror(-cqe.res));
+    return;
+  }
+  if (to.out.empty()) return;
+  Segment& seg = to.out.front();
+  seg.sent += static_cast<uint32_t>(cqe.res);
+  to.bytes_out += static_cast<uint32_t>(cqe.res);
+  if (seg.sent >= seg.length) {
+    if (seg.buffer_id >= 0) {
+      worker_.buffers().recycle(static_cast<uint16_t>(seg.buffer_id));
+      worker_.buffer_recycled();
+    }
+    to.out.pop_front();
+  }
+  if (phase_ == Phase::kClosing) return;
+  if (!to.out.empty()) {
+    send_next(to, to_client ? OpKind::kClientSend : OpKind::kUpstreamSend);
+    return;
+  }
+  // Everything queued for this side is out.
+  if (close_after_flush_ && to_client) {
+    close(close_reason_.empty() ? "closed after error" : close_reason_);
+    return;
+  }
+  if (phase_ == Phase::kCancel && !to_client) {
+    close("cancel request forwarded");
+    return;
+  }
+  if (phase_ == Phase::kRelay) {
+    // Backpressure: the other side is read again only now.
+    if (to_client) {
+      arm_receive(upstream_, OpKind::kUpstreamRecv);
+      end_if_draining_and_idle();
+    } else {
+      arm_receive(client_, OpKind::kClientRecv);
+    }
+  }
+}
+
+void Session::on_peer_closed(bool client_side) {
+  if (client_side) {
+    close("client disconnected");
+  } else if (phase_ == Phase::kRelay || phase_ == Phase::kLogin) {
+    // The upstream ended the connection (after a FATAL it already sent, or
+    // because it went away): let the client read what is queued, then close.
+    close_reason_ = "upstream closed the connection";
+    if (phase_ == Phase::kLogin && !login_authenticated_) {
+      fail("08006", "pgwarden: upstream \"" + upstream_name_ + "\" closed the connection during login");
+      return;
+    }
+    if (client_.out.empty() && !client_.send_in_flight) {
+      close(close_reason_);
+    } else {
+      close_after_flush_ = true;
+    }
+  } else {
+    close("upstream closed the connection");
+  }
+}
+
+void Session::fail(std::string_view sqlstate, std::string message) {
+  if (phase_ == Phase::kClosing) return;
+  spdlog::warn("session {}: {}", id_, message);
+  std::string bytes;
+  pgwire::build_error_response({.severity = "FATAL", .sqlstate = sqlstate, .message = message}, bytes);
+  close_reason_ = std::move(message);
+  // Nothing more is read from either side; the upstream is no longer needed.
+  if (upstream_.fd >= 0) submit_shutdown(upstream_.fd);
+  release_segments(upstream_);
+  queue_owned(client_, std::move(bytes));
+  close_after_flush_ = true;
+  send_next(client_, OpKind::kClientSend);
+}
+
+void Session::submit_shutdown(int fd) {
+  // shutdown() completes receives pending on the socket with 0 and makes
+  // pending sends fail; the cancel catches operations not yet started
+  // (connect). Neither completion refers to the session.
+  ::shutdown(fd, SHUT_RDWR);
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kShutdown));
+}
+
+void Session::close(std::string reason) {
+  if (phase_ == Phase::kClosing) return;
+  if (close_reason_.empty() || !close_after_flush_) close_reason_ = std::move(reason);
+  phase_ = Phase::kClosing;
+  if (client_.fd >= 0) submit_shutdown(client_.fd);
+  if (upstream_.fd >= 0) submit_shutdown(upstream_.fd);
+  if (finished()) worker_.note_maybe_finished(this);
+}
+
+void Session::release_segments(Endpoint& ep) {
+  // A segment whose send is in flight still belongs to the kernel until its
+  // completion arrives; the destructor runs only after that.
+  while (!ep.out.empty()) {
+    if (ep.send_in_flight && ep.out.size() == 1 && phase_ != Phase::kClosing) break;
+    Segment& seg = ep.out.back();
+    if (seg.buffer_id >= 0) {
+      worker_.buffers().recycle(static_cast<uint16_t>(seg.buffer_id));
+      worker_.buffer_recycled();
+    }
+    ep.out.pop_back();
+  }
+}
+
+void Session::retry_receives() {
+  if (client_.waiting_for_buffer) {
+    client_.waiting_for_buffer = false;
+    arm_receive(client_, OpKind::kClientRecv);
+  }
+  if (upstream_.waiting_for_buffer) {
+    upstream_.waiting_for_buffer = false;
+    arm_receive(upstream_, OpKind::kUpstreamRecv);
+  }
+}
+
+void Session::drain() {
+  draining_ = true;
+  if (phase_ == Phase::kRelay) {
+    end_if_draining_and_idle();
+  } else if (phase_ != Phase::kClosing && phase_ != Phase::kCancel) {
+    fail("57P01", "pgwarden: terminating connection because pgwarden is shutting down");
+  }
+}
+
+void Session::terminate(std::string_view why) {
+  if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kRelay && !client_.send_in_flight) {
+    // Only at a message boundary can an ErrorResponse be added to the stream.
+    if (from_upstream_.at_boundary()) {
+      release_segments(client_);
+      fail("57P01", "pgwarden: terminating connection: " + std::string(why));
+      return;
+    }
+  }
+  close(std::string(why));
+}
+
+}  // namespace pgw::engine

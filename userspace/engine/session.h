@@ -1,0 +1,174 @@
+// One client connection and the upstream connection it is paired with.
+//
+// A session is an explicit state machine driven by io_uring completions:
+//
+//   kReadStartup ─► kIdentify ─► kConnect ─► kLogin ─► kRelay
+//        │                           ▲
+//        └─ CancelRequest ─► kCancel ┘ (its own short connection)
+//   any phase ─► kClosing (no new operations; freed when none is in flight)
+//
+// In kRelay bytes move without copies: a receive lands in a provided buffer,
+// that buffer is sent on as is and handed back to the kernel when the send
+// completes. Each direction has at most one receive in flight, and a side is
+// read again only once everything received from it has been sent on: a slow
+// reader stops the writer (backpressure), and memory per session is bounded
+// by one buffer per direction whatever the result size.
+#pragma once
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/op.h"
+#include "engine/startup_params.h"
+#include "engine/upstream_login.h"
+#include "pgwire/frame.h"
+#include "policy/config.h"
+#include "policy/identity.h"
+
+namespace pgw::engine {
+
+class Worker;
+
+enum class Transport : uint8_t { kTcp, kUnix };
+
+// Bytes waiting to be sent to one endpoint: a provided buffer lent by the
+// kernel (relay) or bytes pgwarden wrote itself (startup, errors).
+struct Segment {
+  int32_t buffer_id = -1;  // -1: `owned` holds the bytes
+  const uint8_t* data = nullptr;
+  uint32_t length = 0;
+  uint32_t sent = 0;
+  std::string owned;
+};
+
+struct Endpoint {
+  int fd = -1;
+  bool recv_in_flight = false;
+  bool send_in_flight = false;
+  bool eof = false;
+  bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS)
+  std::deque<Segment> out;          // to be sent to this endpoint
+  uint64_t bytes_in = 0;            // received from this endpoint
+  uint64_t bytes_out = 0;           // sent to this endpoint
+};
+
+class alignas(16) Session {
+ public:
+  Session(Worker& worker, uint64_t id, int client_fd, Transport transport, const sockaddr_storage& peer);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  void on_completion(OpKind kind, const io_uring_cqe& cqe);
+
+  // The engine is shutting down: end the session at its next idle point
+  // (between transactions), or now when it has not started relaying.
+  void drain();
+  // The grace period is over.
+  void terminate(std::string_view why);
+  // A receive that found no free buffer may be retried.
+  void retry_receives();
+
+  bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
+  uint64_t id() const { return id_; }
+
+ private:
+  enum class Phase : uint8_t { kReadStartup, kIdentify, kConnect, kLogin, kRelay, kCancel, kClosing };
+
+  // --- I/O primitives (session.cpp)
+  void arm_receive(Endpoint& from, OpKind kind);
+  void send_next(Endpoint& to, OpKind kind);
+  void queue_owned(Endpoint& to, std::string bytes);
+  void queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t length);
+  void on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe);
+  void on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe);
+  void on_peer_closed(bool client_side);
+  void release_segments(Endpoint& ep);
+  // Sends a FATAL ErrorResponse to the client, then closes both sides.
+  void fail(std::string_view sqlstate, std::string message);
+  void close(std::string reason);
+  void submit_shutdown(int fd);
+
+  // --- startup phase (session_startup.cpp)
+  void on_startup_bytes();
+  void identify();
+  void start_proc_read();
+  void on_proc_file(OpKind kind, const io_uring_cqe& cqe);
+  void identified();
+
+  // --- upstream connection and login (session_upstream.cpp)
+  void connect_upstream(const policy::NetAddress& address, std::chrono::milliseconds timeout);
+  void on_connected(const io_uring_cqe& cqe);
+  void on_login_bytes();
+  void enter_relay();
+  void forward_cancel();
+
+  // --- relay (session_relay.cpp)
+  void relay_from_client(uint16_t buffer_id, uint32_t length);
+  void relay_from_upstream(uint16_t buffer_id, uint32_t length);
+  bool idle_between_transactions() const;
+  void end_if_draining_and_idle();
+
+  Worker& worker_;
+  const uint64_t id_;
+  const Transport transport_;
+  const sockaddr_storage peer_;
+  const std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<const policy::Config> config_;  // the config this session started under
+
+  Phase phase_ = Phase::kReadStartup;
+  uint32_t in_flight_ = 0;
+  bool close_after_flush_ = false;
+  bool draining_ = false;
+  bool phase_reached_relay_ = false;
+  std::string close_reason_;
+
+  Endpoint client_;
+  Endpoint upstream_;
+
+  // Startup phase: whole packets are needed, so bytes accumulate here.
+  std::string client_in_;
+  int encryption_requests_ = 0;
+  std::optional<ClientStartup> startup_;
+  std::optional<pgwire::CancelRequest> cancel_;
+
+  // Identity from the kernel (SO_PEERCRED + /proc, or the eBPF record).
+  policy::WorkloadIdentity identity_;
+  std::string identity_name_ = "-";
+  struct ProcRead {
+    int step = 0;  // 0: cgroup, 1: comm
+    int fd = -1;
+    std::string path;
+    char buf[1024];
+  } proc_;
+
+  const policy::Upstream* upstream_config_ = nullptr;
+  std::string upstream_name_ = "-";
+  std::optional<UpstreamLogin> login_;
+  std::string upstream_in_;
+  std::string login_to_client_;  // messages collected for the client during login
+  bool login_authenticated_ = false;
+  std::optional<std::pair<int32_t, std::string>> issued_cancel_key_;
+  __kernel_timespec connect_timeout_{};
+  sockaddr_storage upstream_addr_{};
+  socklen_t upstream_addr_len_ = 0;
+  int32_t cancel_target_process_id_ = 0;
+  std::string cancel_target_key_;
+
+  // Relay: message boundaries of both streams.
+  pgwire::FrameScanner from_client_;
+  pgwire::FrameScanner from_upstream_;
+  char transaction_status_ = 'I';   // from the last ReadyForQuery
+  bool rfq_status_pending_ = false; // the status byte is in the next chunk
+  bool rfq_seen_last_ = false;      // the last complete upstream message was ReadyForQuery
+};
+
+}  // namespace pgw::engine

@@ -1,0 +1,180 @@
+// The client's startup phase: encryption negotiation, the StartupMessage or a
+// CancelRequest, and who the client is (from the kernel, never from what it
+// says).
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "engine/proc_identity.h"
+#include "engine/session.h"
+#include "engine/worker.h"
+#include "pgwire/startup.h"
+
+namespace pgw::engine {
+
+void Session::on_startup_bytes() {
+  auto packet = pgwire::extract_startup_packet(client_in_);
+  if (!packet) {
+    fail("08P01", "pgwarden: invalid startup packet: " + packet.error());
+    return;
+  }
+  if (!packet->has_value()) {
+    arm_receive(client_, OpKind::kClientRecv);
+    return;
+  }
+  const std::string_view whole = **packet;
+  const bool trailing_bytes = whole.size() < client_in_.size();
+  auto decoded = pgwire::decode_startup_packet(whole);
+  if (!decoded) {
+    fail("08P01", "pgwarden: invalid startup packet: " + decoded.error());
+    return;
+  }
+
+  if (std::holds_alternative<pgwire::SslRequest>(*decoded) ||
+      std::holds_alternative<pgwire::GssEncRequest>(*decoded)) {
+    // A client must wait for the one-byte answer before sending more; bytes
+    // that arrived early would otherwise be taken as the next phase's
+    // (CVE-2021-23222 class). PostgreSQL refuses them the same way.
+    if (trailing_bytes) {
+      fail("08P01", "pgwarden: received unencrypted data after an encryption request");
+      return;
+    }
+    if (++encryption_requests_ > 2) {
+      fail("08P01", "pgwarden: too many encryption requests");
+      return;
+    }
+    client_in_.clear();
+    std::string answer;
+    pgwire::encode_encryption_refused(answer);
+    queue_owned(client_, std::move(answer));
+    send_next(client_, OpKind::kClientSend);
+    arm_receive(client_, OpKind::kClientRecv);
+    return;
+  }
+  if (trailing_bytes) {
+    fail("08P01", "pgwarden: client sent data before authentication completed");
+    return;
+  }
+
+  if (auto* cancel = std::get_if<pgwire::CancelRequest>(&*decoded)) {
+    cancel_ = std::move(*cancel);
+    client_in_.clear();
+    forward_cancel();
+    return;
+  }
+
+  auto vetted = vet_startup(std::get<pgwire::StartupMessage>(*decoded));
+  client_in_.clear();
+  if (auto* refusal = std::get_if<StartupRefusal>(&vetted)) {
+    fail(refusal->sqlstate, refusal->message);
+    return;
+  }
+  startup_ = std::move(std::get<ClientStartup>(vetted));
+  identify();
+}
+
+void Session::identify() {
+  phase_ = Phase::kIdentify;
+  if (transport_ == Transport::kUnix) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(client_.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      fail("28000", std::string("pgwarden: cannot identify the client: SO_PEERCRED: ") + strerror(errno));
+      return;
+    }
+    identity_.pid = static_cast<uint32_t>(cred.pid);
+    identity_.uid = cred.uid;
+    identity_.gid = cred.gid;
+    start_proc_read();
+    return;
+  }
+  // Explicit TCP clients carry no kernel identity: only their address.
+  identity_.source = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), sizeof peer_);
+  identified();
+}
+
+// /proc/PID/cgroup and /proc/PID/comm are read through the ring (open, read,
+// close), like every other operation, so a loop thread never blocks.
+void Session::start_proc_read() {
+  static constexpr const char* kFiles[] = {"cgroup", "comm"};
+  if (proc_.step >= 2) {
+    identified();
+    return;
+  }
+  proc_.path = "/proc/" + std::to_string(*identity_.pid) + "/" + kFiles[proc_.step];
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_openat(sqe, AT_FDCWD, proc_.path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kFileOpen));
+  ++in_flight_;
+}
+
+void Session::on_proc_file(OpKind kind, const io_uring_cqe& cqe) {
+  if (kind == OpKind::kFileOpen) {
+    if (phase_ == Phase::kClosing) {
+      if (cqe.res >= 0) ::close(cqe.res);
+      return;
+    }
+    if (cqe.res < 0) {
+      // The process is gone already: identify it by what SO_PEERCRED gave.
+      ++proc_.step;
+      start_proc_read();
+      return;
+    }
+    proc_.fd = cqe.res;
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_read(sqe, proc_.fd, proc_.buf, sizeof proc_.buf - 1, 0);
+    io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kFileRead));
+    ++in_flight_;
+    return;
+  }
+  if (kind == OpKind::kFileRead) {
+    if (cqe.res > 0 && phase_ != Phase::kClosing) {
+      std::string_view text(proc_.buf, static_cast<size_t>(cqe.res));
+      if (proc_.step == 0) {
+        if (auto path = cgroup_v2_path_from_proc(text)) identity_.cgroup_path = *path;
+      } else {
+        identity_.comm = comm_from_proc(text);
+      }
+    }
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_close(sqe, proc_.fd);
+    io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kFileClose));
+    proc_.fd = -1;
+    ++in_flight_;
+    return;
+  }
+  // kFileClose
+  if (phase_ == Phase::kClosing) return;
+  ++proc_.step;
+  start_proc_read();
+}
+
+void Session::identified() {
+  const policy::Config& config = *config_;
+  const policy::IdentityRule* rule = policy::match_identity(config, identity_);
+  if (rule != nullptr) {
+    identity_name_ = rule->name;
+  } else if (config.default_action == policy::DefaultAction::deny) {
+    fail("28000", "pgwarden: no identity matches this workload (" + policy::describe(identity_) +
+                      ") and the default is deny");
+    return;
+  } else {
+    identity_name_ = "(default)";
+  }
+
+  // Until interception supplies the original destination, every client is
+  // explicit and goes to the configured explicit upstream.
+  upstream_config_ = policy::explicit_upstream(config);
+  if (upstream_config_ == nullptr) {
+    fail("08004", "pgwarden: no upstream configured for explicit clients (set explicit_upstream)");
+    return;
+  }
+  upstream_name_ = upstream_config_->name;
+  spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}", id_, identity_name_,
+               policy::describe(identity_), startup_->user, startup_->database, upstream_name_);
+  connect_upstream(upstream_config_->address, upstream_config_->connect_timeout);
+}
+
+}  // namespace pgw::engine

@@ -1,0 +1,212 @@
+// The upstream side: connecting through the ring, logging in with the
+// configured credential, and forwarding cancel requests.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "engine/session.h"
+#include "engine/worker.h"
+#include "pgwire/backend_messages.h"
+#include "pgwire/error_response.h"
+#include "pgwire/startup.h"
+
+namespace pgw::engine {
+
+void Session::connect_upstream(const policy::NetAddress& address, std::chrono::milliseconds timeout) {
+  if (phase_ != Phase::kCancel) phase_ = Phase::kConnect;
+  sockaddr_storage addr{};
+  socklen_t addr_len = address.to_sockaddr(addr);
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    fail("08006", std::string("pgwarden: cannot create a socket to the upstream: ") + strerror(errno));
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  upstream_.fd = fd;
+  upstream_addr_ = addr;
+  upstream_addr_len_ = addr_len;
+
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&upstream_addr_), upstream_addr_len_);
+  io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kUpstreamConnect));
+  sqe->flags |= IOSQE_IO_LINK;
+  ++in_flight_;
+  connect_timeout_.tv_sec = timeout.count() / 1000;
+  connect_timeout_.tv_nsec = (timeout.count() % 1000) * 1000000;
+  sqe = worker_.ring().sqe();
+  io_uring_prep_link_timeout(sqe, &connect_timeout_, 0);
+  io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kConnectTimeout));
+  ++in_flight_;
+}
+
+void Session::on_connected(const io_uring_cqe& cqe) {
+  if (phase_ == Phase::kClosing) return;
+  if (cqe.res < 0) {
+    const std::string why = cqe.res == -ECANCELED ? "connect timed out" : strerror(-cqe.res);
+    if (phase_ == Phase::kCancel) {
+      close("cancel: upstream unreachable: " + why);
+      return;
+    }
+    fail("08006", "pgwarden: upstream \"" + upstream_name_ + "\" is unreachable: " + why);
+    return;
+  }
+  if (phase_ == Phase::kCancel) {
+    std::string packet;
+    pgwire::encode(pgwire::CancelRequest{cancel_target_process_id_, cancel_target_key_}, packet);
+    queue_owned(upstream_, std::move(packet));
+    send_next(upstream_, OpKind::kUpstreamSend);
+    return;
+  }
+
+  phase_ = Phase::kLogin;
+  pgwire::StartupMessage startup;
+  startup.protocol_version = startup_->protocol_version;
+  startup.parameters.emplace_back("user", upstream_config_->user);
+  startup.parameters.emplace_back("database", upstream_config_->database.value_or(startup_->database));
+  for (const auto& kv : startup_->settings) startup.parameters.push_back(kv);
+  for (const auto& kv : startup_->protocol_options) startup.parameters.push_back(kv);
+  std::string bytes;
+  pgwire::encode(startup, bytes);
+  std::optional<std::string> password;
+  if (upstream_config_->password) password = upstream_config_->password->reveal();
+  login_.emplace(upstream_config_->user, std::move(password));
+  queue_owned(upstream_, std::move(bytes));
+  send_next(upstream_, OpKind::kUpstreamSend);
+  arm_receive(upstream_, OpKind::kUpstreamRecv);
+}
+
+// Messages from the upstream until its first ReadyForQuery. The client sees
+// AuthenticationOk (it authenticated to nobody), the upstream's
+// ParameterStatus and notices, a BackendKeyData of pgwarden's own, and the
+// ReadyForQuery; then the session relays.
+void Session::on_login_bytes() {
+  size_t consumed = 0;
+  for (;;) {
+    auto next = pgwire::extract_message(std::string_view(upstream_in_).substr(consumed));
+    if (!next) {
+      fail("08P01", "pgwarden: upstream sent an invalid message during login: " + next.error());
+      return;
+    }
+    if (!next->has_value()) break;
+    const pgwire::Message msg = **next;
+    const std::string_view raw = std::string_view(upstream_in_).substr(consumed, msg.size);
+    consumed += msg.size;
+
+    switch (msg.type) {
+      case 'R': {
+        auto step = login_->on_authentication(msg.body);
+        if (!step) {
+          fail("28P01", "pgwarden: could not log in to upstream \"" + upstream_name_ + "\" as \"" +
+                            upstream_config_->user + "\": " + step.error());
+          return;
+        }
+        if (!step->reply.empty()) {
+          queue_owned(upstream_, std::move(step->reply));
+          send_next(upstream_, OpKind::kUpstreamSend);
+        }
+        if (step->outcome == UpstreamLogin::Outcome::kAuthenticated) {
+          login_authenticated_ = true;
+          pgwire::encode_authentication_ok(login_to_client_);
+        }
+        break;
+      }
+      case 'E': {
+        auto err = pgwire::ErrorResponse::decode(msg.body);
+        const std::string_view state = err ? err->sqlstate() : std::string_view{};
+        if (!login_authenticated_ && (state == "28P01" || state == "28000")) {
+          // The upstream's text names the configured user; the client gets
+          // pgwarden's own words and the operator the log line.
+          fail("28P01", "pgwarden: upstream \"" + upstream_name_ + "\" rejected the configured credential for \"" +
+                            upstream_config_->user + "\"");
+          return;
+        }
+        // Other startup errors (no such database, too many connections)
+        // are the client's business and pass through unchanged.
+        login_to_client_.append(raw);
+        queue_owned(client_, std::move(login_to_client_));
+        login_to_client_.clear();
+        close_reason_ = "upstream refused the session: " + std::string(err ? err->message() : "error");
+        close_after_flush_ = true;
+        submit_shutdown(upstream_.fd);
+        send_next(client_, OpKind::kClientSend);
+        return;
+      }
+      case 'K': {
+        auto key = pgwire::BackendKeyData::decode(msg.body);
+        if (!key) {
+          fail("08P01", "pgwarden: upstream sent an invalid BackendKeyData: " + key.error());
+          return;
+        }
+        CancelTarget target;
+        target.upstream = upstream_addr_;
+        target.upstream_len = upstream_addr_len_;
+        target.process_id = key->process_id;
+        target.secret_key = std::string(key->secret_key);
+        issued_cancel_key_ = worker_.state().cancels().issue(target);
+        pgwire::encode(pgwire::BackendKeyData{issued_cancel_key_->first, issued_cancel_key_->second},
+                       login_to_client_);
+        break;
+      }
+      case 'v':  // NegotiateProtocolVersion: the client negotiates with the real server
+      case 'S':  // ParameterStatus
+      case 'N':  // NoticeResponse
+        login_to_client_.append(raw);
+        break;
+      case 'Z':
+        login_to_client_.append(raw);
+        upstream_in_.erase(0, consumed);
+        enter_relay();
+        return;
+      default:
+        fail("08P01", "pgwarden: upstream sent unexpected message " + pgwire::describe_type(msg.type) +
+                          " during login");
+        return;
+    }
+  }
+  upstream_in_.erase(0, consumed);
+  arm_receive(upstream_, OpKind::kUpstreamRecv);
+}
+
+void Session::enter_relay() {
+  phase_ = Phase::kRelay;
+  phase_reached_relay_ = true;
+  transaction_status_ = login_to_client_.back();
+  rfq_seen_last_ = true;
+  // The server waits for the client after ReadyForQuery, so nothing should
+  // follow it; anything that did is forwarded, in order.
+  login_to_client_.append(upstream_in_);
+  upstream_in_.clear();
+  upstream_in_.shrink_to_fit();
+  queue_owned(client_, std::move(login_to_client_));
+  login_to_client_ = std::string();
+  send_next(client_, OpKind::kClientSend);
+  arm_receive(client_, OpKind::kClientRecv);
+  if (draining_) end_if_draining_and_idle();
+}
+
+void Session::forward_cancel() {
+  phase_ = Phase::kCancel;
+  auto target = worker_.state().cancels().find(cancel_->process_id, cancel_->secret_key);
+  if (!target) {
+    // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
+    // says it, for whoever investigates).
+    spdlog::info("session {}: cancel request with an unknown key ignored", id_);
+    close("cancel request with an unknown key");
+    return;
+  }
+  cancel_target_process_id_ = target->process_id;
+  cancel_target_key_ = target->secret_key;
+  auto address = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&target->upstream),
+                                                   target->upstream_len);
+  if (!address) {
+    close("cancel: bad upstream address");
+    return;
+  }
+  connect_upstream(*address, std::chrono::milliseconds(5000));
+}
+
+}  // namespace pgw::engine

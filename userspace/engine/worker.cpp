@@ -1,0 +1,181 @@
+#include "engine/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <future>
+
+#include "engine/session.h"
+
+namespace pgw::engine {
+
+namespace {
+// Enough receives for every connection a loop thread typically carries; when
+// all are in flight, receives wait (ENOBUFS) rather than fail. Pages are
+// only touched when used, so an idle engine stays small.
+constexpr uint32_t kBufferCount = 256;
+constexpr uint32_t kBufferSize = 32 * 1024;
+constexpr unsigned kRingEntries = 1024;
+constexpr uint16_t kBufferGroup = 1;
+}  // namespace
+
+Worker::Worker(EngineState& state, unsigned index, std::vector<ListenSocket> listeners)
+    : state_(state), index_(index), listeners_(std::move(listeners)) {}
+
+Worker::~Worker() {
+  join();
+  for (Session* s : sessions_) delete s;
+  for (auto& l : listeners_) {
+    if (l.fd >= 0) ::close(l.fd);
+  }
+  if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
+}
+
+Status Worker::start() {
+  wakeup_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wakeup_fd_ < 0) return make_error(std::string("eventfd: ") + strerror(errno));
+  // The ring must be created on the thread that uses it (SINGLE_ISSUER).
+  std::promise<Status> ready;
+  auto ready_future = ready.get_future();
+  thread_ = std::thread([this, &ready] {
+    Status st = ring_.init(kRingEntries);
+    if (st) st = buffers_.init(ring_.raw(), kBufferGroup, kBufferCount, kBufferSize);
+    const bool ok = st.ok();
+    ready.set_value(std::move(st));
+    if (ok) run();
+  });
+  Status st = ready_future.get();
+  if (!st) thread_.join();
+  return st;
+}
+
+void Worker::begin_drain(std::chrono::milliseconds grace) {
+  grace_ms_.store(grace.count());
+  drain_requested_.store(true);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::arm_accept(size_t listener) {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_multishot_accept(sqe, listeners_[listener].fd, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kAccept, listener));
+}
+
+void Worker::arm_wakeup() {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_read(sqe, wakeup_fd_, &wakeup_value_, sizeof wakeup_value_, 0);
+  io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kWakeup));
+}
+
+void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE) && !draining_) {
+    // Multishot accept ends on errors (e.g. EMFILE); re-arm it.
+    arm_accept(listener);
+  }
+  if (cqe.res < 0) {
+    if (cqe.res != -ECANCELED) spdlog::warn("worker {}: accept: {}", index_, strerror(-cqe.res));
+    return;
+  }
+  const int fd = cqe.res;
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+  auto* session = new Session(*this, state_.next_session_id(), fd,
+                              listeners_[listener].unix_socket ? Transport::kUnix : Transport::kTcp, peer);
+  sessions_.insert(session);
+  session->start();
+}
+
+void Worker::on_wakeup() {
+  if (!drain_requested_.load() || draining_) {
+    arm_wakeup();
+    return;
+  }
+  draining_ = true;
+  drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms_.load());
+  for (auto& l : listeners_) {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel_fd(sqe, l.fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kShutdown));
+  }
+  for (Session* s : sessions_) s->drain();
+}
+
+void Worker::reap_finished() {
+  for (Session* s : finished_candidates_) {
+    auto it = sessions_.find(s);
+    if (it != sessions_.end() && s->finished()) {
+      sessions_.erase(it);
+      delete s;
+    }
+  }
+  finished_candidates_.clear();
+}
+
+void Worker::run() {
+  for (size_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
+  arm_wakeup();
+  __kernel_timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
+
+  while (!(draining_ && sessions_.empty())) {
+    if (draining_) {
+      // Wake up regularly to enforce the drain deadline.
+      io_uring_sqe* sqe = ring_.sqe();
+      io_uring_prep_timeout(sqe, &tick, 0, 0);
+      io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kTick));
+    }
+    int rc = ring_.submit_and_wait();
+    if (rc < 0 && rc != -EINTR && rc != -ETIME) {
+      spdlog::error("worker {}: io_uring_submit_and_wait: {}", index_, strerror(-rc));
+      break;
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+      ++seen;
+      const uint64_t data = cqe->user_data;
+      const OpKind kind = op_kind(data);
+      if (is_session_op(kind) && kind != OpKind::kShutdown) {
+        op_owner<Session>(data)->on_completion(kind, *cqe);
+      } else if (kind == OpKind::kAccept) {
+        on_accept(op_index(data), *cqe);
+      } else if (kind == OpKind::kWakeup) {
+        on_wakeup();
+      }
+    }
+    io_uring_cq_advance(ring_.raw(), seen);
+
+    if (buffers_freed_ && !buffer_waiters_.empty()) {
+      buffers_freed_ = false;
+      std::vector<Session*> waiters;
+      waiters.swap(buffer_waiters_);
+      for (Session* s : waiters) {
+        if (sessions_.count(s) != 0) s->retry_receives();
+      }
+    }
+    buffers_freed_ = false;
+    reap_finished();
+
+    if (draining_ && !terminated_ && std::chrono::steady_clock::now() >= drain_deadline_) {
+      terminated_ = true;
+      for (Session* s : sessions_) s->terminate("shutdown grace period is over");
+    }
+  }
+  // Submit the last shutdowns/cancels before the thread ends.
+  io_uring_submit(ring_.raw());
+}
+
+}  // namespace pgw::engine

@@ -1,0 +1,79 @@
+// A loop thread: one io_uring, one provided-buffer group, its own listening
+// sockets (SO_REUSEPORT spreads TCP connections across workers) and the
+// sessions it accepted. Sessions never move between workers, so nothing on
+// the data path is shared or locked.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/engine_state.h"
+#include "engine/ring.h"
+
+namespace pgw::engine {
+
+class Session;
+
+struct ListenSocket {
+  int fd = -1;
+  bool unix_socket = false;
+};
+
+class Worker {
+ public:
+  Worker(EngineState& state, unsigned index, std::vector<ListenSocket> listeners);
+  ~Worker();
+
+  // Starts the thread; returns once its ring is set up (or failed).
+  Status start();
+  // Asks the loop to stop accepting and drain its sessions; returns at once.
+  void begin_drain(std::chrono::milliseconds grace);
+  void join();
+
+  Ring& ring() { return ring_; }
+  ProvidedBuffers& buffers() { return buffers_; }
+  EngineState& state() { return state_; }
+  unsigned index() const { return index_; }
+
+  // A session whose receive found no free buffer waits here until one is
+  // recycled.
+  void wait_for_buffer(Session* session) { buffer_waiters_.push_back(session); }
+  void buffer_recycled() { buffers_freed_ = true; }
+
+ private:
+  void run();
+  void arm_accept(size_t listener);
+  void arm_wakeup();
+  void on_accept(size_t listener, const io_uring_cqe& cqe);
+  void on_wakeup();
+  void reap_finished();
+
+  EngineState& state_;
+  const unsigned index_;
+  std::vector<ListenSocket> listeners_;
+  Ring ring_;
+  ProvidedBuffers buffers_;
+  std::thread thread_;
+  int wakeup_fd_ = -1;
+  uint64_t wakeup_value_ = 0;
+
+  std::unordered_set<Session*> sessions_;
+  std::vector<Session*> finished_candidates_;
+  std::vector<Session*> buffer_waiters_;
+  bool buffers_freed_ = false;
+
+  std::atomic<bool> drain_requested_{false};
+  std::atomic<int64_t> grace_ms_{0};
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  bool terminated_ = false;
+
+  friend class Session;
+  void note_maybe_finished(Session* s) { finished_candidates_.push_back(s); }
+};
+
+}  // namespace pgw::engine
