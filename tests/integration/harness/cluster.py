@@ -182,6 +182,13 @@ class PgCluster:
             cur = conn.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def execute_app(self, sql, params=None, dbname=None):
+        """Run one statement directly as app_owner (objects it creates are
+        app_owner's, as if a client of pgwarden had created them)."""
+        with self.connect_app(dbname, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
     def create_database(self, name, owner=APP_USER, template="template0"):
         self.execute(f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE {template}')
 

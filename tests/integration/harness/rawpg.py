@@ -134,6 +134,58 @@ class RawConnection:
         return errors
 
 
+class Session(RawConnection):
+    """A raw connection that completed startup (no password) and can run
+    simple queries; `status` holds the ParameterStatus values received."""
+
+    def __init__(self, host, port, user="alice", database="app", timeout=5.0, **params):
+        super().__init__(host, port, timeout)
+        self.send(startup_message(user, database, **params))
+        self.status = {}
+        self.backend_key = None
+        while True:
+            kind, payload = self.read_message()
+            if kind == b"E":
+                self.close()
+                raise StartupError(parse_fields(payload))
+            if kind == b"S":
+                key, value = payload.split(b"\0")[:2]
+                self.status[key.decode()] = value.decode()
+            elif kind == b"K":
+                self.backend_key = payload
+            elif kind == b"Z":
+                return
+
+    def simple_query(self, sql):
+        """Rows (lists of text or None) and the ErrorResponse fields, if any."""
+        self.send(query(sql))
+        rows, error = [], None
+        while True:
+            kind, payload = self.read_message()
+            if kind == b"D":
+                (n,) = struct.unpack("!H", payload[:2])
+                pos, row = 2, []
+                for _ in range(n):
+                    (length,) = struct.unpack("!i", payload[pos:pos + 4])
+                    pos += 4
+                    if length < 0:
+                        row.append(None)
+                    else:
+                        row.append(payload[pos:pos + length].decode())
+                        pos += length
+                rows.append(row)
+            elif kind == b"E":
+                error = parse_fields(payload)
+            elif kind == b"Z":
+                return rows, error
+
+
+class StartupError(Exception):
+    def __init__(self, fields):
+        super().__init__(fields.get("M", repr(fields)))
+        self.fields = fields
+
+
 def try_startup(host, port, user="alice", database="app", timeout=5.0, **params):
     """Send a StartupMessage without any password. Returns ('ready', params)
     when the session reached ReadyForQuery, ('error', fields) for an
