@@ -1,0 +1,177 @@
+#include "mask/mask_function.h"
+
+#include "mask/keyed_hash.h"
+#include "mask/scan_text.h"
+#include "mask/scanners.h"
+#include "mask/utf8.h"
+
+namespace pgw::mask {
+namespace {
+
+constexpr std::string_view kHashPrefix = "h:";
+constexpr size_t kHashHexDigits = 16;  // 64 bits: collisions need ~4e9 distinct values
+
+// For partial: which units are "content" that gets masked or kept. Every
+// non-ASCII character counts as content, because we cannot tell a foreign
+// letter from foreign punctuation without Unicode tables, and masking too
+// much is the safe side.
+bool is_content_unit(std::string_view value, size_t i) {
+  return detail::is_alnum(value[i]) || detail::is_non_ascii(value[i]);
+}
+
+void append_redacted(std::string_view value, std::string& out) { out.append(detail::utf8_length(value), '*'); }
+
+void append_partial(std::string_view value, uint32_t first, uint32_t last, std::string& out) {
+  size_t content = 0;
+  for (size_t i = 0; i < value.size(); i += detail::utf8_unit_length(value, i))
+    if (is_content_unit(value, i)) ++content;
+  // Keeping every character would hand out the raw value: keep none then.
+  const bool keep_any = uint64_t{first} + last < content;
+  const size_t keep_tail_from = content - (keep_any ? last : 0);
+
+  size_t index = 0;
+  for (size_t i = 0; i < value.size();) {
+    const size_t n = detail::utf8_unit_length(value, i);
+    if (!is_content_unit(value, i)) {
+      out.append(value.substr(i, n));
+    } else {
+      const bool keep = keep_any && (index < first || index >= keep_tail_from);
+      if (keep) {
+        out.append(value.substr(i, n));
+      } else {
+        out.push_back('*');
+      }
+      ++index;
+    }
+    i += n;
+  }
+}
+
+void append_hash(const KeyedHash& key, std::string_view value, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const KeyedHash::Digest d = key.digest(value);
+  out.append(kHashPrefix);
+  for (size_t i = 0; i < kHashHexDigits / 2; ++i) {
+    out.push_back(kHex[d[i] >> 4]);
+    out.push_back(kHex[d[i] & 0xF]);
+  }
+}
+
+// The whole value must be one address: local part, '@', a domain that ends
+// exactly at the end of the value.
+void append_email(std::string_view value, std::string& out) {
+  const size_t at_pos = value.rfind('@');
+  bool is_email = at_pos != std::string_view::npos && at_pos > 0 &&
+                  detail::email_domain_end(value, at_pos + 1) == value.size();
+  for (size_t i = 0; is_email && i < at_pos; ++i) is_email = detail::is_email_local_char(value[i]);
+  if (!is_email) {
+    append_redacted(value, out);
+    return;
+  }
+  const std::string_view local = value.substr(0, at_pos);
+  const size_t units = detail::utf8_length(local);
+  if (units >= 2) {
+    out.append(local.substr(0, detail::utf8_unit_length(local, 0)));
+    out.append(units - 1, '*');
+  } else {
+    out.push_back('*');
+  }
+  out.append(value.substr(at_pos));
+}
+
+}  // namespace
+
+MaskFunction MaskFunction::redact() { return MaskFunction(); }
+
+MaskFunction MaskFunction::partial(uint32_t first, uint32_t last) {
+  MaskFunction f;
+  f.kind_ = Kind::partial;
+  f.first_ = first;
+  f.last_ = last;
+  return f;
+}
+
+MaskFunction MaskFunction::hash(std::shared_ptr<const KeyedHash> key) {
+  MaskFunction f;
+  f.kind_ = Kind::hash;
+  f.key_ = std::move(key);
+  return f;
+}
+
+MaskFunction MaskFunction::null() {
+  MaskFunction f;
+  f.kind_ = Kind::null;
+  return f;
+}
+
+MaskFunction MaskFunction::fixed(std::string text) {
+  MaskFunction f;
+  f.kind_ = Kind::fixed;
+  f.text_ = std::move(text);
+  return f;
+}
+
+MaskFunction MaskFunction::email() {
+  MaskFunction f;
+  f.kind_ = Kind::email;
+  return f;
+}
+
+bool MaskFunction::apply_into(std::string_view value, std::string& out) const {
+  switch (kind_) {
+    case Kind::redact:
+      append_redacted(value, out);
+      return true;
+    case Kind::partial:
+      append_partial(value, first_, last_, out);
+      return true;
+    case Kind::hash:
+      if (key_ == nullptr) {  // only reachable through a default-constructed key
+        append_redacted(value, out);
+      } else {
+        append_hash(*key_, value, out);
+      }
+      return true;
+    case Kind::null:
+      return false;
+    case Kind::fixed:
+      out.append(text_);
+      return true;
+    case Kind::email:
+      append_email(value, out);
+      return true;
+  }
+  return false;
+}
+
+std::optional<std::string> MaskFunction::apply(std::string_view value) const {
+  std::string out;
+  if (!apply_into(value, out)) return std::nullopt;
+  return out;
+}
+
+std::string MaskFunction::describe() const {
+  switch (kind_) {
+    case Kind::redact:
+      return "redact";
+    case Kind::partial:
+      return "partial(first=" + std::to_string(first_) + ",last=" + std::to_string(last_) + ")";
+    case Kind::hash:
+      return "hash";
+    case Kind::null:
+      return "null";
+    case Kind::fixed: {
+      std::string s = "fixed('";
+      for (char c : text_) {
+        if (c == '\'') s.push_back('\'');
+        s.push_back(c);
+      }
+      return s + "')";
+    }
+    case Kind::email:
+      return "email";
+  }
+  return "redact";
+}
+
+}  // namespace pgw::mask
