@@ -95,4 +95,79 @@ void encode(const NegotiateProtocolVersion& msg, std::string& out) {
   w.end_message(mark);
 }
 
+Result<CommandComplete> CommandComplete::decode(std::string_view body) {
+  constexpr const char* kName = "CommandComplete";
+  ByteReader r(body);
+  CommandComplete msg;
+  if (!r.read_cstring(msg.tag)) return truncated(kName);
+  if (!r.at_end()) return trailing_bytes(kName);
+  return msg;
+}
+
+void encode(const CommandComplete& msg, std::string& out) {
+  ByteWriter w(out);
+  const size_t mark = w.begin_message(CommandComplete::kType);
+  w.cstring(msg.tag);
+  w.end_message(mark);
+}
+
+Result<FunctionCallResponse> FunctionCallResponse::decode(std::string_view body) {
+  constexpr const char* kName = "FunctionCallResponse";
+  ByteReader r(body);
+  FunctionCallResponse msg;
+  int32_t length;
+  if (!r.read_i32(length)) return truncated(kName);
+  if (length < -1) return invalid(kName, "result length " + std::to_string(length));
+  if (length >= 0) {
+    std::string_view value;
+    if (!r.read_bytes(static_cast<size_t>(length), value)) return truncated(kName);
+    msg.result = value;
+  }
+  if (!r.at_end()) return trailing_bytes(kName);
+  return msg;
+}
+
+void encode(const FunctionCallResponse& msg, std::string& out) {
+  ByteWriter w(out);
+  const size_t mark = w.begin_message(FunctionCallResponse::kType);
+  write_value(w, msg.result);
+  w.end_message(mark);
+}
+
+Result<NotificationResponse> NotificationResponse::decode(std::string_view body) {
+  constexpr const char* kName = "NotificationResponse";
+  ByteReader r(body);
+  NotificationResponse msg;
+  if (!r.read_i32(msg.process_id) || !r.read_cstring(msg.channel) || !r.read_cstring(msg.payload)) {
+    return truncated(kName);
+  }
+  if (!r.at_end()) return trailing_bytes(kName);
+  return msg;
+}
+
+void encode(const NotificationResponse& msg, std::string& out) {
+  ByteWriter w(out);
+  const size_t mark = w.begin_message(NotificationResponse::kType);
+  w.i32(msg.process_id);
+  w.cstring(msg.channel);
+  w.cstring(msg.payload);
+  w.end_message(mark);
+}
+
+Result<ParameterDescription> ParameterDescription::decode(std::string_view body) {
+  constexpr const char* kName = "ParameterDescription";
+  ByteReader r(body);
+  ParameterDescription msg;
+  if (!read_wire_array(r, msg.types)) return truncated(kName);
+  if (!r.at_end()) return trailing_bytes(kName);
+  return msg;
+}
+
+void encode(const ParameterDescription& msg, std::string& out) {
+  ByteWriter w(out);
+  const size_t mark = w.begin_message(ParameterDescription::kType);
+  write_wire_array(w, msg.types);
+  w.end_message(mark);
+}
+
 }  // namespace pgw::pgwire

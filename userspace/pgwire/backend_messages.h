@@ -1,5 +1,8 @@
-// Messages the server sends after the startup phase (the Authentication*
-// family is in auth.h, ErrorResponse/NoticeResponse in error_response.h).
+// Messages the server sends after the startup phase. Elsewhere: the
+// Authentication* family (auth.h), ErrorResponse/NoticeResponse
+// (error_response.h), DataRow (data_row.h), RowDescription
+// (row_description.h), COPY (copy_messages.h) and the empty messages such as
+// ParseComplete or NoData (empty_message.h).
 //
 // Every message is a struct with
 //   static constexpr char kType;                       the type byte
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pgwire/wire_arrays.h"
 
 namespace pgw::pgwire {
 
@@ -66,5 +70,48 @@ struct NegotiateProtocolVersion {
   bool operator==(const NegotiateProtocolVersion&) const = default;
 };
 void encode(const NegotiateProtocolVersion& msg, std::string& out);
+
+// 'C' from the server: a statement finished; the tag says which and how
+// many rows ("INSERT 0 1", "SELECT 5", "BEGIN").
+struct CommandComplete {
+  static constexpr char kType = 'C';
+  std::string_view tag{};
+
+  static Result<CommandComplete> decode(std::string_view body);
+  bool operator==(const CommandComplete&) const = default;
+};
+void encode(const CommandComplete& msg, std::string& out);
+
+// 'V': the result of a FunctionCall (std::nullopt = NULL).
+struct FunctionCallResponse {
+  static constexpr char kType = 'V';
+  Value result{};
+
+  static Result<FunctionCallResponse> decode(std::string_view body);
+  bool operator==(const FunctionCallResponse&) const = default;
+};
+void encode(const FunctionCallResponse& msg, std::string& out);
+
+// 'A': a NOTIFY delivered to this session; may arrive at any time.
+struct NotificationResponse {
+  static constexpr char kType = 'A';
+  int32_t process_id = 0;  // of the notifying backend
+  std::string_view channel{};
+  std::string_view payload{};
+
+  static Result<NotificationResponse> decode(std::string_view body);
+  bool operator==(const NotificationResponse&) const = default;
+};
+void encode(const NotificationResponse& msg, std::string& out);
+
+// 't': the parameter types of a prepared statement (answer to Describe 'S').
+struct ParameterDescription {
+  static constexpr char kType = 't';
+  OidArray types{};
+
+  static Result<ParameterDescription> decode(std::string_view body);
+  bool operator==(const ParameterDescription&) const = default;
+};
+void encode(const ParameterDescription& msg, std::string& out);
 
 }  // namespace pgw::pgwire
