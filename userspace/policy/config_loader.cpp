@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -114,21 +115,39 @@ class Loader {
   Loader(std::string name, std::string base_dir)
       : name_(std::move(name)), base_dir_(std::move(base_dir)) {}
 
-  std::vector<std::string> errors;
+  struct Problem {
+    int line, column;  // -1 when the error has no location
+    std::string text;
+  };
+  std::vector<Problem> errors;
+
+  // All errors, in file order (the walk visits sections out of order).
+  std::string report() {
+    std::stable_sort(errors.begin(), errors.end(), [](const Problem& a, const Problem& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    std::string all;
+    for (const auto& e : errors) {
+      if (!all.empty()) all += '\n';
+      all += e.text;
+    }
+    return all;
+  }
 
   Config load(const YAML::Node& root);
 
   void error_at(const YAML::Mark& mark, const std::string& path, const std::string& message) {
     if (errors.size() > kMaxErrors) return;
     if (errors.size() == kMaxErrors) {
-      errors.push_back(name_ + ": too many errors, stopping here");
+      errors.push_back({INT32_MAX, 0, name_ + ": too many errors, stopping here"});
       return;
     }
     std::string where = name_;
     if (!mark.is_null()) {
       where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
     }
-    errors.push_back(where + ": " + (path.empty() ? "" : path + ": ") + message);
+    errors.push_back({mark.line, mark.column,
+                      where + ": " + (path.empty() ? "" : path + ": ") + message});
   }
 
   void error(const YAML::Node& at, const std::string& path, const std::string& message) {
@@ -1088,7 +1107,7 @@ Result<Config> load_config_string(std::string_view text, const std::string& name
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     loader.error_at(e.mark, "", "YAML syntax: " + e.msg);
-    return make_error(loader.errors.front());
+    return make_error(loader.report());
   }
   Config config;
   try {
@@ -1098,14 +1117,7 @@ Result<Config> load_config_string(std::string_view text, const std::string& name
     // like any other error rather than letting it escape.
     loader.error_at(e.mark, "", "YAML: " + e.msg);
   }
-  if (!loader.errors.empty()) {
-    std::string all;
-    for (const auto& e : loader.errors) {
-      if (!all.empty()) all += '\n';
-      all += e;
-    }
-    return make_error(std::move(all));
-  }
+  if (!loader.errors.empty()) return make_error(loader.report());
   return config;
 }
 

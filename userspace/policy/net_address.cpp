@@ -267,7 +267,11 @@ Result<NetPrefix> NetPrefix::parse(std::string_view text, PortRule port_rule) {
   return p;
 }
 
-bool NetPrefix::contains(const NetAddress& addr) const {
+bool NetPrefix::contains(const NetAddress& raw) const {
+  // Callers normally pass normalised addresses; a hand-built ::ffff:a.b.c.d
+  // still counts as a.b.c.d.
+  NetAddress addr = raw;
+  normalise(addr);
   if (addr.family != base.family) return false;
   if (port && addr.port != *port) return false;
   unsigned full_bytes = prefix_len / 8;

@@ -35,7 +35,8 @@ class ConfigTest : public ::testing::Test {
 
   Result<Config> load(const std::string& yaml) { return load_config_string(yaml, "config.yaml", dir_); }
 
-  // A minimal valid config; tests append or substitute lines.
+  // A minimal valid config (lines 1-6); tests append lines from line 7.
+ public:
   static std::string minimal(const std::string& extra = "") {
     return "upstreams:\n"
            "  - name: orders\n"
@@ -46,6 +47,7 @@ class ConfigTest : public ::testing::Test {
            extra;
   }
 
+ protected:
   // Asserts the load fails and returns the error text.
   std::string error_of(const std::string& yaml) {
     auto r = load(yaml);
@@ -123,6 +125,505 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
   // permissions warning; nothing else should be flagged.
   for (const auto& w : c.warnings) EXPECT_NE(w.find("chmod 600"), std::string::npos) << w;
   EXPECT_EQ(c.policy_for("coding-agent", "orders"), &c.policies[0]);
+}
+
+
+TEST_F(ConfigTest, EveryKeyOfTheContractIsRead) {
+  write("billing.pw", "pw2\r\n");
+  auto r = load(R"yaml(listen: "[::1]:16432"
+unix_socket: ""
+admin_socket: admin.sock
+workers: 3
+max_message_size: 1MB
+shutdown_grace: 2m
+log_level: debug
+explicit_upstream: billing
+intercept:
+  cgroup: /pgwarden/test
+  ports: [5432, 6432]
+  fail: open
+  bpffs: /sys/fs/bpf/pgw-test
+recording:
+  dir: rec
+upstreams:
+  - name: orders
+    match: ["127.0.0.3:5432", "10.0.0.0/8:6432"]
+    address: 127.0.0.3:5432
+    user: app_owner
+    password_file: orders.pw
+    tls: verify-full
+    connect_timeout: 1500ms
+    database: orders_db
+  - name: billing
+    match: "[fd00::]/8:5432"
+    address: localhost:5433
+    user: billing
+    password_file: billing.pw
+    tls: disable
+identities:
+  - name: agent
+    match: { cgroup: "/pgwarden/test/**", uid: 1000, gid: [100, 101], comm: psql }
+  - name: tcp
+    match: { source: ["127.0.0.0/8", "::1"] }
+policies:
+  - identity: agent
+    upstream: orders
+    allow: [select, "function:public.safe_fn"]
+    deny: [insert, update, delete, ddl, role, procedural, "function:PG_READ_FILE"]
+    approve: truncate
+    tables: { allow: ["public.*"], deny: ["hr.*", "**.secrets"], approve: ["audit.log_*"] }
+    mask:
+      - { column: "public.customers.ssn", with: "partial(last=4)" }
+      - { column: "*.*.email", with: email }
+      - { column: "public.cards.**", with: hash }
+      - { detect: [credit_card, us_ssn, email, phone, iban, secrets], with: "fixed('[x]')" }
+      - { detect: iban, with: "null" }
+    approval: { timeout: 90s }
+    unparseable: forward
+    strict: true
+  - identity: agent
+    allow: [select]
+  - identity: tcp
+default: allow
+)yaml");
+  ASSERT_TRUE(r.ok()) << r.error();
+  const Config& c = *r;
+  EXPECT_EQ(c.listen.to_string(), "[::1]:16432");
+  EXPECT_EQ(c.unix_socket, "");
+  EXPECT_EQ(c.admin_socket, dir_ + "/admin.sock");
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.max_message_size, 1'000'000u);
+  EXPECT_EQ(c.shutdown_grace, std::chrono::minutes(2));
+  EXPECT_EQ(c.log_level, LogLevel::debug);
+  EXPECT_EQ(c.explicit_upstream, "billing");
+  EXPECT_EQ(c.intercept.cgroup, "/pgwarden/test");
+  EXPECT_EQ(c.intercept.ports, (std::vector<uint16_t>{5432, 6432}));
+  EXPECT_EQ(c.intercept.fail, FailMode::open);
+  EXPECT_EQ(c.intercept.bpffs, "/sys/fs/bpf/pgw-test");
+  EXPECT_EQ(c.recording.dir, dir_ + "/rec");
+  EXPECT_EQ(c.default_action, DefaultAction::allow);
+
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  const Upstream& orders = c.upstreams[0];
+  ASSERT_EQ(orders.match.size(), 2u);
+  EXPECT_EQ(orders.match[1].to_string(), "10.0.0.0/8:6432");
+  EXPECT_EQ(orders.tls, TlsMode::verify_full);
+  EXPECT_EQ(orders.connect_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(orders.database, "orders_db");
+  EXPECT_EQ(orders.password_file, dir_ + "/orders.pw");
+  const Upstream& billing = c.upstreams[1];
+  EXPECT_EQ(billing.address.to_string(), "127.0.0.1:5433");
+  ASSERT_EQ(billing.match.size(), 1u);  // a single entry may be written without a list
+  EXPECT_EQ(billing.tls, TlsMode::disable);
+  EXPECT_EQ(billing.password->reveal(), "pw2");  // \r\n stripped as one line ending
+
+  ASSERT_EQ(c.identities.size(), 2u);
+  EXPECT_EQ(c.identities[0].uid, std::vector<uint32_t>{1000});
+  EXPECT_EQ(c.identities[0].gid, (std::vector<uint32_t>{100, 101}));
+  EXPECT_EQ(c.identities[0].comm, std::vector<std::string>{"psql"});
+  EXPECT_EQ(c.identities[1].source.size(), 2u);
+
+  ASSERT_EQ(c.policies.size(), 3u);
+  const Policy& p = c.policies[0];
+  EXPECT_EQ(p.upstream, "orders");
+  EXPECT_EQ(p.allow.functions, std::vector<std::string>{"public.safe_fn"});
+  EXPECT_EQ(p.deny.functions, std::vector<std::string>{"pg_read_file"});
+  for (auto cls : {StatementClass::insert, StatementClass::update, StatementClass::delete_,
+                   StatementClass::ddl, StatementClass::role, StatementClass::procedural}) {
+    EXPECT_TRUE(p.deny.has(cls)) << to_string(cls);
+  }
+  EXPECT_FALSE(p.deny.has(StatementClass::select));
+  EXPECT_TRUE(p.approve.has(StatementClass::truncate));
+  EXPECT_EQ(p.tables.allow, std::vector<std::string>{"public.*"});
+  EXPECT_EQ(p.tables.deny, (std::vector<std::string>{"hr.*", "**.secrets"}));
+  EXPECT_EQ(p.tables.approve, std::vector<std::string>{"audit.log_*"});
+  ASSERT_EQ(p.mask.size(), 5u);
+  EXPECT_EQ(p.mask[1].with.kind, MaskFunction::Kind::email);
+  EXPECT_EQ(p.mask[2].with.kind, MaskFunction::Kind::hash);
+  EXPECT_EQ(p.mask[3].detect.size(), 6u);
+  EXPECT_EQ(p.mask[3].with.fixed_text, "[x]");
+  EXPECT_EQ(p.mask[4].detect, std::vector<Detector>{Detector::iban});
+  EXPECT_EQ(p.mask[4].with.kind, MaskFunction::Kind::null);
+  EXPECT_EQ(p.approval.timeout, std::chrono::seconds(90));
+  EXPECT_FALSE(p.approval.notify.has_value());
+  EXPECT_EQ(p.unparseable, UnparseableAction::forward);
+  EXPECT_TRUE(p.strict);
+
+  // Policy lookup: the specific one first, then the identity's catch-all.
+  EXPECT_EQ(c.policy_for("agent", "orders"), &c.policies[0]);
+  EXPECT_EQ(c.policy_for("agent", "billing"), &c.policies[1]);
+  EXPECT_EQ(c.policy_for("tcp", "orders"), &c.policies[2]);
+  EXPECT_EQ(c.policy_for("nobody", "orders"), nullptr);
+  EXPECT_EQ(c.policies[2].unparseable, UnparseableAction::deny);
+  EXPECT_FALSE(c.policies[2].strict);
+}
+
+TEST_F(ConfigTest, UnixSocketCanBeTurnedOffWithNothing) {
+  auto r = load(minimal("unix_socket:\n"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->unix_socket, "");
+}
+
+// Each case: a config and the exact start of the error it must produce
+// ("file:line:column: key.path: ") plus a fragment of the explanation.
+struct ErrorCase {
+  const char* name;
+  std::string yaml;
+  std::string location;
+  std::string fragment;
+};
+
+std::vector<ErrorCase> error_cases() {
+  auto m = [](const std::string& extra) { return ConfigTest::minimal(extra); };
+  // The upstream of minimal() with one line replaced or added (lines 1-6).
+  auto up = [](const std::string& line_or_extra) {
+    return "upstreams:\n"
+           "  - name: orders\n"
+           "    address: 127.0.0.3:5432\n" + line_or_extra;
+  };
+  const std::string ids =
+      "identities:\n"
+      "  - name: agent\n"
+      "    match: { uid: 1000 }\n";  // lines 7-9 after minimal()
+  return {
+      // ---- top level
+      {"listen_name", m("listen: db.example:5432\n"), "config.yaml:7:9: listen: ", "numeric IP"},
+      {"listen_no_port", m("listen: 127.0.0.1\n"), "config.yaml:7:9: listen: ", "host:port"},
+      {"listen_port_zero", m("listen: 127.0.0.1:0\n"), "config.yaml:7:9: listen: ", "1..65535"},
+      {"listen_port_big", m("listen: 127.0.0.1:65536\n"), "config.yaml:7:9: listen: ", "1..65535"},
+      {"listen_v6_brackets", m("listen: ::1:5432\n"), "config.yaml:7:9: listen: ", "brackets"},
+      {"listen_list", m("listen: [127.0.0.1:1]\n"), "config.yaml:7:9: listen: ", "got a list"},
+      {"default", m("default: maybe\n"), "config.yaml:7:10: default: ",
+       "expected one of allow|deny, got \"maybe\""},
+      {"log_level", m("log_level: loud\n"), "config.yaml:7:12: log_level: ",
+       "trace|debug|info|warn|error|off"},
+      {"workers_negative", m("workers: -1\n"), "config.yaml:7:10: workers: ", "0..1024"},
+      {"workers_big", m("workers: 5000\n"), "config.yaml:7:10: workers: ", "0..1024"},
+      {"size_unit", m("max_message_size: 64XB\n"), "config.yaml:7:19: max_message_size: ",
+       "64MiB"},
+      {"size_range", m("max_message_size: 1KiB\n"), "config.yaml:7:19: max_message_size: ",
+       "between 8KiB and 1GiB"},
+      {"grace_unit", m("shutdown_grace: 30\n"), "config.yaml:7:17: shutdown_grace: ",
+       "duration"},
+      {"unknown_top", m("defualt: deny\n"), "config.yaml:7:1: defualt: ",
+       "unknown key \"defualt\"; did you mean \"default\"?"},
+      {"unknown_top_far", m("zzz: 1\n"), "config.yaml:7:1: zzz: ", "known: listen"},
+      {"duplicate_key", m("default: deny\ndefault: allow\n"), "config.yaml:8:1: default: ",
+       "duplicate key (first at line 7)"},
+      {"recording_scalar", m("recording: /tmp\n"), "config.yaml:7:12: recording: ",
+       "expected a mapping"},
+      {"recording_unknown", m("recording:\n  dirs: /x\n"),
+       "config.yaml:8:3: recording.dirs: ", "did you mean \"dir\"?"},
+      {"admin_socket_long", m("admin_socket: /" + std::string(120, 'a') + "\n"),
+       "config.yaml:7:15: admin_socket: ", "shorter than 108 bytes"},
+      {"unix_socket_list", m("unix_socket: [a]\n"), "config.yaml:7:14: unix_socket: ",
+       "got a list"},
+      {"explicit_unknown", m("explicit_upstream: billing\n"),
+       "config.yaml:7:20: explicit_upstream: ", "no upstream is named \"billing\" (known: orders)"},
+      {"not_a_mapping", "- a\n- b\n", "config.yaml:1:1: ", "expected a mapping"},
+      {"empty", "", "config.yaml", "empty"},
+      {"syntax", m("default: [deny\n"), "config.yaml:8:1: ", "YAML syntax"},
+      // ---- intercept
+      {"fail", m("intercept:\n  fail: ajar\n"), "config.yaml:8:9: intercept.fail: ",
+       "closed|open, got \"ajar\""},
+      {"port_zero", m("intercept:\n  ports: [0]\n"), "config.yaml:8:11: intercept.ports[0]: ",
+       "1..65535"},
+      {"port_text", m("intercept:\n  ports: [5432, pg]\n"),
+       "config.yaml:8:17: intercept.ports[1]: ", "got \"pg\""},
+      {"port_twice", m("intercept:\n  ports: [5432, 5432]\n"),
+       "config.yaml:8:17: intercept.ports[1]: ", "listed twice"},
+      {"ports_empty", m("intercept:\n  ports: []\n"), "config.yaml:8:10: intercept.ports: ",
+       "at least one port"},
+      {"cgroup_relative", m("intercept:\n  cgroup: agents\n"),
+       "config.yaml:8:11: intercept.cgroup: ", "cgroup v2 path"},
+      {"cgroup_dotdot", m("intercept:\n  cgroup: /a/../b\n"),
+       "config.yaml:8:11: intercept.cgroup: ", "no . or .."},
+      {"cgroup_glob", m("intercept:\n  cgroup: /a/*\n"), "config.yaml:8:11: intercept.cgroup: ",
+       "no globs"},
+      {"bpffs_relative", m("intercept:\n  bpffs: pins\n"), "config.yaml:8:10: intercept.bpffs: ",
+       "absolute path"},
+      {"intercept_unknown", m("intercept:\n  port: [1]\n"), "config.yaml:8:3: intercept.port: ",
+       "did you mean \"ports\"?"},
+      // ---- upstreams
+      {"no_upstreams", "default: deny\n", "config.yaml:1:1: upstreams: ",
+       "required key is missing"},
+      {"empty_upstreams", "upstreams: []\n", "config.yaml:1:12: upstreams: ",
+       "at least one upstream"},
+      {"upstreams_map", "upstreams: {name: x}\n", "config.yaml:1:12: upstreams: ",
+       "expected a list"},
+      {"tls", m("    tls: maybe\n"), "config.yaml:7:10: upstreams[0].tls: ",
+       "expected one of disable|prefer|require|verify-full, got \"maybe\""},
+      {"connect_timeout_zero", m("    connect_timeout: 0s\n"),
+       "config.yaml:7:22: upstreams[0].connect_timeout: ", "longer than 0"},
+      {"connect_timeout_unit", m("    connect_timeout: 5\n"),
+       "config.yaml:7:22: upstreams[0].connect_timeout: ", "duration"},
+      {"database_empty", m("    database: ''\n"), "config.yaml:7:15: upstreams[0].database: ",
+       "must not be empty"},
+      {"database_long", m("    database: " + std::string(64, 'd') + "\n"),
+       "config.yaml:7:15: upstreams[0].database: ", "at most 63 bytes"},
+      {"inline_password", m("    password: hunter2\n"), "config.yaml:7:5: upstreams[0].password: ",
+       "put it in a file"},
+      {"upstream_unknown", m("    adress: 1\n"), "config.yaml:7:5: upstreams[0].adress: ",
+       "did you mean \"address\"?"},
+      {"missing_user", up(""), "config.yaml:2:5: upstreams[0].user: ", "required key is missing"},
+      {"missing_name", "upstreams:\n  - address: 127.0.0.3:5432\n    user: u\n",
+       "config.yaml:2:5: upstreams[0].name: ", "required key is missing"},
+      {"missing_address", "upstreams:\n  - name: a\n    user: u\n",
+       "config.yaml:2:5: upstreams[0].address: ", "required key is missing"},
+      {"bad_name", "upstreams:\n  - name: a b\n    address: 127.0.0.3:5432\n    user: u\n",
+       "config.yaml:2:11: upstreams[0].name: ", "letters, digits"},
+      {"address_name", "upstreams:\n  - name: orders\n    address: pg.local:5432\n    user: u\n",
+       "config.yaml:3:14: upstreams[0].address: ", "numeric IP"},
+      {"match_no_port", up("    user: u\n    match: [\"127.0.0.3\"]\n"),
+       "config.yaml:5:13: upstreams[0].match[0]: ", "CIDR:port"},
+      {"match_name", up("    user: u\n    match: [\"db:5432\"]\n"),
+       "config.yaml:5:13: upstreams[0].match[0]: ", "numeric IP"},
+      {"match_bad_cidr", up("    user: u\n    match: [\"10.0.0.0/40:5432\"]\n"),
+       "config.yaml:5:13: upstreams[0].match[0]: ", "prefix length 0..32"},
+      {"match_twice", up("    user: u\n    match: [\"10.0.0.0/8:5432\", \"10.1.0.0/8:5432\"]\n"),
+       "config.yaml:5:32: upstreams[0].match[1]: ", "listed twice"},
+      {"password_missing", up("    user: u\n    password_file: nope.pw\n"),
+       "config.yaml:5:20: upstreams[0].password_file: ", "nope.pw\": No such file"},
+      {"password_empty", up("    user: u\n    password_file: empty.pw\n"),
+       "config.yaml:5:20: upstreams[0].password_file: ", "empty.pw\" is empty"},
+      {"password_just_newline", up("    user: u\n    password_file: newline.pw\n"),
+       "config.yaml:5:20: upstreams[0].password_file: ", "is empty"},
+      {"password_file_empty_key", up("    user: u\n    password_file: ''\n"),
+       "config.yaml:5:20: upstreams[0].password_file: ", "must not be empty"},
+      {"duplicate_upstream",
+       m("  - name: orders\n    address: 127.0.0.4:5432\n    user: u\nexplicit_upstream: orders\n"),
+       "config.yaml:7:5: upstreams[1].name: ", "duplicate upstream name \"orders\" (first at line 2)"},
+      {"same_match_twice",
+       m("  - name: billing\n    match: 127.0.0.3:5432\n    address: 127.0.0.4:5432\n"
+         "    user: u\nexplicit_upstream: orders\n"),
+       "config.yaml:7:5: upstreams[1].match: ", "already served by upstream \"orders\""},
+      {"upstream_is_listen", m("listen: 127.0.0.3:5432\n"),
+       "config.yaml:2:5: upstreams[0].address: ", "pgwarden's own listen address"},
+      {"explicit_required",
+       m("  - name: billing\n    address: 127.0.0.4:5432\n    user: u\n"),
+       "config.yaml:1:1: explicit_upstream: ", "(one of orders, billing)"},
+      // ---- identities
+      {"identity_cgroup", m(ids + "  - { name: b, match: { cgroup: agents } }\n"),
+       "config.yaml:10:33: identities[1].match.cgroup: ", "starting with '/'"},
+      {"identity_cgroup_empty_segment", m(ids + "  - { name: b, match: { cgroup: /a//b } }\n"),
+       "config.yaml:10:33: identities[1].match.cgroup: ", "no empty segments"},
+      {"identity_uid", m(ids + "  - { name: b, match: { uid: [abc] } }\n"),
+       "config.yaml:10:31: identities[1].match.uid[0]: ", "got \"abc\""},
+      {"identity_uid_negative", m(ids + "  - { name: b, match: { uid: -1 } }\n"),
+       "config.yaml:10:30: identities[1].match.uid: ", "0..4294967294"},
+      {"identity_gid_empty", m(ids + "  - { name: b, match: { gid: [] } }\n"),
+       "config.yaml:10:30: identities[1].match.gid: ", "matches nothing"},
+      {"identity_comm_long", m(ids + "  - { name: b, match: { comm: [averyveryverylongname] } }\n"),
+       "config.yaml:10:32: identities[1].match.comm[0]: ", "truncates a process name to 15 bytes"},
+      {"identity_source_port", m(ids + "  - { name: b, match: { source: \"127.0.0.1:5432\" } }\n"),
+       "config.yaml:10:33: identities[1].match.source: ", "without a port"},
+      {"identity_source_name", m(ids + "  - { name: b, match: { source: [ci.local] } }\n"),
+       "config.yaml:10:34: identities[1].match.source[0]: ", "numeric IP"},
+      {"identity_unknown_field", m(ids + "  - { name: b, match: { pod: x } }\n"),
+       "config.yaml:10:25: identities[1].match.pod: ", "unknown key \"pod\""},
+      {"identity_match_missing", m(ids + "  - { name: b }\n"),
+       "config.yaml:10:5: identities[1].match: ", "required key is missing"},
+      {"identity_duplicate", m(ids + "  - { name: agent, match: {} }\n"),
+       "config.yaml:10:5: identities[1].name: ", "duplicate identity name \"agent\" (first at line 8)"},
+      // ---- policies
+      {"policy_unknown_identity", m("policies:\n  - identity: b\n"),
+       "config.yaml:8:15: policies[0].identity: ", "no identity is named \"b\""},
+      {"policy_unknown_upstream", m(ids + "policies:\n  - { identity: agent, upstream: billing }\n"),
+       "config.yaml:11:34: policies[0].upstream: ", "no upstream is named \"billing\" (known: orders)"},
+      {"policy_missing_identity", m("policies:\n  - allow: [select]\n"),
+       "config.yaml:8:5: policies[0].identity: ", "required key is missing"},
+      {"policy_class", m(ids + "policies:\n  - { identity: agent, allow: [selct] }\n"),
+       "config.yaml:11:32: policies[0].allow[0]: ", "did you mean \"select\"?"},
+      {"policy_class_list", m(ids + "policies:\n  - { identity: agent, deny: [sudo] }\n"),
+       "config.yaml:11:31: policies[0].deny[0]: ",
+       "select insert update delete merge copy_to copy_from truncate ddl drop alter create grant "
+       "role set transaction procedural admin prepare execute deallocate listen notify lock "
+       "unknown) or function:NAME, got \"sudo\""},
+      {"policy_function", m(ids + "policies:\n  - { identity: agent, deny: [\"function:a;b\"] }\n"),
+       "config.yaml:11:31: policies[0].deny[0]: ", "function:NAME"},
+      {"policy_class_twice", m(ids + "policies:\n  - { identity: agent, deny: [lock, lock] }\n"),
+       "config.yaml:11:37: policies[0].deny[1]: ", "listed twice"},
+      {"policy_allow_and_deny",
+       m(ids + "policies:\n  - { identity: agent, allow: [select], deny: [select] }\n"),
+       "config.yaml:11:47: policies[0].deny: ", "select is in both allow and deny"},
+      {"policy_function_conflict",
+       m(ids + "policies:\n  - identity: agent\n    approve: [\"function:f\"]\n"
+               "    deny: [\"function:F\"]\n"),
+       "config.yaml:12:14: policies[0].approve: ", "function:f is in both deny and approve"},
+      {"policy_table_glob", m(ids + "policies:\n  - { identity: agent, tables: { deny: [hr] } }\n"),
+       "config.yaml:11:41: policies[0].tables.deny[0]: ", "\"schema.table\" glob"},
+      {"policy_table_empty_segment",
+       m(ids + "policies:\n  - { identity: agent, tables: { deny: [hr.] } }\n"),
+       "config.yaml:11:41: policies[0].tables.deny[0]: ", "\"schema.table\" glob"},
+      {"policy_tables_unknown", m(ids + "policies:\n  - { identity: agent, tables: { block: [a.b] } }\n"),
+       "config.yaml:11:34: policies[0].tables.block: ", "unknown key"},
+      {"policy_table_twice",
+       m(ids + "policies:\n  - { identity: agent, tables: { deny: [a.b], allow: [a.b] } }\n"),
+       "config.yaml:11:55: policies[0].tables.allow[0]: ", "more than once"},
+      {"mask_column_glob",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b, with: redact }]\n"),
+       "config.yaml:12:22: policies[0].mask[0].column: ", "\"schema.table.column\" glob"},
+      {"mask_both",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, detect: [email], with: redact }]\n"),
+       "config.yaml:12:12: policies[0].mask[0]: ", "either column or detect"},
+      {"mask_neither", m(ids + "policies:\n  - identity: agent\n    mask: [{ with: redact }]\n"),
+       "config.yaml:12:12: policies[0].mask[0]: ", "needs column"},
+      {"mask_no_with", m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c }]\n"),
+       "config.yaml:12:12: policies[0].mask[0].with: ", "required key is missing"},
+      {"mask_detector",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ detect: [ssn], with: redact }]\n"),
+       "config.yaml:12:23: policies[0].mask[0].detect[0]: ", "credit_card|us_ssn|email|phone|iban|secrets"},
+      {"mask_with",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, with: scramble }]\n"),
+       "config.yaml:12:35: policies[0].mask[0].with: ", "redact | partial(first=N,last=M)"},
+      {"mask_partial",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, with: \"partial(last=x)\" }]\n"),
+       "config.yaml:12:35: policies[0].mask[0].with: ", "last must be an integer"},
+      {"mask_fixed",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, with: \"fixed(N/A)\" }]\n"),
+       "config.yaml:12:35: policies[0].mask[0].with: ", "single quotes"},
+      {"approval_timeout",
+       m(ids + "policies:\n  - { identity: agent, approval: { timeout: soon } }\n"),
+       "config.yaml:11:45: policies[0].approval.timeout: ", "duration"},
+      {"approval_notify",
+       m(ids + "policies:\n  - { identity: agent, approval: { notify: \"ftp://x\" } }\n"),
+       "config.yaml:11:44: policies[0].approval.notify: ", "http:// or https://"},
+      {"unparseable", m(ids + "policies:\n  - { identity: agent, unparseable: allow }\n"),
+       "config.yaml:11:37: policies[0].unparseable: ", "deny|forward"},
+      {"strict", m(ids + "policies:\n  - { identity: agent, strict: yes }\n"),
+       "config.yaml:11:32: policies[0].strict: ", "true or false"},
+      {"policy_unknown_key", m(ids + "policies:\n  - { identity: agent, alow: [select] }\n"),
+       "config.yaml:11:24: policies[0].alow: ", "did you mean \"allow\"?"},
+      {"policy_shadowed",
+       m(ids + "policies:\n  - { identity: agent }\n  - { identity: agent, upstream: orders }\n"),
+       "config.yaml:12:5: policies[1]: ", "never used: policies[0] already covers identity \"agent\" on every upstream"},
+      {"policy_duplicate_pair",
+       m(ids + "policies:\n  - { identity: agent, upstream: orders }\n  - { identity: agent, upstream: orders }\n"),
+       "config.yaml:12:5: policies[1]: ", "on upstream \"orders\""},
+  };
+}
+
+TEST_F(ConfigTest, EveryMistakeIsReportedWithLocationAndKeyPath) {
+  write("empty.pw", "");
+  write("newline.pw", "\n");
+  for (const ErrorCase& c : error_cases()) {
+    SCOPED_TRACE(c.name);
+    std::string error = error_of(c.yaml);
+    // The expected error is one of the lines; find the one at the location.
+    bool found = false;
+    std::istringstream lines(error);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(c.location) && line.find(c.fragment) != std::string::npos) found = true;
+    }
+    EXPECT_TRUE(found) << "case " << c.name << "\nexpected: " << c.location << "..." << c.fragment
+                       << "\ngot:\n" << error << "\nfor:\n" << c.yaml;
+  }
+}
+
+TEST_F(ConfigTest, AllErrorsAreReportedInFileOrder) {
+  std::string error = error_of(minimal(
+      "default: maybe\n"
+      "log_level: loud\n"
+      "intercept: { fail: ajar }\n"
+      "listen: nowhere\n"));
+  std::vector<std::string> lines;
+  std::istringstream in(error);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u) << error;
+  EXPECT_TRUE(lines[0].starts_with("config.yaml:7:")) << lines[0];
+  EXPECT_TRUE(lines[1].starts_with("config.yaml:8:")) << lines[1];
+  EXPECT_TRUE(lines[2].starts_with("config.yaml:9:")) << lines[2];
+  EXPECT_TRUE(lines[3].starts_with("config.yaml:10:")) << lines[3];
+}
+
+TEST_F(ConfigTest, PasswordNeverAppearsInErrors) {
+  // The password as a value where a config value is echoed back, in a
+  // password file that fails later checks, and next to every other error.
+  write("dup.pw", std::string(kPassword) + "\n");
+  for (const ErrorCase& c : error_cases()) {
+    auto r = load(c.yaml);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().find(kPassword), std::string::npos) << r.error();
+    }
+  }
+  // A password file that is not the password but a whole YAML file (a classic
+  // mix-up), or too large: the message names the file only.
+  write("big.pw", std::string(5000, 'x') + kPassword);
+  std::string e = error_of(minimal("  - name: b\n    address: 127.0.0.4:5432\n    user: u\n"
+                                   "    password_file: big.pw\nexplicit_upstream: orders\n"));
+  EXPECT_NE(e.find("larger than 4096 bytes"), std::string::npos) << e;
+  write("nul.pw", std::string(kPassword) + std::string(1, '\0') + "x");
+  e = error_of(minimal("  - name: b\n    address: 127.0.0.4:5432\n    user: u\n"
+                       "    password_file: nul.pw\nexplicit_upstream: orders\n"));
+  EXPECT_NE(e.find("NUL byte"), std::string::npos) << e;
+  // Nor in a loaded config printed by any means that reaches a Secret.
+  auto ok = load(minimal());
+  ASSERT_TRUE(ok.ok());
+  std::ostringstream os;
+  os << *ok->upstreams[0].password;
+  EXPECT_EQ(os.str(), "<redacted>");
+}
+
+TEST_F(ConfigTest, WarningsForLikelyMistakes) {
+  write("open.pw", "pw\n");
+  fs::permissions(dir_ + "/open.pw", fs::perms::others_read, fs::perm_options::add);
+  auto r = load(
+      "upstreams:\n"
+      "  - name: orders\n"
+      "    match: [\"127.0.0.3:6543\"]\n"
+      "    address: 127.0.0.3:5432\n"
+      "    user: app_owner\n"
+      "    password_file: open.pw\n"
+      "identities:\n"
+      "  - { name: lonely, match: { uid: 5 } }\n");
+  ASSERT_TRUE(r.ok()) << r.error();
+  std::string all;
+  for (const auto& w : r->warnings) all += w + "\n";
+  EXPECT_NE(all.find("config.yaml:6: upstreams[0].password_file: "), std::string::npos) << all;
+  EXPECT_NE(all.find("chmod 600"), std::string::npos) << all;
+  EXPECT_NE(all.find("port 6543 is not in intercept.ports"), std::string::npos) << all;
+  EXPECT_NE(all.find("identity \"lonely\" has no policy"), std::string::npos) << all;
+  EXPECT_EQ(all.find("pw\n"), std::string::npos);
+}
+
+TEST_F(ConfigTest, FileLoadingResolvesRelativePathsAgainstTheConfigDirectory) {
+  write("pgwarden.yaml", minimal("recording: { dir: sessions }\n"));
+  auto r = load_config_file(dir_ + "/pgwarden.yaml");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->source, dir_ + "/pgwarden.yaml");
+  EXPECT_EQ(r->recording.dir, dir_ + "/sessions");
+  EXPECT_EQ(r->upstreams[0].password->reveal(), kPassword);
+
+  auto missing = load_config_file(dir_ + "/nope.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("nope.yaml: cannot open"), std::string::npos) << missing.error();
+
+  write("bad.yaml", minimal("default: maybe\n"));
+  auto bad = load_config_file(dir_ + "/bad.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().starts_with(dir_ + "/bad.yaml:7:10: default: ")) << bad.error();
+}
+
+TEST_F(ConfigTest, HostileDocumentsEndInACleanError) {
+  // Deep nesting would recurse through yaml-cpp's parser.
+  std::string deep = "a: " + std::string(100'000, '[') + std::string(100'000, ']') + "\n";
+  EXPECT_NE(error_of(deep).find("nested deeper"), std::string::npos);
+  std::string dashes;
+  for (int i = 0; i < 5000; ++i) dashes += "- ";
+  EXPECT_NE(error_of(dashes + "x\n").find("nested deeper"), std::string::npos);
+  // Aliases share nodes, so a small file can describe a huge tree.
+  std::string bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'i'; ++c, ++prev) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? "," : "") + "*" + prev;
+    bomb += "]\n";
+  }
+  bomb += "upstreams: [*i]\n";
+  std::string e = error_of(bomb);
+  EXPECT_FALSE(e.empty());
+  // A huge text is refused before parsing.
+  EXPECT_NE(error_of(std::string(5u << 20, '#')).find("larger than"), std::string::npos);
 }
 
 }  // namespace

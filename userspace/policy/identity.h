@@ -1,0 +1,45 @@
+// Who is connecting, and which configured rules and upstream that means.
+//
+// The engine fills a WorkloadIdentity from what the kernel says (the eBPF
+// connect record, or SO_PEERCRED on the unix socket) or, for explicit TCP
+// clients, only from the peer address. Nothing here comes from the client's
+// own startup message: a client cannot talk its way into another identity.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "policy/config.h"
+#include "policy/net_address.h"
+
+namespace pgw::policy {
+
+struct WorkloadIdentity {
+  std::optional<std::string> cgroup_path;  // as /proc/PID/cgroup shows it ("/agents/a1")
+  std::optional<uint32_t> pid, uid, gid;
+  std::optional<std::string> comm;         // the kernel's task name (<= 15 bytes)
+  std::optional<NetAddress> source;        // peer address of an explicit TCP client
+};
+
+// True when every field the rule gives matches the workload. A field the rule
+// gives but the workload lacks does not match: an explicit TCP client has no
+// cgroup, so a cgroup rule never admits it. A rule with no fields matches
+// every workload.
+bool rule_matches(const IdentityRule& rule, const WorkloadIdentity& who);
+
+// The first identity rule that matches, or nullptr (then `default` decides).
+const IdentityRule* match_identity(const Config& config, const WorkloadIdentity& who);
+
+// The upstream serving a redirected connection's original destination: the
+// first upstream with a match entry covering it, or nullptr.
+const Upstream* upstream_for_destination(const Config& config, const NetAddress& original_dst);
+
+// The upstream for clients that reach pgwarden directly (see config.h).
+const Upstream* explicit_upstream(const Config& config);
+
+// One line for the FATAL 28000 "no identity matched" message and the log:
+// `cgroup "/agents/a1", uid 1000, comm "psql"` (only the fields known).
+std::string describe(const WorkloadIdentity& who);
+
+}  // namespace pgw::policy
