@@ -97,6 +97,9 @@ void Session::arm_receive(Endpoint& from, OpKind kind) {
   io_uring_sqe* sqe = worker_.ring().sqe();
   io_uring_prep_recv(sqe, from.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
+  // Usually armed right after the socket was drained: wait for readiness
+  // instead of trying a receive that would find nothing.
+  sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->buf_group = worker_.buffers().group_id();
   io_uring_sqe_set_data64(sqe, pack_op(this, kind));
   from.recv_in_flight = true;

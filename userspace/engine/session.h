@@ -114,6 +114,7 @@ class alignas(16) Session {
   // --- relay (session_relay.cpp)
   void relay_from_client(uint16_t buffer_id, uint32_t length);
   void relay_from_upstream(uint16_t buffer_id, uint32_t length);
+  void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
 

@@ -23,6 +23,7 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   rfq_seen_last_ = false;
   queue_buffer(upstream_, buffer_id, length);
   send_next(upstream_, OpKind::kUpstreamSend);
+  read_ahead(client_, upstream_, OpKind::kClientRecv);
 }
 
 void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
@@ -53,6 +54,16 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   rfq_seen_last_ = last_was_rfq;
   queue_buffer(client_, buffer_id, length);
   send_next(client_, OpKind::kClientSend);
+  read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
+}
+
+// Receiving the next chunk while the previous one is still being sent saves
+// a loop iteration per message (the send usually completes at once, but its
+// completion is only seen on the next io_uring_enter). At most one chunk
+// waits behind the one being sent, so a slow reader still stops the writer
+// with two buffers per direction.
+void Session::read_ahead(Endpoint& from, const Endpoint& to, OpKind kind) {
+  if (to.out.size() <= 1) arm_receive(from, kind);
 }
 
 bool Session::idle_between_transactions() const {
