@@ -43,7 +43,7 @@ Session::~Session() {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     spdlog::info("session {} closed: identity={} upstream={} duration={}ms bytes_from_client={} bytes_to_client={} ({})",
                  id_, identity_name_, upstream_name_, ms.count(), client_.bytes_in, client_.bytes_out, close_reason_);
-  } else if (!cancel_) {
+  } else if (cancel_target_key_.empty()) {
     spdlog::info("session {} ended before relaying: {}", id_, close_reason_);
   }
 }
@@ -291,6 +291,12 @@ void Session::submit_shutdown(int fd) {
 
 void Session::close(std::string reason) {
   if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kRelay && !rfq_seen_last_ && upstream_cancel_target_) {
+    // The upstream is still working on this session's statement. A backend
+    // notices a closed socket only when it next writes, so a pg_sleep or a
+    // long sort would go on for nothing: cancel it.
+    worker_.cancel_upstream(*upstream_cancel_target_);
+  }
   if (close_reason_.empty() || !close_after_flush_) close_reason_ = std::move(reason);
   phase_ = Phase::kClosing;
   if (client_.fd >= 0) submit_shutdown(client_.fd);

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/cancel_registry.h"
 #include "engine/op.h"
 #include "engine/startup_params.h"
 #include "engine/upstream_login.h"
@@ -67,6 +68,8 @@ class alignas(16) Session {
   Session& operator=(const Session&) = delete;
 
   void start();
+  // A session with no client that only delivers a CancelRequest upstream.
+  void send_cancel(const CancelTarget& target);
   void on_completion(OpKind kind, const io_uring_cqe& cqe);
 
   // The engine is shutting down: end the session at its next idle point
@@ -161,6 +164,7 @@ class alignas(16) Session {
   __kernel_timespec connect_timeout_{};
   sockaddr_storage upstream_addr_{};
   socklen_t upstream_addr_len_ = 0;
+  std::optional<CancelTarget> upstream_cancel_target_;
   int32_t cancel_target_process_id_ = 0;
   std::string cancel_target_key_;
 

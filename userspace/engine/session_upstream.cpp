@@ -147,6 +147,7 @@ void Session::on_login_bytes() {
         target.process_id = key->process_id;
         target.secret_key = std::string(key->secret_key);
         issued_cancel_key_ = worker_.state().cancels().issue(target);
+        upstream_cancel_target_ = target;
         pgwire::encode(pgwire::BackendKeyData{issued_cancel_key_->first, issued_cancel_key_->second},
                        login_to_client_);
         break;
@@ -189,24 +190,30 @@ void Session::enter_relay() {
 }
 
 void Session::forward_cancel() {
-  phase_ = Phase::kCancel;
   auto target = worker_.state().cancels().find(cancel_->process_id, cancel_->secret_key);
   if (!target) {
     // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
     // says it, for whoever investigates).
+    phase_ = Phase::kCancel;
     spdlog::info("session {}: cancel request with an unknown key ignored", id_);
     close("cancel request with an unknown key");
     return;
   }
-  cancel_target_process_id_ = target->process_id;
-  cancel_target_key_ = target->secret_key;
-  auto address = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&target->upstream),
-                                                   target->upstream_len);
+  send_cancel(*target);
+}
+
+void Session::send_cancel(const CancelTarget& target) {
+  phase_ = Phase::kCancel;
+  cancel_target_process_id_ = target.process_id;
+  cancel_target_key_ = target.secret_key;
+  auto address =
+      policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&target.upstream), target.upstream_len);
   if (!address) {
     close("cancel: bad upstream address");
     return;
   }
-  connect_upstream(*address, std::chrono::milliseconds(5000));
+  // A cancel is only useful soon; do not let it hold a draining engine.
+  connect_upstream(*address, std::chrono::milliseconds(2000));
 }
 
 }  // namespace pgw::engine

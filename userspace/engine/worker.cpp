@@ -98,6 +98,12 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   session->start();
 }
 
+void Worker::cancel_upstream(const CancelTarget& target) {
+  auto* session = new Session(*this, state_.next_session_id(), -1, Transport::kTcp, sockaddr_storage{});
+  sessions_.insert(session);
+  session->send_cancel(target);
+}
+
 void Worker::on_wakeup() {
   if (!drain_requested_.load() || draining_) {
     arm_wakeup();
@@ -110,7 +116,9 @@ void Worker::on_wakeup() {
     io_uring_prep_cancel_fd(sqe, l.fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kShutdown));
   }
-  for (Session* s : sessions_) s->drain();
+  // Draining may start cancel sessions, which join sessions_.
+  const std::vector<Session*> current(sessions_.begin(), sessions_.end());
+  for (Session* s : current) s->drain();
 }
 
 void Worker::reap_finished() {
@@ -171,7 +179,8 @@ void Worker::run() {
 
     if (draining_ && !terminated_ && std::chrono::steady_clock::now() >= drain_deadline_) {
       terminated_ = true;
-      for (Session* s : sessions_) s->terminate("shutdown grace period is over");
+      const std::vector<Session*> current(sessions_.begin(), sessions_.end());
+      for (Session* s : current) s->terminate("shutdown grace period is over");
     }
   }
   // Submit the last shutdowns/cancels before the thread ends.

@@ -43,6 +43,8 @@ class Worker {
   // recycled.
   void wait_for_buffer(Session* session) { buffer_waiters_.push_back(session); }
   void buffer_recycled() { buffers_freed_ = true; }
+  // Sends a CancelRequest for an upstream backend on a connection of its own.
+  void cancel_upstream(const CancelTarget& target);
 
  private:
   void run();
