@@ -175,7 +175,8 @@ struct Config {
 Result<Config> load_config_file(const std::string& path);
 
 // `name_for_errors` is what messages call the file; `base_dir` anchors
-// relative paths (password_file and the like).
+// relative paths (password_file and the like); an empty base_dir leaves them
+// relative to the working directory.
 Result<Config> load_config_string(std::string_view text, const std::string& name_for_errors,
                                   const std::string& base_dir);
 

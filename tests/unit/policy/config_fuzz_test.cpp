@@ -1,9 +1,12 @@
 // Random YAML-ish input must never crash the loader, throw out of it, or hang:
 // it returns a config or an error, within a bounded time. Seeds are fixed so a
-// failure reproduces; the run is capped at about a second.
+// failure reproduces; the run is capped at about a second. For a longer local
+// run: PGW_FUZZ_SECONDS=60 PGW_FUZZ_SEED=7 pgw_policy_tests --gtest_filter='ConfigFuzz.*'.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <fstream>
 #include <random>
 #include <string>
@@ -68,10 +71,17 @@ TEST(ConfigFuzz, GarbageNeverCrashesTheLoader) {
   const std::string example_dir =
       std::string(PGW_EXAMPLE_CONFIG).substr(0, std::string(PGW_EXAMPLE_CONFIG).rfind('/'));
 
-  std::mt19937 rng(20240611);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+  auto env_number = [](const char* name, unsigned long fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::strtoul(v, nullptr, 10) : fallback;
+  };
+  const unsigned long seed = env_number("PGW_FUZZ_SEED", 20240611);
+  const unsigned long seconds = env_number("PGW_FUZZ_SECONDS", 1);
+  const size_t max_runs = seconds > 1 ? SIZE_MAX : 20000;
+  std::mt19937 rng(static_cast<std::mt19937::result_type>(seed));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   size_t runs = 0, accepted = 0;
-  for (; runs < 20000 && std::chrono::steady_clock::now() < deadline; ++runs) {
+  for (; runs < max_runs && std::chrono::steady_clock::now() < deadline; ++runs) {
     std::string doc = (runs % 2 == 0) ? random_document(rng) : mutate(example, rng);
     Result<Config> r = load_config_string(doc, "fuzz.yaml", example_dir);
     if (r.ok()) {
@@ -81,6 +91,8 @@ TEST(ConfigFuzz, GarbageNeverCrashesTheLoader) {
       EXPECT_TRUE(r.error().starts_with("fuzz.yaml")) << r.error() << "\nfor:\n" << doc;
     }
   }
+  std::cout << "fuzz: seed " << seed << ", " << runs << " documents, " << accepted
+            << " accepted\n";
   EXPECT_GT(runs, 100u);  // the loop really ran
   // Mutations that only touch comments or spacing keep the example valid;
   // some must get through, or the mutator tests nothing but the parser.
