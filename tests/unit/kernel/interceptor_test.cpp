@@ -1,0 +1,560 @@
+// Real tests of the eBPF interception: a throwaway cgroup, a stand-in engine
+// listening on 127.0.0.1, clients in a child process moved into the cgroup
+// connecting to 127.0.0.3:<test port>, where nothing listens unless a test
+// says so. Needs root and BPF: skipped with the reason otherwise, failed
+// under PGWARDEN_REQUIRE_BPF=1.
+#include "kernel/interceptor.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <filesystem>
+#include <thread>
+
+#include "kernel/cgroup_v2.h"
+#include "kernel_test_support.h"
+
+namespace pgw::kernel {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace pgw::kernel::testing;
+
+std::string errno_name(int err) { return std::strerror(err); }
+
+sockaddr_in v4(const std::string& ip, uint16_t port) {
+  const sockaddr_storage ss = make_addr(ip, port);
+  return reinterpret_cast<const sockaddr_in&>(ss);
+}
+
+sockaddr_in6 v6(const std::string& ip, uint16_t port) {
+  const sockaddr_storage ss = make_addr(ip, port);
+  return reinterpret_cast<const sockaddr_in6&>(ss);
+}
+
+std::optional<uint64_t> map_entries(const InterceptorStatus& st, const std::string& name) {
+  for (const auto& m : st.maps) {
+    if (m.name == name) return m.entries;
+  }
+  return std::nullopt;
+}
+
+// The engine's heartbeat timer, for tests that run longer than the timeout.
+class HeartbeatTimer {
+ public:
+  explicit HeartbeatTimer(Interceptor* icpt)
+      : thread_([this, icpt] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, 100ms, [this] { return stop_; })) icpt->heartbeat();
+        }) {}
+  ~HeartbeatTimer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class InterceptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PGW_REQUIRE_PRIVILEGES(true);
+    auto cg = Cgroup2::discover();
+    ASSERT_TRUE(cg.ok()) << cg.error();
+    cg_.emplace(*cg);
+    cgroup_ = std::make_unique<ScopedCgroup>(*cg_, "/" + unique_name("pgw-test"));
+    ASSERT_TRUE(cgroup_->created()) << "cannot create " << cgroup_->path();
+    engine_fd_ = listen_on("127.0.0.1", 0, &engine_port_);
+    ASSERT_GE(engine_fd_, 0);
+    origin_fd_ = reserve_port("127.0.0.3", &test_port_);
+    ASSERT_GE(origin_fd_, 0);
+    pin_dir_ = std::string(kBpffsMountPoint) + "/" + unique_name("pgwarden-test");
+  }
+
+  void TearDown() override {
+    for (auto& i : interceptors_) {
+      if (i) (void)i->detach_and_unpin();
+    }
+    interceptors_.clear();
+    if (!pin_dir_.empty()) {
+      EXPECT_TRUE(Interceptor::remove_pinned(pin_dir_).ok());
+    }
+    if (cgroup_) {
+      EXPECT_TRUE(cgroup_->remove().ok());
+    }
+    for (int fd : {engine_fd_, origin_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  InterceptSettings settings() const {
+    InterceptSettings s;
+    s.cgroup = cgroup_->path();
+    s.ports = {test_port_};
+    s.listen4 = v4("127.0.0.1", engine_port_);
+    s.pin_dir = pin_dir_;
+    return s;
+  }
+
+  Interceptor* attach(const InterceptSettings& s) {
+    auto r = Interceptor::attach(s);
+    EXPECT_TRUE(r.ok()) << r.error();
+    if (!r.ok()) return nullptr;
+    interceptors_.push_back(std::move(r).value());
+    return interceptors_.back().get();
+  }
+
+  // In a child inside the test cgroup: connect, then report getpeername and
+  // the byte the server sent ("127.0.0.3:P E"), or the connect error.
+  std::string connect_from_cgroup(int family, const std::string& ip) {
+    const uint16_t port = test_port_;
+    Child child(*cg_, cgroup_->path(), [family, ip, port] {
+      const int fd = connect_to(family, ip, port);
+      if (fd < 0) return "connect: " + errno_name(-fd);
+      std::string out = peer_of(fd) + " " + std::string(1, read_byte(fd));
+      ::close(fd);
+      return out;
+    });
+    return child.wait();
+  }
+
+  std::string test_dst(const std::string& ip) const { return ip + ":" + std::to_string(test_port_); }
+
+  std::optional<Cgroup2> cg_;
+  std::unique_ptr<ScopedCgroup> cgroup_;
+  int engine_fd_ = -1;
+  int origin_fd_ = -1;
+  uint16_t engine_port_ = 0;
+  uint16_t test_port_ = 0;
+  std::string pin_dir_;
+  std::vector<std::unique_ptr<Interceptor>> interceptors_;
+};
+
+TEST_F(InterceptorTest, RedirectsAndHandsTheIdentityToTheAcceptedSocket) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  const uint16_t port = test_port_;
+  Child child(*cg_, cgroup_->path(), [port] {
+    ::prctl(PR_SET_NAME, "pgw-cli-v4");
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return std::string("setuid failed");
+    const int fd = connect_to(AF_INET, "127.0.0.3", port);
+    if (fd < 0) return "connect: " + errno_name(-fd);
+    return peer_of(fd) + " " + std::string(1, read_byte(fd));
+  });
+
+  const int fd = accept_within(engine_fd_, 5s);
+  ASSERT_GE(fd, 0) << "the connect did not land at the engine";
+  auto rec = icpt->record_for_accepted(fd);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->pid, static_cast<uint32_t>(child.pid()));
+  EXPECT_EQ(rec->uid, 65534u);
+  EXPECT_EQ(rec->gid, 65534u);
+  EXPECT_EQ(rec->comm, "pgw-cli-v4");
+  EXPECT_EQ(rec->cgroup_id, *cg_->id_of(cgroup_->path()));
+  EXPECT_EQ(addr_to_string(rec->original_dst), test_dst("127.0.0.3"));
+  EXPECT_EQ(addr_to_string(rec->destination()), test_dst("127.0.0.3"));
+  CgroupPathCache paths(*cg_);
+  EXPECT_EQ(paths.resolve(rec->cgroup_id), cgroup_->path());
+  // The engine sees the real peer; only the client's view is rewritten.
+  EXPECT_EQ(peer_of(fd).rfind("127.0.0.1:", 0), 0u) << peer_of(fd);
+
+  ASSERT_EQ(::write(fd, "E", 1), 1);
+  EXPECT_EQ(child.wait(), test_dst("127.0.0.3") + " E");
+  ::close(fd);
+
+  // A socket that did not come through the redirect has no record.
+  const int plain = connect_to(AF_INET, "127.0.0.1", engine_port_);
+  ASSERT_GE(plain, 0);
+  const int accepted = accept_within(engine_fd_, 5s);
+  ASSERT_GE(accepted, 0);
+  EXPECT_FALSE(icpt->record_for_accepted(accepted).has_value());
+  ::close(plain);
+  ::close(accepted);
+}
+
+TEST_F(InterceptorTest, ProcessOutsideTheCgroupIsNotRedirected) {
+  ASSERT_NE(attach(settings()), nullptr);
+  const int fd = connect_to(AF_INET, "127.0.0.3", test_port_);
+  EXPECT_EQ(fd, -ECONNREFUSED) << "this process is outside the intercepted cgroup";
+  if (fd >= 0) ::close(fd);
+  EXPECT_EQ(accept_within(engine_fd_, 100ms), -1);
+}
+
+TEST_F(InterceptorTest, OtherPortsAreNotRedirected) {
+  ASSERT_NE(attach(settings()), nullptr);
+  uint16_t other_port = 0;
+  const int other = reserve_port("127.0.0.3", &other_port);
+  ASSERT_GE(other, 0);
+  const uint16_t port = other_port;
+  Child child(*cg_, cgroup_->path(), [port] {
+    const int fd = connect_to(AF_INET, "127.0.0.3", port);
+    return fd < 0 ? "connect: " + errno_name(-fd) : std::string("connected");
+  });
+  EXPECT_EQ(child.wait(), "connect: " + errno_name(ECONNREFUSED));
+  ::close(other);
+}
+
+TEST_F(InterceptorTest, RedirectsIPv6Loopback) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  ByteServer server({{engine_fd_, 'E'}}, [&](int, int fd) {
+    auto rec = icpt->record_for_accepted(fd);
+    EXPECT_TRUE(rec.has_value());
+    if (rec) {
+      EXPECT_EQ(addr_to_string(rec->destination()), "[::1]:" + std::to_string(test_port_));
+    }
+  });
+  EXPECT_EQ(connect_from_cgroup(AF_INET6, "::1"), test_dst("[::1]") + " E");
+}
+
+TEST_F(InterceptorTest, RedirectsV4MappedDestinationsOfIPv6Sockets) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  ByteServer server({{engine_fd_, 'E'}}, [&](int, int fd) {
+    auto rec = icpt->record_for_accepted(fd);
+    EXPECT_TRUE(rec.has_value());
+    if (!rec) return;
+    EXPECT_EQ(addr_to_string(rec->original_dst), test_dst("[::ffff:127.0.0.3]"));
+    EXPECT_EQ(addr_to_string(rec->destination()), test_dst("127.0.0.3"));  // for upstream matching
+  });
+  EXPECT_EQ(connect_from_cgroup(AF_INET6, "::ffff:127.0.0.3"), test_dst("[::ffff:127.0.0.3]") + " E");
+}
+
+TEST_F(InterceptorTest, NativeIPv6GoesToListen6WhenConfigured) {
+  uint16_t engine6_port = 0;
+  const int engine6 = listen_on("::1", 0, &engine6_port);
+  ASSERT_GE(engine6, 0);
+  InterceptSettings s = settings();
+  s.listen6 = v6("::1", engine6_port);
+  ASSERT_NE(attach(s), nullptr);
+  {
+    ByteServer server({{engine_fd_, '4'}, {engine6, '6'}});
+    EXPECT_EQ(connect_from_cgroup(AF_INET6, "::1"), test_dst("[::1]") + " 6");
+    EXPECT_EQ(connect_from_cgroup(AF_INET6, "::ffff:127.0.0.3"), test_dst("[::ffff:127.0.0.3]") + " 4");
+  }
+  ::close(engine6);
+}
+
+TEST_F(InterceptorTest, EngineOwnSocketIsNotRedirectedEvenInsideTheCgroup) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  ASSERT_EQ(::listen(origin_fd_, 16), 0);
+  ByteServer server({{engine_fd_, 'E'}, {origin_fd_, 'O'}});
+  const uint16_t port = test_port_;
+  // The child stands for an engine running inside the intercepted cgroup: it
+  // uses the (inherited) interceptor to register its upstream socket.
+  Child child(*cg_, cgroup_->path(), [icpt, port] {
+    const int own = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (auto st = icpt->exclude_own_socket(own); !st.ok()) return st.error();
+    const sockaddr_storage dst = make_addr("127.0.0.3", port);
+    if (::connect(own, reinterpret_cast<const sockaddr*>(&dst), sizeof(sockaddr_in)) != 0) {
+      return "own connect: " + errno_name(errno);
+    }
+    icpt->forget_own_socket(own);
+    std::string out(1, read_byte(own));
+    ::close(own);
+    const int other = connect_to(AF_INET, "127.0.0.3", port);
+    if (other < 0) return "other connect: " + errno_name(-other);
+    out += read_byte(other);
+    ::close(other);
+    return out;
+  });
+  EXPECT_EQ(child.wait(), "OE") << "own socket must reach the origin, the other the engine";
+  auto st = icpt->status();
+  ASSERT_TRUE(st.ok()) << st.error();
+  EXPECT_EQ(st->counters.connect_own_socket, 1u);
+  EXPECT_EQ(map_entries(*st, "pgw_own_socks"), 0u);
+}
+
+TEST_F(InterceptorTest, FastPathHoldsBothEndsAndEchoes50MBIntact) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  HeartbeatTimer heartbeat(icpt);
+  constexpr size_t kBytes = 50u << 20;
+  const uint16_t port = test_port_;
+  Child child(*cg_, cgroup_->path(), [port] {
+    const int fd = connect_to(AF_INET, "127.0.0.3", port);
+    if (fd < 0) return "connect: " + errno_name(-fd);
+    auto byte_at = [](size_t i) { return static_cast<char>((i * 2654435761u) >> 13); };
+    std::thread writer([fd, byte_at] {
+      std::vector<char> chunk(64 * 1024);
+      for (size_t off = 0; off < kBytes;) {
+        const size_t n = std::min(chunk.size(), kBytes - off);
+        for (size_t i = 0; i < n; ++i) chunk[i] = byte_at(off + i);
+        const ssize_t w = ::write(fd, chunk.data(), n);
+        if (w <= 0) return;
+        off += static_cast<size_t>(w);
+      }
+      ::shutdown(fd, SHUT_WR);
+    });
+    std::vector<char> buf(256 * 1024);
+    size_t got = 0, bad = 0;
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n; ++i) bad += buf[static_cast<size_t>(i)] != byte_at(got + static_cast<size_t>(i));
+      got += static_cast<size_t>(n);
+    }
+    writer.join();
+    ::close(fd);
+    return "got=" + std::to_string(got) + " bad=" + std::to_string(bad);
+  });
+
+  const int fd = accept_within(engine_fd_, 5s);
+  ASSERT_GE(fd, 0);
+  auto rec = icpt->record_for_accepted(fd);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_TRUE(rec->fast_path);
+  auto fp = icpt->fast_path_state(fd);
+  ASSERT_TRUE(fp.has_value());
+  EXPECT_TRUE(fp->engine_end_in_sockhash);
+  EXPECT_TRUE(fp->client_end_in_sockhash);
+  EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 2u);
+  EXPECT_EQ(map_entries(*icpt->status(), "pgw_pending"), 0u) << "the accepted end took its record";
+
+  std::vector<char> buf(256 * 1024);
+  size_t echoed = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      const ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
+      ASSERT_GT(w, 0) << errno_name(errno);
+      off += w;
+    }
+    echoed += static_cast<size_t>(n);
+  }
+  EXPECT_EQ(echoed, kBytes);
+  fp = icpt->fast_path_state(fd);
+  ASSERT_TRUE(fp.has_value());
+  EXPECT_EQ(fp->engine_to_client, TxPath::kFast);
+  ::close(fd);
+  EXPECT_EQ(child.wait(), "got=" + std::to_string(kBytes) + " bad=0");
+
+  auto st = icpt->status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_GE(st->counters.fast_bytes, 2 * kBytes) << "both directions skip the TCP stack";
+  // Closed sockets leave the SOCKHASH by themselves.
+  for (int i = 0; i < 200 && map_entries(*icpt->status(), "pgw_sockhash") != 0u; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 0u);
+}
+
+TEST_F(InterceptorTest, FastPathOffLeavesTheSockhashAlone) {
+  InterceptSettings s = settings();
+  s.fast_path = false;
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  ByteServer server({{engine_fd_, 'E'}}, [&](int, int fd) {
+    auto rec = icpt->record_for_accepted(fd);
+    EXPECT_TRUE(rec.has_value());
+    if (rec) {
+      EXPECT_FALSE(rec->fast_path);
+    }
+    EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 0u);
+  });
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  EXPECT_EQ(icpt->status()->counters.fast_bytes, 0u);
+}
+
+TEST_F(InterceptorTest, StaleHeartbeatFailsClosedWithEperm) {
+  InterceptSettings s = settings();
+  s.heartbeat_timeout = 200ms;
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  ByteServer server({{engine_fd_, 'E'}});
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_FALSE(icpt->status()->engine_alive);
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), "connect: " + errno_name(EPERM));
+  EXPECT_EQ(connect_from_cgroup(AF_INET6, "::ffff:127.0.0.3"), "connect: " + errno_name(EPERM));
+  icpt->heartbeat();
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  EXPECT_EQ(server.accepted(engine_fd_), 2u);
+  EXPECT_EQ(icpt->status()->counters.connect_refused, 2u);
+}
+
+TEST_F(InterceptorTest, StaleHeartbeatFailsOpenToTheOriginalDestination) {
+  InterceptSettings s = settings();
+  s.heartbeat_timeout = 200ms;
+  s.fail_closed = false;
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  ASSERT_EQ(::listen(origin_fd_, 16), 0);
+  ByteServer server({{engine_fd_, 'E'}, {origin_fd_, 'O'}});
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " O");
+  icpt->heartbeat();
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  EXPECT_EQ(icpt->status()->counters.connect_passed_open, 1u);
+}
+
+TEST_F(InterceptorTest, RestartedEngineTakesOverPinnedLinksWithoutAGap) {
+  Interceptor* first = attach(settings());
+  ASSERT_NE(first, nullptr);
+  const InterceptorStatus before = *first->status();
+  EXPECT_FALSE(before.took_over);
+
+  ByteServer server({{engine_fd_, 'E'}});
+  int stop[2];
+  ASSERT_EQ(::pipe(stop), 0);
+  const uint16_t port = test_port_;
+  // Connects back to back until told to stop, across the takeover.
+  Child child(*cg_, cgroup_->path(), [port, stop_fd = stop[0]] {
+    int n = 0, failures = 0;
+    std::string first_failure;
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    pollfd p{stop_fd, POLLIN, 0};
+    while (::poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < give_up) {
+      const int fd = connect_to(AF_INET, "127.0.0.3", port);
+      const char byte = fd >= 0 ? read_byte(fd) : '\0';
+      if (byte != 'E') {
+        ++failures;
+        if (first_failure.empty()) {
+          first_failure = fd < 0 ? errno_name(-fd) : "read " + std::string(1, byte);
+        }
+      }
+      if (fd >= 0) ::close(fd);
+      ++n;
+    }
+    return "failures=" + std::to_string(failures) + " n=" + std::to_string(n) + " " + first_failure;
+  });
+  ASSERT_TRUE(server.wait_accepted(engine_fd_, 50, 5s));
+
+  // The previous engine goes away without a clean stop; the new one attaches.
+  interceptors_.front().reset();
+  InterceptSettings s = settings();
+  s.fail_closed = false;
+  Interceptor* second = attach(s);
+  ASSERT_NE(second, nullptr);
+  HeartbeatTimer heartbeat(second);
+  const uint64_t at_takeover = server.accepted(engine_fd_);
+  EXPECT_TRUE(server.wait_accepted(engine_fd_, at_takeover + 50, 5s)) << "connections go on after the takeover";
+  ASSERT_EQ(::write(stop[1], "s", 1), 1);
+  const std::string result = child.wait();
+  ::close(stop[0]);
+  ::close(stop[1]);
+  EXPECT_EQ(result.rfind("failures=0 ", 0), 0u) << result;
+
+  const InterceptorStatus after = *second->status();
+  EXPECT_TRUE(after.took_over);
+  EXPECT_FALSE(after.fail_closed);
+  ASSERT_EQ(after.programs.size(), before.programs.size());
+  for (size_t i = 0; i < after.programs.size(); ++i) {
+    EXPECT_EQ(after.programs[i].name, before.programs[i].name);
+    EXPECT_EQ(after.programs[i].link_id, before.programs[i].link_id) << after.programs[i].name;
+    EXPECT_NE(after.programs[i].prog_id, before.programs[i].prog_id) << after.programs[i].name;
+  }
+  ASSERT_EQ(after.maps.size(), before.maps.size());
+  for (size_t i = 0; i < after.maps.size(); ++i) {
+    EXPECT_EQ(after.maps[i].id, before.maps[i].id) << after.maps[i].name;
+  }
+  EXPECT_GT(after.counters.connect_redirected, before.counters.connect_redirected)
+      << "counters live in the reused maps";
+}
+
+TEST_F(InterceptorTest, DetachAndUnpinLeavesNothing) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  const InterceptorStatus st = *icpt->status();
+  ASSERT_GE(st.programs.size(), 6u);
+  ASSERT_EQ(st.maps.size(), 8u);
+  for (const auto& p : st.programs) {
+    EXPECT_EQ(p.name.rfind("pgw_", 0), 0u);
+    if (!p.pin.empty()) {
+      EXPECT_TRUE(std::filesystem::exists(p.pin)) << p.pin;
+    }
+  }
+  for (const auto& m : st.maps) EXPECT_EQ(m.name.rfind("pgw_", 0), 0u);
+
+  ASSERT_TRUE(icpt->detach_and_unpin().ok());
+  EXPECT_FALSE(std::filesystem::exists(pin_dir_));
+  EXPECT_FALSE(icpt->status().ok());
+
+  // The kernel frees programs and maps after an RCU grace period.
+  auto gone = [&] {
+    for (const auto& p : st.programs) {
+      const int fd = bpf_prog_get_fd_by_id(p.prog_id);
+      if (fd >= 0) return ::close(fd), false;
+      if (p.link_id) {
+        const int lfd = bpf_link_get_fd_by_id(p.link_id);
+        if (lfd >= 0) return ::close(lfd), false;
+      }
+    }
+    for (const auto& m : st.maps) {
+      const int fd = bpf_map_get_fd_by_id(m.id);
+      if (fd >= 0) return ::close(fd), false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 300 && !gone(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(gone()) << "a pgw_ program, link or map outlived detach_and_unpin";
+
+  auto dir = cg_->open_dir(cgroup_->path());
+  ASSERT_TRUE(dir.ok());
+  for (auto type : {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_INET4_GETPEERNAME,
+                    BPF_CGROUP_INET6_GETPEERNAME, BPF_CGROUP_SOCK_OPS}) {
+    __u32 ids[8] = {}, count = 8, flags = 0;
+    ASSERT_EQ(bpf_prog_query(*dir, type, 0, &flags, ids, &count), 0);
+    EXPECT_EQ(count, 0u) << "attach type " << type;
+  }
+  ::close(*dir);
+  ASSERT_TRUE(cgroup_->remove().ok());
+  EXPECT_FALSE(std::filesystem::exists(cg_->absolute(cgroup_->path())));
+}
+
+TEST_F(InterceptorTest, TenThousandShortConnectionsLeaveTheMapsAtBaseline) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  const InterceptorStatus base = *icpt->status();
+  HeartbeatTimer heartbeat(icpt);
+  ByteServer server({{engine_fd_, 'E'}});
+  constexpr int kConnections = 10000;
+  const uint16_t port = test_port_;
+  Child child(*cg_, cgroup_->path(), [port] {
+    int failures = 0;
+    for (int i = 0; i < kConnections; ++i) {
+      const int fd = connect_to(AF_INET, "127.0.0.3", port);
+      failures += fd < 0 || read_byte(fd) != 'E';
+      if (fd >= 0) ::close(fd);
+    }
+    return "failures=" + std::to_string(failures);
+  });
+  EXPECT_EQ(child.wait(60s), "failures=0");
+  EXPECT_TRUE(server.wait_accepted(engine_fd_, kConnections, 5s));
+
+  auto at_baseline = [&] {
+    const InterceptorStatus now = *icpt->status();
+    for (const char* name : {"pgw_sockhash", "pgw_pending", "pgw_own_socks"}) {
+      if (map_entries(now, name) != map_entries(base, name)) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 300 && !at_baseline(); ++i) std::this_thread::sleep_for(10ms);
+  const InterceptorStatus now = *icpt->status();
+  for (const char* name : {"pgw_sockhash", "pgw_pending", "pgw_own_socks"}) {
+    EXPECT_EQ(map_entries(now, name), map_entries(base, name)) << name;
+  }
+  EXPECT_EQ(now.counters.connect_redirected, static_cast<uint64_t>(kConnections));
+  EXPECT_EQ(now.counters.accept_matched, static_cast<uint64_t>(kConnections));
+}
+
+}  // namespace
+}  // namespace pgw::kernel
