@@ -1,6 +1,8 @@
 // The statement classes a policy can name in allow / deny / approve (issue 4).
 // The SQL classifier (userspace/sql) maps every parse tree to a set of these;
-// the config names them in lower case.
+// the config names them in lower case. The order matches pgw::sql::StatementClass
+// (userspace/sql/statement_facts.h) value for value, but map between the two
+// by name or with a static_assert per value, never by an unchecked cast.
 #pragma once
 
 #include <array>
@@ -19,10 +21,10 @@ enum class StatementClass : uint8_t {
   copy_to,
   copy_from,
   truncate,
-  ddl,         // any DDL; drop / alter / create name the finer kinds
-  drop,
-  alter,
+  ddl,         // any DDL; create / alter / drop name the finer kinds
   create,
+  alter,
+  drop,
   grant,       // GRANT / REVOKE (dcl)
   role,        // SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE
   set,         // other settings
@@ -43,7 +45,7 @@ inline constexpr size_t kStatementClassCount = static_cast<size_t>(StatementClas
 // Config spelling, indexed by the enum value.
 inline constexpr std::array<std::string_view, kStatementClassCount> kStatementClassNames = {
     "select",   "insert",      "update",     "delete",  "merge",   "copy_to",
-    "copy_from", "truncate",   "ddl",        "drop",    "alter",   "create",
+    "copy_from", "truncate",   "ddl",        "create",  "alter",   "drop",
     "grant",    "role",        "set",        "transaction", "procedural", "admin",
     "prepare",  "execute",     "deallocate", "listen",  "notify",  "lock",
     "unknown",
