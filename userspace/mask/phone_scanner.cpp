@@ -117,7 +117,7 @@ bool match_phone(std::string_view t, size_t pos, Span& hit) {
       hit = Span{open, end, Detector::phone};
       return true;
     }
-    return false;
+    // Otherwise the parenthesis is only punctuation: "(415.555.2671)".
   }
 
   // A number glued to an earlier one by a separator is a piece of something
