@@ -436,7 +436,7 @@ std::vector<ErrorCase> error_cases() {
        "config.yaml:11:32: policies[0].allow[0]: ", "did you mean \"select\"?"},
       {"policy_class_list", m(ids + "policies:\n  - { identity: agent, deny: [sudo] }\n"),
        "config.yaml:11:31: policies[0].deny[0]: ",
-       "select insert update delete merge copy_to copy_from truncate ddl drop alter create grant "
+       "select insert update delete merge copy_to copy_from truncate ddl create alter drop grant "
        "role set transaction procedural admin prepare execute deallocate listen notify lock "
        "unknown) or function:NAME, got \"sudo\""},
       {"policy_function", m(ids + "policies:\n  - { identity: agent, deny: [\"function:a;b\"] }\n"),
