@@ -34,7 +34,8 @@ class DataRowWriter {
 
   void add(std::string_view value);
   void add_null();
-  void add(const Value& value) { value ? add(*value) : add_null(); }
+  // A separate name: an add(Value) overload would make add("literal") ambiguous.
+  void add_value(const Value& value) { value ? add(*value) : add_null(); }
 
   // Back-patches the column count and the length. The row is malformed
   // until this is called; call it exactly once.

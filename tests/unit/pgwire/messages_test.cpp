@@ -186,9 +186,18 @@ TEST(DataRow, WriterMatchesEncode) {
 
   std::string built = "prefix";
   DataRowWriter writer(built);
-  for (const Value& v : values) writer.add(v);
+  for (const Value& v : values) writer.add_value(v);
   writer.finish();
   EXPECT_EQ(built, expected);
+
+  std::string literal_built = "prefix";
+  DataRowWriter literal(literal_built);
+  literal.add("1");
+  literal.add_null();
+  literal.add(std::string());
+  literal.add(std::string("alice@example.com"));
+  literal.finish();
+  EXPECT_EQ(literal_built, expected);
 }
 
 TEST(RowDescription, IteratesFields) {
