@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness import client_env, psql
+from harness.rawpg import Session, query
 
 COPY_ROWS = 1_000_000
 PEAK_RSS_LIMIT_KB = 64 * 1024
@@ -110,15 +111,18 @@ def test_large_results_stream_in_bounded_memory(pgwarden):
 @pytest.mark.parametrize("stall", [False, True], ids=["reading", "stalled"])
 def test_client_killed_mid_result_leaves_no_backend(pgwarden, cluster, stall):
     app = "pgw-disconnect-" + secrets.token_hex(4)
-    endless = "COPY (SELECT i, repeat('y', 1000) FROM generate_series(1, 1000000000) i) TO STDOUT"
+    # generate_series in the target list streams; in FROM it would first
+    # materialise all its rows.
+    endless = ("COPY (SELECT i, repeat('y', 1000) FROM "
+               "(SELECT generate_series(1, 1000000000) AS i) s) TO STDOUT")
     proc = subprocess.Popen(["psql", "-X", *pgwarden.psql_args(), "-c", endless],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=client_env({"PGAPPNAME": app}), stdin=subprocess.DEVNULL)
     try:
         got = 0
         while got < 10 << 20:
             chunk = proc.stdout.read(1 << 16)
-            assert chunk, "the result stopped before 10 MB"
+            assert chunk, f"the result stopped before 10 MB: {proc.stderr.read()}"
             got += len(chunk)
         assert cluster.backend_count(application_name=app) == 1
         if stall:
@@ -138,10 +142,29 @@ def test_driver_abandoning_a_stream_cancels_and_stays_usable(pgwarden, cluster):
     with pgwarden.connect(application_name=app, autocommit=True) as conn:
         rows = 0
         with conn.cursor() as cur:
-            for _row in cur.stream("SELECT i, repeat('z', 500) FROM generate_series(1, 100000000) i"):
+            for _row in cur.stream("SELECT generate_series(1, 100000000), repeat('z', 500)"):
                 rows += 1
                 if rows == 50_000:
                     assert cluster.backend_count(application_name=app) == 1
                     break
         assert conn.execute("SELECT 41 + 1").fetchone()[0] == 42
     assert cluster.wait_backends(0, timeout=5, application_name=app) == 0
+
+
+def test_client_gone_while_statement_runs_closes_the_session(pgwarden):
+    """A client that vanishes while the server is busy (no bytes flowing)
+    must not leave its session and upstream socket open in pgwarden."""
+    with pgwarden.connect() as warm:
+        warm.execute("SELECT 1")
+    time.sleep(0.2)
+    baseline = pgwarden.fd_count()
+    session = Session(pgwarden.host, pgwarden.port)
+    session.send(query("SELECT pg_sleep(4)"))
+    time.sleep(0.3)
+    assert pgwarden.fd_count() >= baseline + 2  # client and upstream sockets
+    session.close()
+    deadline = time.monotonic() + 1.5
+    while pgwarden.fd_count() > baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pgwarden.fd_count() <= baseline, \
+        "pgwarden keeps the session of a departed client until the server speaks again"

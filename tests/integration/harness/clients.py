@@ -7,14 +7,15 @@ output). Any PG* variable of the caller's shell is dropped so it cannot change
 what a test measures.
 """
 
-import atexit
 import os
 import shutil
 import subprocess
 import tempfile
 
+from . import cleanup
+
 _no_pgpass_dir = tempfile.mkdtemp(prefix="pgwarden-nopgpass-")
-atexit.register(shutil.rmtree, _no_pgpass_dir, True)
+cleanup.register(lambda: shutil.rmtree(_no_pgpass_dir, True))
 NO_PGPASS = os.path.join(_no_pgpass_dir, "absent")
 
 

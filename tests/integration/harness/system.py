@@ -26,8 +26,11 @@ class RunAs:
             self.name, self.uid, self.gid = entry.pw_name, entry.pw_uid, entry.pw_gid
 
     def argv(self, argv):
+        """argv run as the user. setpriv execs in place (no parent process in
+        between), so a signal sent to the child reaches the program itself."""
         if os.geteuid() == 0:
-            return ["runuser", "-u", self.name, "--"] + list(argv)
+            return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+                    "--"] + list(argv)
         return list(argv)
 
     def chown(self, path):

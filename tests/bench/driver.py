@@ -1,0 +1,130 @@
+"""scripts/bench: pgbench -S through three paths in one run, as ratios.
+
+direct     pgbench -> PostgreSQL (TCP, SCRAM)
+pgwarden   pgbench -> pgwarden (explicit TCP listen, no client password) -> PostgreSQL
+pgbouncer  pgbench -> pgbouncer (session mode, SCRAM) -> PostgreSQL
+
+All three hit the same throwaway cluster in the same run, one after the
+other, so the ratios compare like with like on whatever machine runs it.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+from harness import PgCluster, Pgwarden, client_env  # noqa: E402
+from harness import pgbench  # noqa: E402
+from bench.pgbouncer import PgBouncer  # noqa: E402
+
+DB = "bench"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-T", "--seconds", type=int, default=20, help="seconds per pgbench run (20)")
+    p.add_argument("--modes", default="simple,prepared",
+                   help="comma-separated pgbench -M modes (simple,prepared)")
+    p.add_argument("-c", "--clients", type=int, default=8)
+    p.add_argument("-j", "--jobs", type=int, default=2)
+    p.add_argument("-s", "--scale", type=int, default=10, help="pgbench -i scale (10)")
+    p.add_argument("--only-direct-and-pgbouncer", action="store_true",
+                   help="skip pgwarden (e.g. before it is built)")
+    p.add_argument("--pgwarden-workers", type=int, help="pgwarden's `workers` setting")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    return p.parse_args(argv)
+
+
+def bench_one(label, host, port, user, env, mode, args):
+    result = pgbench.run(host, port, user, DB,
+                         ["-S", "-n", "-M", mode, "-c", str(args.clients), "-j", str(args.jobs),
+                          "-T", str(args.seconds)], env=env, timeout=args.seconds + 120)
+    if result.returncode != 0:
+        raise SystemExit(f"bench: pgbench via {label} -M {mode} failed:\n"
+                         f"{result.stdout}{result.stderr}")
+    summary = pgbench.parse_summary(result.stdout)
+    if summary["failed"]:
+        raise SystemExit(f"bench: {summary['failed']} failed transactions via {label}")
+    print(f"  {mode:<9} {label:<10} {summary['tps']:>10.0f} tps  "
+          f"{summary['latency_ms']:>7.3f} ms", flush=True)
+    return summary
+
+
+def ratio(a, b):
+    return a / b if a and b else float("nan")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    targets = ["direct", "pgbouncer"] + ([] if args.only_direct_and_pgbouncer else ["pgwarden"])
+    results = {m: {} for m in modes}
+    info = {}
+
+    with PgCluster(sample_data=False) as pg:
+        pg.create_database(DB)
+        init = pgbench.run(pg.host, pg.port, pg.app_user, DB,
+                           ["-i", "-q", "-s", str(args.scale)], env=pg.app_env())
+        if init.returncode != 0:
+            raise SystemExit(f"bench: pgbench -i failed:\n{init.stderr}")
+        pg.execute("VACUUM ANALYZE", dbname=DB)
+
+        bouncer = PgBouncer(pg, [DB], pool_size=max(args.clients * 2, 16)).start()
+        warden = None
+        try:
+            if "pgwarden" in targets:
+                warden = Pgwarden(upstream=pg)
+                if args.pgwarden_workers is not None:
+                    warden.config["workers"] = args.pgwarden_workers
+                warden.start()
+            paths = {
+                "direct": (pg.host, pg.port, pg.app_user, pg.app_env()),
+                "pgbouncer": (bouncer.host, bouncer.port, pg.app_user, pg.app_env()),
+            }
+            if warden:
+                paths["pgwarden"] = (warden.host, warden.port, "bench", client_env())
+            print(f"pgbench -S -c {args.clients} -j {args.jobs} -T {args.seconds}, "
+                  f"scale {args.scale}, {os.cpu_count()} CPUs", flush=True)
+            for mode in modes:
+                for target in ["direct", "pgwarden", "pgbouncer"]:
+                    if target in paths:
+                        results[mode][target] = bench_one(target, *paths[target], mode, args)
+            if warden:
+                info["pgwarden_peak_rss_kb"] = warden.peak_rss_kb()
+                warden.stop()
+        finally:
+            if warden:
+                warden.close()
+            bouncer.stop()
+
+    print()
+    header = (f"{'mode':<9} {'target':<10} {'tps':>10} {'avg ms':>8}   "
+              f"{'pgwarden/direct':>15} {'pgwarden/pgbouncer':>18} {'pgbouncer/direct':>16}")
+    print(header)
+    print("-" * len(header))
+    for mode in modes:
+        r = results[mode]
+        for target in ["direct", "pgwarden", "pgbouncer"]:
+            if target in r:
+                print(f"{mode:<9} {target:<10} {r[target]['tps']:>10.0f} "
+                      f"{r[target]['latency_ms']:>8.3f}")
+        tps = {t: r[t]["tps"] for t in r}
+        print(f"{mode:<9} {'ratios':<10} {'':>10} {'':>8}   "
+              f"{ratio(tps.get('pgwarden'), tps.get('direct')):>15.2f} "
+              f"{ratio(tps.get('pgwarden'), tps.get('pgbouncer')):>18.2f} "
+              f"{ratio(tps.get('pgbouncer'), tps.get('direct')):>16.2f}")
+    if "pgwarden_peak_rss_kb" in info:
+        print(f"\npgwarden peak RSS: {info['pgwarden_peak_rss_kb'] / 1024:.1f} MiB")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results, **info}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
