@@ -1,0 +1,68 @@
+// pgw::sql::analyze(): the facts of every statement of one SQL string, from
+// PostgreSQL's own parser (libpg_query, PostgreSQL 15).
+//
+//   auto analysis = pgw::sql::analyze("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d");
+//   if (!analysis.ok()) deny(analysis.error);
+//   for (const auto& st : analysis.statements)
+//     if (st.has(StatementClass::delete_)) ...
+//
+// Thread-safe (libpg_query keeps its parser state per thread) and free of
+// exceptions. Hostile input (huge or deeply nested expressions) ends in an
+// error, never a crash: the parser's own stack is on the heap and bounded,
+// and the tree walk keeps an explicit stack. Tests run it on a 256 KiB
+// thread stack.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "sql/statement_facts.h"
+
+namespace pgw::sql {
+
+struct AnalyzeOptions {
+  // Longer input is refused before parsing.
+  std::size_t max_input_bytes = 1u << 20;
+  // Parse tree nodes visited per input (a 1 MiB "1+1+...+1" is ~1M nodes).
+  std::size_t max_nodes = 4'000'000;
+  // The session's standard_conforming_strings. With off, '\' escapes a quote
+  // inside '...' and the parser must know it, or "SELECT 'a\'; DELETE ...--'"
+  // reads as two statements when the server sees one (or the reverse).
+  bool standard_conforming_strings = true;
+  // Compile DO bodies (PL/pgSQL) and take the classes of the SQL inside.
+  // When off, or when a body cannot be analyzed, DO is procedural + unknown.
+  bool analyze_do_bodies = true;
+  int max_do_depth = 4;  // DO within EXECUTE 'DO ...' within DO ...
+};
+
+enum class AnalyzeError {
+  none,
+  too_long,     // more than max_input_bytes
+  nul_byte,     // an embedded NUL (the protocol cannot carry one; the parser would stop there)
+  syntax,       // the parser's message and position
+  too_complex,  // more than max_nodes
+  internal,
+};
+std::string_view to_string(AnalyzeError e);
+
+struct Analysis {
+  std::vector<StatementFacts> statements;  // empty on error
+  AnalyzeError error = AnalyzeError::none;
+  std::string error_message;
+  int error_position = 0;  // 1-based character position in the input (parser errors), else 0
+
+  bool ok() const { return error == AnalyzeError::none; }
+  ClassSet classes() const;  // union over all statements
+};
+
+Analysis analyze(std::string_view sql, const AnalyzeOptions& options = {}) noexcept;
+
+// Parses a few known statements and checks the facts: a guard that the
+// PostgreSQL headers pgw_sql was built with match the parser in libpg_query.
+// Call once at startup.
+Status self_check();
+
+}  // namespace pgw::sql

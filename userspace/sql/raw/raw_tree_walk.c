@@ -1,0 +1,1078 @@
+/*
+ * Walks a PostgreSQL 15 raw parse tree and reports plain facts to a sink:
+ * the classes of every statement found anywhere in the tree, the relations
+ * and functions referenced, settings changed, and session names.
+ *
+ * Every node is visited (children come from the generated
+ * pgw_node_children()), so a relation or function hidden in an odd clause is
+ * still seen. Only the nodes whose meaning depends on where they stand get
+ * their own case below. A statement type the walker does not know is
+ * reported as the class "unknown" rather than guessed at.
+ */
+#include "raw_walk.h"
+#include "raw_node_children.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CLS(c) PGW_CLASS_BIT(c)
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int
+ascii_casecmp(const char *a, const char *b)
+{
+	for (;; a++, b++)
+	{
+		unsigned char ca = (unsigned char) *a, cb = (unsigned char) *b;
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb || ca == 0)
+			return ca - cb;
+	}
+}
+
+/* GUC names are case-insensitive: report them lower-cased. */
+static char *
+ascii_lower_copy(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = palloc(n + 1);
+
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + ('a' - 'A') : s[i];
+	return out;
+}
+
+static bool
+in_scope(const pgw_cte_scope *scope, const char *name)
+{
+	for (; scope; scope = scope->next)
+		if (strcmp(scope->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The text of a value node (String, Integer, ...), as in DefElem arguments. */
+static const char *
+value_text(const Node *value)
+{
+	char *buf;
+
+	switch (nodeTag(value))
+	{
+		case T_String:
+			return strVal(value);
+		case T_Float:
+			return ((const Float *) value)->fval;
+		case T_BitString:
+			return ((const BitString *) value)->bsval;
+		case T_Boolean:
+			return ((const Boolean *) value)->boolval ? "true" : "false";
+		case T_Integer:
+			buf = palloc(16);
+			snprintf(buf, 16, "%d", intVal(value));
+			return buf;
+		default:
+			return NULL;
+	}
+}
+
+/* The text of a literal: 'x', 'x'::type, 42, 4.2, true. NULL otherwise. */
+static const char *
+literal_text(const Node *node)
+{
+	if (node && IsA(node, TypeCast))
+		node = ((const TypeCast *) node)->arg;
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, A_Const))
+		return ((const A_Const *) node)->isnull ? NULL : value_text(&((const A_Const *) node)->val.node);
+	return value_text(node);
+}
+
+static bool
+is_null_literal(const Node *node)
+{
+	if (node && IsA(node, TypeCast))
+		node = ((const TypeCast *) node)->arg;
+	return node && IsA(node, A_Const) && ((const A_Const *) node)->isnull;
+}
+
+/* PostgreSQL's parse_bool() spellings; anything unrecognized is "unknown". */
+static int
+literal_bool(const Node *node)
+{
+	static const char *const truths[] = {"t", "true", "y", "yes", "on", "1"};
+	static const char *const lies[] = {"f", "false", "n", "no", "off", "0"};
+	const char *text = literal_text(node);
+
+	if (!text)
+		return -1;
+	for (size_t i = 0; i < lengthof(truths); i++)
+		if (ascii_casecmp(text, truths[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < lengthof(lies); i++)
+		if (ascii_casecmp(text, lies[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* ---- the stack ---------------------------------------------------------- */
+
+void
+pgw_walker_init(pgw_walker *w, const pgw_raw_options *options, const pgw_raw_sink *sink)
+{
+	memset(w, 0, sizeof(*w));
+	w->options = options;
+	w->sink = sink;
+	w->cap = 256;
+	w->items = palloc(w->cap * sizeof(pgw_walk_item));
+}
+
+static void
+push(pgw_walker *w, const pgw_walk_item *item)
+{
+	if (item->node == NULL || w->too_complex)
+		return;
+	if (w->len == w->cap)
+	{
+		/* Pending items never outnumber the nodes of the tree. */
+		if (w->cap >= w->options->max_nodes)
+		{
+			w->too_complex = true;
+			return;
+		}
+		w->cap *= 2;
+		w->items = repalloc(w->items, w->cap * sizeof(pgw_walk_item));
+	}
+	w->items[w->len++] = *item;
+}
+
+static void
+push_as(pgw_walker *w, const pgw_walk_item *parent, const void *node, uint8 usage,
+		const pgw_cte_scope *scope, uint8 mode)
+{
+	pgw_walk_item item = {node, scope, usage, mode, parent->do_depth};
+
+	push(w, &item);
+}
+
+/* Nodes with nothing below them worth a visit. */
+static bool
+is_leaf(const Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_String:
+		case T_Integer:
+		case T_Float:
+		case T_Boolean:
+		case T_BitString:
+		case T_A_Const:
+		case T_A_Star:
+		case T_ParamRef:
+		case T_ColumnRef:
+		case T_TypeName:
+		case T_SQLValueFunction:
+		case T_SetToDefault:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+push_child(void *ctx, const Node *child)
+{
+	pgw_walker *w = ctx;
+
+	if (child == NULL || is_leaf(child))
+		return;
+	for (int i = 0; i < w->nskip; i++)
+		if (w->skip[i] == child)
+			return;
+	w->child.node = child;
+	push(w, &w->child);
+}
+
+void
+pgw_walker_classes(pgw_walker *w, uint32 class_bits)
+{
+	w->sink->classes(w->sink->ctx, class_bits);
+}
+
+void
+pgw_walker_flags(pgw_walker *w, uint32 flags)
+{
+	w->sink->flags(w->sink->ctx, flags);
+}
+
+static void
+emit_classes(pgw_walker *w, const pgw_walk_item *item, uint32 class_bits)
+{
+	if (!(item->mode & PGW_MODE_NOT_EXECUTED))
+		w->sink->classes(w->sink->ctx, class_bits);
+}
+
+static void
+unsupported(pgw_walker *w)
+{
+	w->sink->classes(w->sink->ctx, CLS(UNKNOWN));
+	w->sink->flags(w->sink->ctx, PGW_FLAG_UNSUPPORTED_NODE);
+}
+
+/*
+ * Queues the children of item's node, in the given usage and CTE scope,
+ * except those listed in skip (the caller queued them with other context).
+ */
+static void
+push_children_except(pgw_walker *w, const pgw_walk_item *item, uint8 usage,
+					 const pgw_cte_scope *scope, const Node *skip0, const Node *skip1,
+					 const Node *skip2)
+{
+	w->child = (pgw_walk_item){
+		NULL, scope, usage,
+		(uint8) (item->mode & ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY)), item->do_depth};
+	w->skip[0] = skip0;
+	w->skip[1] = skip1;
+	w->skip[2] = skip2;
+	w->nskip = 3;
+	if (!pgw_node_children(item->node, push_child, w))
+		unsupported(w);
+	w->nskip = 0;
+}
+
+static void
+push_children(pgw_walker *w, const pgw_walk_item *item, uint8 usage)
+{
+	push_children_except(w, item, usage, item->scope, NULL, NULL, NULL);
+}
+
+/*
+ * Queues the CTE bodies of a WITH clause and returns the scope the rest of
+ * the statement sees. Without RECURSIVE a CTE body sees only the CTEs before
+ * it, so "WITH salaries AS (SELECT * FROM salaries)" reads the real table.
+ */
+static const pgw_cte_scope *
+push_with_clause(pgw_walker *w, const pgw_walk_item *item, const WithClause *with)
+{
+	const pgw_cte_scope *scope = item->scope;
+	ListCell *lc;
+	uint8 mode = item->mode & PGW_MODE_NOT_EXECUTED;
+
+	if (with == NULL)
+		return scope;
+	foreach(lc, with->ctes)
+	{
+		const CommonTableExpr *cte = lfirst(lc);
+		pgw_cte_scope *next;
+
+		if (!IsA(cte, CommonTableExpr))
+			continue;
+		if (!with->recursive)
+			push_as(w, item, cte->ctequery, PGW_USE_READ, scope, mode);
+		next = palloc(sizeof(pgw_cte_scope));
+		next->name = cte->ctename;
+		next->next = scope;
+		scope = next;
+	}
+	if (with->recursive)
+		foreach(lc, with->ctes)
+		{
+			const CommonTableExpr *cte = lfirst(lc);
+
+			if (IsA(cte, CommonTableExpr))
+				push_as(w, item, cte->ctequery, PGW_USE_READ, scope, mode);
+		}
+	return scope;
+}
+
+/* ---- relations and names ------------------------------------------------ */
+
+static void
+visit_range_var(pgw_walker *w, const pgw_walk_item *item, const RangeVar *rv)
+{
+	uint32 usage = item->usage ? item->usage : PGW_USE_READ;
+
+	/* A bare name that a WITH in scope defines is that CTE, not a table. DML
+	 * targets, LOCK and TRUNCATE always name real tables. */
+	if (!rv->schemaname && !rv->catalogname &&
+		(usage & ~(PGW_USE_READ | PGW_USE_LOCK)) == 0 && in_scope(item->scope, rv->relname))
+		return;
+	w->sink->relation(w->sink->ctx, rv->catalogname, rv->schemaname, rv->relname, usage);
+}
+
+/* A qualified name given as a List of String (DROP TABLE a.b, COMMENT ON ...). */
+static void
+emit_name_list(pgw_walker *w, const Node *names, bool drop_last, uint32 usage)
+{
+	const char *parts[3] = {NULL, NULL, NULL};
+	const List *list;
+	int n;
+
+	if (names == NULL || !IsA(names, List))
+		return;
+	list = (const List *) names;
+	n = list_length(list) - (drop_last ? 1 : 0);
+	if (n < 1 || n > 3)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		const Node *part = list_nth(list, i);
+
+		if (!IsA(part, String))
+			return;
+		parts[3 - n + i] = strVal(part);
+	}
+	w->sink->relation(w->sink->ctx, parts[0], parts[1], parts[2], usage);
+}
+
+/* Reports the relation or schema an object name stands for, by object type. */
+static void
+emit_object(pgw_walker *w, ObjectType type, const Node *object, uint32 usage)
+{
+	switch (type)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_FOREIGN_TABLE:
+		case OBJECT_SEQUENCE:
+		case OBJECT_INDEX:
+			emit_name_list(w, object, false, usage);
+			break;
+		case OBJECT_COLUMN:
+		case OBJECT_TRIGGER:
+		case OBJECT_RULE:
+		case OBJECT_POLICY:
+		case OBJECT_TABCONSTRAINT:
+			emit_name_list(w, object, true, usage);
+			break;
+		case OBJECT_SCHEMA:
+			if (object && IsA(object, String))
+				w->sink->schema(w->sink->ctx, strVal(object), usage);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call);
+
+/* ---- statements --------------------------------------------------------- */
+
+static void
+visit_select(pgw_walker *w, const pgw_walk_item *item, const SelectStmt *stmt)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
+	/* FOR UPDATE/SHARE locks the rows of the FROM items, subqueries in FROM
+	 * included (so a locked FROM passes the lock on to the SELECT inside).
+	 * The OF list only names FROM items again, maybe by alias: not walked. */
+	bool locks = stmt->lockingClause != NIL || (item->usage & PGW_USE_LOCK);
+
+	if (!(item->mode & PGW_MODE_VALUES_ONLY))
+		emit_classes(w, item, CLS(SELECT));
+	if (stmt->lockingClause != NIL)
+		emit_classes(w, item, CLS(LOCK));
+	if (locks)
+		push_as(w, item, stmt->fromClause, PGW_USE_READ | PGW_USE_LOCK, scope,
+				item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+						 (const Node *) stmt->lockingClause,
+						 locks ? (const Node *) stmt->fromClause : NULL);
+}
+
+static void
+visit_insert(pgw_walker *w, const pgw_walk_item *item, const InsertStmt *stmt)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
+	uint8 mode = item->mode & PGW_MODE_NOT_EXECUTED;
+	uint8 target = PGW_USE_WRITE;
+	const Node *source = stmt->selectStmt;
+
+	emit_classes(w, item, CLS(INSERT));
+	if (stmt->onConflictClause && stmt->onConflictClause->action == ONCONFLICT_UPDATE)
+		emit_classes(w, item, CLS(UPDATE));
+	if (stmt->returningList != NIL || stmt->onConflictClause)
+		target |= PGW_USE_READ;
+	push_as(w, item, stmt->relation, target, NULL, mode);
+	if (source && IsA(source, SelectStmt) && ((const SelectStmt *) source)->valuesLists != NIL)
+		push_as(w, item, source, PGW_USE_READ, scope, mode | PGW_MODE_VALUES_ONLY);
+	else
+		source = NULL;
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+						 (const Node *) stmt->relation, source);
+}
+
+static void
+visit_update(pgw_walker *w, const pgw_walk_item *item, const UpdateStmt *stmt)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
+
+	emit_classes(w, item, CLS(UPDATE));
+	push_as(w, item, stmt->relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
+			item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+						 (const Node *) stmt->relation, NULL);
+}
+
+static void
+visit_delete(pgw_walker *w, const pgw_walk_item *item, const DeleteStmt *stmt)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
+
+	emit_classes(w, item, CLS(DELETE));
+	push_as(w, item, stmt->relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
+			item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+						 (const Node *) stmt->relation, NULL);
+}
+
+static void
+visit_merge(pgw_walker *w, const pgw_walk_item *item, const MergeStmt *stmt)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
+	ListCell *lc;
+
+	emit_classes(w, item, CLS(MERGE));
+	foreach(lc, stmt->mergeWhenClauses)
+	{
+		const MergeWhenClause *when = lfirst(lc);
+
+		if (!IsA(when, MergeWhenClause))
+			continue;
+		if (when->commandType == CMD_INSERT)
+			emit_classes(w, item, CLS(INSERT));
+		else if (when->commandType == CMD_UPDATE)
+			emit_classes(w, item, CLS(UPDATE));
+		else if (when->commandType == CMD_DELETE)
+			emit_classes(w, item, CLS(DELETE));
+	}
+	push_as(w, item, stmt->relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
+			item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+						 (const Node *) stmt->relation, NULL);
+}
+
+static void
+visit_copy(pgw_walker *w, const pgw_walk_item *item, const CopyStmt *stmt)
+{
+	uint32 flags = 0;
+
+	emit_classes(w, item, stmt->is_from ? CLS(COPY_FROM) : CLS(COPY_TO));
+	if (stmt->is_program)
+		flags |= PGW_FLAG_COPY_PROGRAM;
+	else if (stmt->filename)
+		flags |= PGW_FLAG_COPY_FILE;
+	if (flags && !(item->mode & PGW_MODE_NOT_EXECUTED))
+		pgw_walker_flags(w, flags);
+	push_as(w, item, stmt->relation,
+			PGW_USE_COPY | (stmt->is_from ? PGW_USE_WRITE : PGW_USE_READ), NULL,
+			item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, item->scope, (const Node *) stmt->relation,
+						 NULL, NULL);
+}
+
+/* defGetBoolean(): no argument means true; only literal false/off/0 mean false. */
+static bool
+explain_analyzes(const ExplainStmt *stmt)
+{
+	ListCell *lc;
+
+	foreach(lc, stmt->options)
+	{
+		const DefElem *opt = lfirst(lc);
+
+		if (IsA(opt, DefElem) && ascii_casecmp(opt->defname, "analyze") == 0 &&
+			(opt->arg == NULL || literal_bool(opt->arg) != 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * EXPLAIN ANALYZE runs its statement: it takes that statement's classes.
+ * A plain EXPLAIN only plans it: the statement is a read ("select", flag
+ * explain_only), and the inner statement's relations and functions are
+ * still reported, because planning reads catalog statistics and folds
+ * immutable function calls.
+ */
+static void
+visit_explain(pgw_walker *w, const pgw_walk_item *item, const ExplainStmt *stmt)
+{
+	uint8 mode = item->mode & PGW_MODE_NOT_EXECUTED;
+
+	if (!explain_analyzes(stmt))
+	{
+		emit_classes(w, item, CLS(SELECT));
+		if (!mode)
+			pgw_walker_flags(w, PGW_FLAG_EXPLAIN_ONLY);
+		mode = PGW_MODE_NOT_EXECUTED;
+	}
+	push_as(w, item, stmt->query, PGW_USE_READ, item->scope, mode);
+	push_children_except(w, item, PGW_USE_READ, item->scope, stmt->query, NULL, NULL);
+}
+
+static void
+emit_name(pgw_walker *w, const pgw_walk_item *item, int kind, const char *name)
+{
+	if (!(item->mode & PGW_MODE_NOT_EXECUTED))
+		w->sink->name(w->sink->ctx, kind, name);
+}
+
+static bool
+is_role_setting(const char *name)
+{
+	return name && (strcmp(name, "role") == 0 || strcmp(name, "session_authorization") == 0);
+}
+
+static void
+emit_setting(pgw_walker *w, const char *name, int action, bool is_local, bool via_function,
+			 bool value_known, const char *const *values, size_t n_values)
+{
+	pgw_raw_setting setting = {name, action, is_local, via_function, value_known, values, n_values};
+
+	w->sink->setting(w->sink->ctx, &setting);
+}
+
+/* SET TRANSACTION / SET SESSION CHARACTERISTICS AS TRANSACTION: one setting per option. */
+static void
+emit_transaction_settings(pgw_walker *w, const VariableSetStmt *stmt, bool session)
+{
+	ListCell *lc;
+
+	foreach(lc, stmt->args)
+	{
+		const DefElem *opt = lfirst(lc);
+		const char *value;
+		char *name;
+
+		if (!IsA(opt, DefElem))
+			continue;
+		value = literal_text(opt->arg);
+		name = palloc(strlen(opt->defname) + sizeof("default_"));
+		snprintf(name, strlen(opt->defname) + sizeof("default_"), "%s%s",
+				 session ? "default_" : "", opt->defname);
+		emit_setting(w, name, PGW_SETTING_SET, false, false, value != NULL, &value,
+					 value ? 1 : 0);
+	}
+}
+
+/*
+ * SET/RESET. Only a statement of its own changes this session: the SET
+ * inside ALTER ROLE ... SET or ALTER SYSTEM configures an object, and its
+ * parent statement carries the class.
+ */
+static void
+visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableSetStmt *stmt)
+{
+	char *name = stmt->name ? ascii_lower_copy(stmt->name) : NULL;
+	const char **values;
+	size_t n = 0;
+	bool known = true;
+	ListCell *lc;
+
+	if (!(item->mode & PGW_MODE_TOP) || (item->mode & PGW_MODE_NOT_EXECUTED))
+		return;
+	switch (stmt->kind)
+	{
+		case VAR_SET_VALUE:
+			values = palloc(sizeof(char *) * (list_length(stmt->args) + 1));
+			foreach(lc, stmt->args)
+			{
+				const char *text = literal_text(lfirst(lc));
+
+				if (text)
+					values[n++] = text;
+				else
+					known = false;
+			}
+			emit_setting(w, name, PGW_SETTING_SET, stmt->is_local, false, known, values, n);
+			break;
+		case VAR_SET_DEFAULT:
+		case VAR_RESET:
+			emit_setting(w, name, PGW_SETTING_RESET, stmt->is_local, false, true, NULL, 0);
+			break;
+		case VAR_SET_CURRENT:
+			emit_setting(w, name, PGW_SETTING_FROM_CURRENT, stmt->is_local, false, false, NULL,
+						 0);
+			break;
+		case VAR_RESET_ALL:
+			emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
+			break;
+		case VAR_SET_MULTI:
+			pgw_walker_classes(w, CLS(TRANSACTION));
+			if (name && strcmp(name, "transaction") == 0)
+				emit_transaction_settings(w, stmt, false);
+			else if (name && strcmp(name, "session characteristics") == 0)
+			{
+				pgw_walker_classes(w, CLS(SET));
+				emit_transaction_settings(w, stmt, true);
+			}
+			return;
+	}
+	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
+}
+
+/* DISCARD ALL = SET SESSION AUTHORIZATION DEFAULT + RESET ALL + DEALLOCATE ALL + UNLISTEN * + ... */
+static void
+visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *stmt)
+{
+	if (item->mode & PGW_MODE_NOT_EXECUTED)
+		return;
+	pgw_walker_classes(w, CLS(SET));
+	if (stmt->target != DISCARD_ALL)
+		return;
+	pgw_walker_classes(w, CLS(ROLE) | CLS(DEALLOCATE) | CLS(LISTEN));
+	emit_setting(w, "session_authorization", PGW_SETTING_RESET, false, false, true, NULL, 0);
+	emit_setting(w, "role", PGW_SETTING_RESET, false, false, true, NULL, 0);
+	emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
+	w->sink->name(w->sink->ctx, PGW_NAME_DEALLOCATE, NULL);
+	w->sink->name(w->sink->ctx, PGW_NAME_UNLISTEN, NULL);
+}
+
+/* set_config(name, value, is_local): a SET by function call. */
+static void
+report_set_config(pgw_walker *w, const FuncCall *call)
+{
+	const char *name = NULL;
+	const char *value = NULL;
+	int action = PGW_SETTING_SET;
+	bool known = false;
+	int is_local = 0;
+
+	if (list_length(call->args) == 3)
+	{
+		name = literal_text(linitial(call->args));
+		value = literal_text(lsecond(call->args));
+		/* A NULL value resets the setting; an unknown is_local is taken as
+		 * session-wide, the effect that lasts longer. */
+		if (is_null_literal(lsecond(call->args)))
+			action = PGW_SETTING_RESET;
+		known = value != NULL || action == PGW_SETTING_RESET;
+		is_local = literal_bool(lthird(call->args)) == 1;
+	}
+	if (name == NULL)
+	{
+		/* Could be 'role': the safe reading is "any setting, the role included". */
+		pgw_walker_flags(w, PGW_FLAG_UNKNOWN_SETTING);
+		pgw_walker_classes(w, CLS(SET) | CLS(ROLE));
+		emit_setting(w, NULL, action, is_local, true, false, NULL, 0);
+		return;
+	}
+	name = ascii_lower_copy(name);
+	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
+	emit_setting(w, name, action, is_local, true, known, &value, value ? 1 : 0);
+}
+
+static void
+visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
+{
+	const char *parts[3] = {NULL, NULL, NULL};
+	int n = list_length(call->funcname);
+
+	if (n >= 1 && n <= 3)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			const Node *part = list_nth(call->funcname, i);
+
+			parts[3 - n + i] = IsA(part, String) ? strVal(part) : NULL;
+		}
+		if (parts[2])
+		{
+			w->sink->function(w->sink->ctx, parts[0], parts[1], parts[2]);
+			if (!(item->mode & PGW_MODE_NOT_EXECUTED))
+			{
+				if (ascii_casecmp(parts[2], "set_config") == 0)
+					report_set_config(w, call);
+				else if (ascii_casecmp(parts[2], "pg_notify") == 0)
+				{
+					pgw_walker_classes(w, CLS(NOTIFY));
+					w->sink->name(w->sink->ctx, PGW_NAME_NOTIFY,
+								  call->args ? literal_text(linitial(call->args)) : NULL);
+				}
+			}
+		}
+	}
+	push_children(w, item, item->usage);
+}
+
+static void
+visit_do(pgw_walker *w, const pgw_walk_item *item, const DoStmt *stmt)
+{
+	emit_classes(w, item, CLS(PROCEDURAL));
+	if (item->mode & PGW_MODE_NOT_EXECUTED)
+		return;
+	if (!w->options->analyze_do_bodies || item->do_depth >= w->options->max_do_depth)
+	{
+		pgw_walker_flags(w, PGW_FLAG_DO_BODY_UNKNOWN);
+		pgw_walker_classes(w, CLS(UNKNOWN));
+		return;
+	}
+	pgw_walk_do_body(w, stmt, item->do_depth + 1);
+}
+
+static void
+visit_drop(pgw_walker *w, const pgw_walk_item *item, const DropStmt *stmt)
+{
+	ListCell *lc;
+
+	emit_classes(w, item, CLS(DDL) | CLS(DROP));
+	foreach(lc, stmt->objects)
+		emit_object(w, stmt->removeType, lfirst(lc), PGW_USE_DDL);
+}
+
+static void
+visit_grant(pgw_walker *w, const pgw_walk_item *item, const GrantStmt *stmt)
+{
+	ListCell *lc;
+
+	emit_classes(w, item, CLS(GRANT));
+	if (stmt->targtype == ACL_TARGET_ALL_IN_SCHEMA || stmt->objtype == OBJECT_SCHEMA)
+	{
+		foreach(lc, stmt->objects)
+			if (IsA(lfirst(lc), String))
+				w->sink->schema(w->sink->ctx, strVal(lfirst(lc)), PGW_USE_DDL);
+		return;
+	}
+	push_children(w, item, PGW_USE_DDL);
+}
+
+/* ---- classes of the remaining statement types --------------------------- */
+
+typedef struct statement_info
+{
+	bool known;
+	uint32 classes;
+	uint8 usage; /* for relations named directly by the statement */
+} statement_info;
+
+#define DDL_CREATE (CLS(DDL) | CLS(CREATE))
+#define DDL_ALTER (CLS(DDL) | CLS(ALTER))
+#define DDL_DROP (CLS(DDL) | CLS(DROP))
+
+static statement_info
+classify_statement(NodeTag tag)
+{
+	switch (tag)
+	{
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
+		case T_CreateTableAsStmt:
+		case T_ViewStmt:
+		case T_IndexStmt:
+		case T_CreateSeqStmt:
+		case T_CreateSchemaStmt:
+		case T_CreateFunctionStmt:
+		case T_CreateTrigStmt:
+		case T_RuleStmt:
+		case T_CreateDomainStmt:
+		case T_CompositeTypeStmt:
+		case T_CreateEnumStmt:
+		case T_CreateRangeStmt:
+		case T_DefineStmt:
+		case T_CreateCastStmt:
+		case T_CreateConversionStmt:
+		case T_CreateOpClassStmt:
+		case T_CreateOpFamilyStmt:
+		case T_CreateFdwStmt:
+		case T_CreateForeignServerStmt:
+		case T_CreateUserMappingStmt:
+		case T_ImportForeignSchemaStmt:
+		case T_CreateTableSpaceStmt:
+		case T_CreatedbStmt:
+		case T_CreateEventTrigStmt:
+		case T_CreatePLangStmt:
+		case T_CreateTransformStmt:
+		case T_CreateAmStmt:
+		case T_CreatePublicationStmt:
+		case T_CreateSubscriptionStmt:
+		case T_CreateStatsStmt:
+		case T_CreatePolicyStmt:
+		case T_CreateExtensionStmt:
+			return (statement_info){true, DDL_CREATE, PGW_USE_DDL};
+		case T_AlterTableStmt:
+		case T_AlterTableMoveAllStmt:
+		case T_AlterDomainStmt:
+		case T_RenameStmt:
+		case T_AlterObjectSchemaStmt:
+		case T_AlterOwnerStmt:
+		case T_AlterObjectDependsStmt:
+		case T_AlterSeqStmt:
+		case T_AlterFunctionStmt:
+		case T_AlterEnumStmt:
+		case T_AlterTypeStmt:
+		case T_AlterOperatorStmt:
+		case T_AlterOpFamilyStmt:
+		case T_AlterFdwStmt:
+		case T_AlterForeignServerStmt:
+		case T_AlterUserMappingStmt:
+		case T_AlterTableSpaceOptionsStmt:
+		case T_AlterDatabaseStmt:
+		case T_AlterDatabaseSetStmt:
+		case T_AlterDatabaseRefreshCollStmt:
+		case T_AlterEventTrigStmt:
+		case T_AlterExtensionStmt:
+		case T_AlterExtensionContentsStmt:
+		case T_AlterPublicationStmt:
+		case T_AlterSubscriptionStmt:
+		case T_AlterStatsStmt:
+		case T_AlterPolicyStmt:
+		case T_AlterCollationStmt:
+		case T_AlterTSDictionaryStmt:
+		case T_AlterTSConfigurationStmt:
+		case T_CommentStmt:
+		case T_SecLabelStmt:
+			return (statement_info){true, DDL_ALTER, PGW_USE_DDL};
+		case T_DropTableSpaceStmt:
+		case T_DropdbStmt:
+		case T_DropUserMappingStmt:
+		case T_DropSubscriptionStmt:
+			return (statement_info){true, DDL_DROP, PGW_USE_DDL};
+		case T_CreateRoleStmt:
+			return (statement_info){true, CLS(GRANT) | DDL_CREATE, PGW_USE_DDL};
+		case T_AlterRoleStmt:
+		case T_AlterRoleSetStmt:
+		case T_AlterDefaultPrivilegesStmt:
+		case T_ReassignOwnedStmt:
+			return (statement_info){true, CLS(GRANT) | DDL_ALTER, PGW_USE_DDL};
+		case T_DropRoleStmt:
+		case T_DropOwnedStmt:
+			return (statement_info){true, CLS(GRANT) | DDL_DROP, PGW_USE_DDL};
+		case T_GrantRoleStmt:
+			return (statement_info){true, CLS(GRANT), PGW_USE_DDL};
+		case T_VacuumStmt:
+		case T_ReindexStmt:
+		case T_ClusterStmt:
+		case T_CheckPointStmt:
+		case T_LoadStmt:
+		case T_AlterSystemStmt:
+			return (statement_info){true, CLS(ADMIN), PGW_USE_ADMIN};
+		case T_RefreshMatViewStmt:
+			return (statement_info){true, CLS(ADMIN), PGW_USE_ADMIN | PGW_USE_WRITE};
+		case T_TransactionStmt:
+		case T_ConstraintsSetStmt:
+			return (statement_info){true, CLS(TRANSACTION), 0};
+		case T_VariableShowStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+			return (statement_info){true, CLS(SELECT), 0};
+		case T_CallStmt:
+			return (statement_info){true, CLS(PROCEDURAL), 0};
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+			return (statement_info){true, CLS(LISTEN), 0};
+		case T_NotifyStmt:
+			return (statement_info){true, CLS(NOTIFY), 0};
+		case T_TruncateStmt:
+			return (statement_info){true, CLS(TRUNCATE), PGW_USE_TRUNCATE | PGW_USE_WRITE};
+		case T_LockStmt:
+			return (statement_info){true, CLS(LOCK), PGW_USE_LOCK};
+		case T_PrepareStmt:
+			return (statement_info){true, CLS(PREPARE), 0};
+		case T_ExecuteStmt:
+			return (statement_info){true, CLS(EXECUTE), 0};
+		case T_DeallocateStmt:
+			return (statement_info){true, CLS(DEALLOCATE), 0};
+		/* Parts of other statements, and containers whose contents carry the
+		 * classes (DECLARE CURSOR runs its query). */
+		case T_DeclareCursorStmt:
+		case T_ReturnStmt:
+		case T_PLAssignStmt:
+		case T_AlterTableCmd:
+		case T_ReplicaIdentityStmt:
+			return (statement_info){true, 0, 0};
+		default:
+			return (statement_info){false, 0, 0};
+	}
+}
+
+static void
+visit_other(pgw_walker *w, const pgw_walk_item *item)
+{
+	const Node *node = item->node;
+	statement_info info = classify_statement(nodeTag(node));
+
+	if (!info.known && pgw_is_statement_tag(nodeTag(node)))
+		unsupported(w);
+	emit_classes(w, item, info.classes);
+	push_children(w, item, info.usage ? info.usage : item->usage);
+
+	switch (nodeTag(node))
+	{
+		case T_ListenStmt:
+			emit_name(w, item, PGW_NAME_LISTEN, ((const ListenStmt *) node)->conditionname);
+			break;
+		case T_UnlistenStmt:
+			emit_name(w, item, PGW_NAME_UNLISTEN, ((const UnlistenStmt *) node)->conditionname);
+			break;
+		case T_NotifyStmt:
+			emit_name(w, item, PGW_NAME_NOTIFY, ((const NotifyStmt *) node)->conditionname);
+			break;
+		case T_PrepareStmt:
+			emit_name(w, item, PGW_NAME_PREPARE, ((const PrepareStmt *) node)->name);
+			break;
+		case T_ExecuteStmt:
+			emit_name(w, item, PGW_NAME_EXECUTE, ((const ExecuteStmt *) node)->name);
+			break;
+		case T_DeallocateStmt:
+			emit_name(w, item, PGW_NAME_DEALLOCATE, ((const DeallocateStmt *) node)->name);
+			break;
+		case T_CommentStmt:
+			emit_object(w, ((const CommentStmt *) node)->objtype,
+						((const CommentStmt *) node)->object, PGW_USE_DDL);
+			break;
+		case T_SecLabelStmt:
+			emit_object(w, ((const SecLabelStmt *) node)->objtype,
+						((const SecLabelStmt *) node)->object, PGW_USE_DDL);
+			break;
+		case T_RenameStmt:
+			if (((const RenameStmt *) node)->renameType == OBJECT_SCHEMA &&
+				((const RenameStmt *) node)->subname)
+				w->sink->schema(w->sink->ctx, ((const RenameStmt *) node)->subname, PGW_USE_DDL);
+			break;
+		case T_AlterOwnerStmt:
+			emit_object(w, ((const AlterOwnerStmt *) node)->objectType,
+						((const AlterOwnerStmt *) node)->object, PGW_USE_DDL);
+			break;
+		case T_CreateSchemaStmt:
+			if (((const CreateSchemaStmt *) node)->schemaname)
+				w->sink->schema(w->sink->ctx, ((const CreateSchemaStmt *) node)->schemaname,
+								PGW_USE_DDL);
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void
+visit(pgw_walker *w, const pgw_walk_item *item)
+{
+	const Node *node = item->node;
+
+	switch (nodeTag(node))
+	{
+		case T_List:
+		{
+			const List *list = (const List *) node;
+			pgw_walk_item child = *item;
+
+			child.mode &= ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY);
+			for (int i = list_length(list) - 1; i >= 0; i--)
+			{
+				child.node = list_nth(list, i);
+				if (child.node && !is_leaf(child.node))
+					push(w, &child);
+			}
+			return;
+		}
+		case T_IntList:
+		case T_OidList:
+			return;
+		case T_RawStmt:
+			push_as(w, item, ((const RawStmt *) node)->stmt, PGW_USE_READ, NULL,
+					(item->mode & PGW_MODE_NOT_EXECUTED) | PGW_MODE_TOP);
+			return;
+		case T_RangeVar:
+			visit_range_var(w, item, (const RangeVar *) node);
+			return;
+		case T_FuncCall:
+			visit_func_call(w, item, (const FuncCall *) node);
+			return;
+		case T_SelectStmt:
+			visit_select(w, item, (const SelectStmt *) node);
+			return;
+		case T_InsertStmt:
+			visit_insert(w, item, (const InsertStmt *) node);
+			return;
+		case T_UpdateStmt:
+			visit_update(w, item, (const UpdateStmt *) node);
+			return;
+		case T_DeleteStmt:
+			visit_delete(w, item, (const DeleteStmt *) node);
+			return;
+		case T_MergeStmt:
+			visit_merge(w, item, (const MergeStmt *) node);
+			return;
+		case T_CopyStmt:
+			visit_copy(w, item, (const CopyStmt *) node);
+			return;
+		case T_ExplainStmt:
+			visit_explain(w, item, (const ExplainStmt *) node);
+			return;
+		case T_VariableSetStmt:
+			visit_variable_set(w, item, (const VariableSetStmt *) node);
+			return;
+		case T_DiscardStmt:
+			visit_discard(w, item, (const DiscardStmt *) node);
+			return;
+		case T_DoStmt:
+			visit_do(w, item, (const DoStmt *) node);
+			return;
+		case T_DropStmt:
+			visit_drop(w, item, (const DropStmt *) node);
+			return;
+		case T_GrantStmt:
+			visit_grant(w, item, (const GrantStmt *) node);
+			return;
+		case T_LockingClause:
+			return;
+		case T_IntoClause:
+		{
+			/* SELECT INTO / CREATE TABLE AS: creates and fills a table. */
+			const IntoClause *into = (const IntoClause *) node;
+
+			emit_classes(w, item, DDL_CREATE);
+			push_as(w, item, into->rel, PGW_USE_DDL | PGW_USE_WRITE, NULL,
+					item->mode & PGW_MODE_NOT_EXECUTED);
+			push_children_except(w, item, PGW_USE_READ, item->scope, (const Node *) into->rel,
+								 NULL, NULL);
+			return;
+		}
+		default:
+			visit_other(w, item);
+			return;
+	}
+}
+
+bool
+pgw_walker_run(pgw_walker *w, const Node *node)
+{
+	pgw_walk_item root = {node, NULL, PGW_USE_READ, 0, 0};
+
+	push(w, &root);
+	while (w->len > 0 && !w->too_complex)
+	{
+		pgw_walk_item item = w->items[--w->len];
+
+		if (++w->visited > w->options->max_nodes)
+		{
+			w->too_complex = true;
+			break;
+		}
+		visit(w, &item);
+	}
+	w->len = 0;
+	return !w->too_complex;
+}
+
+void
+pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth)
+{
+	ListCell *lc;
+
+	foreach(lc, raw_stmts)
+	{
+		pgw_walk_item item = {lfirst(lc), NULL, PGW_USE_READ, 0, (uint8) do_depth};
+
+		push(w, &item);
+	}
+}
