@@ -219,8 +219,10 @@ int pgw_connect4(struct bpf_sock_addr *ctx) {
     return 1;
   }
   __u32 dst = ctx->user_ip4;
-  if (dst == cfg->listen4_addr && (__u16)ctx->user_port == cfg->listen4_port)
+  if (dst == cfg->listen4_addr && (__u16)ctx->user_port == cfg->listen4_port) {
+    disown_record(sk);
     return 1; /* already going to the engine */
+  }
 
   struct pgw_state *st;
   if (!engine_alive(&st)) {
@@ -292,8 +294,10 @@ int pgw_connect6(struct bpf_sock_addr *ctx) {
     to_port = cfg->listen4_port;
   }
   if (dst[0] == to[0] && dst[1] == to[1] && dst[2] == to[2] && dst[3] == to[3] &&
-      (__u16)ctx->user_port == to_port)
+      (__u16)ctx->user_port == to_port) {
+    disown_record(sk);
     return 1; /* already going to the engine */
+  }
 
   struct pgw_state *st;
   if (!engine_alive(&st)) {
@@ -393,6 +397,10 @@ static __always_inline void on_client_established(struct bpf_sock_ops *ops) {
     return;
   struct pgw_tuple key = {};
   tuple_of(ops, &key);
+  /* Bytes already sent the TCP way (TCP Fast Open data in the SYN) would be
+   * read after later redirected ones: this end then stays on TCP. */
+  if (ops->data_segs_out)
+    o->tx_path = PGW_TX_TCP;
   if (bpf_map_update_elem(&pgw_pending, &key, o, BPF_ANY))
     return;
   /* Ask for state changes so the close can drop an entry nobody took. */
@@ -417,7 +425,7 @@ static __always_inline void on_engine_accepted(struct bpf_sock_ops *ops) {
   bpf_map_delete_elem(&pgw_pending, &key);
 
   rec.role = PGW_ROLE_ACCEPTED;
-  rec.tx_path = PGW_TX_UNDECIDED;
+  rec.tx_path = ops->data_segs_out ? PGW_TX_TCP : PGW_TX_UNDECIDED;
   rec.flags = 0;
   struct pgw_origin *o = bpf_sk_storage_get(&pgw_origin, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
   if (!o)

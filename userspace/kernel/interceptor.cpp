@@ -441,6 +441,7 @@ std::optional<ConnectionRecord> Interceptor::record_for_accepted(int fd) const {
     std::memcpy(&in6.sin6_addr, o.dst_addr, 16);
   }
   r.cgroup_id = o.cgroup_id;
+  if (auto path = impl_->cgroup_paths->resolve(o.cgroup_id)) r.cgroup_path = std::move(*path);
   r.pid = o.tgid;
   r.uid = o.uid;
   r.gid = o.gid;

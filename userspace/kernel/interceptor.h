@@ -89,6 +89,9 @@ struct ConnectionRecord {
   // AF_INET, or AF_INET6 which may be v4-mapped (::ffff:a.b.c.d).
   sockaddr_storage original_dst{};
   uint64_t cgroup_id = 0;  // cgroup v2 id of the connecting task
+  // That cgroup's path as /proc/PID/cgroup shows it ("/agents/a1"), resolved
+  // once per id and cached; empty when the cgroup is already gone.
+  std::string cgroup_path;
   uint32_t pid = 0;        // tgid, in the initial pid namespace
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -154,6 +157,9 @@ struct InterceptorStatus {
 
 class Interceptor {
  public:
+  // Call once the engine's listening socket(s) are bound: redirected
+  // connects start arriving as soon as this returns (on a takeover, they
+  // never stopped).
   static Result<std::unique_ptr<Interceptor>> attach(const InterceptSettings& settings);
 
   // Removes what a previous engine left pinned in `pin_dir` (links detached,
@@ -167,6 +173,7 @@ class Interceptor {
 
   // The record of a connection the engine accepted; nullopt for a socket
   // that did not come through the redirect (e.g. an explicit TCP client).
+  // One bpf syscall (plus a path resolution the first time a cgroup is seen).
   std::optional<ConnectionRecord> record_for_accepted(int fd) const;
   std::optional<FastPathState> fast_path_state(int accepted_fd) const;
 

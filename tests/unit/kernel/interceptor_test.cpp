@@ -9,10 +9,13 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <filesystem>
@@ -168,8 +171,7 @@ TEST_F(InterceptorTest, RedirectsAndHandsTheIdentityToTheAcceptedSocket) {
   EXPECT_EQ(rec->cgroup_id, *cg_->id_of(cgroup_->path()));
   EXPECT_EQ(addr_to_string(rec->original_dst), test_dst("127.0.0.3"));
   EXPECT_EQ(addr_to_string(rec->destination()), test_dst("127.0.0.3"));
-  CgroupPathCache paths(*cg_);
-  EXPECT_EQ(paths.resolve(rec->cgroup_id), cgroup_->path());
+  EXPECT_EQ(rec->cgroup_path, cgroup_->path());
   // The engine sees the real peer; only the client's view is rewritten.
   EXPECT_EQ(peer_of(fd).rfind("127.0.0.1:", 0), 0u) << peer_of(fd);
 
@@ -468,6 +470,147 @@ TEST_F(InterceptorTest, RestartedEngineTakesOverPinnedLinksWithoutAGap) {
   }
   EXPECT_GT(after.counters.connect_redirected, before.counters.connect_redirected)
       << "counters live in the reused maps";
+}
+
+TEST_F(InterceptorTest, EngineInItsOwnCgroupGetsItsEndSeenBySockops) {
+  // The engine's accepted sockets belong to the cgroup its listening socket
+  // was created in; put that in a sibling of the intercepted cgroup.
+  ScopedCgroup engine_cgroup(*cg_, "/" + unique_name("pgw-test-engine"));
+  ASSERT_TRUE(engine_cgroup.created());
+  auto home = Cgroup2::cgroup_of_pid(::getpid());
+  ASSERT_TRUE(home.ok()) << home.error();
+  ASSERT_TRUE(cg_->move_pid(engine_cgroup.path(), ::getpid()).ok());
+  uint16_t port = 0;
+  const int listener = listen_on("127.0.0.1", 0, &port);
+  ASSERT_TRUE(cg_->move_pid(*home, ::getpid()).ok());
+  ASSERT_GE(listener, 0);
+
+  InterceptSettings s = settings();
+  s.listen4 = v4("127.0.0.1", port);
+  s.engine_cgroup = engine_cgroup.path();
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  const auto status = icpt->status();
+  ASSERT_TRUE(status.ok()) << status.error();
+  std::vector<std::string> sockops_points;
+  for (const auto& p : status->programs) {
+    if (p.name == "pgw_sockops") sockops_points.push_back(p.attach_point);
+  }
+  EXPECT_EQ(sockops_points, (std::vector<std::string>{cgroup_->path(), engine_cgroup.path()}));
+  {
+    ByteServer server({{listener, 'E'}}, [&](int, int fd) {
+      auto rec = icpt->record_for_accepted(fd);
+      EXPECT_TRUE(rec.has_value()) << "PASSIVE_ESTABLISHED must be seen in the engine's cgroup";
+      auto fp = icpt->fast_path_state(fd);
+      EXPECT_TRUE(fp && fp->engine_end_in_sockhash && fp->client_end_in_sockhash);
+    });
+    EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  }
+  ::close(listener);
+}
+
+TEST_F(InterceptorTest, KilledEngineLeavesTheRedirectFailingClosedUntilARestart) {
+  InterceptSettings s = settings();
+  s.heartbeat_timeout = 200ms;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  // An engine process (inside the intercepted cgroup, which is allowed)
+  // attaches, then dies by SIGKILL without any cleanup.
+  Child engine(*cg_, cgroup_->path(), [s, ready_fd = ready[1]] {
+    auto icpt = Interceptor::attach(s);
+    if (!icpt.ok()) return icpt.error();
+    (void)!::write(ready_fd, "r", 1);
+    ::pause();
+    return std::string("not killed");
+  });
+  pollfd p{ready[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << engine.wait(1s);
+  ::kill(engine.pid(), SIGKILL);
+  EXPECT_EQ(engine.wait().rfind("child failed", 0), 0u);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  EXPECT_TRUE(std::filesystem::exists(pin_dir_ + "/link_connect4"));
+
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), "connect: " + errno_name(EPERM));
+
+  // The restarted engine runs in another cgroup: its sockops link moves.
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  EXPECT_TRUE(icpt->status()->took_over);
+  ByteServer server({{engine_fd_, 'E'}}, [&](int, int fd) {
+    EXPECT_TRUE(icpt->record_for_accepted(fd).has_value());
+  });
+  EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+}
+
+// A client in a network namespace of its own (a pod): its loopback is its
+// own, so the engine listens on the host end of a veth pair.
+TEST_F(InterceptorTest, ClientInItsOwnNetworkNamespaceIsServed) {
+  std::string ip_tool;
+  for (const char* candidate : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (::access(candidate, X_OK) == 0) {
+      ip_tool = candidate;
+      break;
+    }
+  }
+  if (ip_tool.empty()) GTEST_SKIP() << "iproute2's ip is not installed";
+  const std::string suffix = std::to_string(::getpid() % 100000);
+  const std::string host_if = "pgwh" + suffix, ns_if = "pgwn" + suffix;
+  const std::string subnet = "169.254." + std::to_string(100 + ::getpid() % 100) + ".";
+  const std::string host_ip = subnet + "1", ns_ip = subnet + "2";
+  struct VethGuard {
+    std::string cmd;
+    ~VethGuard() { (void)!std::system(cmd.c_str()); }
+  } veth_guard{ip_tool + " link del " + host_if + " 2>/dev/null"};
+
+  int to_parent[2], to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  const uint16_t port = test_port_;
+  Child client(*cg_, cgroup_->path(), [=] {
+    // Already in the cgroup; now into a network namespace of its own.
+    if (::unshare(CLONE_NEWNET) != 0) return "unshare: " + errno_name(errno);
+    (void)!::write(to_parent[1], "n", 1);
+    char c = 0;
+    if (::read(to_child[0], &c, 1) != 1 || c != 'c') return std::string("host side not configured");
+    const std::string setup = ip_tool + " addr add " + ns_ip + "/30 dev " + ns_if + " && " + ip_tool +
+                              " link set " + ns_if + " up && " + ip_tool + " link set lo up";
+    if (std::system(setup.c_str()) != 0) return "failed: " + setup;
+    const int fd = connect_to(AF_INET, "127.0.0.3", port);
+    if (fd < 0) return "connect: " + errno_name(-fd);
+    return peer_of(fd) + " " + std::string(1, read_byte(fd));
+  });
+  char c = 0;
+  ASSERT_EQ(::read(to_parent[0], &c, 1), 1) << client.wait(1s);
+  const std::string host_setup = ip_tool + " link add " + host_if + " type veth peer name " + ns_if +
+                                 " netns " + std::to_string(client.pid()) + " && " + ip_tool + " addr add " +
+                                 host_ip + "/30 dev " + host_if + " && " + ip_tool + " link set " + host_if +
+                                 " up";
+  ASSERT_EQ(std::system(host_setup.c_str()), 0) << host_setup;
+  uint16_t engine_port = 0;
+  const int listener = listen_on(host_ip, 0, &engine_port);
+  ASSERT_GE(listener, 0);
+  InterceptSettings s = settings();
+  s.listen4 = v4(host_ip, engine_port);
+  Interceptor* icpt = attach(s);
+  ASSERT_NE(icpt, nullptr);
+  ASSERT_EQ(::write(to_child[1], "c", 1), 1);
+
+  const int fd = accept_within(listener, 5s);
+  ASSERT_GE(fd, 0) << client.wait(1s);
+  auto rec = icpt->record_for_accepted(fd);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->pid, static_cast<uint32_t>(client.pid()));
+  EXPECT_EQ(addr_to_string(rec->original_dst), test_dst("127.0.0.3"));
+  EXPECT_EQ(peer_of(fd).rfind(ns_ip + ":", 0), 0u) << peer_of(fd);
+  auto fp = icpt->fast_path_state(fd);
+  EXPECT_TRUE(fp && fp->engine_end_in_sockhash && fp->client_end_in_sockhash);
+  ASSERT_EQ(::write(fd, "E", 1), 1);
+  EXPECT_EQ(client.wait(), test_dst("127.0.0.3") + " E");
+  ::close(fd);
+  ::close(listener);
+  for (int p : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(p);
 }
 
 TEST_F(InterceptorTest, DetachAndUnpinLeavesNothing) {
