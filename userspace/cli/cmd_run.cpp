@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "admin/admin_server.h"
+#include "admin/status_report.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/logging.h"
@@ -38,7 +40,18 @@ int cmd_run(Args args) {
     std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
     return 1;
   }
-  return engine.wait_for_signals();
+  const admin::DaemonFacts facts{engine.worker_count(), config_path};
+  admin::AdminServer admin_server(engine.state().config()->admin_socket, [&](const nlohmann::json& request) {
+    return admin::handle_request(request, engine.state(), facts);
+  });
+  if (auto st = admin_server.start(); !st) {
+    spdlog::error("{}", st.error());
+    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
+    return 1;
+  }
+  const int rc = engine.wait_for_signals();
+  admin_server.stop();
+  return rc;
 }
 
 }  // namespace pgw::cli

@@ -10,6 +10,8 @@ using Args = std::vector<std::string_view>;
 
 int cmd_run(Args args);
 int cmd_policy(Args args);
+int cmd_status(Args args);
+int cmd_sessions(Args args);
 
 // Fetches the value of `--name VALUE` / `--name=VALUE` (or a short alias)
 // from args, removing it. Returns false when the option is absent; sets

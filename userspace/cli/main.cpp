@@ -15,7 +15,12 @@ void print_usage(FILE* out) {
       "usage: pgwarden <command> [options]\n"
       "\n"
       "  run    --config FILE            run the engine in the foreground\n"
+      "  status [-j|-p]                  what the daemon is doing (programs, sessions)\n"
+      "  sessions list [-j|-p]           live sessions\n"
       "  policy check FILE               validate a config file without serving\n"
+      "\n"
+      "status and sessions reach the daemon over its admin socket: --admin-socket PATH,\n"
+      "or --config FILE to use that config's admin_socket (default /run/pgwarden/admin.sock).\n"
       "  version                         print the version\n",
       out);
 }
@@ -32,6 +37,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run") return pgw::cli::cmd_run(args);
   if (command == "policy") return pgw::cli::cmd_policy(args);
+  if (command == "status") return pgw::cli::cmd_status(args);
+  if (command == "sessions") return pgw::cli::cmd_sessions(args);
   if (command == "version" || command == "--version") {
     std::printf("pgwarden %s\n", PGWARDEN_VERSION);
     return 0;

@@ -29,6 +29,9 @@ class Engine {
   // Blocks until a stop signal; returns the process exit code.
   int wait_for_signals();
 
+  const EngineState& state() const { return state_; }
+  unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+
  private:
   void reload();
   void stop();

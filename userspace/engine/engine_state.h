@@ -6,9 +6,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <chrono>
 #include <mutex>
 
 #include "engine/cancel_registry.h"
+#include "engine/session_registry.h"
 #include "policy/config.h"
 
 namespace pgw::engine {
@@ -28,6 +30,10 @@ class EngineState {
   }
 
   CancelRegistry& cancels() { return cancels_; }
+  size_t cancels_size() const { return cancels_.size(); }
+  SessionRegistry& sessions() { return sessions_; }
+  const SessionRegistry& sessions() const { return sessions_; }
+  const std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   uint64_t next_session_id() { return next_session_id_.fetch_add(1, std::memory_order_relaxed); }
 
   std::atomic<uint64_t> sessions_open{0};
@@ -37,6 +43,7 @@ class EngineState {
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
   CancelRegistry cancels_;
+  SessionRegistry sessions_;
   std::atomic<uint64_t> next_session_id_{1};
 };
 

@@ -39,6 +39,7 @@ Session::~Session() {
   if (proc_.fd >= 0) ::close(proc_.fd);
   if (issued_cancel_key_) worker_.state().cancels().forget(issued_cancel_key_->first, issued_cancel_key_->second);
   worker_.state().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  if (info_) worker_.state().sessions().remove(id_);
   if (phase_reached_relay_) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     spdlog::info("session {} closed: identity={} upstream={} duration={}ms bytes_from_client={} bytes_to_client={} ({})",
@@ -161,6 +162,7 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
   }
   const auto length = static_cast<uint32_t>(cqe.res);
   from.bytes_in += length;
+  if (info_ && from_client) info_->add_from_client(length);
 
   auto copy_and_recycle = [&](std::string& into) {
     into.append(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
@@ -212,6 +214,7 @@ void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
   Segment& seg = to.out.front();
   seg.sent += static_cast<uint32_t>(cqe.res);
   to.bytes_out += static_cast<uint32_t>(cqe.res);
+  if (info_ && to_client) info_->add_to_client(static_cast<uint32_t>(cqe.res));
   if (seg.sent >= seg.length) {
     if (seg.buffer_id >= 0) {
       worker_.buffers().recycle(static_cast<uint16_t>(seg.buffer_id));

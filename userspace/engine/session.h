@@ -27,6 +27,7 @@
 
 #include "engine/cancel_registry.h"
 #include "engine/op.h"
+#include "engine/session_registry.h"
 #include "engine/startup_params.h"
 #include "engine/upstream_login.h"
 #include "pgwire/frame.h"
@@ -133,6 +134,7 @@ class alignas(16) Session {
   bool close_after_flush_ = false;
   bool draining_ = false;
   bool phase_reached_relay_ = false;
+  std::shared_ptr<SessionInfo> info_;  // published for status while relaying
   std::string close_reason_;
 
   Endpoint client_;

@@ -175,6 +175,15 @@ void Session::on_login_bytes() {
 void Session::enter_relay() {
   phase_ = Phase::kRelay;
   phase_reached_relay_ = true;
+  info_ = std::make_shared<SessionInfo>();
+  info_->id = id_;
+  info_->identity = identity_name_;
+  info_->workload = policy::describe(identity_);
+  info_->upstream = upstream_name_;
+  info_->user = startup_->user;
+  info_->database = startup_->database;
+  info_->started = std::chrono::system_clock::now();
+  worker_.state().sessions().add(info_);
   transaction_status_ = login_to_client_.back();
   rfq_seen_last_ = true;
   // The server waits for the client after ReadyForQuery, so nothing should

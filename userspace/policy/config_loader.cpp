@@ -645,7 +645,21 @@ void Loader::load_upstream(const YAML::Node& n, const std::string& path, Upstrea
         {"require", TlsMode::require},
         {"verify-full", TlsMode::verify_full},
     }};
-    if (auto v = read_choice(f->value, child(path, "tls"), kModes)) out.tls = *v;
+    if (auto v = read_choice(f->value, child(path, "tls"), kModes)) {
+      out.tls = *v;
+      // Upstream TLS is not built yet. A mode that demands it must not
+      // quietly connect in the clear; `prefer` is honest only with a warning.
+      if (*v == TlsMode::require || *v == TlsMode::verify_full) {
+        error(f->value, child(path, "tls"),
+              "\"" + std::string(to_string(*v)) +
+                  "\" is not supported yet: pgwarden connects to upstreams without TLS (use disable, or prefer "
+                  "to accept that)");
+      } else if (*v == TlsMode::prefer) {
+        config.warnings.push_back(name_ + ":" + std::to_string(f->value.Mark().line + 1) + ": " +
+                                  child(path, "tls") +
+                                  ": prefer connects without TLS: pgwarden does not speak TLS to upstreams yet");
+      }
+    }
   }
   if (auto f = fields->get("connect_timeout")) {
     auto p = child(path, "connect_timeout");

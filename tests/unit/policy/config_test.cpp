@@ -122,8 +122,12 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
   EXPECT_EQ(p.approval.timeout, std::chrono::seconds(300));
   EXPECT_EQ(p.approval.notify, "http://127.0.0.1:9099/hook");
   // A fresh git checkout makes the secrets file 0644, which earns a
-  // permissions warning; nothing else should be flagged.
-  for (const auto& w : c.warnings) EXPECT_NE(w.find("chmod 600"), std::string::npos) << w;
+  // permissions warning, and `tls: prefer` says that it connects without
+  // TLS for now; nothing else should be flagged.
+  for (const auto& w : c.warnings) {
+    EXPECT_TRUE(w.find("chmod 600") != std::string::npos || w.find("prefer connects without TLS") != std::string::npos)
+        << w;
+  }
   EXPECT_EQ(c.policy_for("coding-agent", "orders"), &c.policies[0]);
 }
 
@@ -151,7 +155,7 @@ upstreams:
     address: 127.0.0.3:5432
     user: app_owner
     password_file: orders.pw
-    tls: verify-full
+    tls: prefer
     connect_timeout: 1500ms
     database: orders_db
   - name: billing
@@ -207,7 +211,7 @@ default: allow
   const Upstream& orders = c.upstreams[0];
   ASSERT_EQ(orders.match.size(), 2u);
   EXPECT_EQ(orders.match[1].to_string(), "10.0.0.0/8:6432");
-  EXPECT_EQ(orders.tls, TlsMode::verify_full);
+  EXPECT_EQ(orders.tls, TlsMode::prefer);
   EXPECT_EQ(orders.connect_timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(orders.database, "orders_db");
   EXPECT_EQ(orders.password_file, dir_ + "/orders.pw");
@@ -624,6 +628,30 @@ TEST_F(ConfigTest, HostileDocumentsEndInACleanError) {
   EXPECT_FALSE(e.empty());
   // A huge text is refused before parsing.
   EXPECT_NE(error_of(std::string(5u << 20, '#')).find("larger than"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgw::policy
+
+namespace pgw::policy {
+namespace {
+
+// Upstream TLS is not implemented yet: modes that demand it are refused
+// rather than silently connecting in the clear.
+TEST(ConfigTls, ModesThatDemandTlsAreRefusedUntilItExists) {
+  for (const char* mode : {"require", "verify-full"}) {
+    const std::string text = std::string(R"(upstreams:
+  - name: main
+    match: ["127.0.0.1:5432"]
+    address: 127.0.0.1:5432
+    user: app
+    tls: )") + mode + "\n";
+    auto r = load_config_string(text, "config.yaml", ".");
+    ASSERT_FALSE(r.ok()) << mode;
+    EXPECT_NE(r.error().find("config.yaml:6:10: upstreams[0].tls: \"" + std::string(mode) + "\" is not supported yet"),
+              std::string::npos)
+        << r.error();
+  }
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+#include "admin/status_report.h"
+
+#include <unistd.h>
+
+namespace pgw::admin {
+
+namespace {
+
+int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+nlohmann::json sessions_json(const engine::EngineState& state) {
+  nlohmann::json list = nlohmann::json::array();
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& s : state.sessions().snapshot()) {
+    list.push_back({
+        {"id", s->id},
+        {"identity", s->identity},
+        {"workload", s->workload},
+        {"upstream", s->upstream},
+        {"user", s->user},
+        {"database", s->database},
+        {"started", unix_seconds(s->started)},
+        {"age_s", std::chrono::duration_cast<std::chrono::seconds>(now - s->started).count()},
+        {"bytes_from_client", s->bytes_from_client.load(std::memory_order_relaxed)},
+        {"bytes_to_client", s->bytes_to_client.load(std::memory_order_relaxed)},
+    });
+  }
+  return list;
+}
+
+nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
+  auto config = state.config();
+  nlohmann::json upstreams = nlohmann::json::array();
+  for (const auto& u : config->upstreams) {
+    nlohmann::json match = nlohmann::json::array();
+    for (const auto& m : u.match) match.push_back(m.to_string());
+    // Never the password: only whether one is configured.
+    upstreams.push_back({{"name", u.name},
+                         {"address", u.address.to_string()},
+                         {"user", u.user},
+                         {"match", match},
+                         {"tls", std::string(policy::to_string(u.tls))},
+                         {"password", u.password ? "configured" : "none"}});
+  }
+  return {
+      {"ok", true},
+      {"daemon",
+       {{"pid", ::getpid()},
+        {"started", unix_seconds(state.started)},
+        {"uptime_s",
+         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - state.started).count()},
+        {"config", facts.config_path},
+        {"workers", facts.workers}}},
+      {"listeners",
+       {{"listen", config->listen.to_string()},
+        {"unix_socket", config->unix_socket},
+        {"admin_socket", config->admin_socket}}},
+      {"upstreams", upstreams},
+      {"sessions",
+       {{"open", state.sessions_open.load()},
+        {"total", state.sessions_total.load()},
+        {"cancel_keys", state.cancels_size()},
+        {"list", sessions_json(state)}}},
+  };
+}
+
+}  // namespace
+
+nlohmann::json handle_request(const nlohmann::json& request, const engine::EngineState& state,
+                              const DaemonFacts& facts) {
+  const std::string command = request.value("command", "");
+  if (command == "status") return status_json(state, facts);
+  if (command == "sessions.list") return {{"ok", true}, {"sessions", sessions_json(state)}};
+  return {{"ok", false}, {"error", "unknown command \"" + command + "\""}};
+}
+
+}  // namespace pgw::admin
