@@ -57,7 +57,18 @@ Status Engine::start() {
   spdlog::info("pgwarden serving: listen={} unix_socket={} workers={} upstreams={}", config->listen.to_string(),
                config->unix_socket.empty() ? "-" : config->unix_socket, count, config->upstreams.size());
   for (const auto& w : config->warnings) spdlog::warn("config: {}", w);
+  warn_unenforced(*config);
   return ok_status();
+}
+
+// Policies are validated but this version does not enforce them yet; an
+// operator must not believe a deny rule protects anything.
+void Engine::warn_unenforced(const policy::Config& config) {
+  if (!config.policies.empty()) {
+    spdlog::warn("config: {} policies are validated but NOT enforced by this version: statements are not checked "
+                 "and results are not masked",
+                 config.policies.size());
+  }
 }
 
 void Engine::reload() {
@@ -73,6 +84,7 @@ void Engine::reload() {
   }
   apply_log_level(loaded->log_level);
   for (const auto& w : loaded->warnings) spdlog::warn("config: {}", w);
+  warn_unenforced(*loaded);
   state_.replace_config(std::make_shared<const policy::Config>(std::move(loaded).value()));
   spdlog::info("config reloaded from {}; new sessions use it", config_path_);
 }

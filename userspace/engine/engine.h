@@ -34,6 +34,7 @@ class Engine {
 
  private:
   void reload();
+  static void warn_unenforced(const policy::Config& config);
   void stop();
 
   std::string config_path_;
