@@ -16,9 +16,16 @@ namespace {
 
 constexpr size_t kMinDigits = 13;
 constexpr size_t kMaxDigits = 19;
-// Real groupings (4-4-4-4, 4-6-5, 4-4-4-4-3) never use groups this short;
-// requiring it keeps "1 2 3 4 5 ..." lists and "No. 12" prefixes out.
+// Printed cards group as 4-4-4-4, 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4-4-3:
+// the first group has four digits, inner groups four or six, the last three
+// to six, and one separator kind is used throughout. Requiring that keeps
+// runs of unrelated numbers ("2877 36563 2024", "1 2 3 4 5 ...") out, of
+// which one in ten would pass Luhn.
+constexpr size_t kFirstGroupDigits = 4;
 constexpr size_t kMinGroupDigits = 3;
+constexpr size_t kMaxGroupDigits = 6;
+
+bool inner_group_ok(size_t len) { return len == 4 || len == 6; }
 
 bool luhn_ok(const uint8_t* digits, size_t n) {
   unsigned sum = 0;
@@ -46,12 +53,25 @@ bool touches_decimal_point(std::string_view t, size_t begin, size_t end) {
 }  // namespace
 
 bool match_credit_card(std::string_view t, size_t pos, Span& hit) {
+  // Most digit runs in text are short numbers: reject them before doing any
+  // work. A card starts with an unbroken 13-19 digit run or a 4-digit group.
+  size_t run_end = pos;
+  while (run_end < t.size() && is_digit(t[run_end])) ++run_end;
+  const size_t run = run_end - pos;
+  if (run == kFirstGroupDigits) {
+    const char sep = at(t, run_end);
+    if ((sep != ' ' && sep != '-') || !digit_at(t, run_end + 1)) return false;
+  } else if (run < kMinDigits || run > kMaxDigits) {
+    return false;
+  }
+
   uint8_t digits[kMaxDigits];
   size_t group_end_digits[kMaxDigits];  // digit count after each group
   size_t group_end_pos[kMaxDigits];     // byte position after each group
   size_t groups = 0;
   size_t count = 0;
 
+  char separator = '\0';
   size_t i = pos;
   for (;;) {
     const size_t g = i;
@@ -61,23 +81,32 @@ bool match_credit_card(std::string_view t, size_t pos, Span& hit) {
       if (groups == 0) return false;  // an unbroken run of 20+ digits is no card
       break;
     }
-    if (groups > 0 && len < kMinGroupDigits) break;
+    if (groups > 0 && (len < kMinGroupDigits || len > kMaxGroupDigits)) break;
     for (size_t k = g; k < i; ++k) digits[count++] = static_cast<uint8_t>(digit_value(t[k]));
     group_end_digits[groups] = count;
     group_end_pos[groups] = i;
     ++groups;
+    if (groups == 1 && len != kFirstGroupDigits) break;  // only an unbroken run can start otherwise
     const char sep = at(t, i);
-    if ((sep == ' ' || sep == '-') && digit_at(t, i + 1)) {
+    if ((sep == ' ' || sep == '-') && (separator == '\0' || sep == separator) && digit_at(t, i + 1)) {
+      separator = sep;
       ++i;
       continue;
     }
     break;
   }
-  if (groups > 1 && group_end_digits[0] < kMinGroupDigits) return false;
 
+  // Groups 1 .. inner_ok_until-1 all have an inner-group length.
+  size_t inner_ok_until = 1;
+  while (inner_ok_until < groups &&
+         inner_group_ok(group_end_digits[inner_ok_until] - group_end_digits[inner_ok_until - 1]))
+    ++inner_ok_until;
+
+  // Try the longest prefix of whole groups first; group k is its last one.
   for (size_t k = groups; k-- > 0;) {
     const size_t n = group_end_digits[k];
     if (n < kMinDigits) break;  // shorter prefixes only get shorter
+    if (k > inner_ok_until) continue;  // some group before the last is not 4 or 6 digits
     if (n > kMaxDigits || !luhn_ok(digits, n)) continue;
     if (touches_decimal_point(t, pos, group_end_pos[k])) return false;
     hit = Span{pos, group_end_pos[k], Detector::credit_card};

@@ -12,34 +12,45 @@ namespace {
 constexpr std::array<std::string_view, kDetectorCount> kNames = {"credit_card", "us_ssn", "email",
                                                                  "phone",       "iban",   "secrets"};
 
-using Matcher = bool (*)(std::string_view, size_t, Span&);
+// The digit-anchored detectors, in one walk over the digit runs. Each keeps
+// its own last hit so its hits never overlap each other; overlaps between
+// detectors are merged by DetectorSet::scan.
+struct DigitDetectors {
+  bool card = false;
+  bool ssn = false;
+  bool phone = false;
+  bool iban = false;
 
-Matcher digit_matcher(Detector d) {
-  switch (d) {
-    case Detector::credit_card:
-      return detail::match_credit_card;
-    case Detector::us_ssn:
-      return detail::match_us_ssn;
-    case Detector::phone:
-      return detail::match_phone;
-    case Detector::iban:
-      return detail::match_iban;
-    default:
-      return nullptr;
-  }
+  bool any() const { return card || ssn || phone || iban; }
+};
+
+void scan_digit_anchored(const DigitDetectors& want, std::string_view text, std::vector<Span>& out) {
+  enum { kCard, kSsn, kPhone, kIban, kCount };
+  size_t last_end[kCount] = {0, 0, 0, 0};
+  auto consider = [&](int k, bool (*match)(std::string_view, size_t, Span&), size_t pos) {
+    Span hit;
+    if (last_end[k] <= pos && match(text, pos, hit) && hit.begin >= last_end[k]) {
+      out.push_back(hit);
+      last_end[k] = hit.end;
+    }
+  };
+  detail::for_each_digit_run(text, [&](size_t pos, size_t run_end) {
+    const size_t run = run_end - pos;
+    if (want.ssn && detail::may_be_ssn(run)) consider(kSsn, detail::match_us_ssn, pos);
+    if (want.phone && detail::may_be_phone(text, pos, run)) consider(kPhone, detail::match_phone, pos);
+    if (want.card && detail::may_be_card(run)) consider(kCard, detail::match_credit_card, pos);
+    if (want.iban && detail::may_be_iban(text, pos)) consider(kIban, detail::match_iban, pos);
+    return run_end;
+  });
 }
 
-void scan_digit_anchored(Matcher match, std::string_view text, std::vector<Span>& out) {
-  size_t last_end = 0;
-  detail::for_each_digit_run(text, [&](size_t pos) {
-    Span hit;
-    if (match(text, pos, hit) && hit.begin >= last_end) {
-      out.push_back(hit);
-      last_end = hit.end;
-      return std::max(pos + 1, hit.end);
-    }
-    return pos + 1;
-  });
+DigitDetectors digit_detectors(const DetectorSet& set) {
+  DigitDetectors d;
+  d.card = set.contains(Detector::credit_card);
+  d.ssn = set.contains(Detector::us_ssn);
+  d.phone = set.contains(Detector::phone);
+  d.iban = set.contains(Detector::iban);
+  return d;
 }
 
 }  // namespace
@@ -62,7 +73,7 @@ void scan(Detector detector, std::string_view text, std::vector<Span>& out) {
       detail::scan_secrets(text, out);
       return;
     default:
-      scan_digit_anchored(digit_matcher(detector), text, out);
+      scan_digit_anchored(digit_detectors(DetectorSet{detector}), text, out);
       return;
   }
 }
@@ -91,28 +102,8 @@ void DetectorSet::scan(std::string_view text, std::vector<Span>& out) const {
   out.clear();
   if (bits_ == 0) return;
 
-  // One walk over the digit runs for every digit-anchored detector in the
-  // set. Each keeps its own last hit so its hits never overlap each other;
-  // overlaps between detectors are merged below.
-  Matcher matchers[4];
-  size_t last_end[4] = {0, 0, 0, 0};
-  size_t n = 0;
-  for (Detector d : {Detector::us_ssn, Detector::phone, Detector::credit_card, Detector::iban})
-    if (contains(d)) matchers[n++] = digit_matcher(d);
-  if (n == 1) {
-    scan_digit_anchored(matchers[0], text, out);
-  } else if (n > 1) {
-    detail::for_each_digit_run(text, [&](size_t pos) {
-      for (size_t k = 0; k < n; ++k) {
-        Span hit;
-        if (last_end[k] <= pos && matchers[k](text, pos, hit) && hit.begin >= last_end[k]) {
-          out.push_back(hit);
-          last_end[k] = hit.end;
-        }
-      }
-      return pos + 1;
-    });
-  }
+  const DigitDetectors digits = digit_detectors(*this);
+  if (digits.any()) scan_digit_anchored(digits, text, out);
   if (contains(Detector::email)) detail::scan_email(text, out);
   if (contains(Detector::secrets)) detail::scan_secrets(text, out);
   if (out.size() < 2) return;

@@ -48,16 +48,18 @@ inline const char* find_digit(const char* p, const char* end) {
   return p;
 }
 
-// Calls f(pos) for every position where a run of ASCII digits starts (the
-// byte before it is not a digit). f returns the position scanning may resume
-// from (at least pos + 1): a matcher that consumed a hit skips past it.
+// Calls f(pos, run_end) for every run of ASCII digits [pos, run_end) (the
+// byte before pos is not a digit). f returns the position scanning resumes
+// from (at least run_end): a matcher that consumed a hit skips past it.
 template <typename F>
 void for_each_digit_run(std::string_view text, F&& f) {
   const char* const base = text.data();
   const char* const end = base + text.size();
   const char* p = base;
   while ((p = find_digit(p, end)) != end) {
-    const size_t resume = f(static_cast<size_t>(p - base));
+    const char* run_end = p + 1;
+    while (run_end != end && is_digit(*run_end)) ++run_end;
+    const size_t resume = f(static_cast<size_t>(p - base), static_cast<size_t>(run_end - base));
     p = base + resume;
     while (p < end && is_digit(*p)) ++p;  // never start inside a digit run
   }

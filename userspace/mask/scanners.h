@@ -15,6 +15,20 @@
 namespace pgw::mask::detail {
 
 // `pos` is the first digit of a digit run (text[pos - 1] is not a digit).
+// The may_be_* gates are cheap necessary conditions on that run (its length,
+// the byte before it), checked before the matcher: most digit runs in text
+// are prices, dates and counts that no matcher needs to look at.
+inline bool may_be_card(size_t run) { return run == 4 || (run >= 13 && run <= 19); }
+inline bool may_be_ssn(size_t run) { return run == 3 || run == 9; }
+inline bool may_be_phone(std::string_view text, size_t pos, size_t run) {
+  const char before = pos > 0 ? text[pos - 1] : '\0';
+  return before == '+' || before == '(' || run == 3 || (run == 1 && text[pos] == '1');
+}
+inline bool may_be_iban(std::string_view text, size_t pos) {
+  return pos >= 2 && static_cast<unsigned char>(text[pos - 2] - 'A') < 26 &&
+         static_cast<unsigned char>(text[pos - 1] - 'A') < 26;
+}
+
 bool match_credit_card(std::string_view text, size_t pos, Span& hit);
 bool match_us_ssn(std::string_view text, size_t pos, Span& hit);
 bool match_phone(std::string_view text, size_t pos, Span& hit);

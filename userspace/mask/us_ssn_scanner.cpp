@@ -37,9 +37,11 @@ bool valid_parts(int area, int group, int serial) {
   return group != 0 && serial != 0;
 }
 
-// A separator glued to more digits means the SSN shape is a piece of a longer
-// number ("1-123-45-6789", "2024.123.45.6789").
-bool is_number_glue(char c, char sep) { return c == sep || c == '-' || c == '.' || c == '/'; }
+// A dash, dot or slash glued to more digits means the SSN shape is a piece of
+// a longer number ("1-123-45-6789", "2024.123.45.6789"). A space does not:
+// "Apt 12 123 45 6789" still holds an SSN, and missing one is worse than
+// masking a few digits of a long spaced number.
+bool is_number_glue(char c) { return c == '-' || c == '.' || c == '/'; }
 
 bool ascii_lower_contains(std::string_view hay, std::string_view needle) {
   if (hay.size() < needle.size()) return false;
@@ -67,8 +69,8 @@ bool match_us_ssn(std::string_view t, size_t pos, Span& hit) {
     if (sep != '-' && sep != ' ') return false;
     if (!digits_exactly(t, pos + 4, 2) || at(t, pos + 6) != sep || !digits_exactly(t, pos + 7, 4)) return false;
     const size_t end = pos + 11;
-    if (pos >= 2 && is_number_glue(t[pos - 1], sep) && is_digit(t[pos - 2])) return false;
-    if (is_number_glue(at(t, end), sep) && digit_at(t, end + 1)) return false;
+    if (pos >= 2 && is_number_glue(t[pos - 1]) && is_digit(t[pos - 2])) return false;
+    if (is_number_glue(at(t, end)) && digit_at(t, end + 1)) return false;
     if (!valid_parts(number(t, pos, 3), number(t, pos + 4, 2), number(t, pos + 7, 4))) return false;
     hit = Span{pos, end, Detector::us_ssn};
     return true;

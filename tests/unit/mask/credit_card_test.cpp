@@ -33,6 +33,13 @@ TEST(CreditCard, AcceptsSpaceAndDashGrouping) {
   EXPECT_EQ(hits(kCard, "4111 1111 1111 1111"), Hits{"4111 1111 1111 1111"});
   EXPECT_EQ(hits(kCard, "4111-1111-1111-1111"), Hits{"4111-1111-1111-1111"});
   EXPECT_EQ(hits(kCard, "Amex 3400 000000 00009."), Hits{"3400 000000 00009"});
+  const std::string diners = with_luhn("3056930902590");  // 14 digits, printed 4-6-4
+  EXPECT_EQ(hits(kCard, diners.substr(0, 4) + " " + diners.substr(4, 6) + " " + diners.substr(10)),
+            Hits{diners.substr(0, 4) + " " + diners.substr(4, 6) + " " + diners.substr(10)});
+  const std::string nineteen = with_luhn("675964982643845300");  // 4-4-4-4-3
+  const std::string printed = nineteen.substr(0, 4) + "-" + nineteen.substr(4, 4) + "-" + nineteen.substr(8, 4) +
+                              "-" + nineteen.substr(12, 4) + "-" + nineteen.substr(16);
+  EXPECT_EQ(hits(kCard, printed), Hits{printed});
 }
 
 TEST(CreditCard, RejectsBadLuhn) {
@@ -65,6 +72,11 @@ TEST(CreditCard, IgnoresLookalikes) {
   EXPECT_TRUE(hits(kCard, "pi=3.4111111111111111").empty());      // decimal fraction
   EXPECT_TRUE(hits(kCard, "4111111111111111.25").empty());
   EXPECT_TRUE(hits(kCard, "4111--1111--1111--1111").empty());  // not single separators
+  EXPECT_TRUE(hits(kCard, "4111 1111-1111 1111").empty());      // mixed separators
+  // Unrelated numbers in a row: the first group of a printed card has 4 digits.
+  const std::string run = with_luhn("1239046978202");
+  EXPECT_TRUE(hits(kCard, run.substr(0, 5) + " " + run.substr(5, 5) + " " + run.substr(10)).empty());
+  EXPECT_TRUE(hits(kCard, run.substr(0, 4) + " " + run.substr(4, 5) + " " + run.substr(9)).empty());  // 4-5-5
 }
 
 TEST(CreditCard, HitsEndOnCodePointBoundaries) {

@@ -40,7 +40,13 @@ TEST(UsSsn, IgnoresPiecesOfLongerNumbers) {
   EXPECT_TRUE(hits(kSsn, "123-45-67890").empty());
   EXPECT_TRUE(hits(kSsn, "1-123-45-6789").empty());
   EXPECT_TRUE(hits(kSsn, "123-45-6789-01").empty());
-  EXPECT_TRUE(hits(kSsn, "4111 123 45 6789").empty());
+  EXPECT_TRUE(hits(kSsn, "2024.123 45 6789").empty());
+  EXPECT_TRUE(hits(kSsn, "12/123-45-6789").empty());
+}
+
+TEST(UsSsn, NumbersBeforeItAcrossASpaceDoNotHideIt) {
+  EXPECT_EQ(hits(kSsn, "Apt 12 123 45 6789"), Hits{"123 45 6789"});
+  EXPECT_EQ(hits(kSsn, "ORD-123456 123-45-6789"), Hits{"123-45-6789"});
 }
 
 TEST(UsSsn, IgnoresDatesAndOrderNumbers) {
