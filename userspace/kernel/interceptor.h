@@ -10,8 +10,11 @@
 //  - the engine's accepted socket carries who connected and where to:
 //    record_for_accepted(fd) right after accept();
 //  - with `fast_path`, bytes between the two local ends skip the TCP stack
-//    (sk_msg over a SOCKHASH). io_uring SEND_ZC is refused on such sockets:
-//    use plain send/recv on accepted sockets.
+//    (sk_msg over a SOCKHASH). Each end decides at its first send, once and
+//    for good, whether its bytes are redirected (its peer is in the SOCKHASH
+//    then) or go the TCP way: a direction never switches mid-stream, and a
+//    missing peer means TCP, never a drop. io_uring SEND_ZC is refused on
+//    such sockets: use plain send/recv on accepted sockets.
 //  - the engine's own upstream sockets are never redirected if it calls
 //    exclude_own_socket(fd) before connect() (and forget_own_socket after):
 //    this holds even when the engine runs inside the intercepted cgroup.
@@ -36,6 +39,18 @@
 // its listening socket, and without sockops there the engine's end never
 // gets its record nor enters the SOCKHASH. sk_msg is attached to the
 // pgw_sockhash map (it sees only sockets in that map).
+//
+// Usage from the engine:
+//   listen(...);                                   // first: connects arrive at once
+//   auto icpt = Interceptor::attach(settings);     // or take over a previous engine
+//   every 200 ms:   (*icpt)->heartbeat();
+//   after accept(): auto rec = (*icpt)->record_for_accepted(fd);
+//                   // who: rec->cgroup_path, uid, gid, comm, pid;
+//                   // where: rec->destination() (v4-mapped folded to IPv4);
+//                   // the record lives with the socket, until close(fd)
+//   upstream:       (*icpt)->exclude_own_socket(s); connect(s, ...);
+//                   (*icpt)->forget_own_socket(s);
+//   SIGTERM:        drain, then (*icpt)->detach_and_unpin();
 //
 // Threads: after attach(), record_for_accepted, exclude_own_socket,
 // forget_own_socket, heartbeat and status may be called from any thread

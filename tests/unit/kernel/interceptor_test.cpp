@@ -49,14 +49,17 @@ std::optional<uint64_t> map_entries(const InterceptorStatus& st, const std::stri
   return std::nullopt;
 }
 
-// The engine's heartbeat timer, for tests that run longer than the timeout.
+// The engine's heartbeat timer. Tests run it like the engine would, so a
+// slow, loaded machine does not make the engine look dead.
 class HeartbeatTimer {
  public:
   explicit HeartbeatTimer(Interceptor* icpt)
       : thread_([this, icpt] {
           std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, 100ms, [this] { return stop_; })) icpt->heartbeat();
-        }) {}
+          while (!cv_.wait_for(lock, 50ms, [this] { return stop_; })) icpt->heartbeat();
+        }) {
+    icpt->heartbeat();  // alive from the moment the timer starts
+  }
   ~HeartbeatTimer() {
     {
       std::lock_guard lock(mu_);
@@ -90,6 +93,7 @@ class InterceptorTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    heartbeats_.clear();
     for (auto& i : interceptors_) {
       if (i) (void)i->detach_and_unpin();
     }
@@ -114,12 +118,27 @@ class InterceptorTest : public ::testing::Test {
     return s;
   }
 
-  Interceptor* attach(const InterceptSettings& s) {
+  // Attaches, with the engine's heartbeat timer running unless the test
+  // wants to control liveness itself.
+  Interceptor* attach(const InterceptSettings& s, bool heartbeat = true) {
     auto r = Interceptor::attach(s);
     EXPECT_TRUE(r.ok()) << r.error();
     if (!r.ok()) return nullptr;
     interceptors_.push_back(std::move(r).value());
-    return interceptors_.back().get();
+    Interceptor* icpt = interceptors_.back().get();
+    if (heartbeat) heartbeats_[icpt] = std::make_unique<HeartbeatTimer>(icpt);
+    return icpt;
+  }
+
+  void stop_heartbeat(Interceptor* icpt) { heartbeats_.erase(icpt); }
+  void start_heartbeat(Interceptor* icpt) { heartbeats_[icpt] = std::make_unique<HeartbeatTimer>(icpt); }
+
+  // The engine process dies: no more heartbeats, no cleanup.
+  void crash(Interceptor* icpt) {
+    heartbeats_.erase(icpt);
+    for (auto& i : interceptors_) {
+      if (i.get() == icpt) i.reset();
+    }
   }
 
   // In a child inside the test cgroup: connect, then report getpeername and
@@ -146,6 +165,7 @@ class InterceptorTest : public ::testing::Test {
   uint16_t test_port_ = 0;
   std::string pin_dir_;
   std::vector<std::unique_ptr<Interceptor>> interceptors_;
+  std::map<Interceptor*, std::unique_ptr<HeartbeatTimer>> heartbeats_;
 };
 
 TEST_F(InterceptorTest, RedirectsAndHandsTheIdentityToTheAcceptedSocket) {
@@ -286,7 +306,6 @@ TEST_F(InterceptorTest, EngineOwnSocketIsNotRedirectedEvenInsideTheCgroup) {
 TEST_F(InterceptorTest, FastPathHoldsBothEndsAndEchoes50MBIntact) {
   Interceptor* icpt = attach(settings());
   ASSERT_NE(icpt, nullptr);
-  HeartbeatTimer heartbeat(icpt);
   constexpr size_t kBytes = 50u << 20;
   const uint16_t port = test_port_;
   Child child(*cg_, cgroup_->path(), [port] {
@@ -382,11 +401,12 @@ TEST_F(InterceptorTest, StaleHeartbeatFailsClosedWithEperm) {
   ASSERT_NE(icpt, nullptr);
   ByteServer server({{engine_fd_, 'E'}});
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  stop_heartbeat(icpt);
   std::this_thread::sleep_for(400ms);
   EXPECT_FALSE(icpt->status()->engine_alive);
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), "connect: " + errno_name(EPERM));
   EXPECT_EQ(connect_from_cgroup(AF_INET6, "::ffff:127.0.0.3"), "connect: " + errno_name(EPERM));
-  icpt->heartbeat();
+  start_heartbeat(icpt);
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
   EXPECT_EQ(server.accepted(engine_fd_), 2u);
   EXPECT_EQ(icpt->status()->counters.connect_refused, 2u);
@@ -401,9 +421,10 @@ TEST_F(InterceptorTest, StaleHeartbeatFailsOpenToTheOriginalDestination) {
   ASSERT_EQ(::listen(origin_fd_, 16), 0);
   ByteServer server({{engine_fd_, 'E'}, {origin_fd_, 'O'}});
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  stop_heartbeat(icpt);
   std::this_thread::sleep_for(400ms);
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " O");
-  icpt->heartbeat();
+  start_heartbeat(icpt);
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
   EXPECT_EQ(icpt->status()->counters.connect_passed_open, 1u);
 }
@@ -441,12 +462,11 @@ TEST_F(InterceptorTest, RestartedEngineTakesOverPinnedLinksWithoutAGap) {
   ASSERT_TRUE(server.wait_accepted(engine_fd_, 50, 5s));
 
   // The previous engine goes away without a clean stop; the new one attaches.
-  interceptors_.front().reset();
+  crash(first);
   InterceptSettings s = settings();
   s.fail_closed = false;
   Interceptor* second = attach(s);
   ASSERT_NE(second, nullptr);
-  HeartbeatTimer heartbeat(second);
   const uint64_t at_takeover = server.accepted(engine_fd_);
   EXPECT_TRUE(server.wait_accepted(engine_fd_, at_takeover + 50, 5s)) << "connections go on after the takeover";
   ASSERT_EQ(::write(stop[1], "s", 1), 1);
@@ -667,7 +687,6 @@ TEST_F(InterceptorTest, TenThousandShortConnectionsLeaveTheMapsAtBaseline) {
   Interceptor* icpt = attach(settings());
   ASSERT_NE(icpt, nullptr);
   const InterceptorStatus base = *icpt->status();
-  HeartbeatTimer heartbeat(icpt);
   ByteServer server({{engine_fd_, 'E'}});
   constexpr int kConnections = 10000;
   const uint16_t port = test_port_;
