@@ -167,6 +167,42 @@ void finish(StatementFacts& f, std::size_t input_size) {
   if (f.flags & (kCopyFile | kCopyProgram)) f.flags |= kTouchesFiles;
 }
 
+// UTF-8 as PostgreSQL accepts it (pg_utf8_islegal): no overlong forms, no
+// surrogates, nothing above U+10FFFF. Returns the offset of the first bad
+// byte, or npos.
+std::size_t invalid_utf8_at(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 Analysis fail(AnalyzeError error, std::string message, int position = 0) {
   Analysis a;
   a.error = error;
@@ -182,6 +218,7 @@ std::string_view to_string(AnalyzeError e) {
     case AnalyzeError::none: return "none";
     case AnalyzeError::too_long: return "too_long";
     case AnalyzeError::nul_byte: return "nul_byte";
+    case AnalyzeError::invalid_utf8: return "invalid_utf8";
     case AnalyzeError::syntax: return "syntax";
     case AnalyzeError::too_complex: return "too_complex";
     case AnalyzeError::internal: return "internal";
@@ -203,6 +240,9 @@ Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
                                               std::to_string(options.max_input_bytes));
     if (sql.find('\0') != std::string_view::npos)
       return fail(AnalyzeError::nul_byte, "statement contains a NUL byte");
+    if (auto bad = invalid_utf8_at(sql); bad != std::string_view::npos)
+      return fail(AnalyzeError::invalid_utf8,
+                  "statement is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
 
     // The parser needs a NUL-terminated string; reuse one buffer per thread.
     thread_local std::string buffer;

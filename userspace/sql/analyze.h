@@ -42,6 +42,7 @@ enum class AnalyzeError {
   none,
   too_long,     // more than max_input_bytes
   nul_byte,     // an embedded NUL (the protocol cannot carry one; the parser would stop there)
+  invalid_utf8, // not UTF-8: the parser reads UTF-8, as the server does for a UTF8 client
   syntax,       // the parser's message and position
   too_complex,  // more than max_nodes
   internal,

@@ -169,8 +169,11 @@ enum Flag : std::uint32_t {
 std::string flags_to_string(std::uint32_t flags);
 
 struct StatementFacts {
-  std::size_t location = 0;  // byte offset of the statement in the input
-  std::size_t length = 0;    // its length in bytes
+  // Byte range of the statement in the input, as PostgreSQL's RawStmt gives
+  // it: from just after the previous semicolon (leading blanks and comments
+  // included) to the end of the statement, its semicolon excluded.
+  std::size_t location = 0;
+  std::size_t length = 0;
   ClassSet classes;
   std::uint32_t flags = 0;
   std::vector<Relation> relations;  // sorted by (catalog, schema, name), unique

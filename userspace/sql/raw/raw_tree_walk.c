@@ -47,10 +47,18 @@ ascii_lower_copy(const char *s)
 	return out;
 }
 
+/*
+ * Whether name is a CTE in scope. The search stops after PGW_MAX_CTE_LOOKUP
+ * names: thousands of CTEs would otherwise make every lookup walk thousands
+ * of names (a 1 MiB chain of CTEs took seconds). Past the cap a CTE
+ * reference is reported as a relation, which is the safe side.
+ */
+#define PGW_MAX_CTE_LOOKUP 256
+
 static bool
 in_scope(const pgw_cte_scope *scope, const char *name)
 {
-	for (; scope; scope = scope->next)
+	for (int n = 0; scope && n < PGW_MAX_CTE_LOOKUP; scope = scope->next, n++)
 		if (strcmp(scope->name, name) == 0)
 			return true;
 	return false;
