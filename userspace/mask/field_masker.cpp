@@ -29,11 +29,25 @@ void append_json_string(std::string_view text, std::string& out) {
   out.push_back('"');
 }
 
-// The whole JSON value becomes a JSON string holding fn(value).
+// A JSON document that is one string without escapes, e.g. "123-45-6789":
+// its content, so that partial or email see the value and not the quotes.
+std::string_view plain_json_string(std::string_view json_text) {
+  const size_t b = json_text.find_first_not_of(" \t\r\n");
+  const size_t e = json_text.find_last_not_of(" \t\r\n");
+  if (b == std::string_view::npos || e <= b || json_text[b] != '"' || json_text[e] != '"') return {};
+  const std::string_view inner = json_text.substr(b + 1, e - b - 1);
+  if (inner.find_first_of("\"\\") != std::string_view::npos) return {};
+  return inner;
+}
+
+// The whole JSON value becomes a JSON string holding fn(value), or
+// fn(content) when the value is itself a plain JSON string.
 FieldOutcome mask_json_whole(const MaskFunction& fn, std::string_view json_text, std::string& out) {
   thread_local std::string masked;
   masked.clear();
-  if (!fn.apply_into(json_text, masked)) return FieldOutcome::null;
+  const std::string_view inner = plain_json_string(json_text);
+  const std::string_view subject = inner.data() != nullptr ? inner : json_text;
+  if (!fn.apply_into(subject, masked)) return FieldOutcome::null;
   append_json_string(masked, out);
   return FieldOutcome::replaced;
 }

@@ -58,14 +58,18 @@ void append_hash(const KeyedHash& key, std::string_view value, std::string& out)
 }
 
 // The whole value must be one address: local part, '@', a domain that ends
-// exactly at the end of the value.
-void append_email(std::string_view value, std::string& out) {
+// exactly at the end of the value. Trailing spaces are kept as they are:
+// char(n) columns pad their values with them.
+void append_email(std::string_view padded, std::string& out) {
+  const size_t last = padded.find_last_not_of(' ');
+  const std::string_view value = padded.substr(0, last == std::string_view::npos ? 0 : last + 1);
+  const std::string_view padding = padded.substr(value.size());
   const size_t at_pos = value.rfind('@');
   bool is_email = at_pos != std::string_view::npos && at_pos > 0 &&
                   detail::email_domain_end(value, at_pos + 1) == value.size();
   for (size_t i = 0; is_email && i < at_pos; ++i) is_email = detail::is_email_local_char(value[i]);
   if (!is_email) {
-    append_redacted(value, out);
+    append_redacted(padded, out);
     return;
   }
   const std::string_view local = value.substr(0, at_pos);
@@ -77,6 +81,7 @@ void append_email(std::string_view value, std::string& out) {
     out.push_back('*');
   }
   out.append(value.substr(at_pos));
+  out.append(padding);
 }
 
 }  // namespace

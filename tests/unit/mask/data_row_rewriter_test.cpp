@@ -91,6 +91,11 @@ TEST(DataRowRewriter, JsonColumnsStayValidJson) {
   const std::string jsonb_binary = std::string(1, '\x01') + R"({"ssn": "123-45-6789"})";
   EXPECT_EQ(rewrite({R"({"a":1})", R"({"ssn": "123-45-6789"})", jsonb_binary}, plan),
             (std::vector<Field>{R"("*******")", R"("{\"***\": \"***-**-6789\"}")", std::string(1, '\x01') + R"("x\"y")"}));
+  // A document that is one plain string is masked by its content.
+  const RowPlan scalar({ColumnRule::masked(MaskFunction::partial(0, 4), kJsonb),
+                        ColumnRule::masked(MaskFunction::email(), kJson)});
+  EXPECT_EQ(rewrite({R"("123-45-6789")", R"( "jane@example.com" )"}, scalar),
+            (std::vector<Field>{R"("***-**-6789")", R"("j***@example.com")"}));
   // A jsonb binary value of an unknown version is not guessed at.
   const RowPlan v2({ColumnRule::masked(MaskFunction::redact(), kJsonb, kBinaryFormat)});
   EXPECT_EQ(rewrite({std::string("\x02{}", 3)}, v2), (std::vector<Field>{std::nullopt}));

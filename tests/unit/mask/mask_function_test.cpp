@@ -125,6 +125,7 @@ TEST(Email, KeepsTheDomain) {
   EXPECT_EQ(masked("email", "j@example.com"), "*@example.com");
   EXPECT_EQ(masked("email", "josé@exämple.de"), "j***@exämple.de");
   EXPECT_EQ(masked("email", "élodie@example.fr"), "é*****@example.fr");
+  EXPECT_EQ(masked("email", "john@example.com    "), "j***@example.com    ");  // char(n) padding
 }
 
 TEST(Email, NonEmailsFallBackToRedact) {
