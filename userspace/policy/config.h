@@ -49,10 +49,18 @@ std::string_view to_string(LogLevel l);
 std::string_view to_string(UnparseableAction a);
 
 struct InterceptConfig {
+  // Transparent interception runs only when the config has an `intercept:`
+  // section (and it does not say `enabled: false`): a config without one is
+  // explicit mode only, and never attaches anything to the host.
+  bool enabled = false;
   std::string cgroup = "/";            // cgroup v2 subtree, relative to the cgroup2 mount
   std::vector<uint16_t> ports = {5432};
   FailMode fail = FailMode::closed;
   std::string bpffs = "/sys/fs/bpf/pgwarden";  // where links and maps are pinned
+  bool fast_path = true;               // sk_msg moves bytes between the two local ends
+  // While the engine's heartbeat is older than this, redirected connects
+  // fail (closed) or go straight to the database (open).
+  std::chrono::milliseconds heartbeat_timeout{1000};
 };
 
 struct RecordingConfig {

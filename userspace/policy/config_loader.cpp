@@ -541,9 +541,27 @@ Config Loader::load(const YAML::Node& root) {
 }
 
 void Loader::load_intercept(const YAML::Node& n, const std::string& path, InterceptConfig& out) {
-  static constexpr std::array<std::string_view, 4> kKeys = {"cgroup", "ports", "fail", "bpffs"};
+  static constexpr std::array<std::string_view, 7> kKeys = {"enabled", "cgroup", "ports", "fail",
+                                                            "bpffs",   "fast_path", "heartbeat_timeout"};
   auto fields = read_map(n, path, kKeys);
   if (!fields) return;
+  // Writing an intercept section asks for interception; `enabled: false`
+  // keeps the section but turns it off.
+  out.enabled = true;
+  if (auto f = fields->get("enabled")) {
+    if (auto v = read_bool(f->value, child(path, "enabled"))) out.enabled = *v;
+  }
+  if (auto f = fields->get("fast_path")) {
+    if (auto v = read_bool(f->value, child(path, "fast_path"))) out.fast_path = *v;
+  }
+  if (auto f = fields->get("heartbeat_timeout")) {
+    const std::string p = child(path, "heartbeat_timeout");
+    if (auto d = read_duration(f->value, p)) {
+      if (d->count() < 100) error(f->value, p, "must be at least 100ms (the engine beats every 200ms)");
+      else if (d->count() > 60'000) error(f->value, p, "must be at most 60s");
+      else out.heartbeat_timeout = *d;
+    }
+  }
   if (auto f = fields->get("cgroup")) {
     const std::string p = child(path, "cgroup");
     if (auto s = read_nonempty(f->value, p)) {
@@ -1031,7 +1049,8 @@ void Loader::cross_check(const YAML::Node& root, Config& config) {
                     quote_for_message(config.upstreams[j].name));
         }
       }
-      if (m.port && std::find(config.intercept.ports.begin(), config.intercept.ports.end(),
+      if (config.intercept.enabled && m.port &&
+          std::find(config.intercept.ports.begin(), config.intercept.ports.end(),
                               *m.port) == config.intercept.ports.end()) {
         config.warnings.push_back(
             name_ + ":" + std::to_string(upstream_nodes_[i].Mark().line + 1) + ": " +

@@ -68,6 +68,7 @@ TEST_F(ConfigTest, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c.listen.to_string(), "127.0.0.1:15432");
   EXPECT_EQ(c.unix_socket, "/run/pgwarden/.s.PGSQL.5432");
   EXPECT_EQ(c.admin_socket, "/run/pgwarden/admin.sock");
+  EXPECT_FALSE(c.intercept.enabled);  // no intercept section: explicit mode only
   EXPECT_EQ(c.intercept.cgroup, "/");
   EXPECT_EQ(c.intercept.ports, std::vector<uint16_t>{5432});
   EXPECT_EQ(c.intercept.fail, FailMode::closed);
@@ -200,6 +201,9 @@ default: allow
   EXPECT_EQ(c.shutdown_grace, std::chrono::minutes(2));
   EXPECT_EQ(c.log_level, LogLevel::debug);
   EXPECT_EQ(c.explicit_upstream, "billing");
+  EXPECT_TRUE(c.intercept.enabled);
+  EXPECT_TRUE(c.intercept.fast_path);
+  EXPECT_EQ(c.intercept.heartbeat_timeout, std::chrono::milliseconds(1000));
   EXPECT_EQ(c.intercept.cgroup, "/pgwarden/test");
   EXPECT_EQ(c.intercept.ports, (std::vector<uint16_t>{5432, 6432}));
   EXPECT_EQ(c.intercept.fail, FailMode::open);
@@ -578,6 +582,7 @@ TEST_F(ConfigTest, WarningsForLikelyMistakes) {
       "    address: 127.0.0.3:5432\n"
       "    user: app_owner\n"
       "    password_file: open.pw\n"
+      "intercept: { ports: [5432] }\n"
       "identities:\n"
       "  - { name: lonely, match: { uid: 5 } }\n");
   ASSERT_TRUE(r.ok()) << r.error();
@@ -652,6 +657,34 @@ TEST(ConfigTls, ModesThatDemandTlsAreRefusedUntilItExists) {
               std::string::npos)
         << r.error();
   }
+}
+
+}  // namespace
+}  // namespace pgw::policy
+
+namespace pgw::policy {
+namespace {
+
+TEST(ConfigIntercept, EnabledFastPathAndHeartbeatKeys) {
+  const std::string base = R"(upstreams:
+  - name: main
+    match: ["127.0.0.1:5432"]
+    address: 127.0.0.1:5432
+    user: app
+    tls: disable
+)";
+  auto off = load_config_string(base + "intercept:\n  enabled: false\n  fast_path: false\n", "c.yaml", ".");
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_FALSE(off->intercept.enabled);
+  EXPECT_FALSE(off->intercept.fast_path);
+  auto hb = load_config_string(base + "intercept:\n  heartbeat_timeout: 2s\n", "c.yaml", ".");
+  ASSERT_TRUE(hb.ok()) << hb.error();
+  EXPECT_TRUE(hb->intercept.enabled);
+  EXPECT_EQ(hb->intercept.heartbeat_timeout, std::chrono::milliseconds(2000));
+  auto bad = load_config_string(base + "intercept:\n  heartbeat_timeout: 10ms\n", "c.yaml", ".");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("c.yaml:8:22: intercept.heartbeat_timeout: must be at least 100ms"), std::string::npos)
+      << bad.error();
 }
 
 }  // namespace
