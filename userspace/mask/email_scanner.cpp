@@ -47,7 +47,17 @@ size_t email_domain_end(std::string_view t, size_t from) {
     while (i < t.size() && is_domain_char(t[i])) ++i;
     if (i == label_begin) break;
     ++labels;
-    if (labels >= 2 && is_tld(t.substr(label_begin, i - label_begin))) best_end = i;
+    if (labels >= 2) {
+      if (is_tld(t.substr(label_begin, i - label_begin))) {
+        best_end = i;
+      } else {
+        // "example.com。" or "example.comです": CJK text often follows an
+        // address without a space; the ASCII letters still end it.
+        size_t letters = label_begin;
+        while (letters < i && is_alpha(t[letters])) ++letters;
+        if (letters - label_begin >= 2 && is_non_ascii(t[letters])) return letters;
+      }
+    }
     if (at(t, i) == '.' && i + 1 < t.size() && is_domain_char(t[i + 1])) {
       ++i;
       continue;

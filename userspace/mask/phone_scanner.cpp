@@ -110,14 +110,13 @@ bool match_phone(std::string_view t, size_t pos, Span& hit) {
     return false;
   }
 
-  if (before == '(') {
-    const size_t open = pos - 1;
-    if (open > 0 && is_alnum(t[open - 1])) return false;  // f(415) 555-2671 is not a phone
-    if (const size_t end = nanp_body(t, open, false)) {
-      hit = Span{open, end, Detector::phone};
+  // "(415) 555-2671", but not the call f(415) 555-2671. Otherwise the
+  // parenthesis is only punctuation: "(415.555.2671)".
+  if (before == '(' && !(pos >= 2 && is_alnum(t[pos - 2]))) {
+    if (const size_t end = nanp_body(t, pos - 1, false)) {
+      hit = Span{pos - 1, end, Detector::phone};
       return true;
     }
-    // Otherwise the parenthesis is only punctuation: "(415.555.2671)".
   }
 
   // A number glued to an earlier one by a separator is a piece of something

@@ -27,6 +27,9 @@ TEST(Email, TrimsSentencePunctuation) {
 TEST(Email, InternationalisedAddresses) {
   EXPECT_EQ(hits(kEmail, "José: josé@exämple.de"), Hits{"josé@exämple.de"});
   EXPECT_EQ(hits(kEmail, "用户@例子.广告"), Hits{"用户@例子.广告"});
+  // CJK punctuation right after the address is not part of it.
+  EXPECT_EQ(hits(kEmail, "メール jane@example.com。"), Hits{"jane@example.com"});
+  EXPECT_EQ(hits(kEmail, "邮箱 jane@example.com，谢谢"), Hits{"jane@example.com"});
 }
 
 TEST(Email, IgnoresNonAddresses) {

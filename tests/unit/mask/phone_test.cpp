@@ -36,6 +36,7 @@ TEST(Phone, FindsNanpForms) {
   EXPECT_EQ(hits(kPhone, "1-800-555-0199"), Hits{"1-800-555-0199"});
   EXPECT_EQ(hits(kPhone, "1 (212) 555-0100"), Hits{"1 (212) 555-0100"});
   EXPECT_EQ(hits(kPhone, "see (415.555.2671)"), Hits{"415.555.2671"});  // parentheses as punctuation
+  EXPECT_EQ(hits(kPhone, "call(415.555.2671)"), Hits{"415.555.2671"});
 }
 
 TEST(Phone, AppliesNanpAreaAndExchangeRules) {
