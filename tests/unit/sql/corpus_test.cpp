@@ -259,6 +259,7 @@ const std::vector<Case>& corpus() {
       {"COMMENT ON TABLE hr.salaries IS 'x'", "ddl,alter", "hr.salaries:ddl"},
       {"COMMENT ON COLUMN hr.salaries.amount IS 'x'", "ddl,alter", "hr.salaries:ddl"},
       {"ALTER SCHEMA hr RENAME TO hr2", "ddl,alter", "hr.*:ddl"},
+      {"ALTER TABLE x SET SCHEMA hr", "ddl,alter", "x:ddl hr.*:ddl"},
       {"CREATE SEQUENCE s1", "ddl,create", "s1:ddl"},
       {"ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", "ddl,alter", "t:ddl p:ddl"},
       {"CREATE POLICY p ON hr.salaries USING (true)", "ddl,create", "hr.salaries:ddl"},

@@ -93,13 +93,15 @@ pgw_raw_analyze(const char *sql, const pgw_raw_options *options, const pgw_raw_s
 	MemoryContext ctx = pg_query_enter_memory_context();
 	List *tree = NIL;
 	int status;
+	bool saved_conforming = standard_conforming_strings;
+	bool saved_warning = escape_string_warning;
 
 	error->message[0] = '\0';
 	error->cursor_pos = 0;
 	/* The scanner reads these thread-locals when it starts. With
 	 * standard_conforming_strings off, '\'' escapes a quote, as the server
-	 * would read it; the warning PostgreSQL prints about that goes nowhere
-	 * useful here. */
+	 * would read it; the warning PostgreSQL would print to stderr about every
+	 * such string is of no use here. */
 	standard_conforming_strings = options->standard_conforming_strings != 0;
 	escape_string_warning = false;
 
@@ -108,7 +110,8 @@ pgw_raw_analyze(const char *sql, const pgw_raw_options *options, const pgw_raw_s
 	else
 		status = try_walk_all(tree, options, sink, error);
 
-	standard_conforming_strings = true;
+	standard_conforming_strings = saved_conforming;
+	escape_string_warning = saved_warning;
 	pg_query_exit_memory_context(ctx);
 	return status;
 }

@@ -184,7 +184,6 @@ is_leaf(const Node *node)
 		case T_A_Star:
 		case T_ParamRef:
 		case T_ColumnRef:
-		case T_TypeName:
 		case T_SQLValueFunction:
 		case T_SetToDefault:
 			return true;
@@ -948,6 +947,12 @@ visit_other(pgw_walker *w, const pgw_walk_item *item)
 		case T_AlterOwnerStmt:
 			emit_object(w, ((const AlterOwnerStmt *) node)->objectType,
 						((const AlterOwnerStmt *) node)->object, PGW_USE_DDL);
+			break;
+		case T_AlterObjectSchemaStmt:
+			/* Moving an object into a schema changes what that schema holds. */
+			if (((const AlterObjectSchemaStmt *) node)->newschema)
+				w->sink->schema(w->sink->ctx, ((const AlterObjectSchemaStmt *) node)->newschema,
+								PGW_USE_DDL);
 			break;
 		case T_CreateSchemaStmt:
 			if (((const CreateSchemaStmt *) node)->schemaname)
