@@ -1,8 +1,6 @@
 #include "sql/analyze.h"
 
-#include <algorithm>
 #include <new>
-#include <tuple>
 
 #include "sql/function_denylist.h"
 #include "sql/raw/raw_facts.h"
@@ -117,41 +115,9 @@ struct Builder {
   }
 };
 
-template <typename T, typename Key, typename Merge>
-void sort_unique(std::vector<T>& items, Key key, Merge merge) {
-  std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (out > 0 && key(items[out - 1]) == key(items[i])) {
-      merge(items[out - 1], items[i]);
-    } else {
-      if (out != i) items[out] = std::move(items[i]);
-      ++out;
-    }
-  }
-  items.resize(out);
-}
-
-template <typename T>
-void sort_unique_strings(std::vector<T>& items) {
-  std::sort(items.begin(), items.end());
-  items.erase(std::unique(items.begin(), items.end()), items.end());
-}
-
 void finish(StatementFacts& f, std::size_t input_size) {
   if (f.length == 0 && f.location <= input_size) f.length = input_size - f.location;
-  sort_unique(
-      f.relations, [](const Relation& r) { return std::tie(r.catalog, r.schema, r.name); },
-      [](Relation& into, const Relation& from) { into.usage |= from.usage; });
-  sort_unique(
-      f.schemas, [](const SchemaRef& s) { return std::tie(s.name); },
-      [](SchemaRef& into, const SchemaRef& from) { into.usage |= from.usage; });
-  sort_unique(
-      f.functions, [](const FunctionRef& fn) { return std::tie(fn.catalog, fn.schema, fn.name); },
-      [](FunctionRef&, const FunctionRef&) {});
-  for (auto* names : {&f.prepares, &f.executes, &f.deallocates, &f.listens, &f.unlistens,
-                      &f.notifies})
-    sort_unique_strings(*names);
+  sort_and_merge(f);
 
   for (const auto& fn : f.functions) {
     switch (fn.risk) {

@@ -1,6 +1,8 @@
 #include "sql/statement_facts.h"
 
+#include <algorithm>
 #include <array>
+#include <tuple>
 
 namespace pgw::sql {
 namespace {
@@ -112,6 +114,64 @@ const FunctionRef* StatementFacts::find_function(std::string_view name) const {
   for (const auto& f : functions)
     if (f.name == name) return &f;
   return nullptr;
+}
+
+namespace {
+
+template <typename T, typename Key, typename Merge>
+void sort_unique(std::vector<T>& items, Key key, Merge merge) {
+  std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (out > 0 && key(items[out - 1]) == key(items[i])) {
+      merge(items[out - 1], items[i]);
+    } else {
+      if (out != i) items[out] = std::move(items[i]);
+      ++out;
+    }
+  }
+  items.resize(out);
+}
+
+void sort_unique_strings(std::vector<std::string>& items) {
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+}
+
+template <typename T>
+void append(std::vector<T>& into, const std::vector<T>& from) {
+  into.insert(into.end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+void sort_and_merge(StatementFacts& f) {
+  sort_unique(
+      f.relations, [](const Relation& r) { return std::tie(r.catalog, r.schema, r.name); },
+      [](Relation& into, const Relation& from) { into.usage |= from.usage; });
+  sort_unique(
+      f.schemas, [](const SchemaRef& s) { return std::tie(s.name); },
+      [](SchemaRef& into, const SchemaRef& from) { into.usage |= from.usage; });
+  sort_unique(
+      f.functions, [](const FunctionRef& fn) { return std::tie(fn.catalog, fn.schema, fn.name); },
+      [](FunctionRef&, const FunctionRef&) {});
+  for (auto* names :
+       {&f.prepares, &f.executes, &f.deallocates, &f.listens, &f.unlistens, &f.notifies})
+    sort_unique_strings(*names);
+}
+
+void add_prepared_facts(StatementFacts& execute, const StatementFacts& prepared) {
+  ClassSet classes = prepared.classes;
+  classes.remove(StatementClass::prepare);
+  execute.classes.add(classes);
+  execute.flags |= prepared.flags;
+  append(execute.relations, prepared.relations);
+  append(execute.schemas, prepared.schemas);
+  append(execute.functions, prepared.functions);
+  append(execute.settings, prepared.settings);
+  append(execute.notifies, prepared.notifies);
+  execute.notify_unknown_channel |= prepared.notify_unknown_channel;
+  sort_and_merge(execute);
 }
 
 std::string to_string(const StatementFacts& f) {

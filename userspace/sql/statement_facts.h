@@ -58,6 +58,7 @@ class ClassSet {
   }
   constexpr void add(StatementClass c) { bits_ |= bit(c); }
   constexpr void add(ClassSet other) { bits_ |= other.bits_; }
+  constexpr void remove(StatementClass c) { bits_ &= ~bit(c); }
   constexpr bool has(StatementClass c) const { return (bits_ & bit(c)) != 0; }
   constexpr bool intersects(ClassSet other) const { return (bits_ & other.bits_) != 0; }
   constexpr bool empty() const { return bits_ == 0; }
@@ -195,6 +196,15 @@ struct StatementFacts {
   const Relation* find_relation(std::string_view schema, std::string_view name) const;
   const FunctionRef* find_function(std::string_view name) const;
 };
+
+// Sorts relations, schemas, functions and names, merging duplicates (usage
+// bits are OR-ed). analyze() returns facts in this form.
+void sort_and_merge(StatementFacts& facts);
+
+// EXECUTE x (SQL, or Bind/Execute of a protocol statement) runs what x was
+// prepared with: adds the facts of the prepared query (its classes without
+// "prepare", relations, functions, settings, flags) to the EXECUTE's facts.
+void add_prepared_facts(StatementFacts& execute, const StatementFacts& prepared);
 
 // One line for logs, tests and "policy explain":
 // "classes=select,lock relations=public.t(read,lock) functions=now flags=..."

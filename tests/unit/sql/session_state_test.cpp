@@ -193,6 +193,22 @@ TEST(Names, PrepareExecuteDeallocate) {
   EXPECT_EQ(only(analyze("EXPLAIN ANALYZE EXECUTE p1")).executes, std::vector<std::string>{"p1"});
 }
 
+TEST(Names, ExecuteTakesThePreparedFacts) {
+  auto prepared = only(analyze("PREPARE p AS WITH d AS (DELETE FROM hr.salaries RETURNING *) "
+                               "SELECT pg_read_file('/x') FROM d, t"));
+  auto execute = only(analyze("EXECUTE p"));
+  add_prepared_facts(execute, prepared);
+  EXPECT_EQ(execute.classes,
+            (ClassSet{StatementClass::execute, StatementClass::select, StatementClass::delete_}));
+  ASSERT_NE(execute.find_relation("hr", "salaries"), nullptr);
+  EXPECT_EQ(execute.find_relation("hr", "salaries")->usage, kRead | kWrite);
+  EXPECT_NE(execute.find_relation("", "t"), nullptr);
+  EXPECT_NE(execute.find_function("pg_read_file"), nullptr);
+  EXPECT_TRUE(execute.has_flag(kTouchesFiles));
+  EXPECT_EQ(execute.executes, std::vector<std::string>{"p"});
+  EXPECT_TRUE(execute.prepares.empty());
+}
+
 TEST(Names, ListenNotify) {
   EXPECT_EQ(only(analyze("LISTEN Jobs")).listens, std::vector<std::string>{"jobs"});
   EXPECT_EQ(only(analyze("UNLISTEN jobs")).unlistens, std::vector<std::string>{"jobs"});

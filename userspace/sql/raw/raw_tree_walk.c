@@ -12,40 +12,11 @@
 #include "raw_walk.h"
 #include "raw_node_children.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define CLS(c) PGW_CLASS_BIT(c)
 
-/* ---- small helpers ------------------------------------------------------ */
-
-static int
-ascii_casecmp(const char *a, const char *b)
-{
-	for (;; a++, b++)
-	{
-		unsigned char ca = (unsigned char) *a, cb = (unsigned char) *b;
-
-		if (ca >= 'A' && ca <= 'Z')
-			ca += 'a' - 'A';
-		if (cb >= 'A' && cb <= 'Z')
-			cb += 'a' - 'A';
-		if (ca != cb || ca == 0)
-			return ca - cb;
-	}
-}
-
-/* GUC names are case-insensitive: report them lower-cased. */
-static char *
-ascii_lower_copy(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = palloc(n + 1);
-
-	for (size_t i = 0; i <= n; i++)
-		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + ('a' - 'A') : s[i];
-	return out;
-}
+/* ---- CTE scopes --------------------------------------------------------- */
 
 /*
  * Whether name is a CTE in scope. The search stops after PGW_MAX_CTE_LOOKUP
@@ -62,71 +33,6 @@ in_scope(const pgw_cte_scope *scope, const char *name)
 		if (strcmp(scope->name, name) == 0)
 			return true;
 	return false;
-}
-
-/* The text of a value node (String, Integer, ...), as in DefElem arguments. */
-static const char *
-value_text(const Node *value)
-{
-	char *buf;
-
-	switch (nodeTag(value))
-	{
-		case T_String:
-			return strVal(value);
-		case T_Float:
-			return ((const Float *) value)->fval;
-		case T_BitString:
-			return ((const BitString *) value)->bsval;
-		case T_Boolean:
-			return ((const Boolean *) value)->boolval ? "true" : "false";
-		case T_Integer:
-			buf = palloc(16);
-			snprintf(buf, 16, "%d", intVal(value));
-			return buf;
-		default:
-			return NULL;
-	}
-}
-
-/* The text of a literal: 'x', 'x'::type, 42, 4.2, true. NULL otherwise. */
-static const char *
-literal_text(const Node *node)
-{
-	if (node && IsA(node, TypeCast))
-		node = ((const TypeCast *) node)->arg;
-	if (node == NULL)
-		return NULL;
-	if (IsA(node, A_Const))
-		return ((const A_Const *) node)->isnull ? NULL : value_text(&((const A_Const *) node)->val.node);
-	return value_text(node);
-}
-
-static bool
-is_null_literal(const Node *node)
-{
-	if (node && IsA(node, TypeCast))
-		node = ((const TypeCast *) node)->arg;
-	return node && IsA(node, A_Const) && ((const A_Const *) node)->isnull;
-}
-
-/* PostgreSQL's parse_bool() spellings; anything unrecognized is "unknown". */
-static int
-literal_bool(const Node *node)
-{
-	static const char *const truths[] = {"t", "true", "y", "yes", "on", "1"};
-	static const char *const lies[] = {"f", "false", "n", "no", "off", "0"};
-	const char *text = literal_text(node);
-
-	if (!text)
-		return -1;
-	for (size_t i = 0; i < lengthof(truths); i++)
-		if (ascii_casecmp(text, truths[i]) == 0)
-			return 1;
-	for (size_t i = 0; i < lengthof(lies); i++)
-		if (ascii_casecmp(text, lies[i]) == 0)
-			return 0;
-	return -1;
 }
 
 /* ---- the stack ---------------------------------------------------------- */
@@ -495,8 +401,8 @@ explain_analyzes(const ExplainStmt *stmt)
 	{
 		const DefElem *opt = lfirst(lc);
 
-		if (IsA(opt, DefElem) && ascii_casecmp(opt->defname, "analyze") == 0 &&
-			(opt->arg == NULL || literal_bool(opt->arg) != 0))
+		if (IsA(opt, DefElem) && pgw_ascii_casecmp(opt->defname, "analyze") == 0 &&
+			(opt->arg == NULL || pgw_literal_bool(opt->arg) != 0))
 			return true;
 	}
 	return false;
@@ -532,151 +438,6 @@ emit_name(pgw_walker *w, const pgw_walk_item *item, int kind, const char *name)
 		w->sink->name(w->sink->ctx, kind, name);
 }
 
-static bool
-is_role_setting(const char *name)
-{
-	return name && (strcmp(name, "role") == 0 || strcmp(name, "session_authorization") == 0);
-}
-
-static void
-emit_setting(pgw_walker *w, const char *name, int action, bool is_local, bool via_function,
-			 bool value_known, const char *const *values, size_t n_values)
-{
-	pgw_raw_setting setting = {name, action, is_local, via_function, value_known, values, n_values};
-
-	w->sink->setting(w->sink->ctx, &setting);
-}
-
-/* SET TRANSACTION / SET SESSION CHARACTERISTICS AS TRANSACTION: one setting per option. */
-static void
-emit_transaction_settings(pgw_walker *w, const VariableSetStmt *stmt, bool session)
-{
-	ListCell *lc;
-
-	foreach(lc, stmt->args)
-	{
-		const DefElem *opt = lfirst(lc);
-		const char *value;
-		char *name;
-
-		if (!IsA(opt, DefElem))
-			continue;
-		value = literal_text(opt->arg);
-		name = palloc(strlen(opt->defname) + sizeof("default_"));
-		snprintf(name, strlen(opt->defname) + sizeof("default_"), "%s%s",
-				 session ? "default_" : "", opt->defname);
-		emit_setting(w, name, PGW_SETTING_SET, false, false, value != NULL, &value,
-					 value ? 1 : 0);
-	}
-}
-
-/*
- * SET/RESET. Only a statement of its own changes this session: the SET
- * inside ALTER ROLE ... SET or ALTER SYSTEM configures an object, and its
- * parent statement carries the class.
- */
-static void
-visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableSetStmt *stmt)
-{
-	char *name = stmt->name ? ascii_lower_copy(stmt->name) : NULL;
-	const char **values;
-	size_t n = 0;
-	bool known = true;
-	ListCell *lc;
-
-	if (!(item->mode & PGW_MODE_TOP) || (item->mode & PGW_MODE_NOT_EXECUTED))
-		return;
-	switch (stmt->kind)
-	{
-		case VAR_SET_VALUE:
-			values = palloc(sizeof(char *) * (list_length(stmt->args) + 1));
-			foreach(lc, stmt->args)
-			{
-				const char *text = literal_text(lfirst(lc));
-
-				if (text)
-					values[n++] = text;
-				else
-					known = false;
-			}
-			emit_setting(w, name, PGW_SETTING_SET, stmt->is_local, false, known, values, n);
-			break;
-		case VAR_SET_DEFAULT:
-		case VAR_RESET:
-			emit_setting(w, name, PGW_SETTING_RESET, stmt->is_local, false, true, NULL, 0);
-			break;
-		case VAR_SET_CURRENT:
-			emit_setting(w, name, PGW_SETTING_FROM_CURRENT, stmt->is_local, false, false, NULL,
-						 0);
-			break;
-		case VAR_RESET_ALL:
-			emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
-			break;
-		case VAR_SET_MULTI:
-			pgw_walker_classes(w, CLS(TRANSACTION));
-			if (name && strcmp(name, "transaction") == 0)
-				emit_transaction_settings(w, stmt, false);
-			else if (name && strcmp(name, "session characteristics") == 0)
-			{
-				pgw_walker_classes(w, CLS(SET));
-				emit_transaction_settings(w, stmt, true);
-			}
-			return;
-	}
-	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
-}
-
-/* DISCARD ALL = SET SESSION AUTHORIZATION DEFAULT + RESET ALL + DEALLOCATE ALL + UNLISTEN * + ... */
-static void
-visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *stmt)
-{
-	if (item->mode & PGW_MODE_NOT_EXECUTED)
-		return;
-	pgw_walker_classes(w, CLS(SET));
-	if (stmt->target != DISCARD_ALL)
-		return;
-	pgw_walker_classes(w, CLS(ROLE) | CLS(DEALLOCATE) | CLS(LISTEN));
-	emit_setting(w, "session_authorization", PGW_SETTING_RESET, false, false, true, NULL, 0);
-	emit_setting(w, "role", PGW_SETTING_RESET, false, false, true, NULL, 0);
-	emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
-	w->sink->name(w->sink->ctx, PGW_NAME_DEALLOCATE, NULL);
-	w->sink->name(w->sink->ctx, PGW_NAME_UNLISTEN, NULL);
-}
-
-/* set_config(name, value, is_local): a SET by function call. */
-static void
-report_set_config(pgw_walker *w, const FuncCall *call)
-{
-	const char *name = NULL;
-	const char *value = NULL;
-	int action = PGW_SETTING_SET;
-	bool known = false;
-	int is_local = 0;
-
-	if (list_length(call->args) == 3)
-	{
-		name = literal_text(linitial(call->args));
-		value = literal_text(lsecond(call->args));
-		/* A NULL value resets the setting; an unknown is_local is taken as
-		 * session-wide, the effect that lasts longer. */
-		if (is_null_literal(lsecond(call->args)))
-			action = PGW_SETTING_RESET;
-		known = value != NULL || action == PGW_SETTING_RESET;
-		is_local = literal_bool(lthird(call->args)) == 1;
-	}
-	if (name == NULL)
-	{
-		/* Could be 'role': the safe reading is "any setting, the role included". */
-		pgw_walker_flags(w, PGW_FLAG_UNKNOWN_SETTING);
-		pgw_walker_classes(w, CLS(SET) | CLS(ROLE));
-		emit_setting(w, NULL, action, is_local, true, false, NULL, 0);
-		return;
-	}
-	name = ascii_lower_copy(name);
-	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
-	emit_setting(w, name, action, is_local, true, known, &value, value ? 1 : 0);
-}
-
 static void
 visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 {
@@ -696,13 +457,13 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 			w->sink->function(w->sink->ctx, parts[0], parts[1], parts[2]);
 			if (!(item->mode & PGW_MODE_NOT_EXECUTED))
 			{
-				if (ascii_casecmp(parts[2], "set_config") == 0)
-					report_set_config(w, call);
-				else if (ascii_casecmp(parts[2], "pg_notify") == 0)
+				if (pgw_ascii_casecmp(parts[2], "set_config") == 0)
+					pgw_report_set_config(w, call);
+				else if (pgw_ascii_casecmp(parts[2], "pg_notify") == 0)
 				{
 					pgw_walker_classes(w, CLS(NOTIFY));
 					w->sink->name(w->sink->ctx, PGW_NAME_NOTIFY,
-								  call->args ? literal_text(linitial(call->args)) : NULL);
+								  call->args ? pgw_literal_text(linitial(call->args)) : NULL);
 				}
 			}
 		}
@@ -751,160 +512,11 @@ visit_grant(pgw_walker *w, const pgw_walk_item *item, const GrantStmt *stmt)
 	push_children(w, item, PGW_USE_DDL);
 }
 
-/* ---- classes of the remaining statement types --------------------------- */
-
-typedef struct statement_info
-{
-	bool known;
-	uint32 classes;
-	uint8 usage; /* for relations named directly by the statement */
-} statement_info;
-
-#define DDL_CREATE (CLS(DDL) | CLS(CREATE))
-#define DDL_ALTER (CLS(DDL) | CLS(ALTER))
-#define DDL_DROP (CLS(DDL) | CLS(DROP))
-
-static statement_info
-classify_statement(NodeTag tag)
-{
-	switch (tag)
-	{
-		case T_CreateStmt:
-		case T_CreateForeignTableStmt:
-		case T_CreateTableAsStmt:
-		case T_ViewStmt:
-		case T_IndexStmt:
-		case T_CreateSeqStmt:
-		case T_CreateSchemaStmt:
-		case T_CreateFunctionStmt:
-		case T_CreateTrigStmt:
-		case T_RuleStmt:
-		case T_CreateDomainStmt:
-		case T_CompositeTypeStmt:
-		case T_CreateEnumStmt:
-		case T_CreateRangeStmt:
-		case T_DefineStmt:
-		case T_CreateCastStmt:
-		case T_CreateConversionStmt:
-		case T_CreateOpClassStmt:
-		case T_CreateOpFamilyStmt:
-		case T_CreateFdwStmt:
-		case T_CreateForeignServerStmt:
-		case T_CreateUserMappingStmt:
-		case T_ImportForeignSchemaStmt:
-		case T_CreateTableSpaceStmt:
-		case T_CreatedbStmt:
-		case T_CreateEventTrigStmt:
-		case T_CreatePLangStmt:
-		case T_CreateTransformStmt:
-		case T_CreateAmStmt:
-		case T_CreatePublicationStmt:
-		case T_CreateSubscriptionStmt:
-		case T_CreateStatsStmt:
-		case T_CreatePolicyStmt:
-		case T_CreateExtensionStmt:
-			return (statement_info){true, DDL_CREATE, PGW_USE_DDL};
-		case T_AlterTableStmt:
-		case T_AlterTableMoveAllStmt:
-		case T_AlterDomainStmt:
-		case T_RenameStmt:
-		case T_AlterObjectSchemaStmt:
-		case T_AlterOwnerStmt:
-		case T_AlterObjectDependsStmt:
-		case T_AlterSeqStmt:
-		case T_AlterFunctionStmt:
-		case T_AlterEnumStmt:
-		case T_AlterTypeStmt:
-		case T_AlterOperatorStmt:
-		case T_AlterOpFamilyStmt:
-		case T_AlterFdwStmt:
-		case T_AlterForeignServerStmt:
-		case T_AlterUserMappingStmt:
-		case T_AlterTableSpaceOptionsStmt:
-		case T_AlterDatabaseStmt:
-		case T_AlterDatabaseSetStmt:
-		case T_AlterDatabaseRefreshCollStmt:
-		case T_AlterEventTrigStmt:
-		case T_AlterExtensionStmt:
-		case T_AlterExtensionContentsStmt:
-		case T_AlterPublicationStmt:
-		case T_AlterSubscriptionStmt:
-		case T_AlterStatsStmt:
-		case T_AlterPolicyStmt:
-		case T_AlterCollationStmt:
-		case T_AlterTSDictionaryStmt:
-		case T_AlterTSConfigurationStmt:
-		case T_CommentStmt:
-		case T_SecLabelStmt:
-			return (statement_info){true, DDL_ALTER, PGW_USE_DDL};
-		case T_DropTableSpaceStmt:
-		case T_DropdbStmt:
-		case T_DropUserMappingStmt:
-		case T_DropSubscriptionStmt:
-			return (statement_info){true, DDL_DROP, PGW_USE_DDL};
-		case T_CreateRoleStmt:
-			return (statement_info){true, CLS(GRANT) | DDL_CREATE, PGW_USE_DDL};
-		case T_AlterRoleStmt:
-		case T_AlterRoleSetStmt:
-		case T_AlterDefaultPrivilegesStmt:
-		case T_ReassignOwnedStmt:
-			return (statement_info){true, CLS(GRANT) | DDL_ALTER, PGW_USE_DDL};
-		case T_DropRoleStmt:
-		case T_DropOwnedStmt:
-			return (statement_info){true, CLS(GRANT) | DDL_DROP, PGW_USE_DDL};
-		case T_GrantRoleStmt:
-			return (statement_info){true, CLS(GRANT), PGW_USE_DDL};
-		case T_VacuumStmt:
-		case T_ReindexStmt:
-		case T_ClusterStmt:
-		case T_CheckPointStmt:
-		case T_LoadStmt:
-		case T_AlterSystemStmt:
-			return (statement_info){true, CLS(ADMIN), PGW_USE_ADMIN};
-		case T_RefreshMatViewStmt:
-			return (statement_info){true, CLS(ADMIN), PGW_USE_ADMIN | PGW_USE_WRITE};
-		case T_TransactionStmt:
-		case T_ConstraintsSetStmt:
-			return (statement_info){true, CLS(TRANSACTION), 0};
-		case T_VariableShowStmt:
-		case T_FetchStmt:
-		case T_ClosePortalStmt:
-			return (statement_info){true, CLS(SELECT), 0};
-		case T_CallStmt:
-			return (statement_info){true, CLS(PROCEDURAL), 0};
-		case T_ListenStmt:
-		case T_UnlistenStmt:
-			return (statement_info){true, CLS(LISTEN), 0};
-		case T_NotifyStmt:
-			return (statement_info){true, CLS(NOTIFY), 0};
-		case T_TruncateStmt:
-			return (statement_info){true, CLS(TRUNCATE), PGW_USE_TRUNCATE | PGW_USE_WRITE};
-		case T_LockStmt:
-			return (statement_info){true, CLS(LOCK), PGW_USE_LOCK};
-		case T_PrepareStmt:
-			return (statement_info){true, CLS(PREPARE), 0};
-		case T_ExecuteStmt:
-			return (statement_info){true, CLS(EXECUTE), 0};
-		case T_DeallocateStmt:
-			return (statement_info){true, CLS(DEALLOCATE), 0};
-		/* Parts of other statements, and containers whose contents carry the
-		 * classes (DECLARE CURSOR runs its query). */
-		case T_DeclareCursorStmt:
-		case T_ReturnStmt:
-		case T_PLAssignStmt:
-		case T_AlterTableCmd:
-		case T_ReplicaIdentityStmt:
-			return (statement_info){true, 0, 0};
-		default:
-			return (statement_info){false, 0, 0};
-	}
-}
-
 static void
 visit_other(pgw_walker *w, const pgw_walk_item *item)
 {
 	const Node *node = item->node;
-	statement_info info = classify_statement(nodeTag(node));
+	pgw_statement_info info = pgw_classify_statement(nodeTag(node));
 
 	if (!info.known && pgw_is_statement_tag(nodeTag(node)))
 		unsupported(w);
@@ -1022,10 +634,10 @@ visit(pgw_walker *w, const pgw_walk_item *item)
 			visit_explain(w, item, (const ExplainStmt *) node);
 			return;
 		case T_VariableSetStmt:
-			visit_variable_set(w, item, (const VariableSetStmt *) node);
+			pgw_visit_variable_set(w, item, (const VariableSetStmt *) node);
 			return;
 		case T_DiscardStmt:
-			visit_discard(w, item, (const DiscardStmt *) node);
+			pgw_visit_discard(w, item, (const DiscardStmt *) node);
 			return;
 		case T_DoStmt:
 			visit_do(w, item, (const DoStmt *) node);
@@ -1043,7 +655,7 @@ visit(pgw_walker *w, const pgw_walk_item *item)
 			/* SELECT INTO / CREATE TABLE AS: creates and fills a table. */
 			const IntoClause *into = (const IntoClause *) node;
 
-			emit_classes(w, item, DDL_CREATE);
+			emit_classes(w, item, CLS(DDL) | CLS(CREATE));
 			push_as(w, item, into->rel, PGW_USE_DDL | PGW_USE_WRITE, NULL,
 					item->mode & PGW_MODE_NOT_EXECUTED);
 			push_children_except(w, item, PGW_USE_READ, item->scope, (const Node *) into->rel,

@@ -59,6 +59,28 @@ void pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_dep
 void pgw_walker_classes(pgw_walker *w, uint32 class_bits);
 void pgw_walker_flags(pgw_walker *w, uint32 flags);
 
+/* raw_statement_classes.c: classes of the statement types handled generically. */
+typedef struct pgw_statement_info
+{
+	bool known;
+	uint32 classes;
+	uint8 usage; /* for relations named directly by the statement */
+} pgw_statement_info;
+
+pgw_statement_info pgw_classify_statement(NodeTag tag);
+
+/* raw_settings.c: session settings. */
+void pgw_visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableSetStmt *stmt);
+void pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *stmt);
+void pgw_report_set_config(pgw_walker *w, const FuncCall *call);
+
+/* raw_literals.c */
+int pgw_ascii_casecmp(const char *a, const char *b);
+char *pgw_ascii_lower_copy(const char *s);
+const char *pgw_literal_text(const Node *node); /* 'x', 'x'::t, 42, true; else NULL */
+bool pgw_is_null_literal(const Node *node);
+int pgw_literal_bool(const Node *node); /* 1, 0, or -1 when not a boolean literal */
+
 /* raw_parser() with error capture; false on a parse error (error filled in). */
 bool pgw_try_raw_parse(const char *sql, RawParseMode mode, List **out, pgw_raw_error *error);
 
