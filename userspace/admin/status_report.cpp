@@ -30,6 +30,50 @@ nlohmann::json sessions_json(const engine::EngineState& state) {
   return list;
 }
 
+// The eBPF side, in the shape of `bpftool prog show` / `map show`.
+nlohmann::json intercept_json(const engine::EngineState& state) {
+  const kernel::Interceptor* icpt = state.interceptor();
+  if (icpt == nullptr) return {{"enabled", false}};
+  auto st = icpt->status();
+  if (!st) return {{"enabled", true}, {"error", st.error()}};
+  nlohmann::json programs = nlohmann::json::array();
+  for (const auto& p : st->programs) {
+    programs.push_back({{"name", p.name},
+                        {"id", p.prog_id},
+                        {"link_id", p.link_id},
+                        {"attach_type", p.attach_type},
+                        {"attach_point", p.attach_point},
+                        {"pin", p.pin}});
+  }
+  nlohmann::json maps = nlohmann::json::array();
+  for (const auto& m : st->maps) {
+    nlohmann::json entry = {{"name", m.name}, {"id", m.id}, {"type", m.type}, {"max_entries", m.max_entries},
+                            {"pin", m.pin}};
+    if (m.entries) entry["entries"] = *m.entries;
+    maps.push_back(entry);
+  }
+  const auto& c = st->counters;
+  return {{"enabled", true},
+          {"cgroup", st->cgroup},
+          {"pin_dir", st->pin_dir},
+          {"took_over", st->took_over},
+          {"fail", st->fail_closed ? "closed" : "open"},
+          {"fast_path", st->fast_path},
+          {"engine_alive", st->engine_alive},
+          {"heartbeat_age_ms", st->heartbeat_age.count()},
+          {"programs", programs},
+          {"maps", maps},
+          {"counters",
+           {{"connect_redirected", c.connect_redirected},
+            {"connect_refused", c.connect_refused},
+            {"connect_passed_open", c.connect_passed_open},
+            {"connect_own_socket", c.connect_own_socket},
+            {"accept_matched", c.accept_matched},
+            {"sockhash_added", c.sockhash_added},
+            {"fast_bytes", c.fast_bytes},
+            {"tcp_bytes", c.tcp_bytes}}}};
+}
+
 nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
   auto config = state.config();
   nlohmann::json upstreams = nlohmann::json::array();
@@ -58,6 +102,7 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
         {"unix_socket", config->unix_socket},
         {"admin_socket", config->admin_socket}}},
       {"upstreams", upstreams},
+      {"intercept", intercept_json(state)},
       {"sessions",
        {{"open", state.sessions_open.load()},
         {"total", state.sessions_total.load()},

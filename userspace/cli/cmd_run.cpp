@@ -35,16 +35,18 @@ int cmd_run(Args args) {
   engine::block_engine_signals();
 
   engine::Engine engine(config_path, std::make_shared<const policy::Config>(std::move(config).value()));
-  if (auto st = engine.start(); !st) {
-    spdlog::error("{}", st.error());
-    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
-    return 1;
-  }
-  const admin::DaemonFacts facts{engine.worker_count(), config_path};
+  // The admin socket first: a second pgwarden with the same config fails
+  // here, before it could touch the listeners or the eBPF pins.
+  const admin::DaemonFacts facts{engine::worker_count_for(*engine.state().config()), config_path};
   admin::AdminServer admin_server(engine.state().config()->admin_socket, [&](const nlohmann::json& request) {
     return admin::handle_request(request, engine.state(), facts);
   });
   if (auto st = admin_server.start(); !st) {
+    spdlog::error("{}", st.error());
+    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
+    return 1;
+  }
+  if (auto st = engine.start(); !st) {
     spdlog::error("{}", st.error());
     std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
     return 1;

@@ -74,6 +74,37 @@ void print_status_text(const nlohmann::json& st) {
   const auto& l = st["listeners"];
   std::printf("listen: %s  unix_socket %s  admin_socket %s\n", l.value("listen", "").c_str(),
               l.value("unix_socket", "").c_str(), l.value("admin_socket", "").c_str());
+  const nlohmann::json icpt = st.value("intercept", nlohmann::json::object());
+  if (!icpt.value("enabled", false)) {
+    std::printf("intercept: off (explicit mode only)\n");
+  } else if (icpt.contains("error")) {
+    std::printf("intercept: on, status unavailable: %s\n", icpt.value("error", "").c_str());
+  } else {
+    std::printf("intercept: cgroup %s  fail %s  fast_path %s  engine %s (heartbeat %lldms ago)  pins %s\n",
+                icpt.value("cgroup", "").c_str(), icpt.value("fail", "").c_str(),
+                icpt.value("fast_path", false) ? "on" : "off", icpt.value("engine_alive", false) ? "alive" : "STALE",
+                static_cast<long long>(icpt.value("heartbeat_age_ms", 0ll)), icpt.value("pin_dir", "").c_str());
+    for (const auto& p : icpt["programs"]) {
+      std::printf("  prog %u: %s  %s  %s", p.value("id", 0u), p.value("name", "").c_str(),
+                  p.value("attach_type", "").c_str(), p.value("attach_point", "").c_str());
+      if (p.value("link_id", 0u) != 0) std::printf("  link %u", p.value("link_id", 0u));
+      std::printf("\n");
+    }
+    for (const auto& m : icpt["maps"]) {
+      std::printf("  map %u: %s  %s  max_entries %u", m.value("id", 0u), m.value("name", "").c_str(),
+                  m.value("type", "").c_str(), m.value("max_entries", 0u));
+      if (m.contains("entries")) std::printf("  entries %llu", static_cast<unsigned long long>(m.value("entries", 0ull)));
+      std::printf("\n");
+    }
+    const auto& c = icpt["counters"];
+    std::printf("  connects: %llu redirected, %llu refused (engine down), %llu passed (fail open), %llu own\n",
+                static_cast<unsigned long long>(c.value("connect_redirected", 0ull)),
+                static_cast<unsigned long long>(c.value("connect_refused", 0ull)),
+                static_cast<unsigned long long>(c.value("connect_passed_open", 0ull)),
+                static_cast<unsigned long long>(c.value("connect_own_socket", 0ull)));
+    std::printf("  fast path: %s moved by sk_msg, %s over TCP\n", format_bytes(c.value("fast_bytes", 0ull)).c_str(),
+                format_bytes(c.value("tcp_bytes", 0ull)).c_str());
+  }
   std::printf("upstreams:\n");
   for (const auto& u : st["upstreams"]) {
     std::string match;

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <signal.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -24,19 +25,27 @@ void block_engine_signals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+unsigned worker_count_for(const policy::Config& config) {
+  return config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
 Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> config)
     : config_path_(std::move(config_path)), state_(std::move(config)) {}
 
 Engine::~Engine() {
+  // After a failed start the loop threads still run: end them.
+  for (auto& w : workers_) w->begin_drain(std::chrono::milliseconds(0));
   workers_.clear();
   if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
 }
 
 Status Engine::start() {
   auto config = state_.config();
-  unsigned count = config->workers;
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned count = worker_count_for(*config);
 
+  auto tcp = open_tcp_listener(config->listen);
+  if (!tcp) return make_error(tcp.error());
+  const int tcp_fd = *tcp;
   int unix_fd = -1;
   if (!config->unix_socket.empty()) {
     auto fd = open_unix_listener(config->unix_socket);
@@ -46,13 +55,16 @@ Status Engine::start() {
   }
   for (unsigned i = 0; i < count; ++i) {
     std::vector<ListenSocket> listeners;
-    auto tcp = open_tcp_listener(config->listen);
-    if (!tcp) return make_error(tcp.error());
-    listeners.push_back({*tcp, false});
+    listeners.push_back({i == 0 ? tcp_fd : ::dup(tcp_fd), false});
     if (unix_fd >= 0) listeners.push_back({i == 0 ? unix_fd : ::dup(unix_fd), true});
     auto worker = std::make_unique<Worker>(state_, i, std::move(listeners));
     if (auto st = worker->start(); !st) return make_error("loop thread " + std::to_string(i) + ": " + st.error());
     workers_.push_back(std::move(worker));
+  }
+  // Last: redirected connects must find the listeners open and loop threads
+  // running.
+  if (config->intercept.enabled) {
+    if (auto st = attach_interceptor(*config); !st) return st;
   }
   spdlog::info("pgwarden serving: listen={} unix_socket={} workers={} upstreams={}", config->listen.to_string(),
                config->unix_socket.empty() ? "-" : config->unix_socket, count, config->upstreams.size());
@@ -69,6 +81,33 @@ void Engine::warn_unenforced(const policy::Config& config) {
                  "and results are not masked",
                  config.policies.size());
   }
+}
+
+Status Engine::attach_interceptor(const policy::Config& config) {
+  if (!config.listen.is_ipv4()) {
+    return make_error("intercept: listen must be an IPv4 address when interception is on (it is where "
+                      "redirected connects go), got " + config.listen.to_string());
+  }
+  kernel::InterceptSettings settings;
+  settings.cgroup = config.intercept.cgroup;
+  settings.ports = config.intercept.ports;
+  sockaddr_storage listen{};
+  config.listen.to_sockaddr(listen);
+  settings.listen4 = *reinterpret_cast<const sockaddr_in*>(&listen);
+  settings.fail_closed = config.intercept.fail == policy::FailMode::closed;
+  settings.heartbeat_timeout = config.intercept.heartbeat_timeout;
+  settings.fast_path = config.intercept.fast_path;
+  settings.pin_dir = config.intercept.bpffs;
+  auto attached = kernel::Interceptor::attach(settings);
+  if (!attached) return make_error("intercept: " + attached.error());
+  interceptor_ = std::move(attached).value();
+  interceptor_->heartbeat();
+  state_.set_interceptor(interceptor_.get());
+  spdlog::info("intercepting connects to ports {} from cgroup {} (fail {}, fast path {}), pinned under {}",
+               fmt::join(config.intercept.ports, ","), config.intercept.cgroup,
+               policy::to_string(config.intercept.fail), config.intercept.fast_path ? "on" : "off",
+               config.intercept.bpffs);
+  return ok_status();
 }
 
 void Engine::reload() {
@@ -94,6 +133,17 @@ void Engine::stop() {
   spdlog::info("stopping: no new connections; sessions get {} ms to finish", grace.count());
   for (auto& w : workers_) w->begin_drain(grace);
   for (auto& w : workers_) w->join();
+  if (interceptor_) {
+    // Only now: bytes still queued on the sockmap fast path would be lost
+    // if the programs went away under a live session.
+    state_.set_interceptor(nullptr);
+    if (auto st = interceptor_->detach_and_unpin(); !st) {
+      spdlog::error("intercept: detaching failed: {}", st.error());
+    } else {
+      spdlog::info("intercept: programs detached, pins removed");
+    }
+    interceptor_.reset();
+  }
   spdlog::info("stopped");
 }
 
@@ -105,6 +155,7 @@ int Engine::wait_for_signals() {
   sigaddset(&set, SIGHUP);
   for (;;) {
     timespec timeout{0, 200'000'000};
+    if (interceptor_) interceptor_->heartbeat();
     int sig = sigtimedwait(&set, nullptr, &timeout);
     if (sig == SIGHUP) {
       reload();

@@ -5,6 +5,11 @@
 //   SIGHUP            reload the config file; a bad file keeps the old
 //                     config and the log says why
 //
+// With interception on, the main thread also refreshes the eBPF heartbeat
+// every 200 ms; a clean stop detaches and unpins everything after the
+// sessions are gone, while a crash leaves the redirect in place so that
+// `fail: closed` holds.
+//
 // Signals are taken synchronously on the main thread (sigtimedwait), which
 // does no data-path work; loop threads are told through an eventfd.
 #pragma once
@@ -40,8 +45,14 @@ class Engine {
   std::string config_path_;
   EngineState state_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  Status attach_interceptor(const policy::Config& config);
+
   std::string unix_socket_path_;
+  std::unique_ptr<kernel::Interceptor> interceptor_;
 };
+
+// Loop threads for a config: `workers`, or one per online CPU when 0.
+unsigned worker_count_for(const policy::Config& config);
 
 // Blocks the signals the engine handles in the calling thread and every
 // thread it starts afterwards. Call before Engine::start().

@@ -11,6 +11,7 @@
 
 #include "engine/cancel_registry.h"
 #include "engine/session_registry.h"
+#include "kernel/interceptor.h"
 #include "policy/config.h"
 
 namespace pgw::engine {
@@ -29,6 +30,11 @@ class EngineState {
     config_ = std::move(config);
   }
 
+  // Transparent interception, when the config asks for it; set once before
+  // the loop threads start, then only read (its lookups are thread-safe).
+  kernel::Interceptor* interceptor() const { return interceptor_; }
+  void set_interceptor(kernel::Interceptor* i) { interceptor_ = i; }
+
   CancelRegistry& cancels() { return cancels_; }
   size_t cancels_size() const { return cancels_.size(); }
   SessionRegistry& sessions() { return sessions_; }
@@ -42,6 +48,7 @@ class EngineState {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
+  kernel::Interceptor* interceptor_ = nullptr;
   CancelRegistry cancels_;
   SessionRegistry sessions_;
   std::atomic<uint64_t> next_session_id_{1};

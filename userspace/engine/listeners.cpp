@@ -22,8 +22,9 @@ Result<int> open_tcp_listener(const policy::NetAddress& address) {
   int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket");
   int one = 1;
+  // No SO_REUSEPORT: a second pgwarden (or anything else) on the same
+  // address must be an error, not a silent share of the connections.
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     Error e = sys_error("cannot listen on " + address.to_string());
     ::close(fd);

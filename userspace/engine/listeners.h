@@ -9,8 +9,8 @@
 
 namespace pgw::engine {
 
-// SO_REUSEPORT: every loop thread binds its own socket to the same address
-// and the kernel spreads new connections across them.
+// One socket, shared by every loop thread (each keeps a multishot accept on
+// it; the kernel hands each connection to one of them).
 Result<int> open_tcp_listener(const policy::NetAddress& address);
 
 // Creates the directory if missing, replaces a stale socket file, mode 0666:

@@ -32,6 +32,7 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
 }
 
 Session::~Session() {
+  forget_own_socket();
   release_segments(client_);
   release_segments(upstream_);
   if (client_.fd >= 0) ::close(client_.fd);

@@ -113,6 +113,7 @@ class alignas(16) Session {
   void on_connected(const io_uring_cqe& cqe);
   void on_login_bytes();
   void enter_relay();
+  void forget_own_socket();
   void forward_cancel();
 
   // --- relay (session_relay.cpp)
@@ -148,6 +149,8 @@ class alignas(16) Session {
 
   // Identity from the kernel (SO_PEERCRED + /proc, or the eBPF record).
   policy::WorkloadIdentity identity_;
+  std::optional<policy::NetAddress> original_destination_;  // intercepted connections only
+  bool fast_path_ = false;
   std::string identity_name_ = "-";
   struct ProcRead {
     int step = 0;  // 0: cgroup, 1: comm
@@ -164,6 +167,7 @@ class alignas(16) Session {
   bool login_authenticated_ = false;
   std::optional<std::pair<int32_t, std::string>> issued_cancel_key_;
   __kernel_timespec connect_timeout_{};
+  bool own_socket_registered_ = false;
   sockaddr_storage upstream_addr_{};
   socklen_t upstream_addr_len_ = 0;
   std::optional<CancelTarget> upstream_cancel_target_;

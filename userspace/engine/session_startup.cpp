@@ -90,6 +90,22 @@ void Session::identify() {
     start_proc_read();
     return;
   }
+  if (const kernel::Interceptor* icpt = worker_.state().interceptor()) {
+    // A redirected connection: the connect hook recorded who connected and
+    // where to, and handed the record to this accepted socket.
+    if (auto record = icpt->record_for_accepted(client_.fd)) {
+      if (!record->cgroup_path.empty()) identity_.cgroup_path = record->cgroup_path;
+      identity_.pid = record->pid;
+      identity_.uid = record->uid;
+      identity_.gid = record->gid;
+      identity_.comm = record->comm;
+      const sockaddr_storage dst = record->destination();
+      original_destination_ = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
+      fast_path_ = record->fast_path;
+      identified();
+      return;
+    }
+  }
   // Explicit TCP clients carry no kernel identity: only their address.
   identity_.source = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), sizeof peer_);
   identified();
@@ -164,16 +180,28 @@ void Session::identified() {
     identity_name_ = "(default)";
   }
 
-  // Until interception supplies the original destination, every client is
-  // explicit and goes to the configured explicit upstream.
-  upstream_config_ = policy::explicit_upstream(config);
-  if (upstream_config_ == nullptr) {
-    fail("08004", "pgwarden: no upstream configured for explicit clients (set explicit_upstream)");
-    return;
+  if (original_destination_) {
+    // Intercepted: the upstream is the one serving where the client meant
+    // to go.
+    upstream_config_ = policy::upstream_for_destination(config, *original_destination_);
+    if (upstream_config_ == nullptr) {
+      fail("08004", "pgwarden: no upstream serves " + original_destination_->to_string() +
+                        " (add it to an upstream's match)");
+      return;
+    }
+  } else {
+    upstream_config_ = policy::explicit_upstream(config);
+    if (upstream_config_ == nullptr) {
+      fail("08004", "pgwarden: no upstream configured for explicit clients (set explicit_upstream)");
+      return;
+    }
   }
   upstream_name_ = upstream_config_->name;
-  spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}", id_, identity_name_,
-               policy::describe(identity_), startup_->user, startup_->database, upstream_name_);
+  spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", id_, identity_name_,
+               policy::describe(identity_), startup_->user, startup_->database, upstream_name_,
+               original_destination_ ? (" intercepted=" + original_destination_->to_string() +
+                                        (fast_path_ ? " fast_path" : ""))
+                                     : std::string());
   connect_upstream(upstream_config_->address, upstream_config_->connect_timeout);
 }
 

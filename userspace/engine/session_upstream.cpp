@@ -26,6 +26,16 @@ void Session::connect_upstream(const policy::NetAddress& address, std::chrono::m
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (kernel::Interceptor* icpt = worker_.state().interceptor()) {
+    // The engine's own connection must never be redirected back to itself,
+    // even when the engine runs inside the intercepted cgroup.
+    if (auto st = icpt->exclude_own_socket(fd); !st) {
+      ::close(fd);
+      fail("08006", "pgwarden: cannot exempt the upstream socket from interception: " + st.error());
+      return;
+    }
+    own_socket_registered_ = true;
+  }
   upstream_.fd = fd;
   upstream_addr_ = addr;
   upstream_addr_len_ = addr_len;
@@ -44,6 +54,7 @@ void Session::connect_upstream(const policy::NetAddress& address, std::chrono::m
 }
 
 void Session::on_connected(const io_uring_cqe& cqe) {
+  forget_own_socket();
   if (phase_ == Phase::kClosing) return;
   if (cqe.res < 0) {
     const std::string why = cqe.res == -ECANCELED ? "connect timed out" : strerror(-cqe.res);
@@ -170,6 +181,12 @@ void Session::on_login_bytes() {
   }
   upstream_in_.erase(0, consumed);
   arm_receive(upstream_, OpKind::kUpstreamRecv);
+}
+
+void Session::forget_own_socket() {
+  if (!own_socket_registered_) return;
+  own_socket_registered_ = false;
+  if (kernel::Interceptor* icpt = worker_.state().interceptor()) icpt->forget_own_socket(upstream_.fd);
 }
 
 void Session::enter_relay() {

@@ -1,6 +1,6 @@
-// A loop thread: one io_uring, one provided-buffer group, its own listening
-// sockets (SO_REUSEPORT spreads TCP connections across workers) and the
-// sessions it accepted. Sessions never move between workers, so nothing on
+// A loop thread: one io_uring, one provided-buffer group, a multishot
+// accept on each listening socket (shared with the other loop threads) and
+// the sessions it accepted. Sessions never move between workers, so nothing on
 // the data path is shared or locked.
 #pragma once
 
