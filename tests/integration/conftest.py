@@ -66,6 +66,7 @@ def make_pgwarden(request, cluster):
         if failed is not None and failed.failed:
             print(pw.log_tail(80))
         try:
+            pw.check_not_exited()
             if pw.alive():
                 pw.stop()
         except AssertionError as exc:

@@ -121,7 +121,7 @@ def test_sigterm_lets_running_statement_finish(make_pgwarden, cluster):
     while _active(cluster, "pgw-drain") == 0:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    pw.proc.send_signal(signal.SIGTERM)
+    pw.send_signal(signal.SIGTERM)
     stopped_at = time.monotonic()
     time.sleep(0.5)
     assert_new_clients_refused(pw)
@@ -151,7 +151,7 @@ def test_sigterm_grace_expiry_ends_sessions_and_backends(make_pgwarden, cluster)
         assert time.monotonic() < deadline
         time.sleep(0.05)
     started = time.monotonic()
-    pw.proc.send_signal(signal.SIGTERM)
+    pw.send_signal(signal.SIGTERM)
     assert pw.proc.wait(timeout=10) == 0, pw.log_tail()
     assert time.monotonic() - started < 5
     worker.join(timeout=10)

@@ -21,7 +21,7 @@ from .system import fd_count, free_port, port_accepts, proc_status_kb
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT = 10.0
-STOP_GRACE = 20.0
+STOP_GRACE = 45.0  # above pgwarden's default shutdown_grace (30 s)
 
 
 def binary_path():
@@ -75,6 +75,7 @@ class Pgwarden:
         self.proc = None
         self._log_file = None
         self.returncode = None
+        self.exit_expected = False  # set when the test asks it to stop or die
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -103,6 +104,7 @@ class Pgwarden:
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         self.returncode = None
+        self.exit_expected = False
         self._wait_ready()
         return self
 
@@ -121,8 +123,10 @@ class Pgwarden:
 
     def stop(self, grace=STOP_GRACE, expect_code=0):
         """SIGTERM and wait; raise unless it exits with expect_code in time."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self._finish()
+        self.check_not_exited()
+        self.exit_expected = True
+        if self.proc is None:
+            return None
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=grace)
@@ -137,7 +141,22 @@ class Pgwarden:
                                 f"{expect_code}\n{self.log_tail()}")
         return code
 
+    def check_not_exited(self):
+        """Raise if the daemon ended although nobody asked it to (a crash, or
+        a signal from outside the test)."""
+        if self.proc is not None and not self.exit_expected and self.proc.poll() is not None:
+            self.exit_expected = True  # report it once
+            raise PgwardenError(f"pgwarden exited by itself with {self.proc.returncode} "
+                                f"during the test\n{self.log_tail()}")
+
+    def send_signal(self, sig):
+        """Send sig; SIGTERM/SIGINT/SIGKILL mark the exit as expected."""
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+            self.exit_expected = True
+        self.proc.send_signal(sig)
+
     def kill(self, sig=signal.SIGKILL):
+        self.exit_expected = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=10)
@@ -147,12 +166,13 @@ class Pgwarden:
         """Rewrite the config (if given) and send SIGHUP."""
         if config is not None or text is not None:
             self.write_config(config, text)
-        self.proc.send_signal(signal.SIGHUP)
+        self.send_signal(signal.SIGHUP)
 
     def close(self):
         """Kill if still running and remove the temp dir (idempotent)."""
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
+        self.exit_expected = True
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
