@@ -55,8 +55,8 @@ def bench_one(label, host, port, user, env, mode, args):
     return summary
 
 
-def ratio(a, b):
-    return a / b if a and b else float("nan")
+def ratio(a, b, width):
+    return f"{a / b:>{width}.2f}" if a and b else f"{'-':>{width}}"
 
 
 def main(argv=None):
@@ -115,9 +115,9 @@ def main(argv=None):
                       f"{r[target]['latency_ms']:>8.3f}")
         tps = {t: r[t]["tps"] for t in r}
         print(f"{mode:<9} {'ratios':<10} {'':>10} {'':>8}   "
-              f"{ratio(tps.get('pgwarden'), tps.get('direct')):>15.2f} "
-              f"{ratio(tps.get('pgwarden'), tps.get('pgbouncer')):>18.2f} "
-              f"{ratio(tps.get('pgbouncer'), tps.get('direct')):>16.2f}")
+              f"{ratio(tps.get('pgwarden'), tps.get('direct'), 15)} "
+              f"{ratio(tps.get('pgwarden'), tps.get('pgbouncer'), 18)} "
+              f"{ratio(tps.get('pgbouncer'), tps.get('direct'), 16)}")
     if "pgwarden_peak_rss_kb" in info:
         print(f"\npgwarden peak RSS: {info['pgwarden_peak_rss_kb'] / 1024:.1f} MiB")
     if args.json:
