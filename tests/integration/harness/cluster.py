@@ -79,13 +79,17 @@ class PgCluster:
             sweep_stale_clusters()
             self.dir = tempfile.mkdtemp(prefix=TMP_PREFIX)
             self._cleanup_token = cleanup.register(self.close)
-            with open(os.path.join(self.dir, "owner.pid"), "w") as f:
-                f.write(str(os.getpid()))
-            os.chmod(self.dir, 0o700)
-            self.run_as.chown(self.dir)
-            self._initdb()
-            self._start_server()
-            self._bootstrap()
+            try:
+                with open(os.path.join(self.dir, "owner.pid"), "w") as f:
+                    f.write(str(os.getpid()))
+                os.chmod(self.dir, 0o700)
+                self.run_as.chown(self.dir)
+                self._initdb()
+                self._start_server()
+                self._bootstrap()
+            except BaseException:
+                self.close()  # `with` does not call __exit__ when __enter__ fails
+                raise
         else:
             self._start_server()
         return self

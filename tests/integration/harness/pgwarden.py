@@ -105,7 +105,11 @@ class Pgwarden:
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         self.returncode = None
         self.exit_expected = False
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()
+            raise
         return self
 
     def _wait_ready(self):
