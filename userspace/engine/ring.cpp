@@ -26,6 +26,7 @@ Status ProvidedBuffers::init(io_uring* ring, uint16_t group_id, uint32_t count, 
   count_ = count;
   size_ = size;
   ring_bytes_ = count * sizeof(io_uring_buf);
+  refs_.assign(count, 0);
   void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (r == MAP_FAILED) return make_error(std::string("mmap buffer ring: ") + strerror(errno));
   buf_ring_ = static_cast<io_uring_buf_ring*>(r);

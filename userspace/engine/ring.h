@@ -27,10 +27,21 @@ class ProvidedBuffers {
   uint16_t group_id() const { return group_id_; }
   uint32_t buffer_size() const { return size_; }
   uint8_t* data(uint16_t buffer_id) { return base_ + static_cast<size_t>(buffer_id) * size_; }
-  // Hands a buffer back to the kernel once its bytes have been sent on.
-  void recycle(uint16_t buffer_id);
+  // A receive completed into this buffer: its receiver holds one reference.
+  void take(uint16_t buffer_id) {
+    refs_[buffer_id] = 1;
+    ++in_use_;
+  }
+  // Each queued send of a range of the buffer holds another reference.
+  void retain(uint16_t buffer_id) { ++refs_[buffer_id]; }
+  // Drops a reference; the last one hands the buffer back to the kernel.
+  // Returns true when it did.
+  bool release(uint16_t buffer_id) {
+    if (--refs_[buffer_id] != 0) return false;
+    recycle(buffer_id);
+    return true;
+  }
   uint32_t in_use() const { return in_use_; }
-  void note_taken() { ++in_use_; }
 
  private:
   io_uring* ring_ = nullptr;
@@ -41,6 +52,9 @@ class ProvidedBuffers {
   uint32_t size_ = 0;
   uint32_t in_use_ = 0;
   size_t ring_bytes_ = 0;
+  std::vector<uint16_t> refs_;
+
+  void recycle(uint16_t buffer_id);
 };
 
 class Ring {

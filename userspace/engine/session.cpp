@@ -118,12 +118,18 @@ void Session::queue_owned(Endpoint& to, std::string bytes) {
   to.out.back().data = reinterpret_cast<const uint8_t*>(to.out.back().owned.data());
 }
 
-void Session::queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t length) {
+void Session::queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t offset, uint32_t length) {
+  if (length == 0) return;
   Segment seg;
   seg.buffer_id = buffer_id;
-  seg.data = worker_.buffers().data(buffer_id);
+  seg.data = worker_.buffers().data(buffer_id) + offset;
   seg.length = length;
+  worker_.buffers().retain(buffer_id);
   to.out.push_back(std::move(seg));
+}
+
+void Session::release_buffer(uint16_t buffer_id) {
+  if (worker_.buffers().release(buffer_id)) worker_.buffer_recycled();
 }
 
 void Session::send_next(Endpoint& to, OpKind kind) {
@@ -139,13 +145,12 @@ void Session::send_next(Endpoint& to, OpKind kind) {
 void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe) {
   const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
   const auto buffer_id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-  if (has_buffer) worker_.buffers().note_taken();
+  if (has_buffer) worker_.buffers().take(buffer_id);
   if (phase_ == Phase::kClosing || close_after_flush_) {
     // Closing, or only flushing what is queued for the client: nothing
     // received now is wanted.
     if (has_buffer) {
-      worker_.buffers().recycle(buffer_id);
-      worker_.buffer_recycled();
+      release_buffer(buffer_id);
     }
     return;
   }
@@ -167,8 +172,7 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
 
   auto copy_and_recycle = [&](std::string& into) {
     into.append(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
-    worker_.buffers().recycle(buffer_id);
-    worker_.buffer_recycled();
+    release_buffer(buffer_id);
   };
   switch (phase_) {
     case Phase::kReadStartup:
@@ -180,8 +184,7 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
       if (from_client) {
         // The client must wait for AuthenticationOk; anything it sends
         // before is a protocol violation.
-        worker_.buffers().recycle(buffer_id);
-        worker_.buffer_recycled();
+        release_buffer(buffer_id);
         fail("08P01", "pgwarden: client sent data before authentication completed");
         return;
       }
@@ -199,8 +202,7 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
       break;
   }
   // Bytes in a phase that expects none (e.g. a cancel connection talking).
-  worker_.buffers().recycle(buffer_id);
-  worker_.buffer_recycled();
+  release_buffer(buffer_id);
   close("unexpected data");
 }
 
@@ -218,8 +220,7 @@ void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
   if (info_ && to_client) info_->add_to_client(static_cast<uint32_t>(cqe.res));
   if (seg.sent >= seg.length) {
     if (seg.buffer_id >= 0) {
-      worker_.buffers().recycle(static_cast<uint16_t>(seg.buffer_id));
-      worker_.buffer_recycled();
+      release_buffer(static_cast<uint16_t>(seg.buffer_id));
     }
     to.out.pop_front();
   }
@@ -315,8 +316,7 @@ void Session::release_segments(Endpoint& ep) {
     if (ep.send_in_flight && ep.out.size() == 1 && phase_ != Phase::kClosing) break;
     Segment& seg = ep.out.back();
     if (seg.buffer_id >= 0) {
-      worker_.buffers().recycle(static_cast<uint16_t>(seg.buffer_id));
-      worker_.buffer_recycled();
+      release_buffer(static_cast<uint16_t>(seg.buffer_id));
     }
     ep.out.pop_back();
   }

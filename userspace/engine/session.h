@@ -91,7 +91,9 @@ class alignas(16) Session {
   void arm_receive(Endpoint& from, OpKind kind);
   void send_next(Endpoint& to, OpKind kind);
   void queue_owned(Endpoint& to, std::string bytes);
-  void queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t length);
+  // Queues a range of a receive buffer (taking a reference to it).
+  void queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t offset, uint32_t length);
+  void release_buffer(uint16_t buffer_id);
   void on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe);
   void on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe);
   void on_peer_closed(bool client_side);

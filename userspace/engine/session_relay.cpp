@@ -13,15 +13,15 @@ namespace pgw::engine {
 void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   if (!from_client_.scan(chunk, [](const pgwire::Frame&) {})) {
-    worker_.buffers().recycle(buffer_id);
-    worker_.buffer_recycled();
+    release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from client: " + from_client_.error());
     return;
   }
   // Whatever the client sent, the upstream owes an answer before it is
   // idle again.
   rfq_seen_last_ = false;
-  queue_buffer(upstream_, buffer_id, length);
+  queue_buffer(upstream_, buffer_id, 0, length);
+  release_buffer(buffer_id);
   send_next(upstream_, OpKind::kUpstreamSend);
   read_ahead(client_, upstream_, OpKind::kClientRecv);
 }
@@ -46,13 +46,13 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
     }
   });
   if (!ok) {
-    worker_.buffers().recycle(buffer_id);
-    worker_.buffer_recycled();
+    release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from upstream: " + from_upstream_.error());
     return;
   }
   rfq_seen_last_ = last_was_rfq;
-  queue_buffer(client_, buffer_id, length);
+  queue_buffer(client_, buffer_id, 0, length);
+  release_buffer(buffer_id);
   send_next(client_, OpKind::kClientSend);
   read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
 }
