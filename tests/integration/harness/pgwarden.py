@@ -5,6 +5,7 @@ socket, log). Clients connect without any password; pgwarden logs in
 upstream with the password file's secret.
 """
 
+import glob
 import os
 import shutil
 import signal
@@ -17,9 +18,10 @@ import psycopg
 
 from . import cleanup, yamlgen
 from .cluster import write_secret_file
-from .system import fd_count, free_port, port_accepts, proc_status_kb
+from .system import fd_count, free_port, pid_alive, port_accepts, proc_status_kb
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+RUN_PREFIX = "pgwarden-run-"
 READY_TIMEOUT = 10.0
 STOP_GRACE = 45.0  # above pgwarden's default shutdown_grace (30 s)
 
@@ -41,7 +43,10 @@ class Pgwarden:
     def __init__(self, upstream=None, upstream_address=None, password=None, overrides=None,
                  listen_host="127.0.0.1", binary=None):
         self.binary = binary or binary_path()
-        self.dir = tempfile.mkdtemp(prefix="pgwarden-run-")
+        sweep_stale_daemons()
+        self.dir = tempfile.mkdtemp(prefix=RUN_PREFIX)
+        with open(os.path.join(self.dir, "owner.pid"), "w") as f:
+            f.write(str(os.getpid()))
         self._cleanup_token = cleanup.register(self.close)
         self.host = listen_host
         self.port = free_port(listen_host)
@@ -105,6 +110,8 @@ class Pgwarden:
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         self.returncode = None
         self.exit_expected = False
+        with open(os.path.join(self.dir, "daemon.pid"), "w") as f:
+            f.write(str(self.proc.pid))
         try:
             self._wait_ready()
         except BaseException:
@@ -242,3 +249,27 @@ class Pgwarden:
     def psql_args(self, user="alice", dbname="app", unix=False):
         host = self.unix_dir if unix else self.host
         return ["-h", host, "-p", str(self.port), "-U", user, "-d", dbname]
+
+
+def sweep_stale_daemons():
+    """Kill and remove daemons whose test process died without cleaning up
+    (SIGKILL): they would otherwise serve forever. Only a process whose
+    command line still names that run's config file is touched."""
+    for owner_file in glob.glob(os.path.join(tempfile.gettempdir(), RUN_PREFIX + "*", "owner.pid")):
+        d = os.path.dirname(owner_file)
+        try:
+            with open(owner_file) as f:
+                owner = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if pid_alive(owner):
+            continue
+        try:
+            with open(os.path.join(d, "daemon.pid")) as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if os.path.join(d, "pgwarden.yaml").encode() in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(d, ignore_errors=True)
