@@ -1,8 +1,13 @@
 """The quickstart session: what a new user sees pgwarden do.
 
+Transparent mode when the machine allows eBPF (root, BTF, cgroup v2): a
+client in a demo cgroup connects to the database's own address with no
+password and no config change, and pgwarden serves it. Elsewhere it falls
+back to explicit mode (the unix socket) and says why.
+
 Uses the integration-test harness (tests/integration/harness) for the
-throwaway PostgreSQL and the daemon, so the demo and the tests run the same
-way."""
+throwaway PostgreSQL, the demo cgroups and the daemon, so the demo and the
+tests run the same way, and everything is removed at the end."""
 
 import os
 import subprocess
@@ -13,6 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from harness import PgCluster, Pgwarden, client_env, psql  # noqa: E402
+from harness import intercept  # noqa: E402
+
+DB_HOST = "127.0.0.3"  # stands for the database host a workload knows
 
 
 def say(text):
@@ -25,44 +33,74 @@ def show(cmd, result):
     print(out.rstrip())
 
 
+def pgwarden_status(pw):
+    r = subprocess.run([intercept.binary_path(), "status", "--admin-socket", pw.config["admin_socket"]],
+                       capture_output=True, text=True)
+    show("pgwarden status", r)
+
+
+def refused_without_password(pg):
+    say("the database requires a password (SCRAM): a client outside the demo cgroup is refused")
+    direct = psql(["-h", pg.host, "-p", str(pg.port), "-U", pg.app_user, "-d", pg.app_db], "-c", "SELECT 1",
+                  env=client_env({"PGCONNECT_TIMEOUT": "5"}))
+    show(f"psql -h {pg.host} -p {pg.port} -d {pg.app_db} -c 'SELECT 1'", direct)
+
+
+def transparent(pg):
+    rig = intercept.InterceptRig(pg, intercept.ClientScript(), DB_HOST, pg.port)
+    try:
+        pw = rig.pgwarden()
+        say(f"pgwarden intercepts connects to port {pg.port} from cgroup {rig.clients.path} (eBPF), "
+            "holds the credential and knows each workload from the kernel")
+        print(open(pw.config_path).read().rstrip())
+
+        say("a workload in the demo cgroup connects to the database's own address, with no password")
+        for sql in ["SELECT current_user, inet_server_addr(), inet_server_port()",
+                    "SELECT name, email, phone FROM customers ORDER BY id LIMIT 3"]:
+            r = rig.psql("-c", sql)
+            show(f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"     # inside {rig.clients.path}", r)
+        r = rig.probe(sql="SELECT 1")
+        print(f"the client's socket still shows its peer as {r.get('peer')} (getpeername)")
+
+        refused_without_password(pg)
+
+        say("pgwarden status: the programs, their attach points, the maps and the sessions")
+        pgwarden_status(pw)
+        pw.stop()
+        say("pgwarden's log: one line per session, with the workload's identity; no SQL text, no secret")
+        print(open(pw.log_path).read().rstrip())
+    finally:
+        errors = rig.close()
+        for e in errors:
+            print(f"cleanup: {e}", file=sys.stderr)
+
+
+def explicit(pg, reason):
+    say(f"eBPF interception is not available here ({reason}): explicit mode over the unix socket")
+    with Pgwarden(pg, overrides={"default": "deny", "identities": [
+            {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}}],
+            "policies": [{"identity": "quickstart-shell", "allow": ["select"]}]}) as pw:
+        sock_dir = os.path.dirname(pw.config["unix_socket"])
+        args = ["-h", sock_dir, "-p", str(pw.port), "-d", pg.app_db]
+        for sql in ["SELECT current_user", "SELECT name, email, phone FROM customers ORDER BY id LIMIT 3"]:
+            show(f"psql -h {sock_dir} -p {pw.port} -d {pg.app_db} -c \"{sql}\"", psql(args, "-c", sql))
+        refused_without_password(pg)
+        pgwarden_status(pw)
+        pw.stop()
+
+
 def main():
-    say("starting a throwaway PostgreSQL 15 (SCRAM required on TCP) with sample data")
-    with PgCluster() as pg:
+    reason = intercept.bpf_unavailable_reason()
+    host = DB_HOST if reason is None else "127.0.0.1"
+    port = intercept.db_port(host) if reason is None else None
+    say(f"starting a throwaway PostgreSQL 15 on {host} (SCRAM required on TCP) with sample data")
+    with PgCluster(host=host, port=port) as pg:
         print(f"PostgreSQL listens on {pg.address}; database {pg.app_db}, owner {pg.app_user}")
-
-        say("a client without the password is refused by PostgreSQL itself")
-        direct = psql(["-h", pg.host, "-p", str(pg.port), "-U", pg.app_user, "-d", pg.app_db],
-                      "-c", "SELECT 1", env=client_env({"PGCONNECT_TIMEOUT": "5"}))
-        show(f"psql -h {pg.host} -p {pg.port} -U {pg.app_user} -d {pg.app_db} -c 'SELECT 1'", direct)
-
-        with Pgwarden(pg, overrides={"default": "deny", "identities": [
-                {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}}],
-                "policies": [{"identity": "quickstart-shell", "allow": ["select"]}]}) as pw:
-            sock_dir = os.path.dirname(pw.config["unix_socket"])
-            say("pgwarden holds the credential; it knows the client from the kernel (SO_PEERCRED, cgroup)")
-            print(open(pw.config_path).read().rstrip())
-
-            args = ["-h", sock_dir, "-p", str(pw.port), "-d", pg.app_db]
-            for sql in ["SELECT current_user, session_user",
-                        "SELECT name, email, phone FROM customers ORDER BY id LIMIT 3"]:
-                r = psql(args, "-c", sql)
-                show(f"psql -h {sock_dir} -p {pw.port} -d {pg.app_db} -c \"{sql}\"", r)
-
-            say("a workload no identity matches is refused (default: deny)")
-            r = subprocess.run(["python3", "-c", "import psycopg; psycopg.connect(host=%r, port=%d, dbname=%r)"
-                                % (sock_dir, pw.port, pg.app_db)],
-                               env=client_env(), capture_output=True, text=True, executable="/usr/bin/python3")
-            show("python3 -c 'psycopg.connect(...)'", r)
-
-            say("pgwarden status")
-            r = subprocess.run([pw.binary, "status", "--admin-socket", pw.config["admin_socket"]],
-                               capture_output=True, text=True)
-            show("pgwarden status", r)
-
-            pw.stop()
-            say("pgwarden's log (one line per session; no SQL text, no secret)")
-            print(pw.log_tail() if hasattr(pw, "log_tail") else open(pw.log_path).read())
-    say("done: PostgreSQL and pgwarden are stopped and their files removed")
+        if reason is None:
+            transparent(pg)
+        else:
+            explicit(pg, reason)
+    say("done: PostgreSQL, pgwarden, the demo cgroups and the eBPF programs are gone")
 
 
 if __name__ == "__main__":
