@@ -203,6 +203,26 @@ static __always_inline void addr_from_v6(__u8 out[16], const __u32 *v6) {
 
 /* ---- cgroup/connect4 ---------------------------------------------------- */
 
+/*
+ * A workload inside the intercepted cgroup that connects to the engine's
+ * listen address itself is not redirected, but it still gets a record: if it
+ * had none, the engine would take it for an explicit TCP client and judge it
+ * by its source address alone, so an agent could pass for whatever identity
+ * loopback clients have. The destination recorded is the listen address.
+ */
+static __always_inline int record_direct_engine_connect(struct bpf_sock *sk, __u16 family,
+                                                        const __u8 dst[16], __u16 dst_port) {
+  struct pgw_origin *o =
+      bpf_sk_storage_get(&pgw_origin, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!o)
+    return 0; /* cannot keep the identity: refuse rather than let an unnamed client in */
+  __builtin_memcpy(o->dst_addr, dst, sizeof(o->dst_addr));
+  o->dst_port = dst_port;
+  o->family = family;
+  record_identity(o);
+  return 1;
+}
+
 SEC("cgroup/connect4")
 int pgw_connect4(struct bpf_sock_addr *ctx) {
   if (ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
@@ -213,15 +233,22 @@ int pgw_connect4(struct bpf_sock_addr *ctx) {
 
   __u16 port = bpf_ntohs((__u16)ctx->user_port);
   struct pgw_config *cfg = current_config();
+  __u32 dst = ctx->user_ip4;
+  if (cfg && cfg->listen4_addr && dst == cfg->listen4_addr &&
+      (__u16)ctx->user_port == cfg->listen4_port) {
+    /* Dialling the engine directly from an intercepted cgroup. */
+    if (is_own_socket(ctx)) {
+      disown_record(sk);
+      return 1;
+    }
+    __u8 to[16] = {};
+    *(__u32 *)to = dst;
+    return record_direct_engine_connect(sk, AF_INET, to, (__u16)ctx->user_port);
+  }
   if (!bpf_map_lookup_elem(&pgw_ports, &port) || !cfg || !cfg->listen4_addr ||
       is_own_socket(ctx)) {
     disown_record(sk);
     return 1;
-  }
-  __u32 dst = ctx->user_ip4;
-  if (dst == cfg->listen4_addr && (__u16)ctx->user_port == cfg->listen4_port) {
-    disown_record(sk);
-    return 1; /* already going to the engine */
   }
 
   struct pgw_state *st;
@@ -270,8 +297,7 @@ int pgw_connect6(struct bpf_sock_addr *ctx) {
 
   __u16 port = bpf_ntohs((__u16)ctx->user_port);
   struct pgw_config *cfg = current_config();
-  if (!bpf_map_lookup_elem(&pgw_ports, &port) || !cfg || !cfg->listen4_addr ||
-      is_own_socket(ctx)) {
+  if (!cfg || !cfg->listen4_addr) {
     disown_record(sk);
     return 1;
   }
@@ -280,6 +306,25 @@ int pgw_connect6(struct bpf_sock_addr *ctx) {
   dst[1] = ctx->user_ip6[1];
   dst[2] = ctx->user_ip6[2];
   dst[3] = ctx->user_ip6[3];
+  const __u16 dst_port = (__u16)ctx->user_port;
+  const int to_listen4 = is_v4_mapped(dst) && dst[3] == cfg->listen4_addr && dst_port == cfg->listen4_port;
+  const __u32 *l6 = (const __u32 *)cfg->listen6_addr;
+  const int to_listen6 = cfg->has_listen6 && dst_port == cfg->listen6_port && dst[0] == l6[0] &&
+                         dst[1] == l6[1] && dst[2] == l6[2] && dst[3] == l6[3];
+  if (to_listen4 || to_listen6) {
+    /* Dialling the engine directly from an intercepted cgroup. */
+    if (is_own_socket(ctx)) {
+      disown_record(sk);
+      return 1;
+    }
+    __u8 direct[16];
+    addr_from_v6(direct, dst);
+    return record_direct_engine_connect(sk, AF_INET6, direct, dst_port);
+  }
+  if (!bpf_map_lookup_elem(&pgw_ports, &port) || is_own_socket(ctx)) {
+    disown_record(sk);
+    return 1;
+  }
 
   __u32 to[4];
   __u16 to_port;
@@ -292,11 +337,6 @@ int pgw_connect6(struct bpf_sock_addr *ctx) {
     to[2] = bpf_htonl(0x0000ffff);
     to[3] = cfg->listen4_addr;
     to_port = cfg->listen4_port;
-  }
-  if (dst[0] == to[0] && dst[1] == to[1] && dst[2] == to[2] && dst[3] == to[3] &&
-      (__u16)ctx->user_port == to_port) {
-    disown_record(sk);
-    return 1; /* already going to the engine */
   }
 
   struct pgw_state *st;

@@ -180,6 +180,11 @@ void Session::identified() {
     identity_name_ = "(default)";
   }
 
+  if (original_destination_ && *original_destination_ == config.listen) {
+    // A workload in the intercepted cgroup that dialled pgwarden directly:
+    // kernel identity, explicit upstream.
+    original_destination_.reset();
+  }
   if (original_destination_) {
     // Intercepted: the upstream is the one serving where the client meant
     // to go.
