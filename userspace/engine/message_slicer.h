@@ -35,6 +35,10 @@ class MessageSlicer {
     // A whole inspected message (type byte, length and body). The view is
     // valid only during the call.
     virtual void message(char type, std::string_view whole) = 0;
+    // Every message's type, when its header is complete (inspected or not),
+    // before any of its bytes are reported; `body_start` is as much of its
+    // body as this chunk holds (possibly nothing).
+    virtual void header(char /*type*/, std::string_view /*body_start*/) {}
   };
 
   explicit MessageSlicer(uint32_t max_message_size = pgwire::kDefaultMaxMessageSize)
@@ -106,6 +110,7 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
     const uint32_t length = pgwire::load_u32(header_ + 1);
     if (!validate_header(type, length)) return false;
     left_ = length - 4;
+    sink.header(type, chunk.substr(pos, static_cast<size_t>(std::min<uint64_t>(left_, chunk.size() - pos))));
     if (inspect(type)) {
       flush_pass(header_start);
       assembling_ = true;

@@ -23,10 +23,10 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
       config_(worker.state().config()) {
   client_.fd = client_fd;
   const auto max = static_cast<uint32_t>(std::min<uint64_t>(config_->max_message_size, pgwire::kDefaultMaxMessageSize));
-  from_client_.set_max_message_size(max);
+  client_slicer_.set_max_message_size(max);
   // The upstream is trusted to follow the protocol, but not to be
   // unbounded: PostgreSQL's own ceiling applies.
-  from_upstream_.set_max_message_size(pgwire::kDefaultMaxMessageSize);
+  upstream_slicer_.set_max_message_size(pgwire::kDefaultMaxMessageSize);
   worker_.state().sessions_open.fetch_add(1, std::memory_order_relaxed);
   worker_.state().sessions_total.fetch_add(1, std::memory_order_relaxed);
 }
@@ -346,7 +346,7 @@ void Session::terminate(std::string_view why) {
   if (phase_ == Phase::kClosing) return;
   if (phase_ == Phase::kRelay && !client_.send_in_flight) {
     // Only at a message boundary can an ErrorResponse be added to the stream.
-    if (from_upstream_.at_boundary()) {
+    if (upstream_slicer_.at_boundary()) {
       release_segments(client_);
       fail("57P01", "pgwarden: terminating connection: " + std::string(why));
       return;

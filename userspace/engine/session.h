@@ -26,9 +26,12 @@
 #include <string>
 
 #include "engine/cancel_registry.h"
+#include "engine/denial_marker.h"
+#include "engine/message_slicer.h"
 #include "engine/op.h"
 #include "engine/session_registry.h"
 #include "engine/startup_params.h"
+#include "engine/statement_gate.h"
 #include "engine/upstream_login.h"
 #include "pgwire/frame.h"
 #include "policy/config.h"
@@ -39,6 +42,14 @@ namespace pgw::engine {
 class Worker;
 
 enum class Transport : uint8_t { kTcp, kUnix };
+
+// Part of a received chunk as the relay passes it on: a range of the receive
+// buffer, or bytes pgwarden wrote in its place (`owned` not empty).
+struct RelayPiece {
+  size_t offset = 0;
+  size_t length = 0;
+  std::string owned;
+};
 
 // Bytes waiting to be sent to one endpoint: a provided buffer lent by the
 // kernel (relay) or bytes pgwarden wrote itself (startup, errors).
@@ -122,6 +133,8 @@ class alignas(16) Session {
   void relay_from_client(uint16_t buffer_id, uint32_t length);
   void relay_from_upstream(uint16_t buffer_id, uint32_t length);
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
+  void queue_pieces(Endpoint& to, uint16_t buffer_id);
+  std::string gate_client_message(char type, std::string_view whole);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
 
@@ -176,12 +189,14 @@ class alignas(16) Session {
   int32_t cancel_target_process_id_ = 0;
   std::string cancel_target_key_;
 
-  // Relay: message boundaries of both streams.
-  pgwire::FrameScanner from_client_;
-  pgwire::FrameScanner from_upstream_;
-  char transaction_status_ = 'I';   // from the last ReadyForQuery
-  bool rfq_status_pending_ = false; // the status byte is in the next chunk
-  bool rfq_seen_last_ = false;      // the last complete upstream message was ReadyForQuery
+  // Relay: message boundaries of both streams, and what replaces a denial.
+  MessageSlicer client_slicer_;
+  MessageSlicer upstream_slicer_;
+  std::vector<RelayPiece> relay_pieces_;  // reused for every chunk
+  std::unique_ptr<StatementGate> gate_;   // null: no statement is inspected
+  DenialMarkers markers_;
+  char transaction_status_ = 'I';   // from the last ReadyForQuery seen whole
+  bool rfq_seen_last_ = false;      // the last upstream message header was ReadyForQuery
 };
 
 }  // namespace pgw::engine

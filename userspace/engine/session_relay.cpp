@@ -1,57 +1,159 @@
 // The relay: bytes move between client and upstream in the buffers they were
-// received into. Only message headers are looked at here: to enforce the
-// maximum message size on what clients send, and to know where the upstream
-// is between transactions (ReadyForQuery), which is where a draining engine
-// may end a session.
+// received into. A MessageSlicer on each direction finds message
+// boundaries; everything nobody needs to look at is forwarded as ranges of
+// the receive buffer (no copy). Only these messages are assembled whole:
+//   from the client, when a statement gate is active: Query, Parse, Bind,
+//     FunctionCall, Close (the gate decides before a byte is forwarded);
+//   from the upstream: ErrorResponse while a denial marker is pending (to
+//     put pgwarden's 42501 in its place), ReadyForQuery while a marker is
+//     pending or a gate is active (they settle at the end of a cycle).
 #include <spdlog/spdlog.h>
 
 #include "engine/session.h"
 #include "engine/worker.h"
+#include "pgwire/frontend_messages.h"
 
 namespace pgw::engine {
 
+namespace {
+
+// Collects what a chunk becomes, in stream order, then queues it.
+struct PieceSink : MessageSlicer::Sink {
+  std::vector<RelayPiece>& pieces;
+  explicit PieceSink(std::vector<RelayPiece>& p) : pieces(p) { pieces.clear(); }
+  void pass_range(size_t offset, size_t length) override {
+    if (!pieces.empty() && pieces.back().owned.empty() &&
+        pieces.back().offset + pieces.back().length == offset) {
+      pieces.back().length += length;  // contiguous: keep one send
+      return;
+    }
+    pieces.push_back({offset, length, {}});
+  }
+  void pass_bytes(std::string_view bytes) override { pieces.push_back({0, 0, std::string(bytes)}); }
+  void add(std::string bytes) { pieces.push_back({0, 0, std::move(bytes)}); }
+};
+
+bool gated_client_message(char type) {
+  return type == 'Q' || type == 'P' || type == 'B' || type == 'F' || type == 'C';
+}
+
+}  // namespace
+
+void Session::queue_pieces(Endpoint& to, uint16_t buffer_id) {
+  for (auto& piece : relay_pieces_) {
+    if (piece.owned.empty()) {
+      queue_buffer(to, buffer_id, static_cast<uint32_t>(piece.offset), static_cast<uint32_t>(piece.length));
+    } else {
+      queue_owned(to, std::move(piece.owned));
+    }
+  }
+  relay_pieces_.clear();
+}
+
 void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
-  if (!from_client_.scan(chunk, [](const pgwire::Frame&) {})) {
+  struct ClientSink : PieceSink {
+    Session& s;
+    ClientSink(Session& session, std::vector<RelayPiece>& p) : PieceSink(p), s(session) {}
+    void message(char type, std::string_view whole) override { add(s.gate_client_message(type, whole)); }
+  } sink(*this, relay_pieces_);
+  const bool gated = gate_ != nullptr;
+  const bool ok = client_slicer_.feed(chunk, [gated](char type) { return gated && gated_client_message(type); }, sink);
+  if (!ok) {
     release_buffer(buffer_id);
-    fail("08P01", "pgwarden: invalid message from client: " + from_client_.error());
+    fail("08P01", "pgwarden: invalid message from client: " + client_slicer_.error());
     return;
   }
   // Whatever the client sent, the upstream owes an answer before it is
   // idle again.
   rfq_seen_last_ = false;
-  queue_buffer(upstream_, buffer_id, 0, length);
+  queue_pieces(upstream_, buffer_id);
   release_buffer(buffer_id);
   send_next(upstream_, OpKind::kUpstreamSend);
   read_ahead(client_, upstream_, OpKind::kClientRecv);
 }
 
+// Asks the gate about one whole client message; returns the bytes to send
+// upstream in its place (itself, or a denial marker).
+std::string Session::gate_client_message(char type, std::string_view whole) {
+  const std::string_view body = whole.substr(pgwire::kHeaderSize);
+  GateVerdict verdict;
+  bool extended = false;
+  switch (type) {
+    case 'Q': {
+      auto q = pgwire::Query::decode(body);
+      verdict = q ? gate_->on_query(q->query) : GateVerdict::deny("pgwarden: malformed Query message", "08P01");
+      break;
+    }
+    case 'P': {
+      extended = true;
+      auto p = pgwire::Parse::decode(body);
+      verdict = p ? gate_->on_parse(p->statement, p->query)
+                  : GateVerdict::deny("pgwarden: malformed Parse message", "08P01");
+      break;
+    }
+    case 'B': {
+      extended = true;
+      auto b = pgwire::Bind::decode(body);
+      verdict = b ? gate_->on_bind(b->portal, b->statement)
+                  : GateVerdict::deny("pgwarden: malformed Bind message", "08P01");
+      break;
+    }
+    case 'F': {
+      auto f = pgwire::FunctionCall::decode(body);
+      verdict = f ? gate_->on_function_call(f->function)
+                  : GateVerdict::deny("pgwarden: malformed FunctionCall message", "08P01");
+      break;
+    }
+    case 'C': {
+      if (auto c = pgwire::Close::decode(body)) gate_->on_close(c->target, c->name);
+      return std::string(whole);
+    }
+    default:
+      return std::string(whole);
+  }
+  if (verdict.action == GateVerdict::Action::kForward) return std::string(whole);
+  spdlog::info("session {}: denied: {}", id_, verdict.message);
+  return extended ? markers_.replace_parse(std::move(verdict.message), std::move(verdict.sqlstate))
+                  : markers_.replace_query(std::move(verdict.message), std::move(verdict.sqlstate));
+}
+
 void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
-  if (rfq_status_pending_ && !chunk.empty()) {
-    transaction_status_ = chunk[0];
-    rfq_status_pending_ = false;
-  }
-  bool last_was_rfq = rfq_seen_last_;
-  const bool ok = from_upstream_.scan(chunk, [&](const pgwire::Frame& frame) {
-    last_was_rfq = frame.type == 'Z';
-    if (frame.type != 'Z') return;
-    // ReadyForQuery: the byte after the 5-byte header is the transaction
-    // status ('I' idle, 'T' in a transaction, 'E' failed transaction).
-    const std::ptrdiff_t status_at = frame.start + 5;
-    if (status_at < static_cast<std::ptrdiff_t>(chunk.size())) {
-      transaction_status_ = chunk[static_cast<size_t>(status_at)];
-    } else {
-      rfq_status_pending_ = true;
+  struct UpstreamSink : PieceSink {
+    Session& s;
+    UpstreamSink(Session& session, std::vector<RelayPiece>& p) : PieceSink(p), s(session) {}
+    void header(char type, std::string_view body_start) override {
+      s.rfq_seen_last_ = type == 'Z';
+      // ReadyForQuery's one body byte is the transaction status; when it is
+      // in the next chunk the status is unknown until the next one.
+      if (type == 'Z') s.transaction_status_ = body_start.empty() ? '?' : body_start[0];
     }
-  });
+    void message(char type, std::string_view whole) override {
+      if (type == 'E') {
+        auto replaced = s.markers_.rewrite(whole.substr(pgwire::kHeaderSize));
+        add(replaced ? std::move(*replaced) : std::string(whole));
+        return;
+      }
+      if (type == 'Z' && whole.size() == pgwire::kHeaderSize + 1) {
+        s.transaction_status_ = whole[pgwire::kHeaderSize];
+        s.markers_.settle();
+        if (s.gate_) s.gate_->on_ready(s.transaction_status_);
+      }
+      add(std::string(whole));
+    }
+  } sink(*this, relay_pieces_);
+  // Assembling costs a copy, so only while somebody needs to look.
+  const bool markers = markers_.pending();
+  const bool rfq = markers || gate_ != nullptr;
+  const bool ok = upstream_slicer_.feed(
+      chunk, [markers, rfq](char type) { return (markers && type == 'E') || (rfq && type == 'Z'); }, sink);
   if (!ok) {
     release_buffer(buffer_id);
-    fail("08P01", "pgwarden: invalid message from upstream: " + from_upstream_.error());
+    fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
     return;
   }
-  rfq_seen_last_ = last_was_rfq;
-  queue_buffer(client_, buffer_id, 0, length);
+  queue_pieces(client_, buffer_id);
   release_buffer(buffer_id);
   send_next(client_, OpKind::kClientSend);
   read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
@@ -67,8 +169,8 @@ void Session::read_ahead(Endpoint& from, const Endpoint& to, OpKind kind) {
 }
 
 bool Session::idle_between_transactions() const {
-  return rfq_seen_last_ && !rfq_status_pending_ && transaction_status_ == 'I' && from_upstream_.at_boundary() &&
-         from_client_.at_boundary() && upstream_.out.empty() && !upstream_.send_in_flight;
+  return rfq_seen_last_ && transaction_status_ == 'I' && upstream_slicer_.at_boundary() &&
+         client_slicer_.at_boundary() && upstream_.out.empty() && !upstream_.send_in_flight;
 }
 
 // Called when the client has been sent everything queued for it.

@@ -1,0 +1,43 @@
+// The decision point for what a client asks the database to run.
+//
+// The relay hands the gate every message that can make the database do
+// something (Query, Parse, Bind, FunctionCall, Close), whole, before a byte
+// of it is forwarded. The gate answers forward or deny; it never sees result
+// data. Its implementation (the policy engine) keeps whatever per-session
+// state it needs (prepared statements, search_path, role).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pgw::engine {
+
+struct GateVerdict {
+  enum class Action : uint8_t { kForward, kDeny };
+  Action action = Action::kForward;
+  // For kDeny: what the client reads, starting with "pgwarden:".
+  std::string message;
+  std::string sqlstate = "42501";
+
+  static GateVerdict forward() { return {}; }
+  static GateVerdict deny(std::string message, std::string sqlstate = "42501") {
+    return {Action::kDeny, std::move(message), std::move(sqlstate)};
+  }
+};
+
+class StatementGate {
+ public:
+  virtual ~StatementGate() = default;
+  virtual GateVerdict on_query(std::string_view sql) = 0;
+  virtual GateVerdict on_parse(std::string_view statement, std::string_view sql) = 0;
+  virtual GateVerdict on_bind(std::string_view portal, std::string_view statement) = 0;
+  virtual GateVerdict on_function_call(uint32_t function_oid) = 0;
+  // 'S' statement or 'P' portal closed (Close message).
+  virtual void on_close(char kind, std::string_view name) = 0;
+  // The upstream reported the end of a query cycle (ReadyForQuery) with this
+  // transaction status; state the gate keeps per transaction can settle.
+  virtual void on_ready(char transaction_status) = 0;
+};
+
+}  // namespace pgw::engine
