@@ -156,10 +156,14 @@ int Engine::wait_for_signals() {
   for (;;) {
     timespec timeout{0, 200'000'000};
     if (interceptor_) interceptor_->heartbeat();
-    int sig = sigtimedwait(&set, nullptr, &timeout);
+    siginfo_t info{};
+    int sig = sigtimedwait(&set, &info, &timeout);
     if (sig == SIGHUP) {
+      spdlog::info("SIGHUP from pid {}: reloading {}", info.si_pid, config_path_);
       reload();
     } else if (sig == SIGTERM || sig == SIGINT) {
+      // Who asked is worth a line when a stop comes as a surprise.
+      spdlog::info("{} from pid {}", sig == SIGTERM ? "SIGTERM" : "SIGINT", info.si_pid);
       stop();
       return 0;
     } else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
