@@ -170,10 +170,9 @@ def test_client_in_its_own_network_namespace_is_served(rig, db):
     # Its loopback is its own: pgwarden listens on the host end of the veth pair.
     pw = rig.pgwarden(listen_host=ns.host_ip)
 
-    result = rig.psql("-At", "-c", "SELECT current_user, inet_client_addr()", netns=ns)
+    result = rig.psql("-At", "-c", "SELECT current_user", netns=ns)
     assert result.returncode == 0, result.stderr
-    user, _client_addr = result.stdout.strip().split("|")
-    assert user == db.app_user
+    assert result.stdout.strip() == db.app_user
 
     report = rig.probe(netns=ns)
     assert report["kind"] == "ready", report
@@ -236,16 +235,15 @@ def test_fast_path_carries_a_200mb_result_intact(rig, db):
         client_env())
     seen = []
 
-    def both_ends_in_sockhash():
+    def both_ends_in_sockhash_during_the_session():
         st = rig.status(pw)
         seen.append((ic.map_entries(st, "pgw_sockhash"), len(st["sessions"]["list"])))
-        return seen[-1][0] >= 2
+        return seen[-1][0] >= 2 and seen[-1][1] == 1
 
-    during = wait_for(both_ends_in_sockhash, timeout=1.2)
+    during = wait_for(both_ends_in_sockhash_during_the_session, timeout=1.2)
     code, sha, size, err = stream.finish()
     assert code == 0, err
-    assert during, f"pgw_sockhash never held both ends during the session: {seen}"
-    assert seen[-1][1] == 1, f"expected one open session while looking: {seen}"
+    assert during, f"(pgw_sockhash entries, open sessions) seen: {seen}"
     assert (sha, size) == (direct_sha, direct_size), "the result through the fast path differs"
 
     after = rig.status(pw)["intercept"]
@@ -255,3 +253,135 @@ def test_fast_path_carries_a_200mb_result_intact(rig, db):
     assert len(lines) == 1 and lines[0].endswith("fast_path"), lines
     assert wait_for(lambda: ic.map_entries(rig.status(pw), "pgw_sockhash") == 0, timeout=3), \
         "pgw_sockhash kept entries after the session ended"
+
+
+# ---- 7. fail closed (and fail open) -----------------------------------------
+
+def connections_logged(db, since):
+    """PostgreSQL's log_connections lines written after offset `since`."""
+    return [line for line in db.log_text()[since:].splitlines() if "connection received" in line]
+
+
+def test_killed_engine_fails_closed_and_a_restart_serves_at_once(rig, db):
+    pw = rig.pgwarden(fail="closed", heartbeat_timeout="1s")
+    assert rig.probe()["kind"] == "ready"
+    log_mark = len(db.log_text())
+
+    pw.kill(signal.SIGKILL)
+    killed = time.monotonic()
+    assert os.path.isdir(rig.pin_dir), "SIGKILL must leave the pins (and the redirect) in place"
+
+    # At once: the redirect still points at the dead engine's address.
+    first = rig.probe()
+    assert first["kind"] == "connect_error", first
+    assert first["errno"] in (errno.ECONNREFUSED, errno.EPERM), first
+    assert first["connect_ms"] < 1000, first
+    # Once the heartbeat is stale, the connect hook itself refuses.
+    time.sleep(max(0.0, killed + 1.3 - time.monotonic()))
+    stale = rig.probe()
+    assert stale["kind"] == "connect_error", stale
+    assert stale["errno"] == errno.EPERM, stale
+    assert stale["connect_ms"] < 1000, stale
+
+    assert connections_logged(db, log_mark) == [], "a refused connect reached PostgreSQL"
+
+    # The same config and pins: the new engine takes over the pinned maps and links.
+    restarted = time.monotonic()
+    rig.start(pw)
+    served = rig.probe()
+    restart_to_served = time.monotonic() - restarted
+    assert served["kind"] == "ready", served
+    assert served["rows"] == [[db.app_user]]
+    assert restart_to_served < 1.0, f"restart to first served connection: {restart_to_served:.2f}s"
+    st = rig.status(pw)["intercept"]
+    assert st["took_over"] is True and st["engine_alive"] is True, st
+    assert st["counters"]["connect_refused"] >= 1, st["counters"]
+
+
+def test_killed_engine_with_fail_open_lets_connects_through(rig, db):
+    pw = rig.pgwarden(fail="open", heartbeat_timeout="1s")
+    assert rig.probe()["kind"] == "ready"
+    log_mark = len(db.log_text())
+    pw.kill(signal.SIGKILL)
+
+    # Until the heartbeat is stale the connect still goes to the dead engine
+    # (refused); then it reaches PostgreSQL itself, which asks for a password.
+    report = wait_for(lambda: (lambda r: r if r["kind"] != "connect_error" else None)(rig.probe()),
+                      timeout=3, interval=0.1)
+    assert report, "connects never went through after the heartbeat went stale"
+    assert report["kind"] == "auth", report
+    assert report["peer"] == f"{DB_HOST}:{DB_PORT}", report
+    assert connections_logged(db, log_mark), "PostgreSQL's log shows no direct connection"
+
+
+# ---- 8. SIGTERM leaves nothing behind -----------------------------------------
+
+def test_sigterm_detaches_and_unpins_everything(rig, db):
+    pw = rig.pgwarden()
+    assert rig.probe()["kind"] == "ready"
+    st = rig.status(pw)["intercept"]
+    prog_ids = {p["id"] for p in st["programs"]}
+    link_ids = {p["link_id"] for p in st["programs"] if p["link_id"]}
+    map_ids = {m["id"] for m in st["maps"]}
+    assert all(p["name"].startswith("pgw_") for p in st["programs"]), st["programs"]
+    assert all(m["name"].startswith("pgw_") for m in st["maps"]), st["maps"]
+    assert prog_ids <= ic.live_ids("prog") and map_ids <= ic.live_ids("map")
+    attached = ic.cgroup_tree_under(rig.root.mount, rig.root.fs_path)
+    assert {e["cgroup"] for e in attached} == {rig.clients.fs_path, rig.engine_cg.fs_path}, attached
+    # Nothing outside the test's own cgroups.
+    assert all(p["attach_point"].startswith(rig.root.path) or p["attach_type"] == "sk_msg_verdict"
+               for p in st["programs"]), st["programs"]
+
+    assert pw.stop() == 0
+
+    def leftovers():
+        return {"progs": prog_ids & ic.live_ids("prog"), "links": link_ids & ic.live_ids("link"),
+                "maps": map_ids & ic.live_ids("map")}
+
+    # Sockmap and psock teardown is deferred work in the kernel: give it a moment.
+    assert wait_for(lambda: not any(leftovers().values()), timeout=3), leftovers()
+    assert ic.cgroup_tree_under(rig.root.mount, rig.root.fs_path) == []
+    assert not os.path.exists(rig.pin_dir), os.listdir(rig.pin_dir)
+    assert "programs detached, pins removed" in pw.log_text()
+
+    rig.root.remove()
+    assert not os.path.exists(rig.root.fs_path)
+
+
+# ---- 9. 10,000 short connections leave nothing behind -------------------------
+
+CONNECTIONS = int(os.environ.get("PGWARDEN_TEST_INTERCEPT_CONNECTIONS", "10000"))
+# Every FULL_EVERY-th connection logs in upstream (a PostgreSQL backend each,
+# ~10 ms of CPU on this kind of machine); the rest are the shortest complete
+# exchange (SSLRequest answered 'N'), which goes through everything the
+# redirect involves (connect hook, sockops, SOCKHASH, sk_msg both ways, the
+# engine's accept and record) and keeps the test within its time budget.
+FULL_EVERY = int(os.environ.get("PGWARDEN_TEST_INTERCEPT_FULL_EVERY", "10"))
+TRACKED_MAPS = ("pgw_sockhash", "pgw_pending", "pgw_own_socks")
+
+
+def test_ten_thousand_short_connections(rig, db):
+    pw = rig.pgwarden()
+    assert rig.probe()["kind"] == "ready"  # warm: identity cache, first upstream login
+    assert wait_for(lambda: rig.status(pw)["sessions"]["open"] == 0, timeout=3)
+    base = rig.status(pw)
+    base_maps = {name: ic.map_entries(base, name) for name in TRACKED_MAPS}
+    base_fds = pw.fd_count()
+
+    report = rig.many(CONNECTIONS, threads=8, seconds=120, full_every=FULL_EVERY)
+    print(f"{CONNECTIONS} connections ({report.get('full')} full sessions) in "
+          f"{report.get('seconds')}s")
+    assert report["failed"] == 0, report
+    assert report["ok"] == CONNECTIONS, report
+
+    def settled():
+        st = rig.status(pw)
+        now = {name: ic.map_entries(st, name) for name in TRACKED_MAPS}
+        return (st["sessions"]["open"], now, pw.fd_count())
+
+    assert wait_for(lambda: settled() == (0, base_maps, base_fds), timeout=5), \
+        f"(open sessions, maps, fds) = {settled()}, baseline (0, {base_maps}, {base_fds})"
+    after = rig.status(pw)
+    grew = {key: after["intercept"]["counters"][key] - base["intercept"]["counters"][key]
+            for key in ("connect_redirected", "accept_matched")}
+    assert grew == {"connect_redirected": CONNECTIONS, "accept_matched": CONNECTIONS}, grew

@@ -111,8 +111,13 @@ def bpf_unavailable_reason():
     return None
 
 
+# Read at import (test collection): conftest's session fixture later drops
+# every PG* variable from the environment, this one included.
+_REQUIRED_AT_IMPORT = os.environ.get(REQUIRE_ENV, "") not in ("", "0")
+
+
 def bpf_required():
-    return os.environ.get(REQUIRE_ENV, "") not in ("", "0")
+    return _REQUIRED_AT_IMPORT or os.environ.get(REQUIRE_ENV, "") not in ("", "0")
 
 
 def skip_or_fail(reason):
@@ -297,10 +302,10 @@ def netns_names():
 # ---- pins ---------------------------------------------------------------
 
 def new_pin_dir():
-    """A pin directory path for one test (not created: pgwarden does that)."""
+    """A pin directory path for one test (not created: pgwarden does that),
+    and the cleanup registry token that removes it."""
     path = os.path.join(BPFFS_MOUNT, unique_name("pins"))
-    cleanup.register(lambda: remove_pin_dir(path))
-    return path
+    return path, cleanup.register(lambda: remove_pin_dir(path))
 
 
 def remove_pin_dir(path):
@@ -352,6 +357,11 @@ def pgw_programs():
 def pgw_maps():
     return [m for m in bpftool_json("map", "show") or []
             if str(m.get("name", "")).startswith(PGW_PREFIX)]
+
+
+def live_ids(kind):
+    """Ids of every loaded prog / map / link (kind as bpftool names it)."""
+    return {entry["id"] for entry in bpftool_json(kind, "show") or []}
 
 
 def cgroup_attachments(cg_fs_path):
@@ -426,7 +436,7 @@ class InterceptRig:
         self.root = TestCgroup.create()
         self.engine_cg = self.root.child("engine")
         self.clients = self.root.child("clients")
-        self.pin_dir = new_pin_dir()
+        self.pin_dir, self._pin_token = new_pin_dir()
         self.daemons = []
         self.namespaces = []
         self.dir = tempfile.mkdtemp(prefix="pgwtest-rig-")
@@ -475,7 +485,20 @@ class InterceptRig:
             if "built without eBPF" in str(exc):
                 skip_or_fail("pgwarden was built without eBPF (-DPGWARDEN_BPF=OFF)")
             raise
-        return pw
+        # The engine listens before it attaches (so redirected connects find
+        # a listener at once): the port answering does not mean intercepting.
+        deadline = time.monotonic() + 10
+        last = None
+        while time.monotonic() < deadline:
+            pw.check_not_exited()
+            try:
+                last = self.status(pw)["intercept"]
+                if last.get("enabled") and last.get("programs") and last.get("engine_alive"):
+                    return pw
+            except (RuntimeError, ValueError, KeyError) as exc:
+                last = exc
+            time.sleep(0.02)
+        raise PgwardenError(f"pgwarden serves but does not intercept: {last}\n{pw.log_tail()}")
 
     def status(self, pw):
         return status(pw.config["admin_socket"])
@@ -506,9 +529,9 @@ class InterceptRig:
                                 text=True, timeout=timeout)
         return parse_client_output(result)
 
-    def many(self, count, threads, seconds, family="inet", host=None, cgroup=None):
+    def many(self, count, threads, seconds, full_every=1, family="inet", host=None, cgroup=None):
         argv = self.client_script.argv("many", family, host or self.db_host, self.db_port,
-                                       "root", "app", count, threads, seconds)
+                                       "root", "app", count, threads, seconds, full_every)
         result = subprocess.run(self._wrap(argv, cgroup, None, None), capture_output=True,
                                 text=True, timeout=seconds + 60)
         return parse_client_output(result)
@@ -547,6 +570,7 @@ class InterceptRig:
                 step()
             except Exception as exc:  # noqa: BLE001 - clean up the rest regardless
                 errors.append(f"cleanup: {exc!r}")
+        cleanup.unregister(self._pin_token)
         shutil.rmtree(self.dir, ignore_errors=True)
         return errors
 
@@ -649,11 +673,14 @@ def client_probe(family, host, port, user, database, sql):
     """One session: connect, report both socket addresses, log in, run sql."""
     fam = socket.AF_INET6 if family == "inet6" else socket.AF_INET
     out = {"pid": os.getpid(), "uid": os.getuid()}
+    started = time.monotonic()
     try:
         conn = _Conn(fam, host, port, 10)
     except OSError as exc:
-        out.update(kind="connect_error", errno=exc.errno, error=str(exc))
+        out.update(kind="connect_error", errno=exc.errno, error=str(exc),
+                   connect_ms=round((time.monotonic() - started) * 1000, 1))
         return out
+    out["connect_ms"] = round((time.monotonic() - started) * 1000, 1)
     try:
         out["peer"] = _addr(conn.sock.getpeername())
         out["local"] = _addr(conn.sock.getsockname())
@@ -689,26 +716,47 @@ def client_probe(family, host, port, user, database, sql):
     return out
 
 
-def client_many(family, host, port, user, database, count, threads, seconds):
-    """count short sessions (connect, startup to ReadyForQuery, Terminate) over
-    `threads` threads, stopping at the deadline; reports failures."""
+SSL_REQUEST = struct.pack("!II", 8, 80877103)
+
+
+def client_many(family, host, port, user, database, count, threads, seconds, full_every):
+    """count short connections over `threads` threads, stopping at the
+    deadline; reports failures. Every full_every-th one is a whole session
+    (startup to ReadyForQuery, Terminate: an upstream login each); the others
+    are the shortest complete exchange, SSLRequest answered with 'N' (bytes
+    both ways through the redirect and the engine, no upstream). Each waits
+    for the engine to close its end, so the connection is over on both sides."""
     fam = socket.AF_INET6 if family == "inet6" else socket.AF_INET
     lock = threading.Lock()
-    state = {"next": 0, "ok": 0, "failures": [], "failed": 0}
+    state = {"next": 0, "ok": 0, "full": 0, "failures": [], "failed": 0}
     deadline = time.monotonic() + seconds
     startup = _startup(user, database)
 
-    def one():
+    def drain(conn):
+        while conn.sock.recv(4096):
+            pass
+
+    def full():
         conn = _Conn(fam, host, port, 10)
         try:
             conn.sock.sendall(startup)
             kind, fields = conn.until_ready()
             if kind != "ready":
-                raise RuntimeError(f"refused: {fields}")
+                raise RuntimeError(f"{kind}: {fields}")
             conn.sock.sendall(b"X\0\0\0\4")
-            # Wait for the engine to close: the connection is over for both ends.
-            while conn.sock.recv(4096):
-                pass
+            drain(conn)
+        finally:
+            conn.close()
+
+    def short():
+        conn = _Conn(fam, host, port, 10)
+        try:
+            conn.sock.sendall(SSL_REQUEST)
+            answer = conn.sock.recv(1)
+            if answer != b"N":
+                raise RuntimeError(f"SSLRequest answered {answer!r}")
+            conn.sock.shutdown(socket.SHUT_WR)  # the client gives up: the engine closes
+            drain(conn)
         finally:
             conn.close()
 
@@ -717,11 +765,14 @@ def client_many(family, host, port, user, database, count, threads, seconds):
             with lock:
                 if state["next"] >= count:
                     return
+                n = state["next"]
                 state["next"] += 1
+            whole = full_every > 0 and n % full_every == 0
             try:
-                one()
+                full() if whole else short()
                 with lock:
                     state["ok"] += 1
+                    state["full"] += whole
             except Exception as exc:  # noqa: BLE001 - every failure is counted
                 with lock:
                     state["failed"] += 1
@@ -734,19 +785,21 @@ def client_many(family, host, port, user, database, count, threads, seconds):
         t.start()
     for t in pool:
         t.join()
-    return {"ok": state["ok"], "failed": state["failed"], "failures": state["failures"],
-            "attempted": state["next"], "seconds": round(time.monotonic() - started, 2)}
+    return {"ok": state["ok"], "full": state["full"], "failed": state["failed"],
+            "failures": state["failures"], "attempted": state["next"],
+            "seconds": round(time.monotonic() - started, 2)}
 
 
 def client_main(argv):
     """client probe FAMILY HOST PORT USER DB [SQL]
-       client many FAMILY HOST PORT USER DB COUNT THREADS SECONDS"""
+       client many FAMILY HOST PORT USER DB COUNT THREADS SECONDS FULL_EVERY"""
     mode, family, host, port, user, database, *rest = argv
     if mode == "probe":
         out = client_probe(family, host, int(port), user, database, rest[0] if rest else "")
     elif mode == "many":
-        count, threads, seconds = int(rest[0]), int(rest[1]), float(rest[2])
-        out = client_many(family, host, int(port), user, database, count, threads, seconds)
+        count, threads, seconds, full_every = int(rest[0]), int(rest[1]), float(rest[2]), int(rest[3])
+        out = client_many(family, host, int(port), user, database, count, threads, seconds,
+                          full_every)
     else:
         raise SystemExit(f"unknown client mode {mode}")
     print(json.dumps(out), flush=True)
