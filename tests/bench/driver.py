@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from harness import PgCluster, Pgwarden, client_env  # noqa: E402
 from harness import pgbench  # noqa: E402
 from bench.pgbouncer import PgBouncer  # noqa: E402
+from bench import transparent  # noqa: E402
+from harness import intercept  # noqa: E402
 
 DB = "bench"
 
@@ -37,6 +39,8 @@ def parse_args(argv):
                    help="skip pgwarden (e.g. before it is built)")
     p.add_argument("--pgwarden-workers", type=int, help="pgwarden's `workers` setting")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--no-transparent", action="store_true",
+                   help="skip the transparent (eBPF) runs, fast path on and off")
     return p.parse_args(argv)
 
 
@@ -66,7 +70,16 @@ def main(argv=None):
     results = {m: {} for m in modes}
     info = {}
 
-    with PgCluster(sample_data=False) as pg:
+    bpf_reason = None if args.no_transparent else intercept.bpf_unavailable_reason()
+    want_transparent = not args.no_transparent and not args.only_direct_and_pgbouncer
+    if want_transparent and bpf_reason:
+        print(f"transparent runs skipped: {bpf_reason}")
+        want_transparent = False
+    # The transparent runs need the database on a "remote" loopback address
+    # that a workload would dial; the other paths do not care.
+    db_host = "127.0.0.3" if want_transparent else "127.0.0.1"
+    db_port = intercept.db_port(db_host) if want_transparent else None
+    with PgCluster(host=db_host, port=db_port, sample_data=False) as pg:
         pg.create_database(DB)
         init = pgbench.run(pg.host, pg.port, pg.app_user, DB,
                            ["-i", "-q", "-s", str(args.scale)], env=pg.app_env())
@@ -97,6 +110,8 @@ def main(argv=None):
             if warden:
                 info["pgwarden_peak_rss_kb"] = warden.peak_rss_kb()
                 warden.stop()
+            if want_transparent:
+                info["transparent"] = transparent.run(pg, DB, modes, args)
         finally:
             if warden:
                 warden.close()
@@ -118,6 +133,8 @@ def main(argv=None):
               f"{ratio(tps.get('pgwarden'), tps.get('direct'), 15)} "
               f"{ratio(tps.get('pgwarden'), tps.get('pgbouncer'), 18)} "
               f"{ratio(tps.get('pgbouncer'), tps.get('direct'), 16)}")
+    if "transparent" in info:
+        transparent.print_summary(info["transparent"], modes)
     if "pgwarden_peak_rss_kb" in info:
         print(f"\npgwarden peak RSS: {info['pgwarden_peak_rss_kb'] / 1024:.1f} MiB")
     if args.json:
