@@ -50,6 +50,9 @@ class MessageSlicer {
   bool feed(std::string_view chunk, Inspect&& inspect, Sink& sink);
 
   bool at_boundary() const { return header_have_ == 0 && left_ == 0; }
+  // Body size of the message whose header was just reported (valid inside
+  // Sink::header).
+  uint64_t current_body_size() const { return current_body_; }
   const std::string& error() const { return error_; }
   void set_max_message_size(uint32_t m) { max_message_size_ = m; }
 
@@ -60,6 +63,7 @@ class MessageSlicer {
   char header_[pgwire::kHeaderSize] = {};
   size_t header_have_ = 0;
   uint64_t left_ = 0;         // bytes of the current message still to come
+  uint64_t current_body_ = 0; // body size of the current message
   bool assembling_ = false;   // the current message is being assembled
   std::string assembled_;
   std::string error_;
@@ -110,6 +114,7 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
     const uint32_t length = pgwire::load_u32(header_ + 1);
     if (!validate_header(type, length)) return false;
     left_ = length - 4;
+    current_body_ = left_;
     sink.header(type, chunk.substr(pos, static_cast<size_t>(std::min<uint64_t>(left_, chunk.size() - pos))));
     if (inspect(type)) {
       flush_pass(header_start);

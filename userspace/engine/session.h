@@ -135,6 +135,8 @@ class alignas(16) Session {
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
   void queue_pieces(Endpoint& to, uint16_t buffer_id);
   std::string gate_client_message(char type, std::string_view whole);
+  bool gate_watches(char type) const;
+  void observe_upstream(char type, std::string_view body);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
 

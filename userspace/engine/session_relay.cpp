@@ -5,8 +5,9 @@
 //   from the client, when a statement gate is active: Query, Parse, Bind,
 //     FunctionCall, Close (the gate decides before a byte is forwarded);
 //   from the upstream: ErrorResponse while a denial marker is pending (to
-//     put pgwarden's 42501 in its place), ReadyForQuery while a marker is
-//     pending or a gate is active (they settle at the end of a cycle).
+//     put pgwarden's 42501 in its place); CommandComplete, ParameterStatus,
+//     ErrorResponse and ReadyForQuery are shown to an active gate, from the
+//     receive buffer when they are whole in it, assembled when not.
 #include <spdlog/spdlog.h>
 
 #include "engine/session.h"
@@ -118,36 +119,49 @@ std::string Session::gate_client_message(char type, std::string_view whole) {
                   : markers_.replace_query(std::move(verdict.message), std::move(verdict.sqlstate));
 }
 
+bool Session::gate_watches(char type) const {
+  return gate_ != nullptr && (type == 'C' || type == 'S' || type == 'E' || type == 'Z');
+}
+
 void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   struct UpstreamSink : PieceSink {
     Session& s;
+    bool capture_next = false;  // a watched message not whole in this chunk
     UpstreamSink(Session& session, std::vector<RelayPiece>& p) : PieceSink(p), s(session) {}
     void header(char type, std::string_view body_start) override {
       s.rfq_seen_last_ = type == 'Z';
       // ReadyForQuery's one body byte is the transaction status; when it is
-      // in the next chunk the status is unknown until the next one.
+      // in the next chunk the status is unknown until it is seen whole.
       if (type == 'Z') s.transaction_status_ = body_start.empty() ? '?' : body_start[0];
+      capture_next = false;
+      if (!s.gate_watches(type)) return;
+      // Watched messages are small: usually whole in the chunk, so the gate
+      // can look without the bytes leaving the receive buffer.
+      if (body_start.size() == s.upstream_slicer_.current_body_size()) {
+        s.observe_upstream(type, body_start);
+      } else {
+        capture_next = true;
+      }
     }
     void message(char type, std::string_view whole) override {
-      if (type == 'E') {
-        auto replaced = s.markers_.rewrite(whole.substr(pgwire::kHeaderSize));
-        add(replaced ? std::move(*replaced) : std::string(whole));
-        return;
+      const std::string_view body = whole.substr(pgwire::kHeaderSize);
+      if (capture_next) {
+        capture_next = false;
+        if (type == 'Z' && !body.empty()) s.transaction_status_ = body[0];
+        s.observe_upstream(type, body);
       }
-      if (type == 'Z' && whole.size() == pgwire::kHeaderSize + 1) {
-        s.transaction_status_ = whole[pgwire::kHeaderSize];
-        s.markers_.settle();
-        if (s.gate_) s.gate_->on_ready(s.transaction_status_);
+      if (type == 'E') {
+        if (auto replaced = s.markers_.rewrite(body)) {
+          add(std::move(*replaced));
+          return;
+        }
       }
       add(std::string(whole));
     }
   } sink(*this, relay_pieces_);
-  // Assembling costs a copy, so only while somebody needs to look.
-  const bool markers = markers_.pending();
-  const bool rfq = markers || gate_ != nullptr;
   const bool ok = upstream_slicer_.feed(
-      chunk, [markers, rfq](char type) { return (markers && type == 'E') || (rfq && type == 'Z'); }, sink);
+      chunk, [this, &sink](char type) { return sink.capture_next || (type == 'E' && markers_.pending()); }, sink);
   if (!ok) {
     release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
@@ -157,6 +171,11 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   release_buffer(buffer_id);
   send_next(client_, OpKind::kClientSend);
   read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
+}
+
+void Session::observe_upstream(char type, std::string_view body) {
+  if (type == 'Z') markers_.settle();
+  if (gate_) gate_->on_upstream(type, body);
 }
 
 // Receiving the next chunk while the previous one is still being sent saves

@@ -35,9 +35,10 @@ class StatementGate {
   virtual GateVerdict on_function_call(uint32_t function_oid) = 0;
   // 'S' statement or 'P' portal closed (Close message).
   virtual void on_close(char kind, std::string_view name) = 0;
-  // The upstream reported the end of a query cycle (ReadyForQuery) with this
-  // transaction status; state the gate keeps per transaction can settle.
-  virtual void on_ready(char transaction_status) = 0;
+  // What the upstream reports that changes session state the gate tracks:
+  // CommandComplete ('C'), ParameterStatus ('S'), ErrorResponse ('E') and
+  // ReadyForQuery ('Z'), in stream order, with their bodies.
+  virtual void on_upstream(char type, std::string_view body) = 0;
 };
 
 }  // namespace pgw::engine
