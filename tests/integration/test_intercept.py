@@ -255,35 +255,78 @@ def test_fast_path_carries_a_200mb_result_intact(rig, db):
         "pgw_sockhash kept entries after the session ended"
 
 
+def test_without_the_fast_path_the_sockhash_stays_empty(rig, db):
+    """fast_path: false (what scripts/bench compares against): same bytes,
+    the loopback TCP way."""
+    pw = rig.pgwarden(fast_path=False)
+    before = rig.status(pw)["intercept"]
+    assert before["fast_path"] is False, before
+    copy = BIG_COPY.replace(str(ROWS_200MB), str(ROWS_200MB // 10))
+    code, direct_sha, direct_size, err = StreamHash(
+        ["psql", "-X", *db.psql_args_app(), "-c", copy], db.app_env()).finish()
+    assert code == 0, err
+
+    stream = StreamHash(rig.clients.argv(rig.psql_argv(
+        "-c", "\\o /dev/null", "-c", "SELECT pg_sleep(1)", "-c", "\\o", "-c", copy)),
+        client_env())
+    open_session = wait_for(lambda: len(rig.status(pw)["sessions"]["list"]) == 1, timeout=0.8)
+    sockhash = ic.map_entries(rig.status(pw), "pgw_sockhash")
+    code, sha, size, err = stream.finish()
+    assert code == 0, err
+    assert open_session, "the session was never seen open"
+    assert sockhash == 0
+    assert (sha, size) == (direct_sha, direct_size)
+    after = rig.status(pw)["intercept"]["counters"]
+    assert after["fast_bytes"] == before["counters"]["fast_bytes"], after
+    assert not session_lines(pw)[0].endswith("fast_path"), session_lines(pw)
+
+
+def test_engine_inside_the_intercepted_cgroup_is_not_redirected_to_itself(rig, db):
+    """The engine's own upstream connects go to the database even when the
+    engine runs in the intercepted subtree (excluded by socket cookie)."""
+    pw = rig.pgwarden(intercept_cgroup=rig.root.path)
+    report = rig.probe()
+    assert report["kind"] == "ready", report
+    assert report["rows"] == [[db.app_user]]
+    counters = rig.status(pw)["intercept"]["counters"]
+    assert counters["connect_own_socket"] >= 1, counters
+    assert counters["connect_redirected"] == 1, counters
+
+
 # ---- 7. fail closed (and fail open) -----------------------------------------
 
-def connections_logged(db, since):
-    """PostgreSQL's log_connections lines written after offset `since`."""
-    return [line for line in db.log_text()[since:].splitlines() if "connection received" in line]
+# The fail-closed/open clients connect from a loopback address of their own,
+# so PostgreSQL's log tells their connections from anyone else's on this host.
+CLIENT_SOURCE = f"127.0.0.{100 + os.getpid() % 150}"
+
+
+def connections_logged(db, source=CLIENT_SOURCE):
+    """PostgreSQL's log_connections lines for connections from `source`."""
+    return [line for line in db.log_text().splitlines()
+            if "connection received" in line and f"host={source} " in line]
 
 
 def test_killed_engine_fails_closed_and_a_restart_serves_at_once(rig, db):
     pw = rig.pgwarden(fail="closed", heartbeat_timeout="1s")
-    assert rig.probe()["kind"] == "ready"
-    log_mark = len(db.log_text())
+    assert rig.probe(source=CLIENT_SOURCE)["kind"] == "ready"
 
     pw.kill(signal.SIGKILL)
     killed = time.monotonic()
     assert os.path.isdir(rig.pin_dir), "SIGKILL must leave the pins (and the redirect) in place"
 
     # At once: the redirect still points at the dead engine's address.
-    first = rig.probe()
+    first = rig.probe(source=CLIENT_SOURCE)
     assert first["kind"] == "connect_error", first
     assert first["errno"] in (errno.ECONNREFUSED, errno.EPERM), first
     assert first["connect_ms"] < 1000, first
     # Once the heartbeat is stale, the connect hook itself refuses.
     time.sleep(max(0.0, killed + 1.3 - time.monotonic()))
-    stale = rig.probe()
+    stale = rig.probe(source=CLIENT_SOURCE)
     assert stale["kind"] == "connect_error", stale
     assert stale["errno"] == errno.EPERM, stale
     assert stale["connect_ms"] < 1000, stale
 
-    assert connections_logged(db, log_mark) == [], "a refused connect reached PostgreSQL"
+    assert connections_logged(db) == [], "a refused connect reached PostgreSQL"
 
     # The same config and pins: the new engine takes over the pinned maps and links.
     restarted = time.monotonic()
@@ -300,18 +343,22 @@ def test_killed_engine_fails_closed_and_a_restart_serves_at_once(rig, db):
 
 def test_killed_engine_with_fail_open_lets_connects_through(rig, db):
     pw = rig.pgwarden(fail="open", heartbeat_timeout="1s")
-    assert rig.probe()["kind"] == "ready"
-    log_mark = len(db.log_text())
+    assert rig.probe(source=CLIENT_SOURCE)["kind"] == "ready"
     pw.kill(signal.SIGKILL)
 
     # Until the heartbeat is stale the connect still goes to the dead engine
     # (refused); then it reaches PostgreSQL itself, which asks for a password.
-    report = wait_for(lambda: (lambda r: r if r["kind"] != "connect_error" else None)(rig.probe()),
-                      timeout=3, interval=0.1)
+    def went_through():
+        report = rig.probe(source=CLIENT_SOURCE)
+        return report if report["kind"] != "connect_error" else None
+
+    report = wait_for(went_through, timeout=3, interval=0.1)
     assert report, "connects never went through after the heartbeat went stale"
     assert report["kind"] == "auth", report
     assert report["peer"] == f"{DB_HOST}:{DB_PORT}", report
-    assert connections_logged(db, log_mark), "PostgreSQL's log shows no direct connection"
+    port = report["local"].rsplit(":", 1)[1]
+    assert any(f"port={port}" in line for line in connections_logged(db)), \
+        f"PostgreSQL's log shows no connection from {report['local']}"
 
 
 # ---- 8. SIGTERM leaves nothing behind -----------------------------------------

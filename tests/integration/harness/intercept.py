@@ -450,15 +450,16 @@ class InterceptRig:
     # ---- the daemon --------------------------------------------------
 
     def config_overrides(self, fail="closed", fast_path=True, heartbeat_timeout="1s",
-                         identities=None, default="deny", policies=None):
+                         identities=None, default="deny", policies=None, intercept_cgroup=None):
         if identities is None:
             identities = [{"name": "agent", "match": {"cgroup": self.clients.path + "/**",
                                                       "uid": [0]}}]
         if policies is None:
             policies = [{"identity": rule["name"], "allow": ["select"]} for rule in identities]
         return {
-            "intercept": intercept_config(self.clients.path, self.pin_dir, [self.db_port], fail=fail,
-                                          fast_path=fast_path, heartbeat_timeout=heartbeat_timeout),
+            "intercept": intercept_config(intercept_cgroup or self.clients.path, self.pin_dir,
+                                          [self.db_port], fail=fail, fast_path=fast_path,
+                                          heartbeat_timeout=heartbeat_timeout),
             "identities": identities,
             "policies": policies,
             "default": default,
@@ -521,9 +522,11 @@ class InterceptRig:
         return (cgroup or self.clients).argv(argv)
 
     def probe(self, host=None, family="inet", sql="SELECT current_user", cgroup=None, uid=None,
-              netns=None, user="root", database="app", port=None, timeout=60):
-        """Run the client's probe inside a cgroup (default clients/); returns its report."""
-        argv = self.client_script.argv("probe", family, host or self.db_host,
+              netns=None, user="root", database="app", port=None, source=None, timeout=60):
+        """Run the client's probe inside a cgroup (default clients/); returns
+        its report. source: bind to this address before connecting."""
+        options = [f"--source={source}"] if source else []
+        argv = self.client_script.argv("probe", *options, family, host or self.db_host,
                                        port or self.db_port, user, database, sql)
         result = subprocess.run(self._wrap(argv, cgroup, uid, netns), capture_output=True,
                                 text=True, timeout=timeout)
@@ -627,9 +630,15 @@ def _fields(payload):
 
 
 class _Conn:
-    def __init__(self, family, host, port, timeout):
+    def __init__(self, family, host, port, timeout, source=None, bound=None):
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if source:
+            # A source address of the test's own makes this client's packets
+            # recognisable in PostgreSQL's log, whatever else runs on the host.
+            self.sock.bind((source, 0) if family == socket.AF_INET else (source, 0, 0, 0))
+            if bound is not None:
+                bound["local"] = _addr(self.sock.getsockname())
         target = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
         self.sock.connect(target)
         self.buf = b""
@@ -669,13 +678,14 @@ def _addr(sockaddr):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def client_probe(family, host, port, user, database, sql):
-    """One session: connect, report both socket addresses, log in, run sql."""
+def client_probe(family, host, port, user, database, sql, source=None):
+    """One session: connect (from `source` if given), report both socket
+    addresses, log in, run sql."""
     fam = socket.AF_INET6 if family == "inet6" else socket.AF_INET
     out = {"pid": os.getpid(), "uid": os.getuid()}
     started = time.monotonic()
     try:
-        conn = _Conn(fam, host, port, 10)
+        conn = _Conn(fam, host, port, 10, source=source, bound=out)
     except OSError as exc:
         out.update(kind="connect_error", errno=exc.errno, error=str(exc),
                    connect_ms=round((time.monotonic() - started) * 1000, 1))
@@ -791,11 +801,15 @@ def client_many(family, host, port, user, database, count, threads, seconds, ful
 
 
 def client_main(argv):
-    """client probe FAMILY HOST PORT USER DB [SQL]
+    """client probe [--source=ADDR] FAMILY HOST PORT USER DB [SQL]
        client many FAMILY HOST PORT USER DB COUNT THREADS SECONDS FULL_EVERY"""
+    source = None
+    if len(argv) > 1 and argv[1].startswith("--source="):
+        source = argv.pop(1).split("=", 1)[1]
     mode, family, host, port, user, database, *rest = argv
     if mode == "probe":
-        out = client_probe(family, host, int(port), user, database, rest[0] if rest else "")
+        out = client_probe(family, host, int(port), user, database, rest[0] if rest else "",
+                           source)
     elif mode == "many":
         count, threads, seconds, full_every = int(rest[0]), int(rest[1]), float(rest[2]), int(rest[3])
         out = client_many(family, host, int(port), user, database, count, threads, seconds,
