@@ -43,10 +43,9 @@ NAME_PREFIX = "pgwtest-"
 BPFFS_MOUNT = "/sys/fs/bpf"
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 REQUIRE_ENV = "PGWARDEN_REQUIRE_BPF"
-PGW_PREFIX = "pgw_"
 
 _counter = 0
-_counter_lock = None if not __package__ else threading.Lock()
+_counter_lock = threading.Lock()
 
 
 def unique_name(kind=""):
@@ -159,28 +158,10 @@ class TestCgroup:
         self.children.append(cg)
         return cg
 
-    @property
-    def id(self):
-        """The cgroup id BPF sees: the kernfs inode number."""
-        return os.stat(self.fs_path).st_ino
-
-    def pids(self):
-        try:
-            with open(os.path.join(self.fs_path, "cgroup.procs")) as f:
-                return [int(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
-
     def argv(self, argv):
         """argv started inside this cgroup: the shell moves itself in, then
         execs, so the command and everything it forks belong to the cgroup."""
         return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.fs_path, *argv]
-
-    def run(self, argv, **kw):
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        kw.setdefault("timeout", 60)
-        return subprocess.run(self.argv(argv), **kw)
 
     def remove(self):
         """Kill what is left inside, move it out, rmdir (children first).
@@ -248,7 +229,7 @@ class NetnsVeth:
     def __init__(self):
         sweep_stale()
         self.name = unique_name("ns")
-        suffix = f"{os.getpid() % 1000000}{_next_counter() % 100}"
+        suffix = f"{os.getpid() % 1000000}-{_next_counter() % 100}"  # <= 15 chars in all
         self.host_if, self.ns_if = f"pgwh{suffix}", f"pgwn{suffix}"
         self.host_ip, self.ns_ip = _free_link_local_pair()
         self._token = cleanup.register(self.remove)
@@ -348,27 +329,9 @@ def bpftool_json(*args):
     return json.loads(result.stdout or "null")
 
 
-def pgw_programs():
-    """Loaded programs named pgw_* (anyone's: bpftool knows no owner)."""
-    return [p for p in bpftool_json("prog", "show") or []
-            if str(p.get("name", "")).startswith(PGW_PREFIX)]
-
-
-def pgw_maps():
-    return [m for m in bpftool_json("map", "show") or []
-            if str(m.get("name", "")).startswith(PGW_PREFIX)]
-
-
 def live_ids(kind):
     """Ids of every loaded prog / map / link (kind as bpftool names it)."""
     return {entry["id"] for entry in bpftool_json(kind, "show") or []}
-
-
-def cgroup_attachments(cg_fs_path):
-    """Programs attached at exactly this cgroup (bpftool cgroup show)."""
-    if not os.path.isdir(cg_fs_path):
-        return []
-    return bpftool_json("cgroup", "show", cg_fs_path) or []
 
 
 def cgroup_tree_under(mount, prefix_fs_path):
@@ -562,7 +525,9 @@ class InterceptRig:
                 print(pw.log_tail(60))
             try:
                 if pw.alive():
-                    pw.stop()
+                    pw.stop()  # SIGTERM: must exit 0, detached and unpinned
+                else:
+                    pw.check_not_exited()  # killed by the test, or crashed on its own?
             except AssertionError as exc:
                 errors.append(str(exc))
             finally:
