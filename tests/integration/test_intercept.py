@@ -6,6 +6,10 @@ and hold no password.
 Runs as root; skips with the reason where BPF privileges are missing, and
 fails instead under PGWARDEN_REQUIRE_BPF=1. Only loopback addresses, plus
 169.254.x.y on the veth pair of a network namespace the test creates.
+
+The database listens on 127.0.0.3:5432 unless something else already holds
+that port on this host (then a free port, which is also the intercepted
+one; PGWARDEN_INTERCEPT_DB_PORT forces one).
 """
 
 import errno
@@ -56,10 +60,9 @@ def rig(request, db, client_script):
         pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
 
 
-def other_user():
-    """The unprivileged test user: uid and gid other than root's."""
-    run_as = RunAs()
-    return run_as.uid, run_as.gid
+def other_uid():
+    """The unprivileged test user's uid (the harness creates the user)."""
+    return RunAs().uid
 
 
 def wait_for(predicate, timeout, interval=0.05):
@@ -115,7 +118,7 @@ def test_getpeername_shows_the_original_destination(rig, db):
 # ---- 3. identity from the kernel: cgroup and uid -------------------------
 
 def test_two_cgroups_and_two_uids_get_their_own_outcome(rig, db):
-    uid, _gid = other_user()
+    uid = other_uid()
     allowed_cg = rig.clients.child("agents")
     other_cg = rig.clients.child("batch")
     rig.pgwarden(identities=[{"name": "agent", "match": {"cgroup": allowed_cg.path, "uid": [0]}}])

@@ -299,11 +299,16 @@ def remove_pin_dir(path):
 
 
 def sweep_stale():
-    """Remove what killed earlier runs of these tests left: pin dirs, cgroups
-    and network namespaces named pgwtest-<pid>-... whose pid is gone."""
+    """Remove what killed earlier runs of these tests left: pin dirs, cgroups,
+    network namespaces and temp dirs named pgwtest-<pid>-... whose pid is gone."""
     def stale(name):
         pid = _owner_pid(name)
         return pid is not None and not pid_alive(pid)
+
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if stale(name) and os.path.isdir(os.path.join(tmp, name)):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
 
     if os.path.isdir(BPFFS_MOUNT):
         for name in os.listdir(BPFFS_MOUNT):
@@ -402,7 +407,7 @@ class InterceptRig:
         self.pin_dir, self._pin_token = new_pin_dir()
         self.daemons = []
         self.namespaces = []
-        self.dir = tempfile.mkdtemp(prefix="pgwtest-rig-")
+        self.dir = tempfile.mkdtemp(prefix=f"{NAME_PREFIX}{os.getpid()}-rig-")
         self.engine_wrapper = os.path.join(self.dir, "pgwarden-in-cgroup")
         with open(self.engine_wrapper, "w") as f:
             f.write("#!/bin/sh\n"
@@ -549,7 +554,7 @@ class ClientScript:
     """A copy of this file any uid can read and run as the client."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pgwtest-client-")
+        self.dir = tempfile.mkdtemp(prefix=f"{NAME_PREFIX}{os.getpid()}-client-")
         os.chmod(self.dir, 0o755)
         self.path = os.path.join(self.dir, "pgw_client.py")
         shutil.copyfile(__file__, self.path)
