@@ -24,8 +24,8 @@ def _client_environment():
     password from anywhere, no PG* settings from the caller's shell."""
     saved = dict(os.environ)
     for key in list(os.environ):
-        if key.startswith("PG") and key not in ("PGWARDEN_BIN", "PGWARDEN_SHARED",
-                                                "PGWARDEN_PG_BIN", "PGWARDEN_TEST_USER"):
+        # pgwarden's own settings (PGWARDEN_*) are not libpq's and stay.
+        if key.startswith("PG") and not key.startswith("PGWARDEN_"):
             del os.environ[key]
     os.environ["PGPASSFILE"] = NO_PGPASS
     yield
