@@ -1,0 +1,666 @@
+#include "policy/decision.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "policy/decision_rules.h"
+
+namespace pgw::policy {
+namespace {
+
+using SC = sql::StatementClass;
+
+// One reason a statement cannot simply run. The worst action wins; among
+// findings of that action the lowest rank is reported (the most specific
+// rule), then the first found.
+struct Finding {
+  Action action = Action::allow;
+  int rank = 0;
+  std::string rule, verb, object, reason;
+};
+
+// Ranks, most specific first.
+constexpr int kRankUnknown = 0;
+constexpr int kRankNamedClass = 1;
+constexpr int kRankNamedFunction = 2;
+constexpr int kRankTable = 3;
+constexpr int kRankBuiltinFunction = 4;
+constexpr int kRankDefaultDeny = 5;
+constexpr int kRankTableAllow = 6;
+
+Action to_action(ListMatch m) {
+  switch (m) {
+    case ListMatch::deny: return Action::deny;
+    case ListMatch::approve: return Action::approve;
+    default: return Action::allow;
+  }
+}
+
+std::string_view list_name(ListMatch m) {
+  switch (m) {
+    case ListMatch::deny: return "deny";
+    case ListMatch::approve: return "approve";
+    case ListMatch::allow: return "allow";
+    case ListMatch::none: break;
+  }
+  return "none";
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// ---- describing what a statement touches -------------------------------------------
+
+// The usage bits that show a class acting on a relation.
+std::uint8_t usage_of_class(SC c) {
+  switch (c) {
+    case SC::insert: case SC::update: case SC::delete_: case SC::merge: case SC::copy_from: return sql::kWrite;
+    case SC::copy_to: return sql::kCopy | sql::kRead;
+    case SC::truncate: return sql::kTruncate;
+    case SC::ddl: case SC::create: case SC::alter: case SC::drop: case SC::grant: return sql::kDdl;
+    case SC::lock: return sql::kLock;
+    case SC::select: return sql::kRead;
+    case SC::admin: return sql::kAdmin;
+    default: return 0;
+  }
+}
+
+// The verb for a relation used with these bits in a statement of these classes.
+std::string verb_for_usage(std::uint8_t usage, sql::ClassSet classes) {
+  auto first_of = [&](std::initializer_list<SC> options, std::string_view fallback) {
+    for (auto c : options)
+      if (classes.has(c)) return std::string(sql::to_string(c));
+    return std::string(fallback);
+  };
+  if (usage & sql::kTruncate) return "truncate";
+  if (usage & sql::kDdl) return first_of({SC::drop, SC::alter, SC::create, SC::grant, SC::ddl}, "ddl");
+  if (usage & sql::kWrite)
+    return first_of({SC::delete_, SC::update, SC::insert, SC::merge, SC::copy_from, SC::admin}, "write");
+  if (usage & sql::kAdmin) return "admin";
+  if (usage & sql::kLock) return "lock";
+  if (usage & sql::kCopy) return "copy_to";
+  return "select";
+}
+
+std::string display(const ResolvedRelation& r) {
+  if (!r.via_view.empty()) return r.via_view + " (reads " + r.qualified() + ")";
+  if (r.schema == "*") return r.written + " (search_path unknown)";
+  if (r.written == r.qualified() || r.exists) return r.qualified();
+  return r.written + " (could be " + r.qualified() + ")";
+}
+
+// The object a class acts on, for the message.
+std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vector<ResolvedRelation>& rels) {
+  if (const std::uint8_t want = usage_of_class(c)) {
+    for (const auto& r : rels)
+      if (r.via_view.empty() && (r.usage & want) && (r.exists || r.written == r.qualified())) return display(r);
+    for (const auto& r : rels)
+      if (r.via_view.empty() && (r.usage & want)) return r.written;
+    if (want == sql::kDdl && !f.schemas.empty()) return "schema " + f.schemas[0].name;
+  }
+  switch (c) {
+    case SC::role:
+      for (const auto& s : f.settings)
+        if (s.name == "role" || s.name == "session_authorization") {
+          if (s.action == sql::SettingAction::set && s.value_known && s.values.size() == 1)
+            return s.name == "role" ? "role " + quoted(s.values[0]) : "session authorization " + quoted(s.values[0]);
+          return s.name == "role" ? "role" : "session authorization";
+        }
+      return "role";
+    case SC::set:
+      for (const auto& s : f.settings)
+        if (!s.name.empty()) return "setting " + s.name;
+      return "settings";
+    case SC::procedural:
+      if (!f.functions.empty()) return "procedure " + f.functions[0].qualified();
+      return "DO block";
+    case SC::prepare:
+      if (!f.prepares.empty()) return "prepared statement " + quoted(f.prepares[0]);
+      break;
+    case SC::execute:
+      if (!f.executes.empty()) return "prepared statement " + quoted(f.executes[0]);
+      break;
+    case SC::deallocate:
+      if (!f.deallocates.empty()) return "prepared statement " + quoted(f.deallocates[0]);
+      return "prepared statements";
+    case SC::listen:
+      if (!f.listens.empty()) return "channel " + quoted(f.listens[0]);
+      return "channels";
+    case SC::notify:
+      if (!f.notifies.empty()) return "channel " + quoted(f.notifies[0]);
+      return "channel";
+    case SC::transaction: return "transaction";
+    case SC::admin: return "server";
+    case SC::copy_to:
+    case SC::copy_from:
+      if (f.has_flag(sql::kCopyProgram)) return "program";
+      if (f.has_flag(sql::kCopyFile)) return "server file";
+      break;
+    default: break;
+  }
+  for (const auto& r : rels)
+    if (r.via_view.empty()) return display(r);
+  return "statement";
+}
+
+std::string why_unknown(const sql::StatementFacts& f) {
+  if (f.has_flag(sql::kDoBodyUnknown)) return "the body of this DO block could not be analyzed";
+  if (f.has_flag(sql::kDynamicSql)) return "it runs SQL built at run time (EXECUTE of a computed string)";
+  if (f.has_flag(sql::kUnknownSetting)) return "set_config() with a computed setting name can change anything";
+  if (f.has_flag(sql::kUnsupportedNode)) return "it contains a construct pgwarden does not know";
+  return "pgwarden could not tell what this statement does";
+}
+
+std::string unknown_object(const sql::StatementFacts& f) {
+  if (f.has_flag(sql::kDynamicSql)) return "dynamic SQL";
+  if (f.has_flag(sql::kDoBodyUnknown)) return "DO block";
+  if (f.has_flag(sql::kUnknownSetting)) return "set_config";
+  return "statement";
+}
+
+// ---- one statement -------------------------------------------------------------------
+
+class StatementJudge {
+ public:
+  StatementJudge(const Policy& policy, const SessionSqlState& state, const Catalog* catalog)
+      : policy_(policy), state_(state), catalog_(catalog) {}
+
+  StatementDecision judge(sql::StatementFacts facts, bool* depends_on_prepared) {
+    StatementDecision out;
+    std::vector<std::string> unknown_prepared;
+    if (!facts.executes.empty()) {
+      *depends_on_prepared = true;
+      const auto names = facts.executes;
+      for (const auto& name : names) {
+        if (const auto* prepared = state_.prepared(name)) sql::add_prepared_facts(facts, *prepared);
+        else unknown_prepared.push_back(name);
+      }
+    }
+    out.facts = std::move(facts);
+    const sql::StatementFacts& f = out.facts;
+    out.relations = resolve_relations(f);
+
+    for (const auto& name : unknown_prepared)
+      add({Action::deny, kRankUnknown, "unknown prepared statement", "execute",
+           "prepared statement " + quoted(name), "pgwarden did not see " + quoted(name) + " prepared in this session"});
+    check_classes(f, out.relations);
+    check_functions(f);
+    check_tables(f, out.relations);
+
+    Finding decided;
+    decided.rule = "allow: " + f.classes.to_string();
+    for (const auto& x : findings_) {
+      if (x.action > decided.action || (x.action == decided.action && x.action != Action::allow && x.rank < decided.rank))
+        decided = x;
+    }
+    out.action = decided.action;
+    out.rule = std::move(decided.rule);
+    out.verb = std::move(decided.verb);
+    out.object = std::move(decided.object);
+    out.reason = std::move(decided.reason);
+    return out;
+  }
+
+ private:
+  void add(Finding f) {
+    if (f.action != Action::allow) findings_.push_back(std::move(f));
+  }
+
+  void check_classes(const sql::StatementFacts& f, const std::vector<ResolvedRelation>& rels) {
+    if (f.classes.empty()) {
+      add({Action::deny, kRankUnknown, "unknown statement", "unknown", unknown_object(f), why_unknown(f)});
+      return;
+    }
+    // A node the walker does not know is as unknown as an unknown statement.
+    if (f.has_flag(sql::kUnsupportedNode) && !f.has(SC::unknown)) {
+      const ListMatch m = class_list(policy_, StatementClass::unknown);
+      if (m != ListMatch::allow) add(unknown_finding(f, m));
+    }
+    const bool fine_ddl = f.has(SC::create) || f.has(SC::alter) || f.has(SC::drop);
+    const ListMatch ddl_list = class_list(policy_, StatementClass::ddl);
+    for (SC c : f.classes.list()) {
+      if (c == SC::ddl && fine_ddl) continue;  // create / alter / drop decide instead
+      const StatementClass pc = policy_class(c);
+      ListMatch m = class_list(policy_, pc);
+      std::string rule_class(sql::to_string(c));
+      if (m == ListMatch::none && (c == SC::create || c == SC::alter || c == SC::drop) &&
+          ddl_list != ListMatch::none) {
+        m = ddl_list;  // a finer DDL class not named anywhere takes ddl's verdict
+        rule_class = "ddl";
+      }
+      const std::string verb(sql::to_string(c));
+      if (c == SC::unknown) {
+        if (m != ListMatch::allow) add(unknown_finding(f, m));
+        continue;
+      }
+      if (m == ListMatch::none) {
+        add({Action::deny, kRankDefaultDeny, "not allowed: " + verb, verb, object_for_class(c, f, rels),
+             "the policy does not allow " + verb});
+        continue;
+      }
+      if (m == ListMatch::allow) continue;
+      add({to_action(m), kRankNamedClass, std::string(list_name(m)) + ": " + rule_class, verb,
+           object_for_class(c, f, rels), "the policy lists " + rule_class + " under " + std::string(list_name(m))});
+    }
+  }
+
+  static Finding unknown_finding(const sql::StatementFacts& f, ListMatch m) {
+    return {m == ListMatch::approve ? Action::approve : Action::deny, kRankUnknown,
+            m == ListMatch::none ? "unknown statement" : std::string(list_name(m)) + ": unknown", "unknown",
+            unknown_object(f), why_unknown(f)};
+  }
+
+  void check_function(const sql::FunctionRef& fn) {
+    const FunctionMatch m = function_list(policy_, fn);
+    const std::string object = "function " + fn.qualified();
+    if (m.list == ListMatch::deny || m.list == ListMatch::approve) {
+      add({to_action(m.list), kRankNamedFunction, std::string(list_name(m.list)) + ": " + m.entry, "execute", object,
+           "the policy lists " + m.entry + " under " + std::string(list_name(m.list))});
+      return;
+    }
+    if (m.list == ListMatch::allow) return;  // named in allow: the built-in list does not apply
+    if (fn.risk != sql::FunctionRisk::none)
+      add({Action::deny, kRankBuiltinFunction, "built-in deny-list: " + fn.name + " (" + std::string(to_string(fn.risk)) + ")",
+           "execute", object,
+           "functions that " + std::string(risk_words(fn.risk)) + " are denied unless the policy allows them by name"});
+  }
+
+  static std::string_view risk_words(sql::FunctionRisk r) {
+    switch (r) {
+      case sql::FunctionRisk::file_access: return "read or write server files or run programs";
+      case sql::FunctionRisk::large_object: return "read or write large objects";
+      case sql::FunctionRisk::sql_in_string: return "run SQL held in a string";
+      case sql::FunctionRisk::remote_sql: return "reach other servers";
+      case sql::FunctionRisk::set_config: return "change settings";
+      case sql::FunctionRisk::backend_signal: return "signal other sessions";
+      case sql::FunctionRisk::server_control: return "control the server";
+      case sql::FunctionRisk::replication: return "use replication slots";
+      case sql::FunctionRisk::none: break;
+    }
+    return "do this";
+  }
+
+  void check_functions(const sql::StatementFacts& f) {
+    for (const auto& fn : f.functions) check_function(fn);
+    // COPY to or from a program or a server file: the built-in list knows
+    // them as pseudo-functions a policy can allow by name.
+    if (f.has_flag(sql::kCopyProgram)) check_function({"", "", "copy_program", sql::FunctionRisk::file_access});
+    if (f.has_flag(sql::kCopyFile)) check_function({"", "", "copy_file", sql::FunctionRisk::file_access});
+  }
+
+  std::vector<ResolvedRelation> resolve_relations(const sql::StatementFacts& f) {
+    std::vector<ResolvedRelation> out;
+    if (f.relations.empty()) return out;
+    const auto paths = state_.search_paths();
+    auto add_unique = [&](ResolvedRelation r) {
+      for (auto& o : out)
+        if (o.written == r.written && o.schema == r.schema && o.name == r.name && o.via_view == r.via_view) {
+          o.usage |= r.usage;
+          return;
+        }
+      out.push_back(std::move(r));
+    };
+    for (const auto& rel : f.relations) {
+      const std::string written = rel.schema.empty() ? rel.name : rel.schema + "." + rel.name;
+      std::vector<RelationCandidate> candidates;
+      for (const auto& path : paths) {
+        for (auto& c : resolve(catalog_, rel.schema, rel.name, path)) {
+          bool seen = false;
+          for (const auto& o : candidates) seen = seen || (o.schema == c.schema && o.name == c.name);
+          if (!seen) candidates.push_back(std::move(c));
+        }
+        if (!rel.schema.empty()) break;  // qualified: the path does not matter
+      }
+      for (const auto& c : candidates) {
+        ResolvedRelation r{written, c.schema, c.name, rel.usage, c.exists(),
+                           c.relation ? std::string(to_string(c.relation->kind)) : std::string(), ""};
+        add_unique(r);
+        if (c.relation && catalog_) {  // a view, or a table with rules
+          for (const auto* base : catalog_->base_relations(c.relation->oid))
+            add_unique({written, base->schema, base->name, rel.usage, true, std::string(to_string(base->kind)),
+                        c.relation->qualified()});
+        }
+      }
+    }
+    return out;
+  }
+
+  void check_tables(const sql::StatementFacts& f, const std::vector<ResolvedRelation>& rels) {
+    const TableRules& t = policy_.tables;
+    for (const auto& r : rels) {
+      const std::string verb = verb_for_usage(r.usage, f.classes);
+      for (const auto* list : {&t.deny, &t.approve}) {
+        const bool deny = list == &t.deny;
+        for (const auto& g : *list) {
+          if (!table_glob_matches(g, r.schema, r.name)) continue;
+          std::string reason = r.qualified() + " matches " + g + " in tables." + (deny ? "deny" : "approve");
+          if (!r.via_view.empty()) reason = r.via_view + " is a view that reads " + reason;
+          else if (!r.exists && r.written != r.qualified())
+            reason = r.written + " could resolve to " + r.qualified() + " through search_path, which matches " + g;
+          add({deny ? Action::deny : Action::approve, kRankTable,
+               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, display(r), std::move(reason)});
+          break;
+        }
+      }
+    }
+    for (const auto& s : f.schemas) {
+      const std::string verb = verb_for_usage(s.usage, f.classes);
+      for (const auto* list : {&t.deny, &t.approve}) {
+        const bool deny = list == &t.deny;
+        for (const auto& g : *list) {
+          if (!table_glob_matches_schema(g, s.name, false)) continue;
+          add({deny ? Action::deny : Action::approve, kRankTable,
+               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, "schema " + s.name,
+               "tables of schema " + s.name + " match " + g});
+          break;
+        }
+      }
+    }
+    if (t.allow.empty()) return;
+    // allow: the relation a name means now must be listed; when nothing
+    // holds the name yet, every relation it could mean. Base relations of
+    // views are not required: naming the view is what the list allows.
+    for (const auto& r : rels) {
+      if (!r.via_view.empty()) continue;
+      const bool resolved_now = std::any_of(rels.begin(), rels.end(), [&](const ResolvedRelation& o) {
+        return o.written == r.written && o.via_view.empty() && o.exists;
+      });
+      if (resolved_now && !r.exists) continue;
+      bool listed = false;
+      for (const auto& g : t.allow) {
+        const bool ok = r.schema == "*" ? table_glob_matches_schema(g, "*", true) && table_glob_matches(g, "*", r.name)
+                                        : table_glob_matches(g, r.schema, r.name);
+        if (ok) {
+          listed = true;
+          break;
+        }
+      }
+      if (!listed)
+        add({Action::deny, kRankTableAllow, "tables.allow: " + r.qualified() + " not listed",
+             verb_for_usage(r.usage, f.classes), display(r), r.qualified() + " matches no glob in tables.allow"});
+    }
+    for (const auto& s : f.schemas) {
+      bool listed = false;
+      for (const auto& g : t.allow) listed = listed || table_glob_matches_schema(g, s.name, true);
+      if (!listed)
+        add({Action::deny, kRankTableAllow, "tables.allow: schema " + s.name + " not covered",
+             verb_for_usage(s.usage, f.classes), "schema " + s.name,
+             "tables.allow does not cover every table of schema " + s.name});
+    }
+  }
+
+  const Policy& policy_;
+  const SessionSqlState& state_;
+  const Catalog* catalog_;
+  std::vector<Finding> findings_;
+};
+
+bool changes_session(const sql::StatementFacts& f) {
+  return !f.settings.empty() || !f.prepares.empty() || !f.deallocates.empty() || f.deallocate_all;
+}
+
+std::string message_for(Action a, std::string_view verb, std::string_view object, std::string_view identity) {
+  std::string m = "pgwarden: " + std::string(verb) + " on " + std::string(object);
+  m += a == Action::approve ? " requires approval by policy for " : " denied by policy for ";
+  return m + std::string(identity);
+}
+
+void finish(Decision& d, const Policy& policy) {
+  d.action = Action::allow;
+  d.deciding_statement = -1;
+  for (std::size_t i = 0; i < d.statements.size(); ++i) {
+    if (d.statements[i].action > d.action) {
+      d.action = d.statements[i].action;
+      d.deciding_statement = static_cast<int>(i);
+    }
+  }
+  for (const auto& st : d.statements) d.changes_session = d.changes_session || changes_session(st.facts);
+  if (d.action == Action::allow) {
+    std::string rules;
+    for (const auto& st : d.statements) {
+      if (rules.find(st.rule) != std::string::npos) continue;
+      rules += (rules.empty() ? "" : "; ") + st.rule;
+    }
+    d.rule = rules.empty() ? "empty statement" : rules;
+    return;
+  }
+  const auto& st = d.statements[static_cast<std::size_t>(d.deciding_statement)];
+  d.rule = st.rule;
+  d.sqlstate = "42501";
+  d.message = message_for(d.action, st.verb, st.object, policy.identity);
+  d.detail = "Rule: " + st.rule + ". " + st.reason + ".";
+  if (d.statements.size() > 1)
+    d.detail += " Statement " + std::to_string(d.deciding_statement + 1) + " of " + std::to_string(d.statements.size()) +
+                "; no part of the string was run.";
+  if (d.action == Action::approve)
+    d.detail += " Approvals are not available yet, so the statement was not run.";
+}
+
+Decision parse_failure(const Policy& policy, const sql::Analysis& analysis) {
+  Decision d;
+  d.rule = "unparseable: " + std::string(sql::to_string(analysis.error));
+  if (policy.unparseable == UnparseableAction::forward) {
+    d.action = Action::allow;
+    d.forwarded_unparsed = true;
+    d.rule += " (unparseable: forward)";
+    return d;
+  }
+  d.action = Action::deny;
+  if (analysis.error == sql::AnalyzeError::syntax) {
+    // What the server itself would answer: same code, message and position.
+    d.sqlstate = "42601";
+    d.message = analysis.error_message;
+    d.position = analysis.error_position;
+    d.detail = "";
+    return d;
+  }
+  d.sqlstate = "42501";
+  d.message = "pgwarden: unparseable statement denied by policy for " + policy.identity;
+  d.detail = "Rule: " + d.rule + ". " + analysis.error_message + ".";
+  return d;
+}
+
+Decision decide_statements(const Policy& policy, const std::vector<sql::StatementFacts>& statements,
+                           const SessionSqlState& state, const Catalog* catalog) {
+  Decision d;
+  d.had_catalog = catalog != nullptr;
+  // Statements after one that changes the session run with that change in
+  // effect (the server stops at the first failure): decide them on a copy.
+  std::optional<SessionSqlState> simulated;
+  bool depends_on_prepared = false;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    const SessionSqlState& now = simulated ? *simulated : state;
+    StatementJudge judge(policy, now, catalog);
+    d.statements.push_back(judge.judge(statements[i], &depends_on_prepared));
+    const auto& facts = d.statements.back().facts;
+    if (i + 1 < statements.size() && changes_session(facts)) {
+      if (!simulated) simulated.emplace(state);
+      simulated->apply_certain(facts);
+    }
+  }
+  d.cacheable = !depends_on_prepared;
+  finish(d, policy);
+  return d;
+}
+
+bool has_non_ascii(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+bool same_facts(const sql::Analysis& a, const sql::Analysis& b) {
+  if (a.ok() != b.ok() || a.statements.size() != b.statements.size()) return false;
+  for (std::size_t i = 0; i < a.statements.size(); ++i)
+    if (sql::to_string(a.statements[i]) != sql::to_string(b.statements[i])) return false;
+  return true;
+}
+
+Decision refuse(const Policy& policy, std::string rule, std::string reason) {
+  Decision d;
+  d.action = Action::deny;
+  d.rule = std::move(rule);
+  d.sqlstate = "42501";
+  d.message = "pgwarden: statement denied by policy for " + policy.identity;
+  d.detail = "Rule: " + d.rule + ". " + reason + ".";
+  return d;
+}
+
+}  // namespace
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::allow: return "allow";
+    case Action::approve: return "approve";
+    case Action::deny: return "deny";
+  }
+  return "?";
+}
+
+Decision decide(const Policy& policy, const sql::Analysis& analysis, const SessionSqlState& state,
+                const Catalog* catalog) {
+  if (!analysis.ok()) {
+    Decision d = parse_failure(policy, analysis);
+    d.had_catalog = catalog != nullptr;
+    return d;
+  }
+  return decide_statements(policy, analysis.statements, state, catalog);
+}
+
+Decision decide_facts(const Policy& policy, const sql::StatementFacts& facts, const SessionSqlState& state,
+                      const Catalog* catalog) {
+  return decide_statements(policy, {facts}, state, catalog);
+}
+
+Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+                    const Catalog* catalog, const sql::AnalyzeOptions& options) {
+  if (!state.encoding_is_utf8() && has_non_ascii(text))
+    return refuse(policy, "client_encoding",
+                  "The session's client_encoding may not be UTF8, and in other encodings pgwarden can read "
+                  "only plain ASCII for sure (a multibyte character can hide a quote)");
+  sql::AnalyzeOptions opts = options;
+  const bool standard = state.may_be_standard_strings();
+  const bool escape = state.may_be_escape_strings();
+  opts.standard_conforming_strings = standard;
+  sql::Analysis first = sql::analyze(text, opts);
+  if (standard && escape) {
+    opts.standard_conforming_strings = false;
+    sql::Analysis second = sql::analyze(text, opts);
+    if (!same_facts(first, second))
+      return refuse(policy, "standard_conforming_strings",
+                    "The session may have standard_conforming_strings on or off, and this text means "
+                    "different statements in the two modes");
+  }
+  return decide(policy, first, state, catalog);
+}
+
+Decision decide_function_call(const Policy& policy, Oid function, const Catalog* catalog) {
+  Decision d;
+  d.had_catalog = catalog != nullptr;
+  const CatalogFunction* fn = catalog ? catalog->function(function) : nullptr;
+  StatementDecision st;
+  st.verb = "execute";
+  if (!fn) {
+    st.action = Action::deny;
+    st.object = "function with OID " + std::to_string(function);
+    st.rule = "FunctionCall: unknown function";
+    st.reason = catalog ? "the upstream's catalog has no function with that OID"
+                        : "no catalog of the upstream is loaded to find it";
+  } else {
+    const sql::FunctionRef ref{"", fn->schema, fn->name, sql::FunctionRisk::none};
+    const FunctionMatch m = function_list(policy, ref);
+    st.object = "function " + fn->schema + "." + fn->name;
+    if (m.list == ListMatch::none) {
+      st.action = Action::deny;
+      st.rule = "FunctionCall: not allowed";
+      st.reason = "a FunctionCall message runs a function with no SQL; only functions the policy allows by name may run";
+    } else {
+      st.action = to_action(m.list);
+      st.rule = std::string(list_name(m.list)) + ": " + m.entry;
+      st.reason = "the policy lists " + m.entry + " under " + std::string(list_name(m.list));
+    }
+  }
+  d.statements.push_back(std::move(st));
+  finish(d, policy);
+  d.cacheable = false;
+  return d;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_startup_options(std::string_view options) {
+  // pg_split_opts: words separated by blanks; a backslash makes the next
+  // character literal (a blank included).
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    char c = options[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    if (c == '\\' && i + 1 < options.size()) c = options[++i];
+    word += c;
+    in_word = true;
+  }
+  if (in_word) words.push_back(std::move(word));
+
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add_long = [&](std::string_view text) {
+    // ParseLongOption: name=value, with '-' in the name meaning '_'.
+    auto eq = text.find('=');
+    std::string name(text.substr(0, eq));
+    std::replace(name.begin(), name.end(), '-', '_');
+    std::string value = eq == std::string_view::npos ? std::string() : std::string(text.substr(eq + 1));
+    if (eq == std::string_view::npos || name.empty()) out.emplace_back("", std::string(text));
+    else out.emplace_back(std::move(name), std::move(value));
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w == "-c") {
+      if (i + 1 < words.size()) add_long(words[++i]);
+      else out.emplace_back("", std::string(w));
+    } else if (w.starts_with("-c")) {
+      add_long(w.substr(2));
+    } else if (w.starts_with("--")) {
+      add_long(w.substr(2));
+    } else {
+      out.emplace_back("", std::string(w));  // another server switch: not a setting pgwarden knows
+    }
+  }
+  return out;
+}
+
+Decision decide_startup_settings(const Policy& policy,
+                                 const std::vector<std::pair<std::string, std::string>>& settings,
+                                 const SessionSqlState& state) {
+  std::vector<sql::StatementFacts> statements;
+  for (const auto& [raw_name, value] : settings) {
+    std::string name;
+    for (char c : raw_name) name += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    sql::StatementFacts f;
+    // Settings every driver sends at connect time change how results look,
+    // never what a statement means or who runs it: no class needed.
+    if (name == "application_name" || name == "datestyle" || name == "timezone" || name == "intervalstyle" ||
+        name == "extra_float_digits")
+      continue;
+    if (name == "client_encoding") {
+      const std::string enc = normalize_encoding_name(value);
+      if (enc == "UTF8" || enc == "SQLASCII") continue;
+    }
+    if (name.empty()) {
+      f.classes.add(SC::unknown);
+    } else {
+      f.classes.add((name == "role" || name == "session_authorization") ? SC::role : SC::set);
+      sql::Setting s;
+      s.name = name;
+      s.via_function = true;  // the string form, as set_config() takes it
+      s.values.push_back(value);
+      f.settings.push_back(std::move(s));
+    }
+    statements.push_back(std::move(f));
+  }
+  Decision d = decide_statements(policy, statements, state, nullptr);
+  d.cacheable = false;
+  return d;
+}
+
+}  // namespace pgw::policy

@@ -1,0 +1,350 @@
+#include "policy/session_sql_state.h"
+
+#include <algorithm>
+
+#include "policy/decision.h"
+
+namespace pgw::policy {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Case-insensitive prefix test with a minimum length, as parse_bool does it.
+bool iprefix(std::string_view value, std::string_view word, std::size_t min_len) {
+  return value.size() >= min_len && value.size() <= word.size() && iequals(value, word.substr(0, value.size()));
+}
+
+std::string_view mode_name(StringsMode m) {
+  switch (m) {
+    case StringsMode::standard: return "on";
+    case StringsMode::escape: return "off";
+    case StringsMode::unknown: return "?";
+  }
+  return "?";
+}
+
+template <typename T, typename F>
+std::string join_candidates(const std::vector<T>& values, F&& show) {
+  if (values.size() == 1) return show(values[0]);
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " | " : "") + show(values[i]);
+  return out + "}";
+}
+
+}  // namespace
+
+std::string normalize_encoding_name(std::string_view name) {
+  std::string clean;
+  for (char c : name) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) clean += c;
+  }
+  if (clean == "UTF8" || clean == "UNICODE") return "UTF8";
+  return clean.empty() ? std::string("?") : clean;
+}
+
+std::optional<bool> parse_setting_bool(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  switch (v[0]) {
+    case 't': case 'T': if (iprefix(v, "true", 1)) return true; break;
+    case 'f': case 'F': if (iprefix(v, "false", 1)) return false; break;
+    case 'y': case 'Y': if (iprefix(v, "yes", 1)) return true; break;
+    case 'n': case 'N': if (iprefix(v, "no", 1)) return false; break;
+    case 'o': case 'O':
+      // "o" alone is ambiguous; "on" and "of"/"off" are not.
+      if (iprefix(v, "on", 2)) return true;
+      if (iprefix(v, "off", 2)) return false;
+      break;
+    case '1': if (v.size() == 1) return true; break;
+    case '0': if (v.size() == 1) return false; break;
+    default: break;
+  }
+  return std::nullopt;
+}
+
+SessionSqlState::SessionSqlState(Start start)
+    : start_(std::move(start)),
+      reset_search_path_(parse_search_path(start_.search_path).value_or(SearchPath::unknown_path())),
+      search_path_(reset_search_path_),
+      role_(RoleState{start_.login_user, start_.login_user, false}),
+      strings_(start_.standard_conforming_strings ? StringsMode::standard : StringsMode::escape),
+      encoding_(normalize_encoding_name(start_.client_encoding)) {}
+
+// ---- reading -------------------------------------------------------------------------
+
+std::vector<std::vector<std::string>> SessionSqlState::search_paths() const {
+  std::vector<std::vector<std::string>> out;
+  const auto roles = role_.candidates(nothing_outstanding(), transaction_clean_);
+  for (const auto& path : search_path_.candidates(nothing_outstanding(), transaction_clean_)) {
+    for (const auto& role : roles) {
+      std::vector<std::string> expanded;
+      if (path.unknown) {
+        expanded.push_back("*");
+      } else {
+        for (const auto& s : path.schemas) {
+          if (s != "$user") expanded.push_back(s);
+          else expanded.push_back(role.unknown ? std::string("*") : role.current);
+        }
+      }
+      if (std::find(out.begin(), out.end(), expanded) == out.end()) out.push_back(std::move(expanded));
+    }
+  }
+  return out;
+}
+
+std::vector<RoleState> SessionSqlState::roles() const {
+  return role_.candidates(nothing_outstanding(), transaction_clean_);
+}
+
+bool SessionSqlState::may_be_standard_strings() const {
+  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean_))
+    if (m != StringsMode::escape) return true;
+  return false;
+}
+
+bool SessionSqlState::may_be_escape_strings() const {
+  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean_))
+    if (m != StringsMode::standard) return true;
+  return false;
+}
+
+bool SessionSqlState::encoding_is_utf8() const {
+  for (const auto& e : encoding_.candidates(nothing_outstanding(), transaction_clean_))
+    if (e != "UTF8" && e != "SQLASCII") return false;  // SQL_ASCII: the server reads the bytes as UTF8
+  return true;
+}
+
+const sql::StatementFacts* SessionSqlState::prepared(std::string_view name) const {
+  auto it = prepared_.find(std::string(name));
+  return it == prepared_.end() ? nullptr : it->second.get();
+}
+
+const std::string& SessionSqlState::meaning_key() const {
+  if (!key_dirty_) return key_;
+  // Separators are control characters that cannot appear in identifiers the
+  // parser accepts unquoted, and quoted ones are rare; even then two
+  // different states can only collide into one that is listed in full.
+  std::string k = "p";
+  for (const auto& path : search_paths()) {
+    k += '\x1e';
+    for (const auto& s : path) {
+      k += s;
+      k += '\x1f';
+    }
+  }
+  k += "\x1dr";
+  for (const auto& r : roles()) {
+    k += '\x1e';
+    k += r.unknown ? std::string("\x01") : r.session_user + '\x1f' + r.current;
+  }
+  k += "\x1ds";
+  k += may_be_standard_strings() ? '1' : '0';
+  k += may_be_escape_strings() ? '1' : '0';
+  k += "\x1d" "e";
+  k += encoding_is_utf8() ? '1' : '0';
+  key_ = std::move(k);
+  key_dirty_ = false;
+  return key_;
+}
+
+std::string SessionSqlState::describe() const {
+  const bool a = nothing_outstanding(), c = transaction_clean_;
+  std::string out = "search_path=" + join_candidates(search_path_.candidates(a, c),
+                                                     [](const SearchPath& p) { return p.to_string(); });
+  out += " role=" + join_candidates(role_.candidates(a, c), [](const RoleState& r) {
+    if (r.unknown) return std::string("?");
+    return r.current == r.session_user ? r.current : r.current + " (session " + r.session_user + ")";
+  });
+  out += " standard_conforming_strings=" +
+         join_candidates(strings_.candidates(a, c), [](StringsMode m) { return std::string(mode_name(m)); });
+  out += " client_encoding=" + join_candidates(encoding_.candidates(a, c), [](const std::string& e) { return e; });
+  if (!prepared_.empty()) out += " prepared=" + std::to_string(prepared_.size());
+  return out;
+}
+
+// ---- updates -------------------------------------------------------------------------
+
+template <typename T>
+void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown) {
+  if (certain) {
+    tracked.set_certain(std::move(value));
+  } else {
+    tracked.apply(std::move(value), local, cycles_sent_);
+    if (tracked.size() > TrackedSetting<T>::kMaxCandidates) tracked.set_certain(unknown);
+  }
+  changed();
+}
+
+void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
+  const bool local = s.is_local;
+  const RoleState unknown_role{"", "", true};
+  const std::string unknown_encoding = "?";
+  if (!s.name_known) {
+    // set_config(<computed>, ...): any setting may have changed.
+    put(search_path_, SearchPath::unknown_path(), local, certain, SearchPath::unknown_path());
+    put(role_, unknown_role, local, certain, unknown_role);
+    put(strings_, StringsMode::unknown, local, certain, StringsMode::unknown);
+    put(encoding_, unknown_encoding, local, certain, unknown_encoding);
+    return;
+  }
+  if (s.action == sql::SettingAction::from_current) return;  // keeps the current value
+  if (s.action == sql::SettingAction::reset_all) {
+    // RESET ALL leaves role and session_authorization alone (GUC_NO_RESET_ALL);
+    // DISCARD ALL reports those resets separately.
+    put(search_path_, reset_search_path_, local, certain, SearchPath::unknown_path());
+    put(strings_, start_.standard_conforming_strings ? StringsMode::standard : StringsMode::escape, local,
+        certain, StringsMode::unknown);
+    put(encoding_, normalize_encoding_name(start_.client_encoding), local, certain, unknown_encoding);
+    return;
+  }
+  const bool reset = s.action == sql::SettingAction::reset;
+  // A list the server would refuse for a scalar setting ("SET role = a, b")
+  // changes nothing; an unknown value is taken as unknown.
+  const bool single = s.values.size() == 1;
+
+  if (s.name == "search_path") {
+    SearchPath path;
+    if (reset) path = reset_search_path_;
+    else if (!s.value_known) path = SearchPath::unknown_path();
+    else if (s.via_function) {
+      auto parsed = s.values.empty() ? std::optional<SearchPath>() : parse_search_path(s.values[0]);
+      if (!parsed) return;  // the server refuses it
+      path = *parsed;
+    } else path = search_path_from_items(s.values);
+    put(search_path_, std::move(path), local, certain, SearchPath::unknown_path());
+    return;
+  }
+  if (s.name == "role" || s.name == "session_authorization") {
+    // The session user a RESET ROLE goes back to is only known when it is
+    // certain; with several candidates the result is unknown.
+    const auto current = role_.candidates(nothing_outstanding(), transaction_clean_);
+    const bool base_known = current.size() == 1 && !current[0].unknown;
+    RoleState next = unknown_role;
+    if (s.name == "role") {
+      if (!base_known) next = unknown_role;
+      else if (reset || (s.value_known && single && iequals(s.values[0], "none")))
+        next = RoleState{current[0].session_user, current[0].session_user, false};
+      else if (s.value_known && single) next = RoleState{current[0].session_user, s.values[0], false};
+      else if (s.value_known) return;
+    } else {
+      if (reset) next = RoleState{start_.login_user, start_.login_user, false};
+      else if (s.value_known && single) next = RoleState{s.values[0], s.values[0], false};
+      else if (s.value_known) return;
+    }
+    put(role_, std::move(next), local, certain, unknown_role);
+    return;
+  }
+  if (s.name == "standard_conforming_strings") {
+    StringsMode mode = StringsMode::unknown;
+    if (reset) mode = start_.standard_conforming_strings ? StringsMode::standard : StringsMode::escape;
+    else if (s.value_known && single) {
+      auto b = parse_setting_bool(s.values[0]);
+      if (!b) return;
+      mode = *b ? StringsMode::standard : StringsMode::escape;
+    } else if (s.value_known) return;
+    put(strings_, mode, local, certain, StringsMode::unknown);
+    return;
+  }
+  if (s.name == "client_encoding") {
+    std::string enc = unknown_encoding;
+    if (reset) enc = normalize_encoding_name(start_.client_encoding);
+    else if (s.value_known && single) enc = normalize_encoding_name(s.values[0]);
+    else if (s.value_known) return;
+    put(encoding_, std::move(enc), local, certain, unknown_encoding);
+    return;
+  }
+}
+
+void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain) {
+  if (facts.has(sql::StatementClass::prepare)) {
+    // PREPARE runs nothing: the settings in its query take effect at EXECUTE.
+    for (const auto& name : facts.prepares) record_prepared(name, facts);
+  } else {
+    for (const auto& s : facts.settings) apply_setting(s, certain);
+  }
+  if (facts.deallocate_all) forget_all_prepared();
+  for (const auto& name : facts.deallocates) forget_prepared(name);
+}
+
+void SessionSqlState::apply(const sql::StatementFacts& facts) { apply_facts(facts, false); }
+
+void SessionSqlState::apply(const Decision& decision) {
+  for (const auto& st : decision.statements) apply_facts(st.facts, false);
+}
+
+void SessionSqlState::apply_certain(const sql::StatementFacts& facts) { apply_facts(facts, true); }
+
+void SessionSqlState::record_prepared(const std::string& name, const sql::StatementFacts& facts) {
+  auto& slot = prepared_[name];
+  if (slot && !name.empty()) {
+    auto merged = std::make_shared<sql::StatementFacts>(*slot);
+    sql::add_prepared_facts(*merged, facts);
+    merged->classes.add(facts.classes);
+    slot = std::move(merged);
+  } else {
+    slot = std::make_shared<const sql::StatementFacts>(facts);
+  }
+}
+
+void SessionSqlState::forget_prepared(const std::string& name) { prepared_.erase(name); }
+
+void SessionSqlState::forget_all_prepared() { prepared_.clear(); }
+
+void SessionSqlState::on_cycle_sent() {
+  ++cycles_sent_;
+  if (search_path_.has_pending() || role_.has_pending() || strings_.has_pending() || encoding_.has_pending())
+    changed();
+}
+
+void SessionSqlState::on_server_error() {
+  transaction_clean_ = false;
+  changed();
+}
+
+void SessionSqlState::on_command_complete(std::string_view tag) {
+  // "ROLLBACK" ends a transaction without its changes; COMMIT of a failed
+  // transaction also answers "ROLLBACK". ROLLBACK TO SAVEPOINT answers
+  // "ROLLBACK" too and undoes what followed the savepoint.
+  if (tag.starts_with("ROLLBACK")) {
+    transaction_clean_ = false;
+    changed();
+  }
+}
+
+void SessionSqlState::on_parameter_status(std::string_view name, std::string_view value) {
+  // Both are GUC_REPORT: the server says so whenever they change, rollbacks
+  // included, so the report is the truth as of the cycle being answered.
+  if (name == "standard_conforming_strings") {
+    auto b = parse_setting_bool(value);
+    strings_.set_reported(b ? (*b ? StringsMode::standard : StringsMode::escape) : StringsMode::unknown,
+                          cycles_answered_);
+    changed();
+  } else if (name == "client_encoding") {
+    encoding_.set_reported(normalize_encoding_name(value), cycles_answered_);
+    changed();
+  }
+}
+
+void SessionSqlState::on_ready_for_query(char status) {
+  const std::uint64_t cycle = cycles_answered_;
+  search_path_.on_ready_for_query(status, transaction_clean_, cycle);
+  role_.on_ready_for_query(status, transaction_clean_, cycle);
+  strings_.on_ready_for_query(status, transaction_clean_, cycle);
+  encoding_.on_ready_for_query(status, transaction_clean_, cycle);
+  if (cycles_answered_ < cycles_sent_) ++cycles_answered_;
+  if (status == 'I') transaction_clean_ = true;
+  changed();
+}
+
+}  // namespace pgw::policy

@@ -1,0 +1,153 @@
+// The session state that changes what a SQL string means or who runs it:
+// search_path, the current role, standard_conforming_strings,
+// client_encoding, and the prepared statements the session holds.
+//
+// One per client session, owned by the session's loop thread (no locks). The
+// engine reports what it forwards and what the server answers; decide()
+// reads it. Every setting is a set of candidates (tracked_setting.h), never a
+// guess: when a ROLLBACK or a pipelined failure may have undone a SET, every
+// value that may be in effect is kept, and decisions check all of them.
+//
+// What the engine calls, in stream order:
+//   client -> server
+//     a statement was allowed and forwarded   apply(decision) (or apply(facts) per statement)
+//     Parse of a named/unnamed statement      record_prepared(name, facts) once forwarded
+//     Close of a statement                    forget_prepared(name)
+//     Query, Sync or FunctionCall forwarded   on_cycle_sent()  (each elicits one ReadyForQuery)
+//   server -> client
+//     ErrorResponse                           on_server_error()
+//     CommandComplete                         on_command_complete(tag)
+//     ParameterStatus                         on_parameter_status(name, value)
+//     ReadyForQuery (not the one at startup)  on_ready_for_query(status)
+// Without the server-side calls the state stays safe but keeps more
+// candidates (stricter decisions); without on_cycle_sent() a forwarded SET
+// is taken as certain at once, which is wrong only under pipelining.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/search_path.h"
+#include "policy/tracked_setting.h"
+#include "sql/statement_facts.h"
+
+namespace pgw::policy {
+
+struct Decision;
+
+// The current user and the session user (SET SESSION AUTHORIZATION changes
+// both; SET ROLE only the current one).
+struct RoleState {
+  std::string session_user;
+  std::string current;
+  bool unknown = false;  // set_config('role', $1): could be anyone the login may become
+  friend bool operator==(const RoleState&, const RoleState&) = default;
+};
+
+// standard_conforming_strings as tracked: a value pgwarden cannot know is
+// "either", and decisions then parse both ways.
+enum class StringsMode : std::uint8_t { standard, escape, unknown };
+
+class SessionSqlState {
+ public:
+  struct Start {
+    std::string login_user;  // the upstream user pgwarden logs in as
+    // The path the session starts with: the catalog's default for the login
+    // user (Catalog::default_search_path), or what startup options set.
+    std::string search_path = "\"$user\", public";
+    bool standard_conforming_strings = true;
+    std::string client_encoding = "UTF8";
+  };
+
+  explicit SessionSqlState(Start start);
+
+  // ---- what decisions read ---------------------------------------------------------
+
+  // Every search path that may be in effect, "$user" expanded to each
+  // possible current role; an unknown path or role gives "*".
+  std::vector<std::vector<std::string>> search_paths() const;
+  std::vector<RoleState> roles() const;
+  // The standard_conforming_strings values a statement may be parsed with.
+  bool may_be_standard_strings() const;
+  bool may_be_escape_strings() const;
+  // False when the client may be sending another encoding than UTF8; then
+  // only plain ASCII can be read for sure.
+  bool encoding_is_utf8() const;
+  // The facts of the prepared statement `name` ("" is the unnamed one), or
+  // nullptr when pgwarden has not seen it prepared.
+  const sql::StatementFacts* prepared(std::string_view name) const;
+  const std::string& login_user() const { return start_.login_user; }
+
+  // Everything above that changes what a text means, except the prepared
+  // statements (a decision that EXECUTEs one is never cached): a string
+  // decision-cache keys include. Cheap: rebuilt only after a change.
+  const std::string& meaning_key() const;
+
+  // One line for `policy explain` and logs.
+  std::string describe() const;
+
+  // ---- updates ------------------------------------------------------------------------
+
+  // A statement was allowed and forwarded (its facts as decide() saw them:
+  // for EXECUTE, with the prepared statement's facts merged in).
+  void apply(const sql::StatementFacts& facts);
+  void apply(const Decision& decision);  // every statement, in order
+
+  // decide() uses this on a private copy for the statements after a SET in
+  // the same string: the server runs them only if the SET succeeded.
+  void apply_certain(const sql::StatementFacts& facts);
+
+  // Protocol-level statements share PostgreSQL's one namespace with SQL
+  // PREPARE. A name that already exists makes the server refuse the new one;
+  // pgwarden then keeps both facts (it cannot know which one the server
+  // holds), so EXECUTE is checked against both. The unnamed statement "" is
+  // replaced instead, as the server replaces it.
+  void record_prepared(const std::string& name, const sql::StatementFacts& facts);
+  void forget_prepared(const std::string& name);
+  void forget_all_prepared();
+
+  void on_cycle_sent();
+  void on_server_error();
+  void on_command_complete(std::string_view tag);
+  void on_parameter_status(std::string_view name, std::string_view value);
+  void on_ready_for_query(char status);
+
+ private:
+  void apply_setting(const sql::Setting& s, bool certain);
+  void apply_facts(const sql::StatementFacts& facts, bool certain);
+  template <typename T>
+  void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown);
+  bool nothing_outstanding() const { return cycles_answered_ >= cycles_sent_; }
+  void changed() { key_dirty_ = true; }
+
+  Start start_;
+  SearchPath reset_search_path_;
+  TrackedSetting<SearchPath> search_path_;
+  TrackedSetting<RoleState> role_;
+  TrackedSetting<StringsMode> strings_;
+  TrackedSetting<std::string> encoding_;  // "UTF8", or the upper-cased name the client gave
+
+  std::unordered_map<std::string, std::shared_ptr<const sql::StatementFacts>> prepared_;
+
+  std::uint64_t cycles_sent_ = 0;
+  std::uint64_t cycles_answered_ = 0;
+  bool transaction_clean_ = true;
+
+  mutable std::string key_;
+  mutable bool key_dirty_ = true;
+};
+
+// "utf8", "UTF-8", "Unicode" -> "UTF8" (PostgreSQL's own aliases); other
+// names upper-cased without punctuation ("sjis" -> "SJIS").
+std::string normalize_encoding_name(std::string_view name);
+
+// PostgreSQL's parse_bool: on/off, true/false, yes/no, 1/0 and their
+// unambiguous prefixes, any case. nullopt when the server would refuse it.
+std::optional<bool> parse_setting_bool(std::string_view value);
+
+}  // namespace pgw::policy

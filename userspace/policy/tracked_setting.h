@@ -1,0 +1,106 @@
+// One session setting as pgwarden can know it: not a single value but every
+// value that may be in effect, because settings are transactional and the
+// engine decides on a statement before the server has run the ones before it.
+//
+//   BEGIN; SET search_path = public; ROLLBACK;   -- back to the old path
+//   SET search_path = public; SELECT 1/0         -- one implicit transaction: rolled back
+//   Query "SET ..." then, pipelined, Query "SELECT ..."   -- the SET may still fail
+//
+// A value applied by a forwarded statement is *pending* until the server's
+// ReadyForQuery says how its transaction ended:
+//   - idle ('I') after a transaction with no error and no ROLLBACK: the last
+//     session-level value (not SET LOCAL) is now the only one;
+//   - idle after an error or a ROLLBACK: any of them may be (they are kept
+//     as candidates, with the values from before);
+//   - still in a transaction ('T'/'E'): nothing settles yet.
+// While nothing is outstanding (every cycle the engine forwarded has been
+// answered) and the transaction has been clean so far, the latest pending
+// value is certain: that is the interactive case, where it costs nothing.
+//
+// Candidates are bounded: past kMaxCandidates the owner replaces them with
+// its "unknown" value (SessionSqlState does), which decides the safe way.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace pgw::policy {
+
+template <typename T>
+class TrackedSetting {
+ public:
+  static constexpr std::size_t kMaxCandidates = 8;
+
+  explicit TrackedSetting(T initial) : settled_{std::move(initial)} {}
+
+  // A value that took effect for certain (ParameterStatus, a session start,
+  // or a statement earlier in the same SQL string when simulating it).
+  void set_certain(T value) {
+    settled_.assign(1, std::move(value));
+    pending_.clear();
+  }
+
+  // The server reported the value (ParameterStatus) while answering cycle
+  // `cycle`: it holds now; values applied by later cycles are still pending.
+  void set_reported(T value, std::uint64_t cycle) {
+    settled_.assign(1, std::move(value));
+    std::size_t n = 0;
+    while (n < pending_.size() && pending_[n].cycle <= cycle) ++n;
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  // A forwarded statement set the value; `cycle` is the engine's count of
+  // ReadyForQuery-terminated cycles sent before this statement's cycle.
+  void apply(T value, bool local, std::uint64_t cycle) { pending_.push_back({std::move(value), local, cycle}); }
+
+  // The server answered cycle `cycle` with ReadyForQuery(status); `clean`:
+  // no ErrorResponse and no ROLLBACK since the last idle ReadyForQuery.
+  void on_ready_for_query(char status, bool clean, std::uint64_t cycle) {
+    if (status != 'I') return;
+    std::size_t n = 0;
+    while (n < pending_.size() && pending_[n].cycle <= cycle) ++n;
+    if (n == 0) return;
+    const Pending* last_session = nullptr;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!pending_[i].local) last_session = &pending_[i];
+    if (clean) {
+      if (last_session) settled_.assign(1, last_session->value);
+    } else {
+      for (std::size_t i = 0; i < n; ++i)
+        if (!pending_[i].local) add_settled(pending_[i].value);
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  // Every value that may be in effect now, without duplicates.
+  std::vector<T> candidates(bool nothing_outstanding, bool transaction_clean) const {
+    if (pending_.empty()) return settled_;
+    if (nothing_outstanding && transaction_clean) return {pending_.back().value};
+    std::vector<T> out = settled_;
+    for (const auto& p : pending_)
+      if (std::find(out.begin(), out.end(), p.value) == out.end()) out.push_back(p.value);
+    return out;
+  }
+
+  // The value most likely in effect (for display): the latest applied.
+  const T& latest() const { return pending_.empty() ? settled_.back() : pending_.back().value; }
+
+  bool has_pending() const { return !pending_.empty(); }
+  std::size_t size() const { return settled_.size() + pending_.size(); }
+
+ private:
+  struct Pending {
+    T value;
+    bool local;
+    std::uint64_t cycle;
+  };
+  void add_settled(const T& v) {
+    if (std::find(settled_.begin(), settled_.end(), v) == settled_.end()) settled_.push_back(v);
+  }
+  std::vector<T> settled_;  // never empty
+  std::vector<Pending> pending_;
+};
+
+}  // namespace pgw::policy
