@@ -18,6 +18,7 @@ void print_usage(FILE* out) {
       "  status [-j|-p]                  what the daemon is doing (programs, sessions)\n"
       "  sessions list [-j|-p]           live sessions\n"
       "  policy check FILE               validate a config file without serving\n"
+      "  policy explain FILE --identity NAME --sql TEXT   the decision and why (exit 1: refused)\n"
       "\n"
       "status and sessions reach the daemon over its admin socket: --admin-socket PATH,\n"
       "or --config FILE to use that config's admin_socket (default /run/pgwarden/admin.sock).\n"
