@@ -53,7 +53,13 @@ class TrackedSetting {
 
   // A forwarded statement set the value; `cycle` is the engine's count of
   // ReadyForQuery-terminated cycles sent before this statement's cycle.
-  void apply(T value, bool local, std::uint64_t cycle) { pending_.push_back({std::move(value), local, cycle}); }
+  // An earlier entry of the same cycle with the same value says nothing the
+  // new one does not (within a cycle only the set of values and the last
+  // one count): drop it, so repeating a SET does not grow the candidates.
+  void apply(T value, bool local, std::uint64_t cycle) {
+    std::erase_if(pending_, [&](const Pending& p) { return p.cycle == cycle && p.local == local && p.value == value; });
+    pending_.push_back({std::move(value), local, cycle});
+  }
 
   // The server answered cycle `cycle` with ReadyForQuery(status); `clean`:
   // no ErrorResponse and no ROLLBACK since the last idle ReadyForQuery.

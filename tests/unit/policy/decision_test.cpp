@@ -1,0 +1,381 @@
+// decide() rule by rule, each with a policy written for it: class lists and
+// their precedence, DDL refinements, functions and the built-in deny-list,
+// tables globs with and without a catalog, parse failures, the session
+// settings that change how SQL reads, FunctionCall and startup settings.
+#include <gtest/gtest.h>
+
+#include "policy/decision.h"
+#include "policy_fixture.h"
+#include "sample_catalog.h"
+
+namespace pgw::policy {
+namespace {
+
+using testing::fresh_state;
+using testing::load_policy_config;
+using testing::sample_catalog;
+
+class DecisionTest : public ::testing::Test {
+ protected:
+  // Decides `sql` under the policy body `rules` (YAML, see policy_fixture.h).
+  Decision decide_with(const std::string& rules, std::string_view sql, const Catalog* catalog = nullptr) {
+    return decide_with_state(rules, sql, fresh_state(), catalog);
+  }
+  Decision decide_with_state(const std::string& rules, std::string_view sql, const SessionSqlState& state,
+                             const Catalog* catalog = nullptr) {
+    config_ = load_policy_config(rules);
+    EXPECT_NE(config_, nullptr);
+    if (!config_) return {};
+    return decide_sql(config_->policies.at(0), sql, state, catalog);
+  }
+  const Policy& policy() const { return config_->policies.at(0); }
+
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const Catalog> catalog_ = sample_catalog();
+};
+
+// ---- classes -------------------------------------------------------------------------------
+
+TEST_F(DecisionTest, AllowedStatement) {
+  auto d = decide_with("    allow: [select]\n", "SELECT * FROM t");
+  EXPECT_EQ(d.action, Action::allow);
+  EXPECT_EQ(d.rule, "allow: select");
+  EXPECT_TRUE(d.sqlstate.empty());
+  EXPECT_TRUE(d.message.empty());
+  EXPECT_TRUE(d.cacheable);
+  EXPECT_FALSE(d.changes_session);
+}
+
+TEST_F(DecisionTest, ClassInNoListIsDenied) {
+  auto d = decide_with("    allow: [select]\n", "INSERT INTO t VALUES (1)");
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "not allowed: insert");
+  EXPECT_EQ(d.sqlstate, "42501");
+  EXPECT_EQ(d.message, "pgwarden: insert on t denied by policy for agent");
+  EXPECT_NE(d.detail.find("does not allow insert"), std::string::npos) << d.detail;
+}
+
+TEST_F(DecisionTest, DenyBeatsApproveBeatsAllow) {
+  const std::string rules = "    allow: [select]\n    approve: [delete]\n    deny: [update]\n";
+  auto held = decide_with(rules, "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d");
+  EXPECT_EQ(held.action, Action::approve);
+  EXPECT_EQ(held.sqlstate, "42501");
+  EXPECT_EQ(held.message, "pgwarden: delete on t requires approval by policy for agent");
+  EXPECT_NE(held.detail.find("Approvals are not available yet"), std::string::npos);
+  auto denied = decide_with(rules, "WITH d AS (DELETE FROM t RETURNING *) UPDATE u SET x = 1");
+  EXPECT_EQ(denied.action, Action::deny);
+  EXPECT_EQ(denied.rule, "deny: update");
+}
+
+TEST_F(DecisionTest, MultiStatementTakesTheWorstPart) {
+  const std::string rules = "    allow: [select]\n    approve: [delete]\n";
+  auto held = decide_with(rules, "SELECT 1; DELETE FROM t; SELECT 2");
+  EXPECT_EQ(held.action, Action::approve);
+  EXPECT_EQ(held.deciding_statement, 1);
+  ASSERT_EQ(held.statements.size(), 3u);
+  EXPECT_EQ(held.statements[0].action, Action::allow);
+  EXPECT_NE(held.detail.find("Statement 2 of 3; no part of the string was run"), std::string::npos) << held.detail;
+  auto denied = decide_with(rules, "DELETE FROM t; INSERT INTO t VALUES (1)");
+  EXPECT_EQ(denied.action, Action::deny);
+  EXPECT_EQ(denied.deciding_statement, 1);
+}
+
+TEST_F(DecisionTest, FineDdlClassesTakeDdlsVerdict) {
+  const std::string rules = "    allow: [select]\n    approve: [ddl]\n    deny: [drop]\n";
+  auto create = decide_with(rules, "CREATE TABLE t (x int)");
+  EXPECT_EQ(create.action, Action::approve);
+  EXPECT_EQ(create.rule, "approve: ddl");
+  EXPECT_EQ(decide_with(rules, "DROP TABLE t").rule, "deny: drop");
+  // A finer class named on its own decides without ddl.
+  auto only_create = decide_with("    allow: [select, create]\n", "CREATE TABLE t (x int)");
+  EXPECT_EQ(only_create.action, Action::allow);
+  EXPECT_EQ(decide_with("    allow: [select, create]\n", "ALTER TABLE t ADD x int").rule, "not allowed: alter");
+  // ddl with no finer class (GRANT is grant, COMMENT is alter): ddl itself.
+  EXPECT_EQ(decide_with("    allow: [ddl]\n", "COMMENT ON TABLE t IS 'x'").action, Action::allow);
+}
+
+TEST_F(DecisionTest, UnknownIsDeniedUnlessAllowedByName) {
+  const char* sql = "DO LANGUAGE plpython3u $$ import os $$";
+  auto d = decide_with("    allow: [select, procedural]\n", sql);
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "unknown statement");
+  EXPECT_EQ(d.message, "pgwarden: unknown on DO block denied by policy for agent");
+  EXPECT_EQ(decide_with("    allow: [select, procedural, unknown]\n", sql).action, Action::allow);
+}
+
+// ---- functions -----------------------------------------------------------------------------
+
+TEST_F(DecisionTest, BuiltinDenyListUnlessAllowedByName) {
+  auto d = decide_with("    allow: [select]\n", "SELECT pg_read_file('/etc/passwd')");
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "built-in deny-list: pg_read_file (file_access)");
+  EXPECT_EQ(d.message, "pgwarden: execute on function pg_read_file denied by policy for agent");
+
+  const std::string allowed = "    allow: [select, function:pg_read_file]\n";
+  EXPECT_EQ(decide_with(allowed, "SELECT pg_read_file('x')").action, Action::allow);
+  EXPECT_EQ(decide_with(allowed, "SELECT pg_catalog.pg_read_file('x')").action, Action::allow);
+  // A quoted name in another case is another function to the server; the
+  // allow entry does not cover it, the deny-list does (case-insensitively).
+  EXPECT_EQ(decide_with(allowed, "SELECT \"PG_READ_FILE\"('x')").action, Action::deny);
+
+  const std::string qualified = "    allow: [select, function:pg_catalog.pg_read_file]\n";
+  EXPECT_EQ(decide_with(qualified, "SELECT pg_read_file('x')").action, Action::allow);
+  EXPECT_EQ(decide_with(qualified, "SELECT evil.pg_read_file('x')").action, Action::deny);
+}
+
+TEST_F(DecisionTest, NamedFunctionsInDenyAndApprove) {
+  const std::string rules = "    allow: [select]\n    deny: [function:lower]\n    approve: [function:pg_catalog.now]\n";
+  auto lower = decide_with(rules, "SELECT LOWER('X')");
+  EXPECT_EQ(lower.action, Action::deny);
+  EXPECT_EQ(lower.rule, "deny: function:lower");
+  EXPECT_EQ(decide_with(rules, "SELECT myschema.\"LOWER\"('X')").action, Action::deny);
+  auto now = decide_with(rules, "SELECT now()");
+  EXPECT_EQ(now.action, Action::approve);
+  EXPECT_EQ(now.message, "pgwarden: execute on function now requires approval by policy for agent");
+  EXPECT_EQ(decide_with(rules, "SELECT other.now()").action, Action::allow);
+}
+
+TEST_F(DecisionTest, CopyProgramAndFileArePseudoFunctions) {
+  const std::string rules = "    allow: [copy_to, copy_from]\n";
+  EXPECT_EQ(decide_with(rules, "COPY t TO STDOUT").action, Action::allow);
+  auto program = decide_with(rules, "COPY t TO PROGRAM 'gzip > /tmp/x'");
+  EXPECT_EQ(program.action, Action::deny);
+  EXPECT_EQ(program.rule, "built-in deny-list: copy_program (file_access)");
+  EXPECT_EQ(decide_with(rules, "COPY t FROM '/tmp/x'").rule, "built-in deny-list: copy_file (file_access)");
+  EXPECT_EQ(decide_with("    allow: [copy_to, function:copy_program]\n", "COPY t TO PROGRAM 'x'").action,
+            Action::allow);
+}
+
+// ---- tables ----------------------------------------------------------------------------------
+
+TEST_F(DecisionTest, TablesDenyOnEveryRelation) {
+  const std::string rules = "    allow: [select, insert]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto d = decide_with(rules, "INSERT INTO public.log SELECT * FROM (SELECT * FROM hr.salaries) s", catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "tables.deny: hr.*");
+  // The INSERT is allowed; what hr.salaries is used for is a read.
+  EXPECT_EQ(d.message, "pgwarden: select on hr.salaries denied by policy for agent");
+}
+
+TEST_F(DecisionTest, TablesDenyGlobCannotBeDodgedWithDots) {
+  const std::string rules = "    allow: [select]\n    tables: { deny: [\"public.*\"] }\n";
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM public.\"a.b\"").action, Action::deny);
+  EXPECT_EQ(decide_with("    allow: [select]\n    tables: { deny: [\"*.secret*\"] }\n",
+                        "SELECT * FROM x.\"secret.y\"")
+                .action,
+            Action::deny);
+}
+
+TEST_F(DecisionTest, TablesApprove) {
+  auto d = decide_with("    allow: [select]\n    tables: { approve: [\"public.orders\"] }\n",
+                       "SELECT * FROM orders", catalog_.get());
+  EXPECT_EQ(d.action, Action::approve);
+  EXPECT_EQ(d.message, "pgwarden: select on public.orders requires approval by policy for agent");
+}
+
+TEST_F(DecisionTest, ViewsStandForTheirBaseRelations) {
+  const std::string rules = "    allow: [select]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto d = decide_with(rules, "SELECT * FROM payroll_summary", catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.message, "pgwarden: select on public.payroll_summary (reads hr.salaries) denied by policy for agent");
+  // Without a catalog a view is just a name.
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM payroll_summary").action, Action::allow);
+}
+
+TEST_F(DecisionTest, TablesAllowChecksWhatANameMeansNow) {
+  const std::string rules = "    allow: [select]\n    tables: { allow: [\"public.*\"] }\n";
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM customers", catalog_.get()).action, Action::allow);
+  auto hr = decide_with(rules, "SELECT * FROM hr.salaries", catalog_.get());
+  EXPECT_EQ(hr.action, Action::deny);
+  EXPECT_EQ(hr.rule, "tables.allow: hr.salaries not listed");
+  // A view named in the list is allowed whatever it reads.
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM payroll", catalog_.get()).action, Action::allow);
+  // Without a catalog nothing is known to exist: every schema the name
+  // could mean must be listed, and "$user" (app_owner) is not.
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM customers").action, Action::deny);
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM public.customers").action, Action::allow);
+}
+
+TEST_F(DecisionTest, SchemaWideOperations) {
+  const std::string rules = "    allow: [ddl, grant]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto drop = decide_with(rules, "DROP SCHEMA hr CASCADE");
+  EXPECT_EQ(drop.action, Action::deny);
+  EXPECT_EQ(drop.message, "pgwarden: drop on schema hr denied by policy for agent");
+  EXPECT_EQ(decide_with(rules, "GRANT SELECT ON ALL TABLES IN SCHEMA hr TO PUBLIC").action, Action::deny);
+  EXPECT_EQ(decide_with(rules, "DROP SCHEMA scratch").action, Action::allow);
+  const std::string allow_list = "    allow: [ddl]\n    tables: { allow: [\"scratch.*\"] }\n";
+  EXPECT_EQ(decide_with(allow_list, "DROP SCHEMA scratch CASCADE").action, Action::allow);
+  EXPECT_EQ(decide_with(allow_list, "DROP SCHEMA public CASCADE").action, Action::deny);
+}
+
+TEST_F(DecisionTest, SearchPathResolution) {
+  const std::string rules = "    allow: [select, set, ddl]\n    tables: { deny: [\"hr.*\", \"x.*\"] }\n";
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM salaries", catalog_.get()).action, Action::allow);
+  EXPECT_EQ(decide_with_state(rules, "SELECT * FROM salaries", fresh_state("hr"), catalog_.get()).action,
+            Action::deny);
+  // Created earlier in the same string: the catalog does not know x yet.
+  auto d = decide_with(rules,
+                       "CREATE SCHEMA x; CREATE TABLE x.t (a int); SET search_path = x, public; SELECT * FROM t",
+                       catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.deciding_statement, 0);  // CREATE SCHEMA x already touches every table of x.*
+  auto later = decide_with(rules, "SET search_path = x, public; SELECT * FROM t", catalog_.get());
+  EXPECT_EQ(later.action, Action::deny);
+  EXPECT_EQ(later.message, "pgwarden: select on t (could be x.t) denied by policy for agent");
+}
+
+TEST_F(DecisionTest, UnknownSearchPathMatchesAnySchema) {
+  const std::string rules = "    allow: [select, set, function:set_config]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto state = fresh_state();
+  auto set = sql::analyze("SELECT set_config('search_path', $1, false)");
+  state.apply(set.statements.at(0));
+  auto d = decide_with_state(rules, "SELECT * FROM salaries", state, catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.message, "pgwarden: select on salaries (search_path unknown) denied by policy for agent");
+  EXPECT_EQ(decide_with_state(rules, "SELECT * FROM customers2", state, catalog_.get()).action, Action::deny);
+  EXPECT_EQ(decide_with_state("    allow: [select]\n    tables: { deny: [\"hr.salaries\"] }\n",
+                              "SELECT * FROM customers2", state, catalog_.get())
+                .action,
+            Action::allow);
+}
+
+// ---- prepared statements -----------------------------------------------------------------------
+
+TEST_F(DecisionTest, ExecuteTakesThePreparedClasses) {
+  const std::string rules = "    allow: [select, execute, prepare]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto state = fresh_state();
+  // Recorded while another policy was in force (a reload since).
+  state.record_prepared("x", sql::analyze("PREPARE x AS DELETE FROM t").statements.at(0));
+  auto d = decide_with_state(rules, "EXECUTE x", state);
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.message, "pgwarden: delete on t denied by policy for agent");
+  EXPECT_FALSE(d.cacheable);
+  EXPECT_EQ(decide_with(rules, "PREPARE y AS SELECT 1; EXECUTE y").action, Action::allow);
+  EXPECT_FALSE(decide_with(rules, "PREPARE y AS SELECT 1; EXECUTE y").cacheable);
+}
+
+TEST_F(DecisionTest, ProtocolStatementRedecidedAfterSearchPathChange) {
+  const std::string rules = "    allow: [select, set]\n    tables: { deny: [\"hr.*\"] }\n";
+  config_ = load_policy_config(rules);
+  auto state = fresh_state();
+  const auto facts = sql::analyze("SELECT * FROM salaries").statements.at(0);
+  EXPECT_EQ(decide_facts(policy(), facts, state, catalog_.get()).action, Action::allow);
+  state.record_prepared("s1", facts);
+  state.apply(sql::analyze("SET search_path = hr").statements.at(0));
+  // Bind of s1 now: the server re-plans it with the new path.
+  auto d = decide_facts(policy(), *state.prepared("s1"), state, catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "tables.deny: hr.*");
+}
+
+TEST_F(DecisionTest, ChangesSessionMarksWhatApplyNeeds) {
+  const std::string rules = "    allow: [select, set, prepare, deallocate]\n";
+  EXPECT_TRUE(decide_with(rules, "SET search_path = a").changes_session);
+  EXPECT_TRUE(decide_with(rules, "PREPARE p AS SELECT 1").changes_session);
+  EXPECT_TRUE(decide_with(rules, "DEALLOCATE ALL").changes_session);
+  EXPECT_FALSE(decide_with(rules, "SELECT 1").changes_session);
+}
+
+// ---- parse failures --------------------------------------------------------------------------
+
+TEST_F(DecisionTest, SyntaxErrorAnswersLikeTheServer) {
+  auto d = decide_with("    allow: [select]\n", "SELECT * FRM t");
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.sqlstate, "42601");
+  EXPECT_EQ(d.message, "syntax error at or near \"FRM\"");
+  EXPECT_EQ(d.position, 10);
+}
+
+TEST_F(DecisionTest, UnparseableForward) {
+  auto d = decide_with("    allow: [select]\n    unparseable: forward\n", "SELECT * FRM t");
+  EXPECT_EQ(d.action, Action::allow);
+  EXPECT_TRUE(d.forwarded_unparsed);
+  EXPECT_TRUE(d.statements.empty());
+}
+
+TEST_F(DecisionTest, OtherAnalyzeErrorsAre42501) {
+  auto d = decide_with("    allow: [select]\n", std::string_view("SELECT 1\0", 9));
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.sqlstate, "42501");
+  EXPECT_EQ(d.message, "pgwarden: unparseable statement denied by policy for agent");
+  EXPECT_NE(d.detail.find("NUL"), std::string::npos) << d.detail;
+}
+
+// ---- settings that change how SQL reads -----------------------------------------------------
+
+TEST_F(DecisionTest, NonUtf8EncodingRefusesNonAscii) {
+  const std::string rules = "    allow: [select, set]\n";
+  auto state = fresh_state();
+  state.apply(sql::analyze("SET client_encoding = 'SJIS'").statements.at(0));
+  auto d = decide_with_state(rules, "SELECT '\xe8\xa1\xa8'", state);
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "client_encoding");
+  EXPECT_EQ(decide_with_state(rules, "SELECT 'plain ascii'", state).action, Action::allow);
+}
+
+TEST_F(DecisionTest, StandardConformingStringsOffIsParsedAsTheServerDoes) {
+  const std::string rules = "    allow: [select, set]\n";
+  const char* hidden = "SELECT 'a\\'; DELETE FROM t; --'";
+  EXPECT_EQ(decide_with(rules, hidden).action, Action::deny);  // on: a DELETE
+  auto off = fresh_state();
+  off.on_parameter_status("standard_conforming_strings", "off");
+  EXPECT_EQ(decide_with_state(rules, hidden, off).action, Action::allow);  // off: one string literal
+  // Either mode possible (a SET not yet answered): a text that reads
+  // differently in the two modes is refused; one that does not is decided.
+  auto either = fresh_state();
+  either.apply(sql::analyze("SET standard_conforming_strings = off").statements.at(0));
+  either.on_cycle_sent();
+  auto d = decide_with_state(rules, hidden, either);
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "standard_conforming_strings");
+  EXPECT_EQ(decide_with_state(rules, "SELECT 'plain'", either).action, Action::allow);
+}
+
+// ---- FunctionCall and startup ---------------------------------------------------------------
+
+TEST_F(DecisionTest, FunctionCallByOid) {
+  config_ = load_policy_config("    allow: [select, function:now]\n    approve: [function:lower]\n");
+  EXPECT_EQ(decide_function_call(policy(), 1299, catalog_.get()).action, Action::allow);
+  auto held = decide_function_call(policy(), 870, catalog_.get());
+  EXPECT_EQ(held.action, Action::approve);
+  auto denied = decide_function_call(policy(), 2624, catalog_.get());
+  EXPECT_EQ(denied.action, Action::deny);
+  EXPECT_EQ(denied.message, "pgwarden: execute on function pg_catalog.pg_read_file denied by policy for agent");
+  EXPECT_EQ(decide_function_call(policy(), 1397, catalog_.get()).action, Action::deny);  // abs: not named
+  auto unknown = decide_function_call(policy(), 424242, catalog_.get());
+  EXPECT_EQ(unknown.action, Action::deny);
+  EXPECT_EQ(unknown.message, "pgwarden: execute on function with OID 424242 denied by policy for agent");
+  EXPECT_EQ(decide_function_call(policy(), 1299, nullptr).action, Action::deny);
+}
+
+TEST_F(DecisionTest, StartupOptionsSplitLikeTheServer) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(parse_startup_options("-c search_path=hr --statement-timeout=5s -crole=postgres"),
+            (Pairs{{"search_path", "hr"}, {"statement_timeout", "5s"}, {"role", "postgres"}}));
+  EXPECT_EQ(parse_startup_options("-c application_name=a\\ b  -e"), (Pairs{{"application_name", "a b"}, {"", "-e"}}));
+  EXPECT_EQ(parse_startup_options(""), Pairs{});
+}
+
+TEST_F(DecisionTest, StartupSettings) {
+  config_ = load_policy_config("    allow: [select]\n");
+  auto state = fresh_state();
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  // What drivers send on every connect needs no class.
+  EXPECT_EQ(decide_startup_settings(policy(),
+                                    Pairs{{"application_name", "psql"}, {"client_encoding", "UTF8"},
+                                          {"DateStyle", "ISO"}, {"extra_float_digits", "3"}},
+                                    state)
+                .action,
+            Action::allow);
+  auto role = decide_startup_settings(policy(), Pairs{{"role", "postgres"}}, state);
+  EXPECT_EQ(role.action, Action::deny);
+  EXPECT_EQ(role.message, "pgwarden: role on role \"postgres\" denied by policy for agent");
+  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"search_path", "hr"}}, state).action, Action::deny);
+  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"", "-e"}}, state).action, Action::deny);
+  config_ = load_policy_config("    allow: [select, set]\n");
+  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"search_path", "hr"}}, state).action, Action::allow);
+  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"client_encoding", "SJIS"}}, state).action, Action::allow);
+}
+
+}  // namespace
+}  // namespace pgw::policy

@@ -1,0 +1,330 @@
+// SessionSqlState: search_path parsing, what apply() changes, and how
+// transactions, errors, rollbacks and pipelining keep every value that may
+// be in effect.
+#include <gtest/gtest.h>
+
+#include "policy/search_path.h"
+#include "policy/session_sql_state.h"
+#include "policy_fixture.h"
+#include "sql/analyze.h"
+
+namespace pgw::policy {
+namespace {
+
+using testing::fresh_state;
+using Paths = std::vector<std::vector<std::string>>;
+
+// Applies every statement of `sql` as the engine does after forwarding it.
+void forward(SessionSqlState& s, std::string_view sql) {
+  auto a = sql::analyze(sql);
+  ASSERT_TRUE(a.ok()) << a.error_message;
+  for (const auto& st : a.statements) s.apply(st);
+}
+
+TEST(SearchPath, ParsesLikeTheServer) {
+  auto p = parse_search_path("\"$user\", public");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->schemas, (std::vector<std::string>{"$user", "public"}));
+  EXPECT_EQ(parse_search_path("  HR ,Public")->schemas, (std::vector<std::string>{"hr", "public"}));
+  EXPECT_EQ(parse_search_path("\"HR\", \"a \"\"b\"\"\"")->schemas, (std::vector<std::string>{"HR", "a \"b\""}));
+  EXPECT_EQ(parse_search_path("")->schemas, std::vector<std::string>{});
+  EXPECT_EQ(parse_search_path("   ")->schemas, std::vector<std::string>{});
+  // What the server refuses changes nothing.
+  EXPECT_FALSE(parse_search_path("a,,b"));
+  EXPECT_FALSE(parse_search_path("a,"));
+  EXPECT_FALSE(parse_search_path(",a"));
+  EXPECT_FALSE(parse_search_path("\"unterminated"));
+  EXPECT_FALSE(parse_search_path("a b"));
+  // Identifiers are cut at 63 bytes, as the server stores names.
+  EXPECT_EQ(parse_search_path(std::string(70, 'x'))->schemas[0].size(), 63u);
+}
+
+TEST(SearchPath, CanonicalForm) {
+  EXPECT_EQ(parse_search_path("\"$user\", public")->to_string(), "\"$user\", public");
+  EXPECT_EQ(parse_search_path("\"HR\",x")->to_string(), "\"HR\", x");
+  EXPECT_EQ(SearchPath::unknown_path().to_string(), "?");
+}
+
+TEST(SessionSqlState, StartsWithTheLoginUsersPath) {
+  auto s = fresh_state();
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+  ASSERT_EQ(s.roles().size(), 1u);
+  EXPECT_EQ(s.roles()[0].current, "app_owner");
+  EXPECT_TRUE(s.may_be_standard_strings());
+  EXPECT_FALSE(s.may_be_escape_strings());
+  EXPECT_TRUE(s.encoding_is_utf8());
+}
+
+TEST(SessionSqlState, SetSearchPathForms) {
+  auto s = fresh_state();
+  forward(s, "SET search_path = hr, \"Public\"");
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr", "Public"}}));
+  forward(s, "SELECT set_config('search_path', 'a, \"$user\"', false)");
+  EXPECT_EQ(s.search_paths(), (Paths{{"a", "app_owner"}}));
+  forward(s, "SET SCHEMA 'x'");
+  EXPECT_EQ(s.search_paths(), (Paths{{"x"}}));
+  forward(s, "RESET search_path");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+  forward(s, "SET search_path = hr");
+  forward(s, "SET search_path TO DEFAULT");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+  forward(s, "SET search_path = hr");
+  forward(s, "RESET ALL");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+  // A value the server would refuse leaves the path alone.
+  forward(s, "SELECT set_config('search_path', 'a,,b', false)");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+}
+
+TEST(SessionSqlState, ComputedValuesAreUnknown) {
+  auto s = fresh_state();
+  forward(s, "SELECT set_config('search_path', current_user, false)");
+  EXPECT_EQ(s.search_paths(), (Paths{{"*"}}));
+  auto t = fresh_state();
+  forward(t, "SELECT set_config(n, 'x', false) FROM (VALUES ('role')) v(n)");
+  EXPECT_EQ(t.search_paths(), (Paths{{"*"}}));
+  EXPECT_TRUE(t.roles()[0].unknown);
+  EXPECT_TRUE(t.may_be_escape_strings());
+  EXPECT_TRUE(t.may_be_standard_strings());
+  EXPECT_FALSE(t.encoding_is_utf8());
+}
+
+TEST(SessionSqlState, RolesAndDollarUser) {
+  auto s = fresh_state();
+  forward(s, "SET ROLE reporting");
+  EXPECT_EQ(s.roles()[0].current, "reporting");
+  EXPECT_EQ(s.roles()[0].session_user, "app_owner");
+  EXPECT_EQ(s.search_paths(), (Paths{{"reporting", "public"}}));
+  forward(s, "RESET ROLE");
+  EXPECT_EQ(s.roles()[0].current, "app_owner");
+  forward(s, "SET SESSION AUTHORIZATION alice");
+  EXPECT_EQ(s.roles()[0].current, "alice");
+  EXPECT_EQ(s.roles()[0].session_user, "alice");
+  forward(s, "SET ROLE bob");
+  forward(s, "SET ROLE NONE");
+  EXPECT_EQ(s.roles()[0].current, "alice");
+  forward(s, "DISCARD ALL");
+  EXPECT_EQ(s.roles()[0].current, "app_owner");
+  EXPECT_EQ(s.roles()[0].session_user, "app_owner");
+  forward(s, "SELECT set_config('role', $1, false)");
+  EXPECT_TRUE(s.roles()[0].unknown);
+  EXPECT_EQ(s.search_paths(), (Paths{{"*", "public"}}));
+}
+
+TEST(SessionSqlState, ParseModeSettings) {
+  auto s = fresh_state();
+  forward(s, "SET standard_conforming_strings = of");
+  EXPECT_TRUE(s.may_be_escape_strings());
+  EXPECT_FALSE(s.may_be_standard_strings());
+  forward(s, "SET standard_conforming_strings = maybe");  // refused by the server: no change
+  EXPECT_FALSE(s.may_be_standard_strings());
+  forward(s, "RESET standard_conforming_strings");
+  EXPECT_FALSE(s.may_be_escape_strings());
+  forward(s, "SET NAMES 'sjis'");
+  EXPECT_FALSE(s.encoding_is_utf8());
+  forward(s, "SET client_encoding = 'utf-8'");
+  EXPECT_TRUE(s.encoding_is_utf8());
+  forward(s, "SET client_encoding = 'SQL_ASCII'");  // the server reads the bytes as UTF8
+  EXPECT_TRUE(s.encoding_is_utf8());
+}
+
+TEST(SessionSqlState, ParseSettingBool) {
+  EXPECT_EQ(parse_setting_bool("on"), true);
+  EXPECT_EQ(parse_setting_bool("OFF"), false);
+  EXPECT_EQ(parse_setting_bool("of"), false);
+  EXPECT_EQ(parse_setting_bool("t"), true);
+  EXPECT_EQ(parse_setting_bool("ye"), true);
+  EXPECT_EQ(parse_setting_bool("0"), false);
+  EXPECT_EQ(parse_setting_bool("o"), std::nullopt);
+  EXPECT_EQ(parse_setting_bool("onn"), std::nullopt);
+  EXPECT_EQ(normalize_encoding_name("Unicode"), "UTF8");
+  EXPECT_EQ(normalize_encoding_name("euc_jp"), "EUCJP");
+}
+
+// ---- transactions and the server's answers ----------------------------------------------
+
+TEST(SessionSqlState, CleanAutocommitSetSettles) {
+  auto s = fresh_state();
+  forward(s, "SET search_path = hr");
+  s.on_cycle_sent();
+  // Outstanding: the SET may still fail, so both paths count.
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"hr"}}));
+  s.on_command_complete("SET");
+  s.on_ready_for_query('I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
+}
+
+TEST(SessionSqlState, FailedStringKeepsBoth) {
+  auto s = fresh_state();
+  forward(s, "SET search_path = hr; SELECT 1/0");
+  s.on_cycle_sent();
+  s.on_server_error();
+  s.on_ready_for_query('I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"hr"}}));
+  // A later clean SET settles it again.
+  forward(s, "SET search_path = public");
+  s.on_cycle_sent();
+  s.on_ready_for_query('I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"public"}}));
+}
+
+TEST(SessionSqlState, RollbackUndoesAndIsKept) {
+  auto s = fresh_state();
+  forward(s, "BEGIN");
+  s.on_cycle_sent();
+  s.on_ready_for_query('T');
+  forward(s, "SET search_path = public");
+  s.on_cycle_sent();
+  s.on_ready_for_query('T');
+  // In the transaction, with nothing outstanding and no error so far, the
+  // SET holds for sure.
+  EXPECT_EQ(s.search_paths(), (Paths{{"public"}}));
+  forward(s, "ROLLBACK");
+  s.on_cycle_sent();
+  // ROLLBACK forwarded, not answered yet: either value.
+  EXPECT_EQ(s.search_paths().size(), 2u);
+  s.on_command_complete("ROLLBACK");
+  s.on_ready_for_query('I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"public"}}));
+}
+
+TEST(SessionSqlState, CommittedTransactionSettles) {
+  auto s = fresh_state();
+  for (const char* sql : {"BEGIN", "SET search_path = hr", "SET LOCAL search_path = x", "COMMIT"}) {
+    forward(s, sql);
+    s.on_cycle_sent();
+    s.on_ready_for_query(std::string_view(sql) == "COMMIT" ? 'I' : 'T');
+  }
+  // SET LOCAL ends with the transaction; the session-level SET stays.
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
+}
+
+TEST(SessionSqlState, LocalSetInCleanTransactionDoesNotOutliveIt) {
+  auto s = fresh_state();
+  forward(s, "BEGIN; SET LOCAL search_path = hr");
+  s.on_cycle_sent();
+  s.on_ready_for_query('T');
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
+  forward(s, "COMMIT");
+  s.on_cycle_sent();
+  s.on_ready_for_query('I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+}
+
+TEST(SessionSqlState, PipelinedCyclesSettleInOrder) {
+  auto s = fresh_state();
+  // Three Query messages sent before any answer.
+  forward(s, "SET search_path = a");
+  s.on_cycle_sent();
+  forward(s, "BEGIN; SET LOCAL search_path = b");
+  s.on_cycle_sent();
+  forward(s, "SELECT 1");
+  s.on_cycle_sent();
+  // The first answer settles only the first cycle's SET: b is still pending.
+  s.on_ready_for_query('I');
+  const auto paths = s.search_paths();
+  EXPECT_NE(std::find(paths.begin(), paths.end(), std::vector<std::string>{"b"}), paths.end());
+  EXPECT_NE(std::find(paths.begin(), paths.end(), std::vector<std::string>{"a"}), paths.end());
+  s.on_ready_for_query('T');
+  s.on_ready_for_query('T');
+  // Nothing outstanding, transaction clean: the local value is certain.
+  EXPECT_EQ(s.search_paths(), (Paths{{"b"}}));
+}
+
+TEST(SessionSqlState, ParameterStatusIsTheTruth) {
+  auto s = fresh_state();
+  forward(s, "SET standard_conforming_strings = off");
+  s.on_cycle_sent();
+  EXPECT_TRUE(s.may_be_standard_strings());
+  EXPECT_TRUE(s.may_be_escape_strings());
+  s.on_parameter_status("standard_conforming_strings", "off");
+  EXPECT_FALSE(s.may_be_standard_strings());
+  s.on_ready_for_query('I');
+  EXPECT_FALSE(s.may_be_standard_strings());
+  s.on_parameter_status("client_encoding", "SJIS");
+  EXPECT_FALSE(s.encoding_is_utf8());
+}
+
+TEST(SessionSqlState, CandidatesAreBounded) {
+  auto s = fresh_state();
+  for (int i = 0; i < 20; ++i) {
+    forward(s, "SET search_path = s" + std::to_string(i));
+    s.on_cycle_sent();
+  }
+  // Too many possibilities: the path becomes unknown (any schema), never a
+  // guess, and what follows is still kept.
+  const auto paths = s.search_paths();
+  EXPECT_EQ(paths.front(), std::vector<std::string>{"*"});
+  EXPECT_LE(paths.size(), TrackedSetting<SearchPath>::kMaxCandidates + 1);
+  EXPECT_EQ(paths.back(), std::vector<std::string>{"s19"});
+}
+
+TEST(SessionSqlState, RepeatedSetsDoNotGrowCandidates) {
+  auto s = fresh_state();
+  for (int i = 0; i < 50; ++i) forward(s, i % 2 ? "SET search_path = a" : "SET search_path = b");
+  s.on_cycle_sent();
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"b"}, {"a"}}));
+}
+
+TEST(SessionSqlState, MeaningKeyFollowsChanges) {
+  auto s = fresh_state();
+  const std::string k1 = s.meaning_key();
+  forward(s, "SET statement_timeout = 1");
+  EXPECT_EQ(s.meaning_key(), k1);
+  forward(s, "SET search_path = hr");
+  const std::string k2 = s.meaning_key();
+  EXPECT_NE(k2, k1);
+  forward(s, "SET ROLE x");
+  EXPECT_NE(s.meaning_key(), k2);
+  auto t = fresh_state();
+  forward(t, "SET standard_conforming_strings = off");
+  EXPECT_NE(t.meaning_key(), k1);
+  auto u = fresh_state();
+  forward(u, "SET client_encoding = 'BIG5'");
+  EXPECT_NE(u.meaning_key(), k1);
+}
+
+// ---- prepared statements ------------------------------------------------------------------
+
+TEST(SessionSqlState, PreparedStatements) {
+  auto s = fresh_state();
+  forward(s, "PREPARE a AS SELECT * FROM t");
+  ASSERT_NE(s.prepared("a"), nullptr);
+  EXPECT_TRUE(s.prepared("a")->has(sql::StatementClass::select));
+  forward(s, "DEALLOCATE a");
+  EXPECT_EQ(s.prepared("a"), nullptr);
+  forward(s, "PREPARE b AS SELECT 1; PREPARE c AS SELECT 2");
+  forward(s, "DEALLOCATE ALL");
+  EXPECT_EQ(s.prepared("b"), nullptr);
+  EXPECT_EQ(s.prepared("c"), nullptr);
+  forward(s, "PREPARE d AS SELECT 1");
+  forward(s, "DISCARD ALL");
+  EXPECT_EQ(s.prepared("d"), nullptr);
+}
+
+TEST(SessionSqlState, PrepareDoesNotApplyItsSettings) {
+  auto s = fresh_state();
+  forward(s, "PREPARE p AS SELECT set_config('search_path', 'hr', false)");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
+}
+
+TEST(SessionSqlState, ReusedNameKeepsBothFacts) {
+  // The server refuses a second PREPARE of a name in use; pgwarden cannot
+  // know which statement it holds, so EXECUTE must be checked against both.
+  auto s = fresh_state();
+  auto first = sql::analyze("SELECT * FROM salaries").statements.at(0);
+  auto second = sql::analyze("SELECT 1").statements.at(0);
+  s.record_prepared("x", first);
+  s.record_prepared("x", second);
+  ASSERT_NE(s.prepared("x"), nullptr);
+  EXPECT_NE(s.prepared("x")->find_relation("", "salaries"), nullptr);
+  // The unnamed statement is simply replaced.
+  s.record_prepared("", first);
+  s.record_prepared("", second);
+  EXPECT_EQ(s.prepared("")->find_relation("", "salaries"), nullptr);
+  s.forget_prepared("x");
+  EXPECT_EQ(s.prepared("x"), nullptr);
+}
+
+}  // namespace
+}  // namespace pgw::policy
