@@ -61,7 +61,7 @@ std::string join(const std::vector<std::string>& items, std::string_view sep = "
 std::string relation_line(const policy::ResolvedRelation& r) {
   std::string s = r.written + " -> " + r.qualified();
   std::vector<std::string> notes;
-  if (!r.via_view.empty()) notes.push_back("read through " + r.via_view);
+  if (!r.via_view.empty()) notes.push_back((r.via_rule ? "used by a rule of " : "read through ") + r.via_view);
   notes.push_back(r.exists ? r.kind : (r.schema == "*" ? "any schema" : "not in the catalog"));
   notes.push_back(sql::usage_to_string(r.usage));
   return s + " (" + join(notes, "; ") + ")";
@@ -108,7 +108,7 @@ nlohmann::json to_json(const policy::Decision& d, const std::string& catalog_not
       nlohmann::json rj = {{"written", r.written}, {"schema", r.schema}, {"name", r.name},
                            {"usage", sql::usage_to_string(r.usage)}, {"exists", r.exists}};
       if (r.exists) rj["kind"] = r.kind;
-      if (!r.via_view.empty()) rj["via_view"] = r.via_view;
+      if (!r.via_view.empty()) rj[r.via_rule ? "via_rule_of" : "via_view"] = r.via_view;
       s["relations"].push_back(std::move(rj));
     }
     s["functions"] = nlohmann::json::array();

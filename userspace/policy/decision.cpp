@@ -82,7 +82,7 @@ std::string verb_for_usage(std::uint8_t usage, sql::ClassSet classes) {
 }
 
 std::string display(const ResolvedRelation& r) {
-  if (!r.via_view.empty()) return r.via_view + " (reads " + r.qualified() + ")";
+  if (!r.via_view.empty()) return r.via_view + (r.via_rule ? " (its rules use " : " (reads ") + r.qualified() + ")";
   if (r.schema == "*") return r.written + " (search_path unknown)";
   if (r.written == r.qualified() || r.exists) return r.qualified();
   return r.written + " (could be " + r.qualified() + ")";
@@ -315,9 +315,10 @@ class StatementJudge {
                            c.relation ? std::string(to_string(c.relation->kind)) : std::string(), ""};
         add_unique(r);
         if (c.relation && catalog_) {  // a view, or a table with rules
+          const bool rule = c.relation->kind != RelationKind::view && c.relation->kind != RelationKind::matview;
           for (const auto* base : catalog_->base_relations(c.relation->oid))
             add_unique({written, base->schema, base->name, rel.usage, true, std::string(to_string(base->kind)),
-                        c.relation->qualified()});
+                        c.relation->qualified(), rule});
         }
       }
     }
@@ -333,7 +334,8 @@ class StatementJudge {
         for (const auto& g : *list) {
           if (!table_glob_matches(g, r.schema, r.name)) continue;
           std::string reason = r.qualified() + " matches " + g + " in tables." + (deny ? "deny" : "approve");
-          if (!r.via_view.empty()) reason = r.via_view + " is a view that reads " + reason;
+          if (!r.via_view.empty())
+            reason = r.via_view + (r.via_rule ? " has a rule that uses " : " is a view that reads ") + reason;
           else if (!r.exists && r.written != r.qualified())
             reason = r.written + " could resolve to " + r.qualified() + " through search_path, which matches " + g;
           add({deny ? Action::deny : Action::approve, kRankTable,

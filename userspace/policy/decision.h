@@ -55,6 +55,7 @@ struct ResolvedRelation {
   bool exists = false;       // in the catalog snapshot
   std::string kind;          // "table", "view", ... ("" when it does not exist)
   std::string via_view;      // "public.payroll" when this is a base relation of that view
+  bool via_rule = false;     // ... of a table's rule (CREATE RULE), not of a view
   std::string qualified() const { return schema + "." + name; }
 };
 
