@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "policy/decision_rules.h"
 
@@ -27,6 +29,11 @@ constexpr int kRankTable = 3;
 constexpr int kRankBuiltinFunction = 4;
 constexpr int kRankDefaultDeny = 5;
 constexpr int kRankTableAllow = 6;
+
+// Relations one statement may resolve to (names x search_path schemas x
+// views' bases). Past this a statement is refused rather than keep a loop
+// thread busy for seconds; real statements are orders of magnitude below.
+constexpr std::size_t kMaxResolvedRelations = 100'000;
 
 Action to_action(ListMatch m) {
   switch (m) {
@@ -179,6 +186,11 @@ class StatementJudge {
     const sql::StatementFacts& f = out.facts;
     out.relations = resolve_relations(f);
 
+    if (too_many_relations_)
+      add({Action::deny, kRankUnknown, "too many relations",
+           f.classes.empty() ? std::string("statement") : std::string(sql::to_string(f.classes.list().front())),
+           "more than " + std::to_string(kMaxResolvedRelations) + " relations",
+           "the statement may touch more relations than pgwarden checks in one decision"});
     for (const auto& name : unknown_prepared)
       add({Action::deny, kRankUnknown, "unknown prepared statement", "execute",
            "prepared statement " + quoted(name), "pgwarden did not see " + quoted(name) + " prepared in this session"});
@@ -291,23 +303,29 @@ class StatementJudge {
     std::vector<ResolvedRelation> out;
     if (f.relations.empty()) return out;
     const auto paths = state_.search_paths();
+    // A statement can name a great many relations (a 1 MiB FROM list): keep
+    // the merge linear.
+    std::unordered_map<std::string, std::size_t> index;
     auto add_unique = [&](ResolvedRelation r) {
-      for (auto& o : out)
-        if (o.written == r.written && o.schema == r.schema && o.name == r.name && o.via_view == r.via_view) {
-          o.usage |= r.usage;
-          return;
-        }
+      std::string key = r.written + '\0' + r.schema + '\0' + r.name + '\0' + r.via_view;
+      auto [it, inserted] = index.emplace(std::move(key), out.size());
+      if (!inserted) {
+        out[it->second].usage |= r.usage;
+        return;
+      }
       out.push_back(std::move(r));
     };
     for (const auto& rel : f.relations) {
+      if (out.size() > kMaxResolvedRelations) {
+        too_many_relations_ = true;
+        break;
+      }
       const std::string written = rel.schema.empty() ? rel.name : rel.schema + "." + rel.name;
       std::vector<RelationCandidate> candidates;
+      std::unordered_set<std::string> seen_schemas;  // the name is the same for all
       for (const auto& path : paths) {
-        for (auto& c : resolve(catalog_, rel.schema, rel.name, path)) {
-          bool seen = false;
-          for (const auto& o : candidates) seen = seen || (o.schema == c.schema && o.name == c.name);
-          if (!seen) candidates.push_back(std::move(c));
-        }
+        for (auto& c : resolve(catalog_, rel.schema, rel.name, path))
+          if (seen_schemas.insert(c.schema).second) candidates.push_back(std::move(c));
         if (!rel.schema.empty()) break;  // qualified: the path does not matter
       }
       for (const auto& c : candidates) {
@@ -361,12 +379,12 @@ class StatementJudge {
     // allow: the relation a name means now must be listed; when nothing
     // holds the name yet, every relation it could mean. Base relations of
     // views are not required: naming the view is what the list allows.
+    std::unordered_set<std::string_view> resolved_now;
+    for (const auto& r : rels)
+      if (r.via_view.empty() && r.exists) resolved_now.insert(r.written);
     for (const auto& r : rels) {
       if (!r.via_view.empty()) continue;
-      const bool resolved_now = std::any_of(rels.begin(), rels.end(), [&](const ResolvedRelation& o) {
-        return o.written == r.written && o.via_view.empty() && o.exists;
-      });
-      if (resolved_now && !r.exists) continue;
+      if (!r.exists && resolved_now.count(r.written)) continue;
       bool listed = false;
       for (const auto& g : t.allow) {
         const bool ok = r.schema == "*" ? table_glob_matches_schema(g, "*", true) && table_glob_matches(g, "*", r.name)
@@ -394,6 +412,7 @@ class StatementJudge {
   const SessionSqlState& state_;
   const Catalog* catalog_;
   std::vector<Finding> findings_;
+  bool too_many_relations_ = false;
 };
 
 bool changes_session(const sql::StatementFacts& f) {
@@ -415,7 +434,10 @@ void finish(Decision& d, const Policy& policy) {
       d.deciding_statement = static_cast<int>(i);
     }
   }
-  for (const auto& st : d.statements) d.changes_session = d.changes_session || changes_session(st.facts);
+  for (const auto& st : d.statements) {
+    d.changes_session = d.changes_session || changes_session(st.facts);
+    d.changes_catalog = d.changes_catalog || st.facts.has(SC::ddl) || st.facts.has(SC::grant);
+  }
   if (d.action == Action::allow) {
     std::string rules;
     for (const auto& st : d.statements) {

@@ -92,6 +92,9 @@ struct Decision {
   // True when forwarding it changes the session (settings, PREPARE,
   // DEALLOCATE): call SessionSqlState::apply() after forwarding.
   bool changes_session = false;
+  // True when it changes what the catalog holds (DDL, GRANT): once it has
+  // run, the engine should load a fresh snapshot for the upstream.
+  bool changes_catalog = false;
   // What the tables rules could rely on, for `policy explain`.
   bool had_catalog = false;
 };

@@ -18,6 +18,7 @@ CachedDecision CachedDecision::from(const Decision& d) {
   CachedDecision c;
   c.action = d.action;
   c.changes_session = d.changes_session;
+  c.changes_catalog = d.changes_catalog;
   c.forwarded_unparsed = d.forwarded_unparsed;
   c.sqlstate = d.sqlstate;
   c.message = d.message;

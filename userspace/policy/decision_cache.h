@@ -36,6 +36,7 @@ namespace pgw::policy {
 struct CachedDecision {
   Action action = Action::allow;
   bool changes_session = false;
+  bool changes_catalog = false;
   bool forwarded_unparsed = false;
   std::string sqlstate, message, detail;
   int position = 0;

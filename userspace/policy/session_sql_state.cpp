@@ -89,7 +89,7 @@ std::vector<std::vector<std::string>> SessionSqlState::search_paths() const {
   for (const auto& path : search_path_.candidates(nothing_outstanding(), transaction_clean_)) {
     for (const auto& role : roles) {
       std::vector<std::string> expanded;
-      if (path.unknown) {
+      if (path.unknown || path.schemas.size() > kMaxSearchPathSchemas) {
         expanded.push_back("*");
       } else {
         for (const auto& s : path.schemas) {

@@ -69,7 +69,10 @@ class SessionSqlState {
   // ---- what decisions read ---------------------------------------------------------
 
   // Every search path that may be in effect, "$user" expanded to each
-  // possible current role; an unknown path or role gives "*".
+  // possible current role; an unknown path or role gives "*". A path longer
+  // than kMaxSearchPathSchemas counts as unknown: deciding on it would cost
+  // more than a loop thread should spend on one statement.
+  static constexpr std::size_t kMaxSearchPathSchemas = 64;
   std::vector<std::vector<std::string>> search_paths() const;
   std::vector<RoleState> roles() const;
   // The standard_conforming_strings values a statement may be parsed with.

@@ -4,6 +4,8 @@
 // settings that change how SQL reads, FunctionCall and startup settings.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "policy/decision.h"
 #include "policy_fixture.h"
 #include "sample_catalog.h"
@@ -239,6 +241,27 @@ TEST_F(DecisionTest, UnknownSearchPathMatchesAnySchema) {
             Action::allow);
 }
 
+TEST_F(DecisionTest, ManyRelationsStayCheap) {
+  // 20000 tables in one FROM list: resolving them is linear.
+  std::string sql = "SELECT 1 FROM t0";
+  for (int i = 1; i < 20000; ++i) sql += ", t" + std::to_string(i);
+  const std::string rules = "    allow: [select]\n    tables: { deny: [\"hr.*\"], allow: [\"s*.*\"] }\n";
+  std::string path = "s0";
+  for (int i = 1; i < 4; ++i) path += ", s" + std::to_string(i);
+  const auto start = std::chrono::steady_clock::now();
+  auto d = decide_with_state(rules, sql, fresh_state(path), catalog_.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));  // quadratic: minutes
+  EXPECT_EQ(d.action, Action::allow);
+  EXPECT_EQ(d.statements.at(0).relations.size(), 20000u * 4u);
+  // Under a long path the same list could mean more relations than one
+  // decision checks: refused, not ground through.
+  for (int i = 4; i < 60; ++i) path += ", s" + std::to_string(i);
+  auto big = decide_with_state(rules, sql, fresh_state(path), catalog_.get());
+  EXPECT_EQ(big.action, Action::deny);
+  EXPECT_EQ(big.rule, "too many relations");
+  EXPECT_EQ(big.message, "pgwarden: select on more than 100000 relations denied by policy for agent");
+}
+
 // ---- prepared statements -----------------------------------------------------------------------
 
 TEST_F(DecisionTest, ExecuteTakesThePreparedClasses) {
@@ -274,6 +297,9 @@ TEST_F(DecisionTest, ChangesSessionMarksWhatApplyNeeds) {
   EXPECT_TRUE(decide_with(rules, "PREPARE p AS SELECT 1").changes_session);
   EXPECT_TRUE(decide_with(rules, "DEALLOCATE ALL").changes_session);
   EXPECT_FALSE(decide_with(rules, "SELECT 1").changes_session);
+  EXPECT_FALSE(decide_with(rules, "SELECT 1").changes_catalog);
+  EXPECT_TRUE(decide_with("    allow: [ddl]\n", "CREATE TABLE t (x int)").changes_catalog);
+  EXPECT_TRUE(decide_with("    allow: [grant]\n", "GRANT SELECT ON t TO PUBLIC").changes_catalog);
 }
 
 // ---- parse failures --------------------------------------------------------------------------

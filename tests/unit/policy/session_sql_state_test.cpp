@@ -89,6 +89,14 @@ TEST(SessionSqlState, ComputedValuesAreUnknown) {
   EXPECT_FALSE(t.encoding_is_utf8());
 }
 
+TEST(SessionSqlState, OverlongPathIsUnknown) {
+  auto s = fresh_state();
+  std::string sql = "SET search_path = s0";
+  for (int i = 1; i <= 64; ++i) sql += ", s" + std::to_string(i);
+  forward(s, sql);
+  EXPECT_EQ(s.search_paths(), (Paths{{"*"}}));
+}
+
 TEST(SessionSqlState, RolesAndDollarUser) {
   auto s = fresh_state();
   forward(s, "SET ROLE reporting");
