@@ -451,7 +451,9 @@ void finish(Decision& d, const Policy& policy) {
   d.rule = st.rule;
   d.sqlstate = "42501";
   d.message = message_for(d.action, st.verb, st.object, policy.identity);
-  d.detail = "Rule: " + st.rule + ". " + st.reason + ".";
+  std::string reason = st.reason;
+  if (!reason.empty() && reason[0] >= 'a' && reason[0] <= 'z') reason[0] = static_cast<char>(reason[0] - 'a' + 'A');
+  d.detail = "Rule: " + st.rule + ". " + reason + ".";
   if (d.statements.size() > 1)
     d.detail += " Statement " + std::to_string(d.deciding_statement + 1) + " of " + std::to_string(d.statements.size()) +
                 "; no part of the string was run.";
