@@ -168,6 +168,16 @@ static __always_inline int is_own_socket(struct bpf_sock_addr *ctx) {
     count(PGW_STAT_CONNECT_OWN_SOCKET, 1);
     return 1;
   }
+  /* Sockets the engine cannot register before connecting (libpq's, for the
+   * catalog) are known by the calling process instead. Only while the engine
+   * is alive: a dead engine's pid may belong to someone else by now. */
+  struct pgw_config *cfg = current_config();
+  struct pgw_state *st;
+  if (cfg && cfg->engine_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == cfg->engine_tgid &&
+      engine_alive(&st)) {
+    count(PGW_STAT_CONNECT_OWN_SOCKET, 1);
+    return 1;
+  }
   return 0;
 }
 

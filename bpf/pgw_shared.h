@@ -89,7 +89,8 @@ struct pgw_config {
   __u8 listen6_addr[16];
   __u16 listen6_port; /* network byte order */
   __u16 fast_path;    /* 1: put new redirected connections into pgw_sockhash */
-  __u32 pad;
+  __u32 engine_tgid;  /* the engine's process (host pid namespace): its connects are never
+                         redirected, whatever library opens the socket (libpq for the catalog) */
 };
 
 enum pgw_fail_mode {

@@ -16,6 +16,7 @@ def uid_only_pgwarden(make_pgwarden):
     return make_pgwarden(overrides={
         "default": "deny",
         "identities": [{"name": "local-tests", "match": {"uid": [os.geteuid()]}}],
+        "policies": [{"identity": "local-tests", "allow": ["select"]}],
     })
 
 
@@ -42,6 +43,7 @@ def test_comm_rule_uses_the_kernel_process_name(make_pgwarden):
     pw = make_pgwarden(overrides={
         "default": "deny",
         "identities": [{"name": "psql-only", "match": {"comm": ["psql"]}}],
+        "policies": [{"identity": "psql-only", "allow": ["select"]}],
     })
     allowed = psql(pw.psql_args(unix=True), "-At", "-c", "SELECT 1")
     assert allowed.returncode == 0, allowed.stderr
@@ -53,3 +55,16 @@ def test_comm_rule_uses_the_kernel_process_name(make_pgwarden):
     assert kind == "error" and fields["C"] == "28000", fields
     # The refusal names what did not match.
     assert "python" in fields["M"] or "comm" in fields["M"], fields
+
+
+def test_identity_without_a_policy_is_refused(make_pgwarden):
+    """A workload that matches an identity is held to that identity's policy;
+    with none for the upstream it is refused, never let through unchecked."""
+    pw = make_pgwarden(overrides={
+        "default": "allow",
+        "identities": [{"name": "no-policy", "match": {"uid": [os.geteuid()]}}],
+    })
+    kind, fields = try_startup(pw.config["unix_socket"], 0, user="anyone")
+    assert kind == "error", fields
+    assert (fields["S"], fields["C"]) == ("FATAL", "28000"), fields
+    assert "no policy" in fields["M"] and "no-policy" in fields["M"], fields

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/catalog_store.h"
 #include "engine/listeners.h"
 #include "engine/logging.h"
 
@@ -33,6 +34,8 @@ Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> co
     : config_path_(std::move(config_path)), state_(std::move(config)) {}
 
 Engine::~Engine() {
+  // The catalog loader posts to loop threads: it stops first.
+  if (catalogs_) catalogs_->stop();
   // After a failed start the loop threads still run: end them.
   for (auto& w : workers_) w->begin_drain(std::chrono::milliseconds(0));
   workers_.clear();
@@ -42,6 +45,8 @@ Engine::~Engine() {
 Status Engine::start() {
   auto config = state_.config();
   const unsigned count = worker_count_for(*config);
+  catalogs_ = std::make_unique<CatalogStore>();
+  state_.set_catalogs(catalogs_.get());
 
   auto tcp = open_tcp_listener(config->listen);
   if (!tcp) return make_error(tcp.error());
@@ -69,18 +74,7 @@ Status Engine::start() {
   spdlog::info("pgwarden serving: listen={} unix_socket={} workers={} upstreams={}", config->listen.to_string(),
                config->unix_socket.empty() ? "-" : config->unix_socket, count, config->upstreams.size());
   for (const auto& w : config->warnings) spdlog::warn("config: {}", w);
-  warn_unenforced(*config);
   return ok_status();
-}
-
-// Policies are validated but this version does not enforce them yet; an
-// operator must not believe a deny rule protects anything.
-void Engine::warn_unenforced(const policy::Config& config) {
-  if (!config.policies.empty()) {
-    spdlog::warn("config: {} policies are validated but NOT enforced by this version: statements are not checked "
-                 "and results are not masked",
-                 config.policies.size());
-  }
 }
 
 Status Engine::attach_interceptor(const policy::Config& config) {
@@ -123,7 +117,6 @@ void Engine::reload() {
   }
   apply_log_level(loaded->log_level);
   for (const auto& w : loaded->warnings) spdlog::warn("config: {}", w);
-  warn_unenforced(*loaded);
   state_.replace_config(std::make_shared<const policy::Config>(std::move(loaded).value()));
   spdlog::info("config reloaded from {}; new sessions use it", config_path_);
 }
@@ -133,6 +126,7 @@ void Engine::stop() {
   spdlog::info("stopping: no new connections; sessions get {} ms to finish", grace.count());
   for (auto& w : workers_) w->begin_drain(grace);
   for (auto& w : workers_) w->join();
+  if (catalogs_) catalogs_->stop();
   if (interceptor_) {
     // Only now: bytes still queued on the sockmap fast path would be lost
     // if the programs went away under a live session.

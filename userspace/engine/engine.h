@@ -39,12 +39,14 @@ class Engine {
 
  private:
   void reload();
-  static void warn_unenforced(const policy::Config& config);
   void stop();
 
   std::string config_path_;
   EngineState state_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // Declared after workers_, so destroyed first: its loader thread may post
+  // to loop threads, which must still exist.
+  std::unique_ptr<class CatalogStore> catalogs_;
   Status attach_interceptor(const policy::Config& config);
 
   std::string unix_socket_path_;

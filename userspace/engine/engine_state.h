@@ -28,7 +28,15 @@ class EngineState {
   void replace_config(std::shared_ptr<const policy::Config> config) {
     std::lock_guard lock(mu_);
     config_ = std::move(config);
+    config_generation_.fetch_add(1, std::memory_order_release);
   }
+  // Bumped by every reload: open sessions compare it per statement (one
+  // atomic load) and pick up the new policy from their next statement.
+  uint64_t config_generation() const { return config_generation_.load(std::memory_order_acquire); }
+
+  // Catalog snapshots for policy decisions; set before the loop threads start.
+  class CatalogStore* catalogs() const { return catalogs_; }
+  void set_catalogs(class CatalogStore* c) { catalogs_ = c; }
 
   // Transparent interception, when the config asks for it; set once before
   // the loop threads start, then only read (its lookups are thread-safe).
@@ -49,6 +57,8 @@ class EngineState {
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
   kernel::Interceptor* interceptor_ = nullptr;
+  class CatalogStore* catalogs_ = nullptr;
+  std::atomic<uint64_t> config_generation_{1};
   CancelRegistry cancels_;
   SessionRegistry sessions_;
   std::atomic<uint64_t> next_session_id_{1};

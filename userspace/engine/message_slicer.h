@@ -33,7 +33,8 @@ class MessageSlicer {
     // not inspected: forward them before the next range.
     virtual void pass_bytes(std::string_view bytes) = 0;
     // A whole inspected message (type byte, length and body). The view is
-    // valid only during the call.
+    // valid only during the call; it points into the chunk when the message
+    // was whole in it.
     virtual void message(char type, std::string_view whole) = 0;
     // Every message's type, when its header is complete (inspected or not),
     // before any of its bytes are reported; `body_start` is as much of its
@@ -118,6 +119,15 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
     sink.header(type, chunk.substr(pos, static_cast<size_t>(std::min<uint64_t>(left_, chunk.size() - pos))));
     if (inspect(type)) {
       flush_pass(header_start);
+      if (!header_was_split && left_ <= chunk.size() - pos) {
+        // Whole in this chunk: no copy; the sink may still forward it as a
+        // range of the chunk.
+        pos += static_cast<size_t>(left_);
+        left_ = 0;
+        pass_from = pos;
+        sink.message(type, chunk.substr(header_start, pos - header_start));
+        continue;
+      }
       assembling_ = true;
       assembled_.assign(header_, pgwire::kHeaderSize);
       pass_from = pos;

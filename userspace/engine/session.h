@@ -91,6 +91,8 @@ class alignas(16) Session {
   void terminate(std::string_view why);
   // A receive that found no free buffer may be retried.
   void retry_receives();
+  // The catalog this session's policy decisions need has been loaded.
+  void catalog_ready();
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
   uint64_t id() const { return id_; }
@@ -126,6 +128,7 @@ class alignas(16) Session {
   void on_connected(const io_uring_cqe& cqe);
   void on_login_bytes();
   void enter_relay();
+  bool start_gate();
   void forget_own_socket();
   void forward_cancel();
 
@@ -134,7 +137,7 @@ class alignas(16) Session {
   void relay_from_upstream(uint16_t buffer_id, uint32_t length);
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
   void queue_pieces(Endpoint& to, uint16_t buffer_id);
-  std::string gate_client_message(char type, std::string_view whole);
+  std::optional<std::string> gate_client_message(char type, std::string_view whole);
   bool gate_watches(char type) const;
   void observe_upstream(char type, std::string_view body);
   bool idle_between_transactions() const;
@@ -177,6 +180,8 @@ class alignas(16) Session {
   } proc_;
 
   const policy::Upstream* upstream_config_ = nullptr;
+  const policy::Policy* policy_ = nullptr;  // null: statements are not checked (default: allow)
+  bool waiting_for_catalog_ = false;
   std::string upstream_name_ = "-";
   std::optional<UpstreamLogin> login_;
   std::string upstream_in_;

@@ -21,7 +21,17 @@ namespace {
 // Collects what a chunk becomes, in stream order, then queues it.
 struct PieceSink : MessageSlicer::Sink {
   std::vector<RelayPiece>& pieces;
-  explicit PieceSink(std::vector<RelayPiece>& p) : pieces(p) { pieces.clear(); }
+  std::string_view chunk;
+  PieceSink(std::vector<RelayPiece>& p, std::string_view c) : pieces(p), chunk(c) { pieces.clear(); }
+  // An inspected message forwarded unchanged: when it lies in the chunk it
+  // stays a range of the receive buffer (one send for the whole chunk).
+  void keep(std::string_view whole) {
+    if (whole.data() >= chunk.data() && whole.data() + whole.size() <= chunk.data() + chunk.size()) {
+      pass_range(static_cast<size_t>(whole.data() - chunk.data()), whole.size());
+    } else {
+      add(std::string(whole));
+    }
+  }
   void pass_range(size_t offset, size_t length) override {
     if (!pieces.empty() && pieces.back().owned.empty() &&
         pieces.back().offset + pieces.back().length == offset) {
@@ -55,9 +65,21 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   struct ClientSink : PieceSink {
     Session& s;
-    ClientSink(Session& session, std::vector<RelayPiece>& p) : PieceSink(p), s(session) {}
-    void message(char type, std::string_view whole) override { add(s.gate_client_message(type, whole)); }
-  } sink(*this, relay_pieces_);
+    ClientSink(Session& session, std::vector<RelayPiece>& p, std::string_view c) : PieceSink(p, c), s(session) {}
+    void header(char type, std::string_view) override {
+      // Each Sync ends an extended-protocol cycle the upstream will answer
+      // with a ReadyForQuery.
+      if (type == 'S' && s.gate_) s.gate_->on_sync();
+    }
+    void message(char type, std::string_view whole) override {
+      std::optional<std::string> replacement = s.gate_client_message(type, whole);
+      if (replacement) {
+        add(std::move(*replacement));
+      } else {
+        keep(whole);
+      }
+    }
+  } sink(*this, relay_pieces_, chunk);
   const bool gated = gate_ != nullptr;
   const bool ok = client_slicer_.feed(chunk, [gated](char type) { return gated && gated_client_message(type); }, sink);
   if (!ok) {
@@ -75,8 +97,8 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
 }
 
 // Asks the gate about one whole client message; returns the bytes to send
-// upstream in its place (itself, or a denial marker).
-std::string Session::gate_client_message(char type, std::string_view whole) {
+// upstream in its place (a denial marker), or nothing to forward it as is.
+std::optional<std::string> Session::gate_client_message(char type, std::string_view whole) {
   const std::string_view body = whole.substr(pgwire::kHeaderSize);
   GateVerdict verdict;
   bool extended = false;
@@ -108,12 +130,12 @@ std::string Session::gate_client_message(char type, std::string_view whole) {
     }
     case 'C': {
       if (auto c = pgwire::Close::decode(body)) gate_->on_close(c->target, c->name);
-      return std::string(whole);
+      return std::nullopt;
     }
     default:
-      return std::string(whole);
+      return std::nullopt;
   }
-  if (verdict.action == GateVerdict::Action::kForward) return std::string(whole);
+  if (verdict.action == GateVerdict::Action::kForward) return std::nullopt;
   spdlog::info("session {}: denied: {}", id_, verdict.message);
   return extended ? markers_.replace_parse(std::move(verdict.message), std::move(verdict.sqlstate))
                   : markers_.replace_query(std::move(verdict.message), std::move(verdict.sqlstate));
@@ -128,7 +150,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   struct UpstreamSink : PieceSink {
     Session& s;
     bool capture_next = false;  // a watched message not whole in this chunk
-    UpstreamSink(Session& session, std::vector<RelayPiece>& p) : PieceSink(p), s(session) {}
+    UpstreamSink(Session& session, std::vector<RelayPiece>& p, std::string_view c) : PieceSink(p, c), s(session) {}
     void header(char type, std::string_view body_start) override {
       s.rfq_seen_last_ = type == 'Z';
       // ReadyForQuery's one body byte is the transaction status; when it is
@@ -157,9 +179,9 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
           return;
         }
       }
-      add(std::string(whole));
+      keep(whole);
     }
-  } sink(*this, relay_pieces_);
+  } sink(*this, relay_pieces_, chunk);
   const bool ok = upstream_slicer_.feed(
       chunk, [this, &sink](char type) { return sink.capture_next || (type == 'E' && markers_.pending()); }, sink);
   if (!ok) {

@@ -202,6 +202,16 @@ void Session::identified() {
     }
   }
   upstream_name_ = upstream_config_->name;
+  if (rule != nullptr) {
+    // A known workload is held to its policy; one without a policy for this
+    // upstream is refused, never let through unchecked.
+    policy_ = config.policy_for(identity_name_, upstream_name_);
+    if (policy_ == nullptr) {
+      fail("28000", "pgwarden: identity \"" + identity_name_ + "\" has no policy for upstream \"" + upstream_name_ +
+                        "\"");
+      return;
+    }
+  }
   spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", id_, identity_name_,
                policy::describe(identity_), startup_->user, startup_->database, upstream_name_,
                original_destination_ ? (" intercepted=" + original_destination_->to_string() +

@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "engine/catalog_store.h"
+#include "engine/policy_gate.h"
 #include "engine/session.h"
 #include "engine/worker.h"
 #include "pgwire/backend_messages.h"
@@ -211,6 +213,33 @@ void Session::enter_relay() {
   queue_owned(client_, std::move(login_to_client_));
   login_to_client_ = std::string();
   send_next(client_, OpKind::kClientSend);
+  if (policy_ != nullptr && !start_gate()) return;  // the client is read once the catalog is there
+  arm_receive(client_, OpKind::kClientRecv);
+  if (draining_) end_if_draining_and_idle();
+}
+
+// Every statement of a session whose identity has a policy goes through a
+// PolicyGate. Returns false while the session waits for its catalog.
+bool Session::start_gate() {
+  CatalogStore* catalogs = worker_.state().catalogs();
+  const std::string database = upstream_config_->database.value_or(startup_->database);
+  bool ready = false;
+  Worker* worker = &worker_;
+  const uint64_t id = id_;
+  auto entry = catalogs->get(*upstream_config_, database, [worker, id] {
+    worker->post([worker, id] {
+      if (Session* s = worker->find_session(id)) s->catalog_ready();
+    });
+  }, ready);
+  gate_ = std::make_unique<PolicyGate>(worker_.state(), worker_.decision_cache(), identity_name_, upstream_name_,
+                                       std::move(entry), *catalogs, upstream_config_->user);
+  waiting_for_catalog_ = !ready;
+  return ready;
+}
+
+void Session::catalog_ready() {
+  if (!waiting_for_catalog_ || phase_ != Phase::kRelay) return;
+  waiting_for_catalog_ = false;
   arm_receive(client_, OpKind::kClientRecv);
   if (draining_) end_if_draining_and_idle();
 }

@@ -33,6 +33,9 @@ class StatementGate {
   virtual GateVerdict on_parse(std::string_view statement, std::string_view sql) = 0;
   virtual GateVerdict on_bind(std::string_view portal, std::string_view statement) = 0;
   virtual GateVerdict on_function_call(uint32_t function_oid) = 0;
+  // A Sync: the upstream will end this extended-protocol cycle with a
+  // ReadyForQuery.
+  virtual void on_sync() = 0;
   // 'S' statement or 'P' portal closed (Close message).
   virtual void on_close(char kind, std::string_view name) = 0;
   // What the upstream reports that changes session state the gate tracks:

@@ -95,20 +95,44 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   auto* session = new Session(*this, state_.next_session_id(), fd,
                               listeners_[listener].unix_socket ? Transport::kUnix : Transport::kTcp, peer);
   sessions_.insert(session);
+  sessions_by_id_[session->id()] = session;
   session->start();
 }
 
 void Worker::cancel_upstream(const CancelTarget& target) {
   auto* session = new Session(*this, state_.next_session_id(), -1, Transport::kTcp, sockaddr_storage{});
   sessions_.insert(session);
+  sessions_by_id_[session->id()] = session;
   session->send_cancel(target);
 }
 
-void Worker::on_wakeup() {
-  if (!drain_requested_.load() || draining_) {
-    arm_wakeup();
-    return;
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(posted_mu_);
+    posted_.push_back(std::move(task));
   }
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+void Worker::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& t : tasks) t();
+}
+
+Session* Worker::find_session(uint64_t id) const {
+  auto it = sessions_by_id_.find(id);
+  return it == sessions_by_id_.end() ? nullptr : it->second;
+}
+
+void Worker::on_wakeup() {
+  run_posted();
+  arm_wakeup();
+  if (!drain_requested_.load() || draining_) return;
   draining_ = true;
   drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms_.load());
   for (auto& l : listeners_) {
@@ -126,6 +150,7 @@ void Worker::reap_finished() {
     auto it = sessions_.find(s);
     if (it != sessions_.end() && s->finished()) {
       sessions_.erase(it);
+      sessions_by_id_.erase(s->id());
       delete s;
     }
   }

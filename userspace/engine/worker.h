@@ -5,6 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -13,6 +16,7 @@
 
 #include "engine/engine_state.h"
 #include "engine/ring.h"
+#include "policy/decision_cache.h"
 
 namespace pgw::engine {
 
@@ -46,6 +50,14 @@ class Worker {
   // Sends a CancelRequest for an upstream backend on a connection of its own.
   void cancel_upstream(const CancelTarget& target);
 
+  // Runs `task` on this loop thread soon; callable from any thread.
+  void post(std::function<void()> task);
+  // The live session with this id, or nullptr (it may have ended).
+  Session* find_session(uint64_t id) const;
+
+  // Policy decisions of this thread's sessions: no lock on the hot path.
+  policy::DecisionCache& decision_cache() { return decision_cache_; }
+
  private:
   void run();
   void arm_accept(size_t listener);
@@ -64,6 +76,11 @@ class Worker {
   uint64_t wakeup_value_ = 0;
 
   std::unordered_set<Session*> sessions_;
+  std::unordered_map<uint64_t, Session*> sessions_by_id_;
+  std::mutex posted_mu_;
+  std::vector<std::function<void()>> posted_;
+  policy::DecisionCache decision_cache_;
+  void run_posted();
   std::vector<Session*> finished_candidates_;
   std::vector<Session*> buffer_waiters_;
   bool buffers_freed_ = false;

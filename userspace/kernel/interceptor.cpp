@@ -185,6 +185,7 @@ Status validate(const InterceptSettings& s) {
 pgw_config config_value(const InterceptSettings& s) {
   pgw_config c{};
   c.listen4_addr = s.listen4.sin_addr.s_addr;
+  c.engine_tgid = static_cast<__u32>(::getpid());
   c.listen4_port = s.listen4.sin_port;
   if (s.listen6) {
     c.has_listen6 = 1;

@@ -423,7 +423,9 @@ class InterceptRig:
             identities = [{"name": "agent", "match": {"cgroup": self.clients.path + "/**",
                                                       "uid": [0]}}]
         if policies is None:
-            policies = [{"identity": rule["name"], "allow": ["select"]} for rule in identities]
+            # Transport tests: what psql, pgbench and COPY need, nothing more.
+            policies = [{"identity": rule["name"], "allow": ["select", "copy_to", "set", "transaction"]}
+                        for rule in identities]
         return {
             "intercept": intercept_config(intercept_cgroup or self.clients.path, self.pin_dir,
                                           [self.db_port], fail=fail, fast_path=fast_path,

@@ -408,6 +408,8 @@ TEST_F(InterceptorTest, StaleHeartbeatFailsClosedWithEperm) {
   EXPECT_EQ(connect_from_cgroup(AF_INET6, "::ffff:127.0.0.3"), "connect: " + errno_name(EPERM));
   start_heartbeat(icpt);
   EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+  // The server counts an accept after answering it: wait for the count.
+  EXPECT_TRUE(server.wait_accepted(engine_fd_, 2, 5s));
   EXPECT_EQ(server.accepted(engine_fd_), 2u);
   EXPECT_EQ(icpt->status()->counters.connect_refused, 2u);
 }

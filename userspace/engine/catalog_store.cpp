@@ -1,0 +1,95 @@
+#include "engine/catalog_store.h"
+
+#include <spdlog/spdlog.h>
+
+namespace pgw::engine {
+
+CatalogStore::CatalogStore(std::chrono::seconds refresh_every) : refresh_every_(refresh_every) {
+  thread_ = std::thread([this] { run(); });
+}
+
+CatalogStore::~CatalogStore() { stop(); }
+
+void CatalogStore::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<CatalogEntry> CatalogStore::get(const policy::Upstream& upstream, const std::string& database,
+                                                std::function<void()> on_ready, bool& ready_now) {
+  std::lock_guard lock(mu_);
+  auto key = std::make_pair(upstream.name, database);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    auto entry = std::make_shared<CatalogEntry>(policy::catalog_source(upstream, database));
+    it = entries_.emplace(key, entry).first;
+    entry->queued_ = true;
+    queue_.push_back(entry);
+    cv_.notify_all();
+  }
+  const auto& entry = it->second;
+  ready_now = entry->ready();
+  if (!ready_now) entry->on_ready_.push_back(std::move(on_ready));
+  return entry;
+}
+
+void CatalogStore::refresh(const std::shared_ptr<CatalogEntry>& entry) {
+  std::lock_guard lock(mu_);
+  enqueue(entry);
+}
+
+void CatalogStore::enqueue(const std::shared_ptr<CatalogEntry>& entry) {
+  if (entry->queued_) return;
+  entry->queued_ = true;
+  queue_.push_back(entry);
+  cv_.notify_all();
+}
+
+void CatalogStore::run() {
+  auto next_refresh = std::chrono::steady_clock::now() + refresh_every_;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      cv_.wait_until(lock, next_refresh, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) break;
+      if (queue_.empty()) {
+        // The timer: every known catalog gets a fresh snapshot.
+        for (auto& [key, entry] : entries_) enqueue(entry);
+        next_refresh = std::chrono::steady_clock::now() + refresh_every_;
+        continue;
+      }
+    }
+    auto entry = queue_.front();
+    queue_.pop_front();
+    entry->queued_ = false;
+    lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
+    auto loaded = policy::load_catalog(entry->source());
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    lock.lock();
+    if (loaded) {
+      entry->catalog_.store(*loaded, std::memory_order_release);
+      entry->last_error_.clear();
+      spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations", entry->source().host, entry->source().dbname,
+                    ms, (*loaded)->relation_count());
+    } else if (entry->last_error_ != loaded.error()) {
+      // Decisions go on without a catalog, which is stricter, not looser.
+      entry->last_error_ = loaded.error();
+      spdlog::warn("catalog of database \"{}\" could not be loaded: {}", entry->source().dbname, loaded.error());
+    }
+    entry->ready_.store(true, std::memory_order_release);
+    auto waiting = std::move(entry->on_ready_);
+    entry->on_ready_.clear();
+    lock.unlock();
+    for (auto& f : waiting) f();
+    lock.lock();
+  }
+}
+
+}  // namespace pgw::engine

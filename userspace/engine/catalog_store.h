@@ -1,0 +1,73 @@
+// The catalog snapshots policy decisions resolve names against, one per
+// (upstream, database), loaded over pgwarden's own connection.
+//
+// Loading is blocking libpq work, so it runs on a thread of its own, never on
+// a loop thread. A session whose catalog is not loaded yet does not read its
+// client until it is (the first statement waits a moment rather than being
+// decided blind: a view over a denied table would look like a harmless
+// table). Snapshots are refreshed after DDL a session forwarded and on a
+// timer; decisions use whatever snapshot is current.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/catalog.h"
+#include "policy/catalog_loader.h"
+
+namespace pgw::engine {
+
+class CatalogEntry {
+ public:
+  explicit CatalogEntry(policy::CatalogSource source) : source_(std::move(source)) {}
+  std::shared_ptr<const policy::Catalog> current() const { return catalog_.load(std::memory_order_acquire); }
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  const policy::CatalogSource& source() const { return source_; }
+
+ private:
+  friend class CatalogStore;
+  policy::CatalogSource source_;
+  std::atomic<std::shared_ptr<const policy::Catalog>> catalog_;
+  std::atomic<bool> ready_{false};  // a load finished (successfully or not)
+  bool queued_ = false;
+  std::string last_error_;
+  std::vector<std::function<void()>> on_ready_;  // waiting sessions, called once
+};
+
+class CatalogStore {
+ public:
+  explicit CatalogStore(std::chrono::seconds refresh_every = std::chrono::seconds(60));
+  ~CatalogStore();
+
+  // The entry for this upstream and database, loading it if new. `on_ready`
+  // runs (on the loader thread) once the first load has finished; it is not
+  // kept when the entry is ready already (then it is not called).
+  std::shared_ptr<CatalogEntry> get(const policy::Upstream& upstream, const std::string& database,
+                                    std::function<void()> on_ready, bool& ready_now);
+  // Asks for a fresh snapshot soon (after DDL).
+  void refresh(const std::shared_ptr<CatalogEntry>& entry);
+  void stop();
+
+ private:
+  void run();
+  void enqueue(const std::shared_ptr<CatalogEntry>& entry);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<CatalogEntry>> entries_;
+  std::deque<std::shared_ptr<CatalogEntry>> queue_;
+  bool stopping_ = false;
+  const std::chrono::seconds refresh_every_;
+  std::thread thread_;
+};
+
+}  // namespace pgw::engine
