@@ -1,5 +1,6 @@
 // `pgwarden run --config FILE`: the foreground daemon.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <memory>
@@ -29,6 +30,13 @@ int cmd_run(Args args) {
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
     return 2;
+  }
+  // Every session holds two descriptors: take the hard limit, not the soft
+  // 1024 most systems start processes with.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
   }
   engine::init_logging();
   engine::apply_log_level(config->log_level);

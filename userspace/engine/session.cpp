@@ -33,6 +33,7 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
 
 Session::~Session() {
   forget_own_socket();
+  if (held_client_chunk_) release_buffer(held_client_chunk_->first);
   release_segments(client_);
   release_segments(upstream_);
   if (client_.fd >= 0) ::close(client_.fd);
@@ -192,6 +193,11 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
       on_login_bytes();
       return;
     case Phase::kRelay:
+      if (from_client && waiting_for_catalog_) {
+        // Decided once the catalog is there; nothing more is read until then.
+        held_client_chunk_ = {buffer_id, length};
+        return;
+      }
       if (from_client) {
         relay_from_client(buffer_id, length);
       } else {
@@ -271,8 +277,14 @@ void Session::on_peer_closed(bool client_side) {
 }
 
 void Session::fail(std::string_view sqlstate, std::string message) {
-  if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kClosing || close_after_flush_) return;
   spdlog::warn("session {}: {}", id_, message);
+  if (client_.fd < 0 || (phase_ == Phase::kRelay && !upstream_slicer_.at_boundary())) {
+    // No client to tell (a cancel connection), or the client is in the
+    // middle of a message: an ErrorResponse now would garble its stream.
+    close(std::move(message));
+    return;
+  }
   std::string bytes;
   pgwire::build_error_response({.severity = "FATAL", .sqlstate = sqlstate, .message = message}, bytes);
   close_reason_ = std::move(message);
@@ -296,7 +308,7 @@ void Session::submit_shutdown(int fd) {
 
 void Session::close(std::string reason) {
   if (phase_ == Phase::kClosing) return;
-  if (phase_ == Phase::kRelay && !rfq_seen_last_ && upstream_cancel_target_) {
+  if (phase_ == Phase::kRelay && cycles_outstanding_ > 0 && upstream_cancel_target_) {
     // The upstream is still working on this session's statement. A backend
     // notices a closed socket only when it next writes, so a pg_sleep or a
     // long sort would go on for nothing: cancel it.

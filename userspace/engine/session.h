@@ -89,12 +89,17 @@ class alignas(16) Session {
   void drain();
   // The grace period is over.
   void terminate(std::string_view why);
+  // Shutdown must finish: close without waiting to flush anything.
+  void terminate_now() { close("shutdown: closed without flushing"); }
   // A receive that found no free buffer may be retried.
   void retry_receives();
   // The catalog this session's policy decisions need has been loaded.
   void catalog_ready();
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
+  // Called once a second: a session that has not started relaying within
+  // the login deadline is ended.
+  void check_deadline(std::chrono::steady_clock::time_point now);
   uint64_t id() const { return id_; }
 
  private:
@@ -182,6 +187,7 @@ class alignas(16) Session {
   const policy::Upstream* upstream_config_ = nullptr;
   const policy::Policy* policy_ = nullptr;  // null: statements are not checked (default: allow)
   bool waiting_for_catalog_ = false;
+  std::optional<std::pair<uint16_t, uint32_t>> held_client_chunk_;  // received while waiting for it
   std::string upstream_name_ = "-";
   std::optional<UpstreamLogin> login_;
   std::string upstream_in_;
@@ -203,7 +209,12 @@ class alignas(16) Session {
   std::unique_ptr<StatementGate> gate_;   // null: no statement is inspected
   DenialMarkers markers_;
   char transaction_status_ = 'I';   // from the last ReadyForQuery seen whole
-  bool rfq_seen_last_ = false;      // the last upstream message header was ReadyForQuery
+  // Query, Sync and FunctionCall messages forwarded and not yet answered by
+  // a ReadyForQuery: the upstream is idle only at zero. Pipelining clients
+  // keep several outstanding; NOTIFY, notices and parameter changes do not
+  // count.
+  uint32_t cycles_outstanding_ = 0;
+  bool capture_next_upstream_ = false;  // a watched upstream message was split across chunks
 };
 
 }  // namespace pgw::engine

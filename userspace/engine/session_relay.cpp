@@ -67,8 +67,9 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
     Session& s;
     ClientSink(Session& session, std::vector<RelayPiece>& p, std::string_view c) : PieceSink(p, c), s(session) {}
     void header(char type, std::string_view) override {
-      // Each Sync ends an extended-protocol cycle the upstream will answer
-      // with a ReadyForQuery.
+      // Each of these is answered by exactly one ReadyForQuery.
+      if (type == 'Q' || type == 'S' || type == 'F') ++s.cycles_outstanding_;
+      // Each Sync ends an extended-protocol cycle.
       if (type == 'S' && s.gate_) s.gate_->on_sync();
     }
     void message(char type, std::string_view whole) override {
@@ -87,9 +88,6 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
     fail("08P01", "pgwarden: invalid message from client: " + client_slicer_.error());
     return;
   }
-  // Whatever the client sent, the upstream owes an answer before it is
-  // idle again.
-  rfq_seen_last_ = false;
   queue_pieces(upstream_, buffer_id);
   release_buffer(buffer_id);
   send_next(upstream_, OpKind::kUpstreamSend);
@@ -149,27 +147,28 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   struct UpstreamSink : PieceSink {
     Session& s;
-    bool capture_next = false;  // a watched message not whole in this chunk
     UpstreamSink(Session& session, std::vector<RelayPiece>& p, std::string_view c) : PieceSink(p, c), s(session) {}
     void header(char type, std::string_view body_start) override {
-      s.rfq_seen_last_ = type == 'Z';
-      // ReadyForQuery's one body byte is the transaction status; when it is
-      // in the next chunk the status is unknown until it is seen whole.
-      if (type == 'Z') s.transaction_status_ = body_start.empty() ? '?' : body_start[0];
-      capture_next = false;
+      if (type == 'Z') {
+        if (s.cycles_outstanding_ > 0) --s.cycles_outstanding_;
+        // ReadyForQuery's one body byte is the transaction status; when it
+        // is in the next chunk the status is unknown until it is seen whole.
+        s.transaction_status_ = body_start.empty() ? '?' : body_start[0];
+      }
+      s.capture_next_upstream_ = false;
       if (!s.gate_watches(type)) return;
       // Watched messages are small: usually whole in the chunk, so the gate
       // can look without the bytes leaving the receive buffer.
       if (body_start.size() == s.upstream_slicer_.current_body_size()) {
         s.observe_upstream(type, body_start);
       } else {
-        capture_next = true;
+        s.capture_next_upstream_ = true;  // kept across chunks until it is whole
       }
     }
     void message(char type, std::string_view whole) override {
       const std::string_view body = whole.substr(pgwire::kHeaderSize);
-      if (capture_next) {
-        capture_next = false;
+      if (s.capture_next_upstream_) {
+        s.capture_next_upstream_ = false;
         if (type == 'Z' && !body.empty()) s.transaction_status_ = body[0];
         s.observe_upstream(type, body);
       }
@@ -183,7 +182,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
     }
   } sink(*this, relay_pieces_, chunk);
   const bool ok = upstream_slicer_.feed(
-      chunk, [this, &sink](char type) { return sink.capture_next || (type == 'E' && markers_.pending()); }, sink);
+      chunk, [this](char type) { return capture_next_upstream_ || (type == 'E' && markers_.pending()); }, sink);
   if (!ok) {
     release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
@@ -210,7 +209,7 @@ void Session::read_ahead(Endpoint& from, const Endpoint& to, OpKind kind) {
 }
 
 bool Session::idle_between_transactions() const {
-  return rfq_seen_last_ && transaction_status_ == 'I' && upstream_slicer_.at_boundary() &&
+  return cycles_outstanding_ == 0 && transaction_status_ == 'I' && upstream_slicer_.at_boundary() &&
          client_slicer_.at_boundary() && upstream_.out.empty() && !upstream_.send_in_flight;
 }
 

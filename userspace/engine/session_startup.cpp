@@ -77,6 +77,10 @@ void Session::on_startup_bytes() {
 
 void Session::identify() {
   phase_ = Phase::kIdentify;
+  // Keep a receive on the client through identify, connect and login: a
+  // client that goes away is noticed at once (and one that talks out of
+  // turn is refused).
+  arm_receive(client_, OpKind::kClientRecv);
   if (transport_ == Transport::kUnix) {
     ucred cred{};
     socklen_t len = sizeof cred;
@@ -162,7 +166,7 @@ void Session::on_proc_file(OpKind kind, const io_uring_cqe& cqe) {
     return;
   }
   // kFileClose
-  if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kClosing || close_after_flush_) return;
   ++proc_.step;
   start_proc_read();
 }
@@ -218,6 +222,23 @@ void Session::identified() {
                                         (fast_path_ ? " fast_path" : ""))
                                      : std::string());
   connect_upstream(upstream_config_->address, upstream_config_->connect_timeout);
+}
+
+}  // namespace pgw::engine
+
+namespace pgw::engine {
+
+// Like PostgreSQL's authentication_timeout: startup, identity, connect and
+// login together may not take longer. Only pre-relay sessions are checked.
+void Session::check_deadline(std::chrono::steady_clock::time_point now) {
+  static constexpr auto kLoginDeadline = std::chrono::seconds(60);
+  if (phase_ == Phase::kRelay || phase_ == Phase::kClosing || close_after_flush_) return;
+  if (now - started_ < kLoginDeadline) return;
+  if (phase_ == Phase::kReadStartup || phase_ == Phase::kCancel) {
+    close("no complete startup within 60 s");
+    return;
+  }
+  fail("08006", "pgwarden: the session was not ready within 60 s (upstream \"" + upstream_name_ + "\" did not complete the login)");
 }
 
 }  // namespace pgw::engine

@@ -57,7 +57,7 @@ void Session::connect_upstream(const policy::NetAddress& address, std::chrono::m
 
 void Session::on_connected(const io_uring_cqe& cqe) {
   forget_own_socket();
-  if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kClosing || close_after_flush_) return;
   if (cqe.res < 0) {
     const std::string why = cqe.res == -ECANCELED ? "connect timed out" : strerror(-cqe.res);
     if (phase_ == Phase::kCancel) {
@@ -204,7 +204,6 @@ void Session::enter_relay() {
   info_->started = std::chrono::system_clock::now();
   worker_.state().sessions().add(info_);
   transaction_status_ = login_to_client_.back();
-  rfq_seen_last_ = true;
   // The server waits for the client after ReadyForQuery, so nothing should
   // follow it; anything that did is forwarded, in order.
   login_to_client_.append(upstream_in_);
@@ -240,7 +239,13 @@ bool Session::start_gate() {
 void Session::catalog_ready() {
   if (!waiting_for_catalog_ || phase_ != Phase::kRelay) return;
   waiting_for_catalog_ = false;
-  arm_receive(client_, OpKind::kClientRecv);
+  if (held_client_chunk_) {
+    auto [buffer_id, length] = *held_client_chunk_;
+    held_client_chunk_.reset();
+    relay_from_client(buffer_id, length);
+  } else {
+    arm_receive(client_, OpKind::kClientRecv);
+  }
   if (draining_) end_if_draining_and_idle();
 }
 

@@ -76,14 +76,23 @@ void Worker::arm_wakeup() {
 }
 
 void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE) && !draining_) {
-    // Multishot accept ends on errors (e.g. EMFILE); re-arm it.
-    arm_accept(listener);
-  }
+  const bool ended = !(cqe.flags & IORING_CQE_F_MORE);
   if (cqe.res < 0) {
-    if (cqe.res != -ECANCELED) spdlog::warn("worker {}: accept: {}", index_, strerror(-cqe.res));
-    return;
+    if (cqe.res == -ECANCELED || draining_) return;
+    if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
+      // Out of descriptors or memory: accepting again at once would spin.
+      // Wait for the next tick, and say it once per pause.
+      if (!accept_paused_[listener]) {
+        spdlog::warn("worker {}: accept: {}; pausing accepts for a second", index_, strerror(-cqe.res));
+      }
+      accept_paused_[listener] = true;
+      return;
+    }
+    spdlog::warn("worker {}: accept: {}", index_, strerror(-cqe.res));
   }
+  // Multishot accept ends on errors; re-arm it.
+  if (ended && !draining_) arm_accept(listener);
+  if (cqe.res < 0) return;
   const int fd = cqe.res;
   if (draining_) {
     ::close(fd);
@@ -157,18 +166,33 @@ void Worker::reap_finished() {
   finished_candidates_.clear();
 }
 
+void Worker::arm_tick() {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_timeout(sqe, &tick_, 0, 0);
+  io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kTick));
+}
+
+// Once a second: login deadlines, paused accepts, the drain deadline.
+void Worker::on_tick() {
+  arm_tick();
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (accept_paused_[i] && !draining_) {
+      accept_paused_[i] = false;
+      arm_accept(i);
+    }
+  }
+  const std::vector<Session*> current(sessions_.begin(), sessions_.end());
+  for (Session* s : current) s->check_deadline(now);
+}
+
 void Worker::run() {
+  accept_paused_.assign(listeners_.size(), false);
   for (size_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
   arm_wakeup();
-  __kernel_timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
+  arm_tick();
 
   while (!(draining_ && sessions_.empty())) {
-    if (draining_) {
-      // Wake up regularly to enforce the drain deadline.
-      io_uring_sqe* sqe = ring_.sqe();
-      io_uring_prep_timeout(sqe, &tick, 0, 0);
-      io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kTick));
-    }
     int rc = ring_.submit_and_wait();
     if (rc < 0 && rc != -EINTR && rc != -ETIME) {
       spdlog::error("worker {}: io_uring_submit_and_wait: {}", index_, strerror(-rc));
@@ -187,6 +211,8 @@ void Worker::run() {
         on_accept(op_index(data), *cqe);
       } else if (kind == OpKind::kWakeup) {
         on_wakeup();
+      } else if (kind == OpKind::kTick) {
+        on_tick();
       }
     }
     io_uring_cq_advance(ring_.raw(), seen);
@@ -202,10 +228,16 @@ void Worker::run() {
     buffers_freed_ = false;
     reap_finished();
 
-    if (draining_ && !terminated_ && std::chrono::steady_clock::now() >= drain_deadline_) {
-      terminated_ = true;
+    if (draining_ && std::chrono::steady_clock::now() >= drain_deadline_) {
       const std::vector<Session*> current(sessions_.begin(), sessions_.end());
-      for (Session* s : current) s->terminate("shutdown grace period is over");
+      if (!terminated_) {
+        terminated_ = true;
+        for (Session* s : current) s->terminate("shutdown grace period is over");
+      } else if (std::chrono::steady_clock::now() >= drain_deadline_ + std::chrono::seconds(5)) {
+        // A FATAL that could not be flushed (a client that stopped reading)
+        // must not hold the shutdown: close whatever is left.
+        for (Session* s : current) s->terminate_now();
+      }
     }
   }
   // Submit the last shutdowns/cancels before the thread ends.

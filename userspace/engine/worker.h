@@ -65,6 +65,10 @@ class Worker {
   void on_accept(size_t listener, const io_uring_cqe& cqe);
   void on_wakeup();
   void reap_finished();
+  void arm_tick();
+  void on_tick();
+  __kernel_timespec tick_{.tv_sec = 1, .tv_nsec = 0};
+  std::vector<bool> accept_paused_;
 
   EngineState& state_;
   const unsigned index_;
