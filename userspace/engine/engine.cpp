@@ -58,18 +58,22 @@ Status Engine::start() {
     unix_fd = *fd;
     unix_socket_path_ = config->unix_socket;
   }
+  // The listeners are open, so redirected connects queue in their backlog;
+  // attach before any loop thread accepts, so that no redirected connection
+  // is ever taken for an explicit one.
+  if (config->intercept.enabled) {
+    if (auto st = attach_interceptor(*config); !st) return st;
+  }
   for (unsigned i = 0; i < count; ++i) {
     std::vector<ListenSocket> listeners;
     listeners.push_back({i == 0 ? tcp_fd : ::dup(tcp_fd), false});
     if (unix_fd >= 0) listeners.push_back({i == 0 ? unix_fd : ::dup(unix_fd), true});
     auto worker = std::make_unique<Worker>(state_, i, std::move(listeners));
-    if (auto st = worker->start(); !st) return make_error("loop thread " + std::to_string(i) + ": " + st.error());
+    if (auto st = worker->start(); !st) {
+      detach_after_failed_start();
+      return make_error("loop thread " + std::to_string(i) + ": " + st.error());
+    }
     workers_.push_back(std::move(worker));
-  }
-  // Last: redirected connects must find the listeners open and loop threads
-  // running.
-  if (config->intercept.enabled) {
-    if (auto st = attach_interceptor(*config); !st) return st;
   }
   spdlog::info("pgwarden serving: listen={} unix_socket={} workers={} upstreams={}", config->listen.to_string(),
                config->unix_socket.empty() ? "-" : config->unix_socket, count, config->upstreams.size());
@@ -102,6 +106,19 @@ Status Engine::attach_interceptor(const policy::Config& config) {
                policy::to_string(config.intercept.fail), config.intercept.fast_path ? "on" : "off",
                config.intercept.bpffs);
   return ok_status();
+}
+
+// Programs this engine attached itself go again when it cannot serve; pins
+// taken over from a crashed engine stay, so the redirect keeps failing
+// closed until an engine that works takes them over.
+void Engine::detach_after_failed_start() {
+  if (!interceptor_) return;
+  auto st = interceptor_->status();
+  state_.set_interceptor(nullptr);
+  if (st && !st->took_over) {
+    if (auto d = interceptor_->detach_and_unpin(); !d) spdlog::error("intercept: detaching failed: {}", d.error());
+  }
+  interceptor_.reset();
 }
 
 void Engine::reload() {

@@ -48,6 +48,7 @@ class Engine {
   // to loop threads, which must still exist.
   std::unique_ptr<class CatalogStore> catalogs_;
   Status attach_interceptor(const policy::Config& config);
+  void detach_after_failed_start();
 
   std::string unix_socket_path_;
   std::unique_ptr<kernel::Interceptor> interceptor_;

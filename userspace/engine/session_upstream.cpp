@@ -204,8 +204,20 @@ void Session::enter_relay() {
   info_->started = std::chrono::system_clock::now();
   worker_.state().sessions().add(info_);
   transaction_status_ = login_to_client_.back();
-  // The server waits for the client after ReadyForQuery, so nothing should
-  // follow it; anything that did is forwarded, in order.
+  // The server waits for the client after ReadyForQuery, so little can
+  // follow it (an asynchronous notice); whatever did is forwarded, in order,
+  // and passes the slicer so that its framing starts aligned.
+  if (!upstream_in_.empty()) {
+    struct Discard : MessageSlicer::Sink {
+      void pass_range(size_t, size_t) override {}
+      void pass_bytes(std::string_view) override {}
+      void message(char, std::string_view) override {}
+    } discard;
+    if (!upstream_slicer_.feed(upstream_in_, [](char) { return false; }, discard)) {
+      fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
+      return;
+    }
+  }
   login_to_client_.append(upstream_in_);
   upstream_in_.clear();
   upstream_in_.shrink_to_fit();
