@@ -49,7 +49,10 @@ def refused_without_password(pg):
 def transparent(pg):
     rig = intercept.InterceptRig(pg, intercept.ClientScript(), DB_HOST, pg.port)
     try:
-        pw = rig.pgwarden()
+        identities = [{"name": "coding-agent", "match": {"cgroup": rig.clients.path + "/**"}}]
+        policies = [{"identity": "coding-agent", "allow": ["select"],
+                     "deny": ["insert", "update", "delete", "ddl"], "tables": {"deny": ["hr.*"]}}]
+        pw = rig.pgwarden(identities=identities, policies=policies)
         say(f"pgwarden intercepts connects to port {pg.port} from cgroup {rig.clients.path} (eBPF), "
             "holds the credential and knows each workload from the kernel")
         print(open(pw.config_path).read().rstrip())
@@ -61,6 +64,15 @@ def transparent(pg):
             show(f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"     # inside {rig.clients.path}", r)
         r = rig.probe(sql="SELECT 1")
         print(f"the client's socket still shows its peer as {r.get('peer')} (getpeername)")
+
+        say("the agent's policy allows reading only: a DELETE is refused before it reaches the database")
+        for sql in ["DELETE FROM customers WHERE id = 1",
+                    "WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone",
+                    "SELECT * FROM hr.salaries"]:
+            r = rig.psql("-c", sql)
+            show(f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"", r)
+        count = pg.execute("SELECT count(*) FROM customers WHERE id = 1", dbname=pg.app_db)[0][0]
+        print(f"(checked directly: customer 1 is still there: {count} row)")
 
         refused_without_password(pg)
 
