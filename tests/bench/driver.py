@@ -2,6 +2,7 @@
 
 direct     pgbench -> PostgreSQL (TCP, SCRAM)
 pgwarden   pgbench -> pgwarden (explicit TCP listen, no client password) -> PostgreSQL
+policy     the same, with a read-only policy deciding every statement
 pgbouncer  pgbench -> pgbouncer (session mode, SCRAM) -> PostgreSQL
 
 All three hit the same throwaway cluster in the same run, one after the
@@ -89,42 +90,58 @@ def main(argv=None):
 
         bouncer = PgBouncer(pg, [DB], pool_size=max(args.clients * 2, 16)).start()
         warden = None
+        guarded = None
         try:
             if "pgwarden" in targets:
                 warden = Pgwarden(upstream=pg)
                 if args.pgwarden_workers is not None:
                     warden.config["workers"] = args.pgwarden_workers
                 warden.start()
+                # The same engine holding pgbench to a read-only policy.
+                guarded = Pgwarden(upstream=pg, overrides={
+                    "default": "deny",
+                    "identities": [{"name": "bench", "match": {"source": ["127.0.0.0/8"]}}],
+                    "policies": [{"identity": "bench", "allow": ["select", "set", "transaction", "prepare",
+                                                                  "execute", "deallocate"],
+                                  "tables": {"deny": ["hr.*"]}}]})
+                if args.pgwarden_workers is not None:
+                    guarded.config["workers"] = args.pgwarden_workers
+                guarded.start()
             paths = {
                 "direct": (pg.host, pg.port, pg.app_user, pg.app_env()),
                 "pgbouncer": (bouncer.host, bouncer.port, pg.app_user, pg.app_env()),
             }
             if warden:
                 paths["pgwarden"] = (warden.host, warden.port, "bench", client_env())
+                paths["policy"] = (guarded.host, guarded.port, "bench", client_env())
             print(f"pgbench -S -c {args.clients} -j {args.jobs} -T {args.seconds}, "
                   f"scale {args.scale}, {os.cpu_count()} CPUs", flush=True)
             for mode in modes:
-                for target in ["direct", "pgwarden", "pgbouncer"]:
+                for target in ["direct", "pgwarden", "policy", "pgbouncer"]:
                     if target in paths:
                         results[mode][target] = bench_one(target, *paths[target], mode, args)
             if warden:
                 info["pgwarden_peak_rss_kb"] = warden.peak_rss_kb()
                 warden.stop()
+                guarded.stop()
             if want_transparent:
                 info["transparent"] = transparent.run(pg, DB, modes, args)
         finally:
             if warden:
                 warden.close()
+            if guarded:
+                guarded.close()
             bouncer.stop()
 
     print()
     header = (f"{'mode':<9} {'target':<10} {'tps':>10} {'avg ms':>8}   "
-              f"{'pgwarden/direct':>15} {'pgwarden/pgbouncer':>18} {'pgbouncer/direct':>16}")
+              f"{'pgwarden/direct':>15} {'pgwarden/pgbouncer':>18} {'pgbouncer/direct':>16} "
+              f"{'policy/direct':>13} {'policy/pgbouncer':>16}")
     print(header)
     print("-" * len(header))
     for mode in modes:
         r = results[mode]
-        for target in ["direct", "pgwarden", "pgbouncer"]:
+        for target in ["direct", "pgwarden", "policy", "pgbouncer"]:
             if target in r:
                 print(f"{mode:<9} {target:<10} {r[target]['tps']:>10.0f} "
                       f"{r[target]['latency_ms']:>8.3f}")
@@ -132,7 +149,9 @@ def main(argv=None):
         print(f"{mode:<9} {'ratios':<10} {'':>10} {'':>8}   "
               f"{ratio(tps.get('pgwarden'), tps.get('direct'), 15)} "
               f"{ratio(tps.get('pgwarden'), tps.get('pgbouncer'), 18)} "
-              f"{ratio(tps.get('pgbouncer'), tps.get('direct'), 16)}")
+              f"{ratio(tps.get('pgbouncer'), tps.get('direct'), 16)} "
+              f"{ratio(tps.get('policy'), tps.get('direct'), 13)} "
+              f"{ratio(tps.get('policy'), tps.get('pgbouncer'), 16)}")
     if "transparent" in info:
         transparent.print_summary(info["transparent"], modes)
     if "pgwarden_peak_rss_kb" in info:

@@ -66,8 +66,7 @@ GateVerdict PolicyGate::decide_text(std::string_view sql, const policy::Decision
     return GateVerdict::deny("pgwarden: no policy for identity " + identity_ + " on upstream " + upstream_);
   }
   auto catalog = catalog_->current();
-  const policy::DecisionCache::Context context(identity_, upstream_, config_generation_,
-                                                catalog ? catalog->version() : 0, sql_state_.meaning_key());
+  const policy::DecisionCache::Context& context = cache_context(catalog ? catalog->version() : 0);
   if (full == nullptr) {
     if (const policy::CachedDecision* cached = cache_.find(context, sql)) {
       if (cached->action == policy::Action::allow) cached->apply_to(sql_state_);
@@ -88,13 +87,28 @@ GateVerdict PolicyGate::decide_text(std::string_view sql, const policy::Decision
   return verdict_for(last_decision_);
 }
 
+const policy::DecisionCache::Context& PolicyGate::cache_context(uint64_t catalog_version) {
+  const std::string& meaning = sql_state_.meaning_key();
+  if (!context_ || context_generation_ != config_generation_ || context_catalog_ != catalog_version ||
+      context_meaning_ != meaning) {
+    context_.emplace(identity_, upstream_, config_generation_, catalog_version, meaning);
+    context_generation_ = config_generation_;
+    context_catalog_ = catalog_version;
+    context_meaning_ = meaning;
+  }
+  return *context_;
+}
+
 GateVerdict PolicyGate::on_query(std::string_view sql) {
   GateVerdict v = decide_text(sql, nullptr);
   // A Query always gets its ReadyForQuery, denied (marker) or not.
   sql_state_.on_cycle_sent();
   // A simple Query destroys the unnamed prepared statement.
-  sql_state_.forget_prepared("");
-  prepared_under_.erase("");
+  if (!prepared_under_.empty()) {
+    static const std::string kUnnamed;
+    sql_state_.forget_prepared(kUnnamed);
+    prepared_under_.erase(kUnnamed);
+  }
   return v;
 }
 

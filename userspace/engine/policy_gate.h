@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -57,6 +58,13 @@ class PolicyGate final : public StatementGate {
   // The meaning key each prepared statement was decided under: a Bind after
   // it changed (SET search_path ...) decides the statement again.
   std::unordered_map<std::string, std::string> prepared_under_;
+  // The cache context is rebuilt only when something in it changed (most
+  // statements of a session share one).
+  const policy::DecisionCache::Context& cache_context(uint64_t catalog_version);
+  std::optional<policy::DecisionCache::Context> context_;
+  uint64_t context_generation_ = 0;
+  uint64_t context_catalog_ = 0;
+  std::string context_meaning_;
 };
 
 }  // namespace pgw::engine
