@@ -142,3 +142,51 @@ def test_readonly_agent_corpus_through_the_engine(agent, corpus_db):
     print("allowed lines that PostgreSQL itself refused:\n  " + "\n  ".join(server_errors))
     assert not failures, (f"{len(failures)} of {len(lines)} corpus lines did not match:\n"
                           + "\n".join(failures) + "\n" + agent.log_tail(30))
+
+
+# Statements of the kinds the corpus denies, run directly (no pgwarden), and
+# the part of the fingerprint each must change: the check above is only as
+# good as the fingerprint's eye. (role, SQL, part)
+FINGERPRINT_PROBES = [
+    ("app", "UPDATE public.customers SET name = name WHERE id = 1", "public.customers"),
+    ("app", "SELECT 1 FROM public.orders WHERE id = 1 FOR UPDATE", "public.orders"),
+    ("app", "DELETE FROM hr.salaries WHERE employee = (SELECT min(employee) FROM hr.salaries)", "hr.salaries"),
+    ("app", "SELECT nextval('public.orders_id_seq')", "sequences"),
+    ("app", "CREATE TEMP TABLE probe_tt (x int)", "relations"),
+    ("app", "ALTER TABLE public.orders ADD COLUMN probe int", "columns"),
+    ("app", "GRANT SELECT ON hr.salaries TO PUBLIC", "relations"),
+    ("app", "COMMENT ON TABLE public.customers IS 'probe'", "other_objects"),
+    ("app", "CREATE INDEX ON public.orders (amount)", "relations"),
+    ("app", "CREATE FUNCTION public.probe() RETURNS int LANGUAGE sql AS 'SELECT 1'", "functions"),
+    ("app", f"ALTER ROLE app_owner IN DATABASE {DB} SET search_path = hr", "role_database_settings"),
+    ("app", "VACUUM public.customers", "maintenance"),
+    ("app", "SELECT lo_create(0)", "large_objects"),
+    ("app", "NOTIFY ch, 'probe'", "notifications"),
+    ("super", "CREATE ROLE pgw_corpus_probe", "roles"),
+    ("super", "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) TO app_owner", "catalog_acls"),
+    ("super", "ALTER SYSTEM SET log_min_duration_statement = 12345", "server_settings"),
+]
+
+
+def test_the_fingerprint_sees_what_denied_statements_would_do(corpus_db):
+    """Runs after the corpus (it changes the corpus database, which the
+    module drops at the end)."""
+    watch = DatabaseWatch(corpus_db, DB)
+    app = corpus_db.connect_app(DB, autocommit=True)  # stays open: its temp table lives with it
+    superuser = corpus_db.connect_super(DB)
+    try:
+        unseen = []
+        for who, sql, part in FINGERPRINT_PROBES:
+            before = watch.fingerprint()
+            (app if who == "app" else superuser).execute(sql)
+            after = watch.fingerprint()
+            if before[part] == after[part]:
+                unseen.append(f"{sql!r} left {part!r} unchanged")
+        assert not unseen, "\n".join(unseen)
+    finally:
+        superuser.execute("ALTER SYSTEM RESET log_min_duration_statement")
+        superuser.execute("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) FROM app_owner")
+        superuser.execute("DROP ROLE IF EXISTS pgw_corpus_probe")
+        superuser.close()
+        app.close()
+        watch.close()
