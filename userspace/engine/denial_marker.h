@@ -22,10 +22,21 @@ namespace pgw::engine {
 
 class DenialMarkers {
  public:
+  // What the client reads instead of the upstream's error.
+  struct Denial {
+    std::string message;
+    std::string sqlstate;
+    std::string detail;
+    int position = 0;
+  };
+
   // The message to send upstream instead of a denied one: a Query for the
-  // simple protocol (and FunctionCall), an unnamed Parse for the extended one.
-  std::string replace_query(std::string denial_message, std::string sqlstate);
-  std::string replace_parse(std::string denial_message, std::string sqlstate);
+  // simple protocol (and FunctionCall), a Parse for the extended one. The
+  // Parse keeps the client's statement name: it fails at raw parsing, before
+  // the server would drop an unnamed statement or look the name up, so the
+  // client's other prepared statements stay exactly as they were.
+  std::string replace_query(Denial denial);
+  std::string replace_parse(std::string_view statement_name, Denial denial);
 
   bool pending() const { return !pending_.empty(); }
 
@@ -41,10 +52,9 @@ class DenialMarkers {
  private:
   struct Pending {
     std::string token;
-    std::string message;
-    std::string sqlstate;
+    Denial denial;
   };
-  std::string next_token(std::string message, std::string sqlstate);
+  std::string next_token(Denial denial);
 
   uint64_t counter_ = 0;
   std::deque<Pending> pending_;

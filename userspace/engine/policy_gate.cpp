@@ -52,12 +52,12 @@ const policy::Policy* PolicyGate::current_policy() {
 
 GateVerdict PolicyGate::verdict_for(const policy::Decision& d) {
   if (d.action == policy::Action::allow) return GateVerdict::forward();
-  return GateVerdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate);
+  return GateVerdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
 }
 
 GateVerdict PolicyGate::verdict_for(const policy::CachedDecision& d) {
   if (d.action == policy::Action::allow) return GateVerdict::forward();
-  return GateVerdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate);
+  return GateVerdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
 }
 
 GateVerdict PolicyGate::decide_text(std::string_view sql, const policy::Decision** full) {

@@ -100,6 +100,7 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
   const std::string_view body = whole.substr(pgwire::kHeaderSize);
   GateVerdict verdict;
   bool extended = false;
+  std::string parse_name;  // a denied Parse keeps the client's statement name
   switch (type) {
     case 'Q': {
       auto q = pgwire::Query::decode(body);
@@ -111,6 +112,7 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
       auto p = pgwire::Parse::decode(body);
       verdict = p ? gate_->on_parse(p->statement, p->query)
                   : GateVerdict::deny("pgwarden: malformed Parse message", "08P01");
+      if (p) parse_name = std::string(p->statement);
       break;
     }
     case 'B': {
@@ -135,8 +137,9 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
   }
   if (verdict.action == GateVerdict::Action::kForward) return std::nullopt;
   spdlog::info("session {}: denied: {}", id_, verdict.message);
-  return extended ? markers_.replace_parse(std::move(verdict.message), std::move(verdict.sqlstate))
-                  : markers_.replace_query(std::move(verdict.message), std::move(verdict.sqlstate));
+  DenialMarkers::Denial denial{std::move(verdict.message), std::move(verdict.sqlstate), std::move(verdict.detail),
+                               verdict.position};
+  return extended ? markers_.replace_parse(parse_name, std::move(denial)) : markers_.replace_query(std::move(denial));
 }
 
 bool Session::gate_watches(char type) const {

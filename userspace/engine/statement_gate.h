@@ -19,10 +19,13 @@ struct GateVerdict {
   // For kDeny: what the client reads, starting with "pgwarden:".
   std::string message;
   std::string sqlstate = "42501";
+  std::string detail;  // which rule decided, which part of a multi-statement string
+  int position = 0;    // 1-based character position (syntax errors), 0: none
 
   static GateVerdict forward() { return {}; }
-  static GateVerdict deny(std::string message, std::string sqlstate = "42501") {
-    return {Action::kDeny, std::move(message), std::move(sqlstate)};
+  static GateVerdict deny(std::string message, std::string sqlstate = "42501", std::string detail = {},
+                          int position = 0) {
+    return {Action::kDeny, std::move(message), std::move(sqlstate), std::move(detail), position};
   }
 };
 
