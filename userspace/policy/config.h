@@ -89,6 +89,8 @@ struct IdentityRule {
   std::vector<uint32_t> gid;
   std::vector<std::string> comm;       // exact, as the kernel reports it (<= 15 bytes)
   std::vector<NetPrefix> source;       // peer address of explicit TCP clients (no ports)
+  std::vector<std::string> pod_uid;       // Kubernetes pod uids, from the cgroup path
+  std::vector<std::string> container_id;  // container ids (64 hex), from the cgroup path
 };
 
 // One of allow / deny / approve: statement classes plus named functions.

@@ -757,8 +757,8 @@ void Loader::load_identity(const YAML::Node& n, const std::string& path, Identit
   const Field* m = require(*fields, "match", n, path);
   if (!m) return;
   const std::string mp = child(path, "match");
-  static constexpr std::array<std::string_view, 5> kMatchKeys = {"cgroup", "uid", "gid", "comm",
-                                                                 "source"};
+  static constexpr std::array<std::string_view, 7> kMatchKeys = {"cgroup", "uid", "gid", "comm",
+                                                                 "source", "pod_uid", "container_id"};
   auto match = read_map(m->value, mp, kMatchKeys);
   if (!match) return;
   if (auto f = match->get("cgroup")) {
@@ -781,6 +781,27 @@ void Loader::load_identity(const YAML::Node& n, const std::string& path, Identit
   };
   read_ids("uid", out.uid);
   read_ids("gid", out.gid);
+  // Kubernetes pod uids and container ids, as the kubelet names cgroups.
+  auto read_k8s_ids = [&](std::string_view key, std::vector<std::string>& into, size_t length) {
+    if (auto f = match->get(key)) {
+      for_each(f->value, child(mp, key), true, [&](const YAML::Node& e, const std::string& ep) {
+        if (auto v = read_nonempty(e, ep)) {
+          if (v->size() != length) {
+            error(e, ep, "expected a " + std::to_string(length) + "-character " +
+                             (length == 36 ? "pod uid (8-4-4-4-12 hex)" : "container id (hex)") + ", got " +
+                             quote_for_message(*v));
+          } else {
+            into.push_back(*v);
+          }
+        }
+      });
+      if (f->value.IsSequence() && f->value.size() == 0) {
+        error(f->value, child(mp, key), "an empty list matches nothing; remove the key instead");
+      }
+    }
+  };
+  read_k8s_ids("pod_uid", out.pod_uid, 36);
+  read_k8s_ids("container_id", out.container_id, 64);
   if (auto f = match->get("comm")) {
     auto p = child(mp, "comm");
     for_each(f->value, p, true, [&](const YAML::Node& e, const std::string& ep) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/glob.h"
+#include "policy/kubernetes_cgroup.h"
 #include "policy/quote.h"
 
 namespace pgw::policy {
@@ -22,6 +23,13 @@ bool rule_matches(const IdentityRule& rule, const WorkloadIdentity& who) {
   if (!rule.uid.empty() && (!who.uid || !contains(rule.uid, *who.uid))) return false;
   if (!rule.gid.empty() && (!who.gid || !contains(rule.gid, *who.gid))) return false;
   if (!rule.comm.empty() && (!who.comm || !contains(rule.comm, *who.comm))) return false;
+  if (!rule.pod_uid.empty() || !rule.container_id.empty()) {
+    const KubernetesIds k8s = who.cgroup_path ? parse_kubernetes_cgroup(*who.cgroup_path) : KubernetesIds{};
+    if (!rule.pod_uid.empty() && (!k8s.pod_uid || !contains(rule.pod_uid, *k8s.pod_uid))) return false;
+    if (!rule.container_id.empty() && (!k8s.container_id || !contains(rule.container_id, *k8s.container_id))) {
+      return false;
+    }
+  }
   if (!rule.source.empty()) {
     if (!who.source) return false;
     bool covered = std::any_of(rule.source.begin(), rule.source.end(),
@@ -60,7 +68,12 @@ std::string describe(const WorkloadIdentity& who) {
   };
   // Quoted: a process chooses its own comm and cgroup names, and this line
   // goes to clients and logs.
-  if (who.cgroup_path) add("cgroup " + quote_for_message(*who.cgroup_path));
+  if (who.cgroup_path) {
+    add("cgroup " + quote_for_message(*who.cgroup_path));
+    const KubernetesIds k8s = parse_kubernetes_cgroup(*who.cgroup_path);
+    if (k8s.pod_uid) add("pod " + *k8s.pod_uid);
+    if (k8s.container_id) add("container " + k8s.container_id->substr(0, 12));
+  }
   if (who.uid) add("uid " + std::to_string(*who.uid));
   if (who.gid) add("gid " + std::to_string(*who.gid));
   if (who.comm) add("comm " + quote_for_message(*who.comm));
