@@ -5,8 +5,9 @@ pgwarden   pgbench -> pgwarden (explicit TCP listen, no client password) -> Post
 policy     the same, with a read-only policy deciding every statement
 pgbouncer  pgbench -> pgbouncer (session mode, SCRAM) -> PostgreSQL
 
-All three hit the same throwaway cluster in the same run, one after the
-other, so the ratios compare like with like on whatever machine runs it.
+All hit the same throwaway cluster in the same run, in interleaved rounds
+(direct, pgwarden, policy, pgbouncer, then again), and each target's median
+run counts, so the ratios compare like with like on whatever machine runs it.
 """
 
 import argparse
@@ -30,7 +31,11 @@ DB = "bench"
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-T", "--seconds", type=int, default=20, help="seconds per pgbench run (20)")
+    p.add_argument("-T", "--seconds", type=int, default=10, help="seconds per pgbench run (10)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds of every target; the median run counts (3). On a small "
+                        "machine one run can be 15%% off the next: interleaving spreads that over all "
+                        "targets instead of favouring whichever ran in a quiet moment")
     p.add_argument("--modes", default="simple,prepared",
                    help="comma-separated pgbench -M modes (simple,prepared)")
     p.add_argument("-c", "--clients", type=int, default=8)
@@ -114,12 +119,17 @@ def main(argv=None):
             if warden:
                 paths["pgwarden"] = (warden.host, warden.port, "bench", client_env())
                 paths["policy"] = (guarded.host, guarded.port, "bench", client_env())
-            print(f"pgbench -S -c {args.clients} -j {args.jobs} -T {args.seconds}, "
+            print(f"pgbench -S -c {args.clients} -j {args.jobs} -T {args.seconds} x {args.rounds} rounds, "
                   f"scale {args.scale}, {os.cpu_count()} CPUs", flush=True)
             for mode in modes:
-                for target in ["direct", "pgwarden", "policy", "pgbouncer"]:
-                    if target in paths:
-                        results[mode][target] = bench_one(target, *paths[target], mode, args)
+                runs = {}
+                for _ in range(args.rounds):
+                    for target in ["direct", "pgwarden", "policy", "pgbouncer"]:
+                        if target in paths:
+                            runs.setdefault(target, []).append(bench_one(target, *paths[target], mode, args))
+                for target, summaries in runs.items():
+                    ordered = sorted(summaries, key=lambda r: r["tps"])
+                    results[mode][target] = dict(ordered[len(ordered) // 2], runs=[r["tps"] for r in summaries])
             if warden:
                 info["pgwarden_peak_rss_kb"] = warden.peak_rss_kb()
                 warden.stop()
