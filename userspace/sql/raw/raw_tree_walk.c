@@ -322,28 +322,31 @@ visit_insert(pgw_walker *w, const pgw_walk_item *item, const InsertStmt *stmt)
 						 (const Node *) stmt->relation, source);
 }
 
+/* UPDATE and DELETE: the target is written (and read, by WHERE and
+ * RETURNING); everything else in the statement is read. */
+static void
+visit_update_or_delete(pgw_walker *w, const pgw_walk_item *item, WithClause *with_clause,
+					   RangeVar *relation, uint32 classes)
+{
+	const pgw_cte_scope *scope = push_with_clause(w, item, with_clause);
+
+	emit_classes(w, item, classes);
+	push_as(w, item, relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
+			item->mode & PGW_MODE_NOT_EXECUTED);
+	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) with_clause,
+						 (const Node *) relation, NULL);
+}
+
 static void
 visit_update(pgw_walker *w, const pgw_walk_item *item, const UpdateStmt *stmt)
 {
-	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
-
-	emit_classes(w, item, CLS(UPDATE));
-	push_as(w, item, stmt->relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
-			item->mode & PGW_MODE_NOT_EXECUTED);
-	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
-						 (const Node *) stmt->relation, NULL);
+	visit_update_or_delete(w, item, stmt->withClause, stmt->relation, CLS(UPDATE));
 }
 
 static void
 visit_delete(pgw_walker *w, const pgw_walk_item *item, const DeleteStmt *stmt)
 {
-	const pgw_cte_scope *scope = push_with_clause(w, item, stmt->withClause);
-
-	emit_classes(w, item, CLS(DELETE));
-	push_as(w, item, stmt->relation, PGW_USE_WRITE | PGW_USE_READ, NULL,
-			item->mode & PGW_MODE_NOT_EXECUTED);
-	push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
-						 (const Node *) stmt->relation, NULL);
+	visit_update_or_delete(w, item, stmt->withClause, stmt->relation, CLS(DELETE));
 }
 
 static void
