@@ -42,6 +42,7 @@ class ProvidedBuffers {
     return true;
   }
   uint32_t in_use() const { return in_use_; }
+  uint32_t count() const { return count_; }
 
  private:
   io_uring* ring_ = nullptr;

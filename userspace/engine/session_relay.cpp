@@ -207,8 +207,13 @@ void Session::observe_upstream(char type, std::string_view body) {
 // completion is only seen on the next io_uring_enter). At most one chunk
 // waits behind the one being sent, so a slow reader still stops the writer
 // with two buffers per direction.
+//
+// When half of the thread's buffers are out, nobody reads ahead: sessions
+// whose clients stopped reading then hold one buffer each, not two, and the
+// rest of the thread's sessions keep theirs.
 void Session::read_ahead(Endpoint& from, const Endpoint& to, OpKind kind) {
-  if (to.out.size() <= 1) arm_receive(from, kind);
+  const ProvidedBuffers& pool = worker_.buffers();
+  if (to.out.size() <= 1 && pool.in_use() < pool.count() / 2) arm_receive(from, kind);
 }
 
 bool Session::idle_between_transactions() const {
