@@ -9,7 +9,6 @@ registry (atexit, SIGTERM) or the stale-cluster sweep of the next run
 otherwise.
 """
 
-import glob
 import os
 import secrets
 import shutil
@@ -22,7 +21,7 @@ import psycopg
 
 from . import cleanup, sample_data
 from .clients import client_env
-from .system import RunAs, free_port, pid_alive
+from .system import RunAs, free_port, orphaned_run_dirs, pid_alive
 
 PG_BIN = os.environ.get("PGWARDEN_PG_BIN", "/usr/lib/postgresql/15/bin")
 TMP_PREFIX = "pgwarden-pg-"
@@ -319,15 +318,7 @@ def write_secret_file(path, secret):
 def sweep_stale_clusters():
     """Remove clusters whose owning test process died without cleaning up
     (SIGKILL, power loss): their postmaster would otherwise run forever."""
-    for owner_file in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*", "owner.pid")):
-        d = os.path.dirname(owner_file)
-        try:
-            with open(owner_file) as f:
-                owner = int(f.read().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(owner):
-            continue
+    for d in orphaned_run_dirs(TMP_PREFIX):
         pid = _postmaster_pid(os.path.join(d, "data"))
         if pid and pid_alive(pid):
             try:

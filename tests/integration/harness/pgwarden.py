@@ -5,7 +5,6 @@ socket, log). Clients connect without any password; pgwarden logs in
 upstream with the password file's secret.
 """
 
-import glob
 import os
 import shutil
 import signal
@@ -18,7 +17,7 @@ import psycopg
 
 from . import cleanup, yamlgen
 from .cluster import write_secret_file
-from .system import fd_count, free_port, pid_alive, port_accepts, proc_status_kb
+from .system import fd_count, free_port, orphaned_run_dirs, port_accepts, proc_status_kb
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RUN_PREFIX = "pgwarden-run-"
@@ -255,15 +254,7 @@ def sweep_stale_daemons():
     """Kill and remove daemons whose test process died without cleaning up
     (SIGKILL): they would otherwise serve forever. Only a process whose
     command line still names that run's config file is touched."""
-    for owner_file in glob.glob(os.path.join(tempfile.gettempdir(), RUN_PREFIX + "*", "owner.pid")):
-        d = os.path.dirname(owner_file)
-        try:
-            with open(owner_file) as f:
-                owner = int(f.read().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(owner):
-            continue
+    for d in orphaned_run_dirs(RUN_PREFIX):
         try:
             with open(os.path.join(d, "daemon.pid")) as f:
                 pid = int(f.read().strip())

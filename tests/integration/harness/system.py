@@ -1,9 +1,11 @@
 """Small OS helpers: the unprivileged test user, free ports, /proc readings."""
 
+import glob
 import os
 import pwd
 import socket
 import subprocess
+import tempfile
 import time
 
 TEST_USER = os.environ.get("PGWARDEN_TEST_USER", "pgwarden-test")
@@ -94,3 +96,16 @@ def pid_alive(pid):
         return False
     except PermissionError:
         return True
+
+
+def orphaned_run_dirs(prefix):
+    """Temp dirs named prefix* whose owner.pid names a test process that is
+    gone (killed without cleaning up): what it started there is now nobody's."""
+    for owner_file in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*", "owner.pid")):
+        try:
+            with open(owner_file) as f:
+                owner = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if not pid_alive(owner):
+            yield os.path.dirname(owner_file)
