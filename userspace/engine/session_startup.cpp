@@ -10,6 +10,7 @@
 #include "engine/proc_identity.h"
 #include "engine/session.h"
 #include "engine/worker.h"
+#include "kernel/cgroup_v2.h"
 #include "pgwire/startup.h"
 
 namespace pgw::engine {
@@ -153,7 +154,7 @@ void Session::on_proc_file(OpKind kind, const io_uring_cqe& cqe) {
     if (cqe.res > 0 && phase_ != Phase::kClosing) {
       std::string_view text(proc_.buf, static_cast<size_t>(cqe.res));
       if (proc_.step == 0) {
-        if (auto path = cgroup_v2_path_from_proc(text)) identity_.cgroup_path = *path;
+        if (auto path = kernel::cgroup_path_from_proc(text)) identity_.cgroup_path = *path;
       } else {
         identity_.comm = comm_from_proc(text);
       }

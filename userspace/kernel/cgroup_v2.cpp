@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <vector>
 
@@ -152,14 +153,23 @@ Result<int> Cgroup2::open_dir(std::string_view cgroup_path) const {
   return fd;
 }
 
+std::optional<std::string> cgroup_path_from_proc(std::string_view contents) {
+  while (!contents.empty()) {
+    const size_t nl = contents.find('\n');
+    const std::string_view line = contents.substr(0, nl);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    if (nl == std::string_view::npos) break;
+    contents.remove_prefix(nl + 1);
+  }
+  return std::nullopt;
+}
+
 Result<std::string> Cgroup2::cgroup_of_pid(pid_t pid) {
   const std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
   std::ifstream in(file);
   if (!in) return make_error("cannot read " + file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return normalize_cgroup_path(std::string_view(line).substr(3));
-  }
+  const std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (auto path = cgroup_path_from_proc(contents)) return normalize_cgroup_path(*path);
   return make_error(file + " has no cgroup v2 (\"0::\") entry");
 }
 

@@ -25,6 +25,10 @@ namespace pgw::kernel {
 // cannot escape the hierarchy.
 Result<std::string> normalize_cgroup_path(std::string_view path);
 
+// The cgroup v2 path in the contents of a /proc/PID/cgroup file: its
+// "0::/path" line, present in the unified and the hybrid layout alike.
+std::optional<std::string> cgroup_path_from_proc(std::string_view contents);
+
 // True when `ancestor` is `path` or one of its parents (both normalized).
 bool cgroup_contains(std::string_view ancestor, std::string_view path);
 
