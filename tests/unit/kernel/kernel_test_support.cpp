@@ -1,5 +1,6 @@
 #include "kernel_test_support.h"
 
+#include <csignal>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +18,17 @@
 #include <fstream>
 
 namespace pgw::kernel::testing {
+
+namespace {
+// A peer that closes early must fail an assertion, not kill the test
+// process with SIGPIPE: a killed process skips TearDown and would leave its
+// programs attached and its cgroup and pins behind.
+const bool kSigpipeIgnored = [] {
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace
+
 
 std::optional<std::string> privileges_missing(bool need_bpf) {
   if (::geteuid() != 0) return "needs root (cgroup writes, CAP_BPF/CAP_NET_ADMIN); run as root";
