@@ -1,0 +1,122 @@
+// What one policy masks, resolved against one catalog snapshot: the bridge
+// between the config's `mask:` rules and the engine's row rewriters.
+//
+//   auto model = MaskModel::build(policy, catalog.get(), hash_key);
+//   if (!model->active()) ...                    // nothing to mask: relay as is
+//   model->column_function(table_oid, attnum)    // a column rule's function, or null
+//   model->view_column_taint(view_oid, attnum)   // lineage of a view's column
+//   sql::trace_lineage(text, model->oracle())    // lineage of a statement
+//
+// Column rules (`column: "schema.table.column"`, globs per dot-separated
+// part as `tables:` uses them) match the catalog's table columns (tables,
+// partitioned tables, foreign tables, materialized views) by name. A view's
+// columns are traced through its definition (pg_get_viewdef, analysed with
+// the same lineage tracer): a view column that derives from a masked column
+// is tainted and masked as a whole. SQL-language functions whose body reads
+// a masked value are tainted; other functions outside pg_catalog and
+// information_schema are untraceable (their results go through the content
+// detectors). Views over views and functions calling functions resolve
+// through each other; a cycle resolves to tainted.
+//
+// Immutable after build(); shared by every session of a policy on one
+// snapshot (the engine caches it by config generation and catalog version).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "mask/detector.h"
+#include "mask/keyed_hash.h"
+#include "mask/mask_function.h"
+#include "policy/catalog.h"
+#include "policy/config.h"
+#include "sql/lineage.h"
+
+namespace pgw::policy {
+
+class MaskModel {
+ public:
+  // `hash_key` may be null when no rule uses `hash` (the config loader
+  // refuses a `hash` rule without mask_hash_key_file). `catalog` may be null
+  // (no snapshot): then no column rule resolves and every relation and
+  // non-built-in function is treated as masked/untraceable.
+  static Result<std::shared_ptr<const MaskModel>> build(const Policy& policy, const Catalog* catalog,
+                                                        std::shared_ptr<const mask::KeyedHash> hash_key);
+
+  // Any column rule or detector: the engine must follow results.
+  bool active() const { return active_; }
+
+  // The function of the first column rule matching this table column, or
+  // nullptr when none does (or the relation is a view: see below).
+  const mask::MaskFunction* column_function(Oid relation, std::int16_t attnum) const;
+  // The rule behind a column (for logs: "public.customers.ssn"), or empty.
+  std::string column_rule_name(Oid relation, std::int16_t attnum) const;
+
+  // For a view or materialized-view column (RowDescription reports the
+  // view's own OID): clean, tainted (derives from a masked column) or
+  // untraceable. clean for relations that are not views.
+  sql::Taint view_column_taint(Oid relation, std::int16_t attnum) const;
+
+  bool is_view(Oid relation) const;
+
+  // Every column of a relation in attnum order, with what COPY relation TO
+  // STDOUT must do with it: a table column's own function, or, for a view,
+  // its taint. Empty when the relation is unknown.
+  struct CopyColumn {
+    std::string name;
+    const mask::MaskFunction* function = nullptr;  // a column rule applies
+    sql::Taint taint = sql::Taint::clean;         // views only
+    Oid type = 0;
+  };
+  std::vector<CopyColumn> copy_columns(Oid relation) const;
+
+  // The union of every `detect:` rule's detectors, and the function they
+  // apply (the first detect rule's; the loader refuses detect rules with
+  // different functions). Empty set: no detect rule.
+  const mask::DetectorSet& detectors() const { return detectors_; }
+  const mask::MaskFunction& detect_function() const { return detect_function_; }
+
+  // What a derived (tainted) value becomes: redact, or null when the
+  // columns it derives from are masked with `null`.
+  const mask::MaskFunction& derived_function() const { return derived_function_; }
+
+  // Names for the lineage tracer.
+  const sql::TaintOracle& oracle() const { return oracle_; }
+
+  // strict: true in the policy.
+  bool strict() const { return strict_; }
+
+ private:
+  MaskModel() = default;
+  class Oracle final : public sql::TaintOracle {
+   public:
+    bool relation_is_masked(std::string_view schema, std::string_view name) const override;
+    bool column_is_masked(std::string_view column) const override;
+    sql::Taint function_taint(std::string_view schema, std::string_view name) const override;
+    const MaskModel* model = nullptr;
+  };
+  friend class MaskModelBuilder;
+
+  bool active_ = false;
+  bool strict_ = false;
+  const Catalog* catalog_ = nullptr;               // borrowed: the engine keeps the snapshot alive
+  std::vector<mask::MaskFunction> functions_;      // one per column rule
+  std::vector<std::string> rule_names_;
+  std::unordered_map<std::uint64_t, std::uint32_t> column_rules_;  // (oid << 16 | attnum) -> index
+  std::unordered_map<std::uint64_t, sql::Taint> view_columns_;     // (oid << 16 | attnum) -> taint
+  std::unordered_set<Oid> views_;
+  std::unordered_set<std::string> masked_relation_names_;  // "name" and "schema.name"
+  std::unordered_set<std::string> masked_column_names_;
+  std::unordered_map<std::string, sql::Taint> function_taints_;  // "name" and "schema.name"
+  mask::DetectorSet detectors_;
+  mask::MaskFunction detect_function_;
+  mask::MaskFunction derived_function_;
+  Oracle oracle_;
+};
+
+}  // namespace pgw::policy
