@@ -96,6 +96,16 @@ struct StatementLineage {
   std::string copy_schema, copy_table;
   // COPY ... WITH (FORMAT binary).
   bool copy_binary = false;
+  // COPY TO STDOUT text/CSV options as written (FORMAT csv / CSV, HEADER,
+  // DELIMITER, QUOTE, ESCAPE, NULL); 0 / unset: the format's default. The
+  // engine needs them to find the fields of each row it masks.
+  bool copy_csv = false;
+  bool copy_header = false;
+  char copy_delimiter = 0;
+  char copy_quote = 0;
+  char copy_escape = 0;
+  bool copy_null_set = false;
+  std::string copy_null;
   // other: how the rows should be treated (EXPLAIN and SHOW print no table
   // values: clean; CALL of a procedure: its function_taint).
   Taint taint_other = Taint::clean;
