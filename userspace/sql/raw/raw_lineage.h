@@ -1,0 +1,75 @@
+/*
+ * The boundary of the lineage tracer (raw_lineage.c): plain structs and
+ * callbacks, no PostgreSQL header. pgw::sql::trace_lineage() (lineage.cpp)
+ * is the C++ face of it; lineage.h explains what is traced and why.
+ */
+#ifndef PGW_SQL_RAW_LINEAGE_H
+#define PGW_SQL_RAW_LINEAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "raw_facts.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Ordered: a larger value is worse (the worst of two is their maximum). */
+enum pgw_taint { PGW_TAINT_CLEAN = 0, PGW_TAINT_UNTRACEABLE = 1, PGW_TAINT_TAINTED = 2 };
+
+/* Mirrors pgw::sql::RowSource. */
+enum pgw_row_source {
+	PGW_ROWS_NONE,
+	PGW_ROWS_QUERY,
+	PGW_ROWS_RETURNING,
+	PGW_ROWS_DECLARE,
+	PGW_ROWS_FETCH,
+	PGW_ROWS_EXECUTE,
+	PGW_ROWS_PREPARE,
+	PGW_ROWS_COPY_TABLE,
+	PGW_ROWS_COPY_QUERY,
+	PGW_ROWS_OTHER
+};
+
+typedef struct pgw_lineage_oracle {
+	void *ctx;
+	bool (*relation_is_masked)(void *ctx, const char *schema, const char *name);
+	bool (*column_is_masked)(void *ctx, const char *column);
+	int (*function_taint)(void *ctx, const char *schema, const char *name); /* enum pgw_taint */
+} pgw_lineage_oracle;
+
+typedef struct pgw_lineage_output {
+	const char *name;
+	bool star;
+	int taint; /* enum pgw_taint */
+} pgw_lineage_output;
+
+typedef struct pgw_statement_lineage {
+	int source; /* enum pgw_row_source */
+	const pgw_lineage_output *outputs;
+	size_t n_outputs;
+	const char *name;		 /* cursor or prepared statement; NULL if none */
+	const char *copy_schema; /* NULL if none */
+	const char *copy_table;
+	bool copy_binary, copy_csv, copy_header;
+	char copy_delimiter, copy_quote, copy_escape;
+	const char *copy_null; /* NULL: not given */
+	int taint_other;
+	bool touches_masked, filters_on_masked, writes_masked;
+	const char *write_target;
+} pgw_statement_lineage;
+
+typedef void (*pgw_lineage_fn)(void *ctx, const pgw_statement_lineage *statement);
+
+/* Parses sql and reports the lineage of each statement, in order. Returns
+ * enum pgw_raw_status; on an error nothing reported should be used. */
+int pgw_raw_lineage(const char *sql, int standard_conforming, size_t max_nodes,
+					const pgw_lineage_oracle *oracle, pgw_lineage_fn fn, void *ctx,
+					pgw_raw_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
