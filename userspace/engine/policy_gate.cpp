@@ -21,10 +21,12 @@ bool needs_catalog(const policy::Decision& d) {
 
 }  // namespace
 
-PolicyGate::PolicyGate(EngineState& state, policy::DecisionCache& cache, std::string identity, std::string upstream,
-                       std::shared_ptr<CatalogEntry> catalog, CatalogStore& catalogs, std::string login_user)
+PolicyGate::PolicyGate(EngineState& state, policy::DecisionCache& cache, MaskModels& mask_models,
+                       std::string identity, std::string upstream, std::shared_ptr<CatalogEntry> catalog,
+                       CatalogStore& catalogs, std::string login_user)
     : state_(state),
       cache_(cache),
+      mask_models_(mask_models),
       identity_(std::move(identity)),
       upstream_(std::move(upstream)),
       catalog_(std::move(catalog)),
@@ -48,6 +50,23 @@ const policy::Policy* PolicyGate::current_policy() {
     policy_ = config_->policy_for(identity_, upstream_);
   }
   return policy_;
+}
+
+bool PolicyGate::masks() {
+  const policy::Policy* policy = current_policy();
+  return policy != nullptr && !policy->mask.empty();
+}
+
+Result<std::shared_ptr<MaskHandle>> PolicyGate::mask_handle() {
+  const policy::Policy* policy = current_policy();
+  if (policy == nullptr) return std::shared_ptr<MaskHandle>();
+  return mask_models_.get(*config_, config_generation_, *policy, catalog_->current());
+}
+
+std::vector<std::string> PolicyGate::search_path() const {
+  auto paths = sql_state_.search_paths();
+  if (paths.empty()) return {};
+  return std::move(paths.front());
 }
 
 GateVerdict PolicyGate::verdict_for(const policy::Decision& d) {

@@ -12,6 +12,8 @@
 #include <unordered_map>
 
 #include "engine/catalog_store.h"
+#include "engine/mask_models.h"
+#include "engine/result_masker.h"
 #include "engine/statement_gate.h"
 #include "policy/config.h"
 #include "policy/decision.h"
@@ -22,10 +24,22 @@ namespace pgw::engine {
 
 class EngineState;
 
-class PolicyGate final : public StatementGate {
+// It is also what the session's ResultMasker asks for the mask rules in
+// force and the session state lineage depends on.
+class PolicyGate final : public StatementGate, public ResultMasker::Source {
  public:
-  PolicyGate(EngineState& state, policy::DecisionCache& cache, std::string identity, std::string upstream,
-             std::shared_ptr<CatalogEntry> catalog, CatalogStore& catalogs, std::string login_user);
+  PolicyGate(EngineState& state, policy::DecisionCache& cache, MaskModels& mask_models, std::string identity,
+             std::string upstream, std::shared_ptr<CatalogEntry> catalog, CatalogStore& catalogs,
+             std::string login_user);
+
+  // Whether the policy in force has mask rules (the session then follows
+  // its results with a ResultMasker).
+  bool masks();
+
+  // ResultMasker::Source
+  Result<std::shared_ptr<MaskHandle>> mask_handle() override;
+  bool standard_conforming_strings() const override { return sql_state_.may_be_standard_strings(); }
+  std::vector<std::string> search_path() const override;
 
   GateVerdict on_query(std::string_view sql) override;
   GateVerdict on_parse(std::string_view statement, std::string_view sql) override;
@@ -46,6 +60,7 @@ class PolicyGate final : public StatementGate {
 
   EngineState& state_;
   policy::DecisionCache& cache_;
+  MaskModels& mask_models_;
   const std::string identity_;
   const std::string upstream_;
   std::shared_ptr<CatalogEntry> catalog_;

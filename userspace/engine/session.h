@@ -28,6 +28,7 @@
 #include "engine/cancel_registry.h"
 #include "engine/denial_marker.h"
 #include "engine/message_slicer.h"
+#include "engine/result_masker.h"
 #include "engine/op.h"
 #include "engine/session_registry.h"
 #include "engine/startup_params.h"
@@ -48,6 +49,7 @@ enum class Transport : uint8_t { kTcp, kUnix };
 struct RelayPiece {
   size_t offset = 0;
   size_t length = 0;
+  bool is_owned = false;
   std::string owned;
 };
 
@@ -207,6 +209,7 @@ class alignas(16) Session {
   MessageSlicer upstream_slicer_;
   std::vector<RelayPiece> relay_pieces_;  // reused for every chunk
   std::unique_ptr<StatementGate> gate_;   // null: no statement is inspected
+  std::unique_ptr<ResultMasker> masker_;  // with the gate: follows and masks results (declared after it: uses it)
   DenialMarkers markers_;
   char transaction_status_ = 'I';   // from the last ReadyForQuery seen whole
   // Query, Sync and FunctionCall messages forwarded and not yet answered by
@@ -215,6 +218,8 @@ class alignas(16) Session {
   // count.
   uint32_t cycles_outstanding_ = 0;
   bool capture_next_upstream_ = false;  // a watched upstream message was split across chunks
+  bool masking_failed_ = false;         // the masker lost track: nothing more is forwarded
+  std::string mask_scratch_;            // a rewritten message before it joins the chunk's pieces
 };
 
 }  // namespace pgw::engine

@@ -18,8 +18,12 @@ namespace pgw::engine {
 
 namespace {
 
-// Collects what a chunk becomes, in stream order, then queues it.
+// Collects what a chunk becomes, in stream order, then queues it. Each piece
+// becomes one send, so bytes pgwarden writes itself (masked rows) are
+// gathered into one owned piece, and short stretches of the chunk between
+// them are copied into it rather than sent on their own.
 struct PieceSink : MessageSlicer::Sink {
+  static constexpr size_t kCopyIntoOwnedBelow = 16 * 1024;
   std::vector<RelayPiece>& pieces;
   std::string_view chunk;
   PieceSink(std::vector<RelayPiece>& p, std::string_view c) : pieces(p), chunk(c) { pieces.clear(); }
@@ -29,32 +33,44 @@ struct PieceSink : MessageSlicer::Sink {
     if (whole.data() >= chunk.data() && whole.data() + whole.size() <= chunk.data() + chunk.size()) {
       pass_range(static_cast<size_t>(whole.data() - chunk.data()), whole.size());
     } else {
-      add(std::string(whole));
+      tail().append(whole);
     }
   }
   void pass_range(size_t offset, size_t length) override {
-    if (!pieces.empty() && pieces.back().owned.empty() &&
-        pieces.back().offset + pieces.back().length == offset) {
-      pieces.back().length += length;  // contiguous: keep one send
-      return;
+    if (!pieces.empty()) {
+      RelayPiece& last = pieces.back();
+      if (!last.is_owned && last.offset + last.length == offset) {
+        last.length += length;  // contiguous: keep one send
+        return;
+      }
+      if (last.is_owned && length < kCopyIntoOwnedBelow) {
+        last.owned.append(chunk.substr(offset, length));
+        return;
+      }
     }
-    pieces.push_back({offset, length, {}});
+    pieces.push_back({offset, length, false, {}});
   }
-  void pass_bytes(std::string_view bytes) override { pieces.push_back({0, 0, std::string(bytes)}); }
-  void add(std::string bytes) { pieces.push_back({0, 0, std::move(bytes)}); }
+  void pass_bytes(std::string_view bytes) override { tail().append(bytes); }
+  void add(std::string_view bytes) { tail().append(bytes); }
+  // The owned piece at the end, where new bytes are appended.
+  std::string& tail() {
+    if (pieces.empty() || !pieces.back().is_owned) pieces.push_back({0, 0, true, {}});
+    return pieces.back().owned;
+  }
 };
 
-bool gated_client_message(char type) {
-  return type == 'Q' || type == 'P' || type == 'B' || type == 'F' || type == 'C';
+bool gated_client_message(char type, bool masking) {
+  return type == 'Q' || type == 'P' || type == 'B' || type == 'F' || type == 'C' ||
+         (masking && (type == 'D' || type == 'E'));
 }
 
 }  // namespace
 
 void Session::queue_pieces(Endpoint& to, uint16_t buffer_id) {
   for (auto& piece : relay_pieces_) {
-    if (piece.owned.empty()) {
+    if (!piece.is_owned) {
       queue_buffer(to, buffer_id, static_cast<uint32_t>(piece.offset), static_cast<uint32_t>(piece.length));
-    } else {
+    } else if (!piece.owned.empty()) {
       queue_owned(to, std::move(piece.owned));
     }
   }
@@ -71,18 +87,21 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
       if (type == 'Q' || type == 'S' || type == 'F') ++s.cycles_outstanding_;
       // Each Sync ends an extended-protocol cycle.
       if (type == 'S' && s.gate_) s.gate_->on_sync();
+      if (type == 'S' && s.masker_) s.masker_->on_sync();
     }
     void message(char type, std::string_view whole) override {
       std::optional<std::string> replacement = s.gate_client_message(type, whole);
       if (replacement) {
-        add(std::move(*replacement));
+        add(*replacement);
       } else {
         keep(whole);
       }
     }
   } sink(*this, relay_pieces_, chunk);
   const bool gated = gate_ != nullptr;
-  const bool ok = client_slicer_.feed(chunk, [gated](char type) { return gated && gated_client_message(type); }, sink);
+  const bool masking = masker_ != nullptr;
+  const bool ok = client_slicer_.feed(
+      chunk, [gated, masking](char type) { return gated && gated_client_message(type, masking); }, sink);
   if (!ok) {
     release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from client: " + client_slicer_.error());
@@ -105,6 +124,10 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
     case 'Q': {
       auto q = pgwire::Query::decode(body);
       verdict = q ? gate_->on_query(q->query) : GateVerdict::deny("pgwarden: malformed Query message", "08P01");
+      if (masker_) {
+        if (q && verdict.action == GateVerdict::Action::kForward) verdict = masker_->on_query(q->query);
+        if (verdict.action != GateVerdict::Action::kForward) masker_->on_query_denied();
+      }
       break;
     }
     case 'P': {
@@ -113,6 +136,10 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
       verdict = p ? gate_->on_parse(p->statement, p->query)
                   : GateVerdict::deny("pgwarden: malformed Parse message", "08P01");
       if (p) parse_name = std::string(p->statement);
+      if (masker_) {
+        if (p && verdict.action == GateVerdict::Action::kForward) verdict = masker_->on_parse(p->statement, p->query);
+        if (verdict.action != GateVerdict::Action::kForward) masker_->on_parse_denied(parse_name);
+      }
       break;
     }
     case 'B': {
@@ -120,17 +147,39 @@ std::optional<std::string> Session::gate_client_message(char type, std::string_v
       auto b = pgwire::Bind::decode(body);
       verdict = b ? gate_->on_bind(b->portal, b->statement)
                   : GateVerdict::deny("pgwarden: malformed Bind message", "08P01");
+      // A denied Bind is answered by an error, which the masker's queue
+      // takes in place of the BindComplete.
+      if (masker_) masker_->on_bind(b ? b->portal : std::string_view(), b ? b->statement : std::string_view());
       break;
     }
     case 'F': {
       auto f = pgwire::FunctionCall::decode(body);
       verdict = f ? gate_->on_function_call(f->function)
                   : GateVerdict::deny("pgwarden: malformed FunctionCall message", "08P01");
+      if (masker_) {
+        if (f && verdict.action == GateVerdict::Action::kForward) verdict = masker_->on_function_call(f->function);
+        if (verdict.action != GateVerdict::Action::kForward) masker_->on_function_call_denied();
+      }
       break;
     }
     case 'C': {
-      if (auto c = pgwire::Close::decode(body)) gate_->on_close(c->target, c->name);
+      auto c = pgwire::Close::decode(body);
+      if (c) gate_->on_close(c->target, c->name);
+      if (masker_) masker_->on_close(c ? c->target : 'S', c ? c->name : std::string_view());
       return std::nullopt;
+    }
+    case 'D': {
+      auto d = pgwire::Describe::decode(body);
+      if (masker_) masker_->on_describe(d ? d->target : 'S', d ? d->name : std::string_view());
+      return std::nullopt;
+    }
+    case 'E': {
+      auto e = pgwire::Execute::decode(body);
+      if (!masker_) return std::nullopt;
+      std::string injected = masker_->on_execute(e ? e->portal : std::string_view());
+      if (injected.empty()) return std::nullopt;
+      injected.append(whole);
+      return injected;
     }
     default:
       return std::nullopt;
@@ -169,6 +218,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
       }
     }
     void message(char type, std::string_view whole) override {
+      if (s.masking_failed_) return;  // nothing after a masking failure leaves
       const std::string_view body = whole.substr(pgwire::kHeaderSize);
       if (s.capture_next_upstream_) {
         s.capture_next_upstream_ = false;
@@ -177,18 +227,58 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
       }
       if (type == 'E') {
         if (auto replaced = s.markers_.rewrite(body)) {
-          add(std::move(*replaced));
+          // pgwarden's own denial: nothing of the server's text is in it;
+          // the masker only takes note that the error arrived.
+          if (s.masker_) {
+            std::string ignored;
+            s.masker_->on_upstream(type, whole, ignored);
+          }
+          add(*replaced);
           return;
         }
       }
-      keep(whole);
+      ResultMasker::Outcome outcome = ResultMasker::Outcome::forward;
+      if (s.masker_ && s.masker_->wants(type)) {
+        // In a run of rewritten rows the next one is written straight after
+        // the last; otherwise into scratch space, so that a message that is
+        // forwarded as is stays a range of the receive buffer.
+        const bool owned_tail = !pieces.empty() && pieces.back().is_owned;
+        std::string& out = owned_tail ? pieces.back().owned : s.mask_scratch_;
+        outcome = s.masker_->on_upstream(type, whole, out);
+        if (!owned_tail) {
+          if (outcome == ResultMasker::Outcome::replace) tail().append(s.mask_scratch_);
+          s.mask_scratch_.clear();
+        }
+      }
+      switch (outcome) {
+        case ResultMasker::Outcome::forward:
+          keep(whole);
+          return;
+        case ResultMasker::Outcome::replace:
+        case ResultMasker::Outcome::drop:
+          return;
+        case ResultMasker::Outcome::fail:
+          s.masking_failed_ = true;
+          return;
+      }
     }
   } sink(*this, relay_pieces_, chunk);
   const bool ok = upstream_slicer_.feed(
-      chunk, [this](char type) { return capture_next_upstream_ || (type == 'E' && markers_.pending()); }, sink);
+      chunk,
+      [this](char type) {
+        return capture_next_upstream_ || (type == 'E' && markers_.pending()) || (masker_ && masker_->wants(type));
+      },
+      sink);
   if (!ok) {
     release_buffer(buffer_id);
     fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
+    return;
+  }
+  if (masking_failed_) {
+    relay_pieces_.clear();
+    release_buffer(buffer_id);
+    fail("XX000", "pgwarden: the session was ended because pgwarden could not check a result for masked values (" +
+                      masker_->failure() + ")");
     return;
   }
   queue_pieces(client_, buffer_id);

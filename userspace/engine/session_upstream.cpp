@@ -242,8 +242,13 @@ bool Session::start_gate() {
       if (Session* s = worker->find_session(id)) s->catalog_ready();
     });
   }, ready);
-  gate_ = std::make_unique<PolicyGate>(worker_.state(), worker_.decision_cache(), identity_name_, upstream_name_,
-                                       std::move(entry), *catalogs, upstream_config_->user);
+  auto gate = std::make_unique<PolicyGate>(worker_.state(), worker_.decision_cache(), worker_.mask_models(),
+                                           identity_name_, upstream_name_, std::move(entry), *catalogs,
+                                           upstream_config_->user);
+  // Every gated session follows its results, masking or not: a reload may
+  // add mask rules, and they must apply from the next statement.
+  masker_ = std::make_unique<ResultMasker>(*gate, identity_name_, id_);
+  gate_ = std::move(gate);
   waiting_for_catalog_ = !ready;
   return ready;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/engine_state.h"
+#include "engine/mask_models.h"
 #include "engine/ring.h"
 #include "policy/decision_cache.h"
 
@@ -57,6 +58,7 @@ class Worker {
 
   // Policy decisions of this thread's sessions: no lock on the hot path.
   policy::DecisionCache& decision_cache() { return decision_cache_; }
+  MaskModels& mask_models() { return mask_models_; }
 
  private:
   void run();
@@ -84,6 +86,7 @@ class Worker {
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;
   policy::DecisionCache decision_cache_;
+  MaskModels mask_models_;
   void run_posted();
   std::vector<Session*> finished_candidates_;
   std::vector<Session*> buffer_waiters_;

@@ -45,6 +45,9 @@ struct CatalogRelation {
   std::string schema;
   std::string name;
   RelationKind kind = RelationKind::table;
+  // Views and materialized views outside the system schemas: the defining
+  // query as pg_get_viewdef prints it (stars expanded). Empty otherwise.
+  std::string definition;
   std::string qualified() const { return schema + "." + name; }
 };
 
@@ -59,6 +62,8 @@ struct CatalogFunction {
   Oid oid = 0;
   std::string schema;
   std::string name;
+  std::string language;  // pg_language.lanname: "sql", "plpgsql", "internal", "c", ...
+  std::string body;      // SQL-language functions outside the system schemas; else empty
 };
 
 // A view (or materialized view) reads these relations: pg_rewrite's rule of
@@ -113,6 +118,8 @@ class Catalog {
   // policy must check besides the name itself. Empty for a plain table.
   std::vector<const CatalogRelation*> base_relations(Oid view) const;
 
+  const std::vector<CatalogRelation>& relations() const { return data_.relations; }
+  const std::vector<CatalogFunction>& functions() const { return data_.functions; }
   std::size_t relation_count() const { return data_.relations.size(); }
   std::size_t function_count() const { return data_.functions.size(); }
   std::size_t schema_count() const { return data_.schemas.size(); }

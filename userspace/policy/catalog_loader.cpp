@@ -22,8 +22,12 @@ constexpr const char* kSchemasQuery =
     "SELECT nspname FROM pg_catalog.pg_namespace "
     "WHERE nspname !~ '^pg_(toast_)?temp_'";
 
+// View definitions are what masking traces a view's columns through; the
+// system's own views hold no user data and are left out.
 constexpr const char* kRelationsQuery =
-    "SELECT c.oid, n.nspname, c.relname, c.relkind "
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, "
+    "CASE WHEN c.relkind IN ('v','m') AND n.nspname NOT IN ('pg_catalog','information_schema') "
+    "THEN pg_catalog.pg_get_viewdef(c.oid) END "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r','v','m','f','p','S') AND c.relpersistence <> 't'";
 
@@ -43,9 +47,15 @@ constexpr const char* kRuleDependenciesQuery =
     "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
     "WHERE d.refobjid <> r.ev_class";
 
+// The body of SQL-language functions outside the system schemas: masking
+// traces what they return (a SQL-standard BEGIN ATOMIC body is only
+// available deparsed).
 constexpr const char* kFunctionsQuery =
-    "SELECT p.oid, n.nspname, p.proname "
-    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace";
+    "SELECT p.oid, n.nspname, p.proname, l.lanname, "
+    "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
+    "THEN COALESCE(pg_catalog.pg_get_function_sqlbody(p.oid), p.prosrc) END "
+    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 
 struct ConnCloser {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -128,7 +138,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
   if (!schemas) return Error{schemas.error()};
   for (int i = 0; i < PQntuples(schemas->get()); ++i) data.schemas.emplace_back(PQgetvalue(schemas->get(), i, 0));
 
-  auto rels = s.query(kRelationsQuery, 4, "relations");
+  auto rels = s.query(kRelationsQuery, 5, "relations");
   if (!rels) return Error{rels.error()};
   for (int i = 0; i < PQntuples(rels->get()); ++i) {
     CatalogRelation r;
@@ -137,6 +147,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
       return s.bad_value("relations", i);
     r.schema = PQgetvalue(rels->get(), i, 1);
     r.name = PQgetvalue(rels->get(), i, 2);
+    r.definition = PQgetvalue(rels->get(), i, 4);
     r.kind = static_cast<RelationKind>(kind[0]);
     data.relations.push_back(std::move(r));
   }
@@ -163,7 +174,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     data.view_dependencies.push_back(d);
   }
 
-  auto fns = s.query(kFunctionsQuery, 3, "functions");
+  auto fns = s.query(kFunctionsQuery, 5, "functions");
   if (!fns) return Error{fns.error()};
   data.functions.reserve(static_cast<std::size_t>(PQntuples(fns->get())));
   for (int i = 0; i < PQntuples(fns->get()); ++i) {
@@ -171,6 +182,8 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     if (!parse_number(PQgetvalue(fns->get(), i, 0), f.oid)) return s.bad_value("functions", i);
     f.schema = PQgetvalue(fns->get(), i, 1);
     f.name = PQgetvalue(fns->get(), i, 2);
+    f.language = PQgetvalue(fns->get(), i, 3);
+    f.body = PQgetvalue(fns->get(), i, 4);
     data.functions.push_back(std::move(f));
   }
   return data;

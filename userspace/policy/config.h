@@ -157,6 +157,10 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{30'000};
   LogLevel log_level = LogLevel::info;
   std::optional<std::string> explicit_upstream;  // resolved (see the header comment)
+  // The key of the `hash` mask function (mask_hash_key_file); required when
+  // a rule uses hash. Same handling as upstream passwords.
+  std::optional<Secret> mask_hash_key;
+  std::string mask_hash_key_file;
 
   InterceptConfig intercept;
   RecordingConfig recording;

@@ -426,12 +426,13 @@ class Loader {
   YAML::Node explicit_upstream_node_;
   bool explicit_upstream_given_ = false;
   YAML::Node listen_node_;
+  bool hash_key_given_ = false;
 };
 
-constexpr std::array<std::string_view, 14> kTopKeys = {
+constexpr std::array<std::string_view, 15> kTopKeys = {
     "listen",     "unix_socket",    "admin_socket",     "intercept", "recording",
     "upstreams",  "identities",     "policies",         "default",   "workers",
-    "max_message_size", "shutdown_grace", "log_level", "explicit_upstream",
+    "max_message_size", "shutdown_grace", "log_level", "explicit_upstream", "mask_hash_key_file",
 };
 
 Config Loader::load(const YAML::Node& root) {
@@ -504,6 +505,16 @@ Config Loader::load(const YAML::Node& root) {
         {"allow", DefaultAction::allow}, {"deny", DefaultAction::deny},
     }};
     if (auto v = read_choice(f->value, "default", kDefaults)) config.default_action = *v;
+  }
+
+  if (auto f = fields->get("mask_hash_key_file")) {
+    // The key of the `hash` mask function: a secret like a password (whoever
+    // has it can test guesses against hashed values), read the same way.
+    if (auto file = read_path(f->value, "mask_hash_key_file")) {
+      config.mask_hash_key_file = *file;
+      config.mask_hash_key = read_password_file(f->value, "mask_hash_key_file", *file, config);
+    }
+    hash_key_given_ = true;
   }
 
   if (const Field* f = require(*fields, "upstreams", root, "")) {
@@ -985,6 +996,20 @@ void Loader::load_policy(const YAML::Node& n, const std::string& path, Policy& o
              [&](const YAML::Node& e, const std::string& ep) {
                MaskRule rule;
                load_mask_rule(e, ep, rule);
+               if (rule.with.kind == MaskFunction::Kind::hash && !hash_key_given_) {
+                 error(e, ep, "the hash function needs a key: set mask_hash_key_file (a file holding a secret)");
+               }
+               if (!rule.detect.empty()) {
+                 // One function for every detector hit keeps the engine's
+                 // per-value work to one pass.
+                 for (const MaskRule& earlier : out.mask) {
+                   if (!earlier.detect.empty() && !(earlier.with == rule.with)) {
+                     error(e, ep, "detect rules of one policy must use the same function (" +
+                                      earlier.with.to_string() + " above); merge them into one rule");
+                     break;
+                   }
+                 }
+               }
                out.mask.push_back(std::move(rule));
              });
   }

@@ -100,19 +100,22 @@ class MaskModel {
     sql::Taint function_taint(std::string_view schema, std::string_view name) const override;
     const MaskModel* model = nullptr;
   };
-  friend class MaskModelBuilder;
+  friend class Oracle;
+  // Traces views and SQL functions until their taints settle.
+  void trace_definitions();
 
   bool active_ = false;
   bool strict_ = false;
-  const Catalog* catalog_ = nullptr;               // borrowed: the engine keeps the snapshot alive
+  const Catalog* catalog_ = nullptr;  // borrowed: the engine keeps the snapshot alive with the model
+  std::vector<std::string> column_globs_;           // one per column rule, "schema.table.column"
   std::vector<mask::MaskFunction> functions_;      // one per column rule
-  std::vector<std::string> rule_names_;
-  std::unordered_map<std::uint64_t, std::uint32_t> column_rules_;  // (oid << 16 | attnum) -> index
-  std::unordered_map<std::uint64_t, sql::Taint> view_columns_;     // (oid << 16 | attnum) -> taint
+  std::unordered_map<std::uint64_t, std::uint32_t> column_rules_;  // key(oid, attnum) -> rule index
+  std::unordered_map<std::uint64_t, sql::Taint> view_columns_;     // key(oid, attnum) -> taint
   std::unordered_set<Oid> views_;
   std::unordered_set<std::string> masked_relation_names_;  // "name" and "schema.name"
   std::unordered_set<std::string> masked_column_names_;
-  std::unordered_map<std::string, sql::Taint> function_taints_;  // "name" and "schema.name"
+  std::unordered_map<std::string, sql::Taint> function_taints_;  // user functions: "name" and "schema.name"
+  std::unordered_set<std::string> builtin_functions_;            // names in pg_catalog / information_schema
   mask::DetectorSet detectors_;
   mask::MaskFunction detect_function_;
   mask::MaskFunction derived_function_;

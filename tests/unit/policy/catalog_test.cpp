@@ -55,7 +55,7 @@ TEST(Catalog, BaseRelationsThroughViewsOfViews) {
 
 TEST(Catalog, BaseRelationsSurviveCycles) {
   CatalogData d;
-  d.relations = {{1, "s", "a", RelationKind::view}, {2, "s", "b", RelationKind::view}};
+  d.relations = {{1, "s", "a", RelationKind::view, {}}, {2, "s", "b", RelationKind::view, {}}};
   d.view_dependencies = {{1, 2}, {2, 1}, {1, 1}};
   auto c = Catalog::build(std::move(d));
   auto bases = c->base_relations(1);

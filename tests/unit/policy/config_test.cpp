@@ -135,7 +135,9 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
 
 TEST_F(ConfigTest, EveryKeyOfTheContractIsRead) {
   write("billing.pw", "pw2\r\n");
+  write("mask.key", "k3y\n");
   auto r = load(R"yaml(listen: "[::1]:16432"
+mask_hash_key_file: mask.key
 unix_socket: ""
 admin_socket: admin.sock
 workers: 3
@@ -182,7 +184,7 @@ policies:
       - { column: "*.*.email", with: email }
       - { column: "public.cards.**", with: hash }
       - { detect: [credit_card, us_ssn, email, phone, iban, secrets], with: "fixed('[x]')" }
-      - { detect: iban, with: "null" }
+      - { detect: iban, with: "fixed('[x]')" }
     approval: { timeout: 90s }
     unparseable: forward
     strict: true
@@ -251,7 +253,10 @@ default: allow
   EXPECT_EQ(p.mask[3].detect.size(), 6u);
   EXPECT_EQ(p.mask[3].with.fixed_text, "[x]");
   EXPECT_EQ(p.mask[4].detect, std::vector<Detector>{Detector::iban});
-  EXPECT_EQ(p.mask[4].with.kind, MaskFunction::Kind::null);
+  EXPECT_EQ(p.mask[4].with.fixed_text, "[x]");
+  ASSERT_TRUE(c.mask_hash_key.has_value());
+  EXPECT_EQ(c.mask_hash_key->reveal(), "k3y");
+  EXPECT_EQ(c.mask_hash_key_file, dir_ + "/mask.key");
   EXPECT_EQ(p.approval.timeout, std::chrono::seconds(90));
   EXPECT_FALSE(p.approval.notify.has_value());
   EXPECT_EQ(p.unparseable, UnparseableAction::forward);
@@ -474,6 +479,12 @@ std::vector<ErrorCase> error_cases() {
       {"mask_both",
        m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, detect: [email], with: redact }]\n"),
        "config.yaml:12:12: policies[0].mask[0]: ", "either column or detect"},
+      {"mask_hash_without_key",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c, with: hash }]\n"),
+       "config.yaml:12:12: policies[0].mask[0]: ", "set mask_hash_key_file"},
+      {"mask_detect_functions_differ",
+       m(ids + "policies:\n  - identity: agent\n    mask: [{ detect: [email], with: redact }, { detect: [iban], with: \"null\" }]\n"),
+       "config.yaml:12:47: policies[0].mask[1]: ", "must use the same function"},
       {"mask_neither", m(ids + "policies:\n  - identity: agent\n    mask: [{ with: redact }]\n"),
        "config.yaml:12:12: policies[0].mask[0]: ", "needs column"},
       {"mask_no_with", m(ids + "policies:\n  - identity: agent\n    mask: [{ column: a.b.c }]\n"),

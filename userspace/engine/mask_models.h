@@ -1,0 +1,72 @@
+// The mask models of one loop thread: a policy's mask rules resolved against
+// a catalog snapshot (policy::MaskModel), and the lineage of the statements
+// sessions sent under it.
+//
+// Building a model traces every view definition of the snapshot, so it is
+// done once per (config generation, identity, upstream, catalog version) and
+// shared by the thread's sessions; a reload or a fresh snapshot makes the
+// next statement pick up a new one. The lineage cache lives in the model's
+// handle, so an entry can never be reused under different rules or a
+// different catalog.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "mask/keyed_hash.h"
+#include "policy/catalog.h"
+#include "policy/config.h"
+#include "policy/mask_model.h"
+#include "sql/lineage.h"
+
+namespace pgw::engine {
+
+using LineageList = std::vector<sql::StatementLineage>;
+
+// One model and what it was built from. Used by one loop thread only.
+class MaskHandle {
+ public:
+  MaskHandle(std::shared_ptr<const policy::Catalog> catalog, std::shared_ptr<const policy::MaskModel> model)
+      : catalog_(std::move(catalog)), model_(std::move(model)) {}
+
+  const policy::MaskModel& model() const { return *model_; }
+  const policy::Catalog* catalog() const { return catalog_.get(); }
+
+  // The lineage of a SQL text under this model; null when the text does not
+  // parse (then nothing about its results is known, and every computed
+  // column is masked).
+  std::shared_ptr<const LineageList> lineage(std::string_view sql, bool standard_conforming_strings);
+
+ private:
+  std::shared_ptr<const policy::Catalog> catalog_;
+  std::shared_ptr<const policy::MaskModel> model_;
+  // Key: one byte for standard_conforming_strings, then the text.
+  std::unordered_map<std::string, std::shared_ptr<const LineageList>> lineages_;
+};
+
+class MaskModels {
+ public:
+  // The handle for this policy on this snapshot; null when the policy masks
+  // nothing (no column rule, no detector). A model that fails to build
+  // against the snapshot is logged and built against no snapshot ("mask
+  // every computed column"); an error only when even that fails, and then
+  // the caller must refuse statements rather than relay them unmasked.
+  Result<std::shared_ptr<MaskHandle>> get(const policy::Config& config, uint64_t config_generation,
+                                  const policy::Policy& policy, std::shared_ptr<const policy::Catalog> catalog);
+
+ private:
+  std::shared_ptr<const mask::KeyedHash> hash_key(const policy::Config& config, uint64_t config_generation);
+
+  using Key = std::tuple<uint64_t, const policy::Policy*, uint64_t>;  // generation, policy, catalog version
+  std::map<Key, std::shared_ptr<MaskHandle>> handles_;
+  uint64_t key_generation_ = 0;
+  std::shared_ptr<const mask::KeyedHash> key_;
+};
+
+}  // namespace pgw::engine

@@ -1,0 +1,277 @@
+#include "policy/mask_model.h"
+
+#include <algorithm>
+
+#include "policy/glob.h"
+
+namespace pgw::policy {
+
+namespace {
+
+std::uint64_t column_key(Oid relation, std::int16_t attnum) {
+  return (static_cast<std::uint64_t>(relation) << 16) | static_cast<std::uint16_t>(attnum);
+}
+
+bool is_system_schema(std::string_view schema) { return schema == "pg_catalog" || schema == "information_schema"; }
+
+// Relations whose columns hold stored values a column rule can name.
+bool holds_rows(RelationKind k) {
+  return k == RelationKind::table || k == RelationKind::partitioned || k == RelationKind::foreign ||
+         k == RelationKind::matview;
+}
+
+bool is_view_kind(RelationKind k) { return k == RelationKind::view || k == RelationKind::matview; }
+
+Result<mask::MaskFunction> to_mask_function(const MaskFunction& f, const std::shared_ptr<const mask::KeyedHash>& key) {
+  switch (f.kind) {
+    case MaskFunction::Kind::redact:
+      return mask::MaskFunction::redact();
+    case MaskFunction::Kind::partial:
+      return mask::MaskFunction::partial(f.first, f.last);
+    case MaskFunction::Kind::hash:
+      if (!key) return Error{"the hash mask function needs mask_hash_key_file"};
+      return mask::MaskFunction::hash(key);
+    case MaskFunction::Kind::null:
+      return mask::MaskFunction::null();
+    case MaskFunction::Kind::fixed:
+      return mask::MaskFunction::fixed(f.fixed_text);
+    case MaskFunction::Kind::email:
+      return mask::MaskFunction::email();
+  }
+  return Error{"unknown mask function"};
+}
+
+// The part of a "schema.table.column" glob at `index` (0, 1 or 2).
+std::string_view glob_part(std::string_view glob, int index) {
+  for (int i = 0; i < index; ++i) {
+    const size_t dot = glob.find('.');
+    if (dot == std::string_view::npos) return {};
+    glob.remove_prefix(dot + 1);
+  }
+  return glob.substr(0, glob.find('.'));
+}
+
+void add_taint(std::unordered_map<std::string, sql::Taint>& map, const std::string& key, sql::Taint t) {
+  auto [it, inserted] = map.emplace(key, t);
+  if (!inserted) it->second = sql::worst(it->second, t);
+}
+
+constexpr int kMaxRounds = 16;
+
+}  // namespace
+
+Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, const Catalog* catalog,
+                                                          std::shared_ptr<const mask::KeyedHash> hash_key) {
+  std::shared_ptr<MaskModel> m(new MaskModel());
+  m->oracle_.model = m.get();
+  m->catalog_ = catalog;
+  m->strict_ = policy.strict;
+  m->active_ = !policy.mask.empty();
+  bool every_column_rule_nulls = true;
+  bool first_detect = true;
+  for (const MaskRule& rule : policy.mask) {
+    auto fn = to_mask_function(rule.with, hash_key);
+    if (!fn) return Error{fn.error()};
+    if (rule.column) {
+      m->column_globs_.push_back(*rule.column);
+      m->functions_.push_back(*fn);
+      every_column_rule_nulls = every_column_rule_nulls && rule.with.kind == MaskFunction::Kind::null;
+      continue;
+    }
+    for (Detector d : rule.detect) {
+      auto md = mask::parse_detector(to_string(d));
+      if (!md) return Error{md.error()};
+      m->detectors_.add(*md);
+    }
+    if (first_detect) m->detect_function_ = *fn;
+    first_detect = false;
+  }
+  m->derived_function_ = !m->functions_.empty() && every_column_rule_nulls ? mask::MaskFunction::null()
+                                                                            : mask::MaskFunction::redact();
+  if (catalog == nullptr) return std::shared_ptr<const MaskModel>(std::move(m));
+
+  // Column rules against every stored column.
+  for (const CatalogRelation& rel_ref : catalog->relations()) {
+    const CatalogRelation* rel = &rel_ref;
+    if (is_view_kind(rel->kind) && !rel->definition.empty()) m->views_.insert(rel->oid);
+    if (is_system_schema(rel->schema) || !holds_rows(rel->kind)) continue;
+    for (const CatalogColumn& col : catalog->columns(rel->oid)) {
+      const std::string full = rel->schema + "." + rel->name + "." + col.name;
+      for (size_t i = 0; i < m->column_globs_.size(); ++i) {
+        if (!glob_match(m->column_globs_[i], full, '.')) continue;
+        m->column_rules_.emplace(column_key(rel->oid, col.attnum), static_cast<std::uint32_t>(i));
+        m->masked_relation_names_.insert(rel->name);
+        m->masked_relation_names_.insert(rel->schema + "." + rel->name);
+        m->masked_column_names_.insert(col.name);
+        break;
+      }
+    }
+  }
+  for (const CatalogFunction& fn : catalog->functions()) {
+    if (is_system_schema(fn.schema)) m->builtin_functions_.insert(fn.name);
+  }
+  m->trace_definitions();
+  return std::shared_ptr<const MaskModel>(std::move(m));
+}
+
+// Views and SQL functions are traced with the oracle as it stands, which
+// they extend in turn (a view over a view, a function over a view); rounds
+// repeat until nothing changes. What has not settled then is tainted.
+void MaskModel::trace_definitions() {
+  struct Pending {
+    const CatalogRelation* view = nullptr;
+    const CatalogFunction* function = nullptr;
+  };
+  std::vector<Pending> pending;
+  for (const CatalogRelation& rel : catalog_->relations()) {
+    if (views_.count(rel.oid) != 0) pending.push_back({&rel, nullptr});
+  }
+  for (const CatalogFunction& fn_ref : catalog_->functions()) {
+    const CatalogFunction* fn = &fn_ref;
+    if (is_system_schema(fn->schema)) continue;
+    if (fn->language == "sql" && !fn->body.empty()) {
+      pending.push_back({nullptr, fn});
+    } else {
+      const sql::Taint t = fn->language == "internal" ? sql::Taint::clean : sql::Taint::untraceable;
+      add_taint(function_taints_, fn->name, t);
+      add_taint(function_taints_, fn->schema + "." + fn->name, t);
+    }
+  }
+  bool settled = false;
+  for (int round = 0; round < kMaxRounds && !settled; ++round) {
+    const size_t before = masked_relation_names_.size() + masked_column_names_.size() + function_taints_.size() +
+                          view_columns_.size();
+    std::vector<std::pair<std::string, sql::Taint>> function_updates;
+    for (const Pending& p : pending) {
+      if (p.view != nullptr) {
+        const auto columns = catalog_->columns(p.view->oid);
+        auto traced = sql::trace_lineage(p.view->definition, oracle_);
+        std::vector<sql::Taint> taints(columns.size(), sql::Taint::tainted);
+        if (traced && traced->size() == 1) {
+          const auto& outputs = (*traced)[0].outputs;
+          const bool positional = outputs.size() == columns.size() &&
+                                  std::none_of(outputs.begin(), outputs.end(), [](auto& o) { return o.star; });
+          sql::Taint all = sql::Taint::clean;
+          for (const auto& o : outputs) all = sql::worst(all, o.taint);
+          for (size_t i = 0; i < columns.size(); ++i) taints[i] = positional ? outputs[i].taint : all;
+        }
+        bool any = false;
+        for (size_t i = 0; i < columns.size(); ++i) {
+          const std::uint64_t key = column_key(p.view->oid, columns[i].attnum);
+          auto [it, inserted] = view_columns_.emplace(key, taints[i]);
+          if (!inserted) it->second = sql::worst(it->second, taints[i]);
+          if (it->second == sql::Taint::tainted) masked_column_names_.insert(columns[i].name);
+          any = any || it->second != sql::Taint::clean;
+        }
+        if (any) {
+          masked_relation_names_.insert(p.view->name);
+          masked_relation_names_.insert(p.view->schema + "." + p.view->name);
+        }
+        continue;
+      }
+      auto traced = sql::trace_lineage(p.function->body, oracle_);
+      sql::Taint t = sql::Taint::tainted;  // a body that does not trace counts as reading everything
+      if (traced) {
+        t = sql::Taint::clean;
+        for (const auto& st : *traced) {
+          if (st.touches_masked) t = sql::worst(t, sql::Taint::tainted);
+          for (const auto& o : st.outputs) t = sql::worst(t, o.taint);
+        }
+      }
+      function_updates.emplace_back(p.function->name, t);
+      function_updates.emplace_back(p.function->schema + "." + p.function->name, t);
+    }
+    size_t changed_functions = 0;
+    for (auto& [name, t] : function_updates) {
+      auto it = function_taints_.find(name);
+      if (it == function_taints_.end() || sql::worst(it->second, t) != it->second) ++changed_functions;
+      add_taint(function_taints_, name, t);
+    }
+    const size_t after = masked_relation_names_.size() + masked_column_names_.size() + function_taints_.size() +
+                         view_columns_.size();
+    settled = before == after && changed_functions == 0 && round > 0;
+  }
+  if (!settled) {
+    // Definitions that keep feeding each other: everything they define is masked.
+    for (const Pending& p : pending) {
+      if (p.view != nullptr) {
+        for (const CatalogColumn& c : catalog_->columns(p.view->oid)) {
+          view_columns_[column_key(p.view->oid, c.attnum)] = sql::Taint::tainted;
+          masked_column_names_.insert(c.name);
+        }
+        masked_relation_names_.insert(p.view->name);
+      } else {
+        function_taints_[p.function->name] = sql::Taint::tainted;
+        function_taints_[p.function->schema + "." + p.function->name] = sql::Taint::tainted;
+      }
+    }
+  }
+}
+
+const mask::MaskFunction* MaskModel::column_function(Oid relation, std::int16_t attnum) const {
+  auto it = column_rules_.find(column_key(relation, attnum));
+  return it == column_rules_.end() ? nullptr : &functions_[it->second];
+}
+
+std::string MaskModel::column_rule_name(Oid relation, std::int16_t attnum) const {
+  auto it = column_rules_.find(column_key(relation, attnum));
+  return it == column_rules_.end() ? std::string() : column_globs_[it->second];
+}
+
+sql::Taint MaskModel::view_column_taint(Oid relation, std::int16_t attnum) const {
+  auto it = view_columns_.find(column_key(relation, attnum));
+  if (it != view_columns_.end()) return it->second;
+  // A view the snapshot lists without a traced column: unknown, so masked.
+  return views_.count(relation) != 0 ? sql::Taint::tainted : sql::Taint::clean;
+}
+
+bool MaskModel::is_view(Oid relation) const { return views_.count(relation) != 0; }
+
+std::vector<MaskModel::CopyColumn> MaskModel::copy_columns(Oid relation) const {
+  std::vector<CopyColumn> out;
+  if (catalog_ == nullptr) return out;
+  for (const CatalogColumn& c : catalog_->columns(relation)) {
+    CopyColumn cc;
+    cc.name = c.name;
+    cc.function = column_function(relation, c.attnum);
+    cc.taint = is_view(relation) ? view_column_taint(relation, c.attnum) : sql::Taint::clean;
+    cc.type = c.type;
+    out.push_back(std::move(cc));
+  }
+  return out;
+}
+
+bool MaskModel::Oracle::relation_is_masked(std::string_view schema, std::string_view name) const {
+  if (model->catalog_ == nullptr) {
+    // No snapshot: a relation is masked when some rule could name it.
+    for (const auto& g : model->column_globs_) {
+      if (glob_match(glob_part(g, 1), name, '.')) return true;
+    }
+    return false;
+  }
+  if (schema.empty()) return model->masked_relation_names_.count(std::string(name)) != 0;
+  return model->masked_relation_names_.count(std::string(schema) + "." + std::string(name)) != 0;
+}
+
+bool MaskModel::Oracle::column_is_masked(std::string_view column) const {
+  if (model->catalog_ == nullptr) {
+    for (const auto& g : model->column_globs_) {
+      if (glob_match(glob_part(g, 2), column, '.')) return true;
+    }
+    return false;
+  }
+  return model->masked_column_names_.count(std::string(column)) != 0;
+}
+
+sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::string_view name) const {
+  if (is_system_schema(schema)) return sql::Taint::clean;
+  const std::string key = schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
+  if (auto it = model->function_taints_.find(key); it != model->function_taints_.end()) return it->second;
+  // Unqualified built-ins resolve to pg_catalog first.
+  if (schema.empty() && model->builtin_functions_.count(key) != 0) return sql::Taint::clean;
+  // Not in the snapshot: created since, or not a function at all (the server
+  // will say). Nothing is known about what it returns.
+  return sql::Taint::tainted;
+}
+
+}  // namespace pgw::policy
