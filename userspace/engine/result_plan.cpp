@@ -69,7 +69,10 @@ mask::RowPlan plan_for_rows(const pgwire::RowDescription& description, const sql
   size_t i = 0;
   for (const pgwire::FieldDescription field : description.fields) {
     Taint taint = positional[i++];
-    if (field.table != 0) {
+    // Attribute 0 is the whole row (SELECT c FROM customers c reports the
+    // table with column 0), negative ones are system columns: neither is a
+    // plain column value, so lineage decides.
+    if (field.table != 0 && field.column > 0) {
       if (const mask::MaskFunction* fn = model.column_function(field.table, field.column)) {
         rules.push_back(mask::ColumnRule::masked(*fn, field.type, field.format));
         continue;

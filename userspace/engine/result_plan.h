@@ -3,7 +3,8 @@
 // RowPlan: per column, pass, mask, null or scan with the detectors.
 //
 // A column's fate, in this order:
-//   1. the server names a table column as its origin and a column rule
+//   1. the server names a table column (attribute > 0; 0 is a whole-row
+//      reference) as its origin and a column rule
 //      matches it: the rule's function;
 //   2. the origin is a view column: its lineage through the view definition;
 //   3. the origin is any other table column: clean (a plain column value);

@@ -6,7 +6,9 @@
 // NANP: (NPA) NXX-XXXX, NPA-NXX-XXXX, NPA.NXX.XXXX, NPA NXX XXXX, each
 // optionally led by "1-", "1 ", "1.", "+1" or "+1 ". A bare ten-digit run
 // counts only after "+1" (alone it is just as likely an order id).
-//   NPA (area): [2-9][0-8][0-9], not N11.   NXX (exchange): [2-9][0-9][0-9], not N11.
+//   NPA (area): [2-9][0-9][0-9], not N11.   NXX (exchange): [2-9][0-9][0-9], not N11.
+// (N9X area codes are reserved, not invalid: data holds them, and a missed
+// phone number leaks while a masked look-alike only costs a value.)
 // Those rules are what keeps "ORD-555-123-4567" or "2024-100-1234" out.
 #include "mask/scan_text.h"
 #include "mask/scanners.h"
@@ -20,7 +22,7 @@ constexpr size_t kE164MaxDigits = 15;
 bool is_n11(std::string_view t, size_t p) { return t[p + 1] == '1' && t[p + 2] == '1'; }
 
 bool valid_npa(std::string_view t, size_t p) {
-  return t[p] >= '2' && t[p + 1] != '9' && !is_n11(t, p);
+  return t[p] >= '2' && !is_n11(t, p);
 }
 bool valid_nxx(std::string_view t, size_t p) { return t[p] >= '2' && !is_n11(t, p); }
 

@@ -145,6 +145,19 @@ TEST(ResultMasker, ExpressionsOverMaskedColumnsAreMaskedWhole) {
   EXPECT_NE(h.client.find("***********"), std::string::npos);
 }
 
+TEST(ResultMasker, AWholeRowReportedWithTheTableAsOriginIsMasked) {
+  // PostgreSQL names the table, with attribute 0, as the origin of `c`.
+  Harness h;
+  ASSERT_EQ(h.masker.on_query("SELECT c FROM customers c").action, GateVerdict::Action::kForward);
+  h.server(row_description({field("c", kCustomers, 0, 16388)}));
+  h.server(data_row({"(7,\"Ann Lee\",ann@example.com,123-45-6789)"}));
+  h.server(command_complete("SELECT 1"));
+  h.server(ready());
+  EXPECT_FALSE(h.failed);
+  EXPECT_EQ(h.client.find("123-45-6789"), std::string::npos);
+  EXPECT_EQ(h.client.find("ann@example.com"), std::string::npos);
+}
+
 TEST(ResultMasker, SecondStatementOfAQueryUsesItsOwnLineage) {
   Harness h;
   ASSERT_EQ(h.masker.on_query("SELECT lower(name) FROM customers; SELECT lower(email) FROM customers").action,
