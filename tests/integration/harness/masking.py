@@ -59,9 +59,9 @@ def create_database(cluster):
     return DB
 
 
-def config_overrides(tmpdir, strict=False, identity="agent"):
+def config_overrides(tmpdir, strict=False, identity="agent", hash_key="pgwarden-test-mask-key"):
     key_file = os.path.join(tmpdir, "mask.key")
-    write_secret_file(key_file, "pgwarden-test-mask-key")
+    write_secret_file(key_file, hash_key)
     policy = {"identity": identity, "allow": list(ALLOWED), "mask": list(MASK_RULES), "strict": strict}
     return {
         "default": "deny",
