@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from harness import PgCluster, Pgwarden, client_env  # noqa: E402
 from harness import pgbench  # noqa: E402
 from bench.pgbouncer import PgBouncer  # noqa: E402
+from bench import masking  # noqa: E402
 from bench import transparent  # noqa: E402
 from harness import intercept  # noqa: E402
 
@@ -47,6 +48,15 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--no-transparent", action="store_true",
                    help="skip the transparent (eBPF) runs, fast path on and off")
+    p.add_argument("--no-masking", action="store_true",
+                   help="skip the masking runs (SELECT * of a big table: direct, no rule, masked)")
+    p.add_argument("--mask-rows", type=int, default=1_000_000,
+                   help="rows of the masking runs' customers table (1000000)")
+    p.add_argument("--mask-transactions", type=int, default=2,
+                   help="SELECT * per pgbench run in the masking runs (2)")
+    p.add_argument("--only-masking", action="store_true", help="run only the masking section")
+    p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
+                   help="where mask_bench was built (build)")
     return p.parse_args(argv)
 
 
@@ -71,6 +81,14 @@ def ratio(a, b, width):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.only_masking:
+        with PgCluster(sample_data=False) as pg:
+            result = masking.run(pg, args)
+        masking.print_summary(result)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "masking": result}, f, indent=2)
+        return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     targets = ["direct", "pgbouncer"] + ([] if args.only_direct_and_pgbouncer else ["pgwarden"])
     results = {m: {} for m in modes}
@@ -136,6 +154,8 @@ def main(argv=None):
                 guarded.stop()
             if want_transparent:
                 info["transparent"] = transparent.run(pg, DB, modes, args)
+            if not args.no_masking and not args.only_direct_and_pgbouncer:
+                info["masking"] = masking.run(pg, args)
         finally:
             if warden:
                 warden.close()
@@ -164,6 +184,8 @@ def main(argv=None):
               f"{ratio(tps.get('policy'), tps.get('pgbouncer'), 16)}")
     if "transparent" in info:
         transparent.print_summary(info["transparent"], modes)
+    if "masking" in info:
+        masking.print_summary(info["masking"])
     if "pgwarden_peak_rss_kb" in info:
         print(f"\npgwarden peak RSS: {info['pgwarden_peak_rss_kb'] / 1024:.1f} MiB")
     if args.json:
