@@ -23,6 +23,19 @@ from harness import intercept  # noqa: E402
 DB_HOST = "127.0.0.3"  # stands for the database host a workload knows
 
 
+MASK_RULES = [
+    {"column": "public.customers.ssn", "with": "partial(last=4)"},
+    {"column": "public.customers.card_number", "with": "partial(last=4)"},
+    {"column": "public.customers.email", "with": "email"},
+    {"detect": ["credit_card", "us_ssn", "email", "phone"], "with": "redact"},
+]
+MASKED_QUERIES = [
+    "SELECT name, ssn, card_number, email FROM customers ORDER BY id LIMIT 3",
+    "SELECT upper(ssn), row_to_json(c)->>'email' AS email FROM customers c ORDER BY id LIMIT 2",
+    "SELECT notes FROM customers WHERE notes LIKE '%SSN%' ORDER BY id LIMIT 2",
+]
+
+
 def say(text):
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
@@ -51,19 +64,24 @@ def transparent(pg):
     try:
         identities = [{"name": "coding-agent", "match": {"cgroup": rig.clients.path + "/**"}}]
         policies = [{"identity": "coding-agent", "allow": ["select"],
-                     "deny": ["insert", "update", "delete", "ddl"], "tables": {"deny": ["hr.*"]}}]
+                     "deny": ["insert", "update", "delete", "ddl"], "tables": {"deny": ["hr.*"]},
+                     "mask": MASK_RULES}]
         pw = rig.pgwarden(identities=identities, policies=policies)
         say(f"pgwarden intercepts connects to port {pg.port} from cgroup {rig.clients.path} (eBPF), "
             "holds the credential and knows each workload from the kernel")
         print(open(pw.config_path).read().rstrip())
 
         say("a workload in the demo cgroup connects to the database's own address, with no password")
-        for sql in ["SELECT current_user, inet_server_addr(), inet_server_port()",
-                    "SELECT name, email, phone FROM customers ORDER BY id LIMIT 3"]:
+        for sql in ["SELECT current_user, inet_server_addr(), inet_server_port()"]:
             r = rig.psql("-c", sql)
             show(f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"     # inside {rig.clients.path}", r)
         r = rig.probe(sql="SELECT 1")
         print(f"the client's socket still shows its peer as {r.get('peer')} (getpeername)")
+
+        say("personal data is masked in results, however the query is written")
+        for sql in MASKED_QUERIES:
+            r = rig.psql("-c", sql)
+            show(f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"", r)
 
         say("the agent's policy allows reading only: a DELETE is refused before it reaches the database")
         for sql in ["DELETE FROM customers WHERE id = 1",
@@ -91,10 +109,10 @@ def explicit(pg, reason):
     say(f"eBPF interception is not available here ({reason}): explicit mode over the unix socket")
     with Pgwarden(pg, overrides={"default": "deny", "identities": [
             {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}}],
-            "policies": [{"identity": "quickstart-shell", "allow": ["select"]}]}) as pw:
+            "policies": [{"identity": "quickstart-shell", "allow": ["select"], "mask": MASK_RULES}]}) as pw:
         sock_dir = os.path.dirname(pw.config["unix_socket"])
         args = ["-h", sock_dir, "-p", str(pw.port), "-d", pg.app_db]
-        for sql in ["SELECT current_user", "SELECT name, email, phone FROM customers ORDER BY id LIMIT 3"]:
+        for sql in ["SELECT current_user", *MASKED_QUERIES, "DELETE FROM customers WHERE id = 1"]:
             show(f"psql -h {sock_dir} -p {pw.port} -d {pg.app_db} -c \"{sql}\"", psql(args, "-c", sql))
         refused_without_password(pg)
         pgwarden_status(pw)
