@@ -114,11 +114,12 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
   EXPECT_TRUE(p.deny.has(StatementClass::copy_from));
   EXPECT_EQ(p.deny.functions, std::vector<std::string>{"pg_read_file"});
   EXPECT_EQ(p.tables.deny, std::vector<std::string>{"hr.*"});
-  ASSERT_EQ(p.mask.size(), 2u);
+  ASSERT_EQ(p.mask.size(), 3u);
   EXPECT_EQ(p.mask[0].column, "public.customers.ssn");
   EXPECT_EQ(p.mask[0].with.kind, MaskFunction::Kind::partial);
   EXPECT_EQ(p.mask[0].with.last, 4u);
-  EXPECT_EQ(p.mask[1].detect,
+  EXPECT_EQ(p.mask[1].with.kind, MaskFunction::Kind::email);
+  EXPECT_EQ(p.mask[2].detect,
             (std::vector<Detector>{Detector::credit_card, Detector::us_ssn, Detector::email}));
   EXPECT_EQ(p.approval.timeout, std::chrono::seconds(300));
   EXPECT_EQ(p.approval.notify, "http://127.0.0.1:9099/hook");
