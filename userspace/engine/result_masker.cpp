@@ -54,10 +54,9 @@ GateVerdict ResultMasker::check(const LineageList& list, const MaskHandle& handl
   const policy::MaskModel& model = handle.model();
   for (const auto& st : list) {
     if (st.writes_masked) {
-      const std::string target = st.write_target.empty() ? std::string("a write") : st.write_target;
-      return GateVerdict::deny("pgwarden: " + target + " of masked values denied by policy for " + identity_,
-                               "42501",
-                               "The statement would move values of masked columns where pgwarden cannot mask them.");
+      const std::string target = st.write_target.empty() ? std::string("a write of masked values") : st.write_target;
+      return GateVerdict::deny("pgwarden: " + target + " denied by policy for " + identity_, "42501",
+                               "The statement could move values of masked columns where pgwarden cannot mask them.");
     }
     if (model.strict() && st.filters_on_masked) {
       return GateVerdict::deny("pgwarden: filtering on masked values denied by policy for " + identity_, "42501",

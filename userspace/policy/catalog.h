@@ -75,6 +75,14 @@ struct ViewDependency {
   Oid base = 0;
 };
 
+// A child table of an inheritance parent or a partition of a partitioned
+// table (pg_inherits): it holds the parent's columns, so the parent's mask
+// rules cover it too.
+struct Inheritance {
+  Oid child = 0;
+  Oid parent = 0;
+};
+
 // Everything a loader (or a test) provides; Catalog::build() indexes it.
 struct CatalogData {
   std::string database;                  // current_database() of the loading connection
@@ -85,6 +93,7 @@ struct CatalogData {
   std::vector<CatalogColumn> columns;
   std::vector<ViewDependency> view_dependencies;
   std::vector<CatalogFunction> functions;
+  std::vector<Inheritance> inheritance;
 };
 
 // One relation a written name could mean.
@@ -120,6 +129,7 @@ class Catalog {
 
   const std::vector<CatalogRelation>& relations() const { return data_.relations; }
   const std::vector<CatalogFunction>& functions() const { return data_.functions; }
+  const std::vector<Inheritance>& inheritance() const { return data_.inheritance; }
   std::size_t relation_count() const { return data_.relations.size(); }
   std::size_t function_count() const { return data_.functions.size(); }
   std::size_t schema_count() const { return data_.schemas.size(); }

@@ -57,6 +57,9 @@ constexpr const char* kFunctionsQuery =
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 
+// Partitions and inheritance children: a parent's mask rules cover them.
+constexpr const char* kInheritanceQuery = "SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits";
+
 struct ConnCloser {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
@@ -172,6 +175,15 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     if (!parse_number(PQgetvalue(deps->get(), i, 0), d.view) || !parse_number(PQgetvalue(deps->get(), i, 1), d.base))
       return s.bad_value("view dependencies", i);
     data.view_dependencies.push_back(d);
+  }
+
+  auto inh = s.query(kInheritanceQuery, 2, "inheritance");
+  if (!inh) return Error{inh.error()};
+  for (int i = 0; i < PQntuples(inh->get()); ++i) {
+    Inheritance e;
+    if (!parse_number(PQgetvalue(inh->get(), i, 0), e.child) || !parse_number(PQgetvalue(inh->get(), i, 1), e.parent))
+      return s.bad_value("inheritance", i);
+    data.inheritance.push_back(e);
   }
 
   auto fns = s.query(kFunctionsQuery, 5, "functions");

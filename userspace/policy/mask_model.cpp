@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/glob.h"
+#include "sql/function_denylist.h"
 
 namespace pgw::policy {
 
@@ -107,11 +108,66 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
       }
     }
   }
+  m->inherit_rules();
+  if (!m->column_rules_.empty()) m->mask_statistics();
   for (const CatalogFunction& fn : catalog->functions()) {
     if (is_system_schema(fn.schema)) m->builtin_functions_.insert(fn.name);
   }
   m->trace_definitions();
   return std::shared_ptr<const MaskModel>(std::move(m));
+}
+
+// A partition or inheritance child holds its parent's columns: the parent's
+// rules cover it (through any depth of partitioning), by column name.
+void MaskModel::inherit_rules() {
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool changed = false;
+    for (const Inheritance& e : catalog_->inheritance()) {
+      const CatalogRelation* child = catalog_->relation(e.child);
+      if (child == nullptr) continue;
+      for (const CatalogColumn& pc : catalog_->columns(e.parent)) {
+        auto rule = column_rules_.find(column_key(e.parent, pc.attnum));
+        if (rule == column_rules_.end()) continue;
+        for (const CatalogColumn& cc : catalog_->columns(e.child)) {
+          if (cc.name != pc.name) continue;
+          if (column_rules_.emplace(column_key(e.child, cc.attnum), rule->second).second) changed = true;
+          masked_relation_names_.insert(child->name);
+          masked_relation_names_.insert(child->schema + "." + child->name);
+        }
+      }
+    }
+    if (!changed) return;
+  }
+}
+
+// The planner's statistics hold sample values of every column: the most
+// common values and histogram bounds of a masked column are its values.
+// Their views are readable by whoever may read the table, so with any
+// column rule in force their value columns count as masked.
+void MaskModel::mask_statistics() {
+  static constexpr std::string_view kViews[] = {"pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic",
+                                                "pg_statistic_ext_data"};
+  static constexpr std::string_view kValueColumns[] = {"most_common_vals", "histogram_bounds", "most_common_elems",
+                                                       "stavalues1", "stavalues2", "stavalues3", "stavalues4",
+                                                       "stavalues5", "stxdmcv", "stxdexpr", "exprs"};
+  for (std::string_view name : kViews) {
+    const CatalogRelation* rel = catalog_->find("pg_catalog", name);
+    if (rel == nullptr) continue;
+    bool any = false;
+    for (const CatalogColumn& c : catalog_->columns(rel->oid)) {
+      bool value_column = false;
+      for (std::string_view value : kValueColumns) value_column = value_column || c.name == value;
+      // The other columns (schema, table, null fraction, ...) describe, not hold, values.
+      view_columns_[column_key(rel->oid, c.attnum)] = value_column ? sql::Taint::tainted : sql::Taint::clean;
+      if (!value_column) continue;
+      masked_column_names_.insert(c.name);
+      any = true;
+    }
+    if (!any) continue;
+    views_.insert(rel->oid);
+    masked_relation_names_.insert(rel->name);
+    masked_relation_names_.insert(rel->schema + "." + rel->name);
+  }
 }
 
 // Views and SQL functions are traced with the oracle as it stands, which
@@ -124,7 +180,7 @@ void MaskModel::trace_definitions() {
   };
   std::vector<Pending> pending;
   for (const CatalogRelation& rel : catalog_->relations()) {
-    if (views_.count(rel.oid) != 0) pending.push_back({&rel, nullptr});
+    if (views_.count(rel.oid) != 0 && !rel.definition.empty()) pending.push_back({&rel, nullptr});
   }
   for (const CatalogFunction& fn_ref : catalog_->functions()) {
     const CatalogFunction* fn = &fn_ref;
@@ -264,6 +320,10 @@ bool MaskModel::Oracle::column_is_masked(std::string_view column) const {
 }
 
 sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::string_view name) const {
+  // query_to_xml('SELECT ssn FROM customers', ...), dblink(...): SQL in a
+  // string returns whatever that SQL reads, which no parse tree shows.
+  const sql::FunctionRisk risk = sql::builtin_function_risk(name);
+  if (risk == sql::FunctionRisk::sql_in_string || risk == sql::FunctionRisk::remote_sql) return sql::Taint::tainted;
   if (is_system_schema(schema)) return sql::Taint::clean;
   const std::string key = schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
   if (auto it = model->function_taints_.find(key); it != model->function_taints_.end()) return it->second;

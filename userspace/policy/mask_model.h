@@ -9,7 +9,11 @@
 //
 // Column rules (`column: "schema.table.column"`, globs per dot-separated
 // part as `tables:` uses them) match the catalog's table columns (tables,
-// partitioned tables, foreign tables, materialized views) by name. A view's
+// partitioned tables, foreign tables, materialized views) by name, and
+// cover the partitions and inheritance children of what they match. With
+// any column rule, the value columns of the planner statistics views
+// (pg_stats: most_common_vals, histogram_bounds, ...) count as masked:
+// they hold sample values of every column. A view's
 // columns are traced through its definition (pg_get_viewdef, analysed with
 // the same lineage tracer): a view column that derives from a masked column
 // is tainted and masked as a whole. SQL-language functions whose body reads
@@ -103,6 +107,8 @@ class MaskModel {
   friend class Oracle;
   // Traces views and SQL functions until their taints settle.
   void trace_definitions();
+  void inherit_rules();
+  void mask_statistics();
 
   bool active_ = false;
   bool strict_ = false;

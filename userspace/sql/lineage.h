@@ -123,8 +123,12 @@ struct StatementLineage {
   // program, or the arguments of set_config(), pg_notify(), NOTIFY payloads.
   // The policy denies such statements.
   bool writes_masked = false;
-  // Where a write goes, for the denial message ("set_config", "insert into
-  // public.t", "create table as", ...): the first one found.
+  // What the write is, for the denial message ("insert into public.t of
+  // masked values", "set_config of masked values", "create function while
+  // masking is in force"): the first one found. Code that runs later
+  // (CREATE FUNCTION / TRIGGER / RULE, DO) and renaming or altering a masked
+  // relation count as writes too: the tracer runs only while masking is in
+  // force, and nothing pgwarden sees would show what that code reads.
   std::string write_target;
 };
 

@@ -108,6 +108,8 @@ inline std::shared_ptr<const Catalog> masking_catalog() {
   d.columns.push_back({16444, 2, "tax_id", 25});
   d.columns.push_back({16448, 1, "id", 23});
   d.columns.push_back({16448, 2, "t", 25});
+  d.functions.push_back({2147, "pg_catalog", "count", "internal", {}});
+  d.functions.push_back({871, "pg_catalog", "upper", "internal", {}});
   d.functions.push_back({16450, "public", "get_ssn", "sql", "SELECT ssn FROM public.customers WHERE id = $1"});
   d.functions.push_back({16451, "public", "order_count", "sql", "SELECT count(*) FROM public.orders"});
   d.functions.push_back({16452, "public", "plpgsql_fn", "plpgsql", {}});

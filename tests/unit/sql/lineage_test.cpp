@@ -198,22 +198,29 @@ std::string write_of(std::string_view sql) {
 }
 
 TEST(Lineage, WritesOfMaskedValuesAreFound) {
-  EXPECT_EQ(write_of("INSERT INTO t SELECT ssn FROM customers"), "insert into t");
-  EXPECT_EQ(write_of("INSERT INTO t VALUES ((SELECT email FROM customers LIMIT 1))"), "insert into t");
-  EXPECT_EQ(write_of("UPDATE customers SET notes = ssn"), "update customers");
-  EXPECT_EQ(write_of("CREATE TABLE x AS SELECT ssn FROM customers"), "create table as");
-  EXPECT_EQ(write_of("SELECT ssn INTO x FROM customers"), "select into");
-  EXPECT_EQ(write_of("CREATE VIEW v AS SELECT email FROM customers"), "create view");
-  EXPECT_EQ(write_of("CREATE MATERIALIZED VIEW v AS SELECT email FROM customers"), "create materialized view");
-  EXPECT_EQ(write_of("SELECT set_config('application_name', ssn, false) FROM customers"), "set_config");
-  EXPECT_EQ(write_of("SELECT pg_notify('c', ssn) FROM customers"), "pg_notify");
-  EXPECT_EQ(write_of("WITH w AS (INSERT INTO t SELECT phone FROM customers RETURNING 1) SELECT 1"), "insert into t");
-  EXPECT_EQ(write_of("EXPLAIN ANALYZE INSERT INTO t SELECT ssn FROM customers"), "insert into t");
-  EXPECT_EQ(write_of("COPY (SELECT ssn FROM customers) TO '/tmp/x'"), "copy to a server file or program");
+  EXPECT_EQ(write_of("INSERT INTO t SELECT ssn FROM customers"), "insert into t of masked values");
+  EXPECT_EQ(write_of("INSERT INTO t VALUES ((SELECT email FROM customers LIMIT 1))"), "insert into t of masked values");
+  EXPECT_EQ(write_of("UPDATE customers SET notes = ssn"), "update customers of masked values");
+  EXPECT_EQ(write_of("CREATE TABLE x AS SELECT ssn FROM customers"), "create table as of masked values");
+  EXPECT_EQ(write_of("SELECT ssn INTO x FROM customers"), "select into of masked values");
+  EXPECT_EQ(write_of("CREATE VIEW v AS SELECT email FROM customers"), "create view of masked values");
+  EXPECT_EQ(write_of("CREATE MATERIALIZED VIEW v AS SELECT email FROM customers"), "create materialized view of masked values");
+  EXPECT_EQ(write_of("SELECT set_config('application_name', ssn, false) FROM customers"), "set_config of masked values");
+  EXPECT_EQ(write_of("SELECT pg_notify('c', ssn) FROM customers"), "pg_notify of masked values");
+  EXPECT_EQ(write_of("WITH w AS (INSERT INTO t SELECT phone FROM customers RETURNING 1) SELECT 1"), "insert into t of masked values");
+  EXPECT_EQ(write_of("EXPLAIN ANALYZE INSERT INTO t SELECT ssn FROM customers"), "insert into t of masked values");
+  EXPECT_EQ(write_of("COPY (SELECT ssn FROM customers) TO '/tmp/x'"), "copy of masked values to a server file or program");
   EXPECT_NE(write_of("DO $$ BEGIN PERFORM 1; END $$"), "");
   EXPECT_EQ(write_of("UPDATE customers SET name = 'x' WHERE id = 1 RETURNING ssn"), "");
   EXPECT_EQ(write_of("INSERT INTO orders (customer_id, amount) SELECT id, 1 FROM customers"), "");
   EXPECT_EQ(write_of("SELECT set_config('application_name', 'x', false)"), "");
+  EXPECT_EQ(write_of("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'"),
+            "create function while masking is in force");
+  EXPECT_EQ(write_of("CREATE TRIGGER t AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()"),
+            "create trigger while masking is in force");
+  EXPECT_EQ(write_of("ALTER TABLE customers RENAME COLUMN ssn TO x"), "rename in a masked relation");
+  EXPECT_EQ(write_of("ALTER TABLE customers ADD COLUMN y int"), "alter of a masked relation");
+  EXPECT_EQ(write_of("ALTER TABLE orders ADD COLUMN y int"), "");
 }
 
 TEST(Lineage, NothingIsMaskedWithoutAMaskedRelationOrFunction) {

@@ -56,6 +56,7 @@ typedef struct tracer
 	nodeset joins;			/* JoinExpr (USING names) */
 	nodeset writes;			/* statements that store or send values */
 	bool do_block;
+	const char *ddl_target;	  /* DDL refused while masking is in force */
 	const char *write_target; /* set by taint_of for set_config / pg_notify */
 	int depth;
 	bool too_deep;
@@ -226,7 +227,8 @@ funccall_taint(tracer *t, const FuncCall *call)
 
 		child_taint_fn(&args, (const Node *) call->args);
 		if (args.taint == PGW_TAINT_TAINTED)
-			t->write_target = is_builtin_named(call->funcname, "set_config") ? "set_config" : "pg_notify";
+			t->write_target = is_builtin_named(call->funcname, "set_config") ? "set_config of masked values"
+																				   : "pg_notify of masked values";
 	}
 	return c.taint;
 }
@@ -714,6 +716,38 @@ collect(tracer *t, const Node *node)
 		case T_DoStmt:
 			t->do_block = true;
 			break;
+		/* Code that runs later, where no statement pgwarden sees shows what
+		 * it reads or where it writes: refused while masking is in force
+		 * (the tracer only runs then). */
+		case T_CreateFunctionStmt:
+			t->ddl_target = ((const CreateFunctionStmt *) node)->is_procedure ? "create procedure while masking is in force" : "create function while masking is in force";
+			break;
+		case T_CreateTrigStmt:
+			t->ddl_target = "create trigger while masking is in force";
+			break;
+		case T_RuleStmt:
+			t->ddl_target = "create rule while masking is in force";
+			break;
+		case T_CreateEventTrigStmt:
+			t->ddl_target = "create event trigger while masking is in force";
+			break;
+		/* Renaming a masked table or column would move it out of its rule. */
+		case T_RenameStmt:
+		{
+			const RenameStmt *r = (const RenameStmt *) node;
+
+			if (r->relation != NULL && relation_masked(t, r->relation->schemaname, r->relation->relname))
+				t->ddl_target = "rename in a masked relation";
+			break;
+		}
+		case T_AlterTableStmt:
+		{
+			const AlterTableStmt *a = (const AlterTableStmt *) node;
+
+			if (a->relation != NULL && relation_masked(t, a->relation->schemaname, a->relation->relname))
+				t->ddl_target = "alter of a masked relation";
+			break;
+		}
 		default:
 			break;
 	}
@@ -807,17 +841,19 @@ static const char *
 relation_label(const char *verb, const RangeVar *rv)
 {
 	if (rv == NULL)
-		return verb;
+		return psprintf("%s of masked values", verb);
 	if (rv->schemaname != NULL)
-		return psprintf("%s %s.%s", verb, rv->schemaname, rv->relname);
-	return psprintf("%s %s", verb, rv->relname);
+		return psprintf("%s %s.%s of masked values", verb, rv->schemaname, rv->relname);
+	return psprintf("%s %s of masked values", verb, rv->relname);
 }
 
 static const char *
 write_of_masked(tracer *t)
 {
 	if (t->do_block)
-		return "a DO block (pgwarden cannot follow values through it)";
+		return "DO while masking is in force";
+	if (t->ddl_target != NULL)
+		return t->ddl_target;
 	for (int i = 0; i < t->writes.len; i++)
 	{
 		const Node *n = t->writes.items[i];
@@ -850,12 +886,12 @@ write_of_masked(tracer *t)
 				break;
 			case T_CreateTableAsStmt:
 				if (taint_of(t, ((const CreateTableAsStmt *) n)->query) == PGW_TAINT_TAINTED)
-					return ((const CreateTableAsStmt *) n)->objtype == OBJECT_MATVIEW ? "create materialized view"
-																						: "create table as";
+					return ((const CreateTableAsStmt *) n)->objtype == OBJECT_MATVIEW ? "create materialized view of masked values"
+																						: "create table as of masked values";
 				break;
 			case T_ViewStmt:
 				if (taint_of(t, ((const ViewStmt *) n)->query) == PGW_TAINT_TAINTED)
-					return "create view";
+					return "create view of masked values";
 				break;
 			case T_SelectStmt:
 			{
@@ -864,7 +900,7 @@ write_of_masked(tracer *t)
 				target_outputs(t, ((const SelectStmt *) n)->targetList, ((const SelectStmt *) n)->fromClause, NULL,
 							   &out);
 				if (outputs_worst(&out) == PGW_TAINT_TAINTED)
-					return "select into";
+					return "select into of masked values";
 				break;
 			}
 			case T_CopyStmt:
@@ -873,7 +909,7 @@ write_of_masked(tracer *t)
 
 				if ((c->query && taint_of(t, c->query) == PGW_TAINT_TAINTED) ||
 					(c->relation && relation_masked(t, c->relation->schemaname, c->relation->relname)))
-					return "copy to a server file or program";
+					return "copy of masked values to a server file or program";
 				break;
 			}
 			default:

@@ -1,0 +1,171 @@
+// A policy's mask rules against a catalog: which table columns a rule
+// covers (globs, partitions), what views and SQL functions become through
+// their definitions, and what the lineage tracer is told about names.
+#include "policy/mask_model.h"
+
+#include <gtest/gtest.h>
+
+#include "sample_catalog.h"
+
+namespace pgw::policy {
+namespace {
+
+constexpr Oid kCustomers = 16386;
+constexpr Oid kOrders = 16395;
+constexpr Oid kContacts = 16440;
+constexpr Oid kTaxIds = 16444;
+constexpr Oid kTaxIdsUpper = 16448;
+
+MaskRule column_rule(std::string glob, MaskFunction::Kind kind, uint32_t last = 0) {
+  MaskRule r;
+  r.column = std::move(glob);
+  r.with.kind = kind;
+  r.with.last = last;
+  return r;
+}
+
+Policy policy_with(std::vector<MaskRule> rules) {
+  Policy p;
+  p.identity = "agent";
+  p.mask = std::move(rules);
+  return p;
+}
+
+std::shared_ptr<const MaskModel> build(const Policy& p, const Catalog* c) {
+  auto key = mask::KeyedHash::create("k");
+  auto m = MaskModel::build(p, c, key ? *key : nullptr);
+  EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error());
+  return m.ok() ? *m : nullptr;
+}
+
+TEST(MaskModel, ColumnRulesMatchByGlobAndFirstRuleWins) {
+  auto catalog = testing::masking_catalog();
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::partial, 4),
+                              column_rule("*.*.ssn", MaskFunction::Kind::redact),
+                              column_rule("public.customers.e*", MaskFunction::Kind::email)}),
+                 catalog.get());
+  ASSERT_TRUE(m);
+  const mask::MaskFunction* ssn = m->column_function(kCustomers, 4);
+  ASSERT_NE(ssn, nullptr);
+  EXPECT_EQ(ssn->kind(), mask::MaskFunction::Kind::partial);
+  ASSERT_NE(m->column_function(kCustomers, 3), nullptr);
+  EXPECT_EQ(m->column_function(kCustomers, 3)->kind(), mask::MaskFunction::Kind::email);
+  EXPECT_EQ(m->column_function(kCustomers, 2), nullptr);  // name
+  EXPECT_EQ(m->column_function(kOrders, 1), nullptr);
+  EXPECT_EQ(m->column_rule_name(kCustomers, 4), "public.customers.ssn");
+  EXPECT_TRUE(m->active());
+}
+
+TEST(MaskModel, ViewsAreTracedThroughTheirDefinitions) {
+  auto catalog = testing::masking_catalog();
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact),
+                              column_rule("public.customers.email", MaskFunction::Kind::email)}),
+                 catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->is_view(kContacts));
+  EXPECT_EQ(m->view_column_taint(kContacts, 1), sql::Taint::clean);    // id
+  EXPECT_EQ(m->view_column_taint(kContacts, 2), sql::Taint::clean);    // name
+  EXPECT_EQ(m->view_column_taint(kContacts, 3), sql::Taint::tainted);  // email
+  EXPECT_EQ(m->view_column_taint(kTaxIds, 2), sql::Taint::tainted);    // ssn AS tax_id
+  EXPECT_EQ(m->view_column_taint(kTaxIdsUpper, 2), sql::Taint::tainted);  // upper(tax_id), a view over a view
+  EXPECT_EQ(m->view_column_taint(kTaxIdsUpper, 1), sql::Taint::clean);
+  EXPECT_FALSE(m->is_view(kCustomers));
+  // The tracer learns the renamed column and the views' names.
+  EXPECT_TRUE(m->oracle().column_is_masked("tax_id"));
+  EXPECT_TRUE(m->oracle().relation_is_masked("", "tax_ids"));
+  EXPECT_TRUE(m->oracle().relation_is_masked("public", "customers"));
+  EXPECT_FALSE(m->oracle().relation_is_masked("", "orders"));
+}
+
+TEST(MaskModel, FunctionsAreCleanTaintedOrUntraceable) {
+  auto catalog = testing::masking_catalog();
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  const sql::TaintOracle& o = m->oracle();
+  EXPECT_EQ(o.function_taint("", "get_ssn"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("public", "get_ssn"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("", "order_count"), sql::Taint::clean);
+  EXPECT_EQ(o.function_taint("", "plpgsql_fn"), sql::Taint::untraceable);
+  EXPECT_EQ(o.function_taint("", "lower"), sql::Taint::clean);
+  EXPECT_EQ(o.function_taint("pg_catalog", "anything"), sql::Taint::clean);
+  EXPECT_EQ(o.function_taint("", "not_in_the_snapshot"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("pg_catalog", "query_to_xml"), sql::Taint::tainted);
+}
+
+TEST(MaskModel, PartitionsAndChildrenInheritTheirParentsRules) {
+  CatalogData d = testing::sample_catalog_data();
+  d.relations.push_back({16500, "public", "customers_2024", RelationKind::table, {}});
+  d.relations.push_back({16501, "archive", "customers_2024_q1", RelationKind::table, {}});
+  d.columns.push_back({16500, 1, "id", 23});
+  d.columns.push_back({16500, 2, "ssn", 25});
+  d.columns.push_back({16501, 1, "ssn", 25});
+  d.inheritance.push_back({16500, kCustomers});
+  d.inheritance.push_back({16501, 16500});
+  auto catalog = Catalog::build(std::move(d));
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->column_function(16500, 2), nullptr);
+  EXPECT_NE(m->column_function(16501, 1), nullptr);
+  EXPECT_EQ(m->column_function(16500, 1), nullptr);
+  EXPECT_TRUE(m->oracle().relation_is_masked("archive", "customers_2024_q1"));
+}
+
+TEST(MaskModel, StatisticsValueColumnsAreMaskedWithAnyColumnRule) {
+  CatalogData d = testing::sample_catalog_data();
+  d.relations.push_back({12100, "pg_catalog", "pg_stats", RelationKind::view, {}});
+  d.columns.push_back({12100, 1, "schemaname", 19});
+  d.columns.push_back({12100, 2, "most_common_vals", 2277});
+  d.columns.push_back({12100, 3, "histogram_bounds", 2277});
+  auto catalog = Catalog::build(std::move(d));
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->is_view(12100));
+  EXPECT_EQ(m->view_column_taint(12100, 1), sql::Taint::clean);
+  EXPECT_EQ(m->view_column_taint(12100, 2), sql::Taint::tainted);
+  EXPECT_EQ(m->view_column_taint(12100, 3), sql::Taint::tainted);
+}
+
+TEST(MaskModel, DetectRulesAndDerivedValues) {
+  auto catalog = testing::masking_catalog();
+  MaskRule detect;
+  detect.detect = {Detector::email, Detector::us_ssn};
+  detect.with.kind = MaskFunction::Kind::redact;
+  auto m = build(policy_with({detect}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->active());
+  EXPECT_TRUE(m->detectors().contains(mask::Detector::email));
+  EXPECT_FALSE(m->detectors().contains(mask::Detector::iban));
+  EXPECT_EQ(m->derived_function().kind(), mask::MaskFunction::Kind::redact);
+  auto nulls = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::null)}), catalog.get());
+  EXPECT_EQ(nulls->derived_function().kind(), mask::MaskFunction::Kind::null);
+}
+
+TEST(MaskModel, HashNeedsAKeyAndIsStablePerKey) {
+  auto catalog = testing::masking_catalog();
+  Policy p = policy_with({column_rule("public.customers.phone", MaskFunction::Kind::hash)});
+  EXPECT_FALSE(MaskModel::build(p, catalog.get(), nullptr).ok());
+  auto k1 = mask::KeyedHash::create("one");
+  auto k2 = mask::KeyedHash::create("two");
+  auto a = MaskModel::build(p, catalog.get(), *k1);
+  auto b = MaskModel::build(p, catalog.get(), *k1);
+  auto c = MaskModel::build(p, catalog.get(), *k2);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const auto* fa = (*a)->column_function(kCustomers, 6);
+  const auto* fb = (*b)->column_function(kCustomers, 6);
+  const auto* fc = (*c)->column_function(kCustomers, 6);
+  ASSERT_TRUE(fa && fb && fc);
+  EXPECT_EQ(fa->apply("+1 415 555 2671"), fb->apply("+1 415 555 2671"));
+  EXPECT_NE(fa->apply("+1 415 555 2671"), fc->apply("+1 415 555 2671"));
+}
+
+TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), nullptr);
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->oracle().relation_is_masked("", "customers"));
+  EXPECT_TRUE(m->oracle().column_is_masked("ssn"));
+  EXPECT_FALSE(m->oracle().column_is_masked("name"));
+  EXPECT_EQ(m->column_function(kCustomers, 4), nullptr);  // nothing resolves: lineage masks computed columns
+}
+
+}  // namespace
+}  // namespace pgw::policy
