@@ -72,6 +72,14 @@ GateVerdict ResultMasker::check(const LineageList& list, const MaskHandle& handl
   return GateVerdict::forward();
 }
 
+// A statement the tracer could not read (nested deeper than it follows, or
+// text the parser refuses while the policy forwards unparseable SQL): its
+// writes and filters cannot be checked, so it does not run.
+GateVerdict ResultMasker::untraceable_statement() const {
+  return GateVerdict::deny("pgwarden: a statement pgwarden cannot trace for masking denied by policy for " + identity_,
+                           "42501", "It is too deeply nested or does not parse; simplify it.");
+}
+
 void ResultMasker::remember_names(const LineageRef& ref) {
   if (!ref.list) return;
   for (size_t i = 0; i < ref.list->size(); ++i) {
@@ -90,10 +98,9 @@ GateVerdict ResultMasker::on_query(std::string_view sql) {
   e.ref.handle = *handle;
   if (e.ref.handle) {
     e.ref.list = e.ref.handle->lineage(sql, source_.standard_conforming_strings());
-    if (e.ref.list) {
-      GateVerdict v = check(*e.ref.list, *e.ref.handle);
-      if (v.action != GateVerdict::Action::kForward) return v;
-    }
+    if (!e.ref.list) return untraceable_statement();
+    GateVerdict v = check(*e.ref.list, *e.ref.handle);
+    if (v.action != GateVerdict::Action::kForward) return v;
     remember_names(e.ref);
   }
   expects_.push_back(std::move(e));
@@ -112,10 +119,9 @@ GateVerdict ResultMasker::on_parse(std::string_view statement, std::string_view 
   LineageRef ref{*handle, nullptr, 0};
   if (ref.handle) {
     ref.list = ref.handle->lineage(sql, source_.standard_conforming_strings());
-    if (ref.list) {
-      GateVerdict v = check(*ref.list, *ref.handle);
-      if (v.action != GateVerdict::Action::kForward) return v;
-    }
+    if (!ref.list) return untraceable_statement();
+    GateVerdict v = check(*ref.list, *ref.handle);
+    if (v.action != GateVerdict::Action::kForward) return v;
     remember_names(ref);
   }
   statements_[std::string(statement)] = ref;

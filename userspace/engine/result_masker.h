@@ -124,6 +124,7 @@ class ResultMasker {
   };
 
   GateVerdict check(const LineageList& list, const MaskHandle& handle) const;
+  GateVerdict untraceable_statement() const;
   // Follows FETCH / EXECUTE to the DECLARE / PREPARE they refer to.
   const sql::StatementLineage* resolve(const sql::StatementLineage* lineage) const;
   const sql::StatementLineage* current_statement(const Expect& e) const;

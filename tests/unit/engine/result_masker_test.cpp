@@ -284,6 +284,15 @@ TEST(ResultMasker, CopyRowsAreMaskedByColumnPosition) {
   EXPECT_NE(h.client.find("7\t***-**-6789\n"), std::string::npos);
 }
 
+TEST(ResultMasker, AStatementTooDeepToTraceIsRefused) {
+  Harness h;
+  std::string deep = "SELECT 1";
+  for (int i = 0; i < 100000; ++i) deep += "+1";
+  auto v = h.masker.on_query(deep + " FROM customers");
+  EXPECT_EQ(v.action, GateVerdict::Action::kDeny);
+  EXPECT_NE(v.message.find("cannot trace"), std::string::npos);
+}
+
 TEST(ResultMasker, BinaryCopyOfMaskedColumnsIsRefused) {
   Harness h;
   auto v = h.masker.on_query("COPY customers TO STDOUT (FORMAT binary)");
