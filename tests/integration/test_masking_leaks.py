@@ -80,9 +80,41 @@ def test_no_masked_value_reaches_the_client(masked, outcome, sql):
     assert pw.alive()
 
 
+def single_queries():
+    """The corpus' plain read queries (one statement, no COPY, cursor or
+    SQL-level PREPARE): those a driver can run as a prepared statement."""
+    out = []
+    for param in CASES:
+        outcome, sql = param.values
+        if outcome == "ok" and ";" not in sql and not sql.startswith(("COPY", "UPDATE")):
+            out.append(sql)
+    return out
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_the_corpus_through_prepared_statements(masked, binary):
+    """Every plain read query of the corpus again, as psycopg runs it with
+    prepare=True (extended protocol: Parse, then Bind/Describe/Execute, and
+    from the second run on, Bind/Execute of the prepared statement), with
+    text or binary results."""
+    pw, tap = masked
+    conninfo = f"host=127.0.0.1 port={tap.port} user=alice dbname={masking.DB}"
+    queries = single_queries()
+    assert len(queries) >= 50
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for sql in queries:
+            tap.take()
+            for _ in range(2):
+                with conn.cursor(binary=binary) as cur:
+                    cur.execute(sql, prepare=True)
+                    cur.fetchall()
+            hits = masking.leaks(tap.take(), NEEDLES)
+            assert not hits, f"{sql!r}:\n" + "\n".join(hits[:20])
+
+
 def test_prepared_statements_with_binary_results(masked):
-    """psycopg in binary mode, server-side prepared statements (extended
-    protocol: Parse once, Bind/Execute many, results in binary format)."""
+    """psycopg in binary mode, server-side prepared statements with a
+    parameter (Parse once, Bind/Execute many, results in binary format)."""
     pw, tap = masked
     tap.take()
     queries = [
@@ -95,7 +127,7 @@ def test_prepared_statements_with_binary_results(masked):
     conninfo = f"host=127.0.0.1 port={tap.port} user=alice dbname={masking.DB}"
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for q in queries:
-            for _ in range(3):  # psycopg prepares on the third execution by default; force it
+            for _ in range(3):
                 with conn.cursor(binary=True) as cur:
                     cur.execute(q, (masking.CHECKED_IDS,), prepare=True)
                     assert len(cur.fetchall()) >= 1
