@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/explain_masking.h"
 #include "policy/catalog_loader.h"
 #include "policy/config.h"
 #include "policy/decision.h"
@@ -22,10 +23,12 @@ constexpr const char* kUsage =
     "                               [--search-path TEXT] [--live [--dbname NAME]] [-j|-p]\n"
     "\n"
     "explain prints the decision, the classes, relations and functions found and the\n"
-    "rule that decided. Without --live there is no catalog: an unqualified name may\n"
-    "mean any schema of the search_path and views are not expanded. --live loads the\n"
-    "upstream's catalog over a connection as its configured user. Exit status: 0\n"
-    "allowed, 1 denied or held for approval, 2 bad usage or config.\n";
+    "rule that decided, and, when the policy masks, what each result column becomes.\n"
+    "Without --live there is no catalog: an unqualified name may mean any schema of\n"
+    "the search_path, views are not expanded and column rules name no column yet.\n"
+    "--live loads the upstream's catalog over a connection as its configured user.\n"
+    "Exit status: 0 allowed, 1 denied (by the policy or by masking) or held for\n"
+    "approval, 2 bad usage or config.\n";
 
 int usage_error(const char* what) {
   std::fprintf(stderr, "pgwarden policy: %s\n%s", what, kUsage);
@@ -241,15 +244,20 @@ int policy_explain(Args args) {
   const policy::Decision d = policy::decide_sql(*pol, sql_text, state, catalog.get());
   const std::string policy_line = "identity " + identity + ", upstream " + upstream->name + " (" +
                                   config->source + ")";
+  // The engine traces masking only for what the policy allows.
+  MaskingExplanation masking;
+  if (d.action == policy::Action::allow) masking = explain_masking(*config, *pol, catalog.get(), sql_text, identity);
   if (json) {
     auto j = to_json(d, catalog_note, state.describe());
     j["identity"] = identity;
     j["upstream"] = upstream->name;
+    if (d.action == policy::Action::allow) j["masking"] = masking_json(masking);
     std::printf("%s\n", pretty ? j.dump(2).c_str() : j.dump().c_str());
   } else {
     print_text(d, sql_text, catalog_note, state.describe(), policy_line);
+    if (d.action == policy::Action::allow) print_masking(masking, catalog != nullptr);
   }
-  return d.action == policy::Action::allow ? 0 : 1;
+  return d.action == policy::Action::allow && !masking.refuses() ? 0 : 1;
 }
 
 }  // namespace

@@ -33,14 +33,6 @@ void finish_message(std::string& out, size_t start) {
   p[3] = static_cast<char>(length);
 }
 
-bool carries_values(const sql::StatementLineage& st, const policy::MaskModel& model) {
-  if (st.touches_masked || !model.detectors().empty()) return true;
-  for (const auto& o : st.outputs) {
-    if (o.taint != sql::Taint::clean) return true;
-  }
-  return st.source == Kind::copy_table && model.oracle().relation_is_masked(st.copy_schema, st.copy_table);
-}
-
 }  // namespace
 
 ResultMasker::ResultMasker(Source& source, std::string identity, uint64_t session_id)
@@ -51,25 +43,9 @@ Result<std::shared_ptr<MaskHandle>> ResultMasker::handle_now() { return source_.
 // --- client side -----------------------------------------------------------
 
 GateVerdict ResultMasker::check(const LineageList& list, const MaskHandle& handle) const {
-  const policy::MaskModel& model = handle.model();
-  for (const auto& st : list) {
-    if (st.writes_masked) {
-      const std::string target = st.write_target.empty() ? std::string("a write of masked values") : st.write_target;
-      return GateVerdict::deny("pgwarden: " + target + " denied by policy for " + identity_, "42501",
-                               "The statement could move values of masked columns where pgwarden cannot mask them.");
-    }
-    if (model.strict() && st.filters_on_masked) {
-      return GateVerdict::deny("pgwarden: filtering on masked values denied by policy for " + identity_, "42501",
-                               "strict: true denies masked columns in WHERE, JOIN, GROUP BY, HAVING, ORDER BY, "
-                               "DISTINCT ON, window clauses and LIMIT.");
-    }
-    const bool is_copy = st.source == Kind::copy_table || st.source == Kind::copy_query;
-    if (is_copy && st.copy_binary && carries_values(st, model)) {
-      return GateVerdict::deny("pgwarden: binary COPY of masked values denied by policy for " + identity_, "42501",
-                               "pgwarden masks COPY in text and CSV format only; use FORMAT text or csv.");
-    }
-  }
-  return GateVerdict::forward();
+  auto denial = policy::masking_denial(list, handle.model(), identity_);
+  if (!denial) return GateVerdict::forward();
+  return GateVerdict::deny(std::move(denial->message), "42501", std::move(denial->detail));
 }
 
 // A statement the tracer could not read (nested deeper than it follows, or

@@ -334,4 +334,39 @@ sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::strin
   return sql::Taint::tainted;
 }
 
+namespace {
+
+bool carries_values(const sql::StatementLineage& st, const MaskModel& model) {
+  if (st.touches_masked || !model.detectors().empty()) return true;
+  for (const auto& o : st.outputs) {
+    if (o.taint != sql::Taint::clean) return true;
+  }
+  return st.source == sql::RowSource::copy_table && model.oracle().relation_is_masked(st.copy_schema, st.copy_table);
+}
+
+}  // namespace
+
+std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> statements, const MaskModel& model,
+                                         std::string_view identity) {
+  const std::string who(identity);
+  for (const auto& st : statements) {
+    if (st.writes_masked) {
+      const std::string target = st.write_target.empty() ? std::string("a write of masked values") : st.write_target;
+      return MaskDenial{"pgwarden: " + target + " denied by policy for " + who,
+                        "The statement could move values of masked columns where pgwarden cannot mask them."};
+    }
+    if (model.strict() && st.filters_on_masked) {
+      return MaskDenial{"pgwarden: filtering on masked values denied by policy for " + who,
+                        "strict: true denies masked columns in WHERE, JOIN, GROUP BY, HAVING, ORDER BY, "
+                        "DISTINCT ON, window clauses and LIMIT."};
+    }
+    const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
+    if (is_copy && st.copy_binary && carries_values(st, model)) {
+      return MaskDenial{"pgwarden: binary COPY of masked values denied by policy for " + who,
+                        "pgwarden masks COPY in text and CSV format only; use FORMAT text or csv."};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace pgw::policy

@@ -28,6 +28,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -127,5 +129,17 @@ class MaskModel {
   mask::MaskFunction derived_function_;
   Oracle oracle_;
 };
+
+// Why masking refuses a statement before it runs, or nothing: a masked value
+// would be written or sent where no result masking reaches (writes_masked),
+// a strict policy sees a filter on a masked value, or a binary COPY would
+// carry values pgwarden must mask. `identity` names the workload in the
+// message ("pgwarden: ... denied by policy for IDENTITY").
+struct MaskDenial {
+  std::string message;
+  std::string detail;
+};
+std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> statements, const MaskModel& model,
+                                         std::string_view identity);
 
 }  // namespace pgw::policy
