@@ -22,20 +22,9 @@ import tempfile
 
 from harness import Pgwarden, client_env
 from harness import pgbench
+from harness import sample_data
 
 DB = "bench_mask"
-
-SCHEMA = """
-CREATE TABLE public.customers (
-    id          serial PRIMARY KEY,
-    name        text NOT NULL,
-    email       text NOT NULL,
-    ssn         text NOT NULL,
-    card_number text NOT NULL,
-    phone       text NOT NULL,
-    notes       text,
-    profile     jsonb
-)"""
 
 # Realistic shapes generated in the server (fast): valid-looking SSNs, card
 # numbers in groups, NANP phones; one row in four has PII in its notes and
@@ -84,7 +73,7 @@ def policy_overrides(mask):
 def create(pg, rows):
     pg.create_database(DB)
     with pg.connect_app(DB, autocommit=True) as conn:
-        conn.execute(SCHEMA)
+        conn.execute(sample_data.CUSTOMERS_SQL)  # the sample schema's customers, empty
         conn.execute(FILL.replace("{rows}", str(int(rows))))
         conn.execute("VACUUM ANALYZE public.customers")
         size = conn.execute("SELECT pg_size_pretty(pg_table_size('public.customers'))").fetchone()[0]

@@ -3,19 +3,15 @@ direct query, each mask function keeps what it promises, hashed values are
 stable (they still join), and psql, psycopg (text and binary) and pgJDBC read
 every masked result without error."""
 
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from harness import Pgwarden, client_env
+from harness import Pgwarden, client_env, jdbc
 from harness import masking
 
-JDBC_JAR = "/usr/share/java/postgresql.jar"
 HERE = Path(__file__).resolve().parent / "policy_clients"
 
 
@@ -129,22 +125,14 @@ def test_psql_prints_every_masked_result(masked):
 
 
 @pytest.fixture(scope="module")
-def jdbc_classes():
-    if shutil.which("javac") is None or not os.path.exists(JDBC_JAR):
-        pytest.skip("javac or libpostgresql-jdbc-java missing (scripts/setup installs them)")
-    out = tempfile.mkdtemp(prefix="pgwarden-jdbc-mask-")
-    try:
-        r = subprocess.run(["javac", "-cp", JDBC_JAR, "-d", out, str(HERE / "MaskedRowsJdbc.java")],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        yield out
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+def jdbc_classpath():
+    with jdbc.compiled(HERE / "MaskedRowsJdbc.java") as classpath:
+        yield classpath
 
 
-def test_jdbc_reads_every_masked_result(masked, jdbc_classes):
+def test_jdbc_reads_every_masked_result(masked, jdbc_classpath):
     queries = MASKED_QUERIES + ["SELECT id, ssn, email FROM customers WHERE id <= 25 ORDER BY id"]
-    r = subprocess.run(["java", "-cp", f"{jdbc_classes}:{JDBC_JAR}", "MaskedRowsJdbc", "127.0.0.1",
+    r = subprocess.run(["java", "-cp", jdbc_classpath, "MaskedRowsJdbc", "127.0.0.1",
                         str(masked.port), masking.DB, *queries],
                        env=client_env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

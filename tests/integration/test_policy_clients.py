@@ -19,14 +19,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import binary_path, client_env
+from harness import binary_path, client_env, jdbc
 from policy_clients.readonly_agent import (DatabaseWatch, ReadonlyAgentPgwarden, create_corpus_database,
                                            fingerprint_diff, source_identity, stop_cleanly, uid_identity)
 
 DB = "pgw_policy_clients"
 TCP_IDENTITY = "readonly-agent-tcp"
 HERE = Path(__file__).resolve().parent / "policy_clients"
-JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 
 def denial(verb_object, identity):
@@ -179,21 +178,13 @@ def test_node_postgres(agent, node_pg):
 
 
 @pytest.fixture(scope="module")
-def jdbc_classes():
-    if shutil.which("javac") is None or not os.path.exists(JDBC_JAR):
-        pytest.skip("javac or libpostgresql-jdbc-java missing (scripts/setup installs them)")
-    out = tempfile.mkdtemp(prefix="pgwarden-jdbc-")
-    try:
-        result = subprocess.run(["javac", "-cp", JDBC_JAR, "-d", out, str(HERE / "DenialsJdbc.java")],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr
-        yield out
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+def jdbc_classpath():
+    with jdbc.compiled(HERE / "DenialsJdbc.java") as classpath:
+        yield classpath
 
 
-def test_jdbc(agent, jdbc_classes):
-    result = subprocess.run(["java", "-cp", f"{jdbc_classes}:{JDBC_JAR}", "DenialsJdbc", agent.host,
+def test_jdbc(agent, jdbc_classpath):
+    result = subprocess.run(["java", "-cp", jdbc_classpath, "DenialsJdbc", agent.host,
                              str(agent.port), DB],
                             env=client_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

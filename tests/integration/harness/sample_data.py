@@ -8,7 +8,7 @@ Everything comes from random.Random(seed), so two runs produce the same rows.
 import json
 import random
 
-SCHEMA_SQL = """
+CUSTOMERS_SQL = """
 CREATE TABLE public.customers (
     id          serial PRIMARY KEY,
     name        text NOT NULL,
@@ -19,6 +19,9 @@ CREATE TABLE public.customers (
     notes       text,
     profile     jsonb
 );
+"""
+
+SCHEMA_SQL = CUSTOMERS_SQL + """
 CREATE TABLE public.orders (
     id          serial PRIMARY KEY,
     customer_id integer NOT NULL REFERENCES public.customers(id),
