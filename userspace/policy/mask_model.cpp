@@ -211,9 +211,19 @@ void MaskModel::trace_definitions() {
           for (const auto& o : outputs) all = sql::worst(all, o.taint);
           for (size_t i = 0; i < columns.size(); ++i) taints[i] = positional ? outputs[i].taint : all;
         }
+        std::vector<std::string> plain(columns.size());
+        if (traced && traced->size() == 1) {
+          const auto& outputs = (*traced)[0].outputs;
+          if (outputs.size() == columns.size()) {
+            for (size_t i = 0; i < columns.size(); ++i) plain[i] = outputs[i].star ? "" : outputs[i].plain_column;
+          }
+        }
         bool any = false;
         for (size_t i = 0; i < columns.size(); ++i) {
           const std::uint64_t key = column_key(p.view->oid, columns[i].attnum);
+          if (!plain[i].empty() && taints[i] == sql::Taint::tainted) {
+            if (auto rule = plain_view_rule(p.view->oid, plain[i])) view_column_rules_[key] = *rule;
+          }
           auto [it, inserted] = view_columns_.emplace(key, taints[i]);
           if (!inserted) it->second = sql::worst(it->second, taints[i]);
           if (it->second == sql::Taint::tainted) masked_column_names_.insert(columns[i].name);
@@ -264,14 +274,41 @@ void MaskModel::trace_definitions() {
   }
 }
 
+std::optional<std::uint32_t> MaskModel::plain_view_rule(Oid view, const std::string& column) const {
+  std::optional<std::uint32_t> found;
+  bool named = false;
+  for (const CatalogRelation* base : catalog_->base_relations(view)) {
+    for (const CatalogColumn& c : catalog_->columns(base->oid)) {
+      if (c.name != column) continue;
+      named = true;
+      const std::uint64_t key = column_key(base->oid, c.attnum);
+      std::optional<std::uint32_t> rule;
+      if (auto it = column_rules_.find(key); it != column_rules_.end()) {
+        rule = it->second;
+      } else if (auto v = view_column_rules_.find(key); v != view_column_rules_.end()) {
+        rule = v->second;
+      }
+      // A same-named column without a rule, or with another one: which one
+      // the view shows is not certain, so it is redacted whole.
+      if (!rule || (found && *found != *rule)) return std::nullopt;
+      found = rule;
+    }
+  }
+  return named ? found : std::nullopt;
+}
+
 const mask::MaskFunction* MaskModel::column_function(Oid relation, std::int16_t attnum) const {
-  auto it = column_rules_.find(column_key(relation, attnum));
-  return it == column_rules_.end() ? nullptr : &functions_[it->second];
+  const std::uint64_t key = column_key(relation, attnum);
+  if (auto it = column_rules_.find(key); it != column_rules_.end()) return &functions_[it->second];
+  if (auto it = view_column_rules_.find(key); it != view_column_rules_.end()) return &functions_[it->second];
+  return nullptr;
 }
 
 std::string MaskModel::column_rule_name(Oid relation, std::int16_t attnum) const {
-  auto it = column_rules_.find(column_key(relation, attnum));
-  return it == column_rules_.end() ? std::string() : column_globs_[it->second];
+  const std::uint64_t key = column_key(relation, attnum);
+  if (auto it = column_rules_.find(key); it != column_rules_.end()) return column_globs_[it->second];
+  if (auto it = view_column_rules_.find(key); it != view_column_rules_.end()) return column_globs_[it->second];
+  return {};
 }
 
 sql::Taint MaskModel::view_column_taint(Oid relation, std::int16_t attnum) const {

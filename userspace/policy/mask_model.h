@@ -58,7 +58,9 @@ class MaskModel {
   bool active() const { return active_; }
 
   // The function of the first column rule matching this table column, or
-  // nullptr when none does (or the relation is a view: see below).
+  // of the one masked column a view column shows as it is (`SELECT
+  // c.email FROM customers c`: the view keeps the email mask); nullptr
+  // when none does (then a view column goes by its taint, below).
   const mask::MaskFunction* column_function(Oid relation, std::int16_t attnum) const;
   // The rule behind a column (for logs: "public.customers.ssn"), or empty.
   std::string column_rule_name(Oid relation, std::int16_t attnum) const;
@@ -110,6 +112,9 @@ class MaskModel {
   // Traces views and SQL functions until their taints settle.
   void trace_definitions();
   void inherit_rules();
+  // The rule a view column keeps when it is a bare reference to masked
+  // columns of one rule only; nothing when that is not certain.
+  std::optional<std::uint32_t> plain_view_rule(Oid view, const std::string& column) const;
   void mask_statistics();
 
   bool active_ = false;
@@ -119,6 +124,8 @@ class MaskModel {
   std::vector<mask::MaskFunction> functions_;      // one per column rule
   std::unordered_map<std::uint64_t, std::uint32_t> column_rules_;  // key(oid, attnum) -> rule index
   std::unordered_map<std::uint64_t, sql::Taint> view_columns_;     // key(oid, attnum) -> taint
+  // View columns that show one masked table column as it is: its rule.
+  std::unordered_map<std::uint64_t, std::uint32_t> view_column_rules_;
   std::unordered_set<Oid> views_;
   std::unordered_set<std::string> masked_relation_names_;  // "name" and "schema.name"
   std::unordered_set<std::string> masked_column_names_;

@@ -76,7 +76,8 @@ void on_statement(void* ctx, const pgw_statement_lineage* st) noexcept {
     out.source = static_cast<RowSource>(st->source);
     out.outputs.reserve(st->n_outputs);
     for (std::size_t i = 0; i < st->n_outputs; ++i) {
-      out.outputs.push_back({str(st->outputs[i].name), st->outputs[i].star, from_c(st->outputs[i].taint)});
+      out.outputs.push_back({str(st->outputs[i].name), st->outputs[i].star, from_c(st->outputs[i].taint),
+                             str(st->outputs[i].plain_column)});
     }
     out.name = str(st->name);
     out.copy_schema = str(st->copy_schema);

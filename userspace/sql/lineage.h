@@ -67,6 +67,9 @@ struct OutputColumn {
   std::string name;   // the column name the server will report (best effort)
   bool star = false;  // `*` or `q.*`: stands for as many columns as its source has
   Taint taint = Taint::clean;
+  // A bare column reference (`c.ssn AS tax_id`): the column it names. A view
+  // column like that shows a table column as it is and may keep its mask.
+  std::string plain_column;
 };
 
 // Where a statement's rows come from.

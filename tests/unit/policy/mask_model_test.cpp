@@ -70,6 +70,13 @@ TEST(MaskModel, ViewsAreTracedThroughTheirDefinitions) {
   EXPECT_EQ(m->view_column_taint(kTaxIdsUpper, 2), sql::Taint::tainted);  // upper(tax_id), a view over a view
   EXPECT_EQ(m->view_column_taint(kTaxIdsUpper, 1), sql::Taint::clean);
   EXPECT_FALSE(m->is_view(kCustomers));
+  // A view column that shows a masked column as it is keeps that column's rule.
+  ASSERT_NE(m->column_function(kContacts, 3), nullptr);
+  EXPECT_EQ(m->column_function(kContacts, 3)->kind(), mask::MaskFunction::Kind::email);
+  ASSERT_NE(m->column_function(kTaxIds, 2), nullptr);  // ssn AS tax_id
+  EXPECT_EQ(m->column_function(kTaxIds, 2)->kind(), mask::MaskFunction::Kind::redact);
+  EXPECT_EQ(m->column_function(kTaxIdsUpper, 2), nullptr);  // upper(): masked whole by taint
+  EXPECT_EQ(m->column_function(kContacts, 2), nullptr);
   // The tracer learns the renamed column and the views' names.
   EXPECT_TRUE(m->oracle().column_is_masked("tax_id"));
   EXPECT_TRUE(m->oracle().relation_is_masked("", "tax_ids"));

@@ -108,6 +108,9 @@ inline std::shared_ptr<const Catalog> masking_catalog() {
   d.columns.push_back({16444, 2, "tax_id", 25});
   d.columns.push_back({16448, 1, "id", 23});
   d.columns.push_back({16448, 2, "t", 25});
+  d.view_dependencies.push_back({16440, 16386});
+  d.view_dependencies.push_back({16444, 16386});
+  d.view_dependencies.push_back({16448, 16444});
   d.functions.push_back({2147, "pg_catalog", "count", "internal", {}});
   d.functions.push_back({871, "pg_catalog", "upper", "internal", {}});
   d.functions.push_back({16450, "public", "get_ssn", "sql", "SELECT ssn FROM public.customers WHERE id = $1"});

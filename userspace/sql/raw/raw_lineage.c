@@ -294,7 +294,16 @@ typedef struct outputs
 } outputs;
 
 static void
+outputs_add_plain(outputs *o, const char *name, bool star, int taint, const char *plain_column);
+
+static void
 outputs_add(outputs *o, const char *name, bool star, int taint)
+{
+	outputs_add_plain(o, name, star, taint, NULL);
+}
+
+static void
+outputs_add_plain(outputs *o, const char *name, bool star, int taint, const char *plain_column)
 {
 	if (o->len == o->cap)
 	{
@@ -304,6 +313,7 @@ outputs_add(outputs *o, const char *name, bool star, int taint)
 	o->items[o->len].name = name;
 	o->items[o->len].star = star;
 	o->items[o->len].taint = taint;
+	o->items[o->len].plain_column = plain_column;
 	o->len++;
 }
 
@@ -450,6 +460,16 @@ from_clause_taint(tracer *t, const List *from)
 	return result;
 }
 
+/* The column a bare reference names (c.ssn, ssn), for a view column that
+ * shows a table column as it is: it can keep that column's own mask. */
+static const char *
+plain_column_of(const Node *val)
+{
+	if (val == NULL || !IsA(val, ColumnRef))
+		return NULL;
+	return str_or_null(llast(((const ColumnRef *) val)->fields));
+}
+
 /* Outputs of a target or RETURNING list; `from` is what a bare * expands over. */
 static void
 target_outputs(tracer *t, const List *targets, const List *from, const RangeVar *target_relation,
@@ -478,7 +498,7 @@ target_outputs(tracer *t, const List *targets, const List *from, const RangeVar 
 			outputs_add(out, NULL, true, taint);
 			continue;
 		}
-		outputs_add(out, rt->name ? rt->name : figure_name(val), false, taint_of(t, val));
+		outputs_add_plain(out, rt->name ? rt->name : figure_name(val), false, taint_of(t, val), plain_column_of(val));
 	}
 }
 
@@ -498,7 +518,7 @@ merge_setop(const outputs *left, const outputs *right, outputs *out)
 	{
 		int taint = stars || right->len != left->len ? all : worst(left->items[i].taint, right->items[i].taint);
 
-		outputs_add(out, left->items[i].name, left->items[i].star, taint);
+		outputs_add(out, left->items[i].name, left->items[i].star, taint); /* not one column: no plain_column */
 	}
 }
 

@@ -42,7 +42,8 @@ typedef struct pgw_lineage_oracle {
 typedef struct pgw_lineage_output {
 	const char *name;
 	bool star;
-	int taint; /* enum pgw_taint */
+	int taint;				  /* enum pgw_taint */
+	const char *plain_column; /* the column a bare column reference names; NULL otherwise */
 } pgw_lineage_output;
 
 typedef struct pgw_statement_lineage {
