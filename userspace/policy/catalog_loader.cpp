@@ -49,11 +49,19 @@ constexpr const char* kRuleDependenciesQuery =
 
 // The body of SQL-language functions outside the system schemas: masking
 // traces what they return (a SQL-standard BEGIN ATOMIC body is only
-// available deparsed).
+// available deparsed, by pg_get_function_sqlbody, new in PostgreSQL 14;
+// older servers have prosrc only, and calling the missing function would
+// fail the whole snapshot).
 constexpr const char* kFunctionsQuery =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
     "THEN COALESCE(pg_catalog.pg_get_function_sqlbody(p.oid), p.prosrc) END "
+    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
+constexpr const char* kFunctionsQueryBefore14 =
+    "SELECT p.oid, n.nspname, p.proname, l.lanname, "
+    "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
+    "THEN p.prosrc END "
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 
@@ -136,6 +144,8 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
   if (PQntuples(session->get()) != 1) return s.bad_value("the session settings", 0);
   data.database = PQgetvalue(session->get(), 0, 0);
   data.search_path = PQgetvalue(session->get(), 0, 1);
+  int server_version = 0;
+  if (!parse_number(PQgetvalue(session->get(), 0, 2), server_version)) return s.bad_value("the session settings", 0);
 
   auto schemas = s.query(kSchemasQuery, 1, "schemas");
   if (!schemas) return Error{schemas.error()};
@@ -186,7 +196,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     data.inheritance.push_back(e);
   }
 
-  auto fns = s.query(kFunctionsQuery, 5, "functions");
+  auto fns = s.query(server_version >= 140000 ? kFunctionsQuery : kFunctionsQueryBefore14, 5, "functions");
   if (!fns) return Error{fns.error()};
   data.functions.reserve(static_cast<std::size_t>(PQntuples(fns->get())));
   for (int i = 0; i < PQntuples(fns->get()); ++i) {

@@ -94,7 +94,9 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
   // Column rules against every stored column.
   for (const CatalogRelation& rel_ref : catalog->relations()) {
     const CatalogRelation* rel = &rel_ref;
-    if (is_view_kind(rel->kind) && !rel->definition.empty()) m->views_.insert(rel->oid);
+    if (is_view_kind(rel->kind) && (!rel->definition.empty() || !is_system_schema(rel->schema))) {
+      m->views_.insert(rel->oid);
+    }
     if (is_system_schema(rel->schema) || !holds_rows(rel->kind)) continue;
     for (const CatalogColumn& col : catalog->columns(rel->oid)) {
       const std::string full = rel->schema + "." + rel->name + "." + col.name;
@@ -185,18 +187,31 @@ void MaskModel::trace_definitions() {
   for (const CatalogFunction& fn_ref : catalog_->functions()) {
     const CatalogFunction* fn = &fn_ref;
     if (is_system_schema(fn->schema)) continue;
-    if (fn->language == "sql" && !fn->body.empty()) {
-      pending.push_back({nullptr, fn});
-    } else {
-      const sql::Taint t = fn->language == "internal" ? sql::Taint::clean : sql::Taint::untraceable;
-      add_taint(function_taints_, fn->name, t);
-      add_taint(function_taints_, fn->schema + "." + fn->name, t);
+    // SQL functions start clean and only ever get worse as the rounds
+    // trace them: a view or function calling one is not tainted just
+    // because it was traced first. Every other language (C and `internal`
+    // too: an alias of query_to_xml is one CREATE FUNCTION away) is opaque.
+    const bool traceable = fn->language == "sql" && !fn->body.empty();
+    if (traceable) pending.push_back({nullptr, fn});
+    const sql::Taint t = traceable ? sql::Taint::clean : sql::Taint::untraceable;
+    add_taint(function_taints_, fn->name, t);
+    add_taint(function_taints_, fn->schema + "." + fn->name, t);
+  }
+  // A user view pgwarden has no definition of: nothing is known of its columns.
+  for (const CatalogRelation& rel : catalog_->relations()) {
+    if (views_.count(rel.oid) == 0 || !rel.definition.empty() || is_system_schema(rel.schema)) continue;
+    for (const CatalogColumn& c : catalog_->columns(rel.oid)) {
+      view_columns_[column_key(rel.oid, c.attnum)] = sql::Taint::tainted;
+      masked_column_names_.insert(c.name);
     }
+    masked_relation_names_.insert(rel.name);
+    masked_relation_names_.insert(rel.schema + "." + rel.name);
   }
   bool settled = false;
   for (int round = 0; round < kMaxRounds && !settled; ++round) {
     const size_t before = masked_relation_names_.size() + masked_column_names_.size() + function_taints_.size() +
                           view_columns_.size();
+    size_t changed_views = 0;
     std::vector<std::pair<std::string, sql::Taint>> function_updates;
     for (const Pending& p : pending) {
       if (p.view != nullptr) {
@@ -225,8 +240,14 @@ void MaskModel::trace_definitions() {
             if (auto rule = plain_view_rule(p.view->oid, plain[i])) view_column_rules_[key] = *rule;
           }
           auto [it, inserted] = view_columns_.emplace(key, taints[i]);
-          if (!inserted) it->second = sql::worst(it->second, taints[i]);
-          if (it->second == sql::Taint::tainted) masked_column_names_.insert(columns[i].name);
+          if (!inserted && sql::worst(it->second, taints[i]) != it->second) {
+            it->second = sql::worst(it->second, taints[i]);
+            ++changed_views;
+          }
+          // An untraceable column counts as masked for what reads the view:
+          // the tracer has no "untraceable column", and clean would drop the
+          // detectors the column itself gets (`SELECT upper(u) FROM v`).
+          if (it->second != sql::Taint::clean) masked_column_names_.insert(columns[i].name);
           any = any || it->second != sql::Taint::clean;
         }
         if (any) {
@@ -255,7 +276,7 @@ void MaskModel::trace_definitions() {
     }
     const size_t after = masked_relation_names_.size() + masked_column_names_.size() + function_taints_.size() +
                          view_columns_.size();
-    settled = before == after && changed_functions == 0 && round > 0;
+    settled = before == after && changed_functions == 0 && changed_views == 0 && round > 0;
   }
   if (!settled) {
     // Definitions that keep feeding each other: everything they define is masked.

@@ -20,7 +20,11 @@
 // a masked value are tainted; other functions outside pg_catalog and
 // information_schema are untraceable (their results go through the content
 // detectors). Views over views and functions calling functions resolve
-// through each other; a cycle resolves to tainted.
+// through each other: SQL functions start clean and every definition is
+// traced again until nothing changes (a cycle is tainted when any member
+// reads a masked value); what has not settled after the last round is
+// tainted. A view column that derives from an untraceable one counts as
+// tainted, and a user view without a definition is tainted whole.
 //
 // Immutable after build(); shared by every session of a policy on one
 // snapshot (the engine caches it by config generation and catalog version).

@@ -165,6 +165,101 @@ TEST(MaskModel, HashNeedsAKeyAndIsStablePerKey) {
   EXPECT_NE(fa->apply("+1 415 555 2671"), fc->apply("+1 415 555 2671"));
 }
 
+TEST(MaskModel, GlobsCoverEveryPartAndCopyColumnsFollowTheRules) {
+  auto catalog = testing::masking_catalog();
+  auto m = build(policy_with({column_rule("public.customers.*", MaskFunction::Kind::null),
+                              column_rule("*.*.amount", MaskFunction::Kind::redact)}),
+                 catalog.get());
+  ASSERT_TRUE(m);
+  for (std::int16_t attnum = 1; attnum <= 8; ++attnum) EXPECT_NE(m->column_function(kCustomers, attnum), nullptr);
+  EXPECT_EQ(m->column_function(kOrders, 1), nullptr);
+  EXPECT_NE(m->column_function(kOrders, 3), nullptr);  // public.orders.amount
+  EXPECT_NE(m->column_function(16410, 2), nullptr);    // hr.salaries.amount
+  EXPECT_EQ(m->column_rule_name(16410, 2), "*.*.amount");
+
+  const auto table = m->copy_columns(kCustomers);
+  ASSERT_EQ(table.size(), 8u);
+  EXPECT_EQ(table[3].name, "ssn");
+  ASSERT_NE(table[3].function, nullptr);
+  EXPECT_EQ(table[3].function->kind(), mask::MaskFunction::Kind::null);
+  EXPECT_EQ(table[3].taint, sql::Taint::clean);
+  const auto orders = m->copy_columns(kOrders);
+  ASSERT_EQ(orders.size(), 4u);
+  EXPECT_EQ(orders[0].function, nullptr);
+  EXPECT_EQ(orders[0].type, 23u);
+  const auto view = m->copy_columns(kTaxIdsUpper);
+  ASSERT_EQ(view.size(), 2u);
+  EXPECT_EQ(view[0].name, "id");
+  EXPECT_EQ(view[0].taint, sql::Taint::tainted);  // customers.id is masked too here
+  EXPECT_EQ(view[1].taint, sql::Taint::tainted);
+  EXPECT_EQ(view[1].function, nullptr);  // upper(): masked whole by taint
+  EXPECT_TRUE(m->copy_columns(99999).empty());
+}
+
+// What an admin might add on top of the masking catalog: views over SQL
+// functions, SQL functions over each other, an opaque column behind a view.
+std::shared_ptr<const Catalog> definitions_catalog() {
+  CatalogData d = testing::sample_catalog_data();
+  using K = RelationKind;
+  auto view = [&](Oid oid, const char* name, const char* definition, std::vector<const char*> columns) {
+    d.relations.push_back({oid, "public", name, K::view, definition});
+    std::int16_t attnum = 0;
+    for (const char* c : columns) d.columns.push_back({oid, ++attnum, c, 25});
+  };
+  view(16600, "counted", " SELECT customers.id,\n    order_count(customers.id) AS n\n   FROM customers;", {"id", "n"});
+  view(16601, "ssn_by_fn", " SELECT customers.id,\n    ssn_via_fn(customers.id) AS s\n   FROM customers;", {"id", "s"});
+  view(16602, "opaque", " SELECT customers.id,\n    plpgsql_fn(customers.id) AS u\n   FROM customers;", {"id", "u"});
+  view(16603, "over_opaque", " SELECT opaque.id,\n    upper(opaque.u) AS uu\n   FROM opaque;", {"id", "uu"});
+  d.relations.push_back({16604, "public", "no_definition", K::view, {}});
+  d.columns.push_back({16604, 1, "x", 25});
+  auto fn = [&](Oid oid, const char* name, const char* language, const char* body) {
+    d.functions.push_back({oid, "public", name, language, body});
+  };
+  fn(16610, "order_count", "sql", "SELECT count(*) FROM public.orders WHERE customer_id = $1");
+  fn(16611, "get_ssn", "sql", "SELECT ssn FROM public.customers WHERE id = $1");
+  fn(16612, "ssn_via_fn", "sql", "SELECT get_ssn($1)");  // traced before get_ssn is known
+  fn(16613, "plpgsql_fn", "plpgsql", "");
+  fn(16614, "ping", "sql", "SELECT pong($1 - 1)");  // a clean cycle
+  fn(16615, "pong", "sql", "SELECT CASE WHEN $1 > 0 THEN ping($1) ELSE 0 END");
+  fn(16616, "tick", "sql", "SELECT tock($1)");  // a cycle that reads ssn
+  fn(16617, "tock", "sql", "SELECT tick($1) || (SELECT ssn FROM public.customers LIMIT 1)");
+  fn(16618, "alias_of_upper", "internal", "");
+  d.functions.push_back({2147, "pg_catalog", "count", "internal", {}});
+  d.functions.push_back({871, "pg_catalog", "upper", "internal", {}});
+  return Catalog::build(std::move(d));
+}
+
+TEST(MaskModel, DefinitionsResolveThroughEachOtherInAnyOrder) {
+  auto catalog = definitions_catalog();
+  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  const sql::TaintOracle& o = m->oracle();
+  // A view over a clean SQL function stays clean, whatever the trace order.
+  EXPECT_EQ(m->view_column_taint(16600, 2), sql::Taint::clean);
+  EXPECT_FALSE(o.relation_is_masked("public", "counted"));
+  // A function reaching ssn through another one, and a view over it.
+  EXPECT_EQ(o.function_taint("", "ssn_via_fn"), sql::Taint::tainted);
+  EXPECT_EQ(m->view_column_taint(16601, 2), sql::Taint::tainted);
+  EXPECT_EQ(m->view_column_taint(16601, 1), sql::Taint::clean);
+  // Cycles: clean when nothing in them reads a masked value, else tainted.
+  EXPECT_EQ(o.function_taint("public", "ping"), sql::Taint::clean);
+  EXPECT_EQ(o.function_taint("public", "pong"), sql::Taint::clean);
+  EXPECT_EQ(o.function_taint("", "tick"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("", "tock"), sql::Taint::tainted);
+  // Opaque functions, `internal` ones outside pg_catalog included.
+  EXPECT_EQ(o.function_taint("", "alias_of_upper"), sql::Taint::untraceable);
+  EXPECT_EQ(m->view_column_taint(16602, 2), sql::Taint::untraceable);
+  // What reads an untraceable view column is masked, not let through clean.
+  EXPECT_TRUE(o.column_is_masked("u"));
+  EXPECT_EQ(m->view_column_taint(16603, 2), sql::Taint::tainted);
+  EXPECT_EQ(m->view_column_taint(16603, 1), sql::Taint::clean);
+  // A user view without a definition: nothing is known, so it is masked.
+  EXPECT_TRUE(m->is_view(16604));
+  EXPECT_EQ(m->view_column_taint(16604, 1), sql::Taint::tainted);
+  EXPECT_TRUE(o.relation_is_masked("", "no_definition"));
+  EXPECT_FALSE(m->is_view(12004));  // pg_stat_activity: a system view, not traced
+}
+
 TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
   auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), nullptr);
   ASSERT_TRUE(m);
