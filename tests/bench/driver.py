@@ -56,8 +56,14 @@ def parse_args(argv):
                    help="SELECT * per pgbench run in the masking runs (2)")
     p.add_argument("--only-masking", action="store_true", help="run only the masking section")
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
-                   help="where mask_bench was built (build)")
-    return p.parse_args(argv)
+                   help="where pgwarden and mask_bench were built (build); PGWARDEN_BIN, when set, "
+                        "still names the pgwarden binary")
+    args = p.parse_args(argv)
+    args.build_dir = os.path.abspath(args.build_dir)
+    # The harness runs $PGWARDEN_BIN (default build/pgwarden): point it at the
+    # same build as mask_bench, so one run measures one build.
+    os.environ.setdefault("PGWARDEN_BIN", os.path.join(args.build_dir, "pgwarden"))
+    return args
 
 
 def bench_one(label, host, port, user, env, mode, args):
