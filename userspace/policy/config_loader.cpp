@@ -379,14 +379,20 @@ class Loader {
   }
 
   // '.'-separated globs: schema.table (2 segments) or schema.table.column (3);
-  // a '**' segment stands for any number of segments.
+  // a '**' segment stands for any number of segments. An escaped dot ("\.")
+  // belongs to its name, as the matchers split (decision_rules.cpp,
+  // mask_model.cpp).
   void check_dotted_glob(const YAML::Node& n, const std::string& path, const std::string& g,
                          size_t segments, std::string_view shape) {
     size_t count = 1;
-    bool empty_segment = g.empty() || g.front() == '.' || g.back() == '.';
+    bool empty_segment = g.empty();  // and a leading, trailing or doubled dot: below
     bool has_double_star = false;
     size_t seg_start = 0;
     for (size_t i = 0; i <= g.size(); ++i) {
+      if (i + 1 < g.size() && g[i] == '\\') {
+        ++i;
+        continue;
+      }
       if (i == g.size() || g[i] == '.') {
         std::string_view seg(g.data() + seg_start, i - seg_start);
         if (seg.empty()) empty_segment = true;

@@ -278,6 +278,25 @@ TEST_F(ConfigTest, UnixSocketCanBeTurnedOffWithNothing) {
   EXPECT_EQ(r->unix_socket, "");
 }
 
+// An escaped dot belongs to its name (as the matchers read it); an
+// unescaped one makes a fourth part.
+TEST_F(ConfigTest, ColumnGlobsHaveThreePartsAndEscapedDotsStayInNames) {
+  const std::string ids =
+      "identities:\n"
+      "  - name: agent\n"
+      "    match: { uid: 1000 }\n"
+      "policies:\n"
+      "  - identity: agent\n";
+  auto r = load(minimal(ids + "    mask: [{ column: 'public.odd\\.table.e\\.mail', with: redact }]\n"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->policies[0].mask.size(), 1u);
+  EXPECT_EQ(r->policies[0].mask[0].column, "public.odd\\.table.e\\.mail");
+  EXPECT_FALSE(load(minimal(ids + "    mask: [{ column: public.odd.table.email, with: redact }]\n")).ok());
+  // An escaped dot alone is a name, not an empty part.
+  EXPECT_TRUE(load(minimal(ids + "    mask: [{ column: 'public.customers.\\.', with: redact }]\n")).ok());
+  EXPECT_TRUE(load(minimal(ids + "    mask: [{ column: public.cards.**, with: redact }]\n")).ok());
+}
+
 // Each case: a config and the exact start of the error it must produce
 // ("file:line:column: key.path: ") plus a fragment of the explanation.
 struct ErrorCase {

@@ -196,6 +196,28 @@ TEST(MaskModel, GlobsCoverEveryPartAndCopyColumnsFollowTheRules) {
   EXPECT_TRUE(m->copy_columns(99999).empty());
 }
 
+TEST(MaskModel, GlobPartsMatchNamesThatHoldDots) {
+  CatalogData d = testing::sample_catalog_data();
+  d.relations.push_back({16700, "public", "odd.table", RelationKind::table, {}});
+  d.columns.push_back({16700, 1, "e.mail", 25});
+  d.columns.push_back({16700, 2, "id", 23});
+  auto catalog = Catalog::build(std::move(d));
+  auto star = build(policy_with({column_rule("public.*.e*", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(star);
+  EXPECT_NE(star->column_function(16700, 1), nullptr);  // * spans the dots of "odd.table" and "e.mail"
+  EXPECT_EQ(star->column_function(16700, 2), nullptr);
+  EXPECT_NE(star->column_function(kCustomers, 3), nullptr);  // email
+  auto escaped = build(policy_with({column_rule("public.odd\\.table.e\\.mail", MaskFunction::Kind::redact)}),
+                       catalog.get());
+  ASSERT_TRUE(escaped);
+  EXPECT_NE(escaped->column_function(16700, 1), nullptr);
+  EXPECT_EQ(escaped->column_function(kCustomers, 3), nullptr);
+  auto spanning = build(policy_with({column_rule("**.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(spanning);
+  EXPECT_NE(spanning->column_function(kCustomers, 4), nullptr);
+  EXPECT_EQ(spanning->column_function(kCustomers, 3), nullptr);
+}
+
 // What an admin might add on top of the masking catalog: views over SQL
 // functions, SQL functions over each other, an opaque column behind a view.
 std::shared_ptr<const Catalog> definitions_catalog() {
@@ -267,6 +289,10 @@ TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
   EXPECT_TRUE(m->oracle().column_is_masked("ssn"));
   EXPECT_FALSE(m->oracle().column_is_masked("name"));
   EXPECT_EQ(m->column_function(kCustomers, 4), nullptr);  // nothing resolves: lineage masks computed columns
+  auto spanning = build(policy_with({column_rule("**.ssn", MaskFunction::Kind::redact)}), nullptr);
+  ASSERT_TRUE(spanning);
+  EXPECT_TRUE(spanning->oracle().relation_is_masked("hr", "anything"));  // ** could name any relation
+  EXPECT_TRUE(spanning->oracle().column_is_masked("ssn"));
 }
 
 }  // namespace
