@@ -53,8 +53,13 @@ class MaskModel {
  public:
   // `hash_key` may be null when no rule uses `hash` (the config loader
   // refuses a `hash` rule without mask_hash_key_file). `catalog` may be null
-  // (no snapshot): then no column rule resolves and every relation and
-  // non-built-in function is treated as masked/untraceable.
+  // (no snapshot): then no column rule resolves, no view is known, the
+  // oracle answers from the rules' globs alone (a relation or column some
+  // glob could name is masked) and every function call not qualified with
+  // pg_catalog or information_schema is tainted (nothing tells built-ins
+  // from user functions). A view over a masked table then looks
+  // clean, so statements that read relations must not run on such a model
+  // (the policy gate refuses them without a catalog).
   static Result<std::shared_ptr<const MaskModel>> build(const Policy& policy, const Catalog* catalog,
                                                         std::shared_ptr<const mask::KeyedHash> hash_key);
 

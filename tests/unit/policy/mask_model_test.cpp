@@ -289,6 +289,9 @@ TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
   EXPECT_TRUE(m->oracle().column_is_masked("ssn"));
   EXPECT_FALSE(m->oracle().column_is_masked("name"));
   EXPECT_EQ(m->column_function(kCustomers, 4), nullptr);  // nothing resolves: lineage masks computed columns
+  EXPECT_FALSE(m->is_view(kContacts));  // nothing known: the policy gate refuses relations without a catalog
+  EXPECT_EQ(m->oracle().function_taint("", "lower"), sql::Taint::tainted);  // could be anyone's lower()
+  EXPECT_EQ(m->oracle().function_taint("pg_catalog", "lower"), sql::Taint::clean);
   auto spanning = build(policy_with({column_rule("**.ssn", MaskFunction::Kind::redact)}), nullptr);
   ASSERT_TRUE(spanning);
   EXPECT_TRUE(spanning->oracle().relation_is_masked("hr", "anything"));  // ** could name any relation
