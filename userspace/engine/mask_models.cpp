@@ -53,19 +53,12 @@ Result<std::shared_ptr<MaskHandle>> MaskModels::get(const policy::Config& config
   if (handles_.size() >= kMaxHandles) handles_.clear();
   auto model = policy::MaskModel::build(policy, catalog.get(), hash_key(config, config_generation));
   if (!model) {
-    // The rules were validated at load; what can fail here is the snapshot
-    // (a view definition the tracer cannot read). Without a model nothing
-    // could be masked, so the same rules are built against no snapshot:
-    // every computed column and every view column is then masked.
-    spdlog::error("masking: rules of identity {} cannot be resolved against the catalog ({}); masking every "
-                  "column that is not a plain table column",
-                  policy.identity, model.error());
-    model = policy::MaskModel::build(policy, nullptr, hash_key(config, config_generation));
-    if (!model) {
-      spdlog::error("masking: rules of identity {} cannot be built: {}", policy.identity, model.error());
-      return Error{"pgwarden: the mask rules of identity " + policy.identity + " cannot be applied (see pgwarden's log)"};
-    }
-    catalog.reset();
+    // Without a model nothing could be masked: the session refuses
+    // statements (and says why) rather than relay them unmasked. A model
+    // built without the snapshot is no way out: the gate still resolves
+    // tables with it, and a plain column of a masked table would pass.
+    spdlog::error("masking: rules of identity {} cannot be applied: {}", policy.identity, model.error());
+    return Error{"pgwarden: the mask rules of identity " + policy.identity + " cannot be applied (see pgwarden's log)"};
   }
   auto handle = std::make_shared<MaskHandle>(std::move(catalog), std::move(*model));
   handles_.emplace(key, handle);

@@ -53,10 +53,9 @@ class MaskHandle {
 class MaskModels {
  public:
   // The handle for this policy on this snapshot; null when the policy masks
-  // nothing (no column rule, no detector). A model that fails to build
-  // against the snapshot is logged and built against no snapshot ("mask
-  // every computed column"); an error only when even that fails, and then
-  // the caller must refuse statements rather than relay them unmasked.
+  // nothing (no column rule, no detector); an error when the model cannot
+  // be built, and then the caller must refuse statements rather than relay
+  // them unmasked.
   Result<std::shared_ptr<MaskHandle>> get(const policy::Config& config, uint64_t config_generation,
                                   const policy::Policy& policy, std::shared_ptr<const policy::Catalog> catalog);
 

@@ -259,3 +259,26 @@ TEST(Lineage, SyntaxErrorsAreErrors) {
 
 }  // namespace
 }  // namespace pgw::sql
+
+namespace pgw::sql {
+namespace {
+
+std::string plain_of(std::string_view sql, size_t output) {
+  auto v = trace(sql);
+  if (v.empty() || v.back().outputs.size() <= output) return "<none>";
+  return v.back().outputs[output].plain_column;
+}
+
+TEST(Lineage, PlainColumnOnlyWhenNothingButTablesIsRead) {
+  EXPECT_EQ(plain_of("SELECT c.id, c.ssn AS tax_id FROM customers c", 1), "ssn");
+  EXPECT_EQ(plain_of("SELECT ssn FROM customers JOIN orders o ON o.customer_id = customers.id", 0), "ssn");
+  EXPECT_EQ(plain_of("SELECT upper(ssn) FROM customers", 0), "");
+  // Same name, other value: a sub-select, a CTE, a set operation or a FROM function could rename anything.
+  EXPECT_EQ(plain_of("SELECT s.ssn FROM (SELECT reverse(ssn) AS ssn FROM customers) s", 0), "");
+  EXPECT_EQ(plain_of("WITH s AS (SELECT reverse(ssn) AS ssn FROM customers) SELECT ssn FROM s", 0), "");
+  EXPECT_EQ(plain_of("SELECT ssn FROM customers UNION SELECT ssn FROM customers", 0), "");
+  EXPECT_EQ(plain_of("SELECT f.ssn FROM customers c, plpgsql_fn() AS f(ssn text)", 0), "");
+}
+
+}  // namespace
+}  // namespace pgw::sql

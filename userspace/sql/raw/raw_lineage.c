@@ -56,6 +56,7 @@ typedef struct tracer
 	nodeset joins;			/* JoinExpr (USING names) */
 	nodeset writes;			/* statements that store or send values */
 	bool do_block;
+	bool only_plain_tables; /* no sub-select, CTE, set operation or FROM function: set after pass 0 */
 	const char *ddl_target;	  /* DDL refused while masking is in force */
 	const char *write_target; /* set by taint_of for set_config / pg_notify */
 	int depth;
@@ -461,7 +462,11 @@ from_clause_taint(tracer *t, const List *from)
 }
 
 /* The column a bare reference names (c.ssn, ssn), for a view column that
- * shows a table column as it is: it can keep that column's own mask. */
+ * shows a table column as it is: it can keep that column's own mask. Only
+ * when the statement reads nothing but tables (no sub-select, CTE, set
+ * operation or function in FROM): `SELECT s.ssn FROM (SELECT reverse(ssn)
+ * AS ssn ...) s` names ssn too, and partial() of that would show digits
+ * the rule hides. */
 static const char *
 plain_column_of(const Node *val)
 {
@@ -498,7 +503,8 @@ target_outputs(tracer *t, const List *targets, const List *from, const RangeVar 
 			outputs_add(out, NULL, true, taint);
 			continue;
 		}
-		outputs_add_plain(out, rt->name ? rt->name : figure_name(val), false, taint_of(t, val), plain_column_of(val));
+		outputs_add_plain(out, rt->name ? rt->name : figure_name(val), false, taint_of(t, val),
+						  t->only_plain_tables ? plain_column_of(val) : NULL);
 	}
 }
 
@@ -693,6 +699,10 @@ collect(tracer *t, const Node *node)
 			break;
 		case T_RangeFunction:
 			collect_range_function(t, (const RangeFunction *) node);
+			t->only_plain_tables = false;
+			break;
+		case T_RangeTableFunc:
+			t->only_plain_tables = false;
 			break;
 		case T_RangeSubselect:
 		case T_CommonTableExpr:
@@ -700,6 +710,8 @@ collect(tracer *t, const Node *node)
 			break;
 		case T_SelectStmt:
 			collect_select(t, (const SelectStmt *) node);
+			if (((const SelectStmt *) node)->op != SETOP_NONE || ((const SelectStmt *) node)->withClause != NULL)
+				t->only_plain_tables = false;
 			break;
 		case T_JoinExpr:
 			add_filter(t, ((const JoinExpr *) node)->quals);
@@ -1098,7 +1110,10 @@ trace_statement(tracer *t, const RawStmt *raw, pgw_lineage_fn fn, void *ctx)
 	const Node *stmt = raw->stmt;
 
 	memset(&st, 0, sizeof(st));
+	t->only_plain_tables = true;
 	collect(t, stmt);
+	if (t->subqueries.len > 0)
+		t->only_plain_tables = false;
 	if (!t->too_deep && !settle(t))
 		t->too_deep = true; /* did not settle: refuse rather than guess */
 	describe_rows(t, stmt, &st);
