@@ -6,18 +6,23 @@
  *   pass 0   walks the whole tree once and collects what later passes need:
  *            whether a masked relation is read or a tainted function called
  *            at all (the "gate": without it no column name is masked), the
- *            aliases of masked relations, every FROM sub-select and CTE,
- *            every filter clause, every write;
- *   fixpoint each sub-select and CTE whose outputs are tainted taints its
- *            output names, its column aliases and its own alias, until
- *            nothing changes (a sub-select can read another's outputs);
+ *            aliases of masked relations, every FROM item with an alias,
+ *            every FROM sub-select, CTE and FROM function, every filter
+ *            clause, every write;
+ *   fixpoint each FROM item, sub-select and CTE whose outputs carry a
+ *            masked (or untraceable) value taints its output names, its
+ *            column aliases and its own alias, until nothing changes (a
+ *            sub-select can read another's outputs);
  *   final    the statement's outputs, and the filter and write verdicts.
  *
  * Every doubt (an unknown node type, a cycle that does not settle) goes to
  * tainted: masking a harmless value costs usefulness, missing one leaks.
  *
- * Recursion is bounded (PGW_LINEAGE_MAX_DEPTH): a deeper expression ends in
- * an error, which the engine turns into a refusal, never a guess.
+ * Expressions and the pass-0 walk use explicit stacks (a 100 000-term
+ * "a || b || ..." costs heap, not C stack). Only the nesting of FROM
+ * sub-selects and set operations recurses, bounded by
+ * PGW_LINEAGE_MAX_DEPTH: deeper ends in an error, which the engine turns
+ * into a refusal, never a guess.
  */
 #include "raw_lineage.h"
 
@@ -27,15 +32,24 @@
 #include "raw_node_children.h"
 #include "raw_walk.h"
 
-#define PGW_LINEAGE_MAX_DEPTH 1500
+#define PGW_LINEAGE_MAX_DEPTH 1000
+/* C stack the recursion may use, measured like PostgreSQL's own
+ * check_stack_depth(): frame sizes differ between builds (-O0, sanitizers),
+ * and the engine may call from a thread with a small stack (the tests use
+ * 256 KiB). */
+#define PGW_LINEAGE_STACK_BUDGET (96 * 1024)
 #define PGW_LINEAGE_MAX_ROUNDS 64
 
-typedef struct strset
+/* Names with the worst taint seen for each (open addressing: a statement
+ * can name tens of thousands of columns). */
+typedef struct taintset
 {
-	const char **items;
-	int len;
-	int cap;
-} strset;
+	const char **names;
+	uint8 *taints;
+	uint32 cap; /* a power of two, or 0 */
+	uint32 len;
+	int worst;
+} taintset;
 
 typedef struct nodeset
 {
@@ -47,19 +61,27 @@ typedef struct nodeset
 typedef struct tracer
 {
 	const pgw_lineage_oracle *oracle;
-	bool gate;				/* a masked relation is read or a tainted function called */
-	int from_function_taint; /* worst taint of a function in FROM */
-	strset names;			/* derived tainted column names */
-	strset rels;			/* tainted relation names, aliases, CTE names */
-	nodeset subqueries;		/* RangeSubselect, CommonTableExpr */
-	nodeset filters;		/* WHERE, GROUP BY, ... roots */
-	nodeset joins;			/* JoinExpr (USING names) */
-	nodeset writes;			/* statements that store or send values */
+	bool gate;				 /* a masked relation is read or a tainted function called */
+	int from_function_taint; /* worst taint of a function (name or arguments) in FROM */
+	taintset names;			 /* derived tainted column names */
+	taintset rels;			 /* tainted relation names, aliases, CTE names */
+	taintset range_names;	 /* every relation name and alias (plain_column must not be one) */
+	taintset windows;		 /* WINDOW w AS (...) definitions that carry a masked value */
+	nodeset subqueries;		 /* RangeSubselect, CommonTableExpr */
+	nodeset aliased;		 /* other FROM items with an alias (RangeVar, JoinExpr, functions) */
+	nodeset from_functions;	 /* RangeFunction, RangeTableFunc */
+	nodeset filters;		 /* WHERE, GROUP BY, ... roots */
+	nodeset named_windows;	 /* WindowDef of WINDOW clauses */
+	nodeset joins;			 /* JoinExpr (USING names, NATURAL) */
+	nodeset setops;			 /* set operations that compare rows (all but UNION ALL) */
+	nodeset distincts;		 /* target lists of plain SELECT DISTINCT */
+	nodeset writes;			 /* statements that store or send values */
+	nodeset escapes;		 /* calls of functions that send their arguments away */
 	bool do_block;
-	bool only_plain_tables; /* no sub-select, CTE, set operation or FROM function: set after pass 0 */
-	const char *ddl_target;	  /* DDL refused while masking is in force */
-	const char *write_target; /* set by taint_of for set_config / pg_notify */
+	bool only_plain_tables; /* no sub-select, CTE, set operation, FROM function or column alias list */
+	const char *ddl_target;	/* DDL refused while masking is in force */
 	int depth;
+	uintptr_t stack_base; /* address of a local of the entry point */
 	bool too_deep;
 	size_t visited;
 	size_t max_nodes;
@@ -68,26 +90,84 @@ typedef struct tracer
 
 /* ---- small sets ----------------------------------------------------------- */
 
-static bool
-strset_has(const strset *s, const char *name)
+static int
+worst(int a, int b)
 {
-	for (int i = 0; i < s->len; i++)
-		if (strcmp(s->items[i], name) == 0)
-			return true;
-	return false;
+	return a > b ? a : b;
 }
 
-static void
-strset_add(tracer *t, strset *s, const char *name)
+static uint32
+name_hash(const char *s)
 {
-	if (name == NULL || name[0] == '\0' || strset_has(s, name))
-		return;
-	if (s->len == s->cap)
+	uint32 h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 16777619u;
+	return h;
+}
+
+static int
+taintset_get(const taintset *s, const char *name)
+{
+	if (name == NULL || s->cap == 0)
+		return PGW_TAINT_CLEAN;
+	for (uint32 i = name_hash(name) & (s->cap - 1);; i = (i + 1) & (s->cap - 1))
 	{
-		s->cap = s->cap ? s->cap * 2 : 16;
-		s->items = s->items ? repalloc(s->items, s->cap * sizeof(char *)) : palloc(s->cap * sizeof(char *));
+		if (s->names[i] == NULL)
+			return PGW_TAINT_CLEAN;
+		if (strcmp(s->names[i], name) == 0)
+			return s->taints[i];
 	}
-	s->items[s->len++] = name;
+}
+
+static void taintset_put(tracer *t, taintset *s, const char *name, int taint);
+
+static void
+taintset_grow(tracer *t, taintset *s)
+{
+	taintset old = *s;
+
+	s->cap = old.cap ? old.cap * 2 : 64;
+	s->len = 0;
+	s->names = palloc0(s->cap * sizeof(char *));
+	s->taints = palloc0(s->cap);
+	for (uint32 i = 0; i < old.cap; i++)
+		if (old.names[i] != NULL)
+			taintset_put(t, s, old.names[i], old.taints[i]);
+	if (old.cap)
+	{
+		pfree(old.names);
+		pfree(old.taints);
+	}
+}
+
+/* Raises name to taint (never lowers); a change is noted for the fixpoint. */
+static void
+taintset_put(tracer *t, taintset *s, const char *name, int taint)
+{
+	uint32 i;
+
+	if (name == NULL || name[0] == '\0' || taint == PGW_TAINT_CLEAN)
+		return;
+	if ((s->len + 1) * 2 > s->cap)
+		taintset_grow(t, s);
+	for (i = name_hash(name) & (s->cap - 1); s->names[i] != NULL; i = (i + 1) & (s->cap - 1))
+	{
+		if (strcmp(s->names[i], name) == 0)
+		{
+			if (taint > s->taints[i])
+			{
+				s->taints[i] = (uint8) taint;
+				s->worst = worst(s->worst, taint);
+				t->changed = true;
+			}
+			return;
+		}
+	}
+	s->names[i] = name;
+	s->taints[i] = (uint8) taint;
+	s->len++;
+	s->worst = worst(s->worst, taint);
 	t->changed = true;
 }
 
@@ -104,10 +184,76 @@ nodeset_add(nodeset *s, const Node *node)
 	s->items[s->len++] = node;
 }
 
-static int
-worst(int a, int b)
+/* An explicit stack of nodes still to visit. Pending nodes never outnumber
+ * the nodes of the tree, so max_nodes bounds it too. */
+typedef struct nodestack
 {
-	return a > b ? a : b;
+	tracer *t;
+	const Node **items;
+	size_t len;
+	size_t cap;
+} nodestack;
+
+static void
+nodestack_push(nodestack *s, const Node *node)
+{
+	if (node == NULL || s->t->too_deep)
+		return;
+	if (s->len == s->cap)
+	{
+		if (s->cap >= s->t->max_nodes)
+		{
+			s->t->too_deep = true;
+			return;
+		}
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->items = s->items ? repalloc(s->items, s->cap * sizeof(Node *)) : palloc(s->cap * sizeof(Node *));
+	}
+	s->items[s->len++] = node;
+}
+
+static void
+nodestack_push_child(void *ctx, const Node *child)
+{
+	nodestack_push(ctx, child);
+}
+
+/* Pushes what is below node; false for a node type this build does not know. */
+static bool
+nodestack_push_children(nodestack *s, const Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_List:
+		{
+			const ListCell *lc;
+
+			foreach(lc, (const List *) node)
+				nodestack_push(s, lfirst(lc));
+			return true;
+		}
+		case T_IntList:
+		case T_OidList:
+			return true;
+		default:
+			return pgw_node_children(node, nodestack_push_child, s);
+	}
+}
+
+static void
+nodestack_free(nodestack *s)
+{
+	if (s->items != NULL)
+		pfree(s->items);
+}
+
+/* Counts a visit; false (and too_deep) past max_nodes. */
+static bool
+count_visit(tracer *t)
+{
+	if (++t->visited > t->max_nodes)
+		t->too_deep = true;
+	return !t->too_deep;
 }
 
 static const char *
@@ -135,20 +281,24 @@ relation_masked(tracer *t, const char *schema, const char *name)
 }
 
 /* A name used as a whole row or qualifier: an alias, CTE or relation that carries masked values. */
-static bool
-rel_tainted(tracer *t, const char *name)
-{
-	return name != NULL && (strset_has(&t->rels, name) || (t->gate && relation_masked(t, NULL, name)));
-}
-
-static bool
-column_tainted(tracer *t, const char *name)
+static int
+rel_taint(tracer *t, const char *name)
 {
 	if (name == NULL)
-		return false;
-	if (strset_has(&t->names, name))
-		return true;
-	return t->gate && t->oracle->column_is_masked(t->oracle->ctx, name);
+		return PGW_TAINT_CLEAN;
+	if (t->gate && relation_masked(t, NULL, name))
+		return PGW_TAINT_TAINTED;
+	return taintset_get(&t->rels, name);
+}
+
+static int
+column_taint(tracer *t, const char *name)
+{
+	if (name == NULL)
+		return PGW_TAINT_CLEAN;
+	if (t->gate && t->oracle->column_is_masked(t->oracle->ctx, name))
+		return PGW_TAINT_TAINTED;
+	return taintset_get(&t->names, name);
 }
 
 static int
@@ -162,33 +312,31 @@ function_taint(tracer *t, const List *funcname)
 	return t->oracle->function_taint(t->oracle->ctx, schema ? schema : "", name);
 }
 
-static bool
-is_builtin_named(const List *funcname, const char *want)
+/* Built-in functions that send or store their arguments where no result
+ * masking reaches: ParameterStatus, other sessions' notifications, large
+ * objects, WAL messages, sequences, other servers, server files. Matched
+ * by bare name in any schema (dblink and adminpack live where they were
+ * installed; a user function of the same name is refused just the same). */
+static const char *const escape_functions[] = {
+	"set_config", "pg_notify", "lo_from_bytea", "lo_put", "lowrite", "pg_logical_emit_message", "setval",
+	"dblink", "dblink_exec", "dblink_send_query", "dblink_open", "dblink_connect", "dblink_connect_u",
+	"pg_file_write", NULL};
+
+static const char *
+escape_function_name(const FuncCall *call)
 {
 	const char *schema, *name;
 
-	split_name(funcname, &schema, &name);
-	return name != NULL && strcmp(name, want) == 0 && (schema == NULL || strcmp(schema, "pg_catalog") == 0);
+	split_name(call->funcname, &schema, &name);
+	if (name == NULL)
+		return NULL;
+	for (int i = 0; escape_functions[i] != NULL; i++)
+		if (strcmp(name, escape_functions[i]) == 0)
+			return escape_functions[i];
+	return NULL;
 }
 
 /* ---- expression taint ------------------------------------------------------ */
-
-static int taint_of(tracer *t, const Node *node);
-
-typedef struct child_taint
-{
-	tracer *t;
-	int taint;
-} child_taint;
-
-static void
-child_taint_fn(void *ctx, const Node *child)
-{
-	child_taint *c = ctx;
-
-	if (child != NULL && c->taint != PGW_TAINT_TAINTED)
-		c->taint = worst(c->taint, taint_of(c->t, child));
-}
 
 static int
 columnref_taint(tracer *t, const ColumnRef *ref)
@@ -201,88 +349,57 @@ columnref_taint(tracer *t, const ColumnRef *ref)
 		return PGW_TAINT_TAINTED;
 	if (IsA(last, A_Star))
 	{
+		/* A bare * inside an expression (EXISTS (SELECT * ...), a row
+		 * comparison): whatever any FROM item of the statement carries. */
 		if (n == 1)
-			return t->gate ? PGW_TAINT_TAINTED : taint;
-		return rel_tainted(t, str_or_null(list_nth(ref->fields, n - 2))) ? PGW_TAINT_TAINTED : taint;
+			return t->gate ? PGW_TAINT_TAINTED : worst(taint, t->rels.worst);
+		return worst(taint, rel_taint(t, str_or_null(list_nth(ref->fields, n - 2))));
 	}
-	if (column_tainted(t, str_or_null(last)))
-		return PGW_TAINT_TAINTED;
+	taint = worst(taint, column_taint(t, str_or_null(last)));
 	/* A single name may be a whole row: SELECT c FROM customers c, row_to_json(c). */
-	if (n == 1 && rel_tainted(t, str_or_null(last)))
-		return PGW_TAINT_TAINTED;
+	if (n == 1)
+		taint = worst(taint, rel_taint(t, str_or_null(last)));
 	return taint;
-}
-
-static int
-funccall_taint(tracer *t, const FuncCall *call)
-{
-	child_taint c = {t, function_taint(t, call->funcname)};
-
-	pgw_node_children((const Node *) call, child_taint_fn, &c);
-	/* set_config() and pg_notify() send their arguments where no result
-	 * masking reaches: ParameterStatus, other sessions' notifications. */
-	if (t->write_target == NULL &&
-		(is_builtin_named(call->funcname, "set_config") || is_builtin_named(call->funcname, "pg_notify")))
-	{
-		child_taint args = {t, PGW_TAINT_CLEAN};
-
-		child_taint_fn(&args, (const Node *) call->args);
-		if (args.taint == PGW_TAINT_TAINTED)
-			t->write_target = is_builtin_named(call->funcname, "set_config") ? "set_config of masked values"
-																				   : "pg_notify of masked values";
-	}
-	return c.taint;
 }
 
 /* The worst taint anywhere in node's subtree (sub-selects included whole). */
 static int
-taint_of(tracer *t, const Node *node)
+taint_of(tracer *t, const Node *root)
 {
+	nodestack stack = {t, NULL, 0, 0};
 	int result = PGW_TAINT_CLEAN;
 
-	if (node == NULL)
-		return PGW_TAINT_CLEAN;
-	if (++t->depth > PGW_LINEAGE_MAX_DEPTH || ++t->visited > t->max_nodes)
+	nodestack_push(&stack, root);
+	while (stack.len > 0 && result != PGW_TAINT_TAINTED && count_visit(t))
 	{
-		t->too_deep = true;
-		t->depth--;
-		return PGW_TAINT_TAINTED;
-	}
-	switch (nodeTag(node))
-	{
-		case T_List:
-		{
-			const ListCell *lc;
+		const Node *node = stack.items[--stack.len];
 
-			foreach(lc, (const List *) node)
+		switch (nodeTag(node))
+		{
+			case T_ColumnRef:
+				result = worst(result, columnref_taint(t, (const ColumnRef *) node));
+				break;
+			case T_FuncCall:
+				result = worst(result, function_taint(t, ((const FuncCall *) node)->funcname));
+				nodestack_push_children(&stack, node);
+				break;
+			case T_WindowDef:
 			{
-				result = worst(result, taint_of(t, lfirst(lc)));
-				if (result == PGW_TAINT_TAINTED)
-					break;
-			}
-			break;
-		}
-		case T_IntList:
-		case T_OidList:
-			break;
-		case T_ColumnRef:
-			result = columnref_taint(t, (const ColumnRef *) node);
-			break;
-		case T_FuncCall:
-			result = funccall_taint(t, (const FuncCall *) node);
-			break;
-		default:
-		{
-			child_taint c = {t, PGW_TAINT_CLEAN};
+				/* OVER w, OVER (w ORDER BY ...): what the named window orders by. */
+				const WindowDef *w = (const WindowDef *) node;
 
-			if (!pgw_node_children(node, child_taint_fn, &c))
-				c.taint = PGW_TAINT_TAINTED; /* a node this build does not know */
-			result = c.taint;
-			break;
+				result = worst(result, worst(taintset_get(&t->windows, w->name), taintset_get(&t->windows, w->refname)));
+				nodestack_push_children(&stack, node);
+				break;
+			}
+			default:
+				if (!nodestack_push_children(&stack, node))
+					result = PGW_TAINT_TAINTED; /* a node this build does not know */
+				break;
 		}
 	}
-	t->depth--;
-	return result;
+	nodestack_free(&stack);
+	return t->too_deep ? PGW_TAINT_TAINTED : result;
 }
 
 /* ---- outputs of a query ------------------------------------------------------ */
@@ -293,15 +410,6 @@ typedef struct outputs
 	int len;
 	int cap;
 } outputs;
-
-static void
-outputs_add_plain(outputs *o, const char *name, bool star, int taint, const char *plain_column);
-
-static void
-outputs_add(outputs *o, const char *name, bool star, int taint)
-{
-	outputs_add_plain(o, name, star, taint, NULL);
-}
 
 static void
 outputs_add_plain(outputs *o, const char *name, bool star, int taint, const char *plain_column)
@@ -318,6 +426,12 @@ outputs_add_plain(outputs *o, const char *name, bool star, int taint, const char
 	o->len++;
 }
 
+static void
+outputs_add(outputs *o, const char *name, bool star, int taint)
+{
+	outputs_add_plain(o, name, star, taint, NULL);
+}
+
 static int
 outputs_worst(const outputs *o)
 {
@@ -328,102 +442,240 @@ outputs_worst(const outputs *o)
 	return w;
 }
 
-/* The column name PostgreSQL gives an output (FigureColname, the common cases). */
-static const char *
-figure_name(const Node *node)
+static const SelectStmt *
+leftmost_arm(const Node *query)
 {
+	const SelectStmt *s = query != NULL && IsA(query, SelectStmt) ? (const SelectStmt *) query : NULL;
+
+	while (s != NULL && s->op != SETOP_NONE)
+		s = s->larg;
+	return s;
+}
+
+static int figure_colname(const Node *node, const char **name);
+
+/* The name PostgreSQL reports for the first column of a sub-select. */
+static const char *
+first_column_name(const Node *query)
+{
+	const SelectStmt *s = leftmost_arm(query);
+	const char *name = "?column?";
+
+	if (s == NULL)
+		return name;
+	if (s->valuesLists != NIL)
+		return "column1";
+	if (list_length(s->targetList) >= 1)
+	{
+		const ResTarget *rt = linitial(s->targetList);
+
+		if (rt->name != NULL)
+			return rt->name;
+		figure_colname(rt->val, &name);
+	}
+	return name;
+}
+
+/* FigureColnameInternal() of PostgreSQL 15's parse_target.c, on the raw
+ * tree: the column name the server gives an output with no alias, and how
+ * sure it is (2: a real name, 1: a fallback like "case", 0: none). Names
+ * must match the server's: an outer query reads a sub-select's column by
+ * that name, and a name the tracer got wrong would not be tainted there. */
+static int
+figure_colname(const Node *node, const char **name)
+{
+	const ListCell *lc;
+	const char *fname = NULL;
+	int strength;
+
 	if (node == NULL)
-		return "?column?";
+		return 0;
 	switch (nodeTag(node))
 	{
 		case T_ColumnRef:
-		{
-			const List *fields = ((const ColumnRef *) node)->fields;
-			const char *last = str_or_null(llast(fields));
-
-			return last ? last : "?column?";
-		}
+			foreach(lc, ((const ColumnRef *) node)->fields)
+				if (IsA(lfirst(lc), String))
+					fname = strVal(lfirst(lc));
+			if (fname != NULL)
+			{
+				*name = fname;
+				return 2;
+			}
+			break;
+		case T_A_Indirection:
+			foreach(lc, ((const A_Indirection *) node)->indirection)
+				if (IsA(lfirst(lc), String))
+					fname = strVal(lfirst(lc));
+			if (fname != NULL)
+			{
+				*name = fname;
+				return 2;
+			}
+			return figure_colname(((const A_Indirection *) node)->arg, name);
 		case T_FuncCall:
 		{
-			const char *schema, *name;
+			const char *schema, *fn;
 
-			split_name(((const FuncCall *) node)->funcname, &schema, &name);
-			return name ? name : "?column?";
+			split_name(((const FuncCall *) node)->funcname, &schema, &fn);
+			if (fn != NULL)
+			{
+				*name = fn;
+				return 2;
+			}
+			break;
 		}
+		case T_A_Expr:
+			if (((const A_Expr *) node)->kind == AEXPR_NULLIF)
+			{
+				*name = "nullif";
+				return 2;
+			}
+			break;
 		case T_TypeCast:
 		{
-			const char *inner = figure_name(((const TypeCast *) node)->arg);
+			const TypeCast *c = (const TypeCast *) node;
 
-			if (strcmp(inner, "?column?") != 0)
-				return inner;
-			const List *type_names = ((const TypeCast *) node)->typeName->names;
-			const char *type = str_or_null(llast(type_names));
-
-			return type ? type : "?column?";
-		}
-		case T_A_Indirection:
-		{
-			const List *ind = ((const A_Indirection *) node)->indirection;
-			const char *last = str_or_null(llast(ind));
-
-			return last ? last : figure_name(((const A_Indirection *) node)->arg);
-		}
-		case T_CaseExpr:
-			return "case";
-		case T_CoalesceExpr:
-			return "coalesce";
-		case T_A_ArrayExpr:
-			return "array";
-		case T_SubLink:
-		{
-			const SubLink *s = (const SubLink *) node;
-
-			if (s->subLinkType == EXISTS_SUBLINK)
-				return "exists";
-			if (s->subLinkType == ARRAY_SUBLINK)
-				return "array";
-			if (s->subLinkType == EXPR_SUBLINK && IsA(s->subselect, SelectStmt))
+			strength = figure_colname(c->arg, name);
+			if (strength <= 1 && c->typeName != NULL && str_or_null(llast(c->typeName->names)) != NULL)
 			{
-				const List *tl = ((const SelectStmt *) s->subselect)->targetList;
-
-				if (list_length(tl) >= 1)
-				{
-					const ResTarget *rt = linitial(tl);
-
-					return rt->name ? rt->name : figure_name(rt->val);
-				}
+				*name = strVal(llast(c->typeName->names));
+				return 1;
 			}
-			return "?column?";
+			return strength;
 		}
+		case T_CollateClause:
+			return figure_colname(((const CollateClause *) node)->arg, name);
+		case T_GroupingFunc:
+			*name = "grouping";
+			return 2;
+		case T_SubLink:
+			switch (((const SubLink *) node)->subLinkType)
+			{
+				case EXISTS_SUBLINK:
+					*name = "exists";
+					return 2;
+				case ARRAY_SUBLINK:
+					*name = "array";
+					return 2;
+				case EXPR_SUBLINK:
+				case MULTIEXPR_SUBLINK:
+					*name = first_column_name(((const SubLink *) node)->subselect);
+					return 2;
+				default:
+					break;
+			}
+			break;
+		case T_CaseExpr:
+			strength = figure_colname((const Node *) ((const CaseExpr *) node)->defresult, name);
+			if (strength <= 1)
+			{
+				*name = "case";
+				return 1;
+			}
+			return strength;
+		case T_A_ArrayExpr:
+			*name = "array";
+			return 1;
+		case T_RowExpr:
+			*name = "row";
+			return 1;
+		case T_CoalesceExpr:
+			*name = "coalesce";
+			return 2;
+		case T_MinMaxExpr:
+			*name = ((const MinMaxExpr *) node)->op == IS_GREATEST ? "greatest" : "least";
+			return 2;
+		case T_SQLValueFunction:
+			switch (((const SQLValueFunction *) node)->op)
+			{
+				case SVFOP_CURRENT_DATE: *name = "current_date"; return 2;
+				case SVFOP_CURRENT_TIME:
+				case SVFOP_CURRENT_TIME_N: *name = "current_time"; return 2;
+				case SVFOP_CURRENT_TIMESTAMP:
+				case SVFOP_CURRENT_TIMESTAMP_N: *name = "current_timestamp"; return 2;
+				case SVFOP_LOCALTIME:
+				case SVFOP_LOCALTIME_N: *name = "localtime"; return 2;
+				case SVFOP_LOCALTIMESTAMP:
+				case SVFOP_LOCALTIMESTAMP_N: *name = "localtimestamp"; return 2;
+				case SVFOP_CURRENT_ROLE: *name = "current_role"; return 2;
+				case SVFOP_CURRENT_USER: *name = "current_user"; return 2;
+				case SVFOP_USER: *name = "user"; return 2;
+				case SVFOP_SESSION_USER: *name = "session_user"; return 2;
+				case SVFOP_CURRENT_CATALOG: *name = "current_catalog"; return 2;
+				case SVFOP_CURRENT_SCHEMA: *name = "current_schema"; return 2;
+			}
+			break;
+		case T_XmlExpr:
+			switch (((const XmlExpr *) node)->op)
+			{
+				case IS_XMLCONCAT: *name = "xmlconcat"; return 2;
+				case IS_XMLELEMENT: *name = "xmlelement"; return 2;
+				case IS_XMLFOREST: *name = "xmlforest"; return 2;
+				case IS_XMLPARSE: *name = "xmlparse"; return 2;
+				case IS_XMLPI: *name = "xmlpi"; return 2;
+				case IS_XMLROOT: *name = "xmlroot"; return 2;
+				case IS_XMLSERIALIZE: *name = "xmlserialize"; return 2;
+				case IS_DOCUMENT: break;
+			}
+			break;
+		case T_XmlSerialize:
+			*name = "xmlserialize";
+			return 2;
 		default:
-			return "?column?";
+			break;
 	}
+	return 0;
+}
+
+static const char *
+figure_name(const Node *node)
+{
+	const char *name = "?column?";
+
+	figure_colname(node, &name);
+	return name;
 }
 
 static void query_outputs(tracer *t, const Node *query, outputs *out);
 
+/* One level of recursion (sub-selects and joins in FROM, nested set
+ * operations); false (and too_deep) past the depth or stack budget. The
+ * caller decrements depth either way. */
+static bool
+enter(tracer *t)
+{
+	char here;
+	uintptr_t at = (uintptr_t) &here;
+	uintptr_t used = at < t->stack_base ? t->stack_base - at : at - t->stack_base;
+
+	if (++t->depth > PGW_LINEAGE_MAX_DEPTH || used > PGW_LINEAGE_STACK_BUDGET)
+		t->too_deep = true;
+	return !t->too_deep;
+}
+
+/* What a FROM item can show: the worst taint of anything it yields. */
 static int
 from_item_taint(tracer *t, const Node *item)
 {
+	int result = PGW_TAINT_CLEAN;
+
 	if (item == NULL)
 		return PGW_TAINT_CLEAN;
-	if (++t->depth > PGW_LINEAGE_MAX_DEPTH)
+	if (!enter(t)) /* joins nest too: a JOIN (b JOIN (c ...)) */
 	{
-		t->too_deep = true;
 		t->depth--;
 		return PGW_TAINT_TAINTED;
 	}
-	int result = PGW_TAINT_CLEAN;
-
 	switch (nodeTag(item))
 	{
 		case T_RangeVar:
 		{
 			const RangeVar *rv = (const RangeVar *) item;
 
-			if (relation_masked(t, rv->schemaname, rv->relname) ||
-				(rv->schemaname == NULL && strset_has(&t->rels, rv->relname)))
+			if (relation_masked(t, rv->schemaname, rv->relname))
 				result = PGW_TAINT_TAINTED;
+			else if (rv->schemaname == NULL)
+				result = taintset_get(&t->rels, rv->relname); /* a CTE */
 			break;
 		}
 		case T_RangeSubselect:
@@ -441,9 +693,17 @@ from_item_taint(tracer *t, const Node *item)
 			result = worst(from_item_taint(t, j->larg), from_item_taint(t, j->rarg));
 			break;
 		}
+		case T_RangeTableSample:
+		{
+			const RangeTableSample *s = (const RangeTableSample *) item;
+
+			result = worst(from_item_taint(t, s->relation),
+						   worst(taint_of(t, (const Node *) s->args), taint_of(t, s->repeatable)));
+			break;
+		}
 		default:
-			/* Functions in FROM, XMLTABLE, TABLESAMPLE: what their expressions carry. */
-			result = taint_of(t, item);
+			/* Functions in FROM, XMLTABLE: what their names and arguments carry. */
+			result = worst(t->from_function_taint, taint_of(t, item));
 			break;
 	}
 	t->depth--;
@@ -463,16 +723,30 @@ from_clause_taint(tracer *t, const List *from)
 
 /* The column a bare reference names (c.ssn, ssn), for a view column that
  * shows a table column as it is: it can keep that column's own mask. Only
- * when the statement reads nothing but tables (no sub-select, CTE, set
- * operation or function in FROM): `SELECT s.ssn FROM (SELECT reverse(ssn)
- * AS ssn ...) s` names ssn too, and partial() of that would show digits
- * the rule hides. */
+ * when the statement reads nothing but tables under their own column names
+ * (no sub-select, CTE, set operation, function in FROM or column alias
+ * list): `SELECT s.ssn FROM (SELECT reverse(ssn) AS ssn ...) s` names ssn
+ * too, and partial() of that would show digits the rule hides. Never a
+ * whole-row reference (`SELECT c FROM customers c`). */
 static const char *
-plain_column_of(const Node *val)
+plain_column_of(tracer *t, const Node *val)
 {
-	if (val == NULL || !IsA(val, ColumnRef))
+	const List *fields;
+	const char *last;
+
+	if (!t->only_plain_tables || val == NULL || !IsA(val, ColumnRef))
 		return NULL;
-	return str_or_null(llast(((const ColumnRef *) val)->fields));
+	fields = ((const ColumnRef *) val)->fields;
+	last = str_or_null(llast(fields));
+	if (last == NULL || (list_length(fields) == 1 && taintset_get(&t->range_names, last) != PGW_TAINT_CLEAN))
+		return NULL;
+	return last;
+}
+
+static bool
+ends_in_star(const List *names)
+{
+	return names != NIL && IsA(llast(names), A_Star);
 }
 
 /* Outputs of a target or RETURNING list; `from` is what a bare * expands over. */
@@ -487,12 +761,11 @@ target_outputs(tracer *t, const List *targets, const List *from, const RangeVar 
 		const ResTarget *rt = lfirst(lc);
 		const Node *val = rt->val;
 
-		if (val != NULL && IsA(val, ColumnRef) && IsA(llast(((const ColumnRef *) val)->fields), A_Star))
+		if (val != NULL && IsA(val, ColumnRef) && ends_in_star(((const ColumnRef *) val)->fields))
 		{
-			const List *fields = ((const ColumnRef *) val)->fields;
 			int taint;
 
-			if (list_length(fields) == 1)
+			if (list_length(((const ColumnRef *) val)->fields) == 1)
 			{
 				taint = from_clause_taint(t, from);
 				if (target_relation != NULL)
@@ -503,8 +776,14 @@ target_outputs(tracer *t, const List *targets, const List *from, const RangeVar 
 			outputs_add(out, NULL, true, taint);
 			continue;
 		}
+		/* (c).* and (f(x)).* expand to columns too. */
+		if (val != NULL && IsA(val, A_Indirection) && ends_in_star(((const A_Indirection *) val)->indirection))
+		{
+			outputs_add(out, NULL, true, taint_of(t, val));
+			continue;
+		}
 		outputs_add_plain(out, rt->name ? rt->name : figure_name(val), false, taint_of(t, val),
-						  t->only_plain_tables ? plain_column_of(val) : NULL);
+						  plain_column_of(t, val));
 	}
 }
 
@@ -533,10 +812,10 @@ query_outputs(tracer *t, const Node *query, outputs *out)
 {
 	if (query == NULL)
 		return;
-	if (++t->depth > PGW_LINEAGE_MAX_DEPTH)
+	if (!enter(t))
 	{
-		t->too_deep = true;
 		t->depth--;
+		outputs_add(out, NULL, true, PGW_TAINT_TAINTED);
 		return;
 	}
 	switch (nodeTag(query))
@@ -547,11 +826,31 @@ query_outputs(tracer *t, const Node *query, outputs *out)
 
 			if (s->op != SETOP_NONE)
 			{
-				outputs l = {0}, r = {0};
+				/* `a UNION b UNION c ...` nests to the left: walk the chain
+				 * in a loop, so generated unions of thousands of arms do not
+				 * count as nesting. */
+				const SelectStmt **arms;
+				int n = 0;
+				outputs acc = {0};
 
-				query_outputs(t, (const Node *) s->larg, &l);
-				query_outputs(t, (const Node *) s->rarg, &r);
-				merge_setop(&l, &r, out);
+				for (const SelectStmt *a = s; a->op != SETOP_NONE && a->larg != NULL; a = a->larg)
+					n++;
+				arms = palloc(sizeof(*arms) * n);
+				n = 0;
+				for (const SelectStmt *a = s; a->op != SETOP_NONE && a->larg != NULL; a = a->larg)
+					arms[n++] = a;
+				query_outputs(t, (const Node *) arms[n - 1]->larg, &acc);
+				for (int k = n - 1; k >= 0; k--)
+				{
+					outputs r = {0}, merged = {0};
+
+					query_outputs(t, (const Node *) arms[k]->rarg, &r);
+					merge_setop(&acc, &r, &merged);
+					acc = merged;
+				}
+				for (int k = 0; k < acc.len; k++)
+					outputs_add(out, acc.items[k].name, acc.items[k].star, acc.items[k].taint);
+				pfree(arms);
 			}
 			else if (s->valuesLists != NIL)
 			{
@@ -600,15 +899,6 @@ query_outputs(tracer *t, const Node *query, outputs *out)
 
 /* ---- pass 0 ---------------------------------------------------------------- */
 
-static void collect(tracer *t, const Node *node);
-
-static void
-collect_child(void *ctx, const Node *child)
-{
-	if (child != NULL)
-		collect((tracer *) ctx, child);
-}
-
 static void
 add_filter(tracer *t, const Node *node)
 {
@@ -616,8 +906,21 @@ add_filter(tracer *t, const Node *node)
 }
 
 static void
+note_alias(tracer *t, const Node *item, const Alias *alias)
+{
+	if (alias == NULL)
+		return;
+	nodeset_add(&t->aliased, item);
+	taintset_put(t, &t->range_names, alias->aliasname, PGW_TAINT_TAINTED);
+	if (alias->colnames != NIL)
+		t->only_plain_tables = false; /* columns under other names */
+}
+
+static void
 collect_select(tracer *t, const SelectStmt *s)
 {
+	const ListCell *lc;
+
 	add_filter(t, s->whereClause);
 	add_filter(t, (const Node *) s->groupClause);
 	add_filter(t, s->havingClause);
@@ -625,9 +928,20 @@ collect_select(tracer *t, const SelectStmt *s)
 	add_filter(t, s->limitOffset);
 	add_filter(t, s->limitCount);
 	add_filter(t, (const Node *) s->windowClause);
-	/* Plain DISTINCT is a list holding one NULL; DISTINCT ON lists expressions. */
-	if (s->distinctClause != NIL && linitial(s->distinctClause) != NULL)
+	foreach(lc, s->windowClause)
+		nodeset_add(&t->named_windows, lfirst(lc));
+	/* Plain DISTINCT is a list holding one NULL: it groups by the whole
+	 * target list. DISTINCT ON lists the expressions it groups by. */
+	if (s->distinctClause != NIL && linitial(s->distinctClause) == NULL)
+		nodeset_add(&t->distincts, (const Node *) s->targetList);
+	else if (s->distinctClause != NIL)
 		add_filter(t, (const Node *) s->distinctClause);
+	/* INTERSECT, EXCEPT and UNION compare rows: `SELECT '123-45-6789'
+	 * INTERSECT SELECT ssn ...` answers by its row count. UNION ALL does not. */
+	if (s->op != SETOP_NONE && !(s->op == SETOP_UNION && s->all))
+		nodeset_add(&t->setops, (const Node *) s);
+	if (s->op != SETOP_NONE || s->withClause != NULL)
+		t->only_plain_tables = false;
 	if (s->intoClause != NULL)
 		nodeset_add(&t->writes, (const Node *) s);
 }
@@ -651,72 +965,75 @@ collect_range_function(tracer *t, const RangeFunction *rf)
 	if (taint == PGW_TAINT_TAINTED)
 		t->gate = true;
 	t->from_function_taint = worst(t->from_function_taint, taint);
-	if (taint != PGW_TAINT_CLEAN && rf->alias != NULL)
-		strset_add(t, &t->rels, rf->alias->aliasname);
+	nodeset_add(&t->from_functions, (const Node *) rf);
+	note_alias(t, (const Node *) rf, rf->alias);
+	t->only_plain_tables = false;
 }
 
-static void
-collect(tracer *t, const Node *node)
+static bool
+rangevar_masked(tracer *t, const RangeVar *rv)
 {
-	if (++t->depth > PGW_LINEAGE_MAX_DEPTH || ++t->visited > t->max_nodes)
-	{
-		t->too_deep = true;
-		t->depth--;
-		return;
-	}
+	return rv != NULL && relation_masked(t, rv->schemaname, rv->relname);
+}
+
+/* What one node of pass 0 records; its children are walked by collect(). */
+static void
+collect_node(tracer *t, const Node *node)
+{
 	switch (nodeTag(node))
 	{
-		case T_List:
-		{
-			const ListCell *lc;
-
-			foreach(lc, (const List *) node)
-				if (lfirst(lc) != NULL)
-					collect(t, lfirst(lc));
-			t->depth--;
-			return;
-		}
-		case T_IntList:
-		case T_OidList:
-			t->depth--;
-			return;
 		case T_RangeVar:
 		{
 			const RangeVar *rv = (const RangeVar *) node;
 
-			if (relation_masked(t, rv->schemaname, rv->relname))
+			taintset_put(t, &t->range_names, rv->relname, PGW_TAINT_TAINTED);
+			if (rangevar_masked(t, rv))
 			{
 				t->gate = true;
-				strset_add(t, &t->rels, rv->relname);
-				if (rv->alias != NULL)
-					strset_add(t, &t->rels, rv->alias->aliasname);
+				taintset_put(t, &t->rels, rv->relname, PGW_TAINT_TAINTED);
 			}
+			note_alias(t, node, rv->alias);
 			break;
 		}
 		case T_FuncCall:
 			if (function_taint(t, ((const FuncCall *) node)->funcname) == PGW_TAINT_TAINTED)
 				t->gate = true;
+			if (escape_function_name((const FuncCall *) node) != NULL)
+				nodeset_add(&t->escapes, node);
 			break;
 		case T_RangeFunction:
 			collect_range_function(t, (const RangeFunction *) node);
-			t->only_plain_tables = false;
 			break;
 		case T_RangeTableFunc:
+			nodeset_add(&t->from_functions, node);
+			note_alias(t, node, ((const RangeTableFunc *) node)->alias);
 			t->only_plain_tables = false;
 			break;
 		case T_RangeSubselect:
+			nodeset_add(&t->subqueries, node);
+			if (((const RangeSubselect *) node)->alias != NULL)
+				taintset_put(t, &t->range_names, ((const RangeSubselect *) node)->alias->aliasname, PGW_TAINT_TAINTED);
+			break;
 		case T_CommonTableExpr:
 			nodeset_add(&t->subqueries, node);
+			taintset_put(t, &t->range_names, ((const CommonTableExpr *) node)->ctename, PGW_TAINT_TAINTED);
 			break;
 		case T_SelectStmt:
 			collect_select(t, (const SelectStmt *) node);
-			if (((const SelectStmt *) node)->op != SETOP_NONE || ((const SelectStmt *) node)->withClause != NULL)
-				t->only_plain_tables = false;
 			break;
 		case T_JoinExpr:
-			add_filter(t, ((const JoinExpr *) node)->quals);
+		{
+			const JoinExpr *j = (const JoinExpr *) node;
+
+			add_filter(t, j->quals);
 			nodeset_add(&t->joins, node);
+			note_alias(t, node, j->alias);
+			if (j->alias == NULL)
+				note_alias(t, node, j->join_using_alias);
+			else if (j->join_using_alias != NULL)
+				taintset_put(t, &t->range_names, j->join_using_alias->aliasname, PGW_TAINT_TAINTED);
 			break;
+		}
 		case T_WindowDef:
 			add_filter(t, (const Node *) ((const WindowDef *) node)->partitionClause);
 			add_filter(t, (const Node *) ((const WindowDef *) node)->orderClause);
@@ -731,10 +1048,17 @@ collect(tracer *t, const Node *node)
 		case T_DeleteStmt:
 			add_filter(t, ((const DeleteStmt *) node)->whereClause);
 			break;
-		case T_InsertStmt:
 		case T_MergeStmt:
+			add_filter(t, ((const MergeStmt *) node)->joinCondition);
+			nodeset_add(&t->writes, node);
+			break;
+		case T_MergeWhenClause:
+			add_filter(t, ((const MergeWhenClause *) node)->condition);
+			break;
+		case T_InsertStmt:
 		case T_CreateTableAsStmt:
 		case T_ViewStmt:
+		case T_CallStmt:
 			nodeset_add(&t->writes, node);
 			break;
 		case T_CopyStmt:
@@ -763,69 +1087,185 @@ collect(tracer *t, const Node *node)
 		case T_CreateEventTrigStmt:
 			t->ddl_target = "create event trigger while masking is in force";
 			break;
-		/* Renaming a masked table or column would move it out of its rule. */
+		/* Logical replication ships rows as they are stored. */
+		case T_CreatePublicationStmt:
+		case T_AlterPublicationStmt:
+			t->ddl_target = "publication while masking is in force";
+			break;
+		/* Renaming a masked table, column or schema would move it out of its rule. */
 		case T_RenameStmt:
 		{
 			const RenameStmt *r = (const RenameStmt *) node;
 
-			if (r->relation != NULL && relation_masked(t, r->relation->schemaname, r->relation->relname))
+			if (rangevar_masked(t, r->relation))
 				t->ddl_target = "rename in a masked relation";
+			else if (r->renameType == OBJECT_SCHEMA)
+				t->ddl_target = "rename of a schema while masking is in force";
 			break;
 		}
-		case T_AlterTableStmt:
-		{
-			const AlterTableStmt *a = (const AlterTableStmt *) node;
-
-			if (a->relation != NULL && relation_masked(t, a->relation->schemaname, a->relation->relname))
+		case T_AlterObjectSchemaStmt:
+			if (rangevar_masked(t, ((const AlterObjectSchemaStmt *) node)->relation))
 				t->ddl_target = "alter of a masked relation";
+			break;
+		case T_AlterTableStmt:
+			if (rangevar_masked(t, ((const AlterTableStmt *) node)->relation))
+				t->ddl_target = "alter of a masked relation";
+			break;
+		/* A row security policy on a masked column answers by row counts
+		 * (what strict: true denies); extended statistics keep sample values
+		 * of their columns (pg_stats_ext). */
+		case T_CreatePolicyStmt:
+			if (rangevar_masked(t, ((const CreatePolicyStmt *) node)->table))
+				t->ddl_target = "policy on a masked relation";
+			break;
+		case T_AlterPolicyStmt:
+			if (rangevar_masked(t, ((const AlterPolicyStmt *) node)->table))
+				t->ddl_target = "policy on a masked relation";
+			break;
+		case T_CreateStatsStmt:
+		{
+			const ListCell *lc;
+
+			foreach(lc, ((const CreateStatsStmt *) node)->relations)
+				if (IsA(lfirst(lc), RangeVar) && rangevar_masked(t, lfirst(lc)))
+					t->ddl_target = "statistics on a masked relation";
 			break;
 		}
 		default:
 			break;
 	}
-	pgw_node_children(node, collect_child, t);
-	t->depth--;
+}
+
+/* Pass 0: every node once, with an explicit stack. */
+static void
+collect(tracer *t, const Node *root)
+{
+	nodestack stack = {t, NULL, 0, 0};
+
+	nodestack_push(&stack, root);
+	while (stack.len > 0 && count_visit(t))
+	{
+		const Node *node = stack.items[--stack.len];
+
+		size_t first = stack.len;
+
+		collect_node(t, node);
+		nodestack_push_children(&stack, node);
+		/* Children in reverse, so they pop in the order they are written:
+		 * "the first write found" is the first in the text. */
+		for (size_t a = first, b = stack.len; a + 1 < b; a++, b--)
+		{
+			const Node *swap = stack.items[a];
+
+			stack.items[a] = stack.items[b - 1];
+			stack.items[b - 1] = swap;
+		}
+	}
+	nodestack_free(&stack);
 }
 
 /* ---- the fixpoint ------------------------------------------------------------ */
 
+/* A sub-select or CTE: its tainted outputs taint their names, its column
+ * aliases (by position) and its own alias. */
 static void
 taint_names_of(tracer *t, const Node *query, const char *alias, const List *colnames)
 {
 	outputs out = {0};
-	bool any = false;
 	bool stars = false;
 	const ListCell *lc;
 	int i = 0;
+	int all;
 
 	query_outputs(t, query, &out);
+	all = outputs_worst(&out);
+	if (all == PGW_TAINT_CLEAN)
+		return;
 	for (int k = 0; k < out.len; k++)
 	{
 		stars |= out.items[k].star;
-		if (out.items[k].taint != PGW_TAINT_TAINTED)
-			continue;
-		any = true;
-		strset_add(t, &t->names, out.items[k].name);
+		taintset_put(t, &t->names, out.items[k].name, out.items[k].taint);
 	}
-	if (!any)
-		return;
-	strset_add(t, &t->rels, alias);
+	taintset_put(t, &t->rels, alias, all);
 	/* Column aliases rename outputs by position; past a * the positions are
-	 * unknown, so every alias is tainted. */
+	 * unknown, so every alias takes the worst. */
 	foreach(lc, colnames)
 	{
-		if (stars || i >= out.len || out.items[i].taint == PGW_TAINT_TAINTED)
-			strset_add(t, &t->names, str_or_null(lfirst(lc)));
+		int taint = stars || i >= out.len ? all : out.items[i].taint;
+
+		taintset_put(t, &t->names, str_or_null(lfirst(lc)), taint);
 		i++;
+	}
+}
+
+static void
+taint_alias_names(tracer *t, const Alias *alias, int taint)
+{
+	const ListCell *lc;
+
+	if (alias == NULL)
+		return;
+	taintset_put(t, &t->rels, alias->aliasname, taint);
+	foreach(lc, alias->colnames)
+		taintset_put(t, &t->names, str_or_null(lfirst(lc)), taint);
+}
+
+/* A FROM item with an alias (`customers c(a, b)`, `cte AS x`, a join, a
+ * function): the alias is a whole row of what the item shows, and column
+ * aliases (positions unknown without the catalog) take its worst. */
+static void
+taint_aliased_item(tracer *t, const Node *item)
+{
+	int taint = from_item_taint(t, item);
+	const ListCell *lc;
+
+	if (taint == PGW_TAINT_CLEAN)
+		return;
+	switch (nodeTag(item))
+	{
+		case T_RangeVar:
+			taint_alias_names(t, ((const RangeVar *) item)->alias, taint);
+			break;
+		case T_JoinExpr:
+			taint_alias_names(t, ((const JoinExpr *) item)->alias, taint);
+			taint_alias_names(t, ((const JoinExpr *) item)->join_using_alias, taint);
+			break;
+		case T_RangeFunction:
+			taint_alias_names(t, ((const RangeFunction *) item)->alias, taint);
+			foreach(lc, ((const RangeFunction *) item)->coldeflist)
+				if (IsA(lfirst(lc), ColumnDef))
+					taintset_put(t, &t->names, ((const ColumnDef *) lfirst(lc))->colname, taint);
+			break;
+		case T_RangeTableFunc:
+			taint_alias_names(t, ((const RangeTableFunc *) item)->alias, taint);
+			foreach(lc, ((const RangeTableFunc *) item)->columns)
+				if (IsA(lfirst(lc), RangeTableFuncCol))
+					taintset_put(t, &t->names, ((const RangeTableFuncCol *) lfirst(lc))->colname, taint);
+			break;
+		default:
+			break;
 	}
 }
 
 static bool
 settle(tracer *t)
 {
-	for (int round = 0; round < PGW_LINEAGE_MAX_ROUNDS; round++)
+	for (int round = 0; round < PGW_LINEAGE_MAX_ROUNDS && !t->too_deep; round++)
 	{
 		t->changed = false;
+		/* A function in FROM whose arguments carry a masked value returns
+		 * columns under names nothing here knows (`jsonb_each_text(to_jsonb(c))`
+		 * gives key and value): every column reference takes its taint. */
+		for (int i = 0; i < t->from_functions.len; i++)
+		{
+			int taint = taint_of(t, t->from_functions.items[i]);
+
+			if (taint > t->from_function_taint)
+			{
+				t->from_function_taint = taint;
+				t->changed = true;
+			}
+		}
 		for (int i = 0; i < t->subqueries.len; i++)
 		{
 			const Node *n = t->subqueries.items[i];
@@ -844,6 +1284,15 @@ settle(tracer *t)
 				taint_names_of(t, c->ctequery, c->ctename, c->aliascolnames);
 			}
 		}
+		for (int i = 0; i < t->aliased.len; i++)
+			taint_aliased_item(t, t->aliased.items[i]);
+		for (int i = 0; i < t->named_windows.len; i++)
+		{
+			const WindowDef *w = (const WindowDef *) t->named_windows.items[i];
+
+			if (IsA(w, WindowDef))
+				taintset_put(t, &t->windows, w->name, taint_of(t, (const Node *) w));
+		}
 		if (!t->changed)
 			return true;
 	}
@@ -858,13 +1307,29 @@ filters_on_masked(tracer *t)
 	for (int i = 0; i < t->filters.len; i++)
 		if (taint_of(t, t->filters.items[i]) == PGW_TAINT_TAINTED)
 			return true;
+	for (int i = 0; i < t->distincts.len; i++)
+		if (taint_of(t, t->distincts.items[i]) == PGW_TAINT_TAINTED)
+			return true;
+	for (int i = 0; i < t->setops.len; i++)
+	{
+		outputs out = {0};
+
+		query_outputs(t, t->setops.items[i], &out);
+		if (outputs_worst(&out) == PGW_TAINT_TAINTED)
+			return true;
+	}
 	for (int i = 0; i < t->joins.len; i++)
 	{
+		const JoinExpr *j = (const JoinExpr *) t->joins.items[i];
 		const ListCell *lc;
 
-		foreach(lc, ((const JoinExpr *) t->joins.items[i])->usingClause)
-			if (column_tainted(t, str_or_null(lfirst(lc))))
+		foreach(lc, j->usingClause)
+			if (column_taint(t, str_or_null(lfirst(lc))) == PGW_TAINT_TAINTED)
 				return true;
+		/* NATURAL joins on every common name: a masked column may be one. */
+		if (j->isNatural &&
+			worst(from_item_taint(t, j->larg), from_item_taint(t, j->rarg)) == PGW_TAINT_TAINTED)
+			return true;
 	}
 	return false;
 }
@@ -944,11 +1409,47 @@ write_of_masked(tracer *t)
 					return "copy of masked values to a server file or program";
 				break;
 			}
+			case T_CallStmt:
+			{
+				/* A procedure can store its arguments anywhere. */
+				const FuncCall *call = ((const CallStmt *) n)->funccall;
+
+				if (call != NULL && taint_of(t, (const Node *) call->args) == PGW_TAINT_TAINTED)
+					return "call with masked arguments";
+				break;
+			}
 			default:
 				break;
 		}
 	}
+	for (int i = 0; i < t->escapes.len; i++)
+	{
+		const FuncCall *call = (const FuncCall *) t->escapes.items[i];
+
+		if (taint_of(t, (const Node *) call->args) == PGW_TAINT_TAINTED)
+			return psprintf("%s of masked values", escape_function_name(call));
+	}
 	return NULL;
+}
+
+/* The worst taint of the functions a statement calls (not of its columns). */
+static int
+functions_taint(tracer *t, const Node *root)
+{
+	nodestack stack = {t, NULL, 0, 0};
+	int result = PGW_TAINT_CLEAN;
+
+	nodestack_push(&stack, root);
+	while (stack.len > 0 && count_visit(t))
+	{
+		const Node *node = stack.items[--stack.len];
+
+		if (IsA(node, FuncCall))
+			result = worst(result, function_taint(t, ((const FuncCall *) node)->funcname));
+		nodestack_push_children(&stack, node);
+	}
+	nodestack_free(&stack);
+	return t->too_deep ? PGW_TAINT_TAINTED : result;
 }
 
 /* ---- COPY options ------------------------------------------------------------ */
@@ -1081,7 +1582,7 @@ describe_rows(tracer *t, const Node *stmt, pgw_statement_lineage *st)
 			{
 				const char *name = str_or_null(lfirst(lc));
 
-				outputs_add(&out, name, false, column_tainted(t, name) ? PGW_TAINT_TAINTED : PGW_TAINT_CLEAN);
+				outputs_add(&out, name, false, column_taint(t, name));
 			}
 			set_outputs(st, &out, PGW_ROWS_COPY_TABLE);
 			st->copy_schema = c->relation->schemaname;
@@ -1089,8 +1590,13 @@ describe_rows(tracer *t, const Node *stmt, pgw_statement_lineage *st)
 			return;
 		}
 		case T_ExplainStmt:
+			/* A plan shows no table values, but the planner folds calls of
+			 * immutable functions with constant arguments into constants it
+			 * prints: a tainted function's result would be one. */
+			st->source = PGW_ROWS_OTHER;
+			st->taint_other = functions_taint(t, ((const ExplainStmt *) stmt)->query);
+			return;
 		case T_VariableShowStmt:
-			/* Plans and settings: no table values. */
 			st->source = PGW_ROWS_OTHER;
 			st->taint_other = PGW_TAINT_CLEAN;
 			return;
@@ -1121,8 +1627,6 @@ trace_statement(tracer *t, const RawStmt *raw, pgw_lineage_fn fn, void *ctx)
 		(st.source == PGW_ROWS_COPY_TABLE && relation_masked(t, st.copy_schema, st.copy_table));
 	st.filters_on_masked = filters_on_masked(t);
 	st.write_target = write_of_masked(t);
-	if (st.write_target == NULL)
-		st.write_target = t->write_target;
 	st.writes_masked = st.write_target != NULL;
 	if (!t->too_deep)
 		fn(ctx, &st);
@@ -1138,6 +1642,7 @@ trace_all(List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_li
 		tracer t;
 
 		memset(&t, 0, sizeof(t));
+		t.stack_base = (uintptr_t) &t;
 		t.oracle = oracle;
 		t.max_nodes = max_nodes;
 		trace_statement(&t, lfirst(lc), fn, ctx);
@@ -1178,8 +1683,9 @@ pgw_raw_lineage(const char *sql, int standard_conforming, size_t max_nodes, cons
 		PG_END_TRY();
 		if (status == PGW_RAW_TOO_COMPLEX)
 			snprintf(error->message, sizeof(error->message),
-					 "statement too complex to trace for masking (nested deeper than %d or more than %zu nodes)",
-					 PGW_LINEAGE_MAX_DEPTH, max_nodes);
+					 "statement too complex to trace for masking (sub-selects nested too deep or more than %zu nodes "
+					 "visited)",
+					 max_nodes);
 	}
 	standard_conforming_strings = saved_conforming;
 	escape_string_warning = saved_warning;
