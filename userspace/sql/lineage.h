@@ -119,6 +119,10 @@ struct StatementLineage {
   // A masked value is used in WHERE, JOIN ... ON / USING, GROUP BY, HAVING,
   // ORDER BY, DISTINCT ON, a window's PARTITION BY / ORDER BY, or LIMIT /
   // OFFSET, at any level (what `strict: true` denies: inference by filtering).
+  // Also what compares rows the same way: plain DISTINCT over a masked
+  // output, INTERSECT / EXCEPT / UNION (not UNION ALL) with a masked
+  // column, a NATURAL join with a side that carries masked values, MERGE's
+  // ON and WHEN conditions.
   bool filters_on_masked = false;
   // A masked value flows somewhere it would persist or escape unmasked:
   // INSERT (values or query), UPDATE ... SET, MERGE, CREATE TABLE AS,
@@ -132,6 +136,11 @@ struct StatementLineage {
   // (CREATE FUNCTION / TRIGGER / RULE, DO) and renaming or altering a masked
   // relation count as writes too: the tracer runs only while masking is in
   // force, and nothing pgwarden sees would show what that code reads.
+  // Likewise: other built-ins that send their arguments away (lo_from_bytea,
+  // lo_put, lowrite, pg_logical_emit_message, setval, dblink*, pg_file_write),
+  // CALL with masked arguments, row security policies and extended
+  // statistics on a masked relation, moving it to another schema, renaming a
+  // schema, and publications.
   std::string write_target;
 };
 
