@@ -295,6 +295,14 @@ TEST(Lineage, FiltersOnMaskedValuesAreFoundAtAnyLevel) {
   EXPECT_TRUE(filters("SELECT x FROM customers c, unnest(ARRAY[c.ssn]) AS x WHERE x LIKE '1%'"));
   EXPECT_TRUE(filters("INSERT INTO t SELECT id FROM customers ON CONFLICT (id) DO UPDATE SET a = 1 "
                       "WHERE excluded.ssn > '1'"));
+  // Outputs named by position or alias in ORDER BY, GROUP BY, DISTINCT ON.
+  EXPECT_TRUE(filters("SELECT id, ssn FROM customers ORDER BY 2"));
+  EXPECT_TRUE(filters("SELECT ssn AS x FROM customers ORDER BY x DESC"));
+  EXPECT_TRUE(filters("SELECT ssn AS x, count(*) FROM customers GROUP BY x"));
+  EXPECT_TRUE(filters("SELECT DISTINCT ON (1) ssn, id FROM customers"));
+  EXPECT_TRUE(filters("SELECT ssn AS x FROM customers UNION ALL SELECT '1' ORDER BY 1"));
+  EXPECT_FALSE(filters("SELECT id, ssn FROM customers ORDER BY 1"));
+  EXPECT_FALSE(filters("SELECT ssn, id AS x FROM customers ORDER BY x"));
   EXPECT_FALSE(filters("SELECT id FROM orders WHERE email = 'x'"));
   EXPECT_FALSE(filters("SELECT 1 FROM orders NATURAL JOIN staff"));
   EXPECT_FALSE(filters("SELECT ssn FROM customers UNION ALL SELECT '1'"));

@@ -916,6 +916,48 @@ note_alias(tracer *t, const Node *item, const Alias *alias)
 		t->only_plain_tables = false; /* columns under other names */
 }
 
+/* ORDER BY 2, GROUP BY x where x is an output alias, DISTINCT ON (1): the
+ * output they name is what rows are sorted or grouped by. */
+static void
+add_output_reference(tracer *t, const List *targets, const Node *item)
+{
+	const ListCell *lc;
+
+	if (item != NULL && IsA(item, SortBy))
+		item = ((const SortBy *) item)->node;
+	if (item == NULL)
+		return;
+	if (IsA(item, A_Const) && !((const A_Const *) item)->isnull && IsA(&((const A_Const *) item)->val, Integer))
+	{
+		int k = intVal(&((const A_Const *) item)->val);
+
+		if (k >= 1 && k <= list_length(targets))
+			add_filter(t, ((const ResTarget *) list_nth(targets, k - 1))->val);
+		return;
+	}
+	if (IsA(item, ColumnRef) && list_length(((const ColumnRef *) item)->fields) == 1)
+	{
+		const char *name = str_or_null(linitial(((const ColumnRef *) item)->fields));
+
+		foreach(lc, targets)
+		{
+			const ResTarget *rt = lfirst(lc);
+
+			if (name != NULL && rt->name != NULL && strcmp(rt->name, name) == 0)
+				add_filter(t, rt->val);
+		}
+	}
+}
+
+static void
+add_output_references(tracer *t, const List *targets, const List *items)
+{
+	const ListCell *lc;
+
+	foreach(lc, items)
+		add_output_reference(t, targets, lfirst(lc));
+}
+
 static void
 collect_select(tracer *t, const SelectStmt *s)
 {
@@ -935,10 +977,19 @@ collect_select(tracer *t, const SelectStmt *s)
 	if (s->distinctClause != NIL && linitial(s->distinctClause) == NULL)
 		nodeset_add(&t->distincts, (const Node *) s->targetList);
 	else if (s->distinctClause != NIL)
+	{
 		add_filter(t, (const Node *) s->distinctClause);
+		add_output_references(t, s->targetList, s->distinctClause);
+	}
+	add_output_references(t, s->targetList, s->sortClause);
+	add_output_references(t, s->targetList, s->groupClause);
 	/* INTERSECT, EXCEPT and UNION compare rows: `SELECT '123-45-6789'
 	 * INTERSECT SELECT ssn ...` answers by its row count. UNION ALL does not. */
 	if (s->op != SETOP_NONE && !(s->op == SETOP_UNION && s->all))
+		nodeset_add(&t->setops, (const Node *) s);
+	/* ORDER BY over a set operation names its outputs (by name or number),
+	 * whose taint comes from every arm. */
+	else if (s->op != SETOP_NONE && s->sortClause != NIL)
 		nodeset_add(&t->setops, (const Node *) s);
 	if (s->op != SETOP_NONE || s->withClause != NULL)
 		t->only_plain_tables = false;
