@@ -7,8 +7,14 @@ raw value of customers 1..25 (ssn, card_number, email, phone, and the PII
 planted in notes and profile) and its trivial transforms: reversed, upper and
 lower case, digits only, hex, base64, split by a separator. Zero hits.
 
-The same corpus run directly against PostgreSQL must hit: otherwise the
-search would prove nothing.
+The PII that only detectors protect (notes, profile, the admin's planted
+tickets with IBANs and secrets) is searched as stored: a query that
+transforms it (reverse(notes)) is beyond what a detector can see, so the
+corpus only selects it as it is.
+
+The same corpus run directly against PostgreSQL, through the same tap and
+psql, must hit for (nearly) every entry: otherwise the search would prove
+nothing.
 """
 
 import os
@@ -39,11 +45,12 @@ CASES = load_corpus()
 NEEDLES = masking.needles()
 
 
-def run_psql(port, sql):
+def run_psql(port, sql, user="alice", env=None):
+    # VERBOSITY=verbose: errors show their SQLSTATE.
     return subprocess.run(
-        ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "alice", "-d", masking.DB,
-         "-v", "ON_ERROR_STOP=1", "-c", sql],
-        capture_output=True, env=client_env(), timeout=60)
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", masking.DB,
+         "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", sql],
+        capture_output=True, env=env or client_env(), timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +79,16 @@ def test_no_masked_value_reaches_the_client(masked, outcome, sql):
     if outcome == "ok":
         assert r.returncode == 0, f"{sql!r} failed: {stderr}"
     elif outcome == "denied":
-        assert r.returncode != 0 and "pgwarden:" in stderr and "denied by policy" in stderr, stderr
+        # Refused by masking itself (the policy allows the verb), before it ran.
+        assert r.returncode != 0, f"{sql!r} ran: {r.stdout[-500:]!r}"
+        first = stderr.split("\n")[0]
+        assert first.startswith("ERROR:  42501: pgwarden:"), stderr
+        assert "masked values" in first or "masking" in first, stderr
     else:
-        assert r.returncode != 0 and "ERROR" in stderr and "pgwarden:" not in stderr.split("\n")[0], stderr
+        # The server's own error (its SQLSTATE, not pgwarden's), its text scrubbed.
+        first = stderr.split("\n")[0]
+        assert r.returncode != 0 and first.startswith("ERROR:  "), stderr
+        assert "42501" not in first and "pgwarden:" not in first, stderr
     # The session ended normally: no masking failure anywhere.
     assert "could not check a result" not in stderr
     assert pw.alive()
@@ -86,7 +100,7 @@ def single_queries():
     out = []
     for param in CASES:
         outcome, sql = param.values
-        if outcome == "ok" and ";" not in sql and not sql.startswith(("COPY", "UPDATE")):
+        if outcome == "ok" and ";" not in sql and not sql.startswith(("COPY", "UPDATE", "\\")):
             out.append(sql)
     return out
 
@@ -176,24 +190,49 @@ def test_notifications_and_notices_are_scrubbed(masked, cluster):
     assert not hits, "\n".join(hits[:20])
 
 
+# Entries whose output, run directly, holds no searched form of a value: the
+# transform is one the search does not undo (hashes, codes, translated
+# digits), or the value is not what the searched rows hold. They still belong
+# in the corpus: pgwarden must mask them all the same.
+OPAQUE_DIRECTLY = {
+    "md5 and sha", "ascii codes", "translate digits", "substr pieces", "overlay", "split_part",
+}
+
+
+def direct_sql(outcome, sql):
+    """The entry as it runs directly: what pgwarden refuses would really
+    write there, so it runs inside a transaction that is rolled back."""
+    if outcome == "denied" or sql.startswith(("UPDATE", "INSERT", "CREATE")):
+        return f"BEGIN; {sql}; ROLLBACK"
+    return sql
+
+
 def test_the_search_finds_values_when_nothing_masks_them(cluster):
-    """Self-check: the same corpus, directly against PostgreSQL, leaks."""
+    """Self-check: the same corpus, directly against PostgreSQL through the
+    same tap and psql, puts searched values on the wire, entry by entry."""
     masking.create_database(cluster)
-    with cluster.connect_app(masking.DB, autocommit=True) as conn:
-        raw = bytearray()
+    silent = []
+    kinds, transforms = set(), set()
+    with masking.Tap(cluster.host, cluster.port) as tap:
         for param in CASES:
             outcome, sql = param.values
-            if outcome != "ok" or "COPY" in sql or "BEGIN" in sql or "PREPARE" in sql:
-                continue
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                if cur.description:
-                    raw += repr(cur.fetchall()).encode()
-        hits = masking.leaks(bytes(raw), NEEDLES)
-    kinds = {h.split(":")[0].split(" (")[0].split(" ", 2)[2] for h in hits}
-    # Every masked column leaks directly, and so do several transforms.
+            shape = param.id.split("-", 1)[1]
+            tap.take()
+            run_psql(tap.port, direct_sql(outcome, sql), user=cluster.app_user, env=cluster.app_env())
+            hits = masking.leaks(tap.take(), NEEDLES)
+            # A refused write shows nothing when it runs: its refusal is what
+            # the test through pgwarden checks.
+            if not hits and outcome != "denied" and shape not in OPAQUE_DIRECTLY:
+                silent.append(f"{shape}: {sql}")
+            for h in hits:
+                what = h.split(":")[0]
+                kinds.add(what.split(" (")[0].split(" ", 2)[-1])
+                if "(" in what:
+                    transforms.add(what.split("(")[1].split(")")[0])
+    assert not silent, "entries that show no searched value even directly:\n" + "\n".join(silent)
+    # Every masked column leaks directly, and so do the transforms searched for.
     for column in ("ssn", "card_number", "email", "phone"):
         assert column in kinds, sorted(kinds)
-    transforms = {h.split("(")[1].split(")")[0] for h in hits if "(" in h}
-    for t in ("raw", "reversed", "upper", "hex", "base64"):
+    for t in ("raw", "reversed", "upper", "hex", "base64", "characters split by ','",
+              "characters split by ' '", "detectors only"):
         assert t in transforms, sorted(transforms)

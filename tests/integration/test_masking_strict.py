@@ -21,6 +21,9 @@ PROBES = [
     "SELECT row_number() OVER (ORDER BY card_number) FROM customers",
     "WITH c AS (SELECT ssn AS s, id FROM customers) SELECT id FROM c WHERE s > '5'",
     "SELECT id FROM tax_ids WHERE tax_id LIKE '1%'",
+    "SELECT a.id FROM customers a JOIN customers b ON a.ssn = b.ssn",
+    "SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM customers d WHERE d.phone = c.phone AND d.id <> c.id)",
+    "SELECT id FROM customers WHERE customer_ssn(id) LIKE '123%'",
 ]
 
 ALLOWED = [

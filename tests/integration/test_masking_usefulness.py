@@ -3,6 +3,11 @@ direct query, each mask function keeps what it promises, hashed values are
 stable (they still join), and psql, psycopg (text and binary) and pgJDBC read
 every masked result without error."""
 
+import collections
+import hashlib
+import hmac
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,7 +15,7 @@ import psycopg
 import pytest
 
 from harness import Pgwarden, client_env, jdbc
-from harness import masking
+from harness import masking, planted_pii
 
 HERE = Path(__file__).resolve().parent / "policy_clients"
 
@@ -90,6 +95,45 @@ def test_hash_is_stable_across_sessions_and_joins(cluster, masked, tmp_path):
     assert all(x[0] != y[0] for x, y in zip(one, three))
 
 
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_detectors_redact_in_place(masked, binary):
+    """What the detectors find in free text and JSON is starred in place; the
+    rest of the value, and values without hits, stay exactly as stored."""
+    conninfo = f"host=127.0.0.1 port={masked.port} user=alice dbname={masking.DB}"
+    with psycopg.connect(conninfo) as conn:
+        with conn.cursor(binary=binary) as cur:
+            got = cur.execute("SELECT id, body, payload FROM tickets ORDER BY id").fetchall()
+    expected = [(i, planted_pii.redacted(body), planted_pii.redacted(payload))
+                for i, body, payload in planted_pii.TICKETS]
+    # Inside JSON the detectors star the string as written, where an escape
+    # like \n is two characters: compare the stars' places, not their count.
+    squeeze = lambda rows: [(i, body, re.sub(r"\*+", "*", json.dumps(payload, sort_keys=True)))
+                            for i, body, payload in rows]
+    assert squeeze(got) == squeeze(expected)
+
+
+def expected_hash(value, key=masking.HASH_KEY):
+    """What the contract promises: h: + 16 hex digits of HMAC-SHA256(key, value)."""
+    return "h:" + hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def test_hash_is_the_keyed_hmac_and_equal_inputs_hash_equal(masked):
+    """Two rows with one phone (customer 1 and its twin) get one hash, so the
+    masked column still joins and groups; no other rows share a hash."""
+    conninfo = f"host=127.0.0.1 port={masked.port} user=alice dbname={masking.DB}"
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute("SELECT id, phone FROM customers ORDER BY id").fetchall()
+    by_id = dict(rows)
+    for i, raw in enumerate(masking.checked_rows(), start=1):
+        assert by_id[i] == expected_hash(raw["phone"]), (i, by_id[i])
+    assert by_id[masking.TWIN_ID] == by_id[1]
+    ids_by_hash = collections.defaultdict(list)
+    for row_id, hashed in rows:
+        ids_by_hash[hashed].append(row_id)
+    shared = [ids for ids in ids_by_hash.values() if len(ids) > 1]
+    assert shared == [[1, masking.TWIN_ID]]
+
+
 MASKED_QUERIES = [
     "SELECT * FROM customers WHERE id <= 25 ORDER BY id",
     "SELECT id, upper(ssn), row_to_json(c), to_jsonb(c), c FROM customers c WHERE id <= 25 ORDER BY id",
@@ -98,6 +142,8 @@ MASKED_QUERIES = [
     "SELECT profile, profile->'contacts', notes FROM customers WHERE id <= 25",
     "SELECT * FROM customer_contacts WHERE id <= 25",
     "SELECT customer_ssn(id), tax_id FROM tax_ids WHERE id <= 25",
+    # Detector hits redacted inside free text and JSON: the JSON must still parse.
+    "SELECT id, body, payload, row_to_json(t) FROM tickets t ORDER BY id",
 ]
 
 

@@ -13,14 +13,17 @@ import threading
 
 import psycopg
 
-from . import sample_data
+from . import planted_pii, sample_data
 from .cluster import write_secret_file
 
 DB = "masking"
 # Corpus queries read customers 1..CHECKED_IDS; those rows' values are searched.
 CHECKED_IDS = 25
+# A customer outside the checked ids with customer 1's phone: two rows with
+# one input, so a test can see that `hash` gives them one output.
+TWIN_ID = 100001
 
-ADMIN_SQL = """
+ADMIN_SQL = f"""
 CREATE VIEW public.customer_contacts AS SELECT id, name, email, phone FROM public.customers;
 CREATE VIEW public.tax_ids AS SELECT id, ssn AS tax_id FROM public.customers;
 CREATE FUNCTION public.customer_ssn(integer) RETURNS text LANGUAGE sql STABLE
@@ -29,6 +32,9 @@ CREATE TABLE public.regions (id integer PRIMARY KEY, label text NOT NULL);
 INSERT INTO public.regions VALUES (1, 'north'), (2, 'south'), (3, 'east');
 GRANT SELECT ON public.customer_contacts, public.tax_ids, public.regions TO app_owner;
 GRANT EXECUTE ON FUNCTION public.customer_ssn(integer) TO app_owner;
+INSERT INTO public.customers (id, name, email, ssn, card_number, phone)
+    SELECT {TWIN_ID}, 'Twin Account', 'twin.account@example.com', '123-45-6789', '4000 0000 0000 0002', phone
+    FROM public.customers WHERE id = 1;
 """
 
 MASK_RULES = [
@@ -39,8 +45,11 @@ MASK_RULES = [
     {"detect": ["credit_card", "us_ssn", "email", "phone", "iban", "secrets"], "with": "redact"},
 ]
 
-ALLOWED = ["select", "update", "copy_to", "transaction", "set", "prepare", "execute", "deallocate",
-           "listen", "notify", "lock"]
+# insert, create and the functions of the built-in deny-list the corpus uses
+# are allowed so that a statement moving a masked value somewhere unmasked is
+# refused by masking itself, not by its verb or the deny-list.
+ALLOWED = ["select", "insert", "update", "create", "copy_to", "transaction", "set", "prepare", "execute",
+           "deallocate", "listen", "notify", "lock", "function:set_config", "function:query_to_xml"]
 
 
 def create_database(cluster):
@@ -55,11 +64,15 @@ def create_database(cluster):
         sample_data.load(conn)
         conn.execute("RESET ROLE")
         conn.execute(ADMIN_SQL)
+        planted_pii.load(conn)
         conn.commit()
     return DB
 
 
-def config_overrides(tmpdir, strict=False, identity="agent", hash_key="pgwarden-test-mask-key"):
+HASH_KEY = "pgwarden-test-mask-key"
+
+
+def config_overrides(tmpdir, strict=False, identity="agent", hash_key=HASH_KEY):
     key_file = os.path.join(tmpdir, "mask.key")
     write_secret_file(key_file, hash_key)
     policy = {"identity": identity, "allow": list(ALLOWED), "mask": list(MASK_RULES), "strict": strict}
@@ -101,15 +114,19 @@ def _transforms(value):
         out[digits[::-1]] = "digits reversed"
         out[",".join(digits)] = "digits split by ','"
         out[" ".join(digits)] = "digits split by ' '"
+    out[",".join(value)] = "characters split by ','"
+    out[" ".join(value)] = "characters split by ' '"
     out[value] = "raw"  # last: a transform that changes nothing is the raw value
     return out
 
 
 def needles():
     """{needle: description} for every checked masked value and its transforms,
-    and for the PII planted in notes and profile (found only by detectors:
-    searched as stored, since no detector can recognise a transformed value)."""
-    found = {}
+    for the PII planted in notes, and for the admin's planted tickets (found
+    only by detectors: searched as stored, since no detector can recognise a
+    transformed value; the corpus selects those as stored). The PII in
+    profile is the row's own column values, searched with their transforms."""
+    found = dict(planted_pii.needles())
     for i, row in enumerate(checked_rows(), start=1):
         for column in ("ssn", "card_number", "email", "phone"):
             for needle, how in _transforms(row[column]).items():
