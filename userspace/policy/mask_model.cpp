@@ -445,7 +445,7 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
     if (model.strict() && st.filters_on_masked) {
       return MaskDenial{"pgwarden: filtering on masked values denied by policy for " + who,
                         "strict: true denies masked columns in WHERE, JOIN, GROUP BY, HAVING, ORDER BY, "
-                        "DISTINCT ON, window clauses and LIMIT."};
+                        "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT."};
     }
     const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
     if (is_copy && st.copy_binary && carries_values(st, model)) {
