@@ -115,6 +115,7 @@ def test_the_corpus_through_prepared_statements(masked, binary):
     conninfo = f"host=127.0.0.1 port={tap.port} user=alice dbname={masking.DB}"
     queries = single_queries()
     assert len(queries) >= 50
+    failures = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for sql in queries:
             tap.take()
@@ -123,7 +124,9 @@ def test_the_corpus_through_prepared_statements(masked, binary):
                     cur.execute(sql, prepare=True)
                     cur.fetchall()
             hits = masking.leaks(tap.take(), NEEDLES)
-            assert not hits, f"{sql!r}:\n" + "\n".join(hits[:20])
+            if hits:
+                failures.append(f"{sql!r}:\n    " + "\n    ".join(hits[:3]))
+    assert not failures, f"{len(failures)} of {len(queries)} queries leaked:\n" + "\n".join(failures)
 
 
 def test_prepared_statements_with_binary_results(masked):
