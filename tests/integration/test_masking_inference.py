@@ -86,7 +86,18 @@ def recovered(conn, channel):
     return out
 
 
-@pytest.mark.parametrize("channel", list(CHANNELS))
+# Known gaps, kept visible: a masked derived value keeps its NULL-ness, and a
+# set-returning function over a masked value still makes its rows. strict=True:
+# the day pgwarden closes one, this test fails until the mark goes.
+KNOWN_OPEN = {
+    "NULL-ness": "a derived value that is NULL stays NULL: one bit per column",
+    "row count": "a set-returning function over a masked value still makes that many rows",
+}
+
+
+@pytest.mark.parametrize("channel", [
+    pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_OPEN[c], strict=True)) if c in KNOWN_OPEN else c
+    for c in CHANNELS])
 def test_strict_masked_values_cannot_be_read_back(strict, channel):
     raw = {i: masking.checked_rows()[i - 1]["ssn"] for i in ROWS}
     with psycopg.connect(f"host=127.0.0.1 port={strict.port} user=alice dbname={masking.DB}",

@@ -119,6 +119,12 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
   }
   m->derived_function_ = !m->functions_.empty() && every_column_rule_nulls ? mask::MaskFunction::null()
                                                                             : mask::MaskFunction::redact();
+  // Under strict, a derived value must not tell its length either
+  // (repeat('x', ascii(substr(ssn, 1, 1))) would show a character code as a
+  // count of stars): it becomes one fixed text.
+  if (policy.strict && m->derived_function_.kind() == mask::MaskFunction::Kind::redact) {
+    m->derived_function_ = mask::MaskFunction::fixed("****");
+  }
   if (catalog == nullptr) return std::shared_ptr<const MaskModel>(std::move(m));
 
   // Column rules against every stored column.

@@ -1219,6 +1219,30 @@ collect(tracer *t, const Node *root)
 
 /* A sub-select or CTE: its tainted outputs taint their names, its column
  * aliases (by position) and its own alias. */
+/* SEARCH ... SET o and CYCLE ... USING path add columns that hold the
+ * searched columns' values (o is an array of them, path a row array): as
+ * tainted as the CTE's worst output. */
+static void
+taint_cte_added_columns(tracer *t, const CommonTableExpr *c)
+{
+	outputs out = {0};
+	int all;
+
+	if (c->search_clause == NULL && c->cycle_clause == NULL)
+		return;
+	query_outputs(t, c->ctequery, &out);
+	all = outputs_worst(&out);
+	if (all == PGW_TAINT_CLEAN)
+		return;
+	if (c->search_clause != NULL)
+		taintset_put(t, &t->names, c->search_clause->search_seq_column, all);
+	if (c->cycle_clause != NULL)
+	{
+		taintset_put(t, &t->names, c->cycle_clause->cycle_path_column, all);
+		taintset_put(t, &t->names, c->cycle_clause->cycle_mark_column, all);
+	}
+}
+
 static void
 taint_names_of(tracer *t, const Node *query, const char *alias, const List *colnames)
 {
@@ -1333,6 +1357,7 @@ settle(tracer *t)
 				const CommonTableExpr *c = (const CommonTableExpr *) n;
 
 				taint_names_of(t, c->ctequery, c->ctename, c->aliascolnames);
+				taint_cte_added_columns(t, c);
 			}
 		}
 		for (int i = 0; i < t->aliased.len; i++)
