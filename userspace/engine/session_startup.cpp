@@ -16,7 +16,8 @@
 namespace pgw::engine {
 
 void Session::on_startup_bytes() {
-  auto packet = pgwire::extract_startup_packet(client_in_);
+  std::string& client_in = startup_state_->client_in;
+  auto packet = pgwire::extract_startup_packet(client_in);
   if (!packet) {
     fail("08P01", "pgwarden: invalid startup packet: " + packet.error());
     return;
@@ -26,7 +27,7 @@ void Session::on_startup_bytes() {
     return;
   }
   const std::string_view whole = **packet;
-  const bool trailing_bytes = whole.size() < client_in_.size();
+  const bool trailing_bytes = whole.size() < client_in.size();
   auto decoded = pgwire::decode_startup_packet(whole);
   if (!decoded) {
     fail("08P01", "pgwarden: invalid startup packet: " + decoded.error());
@@ -42,11 +43,11 @@ void Session::on_startup_bytes() {
       fail("08P01", "pgwarden: received unencrypted data after an encryption request");
       return;
     }
-    if (++encryption_requests_ > 2) {
+    if (++startup_state_->encryption_requests > 2) {
       fail("08P01", "pgwarden: too many encryption requests");
       return;
     }
-    client_in_.clear();
+    client_in.clear();
     std::string answer;
     pgwire::encode_encryption_refused(answer);
     queue_owned(client_, std::move(answer));
@@ -60,14 +61,23 @@ void Session::on_startup_bytes() {
   }
 
   if (auto* cancel = std::get_if<pgwire::CancelRequest>(&*decoded)) {
-    cancel_ = std::move(*cancel);
-    client_in_.clear();
-    forward_cancel();
+    const pgwire::CancelRequest request = *cancel;
+    startup_state_.reset();
+    auto target = worker_.state().cancels().find(request.process_id, request.secret_key);
+    if (!target) {
+      // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
+      // says it, for whoever investigates).
+      phase_ = Phase::kCancel;
+      spdlog::info("session {}: cancel request with an unknown key ignored", id_);
+      close("cancel request with an unknown key");
+      return;
+    }
+    send_cancel(*target);
     return;
   }
 
   auto vetted = vet_startup(std::get<pgwire::StartupMessage>(*decoded));
-  client_in_.clear();
+  startup_state_.reset();
   if (auto* refusal = std::get_if<StartupRefusal>(&vetted)) {
     fail(refusal->sqlstate, refusal->message);
     return;
