@@ -14,6 +14,7 @@
 #include "engine/worker.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/error_response.h"
+#include "pgwire/message_types.h"
 #include "pgwire/startup.h"
 
 namespace pgw::engine {
@@ -112,8 +113,8 @@ void Session::on_login_bytes() {
     const std::string_view raw = std::string_view(l.upstream_in).substr(consumed, msg.size);
     consumed += msg.size;
 
-    switch (msg.type) {
-      case 'R': {
+    switch (static_cast<pgwire::BackendMsg>(msg.type)) {
+      case pgwire::BackendMsg::Authentication: {
         auto step = l.login->on_authentication(msg.body);
         if (!step) {
           fail("28P01", "pgwarden: could not log in to upstream \"" + upstream_name_ + "\" as \"" +
@@ -130,7 +131,7 @@ void Session::on_login_bytes() {
         }
         break;
       }
-      case 'E': {
+      case pgwire::BackendMsg::ErrorResponse: {
         auto err = pgwire::ErrorResponse::decode(msg.body);
         const std::string_view state = err ? err->sqlstate() : std::string_view{};
         if (!l.authenticated && (state == "28P01" || state == "28000")) {
@@ -151,7 +152,7 @@ void Session::on_login_bytes() {
         send_next(client_, OpKind::kClientSend);
         return;
       }
-      case 'K': {
+      case pgwire::BackendMsg::BackendKeyData: {
         auto key = pgwire::BackendKeyData::decode(msg.body);
         if (!key) {
           fail("08P01", "pgwarden: upstream sent an invalid BackendKeyData: " + key.error());
@@ -168,12 +169,12 @@ void Session::on_login_bytes() {
                        l.to_client);
         break;
       }
-      case 'v':  // NegotiateProtocolVersion: the client negotiates with the real server
-      case 'S':  // ParameterStatus
-      case 'N':  // NoticeResponse
+      case pgwire::BackendMsg::NegotiateProtocolVersion:  // the client negotiates with the real server
+      case pgwire::BackendMsg::ParameterStatus:
+      case pgwire::BackendMsg::NoticeResponse:
         l.to_client.append(raw);
         break;
-      case 'Z':
+      case pgwire::BackendMsg::ReadyForQuery:
         l.to_client.append(raw);
         l.upstream_in.erase(0, consumed);
         enter_relay();
