@@ -43,6 +43,10 @@ class EngineState {
   kernel::Interceptor* interceptor() const { return interceptor_; }
   void set_interceptor(kernel::Interceptor* i) { interceptor_ = i; }
 
+  // cgroup ids to paths, off the loop threads; set with the interceptor.
+  class CgroupResolver* cgroups() const { return cgroups_; }
+  void set_cgroups(class CgroupResolver* c) { cgroups_ = c; }
+
   CancelRegistry& cancels() { return cancels_; }
   size_t cancels_size() const { return cancels_.size(); }
   SessionRegistry& sessions() { return sessions_; }
@@ -58,6 +62,7 @@ class EngineState {
   std::shared_ptr<const policy::Config> config_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
+  class CgroupResolver* cgroups_ = nullptr;
   std::atomic<uint64_t> config_generation_{1};
   CancelRegistry cancels_;
   SessionRegistry sessions_;

@@ -102,6 +102,8 @@ class alignas(16) Session {
   void retry_receives();
   // The catalog this session's policy decisions need has been loaded.
   void catalog_ready();
+  // The client's cgroup path, resolved off the loop thread (empty: gone).
+  void cgroup_resolved(std::string path);
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
   // Called once a second: a session that has not started relaying within
@@ -131,6 +133,7 @@ class alignas(16) Session {
   // --- startup phase (session_startup.cpp)
   void on_startup_bytes();
   void identify();
+  void resolve_cgroup(uint64_t cgroup_id);
   void start_proc_read();
   void on_proc_file(OpKind kind, const io_uring_cqe& cqe);
   void identified();

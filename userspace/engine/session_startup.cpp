@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "engine/cgroup_resolver.h"
 #include "engine/proc_identity.h"
 #include "engine/session.h"
 #include "engine/worker.h"
@@ -109,7 +110,6 @@ void Session::identify() {
     // A redirected connection: the connect hook recorded who connected and
     // where to, and handed the record to this accepted socket.
     if (auto record = icpt->record_for_accepted(client_.fd)) {
-      if (!record->cgroup_path.empty()) identity_.cgroup_path = record->cgroup_path;
       identity_.pid = record->pid;
       identity_.uid = record->uid;
       identity_.gid = record->gid;
@@ -117,12 +117,42 @@ void Session::identify() {
       const sockaddr_storage dst = record->destination();
       original_destination_ = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
       fast_path_ = record->fast_path;
-      identified();
+      resolve_cgroup(record->cgroup_id);
       return;
     }
   }
   // Explicit TCP clients carry no kernel identity: only their address.
   identity_.source = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), sizeof peer_);
+  identified();
+}
+
+// The cgroup's path: a lookup when a session of that cgroup came before,
+// else the resolver's thread finds it and the session goes on when it is
+// back (a tree walk must not hold up the loop thread).
+void Session::resolve_cgroup(uint64_t cgroup_id) {
+  CgroupResolver* resolver = worker_.state().cgroups();
+  if (resolver == nullptr || cgroup_id == 0) {
+    identified();
+    return;
+  }
+  if (auto path = resolver->cached(cgroup_id)) {
+    identity_.cgroup_path = std::move(*path);
+    identified();
+    return;
+  }
+  Worker* worker = &worker_;
+  const uint64_t id = id_;
+  resolver->resolve(cgroup_id, [worker, id](std::string path) {
+    worker->post([worker, id, path = std::move(path)]() mutable {
+      if (Session* s = worker->find_session(id)) s->cgroup_resolved(std::move(path));
+    });
+  });
+}
+
+void Session::cgroup_resolved(std::string path) {
+  if (phase_ != Phase::kIdentify || close_after_flush_) return;
+  // Empty: the cgroup is gone already; no cgroup selector matches then.
+  if (!path.empty()) identity_.cgroup_path = std::move(path);
   identified();
 }
 
