@@ -33,7 +33,8 @@ struct FakePolicySide : MaskFilter::PolicySide {
   policy::Config config_;
   policy::Policy policy_;
   std::shared_ptr<const policy::Catalog> catalog_ = policy::testing::masking_catalog();
-  engine::MaskModels models;
+  engine::MaskModelStore store;
+  engine::MaskModels models{store};
   uint64_t generation = 1;
   FakePolicySide() {
     policy_.identity = "agent";
