@@ -256,6 +256,11 @@ class Generator:
         else:
             sql, nparams = self.sql_statement(model)
         oids = (23,) * nparams if nparams and r.random() < 0.5 else ()
+        if sql.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START", "END"):
+            # PostgreSQL 15 itself ends the session (FATAL "unexpected state
+            # STARTED") when a prepared transaction statement is run by SQL
+            # EXECUTE: kept to the unnamed statement, which EXECUTE cannot name.
+            name = ""
         model.statements[name] = nparams
         return (session, "parse", name, sql, oids)
 

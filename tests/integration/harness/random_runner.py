@@ -16,6 +16,7 @@ sequence), and minimises what fails.
 """
 
 import bisect
+import itertools
 import multiprocessing
 import os
 import signal
@@ -29,7 +30,7 @@ from .random_protocol import generate, is_message, render_python, wire
 from .rawpg import parse_fields, query, startup_message, terminate
 from .wire_oracle import Needles, Stream
 
-ANSWER_TIMEOUT = 20.0   # no answer to what was sent within this: the relay hangs
+ANSWER_TIMEOUT = 10.0   # no answer to what was sent within this: the relay hangs
 RELOAD_TIMEOUT = 10.0
 MINIMISE_SECONDS = float(os.environ.get("PGWARDEN_RANDOM_MINIMISE_SECONDS", "20"))
 CRASH_MARKERS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:", "terminate called",
@@ -244,13 +245,14 @@ class Sessions:
         self.slots.clear()
 
 
-def run_steps(steps, target, needles, reloader=None, watch=None, seed=None, sessions=None):
-    """Run the steps (on fresh sessions unless `sessions` lends some); an Outcome."""
+def run_steps(steps, target, needles, reloader=None, watch=None, seed=None, sessions=None, policy="base"):
+    """Run the steps (on fresh sessions unless `sessions` lends some); an
+    Outcome. `policy`: whose needles to search for until a reload (the
+    self-check searches direct answers with a reloaded policy's)."""
     out = Outcome(seed=seed, steps=steps)
     pool = sessions or Sessions(target)
     used = sorted({s[0] for s in steps if is_message(s)})
     conns, streams = {}, {}
-    policy = "base"
     received = {s: [] for s in used}   # (step index, kind, payload, policy)
 
     def drain(s):
@@ -355,7 +357,8 @@ def _search(out, session, messages, needles):
 def minimise(outcome, replay, seconds=MINIMISE_SECONDS):
     """Fewer steps that fail the same way (ddmin over the steps, a Sync per
     session kept at the end, then the statements of multi-statement
-    Queries), for at most `seconds`. replay(steps) -> Outcome."""
+    Queries), for at most `seconds`. replay(steps) -> Outcome. Returns the
+    steps and the Outcome of their last replay (None if it did not fail)."""
     want = outcome.signature()
     steps = [s for s in outcome.steps]
     deadline = time.monotonic() + seconds
@@ -400,7 +403,9 @@ def minimise(outcome, replay, seconds=MINIMISE_SECONDS):
             else:
                 j += 1
     final = replay(best)
-    return best if final.signature() == want else closed(steps)
+    if final.signature() != want:   # it depended on timing after all
+        return closed(steps), None
+    return best, final
 
 
 def with_history(history, seed, reloads=True):
@@ -434,19 +439,28 @@ class Summary:
 
 
 def _worker(args):
-    seeds, target, daemon, minimise_limit, reloads, generation = args
+    seeds, deadline, target, daemon, limits, reloads, generation, policy = args
     needles = Needles()
     watch = DaemonWatch(daemon) if daemon else None
     reloader = Reloader(daemon, watch) if daemon else None
     pool = Sessions(target, fresh=False)
     summary = Summary()
     history = []   # seeds run on the current sessions, in order
-    minimised = 0
+    investigated = minimised = 0
 
     def run(steps, seed, sessions=None):
-        return run_steps(steps, target, needles, reloader, watch, seed, sessions)
+        return run_steps(steps, target, needles, reloader, watch, seed, sessions, policy)
+
+    def minimal(outcome):
+        nonlocal minimised
+        if minimised < limits["minimise"]:
+            minimised += 1
+            outcome.minimal, last = minimise(outcome, lambda st, seed=outcome.seed: run(st, seed))
+            outcome.minimal_transcript = transcript(last) if last else ""
 
     for seed in seeds:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         if len(history) >= generation:
             pool.close()
             history = []
@@ -462,24 +476,25 @@ def _worker(args):
         if outcome.crash:
             summary.failures.append(outcome)
             break
-        # On fresh sessions, the seed alone: does it fail the same way?
-        alone = run(steps, seed)
-        if alone.signature() == outcome.signature():
-            outcome = alone
-            if minimised < minimise_limit:
-                minimised += 1
-                outcome.minimal = minimise(outcome, lambda st, seed=seed: run(st, seed))
+        if investigated < limits["investigate"]:
+            investigated += 1
+            # On fresh sessions, the seed alone: does it fail the same way?
+            alone = run(steps, seed)
+            if alone.signature() == outcome.signature():
+                outcome = alone
+                minimal(outcome)
+            else:
+                # It needs what ran before on the same sessions: all of it
+                # as one sequence, replayed and minimised like any other.
+                outcome.history = history[:-1]
+                combined = run(with_history(history[:-1], seed, reloads), seed)
+                if combined.signature() == outcome.signature():
+                    combined.history, combined.combined = outcome.history, True
+                    outcome = combined
+                    minimal(outcome)
         else:
-            # It needs what ran before on the same sessions: all of it as
-            # one sequence, replayed and minimised like any other.
             outcome.history = history[:-1]
-            combined = run(with_history(history[:-1], seed, reloads), seed)
-            if combined.signature() == outcome.signature():
-                combined.history, combined.combined = outcome.history, True
-                outcome = combined
-                if minimised < minimise_limit:
-                    minimised += 1
-                    outcome.minimal = minimise(outcome, lambda st, seed=seed: run(st, seed))
+        outcome.received = None   # the transcript stays in the worker
         summary.failures.append(outcome)
         pool.close()   # what follows starts from new sessions
         history = []
@@ -487,21 +502,44 @@ def _worker(args):
     return summary
 
 
-def run_many(seeds, target, daemons, minimise_limit=3, reloads=True, generation=100):
-    """Seeds split over one worker process per daemon (None entries: direct
-    runs). Each worker keeps its sessions for `generation` sequences; a
-    failure that needs what ran before on them says which seeds (run them
-    in that order with PGWARDEN_RANDOM_REPLAY)."""
+def _forget_parent_cleanup():
+    """A forked worker inherits the harness's SIGTERM/SIGHUP handlers
+    (harness/cleanup.py), which would stop the cluster and the daemons the
+    parent still uses if the worker were ever signalled."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def run_many(target, daemons, seeds=None, first=0, seconds=None, minimise_limit=3, investigate_limit=25,
+             reloads=True, generation=50, policy="base"):
+    """Run sequences over one worker process per daemon (None entries: direct
+    runs): the given seeds, split between the workers, or seeds from
+    `first` on until `seconds` have passed. Each worker keeps its sessions
+    for `generation` sequences. Per worker, the first `investigate_limit`
+    failures are replayed alone (and with what ran before on the same
+    sessions, when alone they pass) and `minimise_limit` of them minimised."""
     start = time.monotonic()
-    parts = [seeds[i::len(daemons)] for i in range(len(daemons))]
-    jobs = [(parts[i], target_for(target, daemons[i]), daemons[i], minimise_limit, reloads, generation)
-            for i in range(len(daemons))]
+    workers = len(daemons)
+    deadline = start + seconds if seconds is not None else None
+    limits = {"minimise": minimise_limit, "investigate": investigate_limit}
+    jobs = []
+    for i in range(workers):
+        part = seeds[i::workers] if seeds is not None else itertools.count(first + i, workers)
+        jobs.append((part, deadline, target_for(target, daemons[i]), daemons[i], limits, reloads, generation,
+                     policy))
     total = Summary()
-    if len(jobs) == 1:
+    if workers == 1:
         results = [_worker(jobs[0])]
     else:
-        with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_forget_parent_cleanup)
+        try:
             results = pool.map(_worker, jobs)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     for r in results:
         total.merge(r)
     total.seconds = time.monotonic() - start
@@ -537,6 +575,9 @@ def describe_failure(outcome, full=True):
     steps = getattr(outcome, "minimal", None)
     if steps is not None:
         text += f"\n  minimised to {len(steps)} of {len(outcome.steps)} steps:\n" + render_python(steps)
+        lines = getattr(outcome, "minimal_transcript", "").splitlines()
+        if lines:
+            text += "\n  what they got back:\n" + "\n".join(lines[:40])
     elif full:
         text += f"\n  steps ({len(outcome.steps)}):\n" + render_python(outcome.steps)
     return text

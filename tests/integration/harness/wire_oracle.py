@@ -92,10 +92,10 @@ class Stream:
             self._in_query(kind, payload)
             return
         if kind == b"E":
-            if op == "sync":
-                self._violation(f"ErrorResponse in place of Sync's ReadyForQuery (step {index})")
-                return
-            self._resolve(error=True)
+            if op != "sync":
+                self._resolve(error=True)
+            # At Sync the implicit transaction commits, and a commit can fail
+            # (a WITH HOLD cursor's query runs then): ReadyForQuery follows.
             return
         expected = {"parse": b"1", "bind": b"2", "close": b"3", "sync": b"Z"}
         if op in expected:
