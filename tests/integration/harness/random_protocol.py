@@ -127,6 +127,13 @@ class Generator:
             return r.choice(live)
         return r.choice(pool)
 
+    def _taken(self, pool, existing):
+        """Half the time a name that exists (a refused duplicate), else any."""
+        live = [n for n in pool if n in existing]
+        if live and self.rng.random() < 0.5:
+            return self.rng.choice(live)
+        return self.rng.choice(pool)
+
     def sql_statement(self, model):
         """(sql, nparams) of one SQL statement of any kind."""
         r = self.rng
@@ -136,7 +143,9 @@ class Generator:
         if kind == "read":
             return self.read_query()
         if kind == "declare":
-            name = r.choice(CURSOR_NAMES)
+            # Often a name that is taken: the server refuses the duplicate
+            # (42P03) and the first cursor stays what the name means.
+            name = self._taken(CURSOR_NAMES, model.portals)
             sql, _ = self.read_query(params_ok=False)
             opts = r.choice(["", "BINARY ", "SCROLL ", "NO SCROLL ", "BINARY SCROLL "])
             hold = r.choice(["", " WITH HOLD", " WITH HOLD", " WITHOUT HOLD"])
@@ -159,7 +168,7 @@ class Generator:
             model.held.discard(name)
             return f"CLOSE {name}", 0
         if kind == "prepare":
-            name = r.choice(PREPARED_NAMES)
+            name = self._taken(PREPARED_NAMES, model.statements)   # 42P05 when taken
             sql, nparams = self.read_query()
             types = " (int)" if nparams else (" (int)" if r.random() < 0.1 else "")
             model.statements[name] = 1 if types else 0

@@ -30,7 +30,7 @@ from .random_protocol import generate, is_message, render_python, wire
 from .rawpg import parse_fields, query, startup_message, terminate
 from .wire_oracle import Needles, Stream
 
-ANSWER_TIMEOUT = 10.0   # no answer to what was sent within this: the relay hangs
+ANSWER_TIMEOUT = 15.0   # no answer to what was sent within this: the relay hangs
 RELOAD_TIMEOUT = 10.0
 MINIMISE_SECONDS = float(os.environ.get("PGWARDEN_RANDOM_MINIMISE_SECONDS", "20"))
 CRASH_MARKERS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:", "terminate called",
@@ -458,9 +458,13 @@ def _worker(args):
             outcome.minimal, last = minimise(outcome, lambda st, seed=outcome.seed: run(st, seed))
             outcome.minimal_transcript = transcript(last) if last else ""
 
+    started = time.monotonic()
     for seed in seeds:
         if deadline is not None and time.monotonic() > deadline:
             break
+        if limits["progress"] and summary.sequences and summary.sequences % limits["progress"] == 0:
+            print(f"  worker {os.getpid()}: {summary.sequences} sequences, {len(summary.failures)} failed, "
+                  f"{summary.sequences / (time.monotonic() - started):.1f}/s", flush=True)
         if len(history) >= generation:
             pool.close()
             history = []
@@ -521,7 +525,9 @@ def run_many(target, daemons, seeds=None, first=0, seconds=None, minimise_limit=
     start = time.monotonic()
     workers = len(daemons)
     deadline = start + seconds if seconds is not None else None
-    limits = {"minimise": minimise_limit, "investigate": investigate_limit}
+    # Long runs say how far they are, every 5,000 sequences per worker.
+    progress = 5000 if seeds is not None and len(seeds) >= 20000 else 0
+    limits = {"minimise": minimise_limit, "investigate": investigate_limit, "progress": progress}
     jobs = []
     for i in range(workers):
         part = seeds[i::workers] if seeds is not None else itertools.count(first + i, workers)
