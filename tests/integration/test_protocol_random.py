@@ -2,7 +2,7 @@
 masked queries: no masked value reaches the client, whatever the order.
 
 Each sequence (harness/random_protocol.py) is a seeded random pipeline over
-one or two fresh sessions: Parse (named, unnamed, masked and clean queries,
+one or two sessions: Parse (named, unnamed, masked and clean queries,
 duplicates the server refuses, statements that fail when executed), Bind
 (also to names that do not exist or were refused), Describe or not,
 Execute with row limits (portals suspended, resumed and interleaved),
@@ -18,14 +18,21 @@ masked values of customers 1..25 and their transforms, their digits as
 binary int4/int8, the planted PII, and, while a reloaded policy protects
 them, the names and salaries; every answer matches the protocol (one
 ReadyForQuery per Sync and per Query, nothing after a FATAL, DataRows well
-formed); pgwarden stays up and its log shows no crash.
+formed); pgwarden stays up and its log shows no crash. The same sequences
+sent straight to PostgreSQL must leak (the self-checks).
 
-A failure prints each failing seed with the messages, minimised, as the
-calls of harness/extended_wire.py: a regression test to be.
+Workers keep their sessions between sequences (reset with ROLLBACK and
+DISCARD ALL) to save a login each. A failing seed is replayed alone on new
+sessions; if it passes alone, together with the sequences that ran before
+it on the same sessions, as one sequence. The first failures of each
+worker are minimised and printed as a list of harness/extended_wire.py calls
+(plus `reload(variant)` and `wait()`): save one to a file and
+`PGWARDEN_RANDOM_STEPS=FILE` runs it again (test_printed_steps), or paste it
+into a regression test.
 
 Environment:
-  PGWARDEN_RANDOM_SEQUENCES  how many sequences (e.g. 100000); unset: as many as fit in
-  PGWARDEN_RANDOM_SECONDS    (default 60)
+  PGWARDEN_RANDOM_SECONDS    run for this long (default 60: the run in scripts/test)
+  PGWARDEN_RANDOM_SEQUENCES  or exactly this many sequences (e.g. 100000)
   PGWARDEN_RANDOM_SEED       the first seed (default: random, printed)
   PGWARDEN_RANDOM_WORKERS    worker processes, each with its own pgwarden (default 4: they
                              mostly wait on round trips, so 2 cores serve 4)
@@ -50,7 +57,7 @@ from harness.random_runner import (DaemonWatch, Reloader, describe_failure, run_
                                    transcript)
 from harness.wire_oracle import Needles
 
-SEQUENCES = int(os.environ.get("PGWARDEN_RANDOM_SEQUENCES", "0"))   # 0: as many as fit in SECONDS
+SEQUENCES = int(os.environ.get("PGWARDEN_RANDOM_SEQUENCES", "0"))   # 0: as many as SECONDS allow
 SECONDS = float(os.environ.get("PGWARDEN_RANDOM_SECONDS", "60"))
 WORKERS = int(os.environ.get("PGWARDEN_RANDOM_WORKERS", "4"))
 SELF_CHECK_SEQUENCES = 200

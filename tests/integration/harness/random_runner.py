@@ -2,17 +2,19 @@
 pgwarden or directly against PostgreSQL, and judges what came back
 (harness/wire_oracle.py).
 
-One sequence: fresh sessions (so a seed alone replays it), its messages
-sent pipelined, one batch per session between reloads; a reload is a
-barrier: every session sends Flush and reads until all it sent is answered,
-then the config is rewritten, SIGHUP sent, and the runner waits for the
-daemon's "config reloaded" line before sending on. What arrives after a
-reload is searched with the new policy's needles. After the sequence the
-base policy is restored.
+One sequence: its messages sent pipelined, one batch per session between
+control steps. A control step is a barrier: every session sends Flush and
+reads until all it sent is answered; then, for a reload, the config is
+rewritten, SIGHUP sent, and the runner waits for the daemon's "config
+reloaded" line before sending on. What arrives after a reload is searched
+with the new policy's needles. After the sequence the base policy is
+restored.
 
 `run_many` spreads seeds over worker processes, one pgwarden each (a
 reload must not change another worker's policy in the middle of its
-sequence), and minimises what fails.
+sequence). A worker keeps its sessions for a while (reset between
+sequences); what fails is replayed alone on new sessions, or with the
+sequences that ran before it as one sequence, and minimised.
 """
 
 import bisect
