@@ -21,6 +21,7 @@
 
 #include "policy/config.h"
 #include "policy/config_values.h"
+#include "policy/glob.h"
 #include "policy/quote.h"
 
 namespace pgw::policy {
@@ -378,30 +379,15 @@ class Loader {
     }
   }
 
-  // '.'-separated globs: schema.table (2 segments) or schema.table.column (3);
-  // a '**' segment stands for any number of segments. An escaped dot ("\.")
-  // belongs to its name, as the matchers split (decision_rules.cpp,
-  // mask_model.cpp).
+  // '.'-separated globs: schema.table (2 parts) or schema.table.column (3);
+  // a '**' part stands for any number of parts. Split where the matchers
+  // split them (glob.h).
   void check_dotted_glob(const YAML::Node& n, const std::string& path, const std::string& g,
-                         size_t segments, std::string_view shape) {
-    size_t count = 1;
-    bool empty_segment = g.empty();  // and a leading, trailing or doubled dot: below
-    bool has_double_star = false;
-    size_t seg_start = 0;
-    for (size_t i = 0; i <= g.size(); ++i) {
-      if (i + 1 < g.size() && g[i] == '\\') {
-        ++i;
-        continue;
-      }
-      if (i == g.size() || g[i] == '.') {
-        std::string_view seg(g.data() + seg_start, i - seg_start);
-        if (seg.empty()) empty_segment = true;
-        if (seg == "**") has_double_star = true;
-        if (i < g.size()) ++count;
-        seg_start = i + 1;
-      }
-    }
-    if (empty_segment || (!has_double_star && count != segments)) {
+                         size_t parts_wanted, std::string_view shape) {
+    const std::vector<std::string_view> parts = split_dotted_glob(g);
+    const bool empty_part =
+        std::any_of(parts.begin(), parts.end(), [](std::string_view s) { return s.empty(); });
+    if (empty_part || (!dotted_glob_spans(parts) && parts.size() != parts_wanted)) {
       error(n, path,
             "expected a \"" + std::string(shape) + "\" glob (* within a name, ** across), got " +
                 quote_for_message(g));

@@ -42,44 +42,11 @@ Result<mask::MaskFunction> to_mask_function(const MaskFunction& f, const std::sh
   return Error{"unknown mask function"};
 }
 
-// The dot-separated parts of a column glob, split where `tables:` globs
-// split them (an escaped dot belongs to its name).
-std::vector<std::string_view> glob_parts(std::string_view glob) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (size_t i = 0; i < glob.size(); ++i) {
-    if (glob[i] == '\\') {
-      ++i;
-    } else if (glob[i] == '.') {
-      parts.push_back(glob.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  parts.push_back(glob.substr(start));
-  return parts;
-}
-
-bool spans_parts(std::string_view glob) { return glob.find("**") != std::string_view::npos; }
-
-// Part by part, as `tables:` globs match (decision_rules.cpp): with '\0' as
-// the separator `*` spans any character a name may hold, dots included, so
-// "public.customers.*" covers a column named "a.b". A glob with `**` spans
-// parts and is matched against the dotted name, which errs toward matching.
-bool part_matches(std::string_view part, std::string_view name) { return glob_match(part, name, '\0'); }
-
-bool column_glob_matches(std::string_view glob, const CatalogRelation& rel, const CatalogColumn& col) {
-  const auto parts = glob_parts(glob);
-  if (parts.size() != 3 || spans_parts(glob)) {
-    return glob_match(glob, rel.schema + "." + rel.name + "." + col.name, '.');
-  }
-  return part_matches(parts[0], rel.schema) && part_matches(parts[1], rel.name) && part_matches(parts[2], col.name);
-}
-
 // Without a snapshot: could this glob name a relation (part 1) or column
 // (part 2) called `name`? A glob with `**` could name anything.
 bool glob_could_name(std::string_view glob, size_t part, std::string_view name) {
-  const auto parts = glob_parts(glob);
-  return spans_parts(glob) || parts.size() != 3 || part_matches(parts[part], name);
+  const auto parts = split_dotted_glob(glob);
+  return dotted_glob_spans(parts) || parts.size() != 3 || glob_part_match(parts[part], name);
 }
 
 void add_taint(std::unordered_map<std::string, sql::Taint>& map, const std::string& key, sql::Taint t) {
@@ -136,7 +103,8 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
     if (is_system_schema(rel->schema) || !holds_rows(rel->kind)) continue;
     for (const CatalogColumn& col : catalog->columns(rel->oid)) {
       for (size_t i = 0; i < m->column_globs_.size(); ++i) {
-        if (!column_glob_matches(m->column_globs_[i], *rel, col)) continue;
+        const std::string_view name[] = {rel->schema, rel->name, col.name};
+        if (!dotted_glob_match(m->column_globs_[i], name)) continue;
         m->column_rules_.emplace(column_key(rel->oid, col.attnum), static_cast<std::uint32_t>(i));
         m->masked_relation_names_.insert(rel->name);
         m->masked_relation_names_.insert(rel->schema + "." + rel->name);

@@ -168,6 +168,18 @@ TEST_F(DecisionTest, TablesDenyGlobCannotBeDodgedWithDots) {
             Action::deny);
 }
 
+// A spanning glob that names a dotted table by its escaped dot: the name is
+// matched as (schema, table), so "**" takes the schema and the escaped part
+// the whole table name. Matched as one dotted string, the table would read
+// as two parts and slip past the deny.
+TEST_F(DecisionTest, TablesDenySpanningGlobNamesADottedTable) {
+  const std::string rules = "    allow: [select]\n    tables: { deny: [\"**.odd\\\\.name\"] }\n";
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM x.\"odd.name\"").action, Action::deny);
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM x.\"odd\"").action, Action::allow);
+  // An unknown schema: some schema could hold it.
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM \"odd.name\"").action, Action::deny);
+}
+
 TEST_F(DecisionTest, TablesApprove) {
   auto d = decide_with("    allow: [select]\n    tables: { approve: [\"public.orders\"] }\n",
                        "SELECT * FROM orders", catalog_.get());

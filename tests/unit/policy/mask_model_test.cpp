@@ -216,6 +216,19 @@ TEST(MaskModel, GlobPartsMatchNamesThatHoldDots) {
   ASSERT_TRUE(spanning);
   EXPECT_NE(spanning->column_function(kCustomers, 4), nullptr);
   EXPECT_EQ(spanning->column_function(kCustomers, 3), nullptr);
+  // A spanning glob that names the table by its escaped dot covers every
+  // column of it: the name is matched as its parts, never as one dotted
+  // string in which "odd.table" would read as two.
+  auto whole_table = build(policy_with({column_rule("public.odd\\.table.**", MaskFunction::Kind::redact)}),
+                           catalog.get());
+  ASSERT_TRUE(whole_table);
+  EXPECT_NE(whole_table->column_function(16700, 1), nullptr);
+  EXPECT_NE(whole_table->column_function(16700, 2), nullptr);
+  EXPECT_EQ(whole_table->column_function(kCustomers, 3), nullptr);
+  auto any_schema = build(policy_with({column_rule("**.odd\\.table.id", MaskFunction::Kind::redact)}),
+                          catalog.get());
+  ASSERT_TRUE(any_schema);
+  EXPECT_NE(any_schema->column_function(16700, 2), nullptr);
 }
 
 // What an admin might add on top of the masking catalog: views over SQL
