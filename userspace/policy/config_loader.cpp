@@ -22,7 +22,7 @@
 #include "policy/config.h"
 #include "policy/config_values.h"
 #include "policy/glob.h"
-#include "policy/quote.h"
+#include "common/quote.h"
 
 namespace pgw::policy {
 namespace {

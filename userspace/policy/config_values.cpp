@@ -1,6 +1,6 @@
 #include "policy/config_values.h"
 
-#include "policy/quote.h"
+#include "common/quote.h"
 
 #include <algorithm>
 #include <array>

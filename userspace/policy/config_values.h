@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 #include "policy/config.h"
-#include "policy/quote.h"
+#include "common/quote.h"
 
 namespace pgw::policy {
 

@@ -1,6 +1,6 @@
 #include "policy/net_address.h"
 
-#include "policy/quote.h"
+#include "common/quote.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
