@@ -386,34 +386,5 @@ TEST_F(DecisionTest, FunctionCallByOid) {
   EXPECT_EQ(decide_function_call(policy(), 1299, nullptr).action, Action::deny);
 }
 
-TEST_F(DecisionTest, StartupOptionsSplitLikeTheServer) {
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(parse_startup_options("-c search_path=hr --statement-timeout=5s -crole=postgres"),
-            (Pairs{{"search_path", "hr"}, {"statement_timeout", "5s"}, {"role", "postgres"}}));
-  EXPECT_EQ(parse_startup_options("-c application_name=a\\ b  -e"), (Pairs{{"application_name", "a b"}, {"", "-e"}}));
-  EXPECT_EQ(parse_startup_options(""), Pairs{});
-}
-
-TEST_F(DecisionTest, StartupSettings) {
-  config_ = load_policy_config("    allow: [select]\n");
-  auto state = fresh_state();
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
-  // What drivers send on every connect needs no class.
-  EXPECT_EQ(decide_startup_settings(policy(),
-                                    Pairs{{"application_name", "psql"}, {"client_encoding", "UTF8"},
-                                          {"DateStyle", "ISO"}, {"extra_float_digits", "3"}},
-                                    state)
-                .action,
-            Action::allow);
-  auto role = decide_startup_settings(policy(), Pairs{{"role", "postgres"}}, state);
-  EXPECT_EQ(role.action, Action::deny);
-  EXPECT_EQ(role.message, "pgwarden: role on role \"postgres\" denied by policy for agent");
-  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"search_path", "hr"}}, state).action, Action::deny);
-  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"", "-e"}}, state).action, Action::deny);
-  config_ = load_policy_config("    allow: [select, set]\n");
-  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"search_path", "hr"}}, state).action, Action::allow);
-  EXPECT_EQ(decide_startup_settings(policy(), Pairs{{"client_encoding", "SJIS"}}, state).action, Action::allow);
-}
-
 }  // namespace
 }  // namespace pgw::policy
