@@ -23,25 +23,6 @@ bool holds_rows(RelationKind k) {
 
 bool is_view_kind(RelationKind k) { return k == RelationKind::view || k == RelationKind::matview; }
 
-Result<mask::MaskFunction> to_mask_function(const MaskFunction& f, const std::shared_ptr<const mask::KeyedHash>& key) {
-  switch (f.kind) {
-    case MaskFunction::Kind::redact:
-      return mask::MaskFunction::redact();
-    case MaskFunction::Kind::partial:
-      return mask::MaskFunction::partial(f.first, f.last);
-    case MaskFunction::Kind::hash:
-      if (!key) return Error{"the hash mask function needs mask_hash_key_file"};
-      return mask::MaskFunction::hash(key);
-    case MaskFunction::Kind::null:
-      return mask::MaskFunction::null();
-    case MaskFunction::Kind::fixed:
-      return mask::MaskFunction::fixed(f.fixed_text);
-    case MaskFunction::Kind::email:
-      return mask::MaskFunction::email();
-  }
-  return Error{"unknown mask function"};
-}
-
 // Without a snapshot: could this glob name a relation (part 1) or column
 // (part 2) called `name`? A glob with `**` could name anything.
 bool glob_could_name(std::string_view glob, size_t part, std::string_view name) {
@@ -68,19 +49,15 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
   bool every_column_rule_nulls = true;
   bool first_detect = true;
   for (const MaskRule& rule : policy.mask) {
-    auto fn = to_mask_function(rule.with, hash_key);
+    auto fn = mask::MaskFunction::from_spec(rule.with, hash_key);
     if (!fn) return Error{fn.error()};
     if (rule.column) {
       m->column_globs_.push_back(*rule.column);
       m->functions_.push_back(*fn);
-      every_column_rule_nulls = every_column_rule_nulls && rule.with.kind == MaskFunction::Kind::null;
+      every_column_rule_nulls = every_column_rule_nulls && rule.with.kind == mask::MaskSpec::Kind::null;
       continue;
     }
-    for (Detector d : rule.detect) {
-      auto md = mask::parse_detector(to_string(d));
-      if (!md) return Error{md.error()};
-      m->detectors_.add(*md);
-    }
+    for (mask::Detector d : rule.detect) m->detectors_.add(d);
     if (first_detect) m->detect_function_ = *fn;
     first_detect = false;
   }

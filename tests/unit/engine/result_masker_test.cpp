@@ -21,8 +21,8 @@ namespace {
 using Outcome = ResultMasker::Outcome;
 constexpr uint32_t kCustomers = 16386;
 
-policy::MaskFunction fn(policy::MaskFunction::Kind kind, uint32_t last = 0) {
-  policy::MaskFunction f;
+mask::MaskSpec fn(mask::MaskSpec::Kind kind, uint32_t last = 0) {
+  mask::MaskSpec f;
   f.kind = kind;
   f.last = last;
   return f;
@@ -37,10 +37,10 @@ struct FakeSource : ResultMasker::Source {
     policy.identity = "agent";
     policy::MaskRule ssn;
     ssn.column = "public.customers.ssn";
-    ssn.with = fn(policy::MaskFunction::Kind::partial, 4);
+    ssn.with = fn(mask::MaskSpec::Kind::partial, 4);
     policy::MaskRule email;
     email.column = "public.customers.email";
-    email.with = fn(policy::MaskFunction::Kind::email);
+    email.with = fn(mask::MaskSpec::Kind::email);
     policy.mask = {ssn, email};
   }
   Result<std::shared_ptr<MaskHandle>> mask_handle() override { return models.get(config, 1, policy, catalog); }
