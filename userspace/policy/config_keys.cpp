@@ -429,21 +429,21 @@ void check_policy(ConfigReader& r, const YAML::Node&, const std::string& path, P
 
 constexpr Key<InterceptConfig> kInterceptKeys[] = {
     {"enabled", boolean<&InterceptConfig::enabled>, "(true: writing the section turns interception on)",
-     "false keeps the section but attaches nothing."},
+     "`false` keeps the section but attaches nothing."},
     {"cgroup", custom<InterceptConfig>("cgroup path", read_intercept_cgroup), "/",
      "Only processes in this cgroup v2 subtree (a path relative to the cgroup2 mount, no globs) are redirected."},
     {"ports", custom<InterceptConfig>("list of ports", read_intercept_ports), "[5432]",
      "Destination ports whose connects are redirected (at most 64)."},
     {"fail", choice<&InterceptConfig::fail, kFailModes>, "closed",
-     "While pgwarden is not serving (stopped, crashed, heartbeat stale): closed makes a redirected connect fail "
-     "at once with EPERM, open lets it go straight to the database."},
+     "While pgwarden is not serving (stopped, crashed, heartbeat stale): `closed` makes a redirected connect fail "
+     "at once with EPERM, `open` lets it go straight to the database."},
     {"bpffs", custom<InterceptConfig>("path", read_bpffs), "/sys/fs/bpf/pgwarden",
      "Absolute path on a bpffs mount where the programs, links and maps are pinned, so a restarted pgwarden takes "
      "them over without a gap."},
     {"fast_path", boolean<&InterceptConfig::fast_path>, "true",
      "Bytes between the workload and pgwarden (both local) skip the TCP stack (sk_msg and a socket hash)."},
     {"heartbeat_timeout", duration<&InterceptConfig::heartbeat_timeout, 100, 60'000>, "1s",
-     "How stale pgwarden's heartbeat (refreshed every 200ms) may get before fail applies; 100ms to 60s."},
+     "How stale pgwarden's heartbeat (refreshed every 200ms) may get before `fail` applies; 100ms to 60s."},
     {"unix_paths", not_yet<InterceptConfig>("list of paths"), "",
      "Local unix sockets of the database to intercept too."},
 };
@@ -451,12 +451,12 @@ constexpr Section<InterceptConfig> kIntercept{kInterceptKeys, check_intercept};
 
 constexpr Key<Upstream> kUpstreamKeys[] = {
     {"name", required(name<&Upstream::name>), "",
-     "Names the upstream in policies, messages, logs and status: up to 63 letters, digits, _, - or ."},
+     "Names the upstream in policies, messages, logs and status: up to 63 letters, digits, `_`, `-` or `.`."},
     {"match", custom<Upstream>("list of address:port or CIDR:port", read_upstream_match), "[]",
      "The original destinations this upstream serves: a redirected connection to one of them is served by this "
      "upstream. A destination may be claimed by one upstream only."},
     {"address", required(address<&Upstream::address>), "",
-     "Where pgwarden connects (numeric host:port or [v6]:port; localhost is the only name)."},
+     "Where pgwarden connects (numeric `host:port` or `[v6]:port`; `localhost` is the only name)."},
     {"user", required(custom<Upstream>("text", read_upstream_user)), "",
      "The PostgreSQL role pgwarden logs in as (SCRAM-SHA-256, MD5 or cleartext, as the server asks); clients never "
      "see it or its password."},
@@ -465,9 +465,9 @@ constexpr Key<Upstream> kUpstreamKeys[] = {
      "read is a warning; the password never appears in a message."},
     {"tls", custom<Upstream>("`disable` | `prefer` | `require` | `verify-ca` | `verify-full`", read_upstream_tls),
      "prefer",
-     "TLS to the upstream is not implemented yet: disable and prefer connect without it (prefer with a warning); "
-     "require, verify-ca and verify-full are refused as not supported yet."},
-    {"ca_file", not_yet<Upstream>("path"), "", "The CA that verify-ca and verify-full check the server against."},
+     "TLS to the upstream is not implemented yet: `disable` and `prefer` connect without it (`prefer` with a "
+     "warning); `require`, `verify-ca` and `verify-full` are refused as not supported yet."},
+    {"ca_file", not_yet<Upstream>("path"), "", "The CA that `verify-ca` and `verify-full` check the server against."},
     {"connect_timeout", duration<&Upstream::connect_timeout, 1>, "5s",
      "How long connecting to the upstream may take before the client gets FATAL 08006."},
     {"database", custom<Upstream>("text", read_upstream_database), "(the client's database name)",
@@ -491,7 +491,8 @@ constexpr Section<Unsupported> kOidc{kOidcKeys};
 
 constexpr Key<IdentityRule> kMatchKeys[] = {
     {"cgroup", custom<IdentityRule>("cgroup glob", read_match_cgroup), "",
-     "A glob on the cgroup path /proc/PID/cgroup shows (from /): * stays within one segment, ** spans segments."},
+     "A glob on the cgroup path `/proc/PID/cgroup` shows (from `/`): `*` stays within one segment, `**` spans "
+     "segments."},
     {"uid", custom<IdentityRule>("list of integers", read_match_ids<&IdentityRule::uid>), "",
      "User ids, from the kernel at connect time (eBPF) or SO_PEERCRED (unix socket)."},
     {"gid", custom<IdentityRule>("list of integers", read_match_ids<&IdentityRule::gid>), "", "Group ids, likewise."},
@@ -549,17 +550,17 @@ constexpr Key<Policy> kPolicyKeys[] = {
     {"allow", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::allow>), "[]",
      "Statement classes and functions that may run. A class in no list is denied."},
     {"deny", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::deny>), "[]",
-     "Refused with 42501. Deny beats approve beats allow; a class or function in two lists is an error."},
+     "Refused with 42501. deny beats approve beats allow; a class or function in two lists is an error."},
     {"approve", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::approve>), "[]",
      "Statements that need approval: refused for now with \"requires approval\"."},
-    {"tables", section<&Policy::tables, kTables>, "", "Globs on schema.table, checked on every relation used."},
+    {"tables", section<&Policy::tables, kTables>, "", "Globs on `schema.table`, checked on every relation used."},
     {"mask", records<&Policy::mask, kMaskRule>, "[]", "What this identity never sees in clear."},
     {"unparseable", choice<&Policy::unparseable, kUnparseableActions>, "deny",
-     "What happens to text the SQL parser cannot read: deny answers like the server (42601 for a syntax error); "
-     "forward lets it through unread."},
+     "What happens to text the SQL parser cannot read: `deny` answers like the server (42601 for a syntax "
+     "error); `forward` lets it through unread."},
     {"strict", boolean<&Policy::strict>, "false",
      "Also refuse statements that use a masked column to filter, join, group, order or deduplicate, and make "
-     "derived masked values a fixed ****."},
+     "derived masked values a fixed `****`."},
     {"approval", future_section<Policy, kPolicyApproval>, "", "How held statements are approved."},
 };
 constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
@@ -567,7 +568,7 @@ constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
 constexpr Key<Unsupported> kRecordingKeys[] = {
     {"dir", not_yet<Unsupported>("path"), "", "Where session recordings are written."},
     {"signing_key_file", not_yet<Unsupported>("path"), "", "Ed25519 key signing each recording's hash chain."},
-    {"required", not_yet<Unsupported>("boolean"), "", "true: no recording, no session (53100)."},
+    {"required", not_yet<Unsupported>("boolean"), "", "`true`: no recording, no session (53100)."},
 };
 constexpr Section<Unsupported> kRecording{kRecordingKeys};
 
@@ -598,17 +599,17 @@ constexpr Section<Unsupported> kTls{kTlsKeys};
 
 constexpr Key<Config> kConfigKeys[] = {
     {"listen", address<&Config::listen>, "127.0.0.1:15432",
-     "TCP listener for explicit clients; redirected connections arrive here too. With intercept it must be an "
+     "TCP listener for explicit clients; redirected connections arrive here too. With `intercept` it must be an "
      "IPv4 address the workloads can reach from their network namespace.",
      restart<&Config::listen>},
     {"unix_socket", custom<Config>("path", read_unix_socket), "/run/pgwarden/.s.PGSQL.5432",
-     "Explicit mode over a unix socket, identity from SO_PEERCRED; empty turns it off.",
+     "Explicit mode over a unix socket, identity from SO_PEERCRED; empty (`\"\"` or nothing) turns it off.",
      restart<&Config::unix_socket>},
     {"admin_socket", socket_path<&Config::admin_socket>, "/run/pgwarden/admin.sock",
-     "The admin socket (mode 0600) that pgwarden status and sessions talk to.", restart<&Config::admin_socket>},
+     "The admin socket (mode 0600) that `pgwarden status` and `pgwarden sessions` talk to.", restart<&Config::admin_socket>},
     {"console_listen", not_yet<Config>("address"), "", "The web console (approvals, sessions), token-protected."},
     {"metrics_listen", not_yet<Config>("address"), "", "A TCP listener for Prometheus /metrics."},
-    {"workers", integer<&Config::workers, 0, 1024>, "0", "Loop threads (one io_uring each); 0 is one per CPU.",
+    {"workers", integer<&Config::workers, 0, 1024>, "0", "Loop threads (one io_uring each); `0` is one per CPU.",
      restart<&Config::workers>},
     {"max_message_size", custom<Config>("size", read_max_message_size), "64MiB",
      "The largest protocol message a client may send (8KiB to 1GiB); a larger one ends that connection with "
@@ -618,13 +619,13 @@ constexpr Key<Config> kConfigKeys[] = {
      "are ended."},
     {"log_level", choice<&Config::log_level, kLogLevels>, "info", "How much the daemon logs."},
     {"default", choice<&Config::default_action, kDefaultActions>, "deny",
-     "For a workload no identity matches: deny refuses it at startup (FATAL 28000 naming its cgroup, uid and "
-     "comm); allow serves it without any policy (nothing checked, nothing masked)."},
+     "For a workload no identity matches: `deny` refuses it at startup (FATAL 28000 naming its cgroup, uid and "
+     "comm); `allow` serves it without any policy (nothing checked, nothing masked)."},
     {"explicit_upstream", name<&Config::explicit_upstream>, "(the only upstream, when there is one)",
-     "The upstream for clients that reach pgwarden directly (unix_socket, or TCP to listen); required with "
+     "The upstream for clients that reach pgwarden directly (`unix_socket`, or TCP to `listen`); required with "
      "several upstreams."},
     {"mask_hash_key_file", custom<Config>("path", read_mask_hash_key_file), "",
-     "File holding the key of the hash mask function (HMAC-SHA256); required when a rule uses hash. Handled "
+     "File holding the key of the `hash` mask function (HMAC-SHA256); required when a rule uses `hash`. Read "
      "like a password file."},
     {"tls", future_section<Config, kTls>, "", "TLS on the client leg."},
     {"intercept", section<&Config::intercept, kIntercept>, "(no interception: explicit mode only)",
@@ -668,8 +669,10 @@ void read_config_document(ConfigReader& r, const YAML::Node& root, Config& out) 
 std::vector<KeyDoc> config_reference() {
   std::vector<KeyDoc> keys;
   describe(kConfig, "", false, keys);
-  // A section whose every key is not supported yet is not supported either.
-  for (KeyDoc& section : keys) {
+  // A section whose every key is not supported yet is not supported either
+  // (deepest first: a section's keys come after it).
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+    KeyDoc& section = *it;
     bool any_child = false, any_supported = false;
     for (const KeyDoc& k : keys) {
       if (k.path.starts_with(section.path + ".") || k.path.starts_with(section.path + "[].")) {
