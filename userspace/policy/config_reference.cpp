@@ -16,11 +16,20 @@ std::string cell(std::string_view text) {
   return out;
 }
 
+// Built by appending: GCC 12 misreads `"x" + std::string` as an overlapping
+// copy at -O3 (-Wrestrict, GCC bug 105329).
+std::string wrapped(char mark, std::string_view text) {
+  std::string out(1, mark);
+  out += cell(text);
+  out += mark;
+  return out;
+}
+
 std::string default_cell(const KeyDoc& k) {
   if (!k.supported || k.fallback.empty()) return "";
   if (k.fallback == "required") return "**required**";
-  if (k.fallback.front() == '(') return "_" + cell(k.fallback.substr(1, k.fallback.size() - 2)) + "_";
-  return "`" + cell(k.fallback) + "`";
+  if (k.fallback.front() == '(') return wrapped('_', std::string_view(k.fallback).substr(1, k.fallback.size() - 2));
+  return wrapped('`', k.fallback);
 }
 
 std::string row(const KeyDoc& k) {
