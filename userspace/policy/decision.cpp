@@ -88,6 +88,11 @@ std::string verb_for_usage(std::uint8_t usage, sql::ClassSet classes) {
   return "select";
 }
 
+// A SchemaRef for the message: "*" is every schema (database_to_xml).
+std::string schema_display(std::string_view name) {
+  return name == "*" ? std::string("every schema") : "schema " + std::string(name);
+}
+
 std::string display(const ResolvedRelation& r) {
   if (!r.via_view.empty()) return r.via_view + (r.via_rule ? " (its rules use " : " (reads ") + r.qualified() + ")";
   if (r.schema == "*") return r.written + " (search_path unknown)";
@@ -102,7 +107,7 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
       if (r.via_view.empty() && (r.usage & want) && (r.exists || r.written == r.qualified())) return display(r);
     for (const auto& r : rels)
       if (r.via_view.empty() && (r.usage & want)) return r.written;
-    if (want == sql::kDdl && !f.schemas.empty()) return "schema " + f.schemas[0].name;
+    if ((want & (sql::kDdl | sql::kRead)) && !f.schemas.empty()) return schema_display(f.schemas[0].name);
   }
   switch (c) {
     case SC::role:
@@ -137,6 +142,15 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
       return "channel";
     case SC::transaction: return "transaction";
     case SC::admin: return "server";
+    // Classes a function call takes, when it names no relation the text shows.
+    case SC::lock:
+      for (const auto& fn : f.functions)
+        if (fn.name.find("advisory") != std::string::npos) return "advisory lock";
+      break;
+    case SC::update:
+      for (const auto& fn : f.functions)
+        if (fn.name == "nextval" || fn.name == "setval") return "sequence";
+      break;
     case SC::copy_to:
     case SC::copy_from:
       if (f.has_flag(sql::kCopyProgram)) return "program";
@@ -151,7 +165,9 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
 
 std::string why_unknown(const sql::StatementFacts& f) {
   if (f.has_flag(sql::kDoBodyUnknown)) return "the body of this DO block could not be analyzed";
-  if (f.has_flag(sql::kDynamicSql)) return "it runs SQL built at run time (EXECUTE of a computed string)";
+  if (f.has_flag(sql::kDynamicSql))
+    return "it runs SQL held in a string pgwarden cannot read: built at run time (EXECUTE of a computed "
+           "string, query_to_xml(x), dblink(c, x)) or not valid SQL";
   if (f.has_flag(sql::kUnknownSetting)) return "set_config() with a computed setting name can change anything";
   if (f.has_flag(sql::kUnsupportedNode)) return "it contains a construct pgwarden does not know";
   return "pgwarden could not tell what this statement does";
@@ -369,8 +385,8 @@ class StatementJudge {
         for (const auto& g : *list) {
           if (!table_glob_matches_schema(g, s.name, false)) continue;
           add({deny ? Action::deny : Action::approve, kRankTable,
-               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, "schema " + s.name,
-               "tables of schema " + s.name + " match " + g});
+               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, schema_display(s.name),
+               "tables of " + schema_display(s.name) + " match " + g});
           break;
         }
       }
@@ -402,9 +418,9 @@ class StatementJudge {
       bool listed = false;
       for (const auto& g : t.allow) listed = listed || table_glob_matches_schema(g, s.name, true);
       if (!listed)
-        add({Action::deny, kRankTableAllow, "tables.allow: schema " + s.name + " not covered",
-             verb_for_usage(s.usage, f.classes), "schema " + s.name,
-             "tables.allow does not cover every table of schema " + s.name});
+        add({Action::deny, kRankTableAllow, "tables.allow: " + schema_display(s.name) + " not covered",
+             verb_for_usage(s.usage, f.classes), schema_display(s.name),
+             "tables.allow does not cover every table of " + schema_display(s.name)});
     }
   }
 

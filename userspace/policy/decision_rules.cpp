@@ -113,7 +113,10 @@ bool table_glob_matches_schema(std::string_view pattern, std::string_view schema
   if (dot == std::string_view::npos) return pattern == "**";
   const std::string_view schema_part = pattern.substr(0, dot);
   const std::string_view name_part = pattern.substr(dot + 1);
-  const bool schema_ok = schema_part == "**" || part_matches(schema_part, schema);
+  bool schema_ok = schema_part == "**" || part_matches(schema_part, schema);
+  // "*": every schema (database_to_xml). Some schema can always be named to
+  // match the glob; all of them only when its schema part is only stars.
+  if (schema == "*") schema_ok = !all || schema_part.find_first_not_of('*') == std::string_view::npos;
   if (!schema_ok) return false;
   return !all || name_part == "*" || name_part == "**";
 }

@@ -1,8 +1,10 @@
 #include "sql/analyze.h"
 
+#include <algorithm>
 #include <new>
 
 #include "sql/function_denylist.h"
+#include "sql/identifier_list.h"
 #include "sql/raw/raw_facts.h"
 
 namespace pgw::sql {
@@ -66,6 +68,13 @@ struct Builder {
     guarded(ctx, [&](Builder& b) {
       b.current()->relations.push_back(
           Relation{str(catalog), str(schema), str(name), static_cast<std::uint8_t>(usage)});
+    });
+  }
+  static void on_relation_text(void* ctx, const char* text, std::uint32_t usage) noexcept {
+    guarded(ctx, [&](Builder& b) {
+      if (auto name = parse_relation_text(str(text)))
+        b.current()->relations.push_back(Relation{std::move(name->catalog), std::move(name->schema),
+                                                  std::move(name->name), static_cast<std::uint8_t>(usage)});
     });
   }
   static void on_schema(void* ctx, const char* name, std::uint32_t usage) noexcept {
@@ -218,13 +227,13 @@ Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
         options.max_nodes,
         options.standard_conforming_strings ? 1 : 0,
         options.analyze_do_bodies ? 1 : 0,
-        options.max_do_depth,
+        std::clamp(options.max_do_depth, 0, 255),  // nesting is counted in a byte
     };
     Builder builder;
     const pgw_raw_sink sink{
         &builder,          &Builder::on_statement, &Builder::on_classes,
-        &Builder::on_flags, &Builder::on_relation, &Builder::on_schema,
-        &Builder::on_function, &Builder::on_setting, &Builder::on_name,
+        &Builder::on_flags, &Builder::on_relation, &Builder::on_relation_text,
+        &Builder::on_schema, &Builder::on_function, &Builder::on_setting, &Builder::on_name,
     };
     pgw_raw_error raw_error;
     int status = pgw_raw_analyze(buffer.c_str(), &raw_options, &sink, &raw_error);

@@ -35,7 +35,9 @@ struct AnalyzeOptions {
   // Compile DO bodies (PL/pgSQL) and take the classes of the SQL inside.
   // When off, or when a body cannot be analyzed, DO is procedural + unknown.
   bool analyze_do_bodies = true;
-  int max_do_depth = 4;  // DO within EXECUTE 'DO ...' within DO ...
+  // DO within EXECUTE 'DO ...' within DO ..., and SQL in a string within SQL
+  // in a string (query_to_xml('SELECT query_to_xml(...)')): deeper is unknown.
+  int max_do_depth = 4;
 };
 
 enum class AnalyzeError {

@@ -61,7 +61,7 @@ enum pgw_flag {
 	PGW_FLAG_COPY_PROGRAM = 1u << 0,	/* COPY ... TO/FROM PROGRAM */
 	PGW_FLAG_COPY_FILE = 1u << 1,		/* COPY ... TO/FROM a server file */
 	PGW_FLAG_EXPLAIN_ONLY = 1u << 2,	/* EXPLAIN without ANALYZE */
-	PGW_FLAG_DYNAMIC_SQL = 1u << 3,		/* PL/pgSQL EXECUTE of a computed string */
+	PGW_FLAG_DYNAMIC_SQL = 1u << 3,		/* SQL from a computed string (EXECUTE x, query_to_xml(x)) */
 	PGW_FLAG_DO_BODY_UNKNOWN = 1u << 4, /* a DO body that could not be analyzed */
 	PGW_FLAG_UNKNOWN_SETTING = 1u << 5, /* set_config() with a non-literal name */
 	PGW_FLAG_UNSUPPORTED_NODE = 1u << 6 /* a node type the walker does not know */
@@ -103,6 +103,9 @@ typedef struct pgw_raw_sink {
 	void (*flags)(void *ctx, uint32_t flags);
 	void (*relation)(void *ctx, const char *catalog, const char *schema, const char *name,
 					 uint32_t usage);
+	/* A relation named in a string, as a regclass argument reads it
+	 * (nextval('public.s')): the C++ side splits it as the server does. */
+	void (*relation_text)(void *ctx, const char *text, uint32_t usage);
 	/* An operation on a whole schema (DROP SCHEMA, GRANT ... ALL TABLES IN SCHEMA). */
 	void (*schema)(void *ctx, const char *name, uint32_t usage);
 	void (*function)(void *ctx, const char *catalog, const char *schema, const char *name);

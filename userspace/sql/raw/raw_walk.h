@@ -53,8 +53,10 @@ void pgw_walker_init(pgw_walker *w, const pgw_raw_options *options, const pgw_ra
 /* Walks node and everything below it. False when max_nodes was reached. */
 bool pgw_walker_run(pgw_walker *w, const Node *node);
 
-/* Queues the RawStmts of a nested parse (PL/pgSQL) as top-level statements. */
-void pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth);
+/* Queues the RawStmts of a nested parse (PL/pgSQL, SQL in a string) as
+ * parts of the current statement; mode PGW_MODE_NOT_EXECUTED when they are
+ * only planned. */
+void pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth, uint8 mode);
 
 void pgw_walker_classes(pgw_walker *w, uint32 class_bits);
 void pgw_walker_flags(pgw_walker *w, uint32 flags);
