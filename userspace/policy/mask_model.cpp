@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/glob.h"
+#include "policy/session_sql_state.h"
 #include "sql/function_denylist.h"
 
 namespace pgw::policy {
@@ -440,7 +441,7 @@ bool carries_values(const sql::StatementLineage& st, const MaskModel& model) {
 }  // namespace
 
 std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> statements, const MaskModel& model,
-                                         std::string_view identity) {
+                                         std::string_view identity, std::string_view client_encoding) {
   const std::string who(identity);
   for (const auto& st : statements) {
     if (st.writes_masked) {
@@ -454,6 +455,19 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
                         "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT."};
     }
     const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
+    if (is_copy && !st.copy_options_error.empty()) {
+      // The server would refuse them too; pgwarden will not guess at the
+      // format of rows it must mask.
+      return MaskDenial{"pgwarden: COPY with options pgwarden cannot read denied by policy for " + who,
+                        "PostgreSQL would refuse these COPY options (" + st.copy_options_error + ")."};
+    }
+    if (is_copy && st.copy_encoding_set && normalize_encoding_name(st.copy_encoding) !=
+                                               normalize_encoding_name(client_encoding)) {
+      return MaskDenial{"pgwarden: COPY with an ENCODING other than the session's denied by policy for " + who,
+                        "Rows in another encoding can hold bytes that look like quotes, backslashes or "
+                        "delimiters inside characters; pgwarden masks COPY rows in the session's encoding (" +
+                            normalize_encoding_name(client_encoding) + ") only."};
+    }
     if (is_copy && st.copy_binary && carries_values(st, model)) {
       return MaskDenial{"pgwarden: binary COPY of masked values denied by policy for " + who,
                         "pgwarden masks COPY in text and CSV format only; use FORMAT text or csv."};

@@ -90,6 +90,9 @@ void on_statement(void* ctx, const pgw_statement_lineage* st) noexcept {
     out.copy_escape = st->copy_escape;
     out.copy_null_set = st->copy_null != nullptr;
     out.copy_null = str(st->copy_null);
+    out.copy_encoding_set = st->copy_encoding != nullptr;
+    out.copy_encoding = str(st->copy_encoding);
+    out.copy_options_error = str(st->copy_options_error);
     out.taint_other = from_c(st->taint_other);
     out.touches_masked = st->touches_masked;
     out.filters_on_masked = st->filters_on_masked;

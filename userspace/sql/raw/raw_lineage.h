@@ -54,8 +54,10 @@ typedef struct pgw_statement_lineage {
 	const char *copy_schema; /* NULL if none */
 	const char *copy_table;
 	bool copy_binary, copy_csv, copy_header;
-	char copy_delimiter, copy_quote, copy_escape;
-	const char *copy_null; /* NULL: not given */
+	char copy_delimiter, copy_quote, copy_escape; /* resolved; quote and escape 0 outside CSV */
+	const char *copy_null;						  /* resolved */
+	const char *copy_encoding;					  /* ENCODING as written; NULL: not given */
+	const char *copy_options_error;				  /* the server would refuse the options: why */
 	int taint_other;
 	bool touches_masked, filters_on_masked, writes_masked;
 	const char *write_target;
