@@ -458,12 +458,14 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
     if (is_copy && !st.copy_options_error.empty()) {
       // The server would refuse them too; pgwarden will not guess at the
       // format of rows it must mask.
-      return MaskDenial{"pgwarden: COPY with options pgwarden cannot read denied by policy for " + who,
+      return MaskDenial{"pgwarden: COPY with options pgwarden cannot read while masking is in force denied by "
+                        "policy for " + who,
                         "PostgreSQL would refuse these COPY options (" + st.copy_options_error + ")."};
     }
     if (is_copy && st.copy_encoding_set && normalize_encoding_name(st.copy_encoding) !=
                                                normalize_encoding_name(client_encoding)) {
-      return MaskDenial{"pgwarden: COPY with an ENCODING other than the session's denied by policy for " + who,
+      return MaskDenial{"pgwarden: COPY in an encoding other than the session's while masking is in force denied "
+                        "by policy for " + who,
                         "Rows in another encoding can hold bytes that look like quotes, backslashes or "
                         "delimiters inside characters; pgwarden masks COPY rows in the session's encoding (" +
                             normalize_encoding_name(client_encoding) + ") only."};
