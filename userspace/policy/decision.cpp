@@ -571,26 +571,49 @@ Decision decide_facts(const Policy& policy, const sql::StatementFacts& facts, co
   return decide_statements(policy, {facts}, state, catalog);
 }
 
-Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+sql::ParseOptions parse_options_for(const SessionSqlState& state, const sql::AnalyzeOptions& options) {
+  sql::ParseOptions out;
+  out.max_input_bytes = options.max_input_bytes;
+  // The reading decide_sql() decides on: standard when the session may be in
+  // either mode (it parses the other reading itself to compare).
+  out.standard_conforming_strings = state.may_be_standard_strings();
+  return out;
+}
+
+Decision decide_sql(const Policy& policy, const sql::ParsedSql& parsed, const SessionSqlState& state,
                     const Catalog* catalog, const sql::AnalyzeOptions& options) {
+  const std::string_view text = parsed.text();
   if (!state.encoding_is_utf8() && has_non_ascii(text))
     return refuse(policy, "client_encoding",
                   "The session's client_encoding may not be UTF8, and in other encodings pgwarden can read "
                   "only plain ASCII for sure (a multibyte character can hide a quote)");
-  sql::AnalyzeOptions opts = options;
-  const bool standard = state.may_be_standard_strings();
-  const bool escape = state.may_be_escape_strings();
-  opts.standard_conforming_strings = standard;
-  sql::Analysis first = sql::analyze(text, opts);
-  if (standard && escape) {
-    opts.standard_conforming_strings = false;
-    sql::Analysis second = sql::analyze(text, opts);
+  const sql::ParseOptions wanted = parse_options_for(state, options);
+  if (parsed.standard_conforming_strings() != wanted.standard_conforming_strings) {
+    // Parsed in a mode the session cannot be in: parse as the server will
+    // read it (a second parse; the caller should use parse_options_for()).
+    return decide_sql(policy, sql::ParsedSql::parse(text, wanted), state, catalog, options);
+  }
+  sql::Analysis first = sql::analyze(parsed, options);
+  if (state.may_be_standard_strings() && state.may_be_escape_strings()) {
+    sql::ParseOptions other = wanted;
+    other.standard_conforming_strings = false;
+    sql::Analysis second = sql::analyze(sql::ParsedSql::parse(text, other), options);
     if (!same_facts(first, second))
       return refuse(policy, "standard_conforming_strings",
                     "The session may have standard_conforming_strings on or off, and this text means "
                     "different statements in the two modes");
   }
   return decide(policy, first, state, catalog);
+}
+
+Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+                    const Catalog* catalog, const sql::AnalyzeOptions& options) {
+  if (!state.encoding_is_utf8() && has_non_ascii(text))
+    return refuse(policy, "client_encoding",
+                  "The session's client_encoding may not be UTF8, and in other encodings pgwarden can read "
+                  "only plain ASCII for sure (a multibyte character can hide a quote)");
+  return decide_sql(policy, sql::ParsedSql::parse(text, parse_options_for(state, options)), state, catalog,
+                    options);
 }
 
 Decision decide_function_call(const Policy& policy, Oid function, const Catalog* catalog) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sql/parsed_sql.h"
 
 namespace pgw::sql {
 
@@ -165,9 +166,14 @@ struct StatementLineage {
   std::string write_target;
 };
 
-// One entry per statement of `sql`, in order (a multi-statement string gives
-// several). Fails with the parser's message on a syntax error, like
-// analyze(). Same limits and hostile-input guarantees as analyze().
+// One entry per statement of the parse (parsed_sql.h), in order (a
+// multi-statement string gives several). Fails with the parse's error when
+// it has one. Same limits and hostile-input guarantees as analyze(). Reads
+// the parse without changing it; thread-safe as ParsedSql says.
+Result<std::vector<StatementLineage>> trace_lineage(const ParsedSql& parsed, const TaintOracle& oracle);
+
+// Parses `sql` (ParsedSql::parse, default limits, this
+// standard_conforming_strings) and traces it.
 Result<std::vector<StatementLineage>> trace_lineage(std::string_view sql, const TaintOracle& oracle,
                                                     bool standard_conforming_strings = true);
 

@@ -417,6 +417,39 @@ TEST_F(DecisionTest, NonUtf8EncodingRefusesNonAscii) {
   EXPECT_EQ(decide_with_state(rules, "SELECT 'plain ascii'", state).action, Action::allow);
 }
 
+// decide_sql on a parse the caller shares with the lineage tracer: the same
+// decisions as on the text, in every string mode the session may be in.
+TEST_F(DecisionTest, DecidingOnASharedParseDecidesAsOnTheText) {
+  config_ = load_policy_config("    allow: [select, set]\n    tables: { deny: [\"hr.*\"] }\n");
+  ASSERT_NE(config_, nullptr);
+  const char* hidden = "SELECT 'a\\'; DELETE FROM t; --'";
+  auto off = fresh_state();
+  off.on_parameter_status("standard_conforming_strings", "off");
+  auto either = fresh_state();
+  either.apply(sql::analyze("SET standard_conforming_strings = off").statements.at(0));
+  either.on_cycle_sent();
+  for (const SessionSqlState* state : {&off, &either}) {
+    for (const char* sql : {hidden, "SELECT 'plain'", "SELECT * FROM hr.salaries", "SELEC 1", "DELETE FROM t"}) {
+      const auto parsed = sql::ParsedSql::parse(sql, parse_options_for(*state));
+      const Decision on_parse = decide_sql(policy(), parsed, *state, catalog_.get());
+      const Decision on_text = decide_sql(policy(), sql, *state, catalog_.get());
+      EXPECT_EQ(on_parse.action, on_text.action) << sql;
+      EXPECT_EQ(on_parse.rule, on_text.rule) << sql;
+      EXPECT_EQ(on_parse.message, on_text.message) << sql;
+    }
+  }
+  EXPECT_FALSE(parse_options_for(off).standard_conforming_strings);
+  EXPECT_TRUE(parse_options_for(either).standard_conforming_strings);
+  EXPECT_TRUE(parse_options_for(fresh_state()).standard_conforming_strings);
+  // A parse in a mode the session cannot be in is not trusted: it is parsed
+  // again as the server will read it (off: one string literal, allowed).
+  const auto wrong_mode = sql::ParsedSql::parse(hidden);
+  EXPECT_EQ(decide_sql(policy(), wrong_mode, off, catalog_.get()).action, Action::allow);
+  EXPECT_EQ(decide_sql(policy(), wrong_mode, fresh_state(), catalog_.get()).action, Action::deny);
+  // Nothing parsed is never an empty statement.
+  EXPECT_EQ(decide_sql(policy(), sql::ParsedSql(), fresh_state(), catalog_.get()).action, Action::deny);
+}
+
 TEST_F(DecisionTest, StandardConformingStringsOffIsParsedAsTheServerDoes) {
   const std::string rules = "    allow: [select, set]\n";
   const char* hidden = "SELECT 'a\\'; DELETE FROM t; --'";

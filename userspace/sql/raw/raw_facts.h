@@ -114,10 +114,9 @@ typedef struct pgw_raw_sink {
 } pgw_raw_sink;
 
 typedef struct pgw_raw_options {
-	size_t max_nodes;				 /* tree nodes visited per input, in total */
-	int standard_conforming_strings; /* the session's setting; 1 in any modern client */
+	size_t max_nodes; /* tree nodes visited per input, in total */
 	int analyze_do_bodies;
-	int max_do_depth; /* DO within EXECUTE within DO ... */
+	int max_do_depth; /* DO within EXECUTE within DO ..., SQL in strings within SQL in strings */
 } pgw_raw_options;
 
 enum pgw_raw_status {
@@ -132,11 +131,23 @@ typedef struct pgw_raw_error {
 	int cursor_pos; /* 1-based character (not byte) position; 0 if none */
 } pgw_raw_error;
 
-/* Parses a NUL-terminated SQL string and reports the facts of each statement.
- * On an error no partial facts should be trusted. Thread-safe: libpg_query
- * keeps its state per thread. */
-int pgw_raw_analyze(const char *sql, const pgw_raw_options *options, const pgw_raw_sink *sink,
-					pgw_raw_error *error);
+/* One parse of a SQL string (raw_parse.c), read by the facts walker and the
+ * lineage tracer. It owns a memory context of its own, tied to no thread: it
+ * may be freed on any thread, and read by several at once (readers never
+ * write to it). */
+typedef struct pgw_parsed pgw_parsed;
+
+/* Parses a NUL-terminated SQL string as a session with this
+ * standard_conforming_strings would. PGW_RAW_OK with *out set (free it with
+ * pgw_parsed_free), or PGW_RAW_SYNTAX_ERROR with the parser's message.
+ * Thread-safe: libpg_query keeps its state per thread. */
+int pgw_parse(const char *sql, int standard_conforming, pgw_parsed **out, pgw_raw_error *error);
+void pgw_parsed_free(pgw_parsed *parsed);
+
+/* Reports the facts of each statement of a parse. On an error no partial
+ * facts should be trusted. */
+int pgw_raw_analyze_parsed(const pgw_parsed *parsed, const pgw_raw_options *options, const pgw_raw_sink *sink,
+						   pgw_raw_error *error);
 
 /* For tests: visits the raw tree of sql and counts nodes per type name. */
 typedef void (*pgw_node_count_fn)(void *ctx, const char *type_name);

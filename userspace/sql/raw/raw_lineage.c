@@ -1815,7 +1815,7 @@ judge_statement(tracer *t, const RawStmt *raw, pgw_statement_lineage *st)
 }
 
 static int
-trace_all(List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_lineage_fn fn, void *ctx)
+trace_all(const List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_lineage_fn fn, void *ctx)
 {
 	const ListCell *lc;
 
@@ -1837,42 +1837,31 @@ trace_all(List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_li
 }
 
 int
-pgw_raw_lineage(const char *sql, int standard_conforming, size_t max_nodes, const pgw_lineage_oracle *oracle,
-				pgw_lineage_fn fn, void *ctx, pgw_raw_error *error)
+pgw_raw_lineage_parsed(const pgw_parsed *parsed, size_t max_nodes, const pgw_lineage_oracle *oracle,
+					   pgw_lineage_fn fn, void *ctx, pgw_raw_error *error)
 {
-	MemoryContext mem = pg_query_enter_memory_context();
-	List *tree = NIL;
+	pgw_parsed_use use;
+	MemoryContext here;
 	volatile int status = PGW_RAW_INTERNAL_ERROR;
-	bool saved_conforming = standard_conforming_strings;
-	bool saved_warning = escape_string_warning;
 
 	error->message[0] = '\0';
 	error->cursor_pos = 0;
-	standard_conforming_strings = standard_conforming != 0;
-	escape_string_warning = false;
-	if (!pgw_try_raw_parse(sql, RAW_PARSE_DEFAULT, &tree, error))
-		status = PGW_RAW_SYNTAX_ERROR;
-	else
+	pgw_parsed_enter(parsed, &use);
+	here = CurrentMemoryContext;
+	PG_TRY();
 	{
-		MemoryContext here = CurrentMemoryContext;
-
-		PG_TRY();
-		{
-			status = trace_all(tree, oracle, max_nodes, fn, ctx);
-		}
-		PG_CATCH();
-		{
-			pgw_take_error(here, error);
-		}
-		PG_END_TRY();
-		if (status == PGW_RAW_TOO_COMPLEX)
-			snprintf(error->message, sizeof(error->message),
-					 "statement too complex to trace for masking (sub-selects nested too deep or more than %zu nodes "
-					 "visited)",
-					 max_nodes);
+		status = trace_all(pgw_parsed_tree(parsed), oracle, max_nodes, fn, ctx);
 	}
-	standard_conforming_strings = saved_conforming;
-	escape_string_warning = saved_warning;
-	pg_query_exit_memory_context(mem);
+	PG_CATCH();
+	{
+		pgw_take_error(here, error);
+	}
+	PG_END_TRY();
+	if (status == PGW_RAW_TOO_COMPLEX)
+		snprintf(error->message, sizeof(error->message),
+				 "statement too complex to trace for masking (sub-selects or SQL in strings nested too deep, or more "
+				 "than %zu nodes visited)",
+				 max_nodes);
+	pgw_parsed_leave(&use);
 	return status;
 }

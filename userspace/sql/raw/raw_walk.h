@@ -83,6 +83,20 @@ const char *pgw_literal_text(const Node *node); /* 'x', 'x'::t, 42, true; else N
 bool pgw_is_null_literal(const Node *node);
 int pgw_literal_bool(const Node *node); /* 1, 0, or -1 when not a boolean literal */
 
+/* Reading a parse (raw_parse.c): a work context of the reader's own, and the
+ * parse's string mode for nested parses, until pgw_parsed_leave(). */
+typedef struct pgw_parsed_use
+{
+	MemoryContext prev;
+	MemoryContext work;
+	bool saved_conforming;
+	bool saved_warning;
+} pgw_parsed_use;
+
+void pgw_parsed_enter(const pgw_parsed *parsed, pgw_parsed_use *use);
+void pgw_parsed_leave(pgw_parsed_use *use);
+const List *pgw_parsed_tree(const pgw_parsed *parsed);
+
 /* raw_parser() with error capture; false on a parse error (error filled in). */
 bool pgw_try_raw_parse(const char *sql, RawParseMode mode, List **out, pgw_raw_error *error);
 
