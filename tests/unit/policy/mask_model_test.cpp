@@ -329,6 +329,12 @@ TEST(MaskModel, CopyInAFormatTheMaskerCannotSplitIsRefused) {
             "agent");
   EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'LATIN1')", "latin1"));
   EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'UTF8')", "LATIN1"));
+  // A session in an encoding whose characters hold ASCII bytes: its own COPY
+  // rows cannot be split for sure either.
+  EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT", "SJIS"));
+  EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'Shift_JIS_2004')", "SHIFT_JIS_2004"));
+  EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT", "SQL_ASCII"));
+  EXPECT_FALSE(denial_of(*m, "SELECT ssn FROM customers", "SJIS"));  // not a COPY: not this rule
   auto bad = denial_of(*m, "COPY (SELECT ssn FROM customers) TO STDOUT WITH (FORMAT csv, HEADER 'match')");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->message,
