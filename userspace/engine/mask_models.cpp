@@ -13,14 +13,18 @@ constexpr size_t kMaxHandles = 64;
 
 }  // namespace
 
-std::shared_ptr<const LineageList> MaskHandle::lineage(std::string_view sql, bool standard_conforming_strings) {
+std::shared_ptr<const LineageList> MaskHandle::lineage(std::string_view sql, bool standard_conforming_strings,
+                                                       const sql::ParsedSql* parsed) {
   std::string key;
   key.reserve(sql.size() + 1);
   key.push_back(standard_conforming_strings ? '1' : '0');
   key.append(sql);
   if (auto it = lineages_.find(key); it != lineages_.end()) return it->second;
   std::shared_ptr<const LineageList> traced;
-  if (auto result = sql::trace_lineage(sql, model_->oracle(), standard_conforming_strings)) {
+  const bool reuse = parsed != nullptr && parsed->standard_conforming_strings() == standard_conforming_strings &&
+                     parsed->text() == sql;
+  if (auto result = reuse ? sql::trace_lineage(*parsed, model_->oracle())
+                          : sql::trace_lineage(sql, model_->oracle(), standard_conforming_strings)) {
     traced = std::make_shared<const LineageList>(std::move(*result));
   }
   if (lineages_.size() >= kMaxLineages) lineages_.clear();

@@ -40,7 +40,10 @@ class MaskHandle {
   // The lineage of a SQL text under this model; null when the text does not
   // parse (then nothing about its results is known, and every computed
   // column is masked).
-  std::shared_ptr<const LineageList> lineage(std::string_view sql, bool standard_conforming_strings);
+  // `parsed`, when given, is a parse of `sql` the caller already made (the
+  // policy's): used when it was made in the same string mode.
+  std::shared_ptr<const LineageList> lineage(std::string_view sql, bool standard_conforming_strings,
+                                             const sql::ParsedSql* parsed = nullptr);
 
  private:
   std::shared_ptr<const policy::Catalog> catalog_;

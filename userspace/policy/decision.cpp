@@ -88,6 +88,11 @@ std::string verb_for_usage(std::uint8_t usage, sql::ClassSet classes) {
   return "select";
 }
 
+// A SchemaRef for the message: "*" is every schema (database_to_xml).
+std::string schema_display(std::string_view name) {
+  return name == "*" ? std::string("every schema") : "schema " + std::string(name);
+}
+
 std::string display(const ResolvedRelation& r) {
   if (!r.via_view.empty()) return r.via_view + (r.via_rule ? " (its rules use " : " (reads ") + r.qualified() + ")";
   if (r.schema == "*") return r.written + " (search_path unknown)";
@@ -102,7 +107,7 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
       if (r.via_view.empty() && (r.usage & want) && (r.exists || r.written == r.qualified())) return display(r);
     for (const auto& r : rels)
       if (r.via_view.empty() && (r.usage & want)) return r.written;
-    if (want == sql::kDdl && !f.schemas.empty()) return "schema " + f.schemas[0].name;
+    if ((want & (sql::kDdl | sql::kRead)) && !f.schemas.empty()) return schema_display(f.schemas[0].name);
   }
   switch (c) {
     case SC::role:
@@ -137,6 +142,15 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
       return "channel";
     case SC::transaction: return "transaction";
     case SC::admin: return "server";
+    // Classes a function call takes, when it names no relation the text shows.
+    case SC::lock:
+      for (const auto& fn : f.functions)
+        if (fn.name.find("advisory") != std::string::npos) return "advisory lock";
+      break;
+    case SC::update:
+      for (const auto& fn : f.functions)
+        if (fn.name == "nextval" || fn.name == "setval") return "sequence";
+      break;
     case SC::copy_to:
     case SC::copy_from:
       if (f.has_flag(sql::kCopyProgram)) return "program";
@@ -151,7 +165,9 @@ std::string object_for_class(SC c, const sql::StatementFacts& f, const std::vect
 
 std::string why_unknown(const sql::StatementFacts& f) {
   if (f.has_flag(sql::kDoBodyUnknown)) return "the body of this DO block could not be analyzed";
-  if (f.has_flag(sql::kDynamicSql)) return "it runs SQL built at run time (EXECUTE of a computed string)";
+  if (f.has_flag(sql::kDynamicSql))
+    return "it runs SQL held in a string pgwarden cannot read: built at run time (EXECUTE of a computed "
+           "string, query_to_xml(x), dblink(c, x)) or not valid SQL";
   if (f.has_flag(sql::kUnknownSetting)) return "set_config() with a computed setting name can change anything";
   if (f.has_flag(sql::kUnsupportedNode)) return "it contains a construct pgwarden does not know";
   return "pgwarden could not tell what this statement does";
@@ -381,8 +397,8 @@ class StatementJudge {
         for (const auto& g : *list) {
           if (!table_glob_matches_schema(g, s.name, false)) continue;
           add({deny ? Action::deny : Action::approve, kRankTable,
-               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, "schema " + s.name,
-               "tables of schema " + s.name + " match " + g});
+               std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, schema_display(s.name),
+               "tables of " + schema_display(s.name) + " match " + g});
           break;
         }
       }
@@ -414,9 +430,9 @@ class StatementJudge {
       bool listed = false;
       for (const auto& g : t.allow) listed = listed || table_glob_matches_schema(g, s.name, true);
       if (!listed)
-        add({Action::deny, kRankTableAllow, "tables.allow: schema " + s.name + " not covered",
-             verb_for_usage(s.usage, f.classes), "schema " + s.name,
-             "tables.allow does not cover every table of schema " + s.name});
+        add({Action::deny, kRankTableAllow, "tables.allow: " + schema_display(s.name) + " not covered",
+             verb_for_usage(s.usage, f.classes), schema_display(s.name),
+             "tables.allow does not cover every table of " + schema_display(s.name)});
     }
   }
 
@@ -570,26 +586,49 @@ Decision decide_facts(const Policy& policy, const sql::StatementFacts& facts, co
   return decide_statements(policy, {facts}, state, catalog);
 }
 
-Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+sql::ParseOptions parse_options_for(const SessionSqlState& state, const sql::AnalyzeOptions& options) {
+  sql::ParseOptions out;
+  out.max_input_bytes = options.max_input_bytes;
+  // The reading decide_sql() decides on: standard when the session may be in
+  // either mode (it parses the other reading itself to compare).
+  out.standard_conforming_strings = state.may_be_standard_strings();
+  return out;
+}
+
+Decision decide_sql(const Policy& policy, const sql::ParsedSql& parsed, const SessionSqlState& state,
                     const Catalog* catalog, const sql::AnalyzeOptions& options) {
+  const std::string_view text = parsed.text();
   if (!state.encoding_is_utf8() && has_non_ascii(text))
     return refuse(policy, "client_encoding",
                   "The session's client_encoding may not be UTF8, and in other encodings pgwarden can read "
                   "only plain ASCII for sure (a multibyte character can hide a quote)");
-  sql::AnalyzeOptions opts = options;
-  const bool standard = state.may_be_standard_strings();
-  const bool escape = state.may_be_escape_strings();
-  opts.standard_conforming_strings = standard;
-  sql::Analysis first = sql::analyze(text, opts);
-  if (standard && escape) {
-    opts.standard_conforming_strings = false;
-    sql::Analysis second = sql::analyze(text, opts);
+  const sql::ParseOptions wanted = parse_options_for(state, options);
+  if (parsed.standard_conforming_strings() != wanted.standard_conforming_strings) {
+    // Parsed in a mode the session cannot be in: parse as the server will
+    // read it (a second parse; the caller should use parse_options_for()).
+    return decide_sql(policy, sql::ParsedSql::parse(text, wanted), state, catalog, options);
+  }
+  sql::Analysis first = sql::analyze(parsed, options);
+  if (state.may_be_standard_strings() && state.may_be_escape_strings()) {
+    sql::ParseOptions other = wanted;
+    other.standard_conforming_strings = false;
+    sql::Analysis second = sql::analyze(sql::ParsedSql::parse(text, other), options);
     if (!same_facts(first, second))
       return refuse(policy, "standard_conforming_strings",
                     "The session may have standard_conforming_strings on or off, and this text means "
                     "different statements in the two modes");
   }
   return decide(policy, first, state, catalog);
+}
+
+Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+                    const Catalog* catalog, const sql::AnalyzeOptions& options) {
+  if (!state.encoding_is_utf8() && has_non_ascii(text))
+    return refuse(policy, "client_encoding",
+                  "The session's client_encoding may not be UTF8, and in other encodings pgwarden can read "
+                  "only plain ASCII for sure (a multibyte character can hide a quote)");
+  return decide_sql(policy, sql::ParsedSql::parse(text, parse_options_for(state, options)), state, catalog,
+                    options);
 }
 
 Decision decide_function_call(const Policy& policy, Oid function, const Catalog* catalog) {

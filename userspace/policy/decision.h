@@ -106,9 +106,24 @@ Decision decide(const Policy& policy, const sql::Analysis& analysis, const Sessi
 
 // Analyzes `text` as the session's server would parse it and decides: both
 // standard_conforming_strings modes when the session may be in either (the
-// stricter result wins), and a refusal of non-ASCII text when the client
-// encoding may not be UTF8 (multibyte encodings can hide a quote).
+// two readings must give the same facts, or the text is refused), and a
+// refusal of non-ASCII text when the client encoding may not be UTF8
+// (multibyte encodings can hide a quote).
 Decision decide_sql(const Policy& policy, std::string_view text, const SessionSqlState& state,
+                    const Catalog* catalog, const sql::AnalyzeOptions& options = {});
+
+// The same on a parse the caller made, to share it with the lineage tracer:
+//
+//   auto parsed = sql::ParsedSql::parse(text, policy::parse_options_for(state));
+//   Decision d = policy::decide_sql(policy, parsed, state, catalog);
+//   ... sql::trace_lineage(parsed, model.oracle()) ...
+//
+// The parse must be in the mode parse_options_for(state) gives (standard
+// when the session may be in either); one in a mode the session cannot be
+// in is parsed again, as it must be. When both modes are possible the
+// other reading is parsed here (a second parse, as decide_sql(text) does).
+sql::ParseOptions parse_options_for(const SessionSqlState& state, const sql::AnalyzeOptions& options = {});
+Decision decide_sql(const Policy& policy, const sql::ParsedSql& parsed, const SessionSqlState& state,
                     const Catalog* catalog, const sql::AnalyzeOptions& options = {});
 
 // The facts of one statement already known (a protocol-level prepared

@@ -87,7 +87,10 @@ bool table_glob_matches(std::string_view pattern, std::string_view schema, std::
 bool table_glob_matches_schema(std::string_view pattern, std::string_view schema, bool all) {
   const std::vector<std::string_view> parts = split_dotted_glob(pattern);
   if (parts.size() == 1) return pattern == "**";
-  const bool schema_ok = parts[0] == "**" || glob_part_match(parts[0], schema);
+  bool schema_ok = parts[0] == "**" || glob_part_match(parts[0], schema);
+  // "*": every schema (database_to_xml). Some schema can always be named to
+  // match the glob; all of them only when its schema part is only stars.
+  if (schema == "*") schema_ok = !all || parts[0].find_first_not_of('*') == std::string_view::npos;
   if (!schema_ok) return false;
   const std::string_view rest = pattern.substr(parts[0].size() + 1);
   return !all || rest == "*" || rest == "**";

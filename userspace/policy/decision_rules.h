@@ -39,7 +39,8 @@ bool table_glob_matches(std::string_view pattern, std::string_view schema, std::
 
 // Every table of `schema` (DROP SCHEMA, GRANT ... ALL TABLES IN SCHEMA):
 // `some`: the glob matches at least one possible table of it (deny/approve);
-// `all`: every table of it (allow).
+// `all`: every table of it (allow). schema "*" means every schema
+// (database_to_xml reads every table of the database).
 bool table_glob_matches_schema(std::string_view pattern, std::string_view schema, bool all);
 
 }  // namespace pgw::policy

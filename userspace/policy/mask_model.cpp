@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/glob.h"
+#include "policy/session_sql_state.h"
 #include "sql/function_denylist.h"
 
 namespace pgw::policy {
@@ -374,6 +375,19 @@ sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::strin
 
 namespace {
 
+// Encodings whose multibyte characters can hold ASCII bytes (a backslash,
+// a quote, a delimiter): PostgreSQL's client-only encodings, by every name
+// pg_char_to_encoding() knows them by (normalized: upper case, letters and
+// digits only).
+bool embeds_ascii(std::string_view normalized_encoding) {
+  static constexpr std::string_view kNames[] = {
+      "SJIS",  "MSKANJI", "SHIFTJIS",   "WIN932", "WINDOWS932", "SHIFTJIS2004", "BIG5", "WIN950", "WINDOWS950",
+      "GBK",   "WIN936",  "WINDOWS936", "GB18030", "UHC",       "WIN949",       "WINDOWS949", "JOHAB"};
+  for (std::string_view name : kNames)
+    if (normalized_encoding == name) return true;
+  return false;
+}
+
 bool carries_values(const sql::StatementLineage& st, const MaskModel& model) {
   if (st.touches_masked || !model.detectors().empty()) return true;
   for (const auto& o : st.outputs) {
@@ -385,7 +399,7 @@ bool carries_values(const sql::StatementLineage& st, const MaskModel& model) {
 }  // namespace
 
 std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> statements, const MaskModel& model,
-                                         std::string_view identity) {
+                                         std::string_view identity, std::string_view client_encoding) {
   const std::string who(identity);
   for (const auto& st : statements) {
     if (st.writes_masked) {
@@ -399,6 +413,23 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
                         "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT."};
     }
     const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
+    if (is_copy && !st.copy_options_error.empty()) {
+      // The server would refuse them too; pgwarden will not guess at the
+      // format of rows it must mask.
+      return MaskDenial{"pgwarden: COPY with options pgwarden cannot read while masking is in force denied by "
+                        "policy for " + who,
+                        "PostgreSQL would refuse these COPY options (" + st.copy_options_error + ")."};
+    }
+    const std::string session_encoding = normalize_encoding_name(client_encoding);
+    const std::string rows_encoding =
+        st.copy_encoding_set ? normalize_encoding_name(st.copy_encoding) : session_encoding;
+    if (is_copy && !st.copy_binary && (rows_encoding != session_encoding || embeds_ascii(rows_encoding))) {
+      return MaskDenial{"pgwarden: COPY in an encoding other than the session's while masking is in force denied "
+                        "by policy for " + who,
+                        "Rows in another encoding can hold bytes that look like quotes, backslashes or "
+                        "delimiters inside characters; pgwarden masks COPY rows in the session's encoding (" +
+                            session_encoding + ") only, and not in encodings whose characters hold such bytes."};
+    }
     if (is_copy && st.copy_binary && carries_values(st, model)) {
       return MaskDenial{"pgwarden: binary COPY of masked values denied by policy for " + who,
                         "pgwarden masks COPY in text and CSV format only; use FORMAT text or csv."};

@@ -148,14 +148,17 @@ class MaskModel {
 
 // Why masking refuses a statement before it runs, or nothing: a masked value
 // would be written or sent where no result masking reaches (writes_masked),
-// a strict policy sees a filter on a masked value, or a binary COPY would
-// carry values pgwarden must mask. `identity` names the workload in the
-// message ("pgwarden: ... denied by policy for IDENTITY").
+// a strict policy sees a filter on a masked value, a binary COPY would
+// carry values pgwarden must mask, or a COPY's rows would come in a form
+// the masker cannot split for sure (options the server would refuse, an
+// ENCODING other than `client_encoding`, the session's). `identity` names
+// the workload in the message ("pgwarden: ... denied by policy for
+// IDENTITY").
 struct MaskDenial {
   std::string message;
   std::string detail;
 };
 std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> statements, const MaskModel& model,
-                                         std::string_view identity);
+                                         std::string_view identity, std::string_view client_encoding = "UTF8");
 
 }  // namespace pgw::policy

@@ -1,6 +1,7 @@
 // search_path values as the server holds them.
 //
-// The server splits a search_path string with SplitIdentifierString: items
+// The server splits a search_path string with SplitIdentifierString
+// (sql/identifier_list.h, which does it for pgwarden): items
 // separated by commas, blanks around them ignored, "double quoted" items kept
 // as written ("" is a quote), unquoted items lower-cased (ASCII) and every
 // item truncated to 63 bytes. "$user" stays as it is and means the current
@@ -31,9 +32,5 @@ std::optional<SearchPath> parse_search_path(std::string_view text);
 
 // SET search_path = a, "B": the parser already split and unquoted the items.
 SearchPath search_path_from_items(const std::vector<std::string>& items);
-
-// An identifier as the server stores a name: at most 63 bytes, cut on a
-// UTF-8 character boundary.
-std::string truncate_identifier(std::string_view name);
 
 }  // namespace pgw::policy

@@ -1,8 +1,10 @@
 #include "sql/analyze.h"
 
+#include <algorithm>
 #include <new>
 
 #include "sql/function_denylist.h"
+#include "sql/identifier_list.h"
 #include "sql/raw/raw_facts.h"
 
 namespace pgw::sql {
@@ -66,6 +68,13 @@ struct Builder {
     guarded(ctx, [&](Builder& b) {
       b.current()->relations.push_back(
           Relation{str(catalog), str(schema), str(name), static_cast<std::uint8_t>(usage)});
+    });
+  }
+  static void on_relation_text(void* ctx, const char* text, std::uint32_t usage) noexcept {
+    guarded(ctx, [&](Builder& b) {
+      if (auto name = parse_relation_text(str(text)))
+        b.current()->relations.push_back(Relation{std::move(name->catalog), std::move(name->schema),
+                                                  std::move(name->name), static_cast<std::uint8_t>(usage)});
     });
   }
   static void on_schema(void* ctx, const char* name, std::uint32_t usage) noexcept {
@@ -141,42 +150,6 @@ void finish(StatementFacts& f, std::size_t input_size) {
   if (f.flags & (kCopyFile | kCopyProgram)) f.flags |= kTouchesFiles;
 }
 
-// UTF-8 as PostgreSQL accepts it (pg_utf8_islegal): no overlong forms, no
-// surrogates, nothing above U+10FFFF. Returns the offset of the first bad
-// byte, or npos.
-std::size_t invalid_utf8_at(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (std::size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
 Analysis fail(AnalyzeError error, std::string message, int position = 0) {
   Analysis a;
   a.error = error;
@@ -187,55 +160,28 @@ Analysis fail(AnalyzeError error, std::string message, int position = 0) {
 
 }  // namespace
 
-std::string_view to_string(AnalyzeError e) {
-  switch (e) {
-    case AnalyzeError::none: return "none";
-    case AnalyzeError::too_long: return "too_long";
-    case AnalyzeError::nul_byte: return "nul_byte";
-    case AnalyzeError::invalid_utf8: return "invalid_utf8";
-    case AnalyzeError::syntax: return "syntax";
-    case AnalyzeError::too_complex: return "too_complex";
-    case AnalyzeError::internal: return "internal";
-  }
-  return "?";
-}
-
 ClassSet Analysis::classes() const {
   ClassSet all;
   for (const auto& s : statements) all.add(s.classes);
   return all;
 }
 
-Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
+Analysis analyze(const ParsedSql& parsed, const AnalyzeOptions& options) noexcept {
   try {
-    if (sql.size() > options.max_input_bytes)
-      return fail(AnalyzeError::too_long, "statement of " + std::to_string(sql.size()) +
-                                              " bytes is longer than the limit of " +
-                                              std::to_string(options.max_input_bytes));
-    if (sql.find('\0') != std::string_view::npos)
-      return fail(AnalyzeError::nul_byte, "statement contains a NUL byte");
-    if (auto bad = invalid_utf8_at(sql); bad != std::string_view::npos)
-      return fail(AnalyzeError::invalid_utf8,
-                  "statement is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
-
-    // The parser needs a NUL-terminated string; reuse one buffer per thread.
-    thread_local std::string buffer;
-    buffer.assign(sql);
-
+    if (!parsed.ok()) return fail(parsed.error(), parsed.error_message(), parsed.error_position());
     const pgw_raw_options raw_options{
         options.max_nodes,
-        options.standard_conforming_strings ? 1 : 0,
         options.analyze_do_bodies ? 1 : 0,
-        options.max_do_depth,
+        std::clamp(options.max_do_depth, 0, 255),  // nesting is counted in a byte
     };
     Builder builder;
     const pgw_raw_sink sink{
         &builder,          &Builder::on_statement, &Builder::on_classes,
-        &Builder::on_flags, &Builder::on_relation, &Builder::on_schema,
-        &Builder::on_function, &Builder::on_setting, &Builder::on_name,
+        &Builder::on_flags, &Builder::on_relation, &Builder::on_relation_text,
+        &Builder::on_schema, &Builder::on_function, &Builder::on_setting, &Builder::on_name,
     };
     pgw_raw_error raw_error;
-    int status = pgw_raw_analyze(buffer.c_str(), &raw_options, &sink, &raw_error);
+    int status = pgw_raw_analyze_parsed(parsed.tree(), &raw_options, &sink, &raw_error);
 
     switch (status) {
       case PGW_RAW_OK: break;
@@ -245,7 +191,7 @@ Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
       default: return fail(AnalyzeError::internal, raw_error.message);
     }
     if (builder.failed) return fail(AnalyzeError::internal, "out of memory while analyzing");
-    for (auto& facts : builder.statements) finish(facts, sql.size());
+    for (auto& facts : builder.statements) finish(facts, parsed.text().size());
     Analysis analysis;
     analysis.statements = std::move(builder.statements);
     return analysis;
@@ -254,6 +200,10 @@ Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
     a.error = AnalyzeError::internal;
     return a;
   }
+}
+
+Analysis analyze(std::string_view sql, const AnalyzeOptions& options) noexcept {
+  return analyze(ParsedSql::parse(sql, {options.max_input_bytes, options.standard_conforming_strings}), options);
 }
 
 Status self_check() {

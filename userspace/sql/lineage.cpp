@@ -10,7 +10,6 @@ namespace pgw::sql {
 
 namespace {
 
-constexpr std::size_t kMaxInputBytes = 1u << 20;
 constexpr std::size_t kMaxNodes = 4'000'000;
 
 Taint from_c(int taint) {
@@ -90,6 +89,9 @@ void on_statement(void* ctx, const pgw_statement_lineage* st) noexcept {
     out.copy_escape = st->copy_escape;
     out.copy_null_set = st->copy_null != nullptr;
     out.copy_null = str(st->copy_null);
+    out.copy_encoding_set = st->copy_encoding != nullptr;
+    out.copy_encoding = str(st->copy_encoding);
+    out.copy_options_error = str(st->copy_options_error);
     out.taint_other = from_c(st->taint_other);
     out.touches_masked = st->touches_masked;
     out.filters_on_masked = st->filters_on_masked;
@@ -117,22 +119,25 @@ std::string_view to_string(Taint t) {
   return "?";
 }
 
-Result<std::vector<StatementLineage>> trace_lineage(std::string_view sql, const TaintOracle& oracle,
-                                                    bool standard_conforming_strings) {
-  if (sql.size() > kMaxInputBytes) return Error{"statement longer than " + std::to_string(kMaxInputBytes) + " bytes"};
-  if (std::memchr(sql.data(), '\0', sql.size()) != nullptr) return Error{"statement contains a NUL byte"};
-  const std::string text(sql);
+Result<std::vector<StatementLineage>> trace_lineage(const ParsedSql& parsed, const TaintOracle& oracle) {
+  if (!parsed.ok()) return Error{parsed.error_message().empty() ? std::string("not parsed") : parsed.error_message()};
   pgw_lineage_oracle c_oracle{const_cast<TaintOracle*>(&oracle), relation_is_masked, column_is_masked,
                               function_taint};
   Collector collector;
   pgw_raw_error error{};
-  const int status = pgw_raw_lineage(text.c_str(), standard_conforming_strings ? 1 : 0, kMaxNodes, &c_oracle,
-                                     on_statement, &collector, &error);
+  const int status = pgw_raw_lineage_parsed(parsed.tree(), kMaxNodes, &c_oracle, on_statement, &collector, &error);
   if (status != PGW_RAW_OK) {
     return Error{error.message[0] != '\0' ? std::string(error.message) : std::string("lineage tracer failed")};
   }
   if (collector.failed) return Error{"out of memory while tracing lineage"};
   return std::move(collector.statements);
+}
+
+Result<std::vector<StatementLineage>> trace_lineage(std::string_view sql, const TaintOracle& oracle,
+                                                    bool standard_conforming_strings) {
+  ParseOptions options;
+  options.standard_conforming_strings = standard_conforming_strings;
+  return trace_lineage(ParsedSql::parse(sql, options), oracle);
 }
 
 }  // namespace pgw::sql

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sql/parsed_sql.h"
 
 namespace pgw::sql {
 
@@ -97,18 +98,32 @@ struct StatementLineage {
   std::string name;
   // copy_table: the table as written.
   std::string copy_schema, copy_table;
-  // COPY ... WITH (FORMAT binary).
-  bool copy_binary = false;
-  // COPY TO STDOUT text/CSV options as written (FORMAT csv / CSV, HEADER,
-  // DELIMITER, QUOTE, ESCAPE, NULL); 0 / unset: the format's default. The
-  // engine needs them to find the fields of each row it masks.
+  // COPY TO STDOUT: the format the server sends rows in, read from the
+  // options exactly as PostgreSQL 15's ProcessCopyOptions() reads them
+  // (FORMAT csv / CSV / FORMAT (csv), HEADER true|on|1|'OFF'|(false)|0,
+  // DELIMITER 1 is '1', old-style CSV HEADER, BINARY, USING DELIMITERS ...),
+  // with the format's defaults filled in. The engine needs them to find the
+  // fields of each row it masks.
+  bool copy_binary = false;  // FORMAT binary
   bool copy_csv = false;
+  // A header line comes first: CSV and (since PostgreSQL 15) text. One
+  // CopyData message of column names; the engine passes it as it is.
   bool copy_header = false;
-  char copy_delimiter = 0;
-  char copy_quote = 0;
-  char copy_escape = 0;
+  char copy_delimiter = 0;  // '\t' in text, ',' in CSV unless given
+  char copy_quote = 0;      // CSV only ('"' unless given); 0 in text
+  char copy_escape = 0;     // CSV only (the quote unless given); 0 in text
   bool copy_null_set = false;
-  std::string copy_null;
+  std::string copy_null;  // "\N" in text, "" in CSV unless given
+  // ENCODING as written: the server converts the rows to it, and in some
+  // encodings a byte that looks like a quote, a backslash or a delimiter is
+  // part of a character. masking_denial() refuses one that is not the
+  // session's encoding.
+  bool copy_encoding_set = false;
+  std::string copy_encoding;
+  // Not empty when the server would refuse the options (it raises an error
+  // and sends no row): why. masking_denial() refuses such a COPY rather
+  // than guess at its format.
+  std::string copy_options_error;
   // other: how the rows should be treated (EXPLAIN and SHOW print no table
   // values: clean; CALL of a procedure: its function_taint).
   Taint taint_other = Taint::clean;
@@ -136,17 +151,29 @@ struct StatementLineage {
   // (CREATE FUNCTION / TRIGGER / RULE, DO) and renaming or altering a masked
   // relation count as writes too: the tracer runs only while masking is in
   // force, and nothing pgwarden sees would show what that code reads.
-  // Likewise: other built-ins that send their arguments away (lo_from_bytea,
-  // lo_put, lowrite, pg_logical_emit_message, setval, dblink*, pg_file_write),
-  // CALL with masked arguments, row security policies and extended
-  // statistics on a masked relation, moving it to another schema, renaming a
-  // schema, and publications.
+  // Likewise: other built-ins that store or send their arguments where a
+  // later statement reads them back (settings, notifications, sequences,
+  // advisory lock keys, the random seed, large objects, WAL messages,
+  // replication slots and origins, restore points, backup labels, dblink,
+  // server files, backend PIDs: sql/raw/raw_functions.c lists them), CALL
+  // with masked arguments, row security policies and extended statistics on
+  // a masked relation, moving it to another schema, renaming a schema, and
+  // publications. SQL held in a string that the statement runs
+  // (query_to_xml('...'), dblink(c, '...'), ts_stat) is traced as a
+  // statement of its own and its writes, filters and reads count for this
+  // one ("pg_notify of masked values (in SQL run by query_to_xml)"); SQL in
+  // a computed string, or one that does not parse, is refused.
   std::string write_target;
 };
 
-// One entry per statement of `sql`, in order (a multi-statement string gives
-// several). Fails with the parser's message on a syntax error, like
-// analyze(). Same limits and hostile-input guarantees as analyze().
+// One entry per statement of the parse (parsed_sql.h), in order (a
+// multi-statement string gives several). Fails with the parse's error when
+// it has one. Same limits and hostile-input guarantees as analyze(). Reads
+// the parse without changing it; thread-safe as ParsedSql says.
+Result<std::vector<StatementLineage>> trace_lineage(const ParsedSql& parsed, const TaintOracle& oracle);
+
+// Parses `sql` (ParsedSql::parse, default limits, this
+// standard_conforming_strings) and traces it.
 Result<std::vector<StatementLineage>> trace_lineage(std::string_view sql, const TaintOracle& oracle,
                                                     bool standard_conforming_strings = true);
 

@@ -51,6 +51,7 @@ struct FakePolicySide : MaskFilter::PolicySide {
   const policy::Policy* policy() override { return &policy_; }
   std::shared_ptr<const policy::Catalog> catalog() const override { return catalog_; }
   std::vector<std::string> search_path() const override { return {"public"}; }
+  bool client_encoding_is_utf8() const override { return true; }
 };
 
 struct Harness {

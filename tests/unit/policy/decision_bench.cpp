@@ -106,6 +106,18 @@ BENCHMARK_CAPTURE(BM_DecideUncached, join_cte,
                   "SELECT c.name, t.s FROM customers c JOIN t ON t.customer_id = c.id WHERE c.id > 10 "
                   "ORDER BY t.s DESC LIMIT 10");
 
+// decide_sql() on a parse made beforehand (the engine shares it with the
+// lineage tracer): the walk and the decision, no parse.
+void BM_DecideOnParsed(benchmark::State& st, const char* sql) {
+  auto& f = fixture();
+  const auto parsed = pgw::sql::ParsedSql::parse(sql, parse_options_for(*f.state));
+  for (auto _ : st) {
+    Decision d = decide_sql(*f.policy, parsed, *f.state, f.catalog.get());
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK_CAPTURE(BM_DecideOnParsed, pgbench_simple, kPgbenchSelect);
+
 // decide() alone, on facts already parsed.
 void BM_DecideOnly(benchmark::State& st) {
   auto& f = fixture();

@@ -222,6 +222,84 @@ TEST_F(DecisionTest, SchemaWideOperations) {
   EXPECT_EQ(decide_with(allow_list, "DROP SCHEMA public CASCADE").action, Action::deny);
 }
 
+// ---- functions that write, lock or run SQL from a string ------------------------------------
+
+TEST_F(DecisionTest, SequenceFunctionsAreUpdatesOfTheSequence) {
+  const std::string read_only = "    allow: [select]\n    deny: [insert, update, delete]\n";
+  auto setval = decide_with(read_only, "SELECT setval('orders_id_seq', 5000)", catalog_.get());
+  EXPECT_EQ(setval.action, Action::deny);
+  EXPECT_EQ(setval.rule, "deny: update");
+  EXPECT_EQ(setval.message, "pgwarden: update on public.orders_id_seq denied by policy for agent");
+  EXPECT_EQ(decide_with(read_only, "SELECT nextval('orders_id_seq')", catalog_.get()).action, Action::deny);
+  auto computed = decide_with(read_only, "SELECT nextval(pg_get_serial_sequence('orders', 'id'))", catalog_.get());
+  EXPECT_EQ(computed.action, Action::deny);
+  EXPECT_EQ(computed.message, "pgwarden: update on sequence denied by policy for agent");
+  EXPECT_EQ(decide_with(read_only, "SELECT currval('orders_id_seq'), lastval()", catalog_.get()).action,
+            Action::allow);
+  // The sequence is a relation the tables rules see, written.
+  const std::string tables = "    allow: [select, update]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto hr = decide_with(tables, "SELECT nextval('hr.salaries_seq')", catalog_.get());
+  EXPECT_EQ(hr.action, Action::deny);
+  EXPECT_EQ(hr.rule, "tables.deny: hr.*");
+  EXPECT_EQ(decide_with(tables, "SELECT currval('hr.salaries_seq')", catalog_.get()).action, Action::deny);
+  EXPECT_EQ(decide_with(tables, "SELECT nextval('orders_id_seq')", catalog_.get()).action, Action::allow);
+  const std::string listed = "    allow: [select, update]\n    tables: { allow: [\"public.orders\"] }\n";
+  EXPECT_EQ(decide_with(listed, "SELECT nextval('public.orders_id_seq')", catalog_.get()).action, Action::deny);
+}
+
+TEST_F(DecisionTest, AdvisoryLocksAreLocks) {
+  const std::string rules = "    allow: [select]\n    deny: [lock]\n";
+  for (const char* sql : {"SELECT pg_advisory_lock(1)", "SELECT pg_advisory_xact_lock_shared(1, 2)",
+                          "SELECT pg_try_advisory_lock(1)", "SELECT pg_advisory_unlock(1)",
+                          "SELECT pg_catalog.pg_advisory_unlock_all()"}) {
+    auto d = decide_with(rules, sql);
+    EXPECT_EQ(d.action, Action::deny) << sql;
+    EXPECT_EQ(d.rule, "deny: lock") << sql;
+    EXPECT_EQ(d.message, "pgwarden: lock on advisory lock denied by policy for agent") << sql;
+  }
+  EXPECT_EQ(decide_with("    allow: [select, lock]\n", "SELECT pg_advisory_lock(1)").action, Action::allow);
+}
+
+TEST_F(DecisionTest, SqlInAStringTakesTheClassesOfThatSql) {
+  const std::string rules = "    allow: [select, function:query_to_xml]\n    deny: [delete]\n"
+                            "    tables: { deny: [\"hr.*\"] }\n";
+  EXPECT_EQ(decide_with(rules, "SELECT query_to_xml('SELECT 1', true, false, '')").action, Action::allow);
+  auto del = decide_with(rules, "SELECT query_to_xml('DELETE FROM orders RETURNING 1', true, false, '')",
+                         catalog_.get());
+  EXPECT_EQ(del.action, Action::deny);
+  EXPECT_EQ(del.rule, "deny: delete");
+  EXPECT_EQ(del.message, "pgwarden: delete on public.orders denied by policy for agent");
+  auto hr = decide_with(rules, "SELECT query_to_xml('SELECT * FROM hr.salaries', true, false, '')",
+                        catalog_.get());
+  EXPECT_EQ(hr.action, Action::deny);
+  EXPECT_EQ(hr.rule, "tables.deny: hr.*");
+  auto computed = decide_with(rules, "SELECT query_to_xml(current_setting('x'), true, false, '')");
+  EXPECT_EQ(computed.action, Action::deny);
+  EXPECT_EQ(computed.rule, "unknown statement");
+  EXPECT_NE(computed.detail.find("SQL held in a string"), std::string::npos) << computed.detail;
+  // A relation or schema named in a string is read: the tables rules apply.
+  const std::string xml = "    allow: [select, function:table_to_xml, function:schema_to_xml, "
+                          "function:database_to_xml]\n    tables: { deny: [\"hr.*\"] }\n";
+  EXPECT_EQ(decide_with(xml, "SELECT table_to_xml('hr.salaries', true, false, '')", catalog_.get()).action,
+            Action::deny);
+  EXPECT_EQ(decide_with(xml, "SELECT table_to_xml('orders', true, false, '')", catalog_.get()).action,
+            Action::allow);
+  EXPECT_EQ(decide_with(xml, "SELECT schema_to_xml('hr', true, false, '')", catalog_.get()).action, Action::deny);
+  EXPECT_EQ(decide_with(xml, "SELECT schema_to_xml('public', true, false, '')", catalog_.get()).action,
+            Action::allow);
+  auto db = decide_with(xml, "SELECT database_to_xml(true, false, '')", catalog_.get());
+  EXPECT_EQ(db.action, Action::deny);
+  EXPECT_EQ(db.rule, "tables.deny: hr.*");
+  const std::string allow_public = "    allow: [select, function:database_to_xml]\n"
+                                   "    tables: { allow: [\"public.*\"] }\n";
+  EXPECT_EQ(decide_with(allow_public, "SELECT database_to_xml(true, false, '')", catalog_.get()).action,
+            Action::deny);
+  EXPECT_EQ(decide_with("    allow: [select, function:database_to_xml]\n    tables: { allow: [\"*.*\"] }\n",
+                        "SELECT database_to_xml(true, false, '')", catalog_.get())
+                .action,
+            Action::allow);
+}
+
 TEST_F(DecisionTest, SearchPathResolution) {
   const std::string rules = "    allow: [select, set, ddl]\n    tables: { deny: [\"hr.*\", \"x.*\"] }\n";
   EXPECT_EQ(decide_with(rules, "SELECT * FROM salaries", catalog_.get()).action, Action::allow);
@@ -379,6 +457,40 @@ TEST_F(DecisionTest, NonUtf8EncodingRefusesNonAscii) {
   EXPECT_EQ(d.action, Action::deny);
   EXPECT_EQ(d.rule, "client_encoding");
   EXPECT_EQ(decide_with_state(rules, "SELECT 'plain ascii'", state).action, Action::allow);
+}
+
+// decide_sql on a parse the caller shares with the lineage tracer: the same
+// decisions as on the text, in every string mode the session may be in.
+TEST_F(DecisionTest, DecidingOnASharedParseDecidesAsOnTheText) {
+  config_ = load_policy_config("    allow: [select, set]\n    tables: { deny: [\"hr.*\"] }\n");
+  ASSERT_NE(config_, nullptr);
+  const char* hidden = "SELECT 'a\\'; DELETE FROM t; --'";
+  auto off = fresh_state();
+  off.on_parameter_status("standard_conforming_strings", "off");
+  StandaloneProtocol in_flight;
+  auto either = fresh_state("\"$user\", public", in_flight);
+  either.apply(sql::analyze("SET standard_conforming_strings = off").statements.at(0));
+  ++in_flight.sent;
+  for (const SessionSqlState* state : {&off, &either}) {
+    for (const char* sql : {hidden, "SELECT 'plain'", "SELECT * FROM hr.salaries", "SELEC 1", "DELETE FROM t"}) {
+      const auto parsed = sql::ParsedSql::parse(sql, parse_options_for(*state));
+      const Decision on_parse = decide_sql(policy(), parsed, *state, catalog_.get());
+      const Decision on_text = decide_sql(policy(), sql, *state, catalog_.get());
+      EXPECT_EQ(on_parse.action, on_text.action) << sql;
+      EXPECT_EQ(on_parse.rule, on_text.rule) << sql;
+      EXPECT_EQ(on_parse.message, on_text.message) << sql;
+    }
+  }
+  EXPECT_FALSE(parse_options_for(off).standard_conforming_strings);
+  EXPECT_TRUE(parse_options_for(either).standard_conforming_strings);
+  EXPECT_TRUE(parse_options_for(fresh_state()).standard_conforming_strings);
+  // A parse in a mode the session cannot be in is not trusted: it is parsed
+  // again as the server will read it (off: one string literal, allowed).
+  const auto wrong_mode = sql::ParsedSql::parse(hidden);
+  EXPECT_EQ(decide_sql(policy(), wrong_mode, off, catalog_.get()).action, Action::allow);
+  EXPECT_EQ(decide_sql(policy(), wrong_mode, fresh_state(), catalog_.get()).action, Action::deny);
+  // Nothing parsed is never an empty statement.
+  EXPECT_EQ(decide_sql(policy(), sql::ParsedSql(), fresh_state(), catalog_.get()).action, Action::deny);
 }
 
 TEST_F(DecisionTest, StandardConformingStringsOffIsParsedAsTheServerDoes) {

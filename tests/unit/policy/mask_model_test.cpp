@@ -313,3 +313,47 @@ TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
 
 }  // namespace
 }  // namespace pgw::policy
+
+namespace pgw::policy {
+namespace {
+
+std::optional<MaskDenial> denial_of(const MaskModel& m, std::string_view sql, std::string_view encoding = "UTF8") {
+  auto traced = sql::trace_lineage(sql, m.oracle());
+  EXPECT_TRUE(traced.ok()) << sql;
+  if (!traced.ok()) return MaskDenial{"<trace failed>", ""};
+  return masking_denial(*traced, m, "agent", encoding);
+}
+
+// A COPY whose rows the masker could not split for sure is refused before it
+// runs: options the server itself would refuse, and an encoding other than
+// the session's (in SJIS a byte that looks like a backslash can be half a
+// character).
+TEST(MaskModel, CopyInAFormatTheMaskerCannotSplitIsRefused) {
+  auto catalog = testing::masking_catalog();
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(denial_of(*m, "COPY (SELECT ssn FROM customers) TO STDOUT WITH (FORMAT csv, HEADER 'OFF')"));
+  EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT WITH (FORMAT csv, ENCODING 'utf-8')"));
+  EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT WITH (FORMAT csv, ENCODING 'Unicode')"));
+  auto sjis = denial_of(*m, "COPY customers TO STDOUT WITH (FORMAT csv, ENCODING 'SJIS')");
+  ASSERT_TRUE(sjis);
+  EXPECT_EQ(sjis->message,
+            "pgwarden: COPY in an encoding other than the session's while masking is in force denied by policy for "
+            "agent");
+  EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'LATIN1')", "latin1"));
+  EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'UTF8')", "LATIN1"));
+  // A session in an encoding whose characters hold ASCII bytes: its own COPY
+  // rows cannot be split for sure either.
+  EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT", "SJIS"));
+  EXPECT_TRUE(denial_of(*m, "COPY customers TO STDOUT WITH (ENCODING 'Shift_JIS_2004')", "SHIFT_JIS_2004"));
+  EXPECT_FALSE(denial_of(*m, "COPY customers TO STDOUT", "SQL_ASCII"));
+  EXPECT_FALSE(denial_of(*m, "SELECT ssn FROM customers", "SJIS"));  // not a COPY: not this rule
+  auto bad = denial_of(*m, "COPY (SELECT ssn FROM customers) TO STDOUT WITH (FORMAT csv, HEADER 'match')");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->message,
+            "pgwarden: COPY with options pgwarden cannot read while masking is in force denied by policy for agent");
+  EXPECT_NE(bad->detail.find("HEADER"), std::string::npos) << bad->detail;
+}
+
+}  // namespace
+}  // namespace pgw::policy

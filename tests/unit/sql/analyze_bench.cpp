@@ -1,8 +1,12 @@
-// analyze() on a cache miss: parse + walk + facts, per statement.
-//   build-sql/tests/unit/sql/pgw_sql_bench
+// analyze() on a cache miss: parse + walk + facts, per statement; the parse
+// alone; and the facts plus masking's lineage of a statement, parsed once
+// (ParsedSql) or once per reader.
+//   build/tests/unit/sql/pgw_sql_bench
 #include <benchmark/benchmark.h>
 
 #include "sql/analyze.h"
+#include "sql/lineage.h"
+#include "sql/parsed_sql.h"
 
 namespace {
 
@@ -36,6 +40,54 @@ void analyze_sql(benchmark::State& state, const char* sql) {
 BENCHMARK_CAPTURE(analyze_sql, pgbench_select, kPgbenchSelect);
 BENCHMARK_CAPTURE(analyze_sql, complex_select, kComplex);
 BENCHMARK_CAPTURE(analyze_sql, do_block, kDoBlock);
+
+// The parse alone (what the facts and the lineage of a statement share).
+void parse_sql(benchmark::State& state, const char* sql) {
+  for (auto _ : state) {
+    auto parsed = pgw::sql::ParsedSql::parse(sql);
+    benchmark::DoNotOptimize(parsed);
+  }
+}
+
+BENCHMARK_CAPTURE(parse_sql, pgbench_select, kPgbenchSelect);
+BENCHMARK_CAPTURE(parse_sql, complex_select, kComplex);
+
+// What masking's oracle answers for the sample schema (customers masked).
+struct Oracle : pgw::sql::TaintOracle {
+  bool relation_is_masked(std::string_view, std::string_view name) const override { return name == "customers"; }
+  bool column_is_masked(std::string_view c) const override { return c == "email" || c == "ssn"; }
+  pgw::sql::Taint function_taint(std::string_view, std::string_view) const override {
+    return pgw::sql::Taint::clean;
+  }
+};
+
+// The policy's facts and masking's lineage of one statement, as the engine
+// needs both on a cache miss: each parsing the text, or both reading one parse.
+void facts_and_lineage_two_parses(benchmark::State& state, const char* sql) {
+  Oracle oracle;
+  for (auto _ : state) {
+    auto analysis = pgw::sql::analyze(sql);
+    auto lineage = pgw::sql::trace_lineage(sql, oracle);
+    benchmark::DoNotOptimize(analysis);
+    benchmark::DoNotOptimize(lineage);
+  }
+}
+
+void facts_and_lineage_one_parse(benchmark::State& state, const char* sql) {
+  Oracle oracle;
+  for (auto _ : state) {
+    auto parsed = pgw::sql::ParsedSql::parse(sql);
+    auto analysis = pgw::sql::analyze(parsed);
+    auto lineage = pgw::sql::trace_lineage(parsed, oracle);
+    benchmark::DoNotOptimize(analysis);
+    benchmark::DoNotOptimize(lineage);
+  }
+}
+
+BENCHMARK_CAPTURE(facts_and_lineage_two_parses, pgbench_select, kPgbenchSelect);
+BENCHMARK_CAPTURE(facts_and_lineage_one_parse, pgbench_select, kPgbenchSelect);
+BENCHMARK_CAPTURE(facts_and_lineage_two_parses, complex_select, kComplex);
+BENCHMARK_CAPTURE(facts_and_lineage_one_parse, complex_select, kComplex);
 
 }  // namespace
 

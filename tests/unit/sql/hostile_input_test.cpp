@@ -1,4 +1,5 @@
-// Hostile input ends in a clean result or a clean error, never a crash.
+// Hostile input ends in a clean result or a clean error, never a crash:
+// analyze() and the lineage tracer alike.
 //
 // Every case runs on a thread with a deliberately small stack (256 KiB, an
 // eighth of PostgreSQL's own max_stack_depth default), which proves that
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "sql/analyze.h"
+#include "sql/lineage.h"
 
 namespace pgw::sql {
 namespace {
@@ -217,6 +219,76 @@ TEST(HostileInput, DoNestedBeyondTheDepthLimitIsUnknown) {
   ASSERT_TRUE(b.ok()) << b.error_message;
   EXPECT_TRUE(b.statements[0].has(StatementClass::delete_));
   EXPECT_FALSE(b.statements[0].has(StatementClass::unknown));
+}
+
+// ---- the lineage tracer on the same kind of input ------------------------------
+
+struct MaskedCustomers : TaintOracle {
+  bool relation_is_masked(std::string_view, std::string_view name) const override { return name == "customers"; }
+  bool column_is_masked(std::string_view c) const override { return c == "ssn"; }
+  Taint function_taint(std::string_view, std::string_view) const override { return Taint::clean; }
+};
+
+Result<std::vector<StatementLineage>> trace_small_stack(const std::string& sql) {
+  Result<std::vector<StatementLineage>> result = Error{"not run"};
+  on_small_stack([&] {
+    MaskedCustomers oracle;
+    result = trace_lineage(sql, oracle);
+  });
+  return result;
+}
+
+// 175 000 casts in one 875 KB Query crashed pgwarden (SIGSEGV): the
+// tracer's column naming (PostgreSQL's FigureColname) recursed once per cast.
+TEST(HostileInput, LineageOfAHundredSeventyFiveThousandCasts) {
+  const std::string sql = "SELECT 1" + repeat("::int", 175'000);
+  ASSERT_GT(sql.size(), 870'000u);
+  auto r = trace_small_stack(sql);
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->size(), 1u);
+  ASSERT_EQ(r->at(0).outputs.size(), 1u);
+  EXPECT_EQ(r->at(0).outputs[0].name, "int4");
+  EXPECT_EQ(r->at(0).outputs[0].taint, Taint::clean);
+  auto masked = trace_small_stack("SELECT ssn" + repeat("::text", 150'000) + " FROM customers");
+  ASSERT_TRUE(masked.ok()) << masked.error();
+  EXPECT_EQ(masked->at(0).outputs[0].name, "ssn");
+  EXPECT_EQ(masked->at(0).outputs[0].taint, Taint::tainted);
+  // The same through analyze().
+  EXPECT_TRUE(analyze_small_stack(sql).ok());
+}
+
+TEST(HostileInput, LineageOfLongNamingChains) {
+  for (const std::string& sql : {
+           "SELECT ssn" + repeat(" COLLATE \"C\"", 60'000) + " FROM customers",
+           "SELECT " + repeat("(", 2'000) + "c" + repeat(").ssn", 1) + repeat(")", 1'999) + " FROM customers c",
+           "SELECT " + repeat("CASE WHEN true THEN 1 ELSE ", 2'000) + "ssn" + repeat(" END", 2'000) + " FROM customers",
+           "SELECT " + repeat("(SELECT ", 2'500) + "ssn" + repeat(")", 2'500) + " FROM customers",
+           "SELECT " + repeat("(SELECT ", 2'500) + "ssn" + repeat("::text)::text", 2'500) + " FROM customers",
+       }) {
+    auto r = trace_small_stack(sql);
+    if (r.ok()) {
+      ASSERT_EQ(r->size(), 1u) << sql.substr(0, 60);
+      EXPECT_EQ(r->at(0).outputs.back().taint, Taint::tainted) << sql.substr(0, 60);
+    } else {
+      // The parser's own limit (bison's stack): an error, never a crash.
+      EXPECT_FALSE(r.error().empty());
+    }
+  }
+}
+
+TEST(HostileInput, SqlInStringsNestedDeepEndCleanly) {
+  // Dollar quotes make each level of query_to_xml('...') cost a few bytes.
+  std::string sql = "SELECT ssn FROM customers";
+  for (int i = 0; i < 5'000; ++i) {
+    const std::string tag = "$t" + std::to_string(i) + "$";
+    sql = "SELECT query_to_xml(" + tag + sql + tag + ",true,false,'')";
+  }
+  ASSERT_LT(sql.size(), 1u << 20);
+  auto r = trace_small_stack(sql);
+  EXPECT_FALSE(r.ok());  // too deep to trace: refused
+  auto a = analyze_small_stack(sql);
+  ASSERT_TRUE(a.ok()) << a.error_message;
+  EXPECT_TRUE(a.statements[0].has(StatementClass::unknown));  // nested past max_do_depth
 }
 
 TEST(HostileInput, GarbageEndsInASyntaxErrorWithAPosition) {

@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mask/row_plan.h"
+#include "sql/parsed_sql.h"
 #include "sql/statement_facts.h"
 
 namespace pgw::relay {
@@ -29,6 +31,17 @@ struct SqlText {
   // The text was forwarded without being parsed (`unparseable: forward`):
   // what it did to names cannot be known.
   bool effects_unknown = false;
+
+  // One parse shared by the filters that need the tree while the message is
+  // being decided (the policy's facts, masking's lineage); the relay drops
+  // it once they are done, so kept statements hold only their text.
+  mutable std::optional<sql::ParsedSql> parse;
+  const sql::ParsedSql& parsed(const sql::ParseOptions& options) const {
+    if (!parse || parse->standard_conforming_strings() != options.standard_conforming_strings) {
+      parse = sql::ParsedSql::parse(sql, options);
+    }
+    return *parse;
+  }
 };
 
 // One statement of a text.

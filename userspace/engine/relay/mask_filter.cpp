@@ -61,7 +61,7 @@ Verdict MaskFilter::untraceable() const {
 }
 
 Verdict MaskFilter::check_lineages(const engine::LineageList& list, const Handle& handle, int hops) {
-  if (auto denial = policy::masking_denial(list, handle->model(), identity_)) {
+  if (auto denial = policy::masking_denial(list, handle->model(), identity_, "UTF8")) {
     return Verdict::deny(std::move(denial->message), "42501", std::move(denial->detail));
   }
   for (const auto& st : list) {
@@ -86,9 +86,23 @@ Verdict MaskFilter::check_lineages(const engine::LineageList& list, const Handle
 }
 
 Verdict MaskFilter::check_text(const SqlText& text, const Handle& handle) {
-  auto list = handle->lineage(text.sql, text.standard_conforming_strings);
+  auto list = handle->lineage(text.sql, text.standard_conforming_strings, text.parse ? &*text.parse : nullptr);
   if (!list) return untraceable();
+  if (!policy_.client_encoding_is_utf8()) {
+    // Values are found and masked as UTF-8; in SJIS or BIG5 a byte that
+    // looks like a quote or a digit can be half a character. Statements
+    // that return no rows and read nothing masked (SET client_encoding
+    // back, transaction control) still run.
+    for (const auto& st : *list) {
+      if (st.source != Source::none || st.touches_masked) return wrong_encoding();
+    }
+  }
   return check_lineages(*list, handle, 0);
+}
+
+Verdict MaskFilter::wrong_encoding() const {
+  return Verdict::deny("pgwarden: statements while client_encoding is not UTF8 denied by policy for " + identity_,
+                       "42501", "Masking is in force: SET client_encoding TO 'UTF8' first.");
 }
 
 // A prepared statement checked under other rules (a reload added some) is
@@ -142,11 +156,13 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
       return v;
     }
     case Kind::bind:
+      if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
       for (const auto& s : tracker_.statement_candidates(r.statement_name)) {
         if (Verdict v = check_statement(*s, current_); v.denied()) return v;
       }
       return Verdict::forward();
     case Kind::execute: {
+      if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
       for (const auto& p : tracker_.portal_candidates(r.name)) {
         if (p->origin == Portal::Origin::bind) {
           if (p->statement) {
@@ -377,7 +393,8 @@ RelayFilter::Outcome MaskFilter::on_copy_out(std::string_view body, const Answer
     return fail("a binary COPY of values pgwarden must mask");
   }
   rows_.copy_format = engine::copy_format_of(*st);
-  rows_.copy_header_pending = st->copy_csv && st->copy_header;
+  // PostgreSQL 15 sends a header line in text format too.
+  rows_.copy_header_pending = st->copy_header;
   return Outcome::forward;
 }
 

@@ -42,6 +42,9 @@ class MaskFilter final : public RelayFilter {
     virtual std::shared_ptr<const policy::Catalog> catalog() const = 0;
     // The schemas an unqualified COPY table is looked up in.
     virtual std::vector<std::string> search_path() const = 0;
+    // False when the client may be reading another encoding than UTF-8 (a
+    // SET client_encoding): masking reads and writes values as UTF-8.
+    virtual bool client_encoding_is_utf8() const = 0;
   };
 
   MaskFilter(PolicySide& policy, engine::MaskModels& models, const ProtocolTracker& tracker, std::string identity,
@@ -69,6 +72,7 @@ class MaskFilter final : public RelayFilter {
   // candidate), refused as masking_denial() says.
   Verdict check_lineages(const engine::LineageList& list, const Handle& handle, int hops);
   Verdict untraceable() const;
+  Verdict wrong_encoding() const;
   Verdict on_function_call(const pgwire::FunctionCall& call, const Handle& handle);
   bool row_shape_known(const std::string& portal) const;
 

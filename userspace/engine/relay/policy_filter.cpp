@@ -137,7 +137,8 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
       return Verdict::forward();
     }
   }
-  last_decision_ = policy::decide_sql(*policy, text.sql, sql_state_, catalog.get());
+  last_decision_ = policy::decide_sql(*policy, text.parsed(policy::parse_options_for(sql_state_)), sql_state_,
+                                      catalog.get());
   if (catalog == nullptr && last_decision_.action == policy::Action::allow && needs_catalog(last_decision_)) {
     return Verdict::deny("pgwarden: cannot check the relations of this statement: the catalog of upstream " +
                          upstream_ + " is not available (see pgwarden's log)");

@@ -46,6 +46,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   const policy::Policy* policy() override { return current_policy(); }
   std::shared_ptr<const policy::Catalog> catalog() const override { return catalog_->current(); }
   std::vector<std::string> search_path() const override;  // the first candidate
+  bool client_encoding_is_utf8() const override { return sql_state_.encoding_is_utf8(); }
 
  private:
   const policy::Config* current_config();

@@ -126,6 +126,7 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
         break;
       }
     }
+    if (r->text) r->text->parse.reset();
   }
   if (verdict.denied()) {
     if (decoded.kind == Kind::describe_statement || decoded.kind == Kind::describe_portal ||

@@ -50,7 +50,10 @@ extern __thread bool escape_string_warning;
 #error "pgw_sql walks PostgreSQL 15 parse trees: build against postgresql-server-dev-15 (libpg_query 15)"
 #endif
 
-/* From libpg_query (pg_query_internal.h, which cannot be included next to pg_config.h). */
+/* From libpg_query (pg_query.h and pg_query_internal.h, which cannot be
+ * included next to pg_config.h). pg_query_init() sets up the calling
+ * thread's memory and error state once. */
+void pg_query_init(void);
 MemoryContext pg_query_enter_memory_context(void);
 void pg_query_exit_memory_context(MemoryContext ctx);
 

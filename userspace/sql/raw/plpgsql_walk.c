@@ -129,7 +129,7 @@ walk_expr(pl_walk *pw, const PLpgSQL_expr *expr, bool dynamic)
 		pw->unknown = true;
 		return;
 	}
-	pgw_walker_push_statements(pw->walker, parsed, pw->do_depth);
+	pgw_walker_push_statements(pw->walker, parsed, pw->do_depth, 0);
 	if (!dynamic)
 		return;
 	sql = constant_sql(parsed);
@@ -145,7 +145,7 @@ walk_expr(pl_walk *pw, const PLpgSQL_expr *expr, bool dynamic)
 		pw->unknown = true;
 		return;
 	}
-	pgw_walker_push_statements(pw->walker, parsed, pw->do_depth);
+	pgw_walker_push_statements(pw->walker, parsed, pw->do_depth, 0);
 }
 
 static void

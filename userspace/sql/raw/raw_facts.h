@@ -61,7 +61,7 @@ enum pgw_flag {
 	PGW_FLAG_COPY_PROGRAM = 1u << 0,	/* COPY ... TO/FROM PROGRAM */
 	PGW_FLAG_COPY_FILE = 1u << 1,		/* COPY ... TO/FROM a server file */
 	PGW_FLAG_EXPLAIN_ONLY = 1u << 2,	/* EXPLAIN without ANALYZE */
-	PGW_FLAG_DYNAMIC_SQL = 1u << 3,		/* PL/pgSQL EXECUTE of a computed string */
+	PGW_FLAG_DYNAMIC_SQL = 1u << 3,		/* SQL from a computed string (EXECUTE x, query_to_xml(x)) */
 	PGW_FLAG_DO_BODY_UNKNOWN = 1u << 4, /* a DO body that could not be analyzed */
 	PGW_FLAG_UNKNOWN_SETTING = 1u << 5, /* set_config() with a non-literal name */
 	PGW_FLAG_UNSUPPORTED_NODE = 1u << 6 /* a node type the walker does not know */
@@ -107,6 +107,9 @@ typedef struct pgw_raw_sink {
 	void (*flags)(void *ctx, uint32_t flags);
 	void (*relation)(void *ctx, const char *catalog, const char *schema, const char *name,
 					 uint32_t usage);
+	/* A relation named in a string, as a regclass argument reads it
+	 * (nextval('public.s')): the C++ side splits it as the server does. */
+	void (*relation_text)(void *ctx, const char *text, uint32_t usage);
 	/* An operation on a whole schema (DROP SCHEMA, GRANT ... ALL TABLES IN SCHEMA). */
 	void (*schema)(void *ctx, const char *name, uint32_t usage);
 	void (*function)(void *ctx, const char *catalog, const char *schema, const char *name);
@@ -115,10 +118,9 @@ typedef struct pgw_raw_sink {
 } pgw_raw_sink;
 
 typedef struct pgw_raw_options {
-	size_t max_nodes;				 /* tree nodes visited per input, in total */
-	int standard_conforming_strings; /* the session's setting; 1 in any modern client */
+	size_t max_nodes; /* tree nodes visited per input, in total */
 	int analyze_do_bodies;
-	int max_do_depth; /* DO within EXECUTE within DO ... */
+	int max_do_depth; /* DO within EXECUTE within DO ..., SQL in strings within SQL in strings */
 } pgw_raw_options;
 
 enum pgw_raw_status {
@@ -133,11 +135,23 @@ typedef struct pgw_raw_error {
 	int cursor_pos; /* 1-based character (not byte) position; 0 if none */
 } pgw_raw_error;
 
-/* Parses a NUL-terminated SQL string and reports the facts of each statement.
- * On an error no partial facts should be trusted. Thread-safe: libpg_query
- * keeps its state per thread. */
-int pgw_raw_analyze(const char *sql, const pgw_raw_options *options, const pgw_raw_sink *sink,
-					pgw_raw_error *error);
+/* One parse of a SQL string (raw_parse.c), read by the facts walker and the
+ * lineage tracer. It owns a memory context of its own, tied to no thread: it
+ * may be freed on any thread, and read by several at once (readers never
+ * write to it). */
+typedef struct pgw_parsed pgw_parsed;
+
+/* Parses a NUL-terminated SQL string as a session with this
+ * standard_conforming_strings would. PGW_RAW_OK with *out set (free it with
+ * pgw_parsed_free), or PGW_RAW_SYNTAX_ERROR with the parser's message.
+ * Thread-safe: libpg_query keeps its state per thread. */
+int pgw_parse(const char *sql, int standard_conforming, pgw_parsed **out, pgw_raw_error *error);
+void pgw_parsed_free(pgw_parsed *parsed);
+
+/* Reports the facts of each statement of a parse. On an error no partial
+ * facts should be trusted. */
+int pgw_raw_analyze_parsed(const pgw_parsed *parsed, const pgw_raw_options *options, const pgw_raw_sink *sink,
+						   pgw_raw_error *error);
 
 /* For tests: visits the raw tree of sql and counts nodes per type name. */
 typedef void (*pgw_node_count_fn)(void *ctx, const char *type_name);

@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include "pg_backend.h"
+#include "raw_copy_options.h"
+#include "raw_functions.h"
 #include "raw_node_children.h"
 #include "raw_walk.h"
 
@@ -39,6 +41,19 @@
  * 256 KiB). */
 #define PGW_LINEAGE_STACK_BUDGET (96 * 1024)
 #define PGW_LINEAGE_MAX_ROUNDS 64
+/* SQL in a string within SQL in a string ...: nesting deeper is an error.
+ * Dollar quoting makes each level cost a few bytes, so without a bound a
+ * 1 MiB statement could nest tens of thousands of levels. */
+#define PGW_LINEAGE_MAX_SQL_DEPTH 8
+
+/* A statement held in a string that a function of the traced statement
+ * runs (query_to_xml, dblink, ...): traced on its own, its verdicts count
+ * for the statement that runs it. */
+typedef struct nested_sql
+{
+	const RawStmt *stmt;
+	const char *runner; /* the function that runs it */
+} nested_sql;
 
 /* Names with the worst taint seen for each (open addressing: a statement
  * can name tens of thousands of columns). */
@@ -78,6 +93,11 @@ typedef struct tracer
 	nodeset writes;			 /* statements that store or send values */
 	nodeset escapes;		 /* calls of functions that send their arguments away */
 	bool do_block;
+	struct nested_sql *nested; /* SQL held in string literals (query_to_xml('...')) */
+	int n_nested;
+	int cap_nested;
+	const char *sql_string_refusal; /* SQL in a computed string, or one that does not parse */
+	int sql_depth;					/* SQL in a string within SQL in a string ... */
 	bool only_plain_tables; /* no sub-select, CTE, set operation, FROM function or column alias list */
 	const char *ddl_target;	/* DDL refused while masking is in force */
 	int depth;
@@ -309,31 +329,25 @@ function_taint(tracer *t, const List *funcname)
 	split_name(funcname, &schema, &name);
 	if (name == NULL)
 		return PGW_TAINT_TAINTED;
+	/* query_to_xml, table_to_xml, cursor_to_xml, dblink, ...: they return
+	 * what SQL, a table or a cursor named in a string reads, which no parse
+	 * tree of this statement shows. The tracer only runs while masking is
+	 * in force: tainted, whatever the oracle says. */
+	if (pgw_string_kind_of(name) != PGW_STRING_NONE)
+		return PGW_TAINT_TAINTED;
 	return t->oracle->function_taint(t->oracle->ctx, schema ? schema : "", name);
 }
 
-/* Built-in functions that send or store their arguments where no result
- * masking reaches: ParameterStatus, other sessions' notifications, large
- * objects, WAL messages, sequences, other servers, server files. Matched
- * by bare name in any schema (dblink and adminpack live where they were
- * installed; a user function of the same name is refused just the same). */
-static const char *const escape_functions[] = {
-	"set_config", "pg_notify", "lo_from_bytea", "lo_put", "lowrite", "pg_logical_emit_message", "setval",
-	"dblink", "dblink_exec", "dblink_send_query", "dblink_open", "dblink_connect", "dblink_connect_u",
-	"pg_file_write", NULL};
-
+/* A built-in that stores or sends its arguments where a later statement
+ * reads them back unmasked (raw_functions.c lists them): the name as
+ * called, or NULL. */
 static const char *
 escape_function_name(const FuncCall *call)
 {
 	const char *schema, *name;
 
 	split_name(call->funcname, &schema, &name);
-	if (name == NULL)
-		return NULL;
-	for (int i = 0; escape_functions[i] != NULL; i++)
-		if (strcmp(name, escape_functions[i]) == 0)
-			return escape_functions[i];
-	return NULL;
+	return pgw_is_escape_function(name) ? name : NULL;
 }
 
 /* ---- expression taint ------------------------------------------------------ */
@@ -452,179 +466,191 @@ leftmost_arm(const Node *query)
 	return s;
 }
 
-static int figure_colname(const Node *node, const char **name);
-
-/* The name PostgreSQL reports for the first column of a sub-select. */
-static const char *
-first_column_name(const Node *query)
-{
-	const SelectStmt *s = leftmost_arm(query);
-	const char *name = "?column?";
-
-	if (s == NULL)
-		return name;
-	if (s->valuesLists != NIL)
-		return "column1";
-	if (list_length(s->targetList) >= 1)
-	{
-		const ResTarget *rt = linitial(s->targetList);
-
-		if (rt->name != NULL)
-			return rt->name;
-		figure_colname(rt->val, &name);
-	}
-	return name;
-}
-
-/* FigureColnameInternal() of PostgreSQL 15's parse_target.c, on the raw
+/*
+ * FigureColnameInternal() of PostgreSQL 15's parse_target.c, on the raw
  * tree: the column name the server gives an output with no alias, and how
  * sure it is (2: a real name, 1: a fallback like "case", 0: none). Names
  * must match the server's: an outer query reads a sub-select's column by
- * that name, and a name the tracer got wrong would not be tainted there. */
+ * that name, and a name the tracer got wrong would not be tainted there.
+ *
+ * The server recurses through casts, COLLATE, CASE ... ELSE and
+ * indirection; this walks the same chain in a loop, because the chain is
+ * as long as the input makes it ("1::int::int..." of 175 000 casts is one
+ * statement), and recursion on it would overrun the C stack:
+ *   - a TypeCast or CaseExpr whose inner name is weaker than 2 gives its own
+ *     fallback (the type name, "case") at strength 1; the outermost one of
+ *     the chain wins, since each overrides what is below it;
+ *   - an EXPR sub-link gives its sub-select's first output name at strength
+ *     2, whatever that name's own strength: past one, nothing outside it
+ *     changes the result, so the walk goes on into the sub-select with a
+ *     fresh chain and the default "?column?".
+ */
 static int
 figure_colname(const Node *node, const char **name)
 {
-	const ListCell *lc;
-	const char *fname = NULL;
-	int strength;
+	const char *fallback = NULL; /* the outermost TypeCast / CaseExpr fallback of the current chain */
+	bool in_sublink = false;	 /* the result is a sub-select's first output name */
+	const char *found = NULL;
+	int strength = 0;
 
-	if (node == NULL)
-		return 0;
-	switch (nodeTag(node))
+	while (node != NULL && found == NULL)
 	{
-		case T_ColumnRef:
-			foreach(lc, ((const ColumnRef *) node)->fields)
-				if (IsA(lfirst(lc), String))
-					fname = strVal(lfirst(lc));
-			if (fname != NULL)
-			{
-				*name = fname;
-				return 2;
-			}
-			break;
-		case T_A_Indirection:
-			foreach(lc, ((const A_Indirection *) node)->indirection)
-				if (IsA(lfirst(lc), String))
-					fname = strVal(lfirst(lc));
-			if (fname != NULL)
-			{
-				*name = fname;
-				return 2;
-			}
-			return figure_colname(((const A_Indirection *) node)->arg, name);
-		case T_FuncCall:
-		{
-			const char *schema, *fn;
+		const ListCell *lc;
+		const char *fname = NULL;
+		const Node *next = NULL;
 
-			split_name(((const FuncCall *) node)->funcname, &schema, &fn);
-			if (fn != NULL)
-			{
-				*name = fn;
-				return 2;
-			}
-			break;
-		}
-		case T_A_Expr:
-			if (((const A_Expr *) node)->kind == AEXPR_NULLIF)
-			{
-				*name = "nullif";
-				return 2;
-			}
-			break;
-		case T_TypeCast:
+		switch (nodeTag(node))
 		{
-			const TypeCast *c = (const TypeCast *) node;
+			case T_ColumnRef:
+				foreach(lc, ((const ColumnRef *) node)->fields)
+					if (IsA(lfirst(lc), String))
+						fname = strVal(lfirst(lc));
+				if (fname != NULL)
+					found = fname;
+				break;
+			case T_A_Indirection:
+				foreach(lc, ((const A_Indirection *) node)->indirection)
+					if (IsA(lfirst(lc), String))
+						fname = strVal(lfirst(lc));
+				if (fname != NULL)
+					found = fname;
+				else
+					next = ((const A_Indirection *) node)->arg;
+				break;
+			case T_FuncCall:
+			{
+				const char *schema, *fn;
 
-			strength = figure_colname(c->arg, name);
-			if (strength <= 1 && c->typeName != NULL && str_or_null(llast(c->typeName->names)) != NULL)
-			{
-				*name = strVal(llast(c->typeName->names));
-				return 1;
+				split_name(((const FuncCall *) node)->funcname, &schema, &fn);
+				found = fn;
+				break;
 			}
-			return strength;
+			case T_A_Expr:
+				if (((const A_Expr *) node)->kind == AEXPR_NULLIF)
+					found = "nullif";
+				break;
+			case T_TypeCast:
+			{
+				const TypeCast *c = (const TypeCast *) node;
+
+				if (fallback == NULL && c->typeName != NULL && str_or_null(llast(c->typeName->names)) != NULL)
+					fallback = strVal(llast(c->typeName->names));
+				next = c->arg;
+				break;
+			}
+			case T_CollateClause:
+				next = ((const CollateClause *) node)->arg;
+				break;
+			case T_GroupingFunc:
+				found = "grouping";
+				break;
+			case T_SubLink:
+			{
+				const SubLink *link = (const SubLink *) node;
+
+				if (link->subLinkType == EXISTS_SUBLINK)
+					found = "exists";
+				else if (link->subLinkType == ARRAY_SUBLINK)
+					found = "array";
+				else if (link->subLinkType == EXPR_SUBLINK)
+				{
+					/* The name of the sub-select's first output, as the
+					 * server set it when it transformed the sub-select. */
+					const SelectStmt *arm = leftmost_arm(link->subselect);
+
+					in_sublink = true;
+					fallback = NULL;
+					if (arm == NULL || (arm->valuesLists == NIL && list_length(arm->targetList) < 1))
+						found = "?column?";
+					else if (arm->valuesLists != NIL)
+						found = "column1";
+					else if (((const ResTarget *) linitial(arm->targetList))->name != NULL)
+						found = ((const ResTarget *) linitial(arm->targetList))->name;
+					else
+						next = ((const ResTarget *) linitial(arm->targetList))->val;
+				}
+				break;
+			}
+			case T_CaseExpr:
+				if (fallback == NULL)
+					fallback = "case";
+				next = (const Node *) ((const CaseExpr *) node)->defresult;
+				break;
+			case T_A_ArrayExpr:
+				if (fallback == NULL)
+					fallback = "array";
+				break;
+			case T_RowExpr:
+				if (fallback == NULL)
+					fallback = "row";
+				break;
+			case T_CoalesceExpr:
+				found = "coalesce";
+				break;
+			case T_MinMaxExpr:
+				found = ((const MinMaxExpr *) node)->op == IS_GREATEST ? "greatest" : "least";
+				break;
+			case T_SQLValueFunction:
+				switch (((const SQLValueFunction *) node)->op)
+				{
+					case SVFOP_CURRENT_DATE: found = "current_date"; break;
+					case SVFOP_CURRENT_TIME:
+					case SVFOP_CURRENT_TIME_N: found = "current_time"; break;
+					case SVFOP_CURRENT_TIMESTAMP:
+					case SVFOP_CURRENT_TIMESTAMP_N: found = "current_timestamp"; break;
+					case SVFOP_LOCALTIME:
+					case SVFOP_LOCALTIME_N: found = "localtime"; break;
+					case SVFOP_LOCALTIMESTAMP:
+					case SVFOP_LOCALTIMESTAMP_N: found = "localtimestamp"; break;
+					case SVFOP_CURRENT_ROLE: found = "current_role"; break;
+					case SVFOP_CURRENT_USER: found = "current_user"; break;
+					case SVFOP_USER: found = "user"; break;
+					case SVFOP_SESSION_USER: found = "session_user"; break;
+					case SVFOP_CURRENT_CATALOG: found = "current_catalog"; break;
+					case SVFOP_CURRENT_SCHEMA: found = "current_schema"; break;
+				}
+				break;
+			case T_XmlExpr:
+				switch (((const XmlExpr *) node)->op)
+				{
+					case IS_XMLCONCAT: found = "xmlconcat"; break;
+					case IS_XMLELEMENT: found = "xmlelement"; break;
+					case IS_XMLFOREST: found = "xmlforest"; break;
+					case IS_XMLPARSE: found = "xmlparse"; break;
+					case IS_XMLPI: found = "xmlpi"; break;
+					case IS_XMLROOT: found = "xmlroot"; break;
+					case IS_XMLSERIALIZE: found = "xmlserialize"; break;
+					case IS_DOCUMENT: break;
+				}
+				break;
+			case T_XmlSerialize:
+				found = "xmlserialize";
+				break;
+			default:
+				break;
 		}
-		case T_CollateClause:
-			return figure_colname(((const CollateClause *) node)->arg, name);
-		case T_GroupingFunc:
-			*name = "grouping";
-			return 2;
-		case T_SubLink:
-			switch (((const SubLink *) node)->subLinkType)
-			{
-				case EXISTS_SUBLINK:
-					*name = "exists";
-					return 2;
-				case ARRAY_SUBLINK:
-					*name = "array";
-					return 2;
-				case EXPR_SUBLINK:
-				case MULTIEXPR_SUBLINK:
-					*name = first_column_name(((const SubLink *) node)->subselect);
-					return 2;
-				default:
-					break;
-			}
-			break;
-		case T_CaseExpr:
-			strength = figure_colname((const Node *) ((const CaseExpr *) node)->defresult, name);
-			if (strength <= 1)
-			{
-				*name = "case";
-				return 1;
-			}
-			return strength;
-		case T_A_ArrayExpr:
-			*name = "array";
-			return 1;
-		case T_RowExpr:
-			*name = "row";
-			return 1;
-		case T_CoalesceExpr:
-			*name = "coalesce";
-			return 2;
-		case T_MinMaxExpr:
-			*name = ((const MinMaxExpr *) node)->op == IS_GREATEST ? "greatest" : "least";
-			return 2;
-		case T_SQLValueFunction:
-			switch (((const SQLValueFunction *) node)->op)
-			{
-				case SVFOP_CURRENT_DATE: *name = "current_date"; return 2;
-				case SVFOP_CURRENT_TIME:
-				case SVFOP_CURRENT_TIME_N: *name = "current_time"; return 2;
-				case SVFOP_CURRENT_TIMESTAMP:
-				case SVFOP_CURRENT_TIMESTAMP_N: *name = "current_timestamp"; return 2;
-				case SVFOP_LOCALTIME:
-				case SVFOP_LOCALTIME_N: *name = "localtime"; return 2;
-				case SVFOP_LOCALTIMESTAMP:
-				case SVFOP_LOCALTIMESTAMP_N: *name = "localtimestamp"; return 2;
-				case SVFOP_CURRENT_ROLE: *name = "current_role"; return 2;
-				case SVFOP_CURRENT_USER: *name = "current_user"; return 2;
-				case SVFOP_USER: *name = "user"; return 2;
-				case SVFOP_SESSION_USER: *name = "session_user"; return 2;
-				case SVFOP_CURRENT_CATALOG: *name = "current_catalog"; return 2;
-				case SVFOP_CURRENT_SCHEMA: *name = "current_schema"; return 2;
-			}
-			break;
-		case T_XmlExpr:
-			switch (((const XmlExpr *) node)->op)
-			{
-				case IS_XMLCONCAT: *name = "xmlconcat"; return 2;
-				case IS_XMLELEMENT: *name = "xmlelement"; return 2;
-				case IS_XMLFOREST: *name = "xmlforest"; return 2;
-				case IS_XMLPARSE: *name = "xmlparse"; return 2;
-				case IS_XMLPI: *name = "xmlpi"; return 2;
-				case IS_XMLROOT: *name = "xmlroot"; return 2;
-				case IS_XMLSERIALIZE: *name = "xmlserialize"; return 2;
-				case IS_DOCUMENT: break;
-			}
-			break;
-		case T_XmlSerialize:
-			*name = "xmlserialize";
-			return 2;
-		default:
-			break;
+		if (found == NULL && next == NULL)
+			break; /* the chain ends without a name of strength 2 */
+		node = next;
 	}
-	return 0;
+	if (found != NULL)
+	{
+		*name = found;
+		strength = 2;
+	}
+	else if (fallback != NULL)
+	{
+		*name = fallback;
+		strength = 1;
+	}
+	if (in_sublink)
+	{
+		/* The sub-select's output was named "?column?" when nothing named it. */
+		if (strength == 0)
+			*name = "?column?";
+		strength = 2;
+	}
+	return strength;
 }
 
 static const char *
@@ -1027,6 +1053,69 @@ rangevar_masked(tracer *t, const RangeVar *rv)
 	return rv != NULL && relation_masked(t, rv->schemaname, rv->relname);
 }
 
+typedef struct sql_string_visit
+{
+	tracer *t;
+	const char *runner;
+	pgw_string_kind kind;
+} sql_string_visit;
+
+static void
+visit_sql_string(void *ctx, const Node *arg)
+{
+	sql_string_visit *v = ctx;
+	tracer *t = v->t;
+	const char *text = arg != NULL ? pgw_literal_text(arg) : NULL;
+	List *parsed = NIL;
+	pgw_raw_error error;
+	const ListCell *lc;
+
+	if (text == NULL)
+	{
+		if (t->sql_string_refusal == NULL)
+			t->sql_string_refusal = psprintf("%s of SQL in a computed string while masking is in force", v->runner);
+		return;
+	}
+	if (!pgw_try_raw_parse(text, RAW_PARSE_DEFAULT, &parsed, &error))
+	{
+		/* dblink's other text arguments (connections, cursor names) do not
+		 * parse; SQL that does not parse fails when it runs, but pgwarden
+		 * cannot tell what the server will make of it. */
+		if (v->kind == PGW_STRING_SQL && t->sql_string_refusal == NULL)
+			t->sql_string_refusal = psprintf("%s of SQL pgwarden cannot parse while masking is in force", v->runner);
+		return;
+	}
+	foreach(lc, parsed)
+	{
+		if (t->n_nested == t->cap_nested)
+		{
+			t->cap_nested = t->cap_nested ? t->cap_nested * 2 : 4;
+			t->nested = t->nested ? repalloc(t->nested, t->cap_nested * sizeof(nested_sql))
+								  : palloc(t->cap_nested * sizeof(nested_sql));
+		}
+		t->nested[t->n_nested].stmt = lfirst(lc);
+		t->nested[t->n_nested].runner = v->runner;
+		t->n_nested++;
+	}
+}
+
+/* SQL held in a string a call runs (query_to_xml('SELECT ...'), dblink):
+ * a literal is queued to be traced as a statement of its own; a computed
+ * one cannot be read, and is refused. */
+static void
+collect_sql_strings(tracer *t, const FuncCall *call)
+{
+	const char *schema, *name;
+	sql_string_visit v = {t, NULL, PGW_STRING_NONE};
+
+	split_name(call->funcname, &schema, &name);
+	v.kind = pgw_string_kind_of(name);
+	if (v.kind != PGW_STRING_SQL && v.kind != PGW_STRING_MAYBE_SQL)
+		return;
+	v.runner = name;
+	pgw_string_args(call, visit_sql_string, &v);
+}
+
 /* What one node of pass 0 records; its children are walked by collect(). */
 static void
 collect_node(tracer *t, const Node *node)
@@ -1051,6 +1140,7 @@ collect_node(tracer *t, const Node *node)
 				t->gate = true;
 			if (escape_function_name((const FuncCall *) node) != NULL)
 				nodeset_add(&t->escapes, node);
+			collect_sql_strings(t, (const FuncCall *) node);
 			break;
 		case T_RangeFunction:
 			collect_range_function(t, (const RangeFunction *) node);
@@ -1505,7 +1595,7 @@ write_of_masked(tracer *t)
 		if (taint_of(t, (const Node *) call->args) == PGW_TAINT_TAINTED)
 			return psprintf("%s of masked values", escape_function_name(call));
 	}
-	return NULL;
+	return t->sql_string_refusal;
 }
 
 /* The worst taint of the functions a statement calls (not of its columns). */
@@ -1530,51 +1620,23 @@ functions_taint(tracer *t, const Node *root)
 
 /* ---- COPY options ------------------------------------------------------------ */
 
-static char
-first_char(const Node *arg)
-{
-	const char *s = str_or_null(arg);
-
-	return s != NULL && s[0] != '\0' ? s[0] : 0;
-}
-
+/* The format the server will send the rows in (raw_copy_options.c reads
+ * the options as PostgreSQL 15 does). */
 static void
-copy_options(const List *options, pgw_statement_lineage *out)
+copy_options(const CopyStmt *c, pgw_statement_lineage *out)
 {
-	const ListCell *lc;
+	pgw_copy_format f;
 
-	foreach(lc, options)
-	{
-		const DefElem *d = lfirst(lc);
-		const char *value = str_or_null(d->arg);
-
-		if (strcmp(d->defname, "format") == 0 && value != NULL)
-		{
-			out->copy_binary = strcmp(value, "binary") == 0;
-			out->copy_csv = strcmp(value, "csv") == 0;
-		}
-		else if (strcmp(d->defname, "header") == 0)
-		{
-			/* HEADER, HEADER true / on / 1 / match: a header line. */
-			bool header = true;
-
-			if (d->arg != NULL && IsA(d->arg, Boolean))
-				header = boolVal(d->arg);
-			else if (d->arg != NULL && IsA(d->arg, Integer))
-				header = intVal(d->arg) != 0;
-			else if (value != NULL)
-				header = !(strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "0") == 0);
-			out->copy_header = header;
-		}
-		else if (strcmp(d->defname, "delimiter") == 0)
-			out->copy_delimiter = first_char(d->arg);
-		else if (strcmp(d->defname, "quote") == 0)
-			out->copy_quote = first_char(d->arg);
-		else if (strcmp(d->defname, "escape") == 0)
-			out->copy_escape = first_char(d->arg);
-		else if (strcmp(d->defname, "null") == 0 && value != NULL)
-			out->copy_null = value;
-	}
+	pgw_read_copy_options(c->options, c->is_from, &f);
+	out->copy_binary = f.binary;
+	out->copy_csv = f.csv;
+	out->copy_header = f.header;
+	out->copy_delimiter = f.delimiter;
+	out->copy_quote = f.quote;
+	out->copy_escape = f.escape;
+	out->copy_null = f.null_print;
+	out->copy_encoding = f.encoding;
+	out->copy_options_error = f.error;
 }
 
 /* ---- one statement --------------------------------------------------------------- */
@@ -1647,7 +1709,7 @@ describe_rows(tracer *t, const Node *stmt, pgw_statement_lineage *st)
 
 			if (c->is_from || c->filename != NULL || c->is_program)
 				return;
-			copy_options(c->options, st);
+			copy_options(c, st);
 			if (c->query != NULL)
 			{
 				query_outputs(t, c->query, &out);
@@ -1685,86 +1747,121 @@ describe_rows(tracer *t, const Node *stmt, pgw_statement_lineage *st)
 	}
 }
 
-static void
-trace_statement(tracer *t, const RawStmt *raw, pgw_lineage_fn fn, void *ctx)
-{
-	pgw_statement_lineage st;
-	const Node *stmt = raw->stmt;
+static void judge_statement(tracer *t, const RawStmt *raw, pgw_statement_lineage *st);
 
-	memset(&st, 0, sizeof(st));
+/* A statement held in a string of this one runs with its effects: what it
+ * writes, filters on or touches counts as this statement's doing. */
+static void
+judge_nested(tracer *t, pgw_statement_lineage *st)
+{
+	for (int i = 0; i < t->n_nested && !t->too_deep; i++)
+	{
+		tracer inner;
+		pgw_statement_lineage in;
+
+		if (t->sql_depth + 1 > PGW_LINEAGE_MAX_SQL_DEPTH)
+		{
+			t->too_deep = true;
+			return;
+		}
+		memset(&inner, 0, sizeof(inner));
+		inner.stack_base = t->stack_base;
+		inner.oracle = t->oracle;
+		inner.max_nodes = t->max_nodes;
+		inner.sql_depth = t->sql_depth + 1;
+		judge_statement(&inner, t->nested[i].stmt, &in);
+		if (inner.too_deep)
+		{
+			t->too_deep = true;
+			return;
+		}
+		st->touches_masked |= in.touches_masked;
+		st->filters_on_masked |= in.filters_on_masked;
+		if (in.writes_masked && !st->writes_masked)
+		{
+			st->writes_masked = true;
+			st->write_target = psprintf("%s (in SQL run by %s)", in.write_target, t->nested[i].runner);
+		}
+	}
+}
+
+/* Everything about one statement (nested SQL strings included). */
+static void
+judge_statement(tracer *t, const RawStmt *raw, pgw_statement_lineage *st)
+{
+	const Node *stmt = raw->stmt;
+	char here;
+
+	memset(st, 0, sizeof(*st));
+	/* Nested SQL strings recurse: each level costs C stack. */
+	if ((uintptr_t) &here < t->stack_base && t->stack_base - (uintptr_t) &here > PGW_LINEAGE_STACK_BUDGET)
+	{
+		t->too_deep = true;
+		return;
+	}
 	t->only_plain_tables = true;
 	collect(t, stmt);
 	if (t->subqueries.len > 0)
 		t->only_plain_tables = false;
 	if (!t->too_deep && !settle(t))
 		t->too_deep = true; /* did not settle: refuse rather than guess */
-	describe_rows(t, stmt, &st);
-	st.touches_masked = taint_of(t, stmt) != PGW_TAINT_CLEAN ||
-		(st.source == PGW_ROWS_COPY_TABLE && relation_masked(t, st.copy_schema, st.copy_table));
-	st.filters_on_masked = filters_on_masked(t);
-	st.write_target = write_of_masked(t);
-	st.writes_masked = st.write_target != NULL;
-	if (!t->too_deep)
-		fn(ctx, &st);
+	describe_rows(t, stmt, st);
+	st->touches_masked = taint_of(t, stmt) != PGW_TAINT_CLEAN ||
+		(st->source == PGW_ROWS_COPY_TABLE && relation_masked(t, st->copy_schema, st->copy_table));
+	st->filters_on_masked = filters_on_masked(t);
+	st->write_target = write_of_masked(t);
+	st->writes_masked = st->write_target != NULL;
+	judge_nested(t, st);
 }
 
 static int
-trace_all(List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_lineage_fn fn, void *ctx)
+trace_all(const List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, pgw_lineage_fn fn, void *ctx)
 {
 	const ListCell *lc;
 
 	foreach(lc, tree)
 	{
 		tracer t;
+		pgw_statement_lineage st;
 
 		memset(&t, 0, sizeof(t));
 		t.stack_base = (uintptr_t) &t;
 		t.oracle = oracle;
 		t.max_nodes = max_nodes;
-		trace_statement(&t, lfirst(lc), fn, ctx);
+		judge_statement(&t, lfirst(lc), &st);
 		if (t.too_deep)
 			return PGW_RAW_TOO_COMPLEX;
+		fn(ctx, &st);
 	}
 	return PGW_RAW_OK;
 }
 
 int
-pgw_raw_lineage(const char *sql, int standard_conforming, size_t max_nodes, const pgw_lineage_oracle *oracle,
-				pgw_lineage_fn fn, void *ctx, pgw_raw_error *error)
+pgw_raw_lineage_parsed(const pgw_parsed *parsed, size_t max_nodes, const pgw_lineage_oracle *oracle,
+					   pgw_lineage_fn fn, void *ctx, pgw_raw_error *error)
 {
-	MemoryContext mem = pg_query_enter_memory_context();
-	List *tree = NIL;
+	pgw_parsed_use use;
+	MemoryContext here;
 	volatile int status = PGW_RAW_INTERNAL_ERROR;
-	bool saved_conforming = standard_conforming_strings;
-	bool saved_warning = escape_string_warning;
 
 	error->message[0] = '\0';
 	error->cursor_pos = 0;
-	standard_conforming_strings = standard_conforming != 0;
-	escape_string_warning = false;
-	if (!pgw_try_raw_parse(sql, RAW_PARSE_DEFAULT, &tree, error))
-		status = PGW_RAW_SYNTAX_ERROR;
-	else
+	pgw_parsed_enter(parsed, &use);
+	here = CurrentMemoryContext;
+	PG_TRY();
 	{
-		MemoryContext here = CurrentMemoryContext;
-
-		PG_TRY();
-		{
-			status = trace_all(tree, oracle, max_nodes, fn, ctx);
-		}
-		PG_CATCH();
-		{
-			pgw_take_error(here, error);
-		}
-		PG_END_TRY();
-		if (status == PGW_RAW_TOO_COMPLEX)
-			snprintf(error->message, sizeof(error->message),
-					 "statement too complex to trace for masking (sub-selects nested too deep or more than %zu nodes "
-					 "visited)",
-					 max_nodes);
+		status = trace_all(pgw_parsed_tree(parsed), oracle, max_nodes, fn, ctx);
 	}
-	standard_conforming_strings = saved_conforming;
-	escape_string_warning = saved_warning;
-	pg_query_exit_memory_context(mem);
+	PG_CATCH();
+	{
+		pgw_take_error(here, error);
+	}
+	PG_END_TRY();
+	if (status == PGW_RAW_TOO_COMPLEX)
+		snprintf(error->message, sizeof(error->message),
+				 "statement too complex to trace for masking (sub-selects or SQL in strings nested too deep, or more "
+				 "than %zu nodes visited)",
+				 max_nodes);
+	pgw_parsed_leave(&use);
 	return status;
 }

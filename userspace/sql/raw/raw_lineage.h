@@ -54,8 +54,10 @@ typedef struct pgw_statement_lineage {
 	const char *copy_schema; /* NULL if none */
 	const char *copy_table;
 	bool copy_binary, copy_csv, copy_header;
-	char copy_delimiter, copy_quote, copy_escape;
-	const char *copy_null; /* NULL: not given */
+	char copy_delimiter, copy_quote, copy_escape; /* resolved; quote and escape 0 outside CSV */
+	const char *copy_null;						  /* resolved */
+	const char *copy_encoding;					  /* ENCODING as written; NULL: not given */
+	const char *copy_options_error;				  /* the server would refuse the options: why */
 	int taint_other;
 	bool touches_masked, filters_on_masked, writes_masked;
 	const char *write_target;
@@ -63,11 +65,11 @@ typedef struct pgw_statement_lineage {
 
 typedef void (*pgw_lineage_fn)(void *ctx, const pgw_statement_lineage *statement);
 
-/* Parses sql and reports the lineage of each statement, in order. Returns
- * enum pgw_raw_status; on an error nothing reported should be used. */
-int pgw_raw_lineage(const char *sql, int standard_conforming, size_t max_nodes,
-					const pgw_lineage_oracle *oracle, pgw_lineage_fn fn, void *ctx,
-					pgw_raw_error *error);
+/* Reports the lineage of each statement of a parse (raw_facts.h), in
+ * order. Returns enum pgw_raw_status; on an error nothing reported should
+ * be used. */
+int pgw_raw_lineage_parsed(const pgw_parsed *parsed, size_t max_nodes, const pgw_lineage_oracle *oracle,
+						   pgw_lineage_fn fn, void *ctx, pgw_raw_error *error);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,13 @@
 /*
- * Entry point of the C side: parses with libpg_query's PostgreSQL 15 parser
- * and hands every statement to the walker, all inside one libpg_query memory
- * context that is dropped at the end.
+ * Entry points of the C side: one parse with libpg_query's PostgreSQL 15
+ * parser (pgw_parse), which the facts walker (pgw_raw_analyze_parsed) and
+ * the lineage tracer (raw_lineage.c) then read.
+ *
+ * A parse lives in a memory context of its own with no parent: it belongs
+ * to no thread's context tree (libpg_query's TopMemoryContext is
+ * thread-local), so it can be read from any thread and freed on any.
+ * Readers allocate their work in another parentless context and never
+ * write to the parse, so several threads may read one parse at once.
  *
  * The parser reports errors with ereport(ERROR), a longjmp to the innermost
  * PG_TRY. With no PG_TRY active, PostgreSQL would promote the error to FATAL
@@ -86,33 +92,102 @@ try_walk_all(List *tree, const pgw_raw_options *options, const pgw_raw_sink *sin
 	return status;
 }
 
-int
-pgw_raw_analyze(const char *sql, const pgw_raw_options *options, const pgw_raw_sink *sink,
-				pgw_raw_error *error)
+struct pgw_parsed
 {
-	MemoryContext ctx = pg_query_enter_memory_context();
-	List *tree = NIL;
-	int status;
-	bool saved_conforming = standard_conforming_strings;
-	bool saved_warning = escape_string_warning;
+	MemoryContext context; /* holds this struct and the tree */
+	List *tree;			   /* RawStmt nodes */
+	bool standard_conforming;
+};
 
+int
+pgw_parse(const char *sql, int standard_conforming, pgw_parsed **out, pgw_raw_error *error)
+{
+	MemoryContext prev, context;
+	List *tree = NIL;
+	bool saved_conforming, saved_warning;
+	int status = PGW_RAW_SYNTAX_ERROR;
+
+	*out = NULL;
 	error->message[0] = '\0';
 	error->cursor_pos = 0;
+	pg_query_init(); /* this thread's error and memory state, once */
+	prev = CurrentMemoryContext;
+	context = AllocSetContextCreate((MemoryContext) NULL, "pgw parse", ALLOCSET_DEFAULT_SIZES);
+	pgw_switch_context(context);
 	/* The scanner reads these thread-locals when it starts. With
 	 * standard_conforming_strings off, '\'' escapes a quote, as the server
 	 * would read it; the warning PostgreSQL would print to stderr about every
 	 * such string is of no use here. */
-	standard_conforming_strings = options->standard_conforming_strings != 0;
+	saved_conforming = standard_conforming_strings;
+	saved_warning = escape_string_warning;
+	standard_conforming_strings = standard_conforming != 0;
 	escape_string_warning = false;
+	if (pgw_try_raw_parse(sql, RAW_PARSE_DEFAULT, &tree, error))
+	{
+		pgw_parsed *parsed = palloc(sizeof(pgw_parsed));
 
-	if (!pgw_try_raw_parse(sql, RAW_PARSE_DEFAULT, &tree, error))
-		status = PGW_RAW_SYNTAX_ERROR;
-	else
-		status = try_walk_all(tree, options, sink, error);
-
+		parsed->context = context;
+		parsed->tree = tree;
+		parsed->standard_conforming = standard_conforming != 0;
+		*out = parsed;
+		status = PGW_RAW_OK;
+	}
 	standard_conforming_strings = saved_conforming;
 	escape_string_warning = saved_warning;
-	pg_query_exit_memory_context(ctx);
+	pgw_switch_context(prev);
+	if (status != PGW_RAW_OK)
+		MemoryContextDelete(context);
+	return status;
+}
+
+void
+pgw_parsed_free(pgw_parsed *parsed)
+{
+	if (parsed != NULL)
+		MemoryContextDelete(parsed->context); /* parsed lives in it */
+}
+
+const List *
+pgw_parsed_tree(const pgw_parsed *parsed)
+{
+	return parsed->tree;
+}
+
+void
+pgw_parsed_enter(const pgw_parsed *parsed, pgw_parsed_use *use)
+{
+	pg_query_init();
+	use->prev = CurrentMemoryContext;
+	use->work = AllocSetContextCreate((MemoryContext) NULL, "pgw work", ALLOCSET_DEFAULT_SIZES);
+	pgw_switch_context(use->work);
+	/* Nested parses (DO bodies, SQL in strings) read them as the parse did. */
+	use->saved_conforming = standard_conforming_strings;
+	use->saved_warning = escape_string_warning;
+	standard_conforming_strings = parsed->standard_conforming;
+	escape_string_warning = false;
+}
+
+void
+pgw_parsed_leave(pgw_parsed_use *use)
+{
+	standard_conforming_strings = use->saved_conforming;
+	escape_string_warning = use->saved_warning;
+	pgw_switch_context(use->prev);
+	MemoryContextDelete(use->work);
+}
+
+int
+pgw_raw_analyze_parsed(const pgw_parsed *parsed, const pgw_raw_options *options, const pgw_raw_sink *sink,
+					   pgw_raw_error *error)
+{
+	pgw_parsed_use use;
+	int status;
+
+	error->message[0] = '\0';
+	error->cursor_pos = 0;
+	pgw_parsed_enter(parsed, &use);
+	status = try_walk_all(parsed->tree, options, sink, error);
+	pgw_parsed_leave(&use);
 	return status;
 }
 

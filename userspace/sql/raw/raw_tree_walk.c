@@ -10,6 +10,7 @@
  * reported as the class "unknown" rather than guessed at.
  */
 #include "raw_walk.h"
+#include "raw_functions.h"
 #include "raw_node_children.h"
 
 #include <string.h>
@@ -441,6 +442,91 @@ emit_name(pgw_walker *w, const pgw_walk_item *item, int kind, const char *name)
 		w->sink->name(w->sink->ctx, kind, name);
 }
 
+/* A string that names a relation (regclass text): reported as the C++ side
+ * splits it. A computed name is not reported (sql/README.md says so). */
+static void
+emit_relation_text(pgw_walker *w, const Node *arg, uint32 usage)
+{
+	const char *text = arg ? pgw_literal_text(arg) : NULL;
+
+	if (text != NULL)
+		w->sink->relation_text(w->sink->ctx, text, usage);
+}
+
+/* SQL that pgwarden cannot read runs: unknown, as PL/pgSQL's EXECUTE of a
+ * computed string is. */
+static void
+emit_unknown_sql(pgw_walker *w, const pgw_walk_item *item)
+{
+	if (item->mode & PGW_MODE_NOT_EXECUTED)
+		return;
+	pgw_walker_flags(w, PGW_FLAG_DYNAMIC_SQL);
+	pgw_walker_classes(w, CLS(UNKNOWN));
+}
+
+typedef struct string_visit
+{
+	pgw_walker *w;
+	const pgw_walk_item *item;
+	pgw_string_kind kind;
+} string_visit;
+
+/*
+ * SQL in a string (query_to_xml('DELETE ...'), dblink(conn, 'sql')) runs
+ * with the same effects as if it were written out: a literal is parsed and
+ * walked as statements of this one (nested like a DO body, up to
+ * max_do_depth). A computed string, or a literal that does not parse, is
+ * unknown. dblink's other text arguments (connections, cursor names) do not
+ * parse as SQL and are skipped.
+ */
+static void
+visit_string_arg(void *ctx, const Node *arg)
+{
+	string_visit *v = ctx;
+	const char *text = arg ? pgw_literal_text(arg) : NULL;
+	List *parsed = NIL;
+	pgw_raw_error error;
+
+	switch (v->kind)
+	{
+		case PGW_STRING_SQL:
+		case PGW_STRING_MAYBE_SQL:
+			if (text == NULL)
+			{
+				emit_unknown_sql(v->w, v->item);
+				return;
+			}
+			if (!pgw_try_raw_parse(text, RAW_PARSE_DEFAULT, &parsed, &error))
+			{
+				if (v->kind == PGW_STRING_SQL)
+					emit_unknown_sql(v->w, v->item);
+				return;
+			}
+			if (v->item->do_depth >= v->w->options->max_do_depth)
+			{
+				emit_unknown_sql(v->w, v->item);
+				return;
+			}
+			pgw_walker_push_statements(v->w, parsed, v->item->do_depth + 1,
+									   v->item->mode & PGW_MODE_NOT_EXECUTED);
+			return;
+		case PGW_STRING_RELATION:
+			if (text == NULL)
+				emit_unknown_sql(v->w, v->item);
+			else
+				v->w->sink->relation_text(v->w->sink->ctx, text, PGW_USE_READ);
+			return;
+		case PGW_STRING_SCHEMA:
+			if (text == NULL)
+				emit_unknown_sql(v->w, v->item);
+			else
+				v->w->sink->schema(v->w->sink->ctx, text, PGW_USE_READ);
+			return;
+		default:
+			return;
+	}
+}
+
 static void
 visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 {
@@ -457,7 +543,21 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 		}
 		if (parts[2])
 		{
+			const pgw_function_effect *effect = pgw_function_effect_of(parts[2]);
+			string_visit strings = {w, item, PGW_STRING_NONE};
+
 			w->sink->function(w->sink->ctx, parts[0], parts[1], parts[2]);
+			if (effect != NULL)
+			{
+				emit_classes(w, item, effect->classes);
+				if (effect->relation_arg >= 0)
+					emit_relation_text(w, pgw_call_arg(call, effect->relation_arg, NULL),
+									   effect->relation_usage);
+			}
+			strings.kind = pgw_string_kind_of(parts[2]);
+			pgw_string_args(call, visit_string_arg, &strings);
+			if (strings.kind == PGW_STRING_DATABASE)
+				w->sink->schema(w->sink->ctx, "*", PGW_USE_READ);
 			if (!(item->mode & PGW_MODE_NOT_EXECUTED))
 			{
 				if (pgw_ascii_casecmp(parts[2], "set_config") == 0)
@@ -707,13 +807,13 @@ pgw_walker_run(pgw_walker *w, const Node *node)
 }
 
 void
-pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth)
+pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth, uint8 mode)
 {
 	ListCell *lc;
 
 	foreach(lc, raw_stmts)
 	{
-		pgw_walk_item item = {lfirst(lc), NULL, PGW_USE_READ, 0, (uint8) do_depth};
+		pgw_walk_item item = {lfirst(lc), NULL, PGW_USE_READ, mode, (uint8) do_depth};
 
 		push(w, &item);
 	}

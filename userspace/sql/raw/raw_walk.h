@@ -53,8 +53,10 @@ void pgw_walker_init(pgw_walker *w, const pgw_raw_options *options, const pgw_ra
 /* Walks node and everything below it. False when max_nodes was reached. */
 bool pgw_walker_run(pgw_walker *w, const Node *node);
 
-/* Queues the RawStmts of a nested parse (PL/pgSQL) as top-level statements. */
-void pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth);
+/* Queues the RawStmts of a nested parse (PL/pgSQL, SQL in a string) as
+ * parts of the current statement; mode PGW_MODE_NOT_EXECUTED when they are
+ * only planned. */
+void pgw_walker_push_statements(pgw_walker *w, const List *raw_stmts, int do_depth, uint8 mode);
 
 void pgw_walker_classes(pgw_walker *w, uint32 class_bits);
 void pgw_walker_flags(pgw_walker *w, uint32 flags);
@@ -80,6 +82,20 @@ char *pgw_ascii_lower_copy(const char *s);
 const char *pgw_literal_text(const Node *node); /* 'x', 'x'::t, 42, true; else NULL */
 bool pgw_is_null_literal(const Node *node);
 int pgw_literal_bool(const Node *node); /* 1, 0, or -1 when not a boolean literal */
+
+/* Reading a parse (raw_parse.c): a work context of the reader's own, and the
+ * parse's string mode for nested parses, until pgw_parsed_leave(). */
+typedef struct pgw_parsed_use
+{
+	MemoryContext prev;
+	MemoryContext work;
+	bool saved_conforming;
+	bool saved_warning;
+} pgw_parsed_use;
+
+void pgw_parsed_enter(const pgw_parsed *parsed, pgw_parsed_use *use);
+void pgw_parsed_leave(pgw_parsed_use *use);
+const List *pgw_parsed_tree(const pgw_parsed *parsed);
 
 /* raw_parser() with error capture; false on a parse error (error filled in). */
 bool pgw_try_raw_parse(const char *sql, RawParseMode mode, List **out, pgw_raw_error *error);
