@@ -33,8 +33,11 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-/* O_NONBLOCK of the asm-generic fcntl.h (x86, arm64, riscv, ...); alpha,
- * mips, parisc and sparc have their own value. */
+/* O_NONBLOCK of the asm-generic fcntl.h (x86, arm64, riscv, powerpc, s390). */
+#if defined(__TARGET_ARCH_mips) || defined(__TARGET_ARCH_sparc) || defined(__TARGET_ARCH_alpha) || \
+    defined(__TARGET_ARCH_parisc)
+#error "O_NONBLOCK has another value on this architecture: define PGW_O_NONBLOCK for it"
+#endif
 #define PGW_O_NONBLOCK 04000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
