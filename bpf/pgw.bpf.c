@@ -9,8 +9,9 @@
  *   sockops             the client end (ACTIVE_ESTABLISHED) parks its record in
  *                       pgw_pending under the connection's 4-tuple; the engine's
  *                       accepted end (PASSIVE_ESTABLISHED) takes it from there
- *                       into its own socket storage; with the fast path on,
- *                       both ends enter pgw_sockhash
+ *                       into its own socket storage; with the fast path on and
+ *                       a non-blocking client socket, both ends enter
+ *                       pgw_sockhash (see client_is_nonblocking)
  *   sk_msg              bytes between the two ends skip the loopback TCP stack
  *   cgroup/getpeername  the client sees the address it connected to
  *
@@ -32,6 +33,12 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+/* O_NONBLOCK of the asm-generic fcntl.h (x86, arm64, riscv, powerpc, s390). */
+#if defined(__TARGET_ARCH_mips) || defined(__TARGET_ARCH_sparc) || defined(__TARGET_ARCH_alpha) || \
+    defined(__TARGET_ARCH_parisc)
+#error "O_NONBLOCK has another value on this architecture: define PGW_O_NONBLOCK for it"
+#endif
+#define PGW_O_NONBLOCK 04000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -441,6 +448,42 @@ static __always_inline int fast_path_on(void) {
   return cfg && cfg->fast_path;
 }
 
+/*
+ * Is the client's socket non-blocking (O_NONBLOCK on its file) now that its
+ * connect completed? Only such a client may take the fast path.
+ *
+ * A socket in a SOCKHASH is read by tcp_bpf_recvmsg (net/ipv4/tcp_bpf.c)
+ * instead of tcp_recvmsg. When a blocking read finds nothing queued it waits
+ * once (tcp_msg_wait_data) and, if it was woken without data, returns
+ * -EAGAIN instead of waiting again. Anything that wakes the socket's wait
+ * queue does that: the ACK of the client's own FIN (FIN_WAIT1 -> FIN_WAIT2
+ * calls sk_state_change), write space for a writer thread of its own, an
+ * error. So a client reading from a blocking socket while it half-closes it,
+ * or while another thread writes to it, gets EAGAIN from a read that must
+ * block; a reader that takes that for the end of the stream stops short of
+ * the bytes still coming (they are not lost: a second read returns them).
+ * A non-blocking client (libpq, JDBC, Go, Python sockets with a timeout,
+ * every event loop) expects EAGAIN and polls again; a blocking one stays on
+ * the TCP path, which behaves exactly as without pgwarden.
+ *
+ * Unknown (no file, e.g. a kernel socket) counts as blocking.
+ */
+static __always_inline int client_is_nonblocking(struct bpf_sock_ops *ops) {
+  struct bpf_sock *sk = ops->sk;
+  if (!sk)
+    return 0;
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp)
+    return 0;
+  struct socket *so = tp->inet_conn.icsk_inet.sk.sk_socket;
+  if (!so)
+    return 0;
+  struct file *f = so->file;
+  if (!f)
+    return 0;
+  return (f->f_flags & PGW_O_NONBLOCK) != 0;
+}
+
 static __always_inline void on_client_established(struct bpf_sock_ops *ops) {
   struct pgw_origin *o = client_record(ops->sk);
   if (!o)
@@ -451,14 +494,18 @@ static __always_inline void on_client_established(struct bpf_sock_ops *ops) {
    * read after later redirected ones: this end then stays on TCP. */
   if (ops->data_segs_out)
     o->tx_path = PGW_TX_TCP;
+  /* Decided here, once: the engine's end joins the SOCKHASH only when this
+   * end did (PGW_F_IN_SOCKHASH travels with the pending record), so a
+   * connection is fast-pathed at both ends or at neither. */
+  if (fast_path_on() && client_is_nonblocking(ops) &&
+      bpf_sock_hash_update(ops, &pgw_sockhash, &key, BPF_ANY) == 0) {
+    o->flags |= PGW_F_IN_SOCKHASH;
+    count(PGW_STAT_SOCKHASH_ADDED, 1);
+  }
   if (bpf_map_update_elem(&pgw_pending, &key, o, BPF_ANY))
     return;
   /* Ask for state changes so the close can drop an entry nobody took. */
   bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-  if (fast_path_on() && bpf_sock_hash_update(ops, &pgw_sockhash, &key, BPF_ANY) == 0) {
-    o->flags |= PGW_F_IN_SOCKHASH;
-    count(PGW_STAT_SOCKHASH_ADDED, 1);
-  }
 }
 
 static __always_inline void on_engine_accepted(struct bpf_sock_ops *ops) {
@@ -473,6 +520,7 @@ static __always_inline void on_engine_accepted(struct bpf_sock_ops *ops) {
     return; /* not a redirected connection */
   struct pgw_origin rec = *pending;
   bpf_map_delete_elem(&pgw_pending, &key);
+  const int client_in_sockhash = (rec.flags & PGW_F_IN_SOCKHASH) != 0;
 
   rec.role = PGW_ROLE_ACCEPTED;
   rec.tx_path = ops->data_segs_out ? PGW_TX_TCP : PGW_TX_UNDECIDED;
@@ -484,7 +532,7 @@ static __always_inline void on_engine_accepted(struct bpf_sock_ops *ops) {
   count(PGW_STAT_ACCEPT_MATCHED, 1);
 
   swap_ends(&key); /* back to this end's own view */
-  if (fast_path_on() && bpf_sock_hash_update(ops, &pgw_sockhash, &key, BPF_ANY) == 0) {
+  if (client_in_sockhash && bpf_sock_hash_update(ops, &pgw_sockhash, &key, BPF_ANY) == 0) {
     o->flags |= PGW_F_IN_SOCKHASH;
     count(PGW_STAT_SOCKHASH_ADDED, 1);
   }

@@ -14,6 +14,7 @@ one; PGWARDEN_INTERCEPT_DB_PORT forces one).
 
 import errno
 import hashlib
+import json
 import os
 import re
 import signal
@@ -282,6 +283,83 @@ def test_without_the_fast_path_the_sockhash_stays_empty(rig, db):
     after = rig.status(pw)["intercept"]["counters"]
     assert after["fast_bytes"] == before["counters"]["fast_bytes"], after
     assert not session_lines(pw)[0].endswith("fast_path"), session_lines(pw)
+
+
+# A client with a blocking socket: logs in, then one thread waits in recv()
+# for the result of a slow query while another thread touches the socket
+# (SO_SNDBUF, which wakes the socket's waiters the way write space or the
+# ACK of its own FIN does). Prints one JSON line.
+BLOCKING_CLIENT = r"""
+import json, socket, struct, sys, threading, time
+host, port = sys.argv[1], int(sys.argv[2])
+sock = socket.create_connection((host, port))  # no timeout: a blocking socket
+body = struct.pack("!I", 196608) + b"user\0root\0database\0app\0\0"
+sock.sendall(struct.pack("!I", len(body) + 4) + body)
+buf = b""
+def message():
+    global buf
+    while True:
+        if len(buf) >= 5 and len(buf) >= 1 + struct.unpack("!I", buf[1:5])[0]:
+            n = 1 + struct.unpack("!I", buf[1:5])[0]
+            kind, payload, buf = buf[:1], buf[5:n], buf[n:]
+            return kind, payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("end of stream")
+        buf += chunk
+out = {"blocking": sock.getblocking()}
+while message()[0] != b"Z":
+    pass
+sql = b"SELECT pg_sleep(0.6)::text || 'done'\0"
+sock.sendall(b"Q" + struct.pack("!I", len(sql) + 4) + sql)
+def read_result():
+    rows = []
+    try:
+        while True:
+            kind, payload = message()
+            if kind == b"D":
+                rows.append(payload[6:].decode())
+            elif kind == b"Z":
+                break
+        out["rows"] = rows
+    except (OSError, EOFError) as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"
+reader = threading.Thread(target=read_result)
+reader.start()
+time.sleep(0.2)  # the reader waits in recv() by now
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+reader.join()
+sock.sendall(b"X\0\0\0\4")
+sock.close()
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_only_non_blocking_clients_take_the_fast_path(rig, db):
+    """A socket in the SOCKHASH is read by the kernel's tcp_bpf_recvmsg, whose
+    blocking read returns EAGAIN when something wakes it without data (it
+    does not wait again). A non-blocking client (libpq, JDBC, event loops,
+    Python sockets with a timeout) expects EAGAIN and polls; a blocking one
+    would take it for an error (Python raises BlockingIOError). So only
+    clients whose socket is non-blocking once connected take the fast path;
+    the others keep TCP, where their reads block as they would without
+    pgwarden."""
+    pw = rig.pgwarden(fast_path=True)
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+    result = subprocess.run(rig.clients.argv([python, "-c", BLOCKING_CLIENT, DB_HOST, str(DB_PORT)]),
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"blocking": True, "rows": ["done"]}, report
+
+    probe = rig.probe()  # a socket with a timeout: non-blocking underneath
+    assert probe["kind"] == "ready", probe
+    lines = session_lines(pw)
+    assert len(lines) == 2, pw.log_tail()
+    assert not lines[0].endswith("fast_path"), lines[0]
+    assert lines[1].endswith("fast_path"), lines[1]
+    counters = rig.status(pw)["intercept"]["counters"]
+    assert counters["sockhash_added"] == 2, counters  # both ends of the probe's connection
 
 
 def test_engine_inside_the_intercepted_cgroup_is_not_redirected_to_itself(rig, db):

@@ -10,11 +10,19 @@
 //  - the engine's accepted socket carries who connected and where to:
 //    record_for_accepted(fd) right after accept();
 //  - with `fast_path`, bytes between the two local ends skip the TCP stack
-//    (sk_msg over a SOCKHASH). Each end decides at its first send, once and
+//    (sk_msg over a SOCKHASH) when the client's socket is non-blocking once
+//    its connect completes (libpq, JDBC, Go, every event loop). A blocking
+//    client keeps TCP, neither end in the SOCKHASH: a socket there is read by
+//    the kernel's tcp_bpf_recvmsg, whose blocking read returns EAGAIN when
+//    something wakes it without data (the ACK of the client's own FIN, write
+//    space for another thread), where tcp_recvmsg waits on; a non-blocking
+//    client expects EAGAIN, a blocking one would take it for an error or the
+//    end of the stream. Each end decides at its first send, once and
 //    for good, whether its bytes are redirected (its peer is in the SOCKHASH
 //    then) or go the TCP way: a direction never switches mid-stream, and a
 //    missing peer means TCP, never a drop. io_uring SEND_ZC is refused on
-//    such sockets: use plain send/recv on accepted sockets.
+//    such sockets: use plain send/recv on accepted sockets, and never a
+//    blocking read() (io_uring's poll-driven receive is fine).
 //  - the engine's own upstream sockets are never redirected if it calls
 //    exclude_own_socket(fd) before connect() (and forget_own_socket after):
 //    this holds even when the engine runs inside the intercepted cgroup.
@@ -89,8 +97,9 @@ struct InterceptSettings {
   std::optional<sockaddr_in6> listen6;
   bool fail_closed = true;
   std::chrono::milliseconds heartbeat_timeout{1000};
-  // New connections take the sockmap fast path. Switching it off (for
-  // benchmarks) affects only connections established afterwards.
+  // New connections of non-blocking clients take the sockmap fast path.
+  // Switching it off (for benchmarks) affects only connections established
+  // afterwards.
   bool fast_path = true;
   std::string pin_dir = kDefaultPinDir;
   // cgroup of the process that owns the engine's listening socket; default:
@@ -111,7 +120,7 @@ struct ConnectionRecord {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string comm;        // task name (15 chars at most)
-  bool fast_path = false;  // this connection's ends are in the SOCKHASH
+  bool fast_path = false;  // this connection's ends are in the SOCKHASH (a non-blocking client)
 
   // original_dst with v4-mapped IPv6 turned into AF_INET: what upstream
   // `match` rules ("127.0.0.3:5432") compare against.

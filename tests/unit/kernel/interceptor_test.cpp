@@ -6,6 +6,7 @@
 #include "kernel/interceptor.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -47,6 +48,67 @@ std::optional<uint64_t> map_entries(const InterceptorStatus& st, const std::stri
     if (m.name == name) return m.entries;
   }
   return std::nullopt;
+}
+
+// The byte at offset i of an echo test's stream. No short period, so a
+// chunk missing or delivered twice shows as bad bytes, not only as a count.
+char echo_byte_at(size_t i) { return static_cast<char>((i * 2654435761u) >> 13); }
+
+// A client of the echo test (run it in the test cgroup): one thread writes
+// `bytes` in 64 KiB writes, then half-closes; the other reads to the end of
+// the stream and checks every byte. "got=N bad=M", followed by how the
+// reading or writing failed, if it did.
+std::string echo_client(uint16_t port, size_t bytes, Blocking blocking) {
+  const int fd = connect_to(AF_INET, "127.0.0.3", port, blocking);
+  if (fd < 0) return "connect: " + errno_name(-fd);
+  std::string write_error;
+  std::thread writer([&] {
+    std::vector<char> chunk(64 * 1024);
+    for (size_t off = 0; off < bytes;) {
+      const size_t n = std::min(chunk.size(), bytes - off);
+      for (size_t i = 0; i < n; ++i) chunk[i] = echo_byte_at(off + i);
+      const ssize_t w = write_as_client(fd, chunk.data(), n);
+      if (w <= 0) {
+        write_error = " write: " + errno_name(errno);
+        return;
+      }
+      off += static_cast<size_t>(w);
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  std::vector<char> buf(256 * 1024);
+  size_t got = 0, bad = 0;
+  std::string read_error;
+  for (;;) {
+    const ssize_t n = read_as_client(fd, buf.data(), buf.size());
+    if (n < 0) read_error = " read: " + errno_name(errno);
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) bad += buf[static_cast<size_t>(i)] != echo_byte_at(got + static_cast<size_t>(i));
+    got += static_cast<size_t>(n);
+  }
+  writer.join();
+  ::close(fd);
+  return "got=" + std::to_string(got) + " bad=" + std::to_string(bad) + read_error + write_error;
+}
+
+// The engine's side of the echo: sends back what it reads until the
+// client's end of stream. It waits like the engine's io_uring loop does
+// (readiness, never a blocking read). Returns the bytes echoed, or the error.
+std::string echo_until_eof(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::vector<char> buf(256 * 1024);
+  size_t echoed = 0;
+  for (;;) {
+    const ssize_t n = read_as_client(fd, buf.data(), buf.size());
+    if (n < 0) return "engine read: " + errno_name(errno);
+    if (n == 0) return "echoed=" + std::to_string(echoed);
+    for (ssize_t off = 0; off < n;) {
+      const ssize_t w = write_as_client(fd, buf.data() + off, static_cast<size_t>(n - off));
+      if (w <= 0) return "engine write: " + errno_name(errno) + " after " + std::to_string(echoed);
+      off += w;
+    }
+    echoed += static_cast<size_t>(n);
+  }
 }
 
 // The engine's heartbeat timer. Tests run it like the engine would, so a
@@ -143,10 +205,10 @@ class InterceptorTest : public ::testing::Test {
 
   // In a child inside the test cgroup: connect, then report getpeername and
   // the byte the server sent ("127.0.0.3:P E"), or the connect error.
-  std::string connect_from_cgroup(int family, const std::string& ip) {
+  std::string connect_from_cgroup(int family, const std::string& ip, Blocking blocking = Blocking::kYes) {
     const uint16_t port = test_port_;
-    Child child(*cg_, cgroup_->path(), [family, ip, port] {
-      const int fd = connect_to(family, ip, port);
+    Child child(*cg_, cgroup_->path(), [family, ip, port, blocking] {
+      const int fd = connect_to(family, ip, port, blocking);
       if (fd < 0) return "connect: " + errno_name(-fd);
       std::string out = peer_of(fd) + " " + std::string(1, read_byte(fd));
       ::close(fd);
@@ -305,38 +367,15 @@ TEST_F(InterceptorTest, EngineOwnSocketIsNotRedirectedEvenInsideTheCgroup) {
   EXPECT_EQ(map_entries(*st, "pgw_own_socks"), 0u);
 }
 
+// A non-blocking client (libpq's kind) takes the fast path: both ends in the
+// SOCKHASH, 50 MB each way without the loopback TCP stack, every byte in
+// order, while the client writes and reads at once and half-closes.
 TEST_F(InterceptorTest, FastPathHoldsBothEndsAndEchoes50MBIntact) {
   Interceptor* icpt = attach(settings());
   ASSERT_NE(icpt, nullptr);
   constexpr size_t kBytes = 50u << 20;
   const uint16_t port = test_port_;
-  Child child(*cg_, cgroup_->path(), [port] {
-    const int fd = connect_to(AF_INET, "127.0.0.3", port);
-    if (fd < 0) return "connect: " + errno_name(-fd);
-    auto byte_at = [](size_t i) { return static_cast<char>((i * 2654435761u) >> 13); };
-    std::thread writer([fd, byte_at] {
-      std::vector<char> chunk(64 * 1024);
-      for (size_t off = 0; off < kBytes;) {
-        const size_t n = std::min(chunk.size(), kBytes - off);
-        for (size_t i = 0; i < n; ++i) chunk[i] = byte_at(off + i);
-        const ssize_t w = ::write(fd, chunk.data(), n);
-        if (w <= 0) return;
-        off += static_cast<size_t>(w);
-      }
-      ::shutdown(fd, SHUT_WR);
-    });
-    std::vector<char> buf(256 * 1024);
-    size_t got = 0, bad = 0;
-    for (;;) {
-      const ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n <= 0) break;
-      for (ssize_t i = 0; i < n; ++i) bad += buf[static_cast<size_t>(i)] != byte_at(got + static_cast<size_t>(i));
-      got += static_cast<size_t>(n);
-    }
-    writer.join();
-    ::close(fd);
-    return "got=" + std::to_string(got) + " bad=" + std::to_string(bad);
-  });
+  Child child(*cg_, cgroup_->path(), [port] { return echo_client(port, kBytes, Blocking::kNo); });
 
   const int fd = accept_within(engine_fd_, 5s);
   ASSERT_GE(fd, 0);
@@ -350,19 +389,7 @@ TEST_F(InterceptorTest, FastPathHoldsBothEndsAndEchoes50MBIntact) {
   EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 2u);
   EXPECT_EQ(map_entries(*icpt->status(), "pgw_pending"), 0u) << "the accepted end took its record";
 
-  std::vector<char> buf(256 * 1024);
-  size_t echoed = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n <= 0) break;
-    for (ssize_t off = 0; off < n;) {
-      const ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
-      ASSERT_GT(w, 0) << errno_name(errno);
-      off += w;
-    }
-    echoed += static_cast<size_t>(n);
-  }
-  EXPECT_EQ(echoed, kBytes);
+  EXPECT_EQ(echo_until_eof(fd), "echoed=" + std::to_string(kBytes));
   fp = icpt->fast_path_state(fd);
   ASSERT_TRUE(fp.has_value());
   EXPECT_EQ(fp->engine_to_client, TxPath::kFast);
@@ -372,11 +399,105 @@ TEST_F(InterceptorTest, FastPathHoldsBothEndsAndEchoes50MBIntact) {
   auto st = icpt->status();
   ASSERT_TRUE(st.ok());
   EXPECT_GE(st->counters.fast_bytes, 2 * kBytes) << "both directions skip the TCP stack";
+  EXPECT_EQ(st->counters.tcp_bytes, 0u);
   // Closed sockets leave the SOCKHASH by themselves.
   for (int i = 0; i < 200 && map_entries(*icpt->status(), "pgw_sockhash") != 0u; ++i) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 0u);
+}
+
+// A blocking client keeps the TCP path. In a SOCKHASH its reads would go
+// through tcp_bpf_recvmsg, which returns EAGAIN from a blocking read woken
+// without data instead of waiting on; the ACK of the client's own FIN is
+// such a wake-up. Here a thread blocks in read() while another half-closes
+// the socket, and the engine answers only later: the read must wait for
+// that byte (with the client in the SOCKHASH it failed with EAGAIN, every
+// time; it is how the echo test used to lose its last 64 KiB).
+TEST_F(InterceptorTest, BlockingClientKeepsTcpSoItsReadWaitsAcrossItsOwnHalfClose) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  const uint16_t port = test_port_;
+  Child child(*cg_, cgroup_->path(), [port] {
+    const int fd = connect_to(AF_INET, "127.0.0.3", port, Blocking::kYes);
+    if (fd < 0) return "connect: " + errno_name(-fd);
+    std::string result;
+    std::thread reader([fd, &result] {
+      char c = 0;
+      const ssize_t n = ::read(fd, &c, 1);
+      result = n == 1 ? "byte " + std::string(1, c) : n == 0 ? "eof" : "read: " + errno_name(errno);
+    });
+    std::this_thread::sleep_for(100ms);  // the reader sleeps in read() by now
+    ::shutdown(fd, SHUT_WR);
+    reader.join();
+    ::close(fd);
+    return result;
+  });
+
+  const int fd = accept_within(engine_fd_, 5s);
+  ASSERT_GE(fd, 0);
+  auto rec = icpt->record_for_accepted(fd);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_FALSE(rec->fast_path);
+  auto fp = icpt->fast_path_state(fd);
+  ASSERT_TRUE(fp.has_value());
+  EXPECT_FALSE(fp->engine_end_in_sockhash);
+  EXPECT_FALSE(fp->client_end_in_sockhash);
+  char c = 0;
+  EXPECT_EQ(::read(fd, &c, 1), 0) << "the client's FIN";
+  std::this_thread::sleep_for(200ms);  // its FIN is long acknowledged
+  ASSERT_EQ(::write(fd, "E", 1), 1);
+  EXPECT_EQ(child.wait(), "byte E");
+  ::close(fd);
+  EXPECT_EQ(map_entries(*icpt->status(), "pgw_sockhash"), 0u);
+  EXPECT_EQ(icpt->status()->counters.fast_bytes, 0u);
+}
+
+// Clients of both kinds at once, each writing and reading in two threads
+// and half-closing: every byte arrives in order; the non-blocking ones take
+// the fast path, the blocking ones TCP. (With every client in the SOCKHASH,
+// a blocking reader here was woken by its own writer's progress and got
+// EAGAIN mid-stream within a few rounds.)
+TEST_F(InterceptorTest, ConcurrentEchoesOfBothKindsOfClientArriveIntact) {
+  Interceptor* icpt = attach(settings());
+  ASSERT_NE(icpt, nullptr);
+  constexpr size_t kBytes = 8u << 20;
+  constexpr int kRounds = 5;
+  constexpr int kClients = 4;  // even: non-blocking, odd: blocking
+  const uint16_t port = test_port_;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::unique_ptr<Child>> clients;
+    std::map<pid_t, Blocking> kind_of;
+    for (int i = 0; i < kClients; ++i) {
+      const Blocking kind = i % 2 == 0 ? Blocking::kNo : Blocking::kYes;
+      clients.push_back(std::make_unique<Child>(*cg_, cgroup_->path(),
+                                                [port, kind] { return echo_client(port, kBytes, kind); }));
+      kind_of[clients.back()->pid()] = kind;
+    }
+    std::vector<std::thread> engines;
+    std::vector<std::string> engine_results(kClients);
+    for (int i = 0; i < kClients; ++i) {
+      const int fd = accept_within(engine_fd_, 5s);
+      ASSERT_GE(fd, 0);
+      auto rec = icpt->record_for_accepted(fd);
+      ASSERT_TRUE(rec.has_value());
+      ASSERT_EQ(kind_of.count(static_cast<pid_t>(rec->pid)), 1u);
+      EXPECT_EQ(rec->fast_path, kind_of[static_cast<pid_t>(rec->pid)] == Blocking::kNo) << "pid " << rec->pid;
+      engines.emplace_back([fd, &result = engine_results[static_cast<size_t>(i)]] {
+        result = echo_until_eof(fd);
+        ::close(fd);
+      });
+    }
+    for (auto& t : engines) t.join();
+    for (const auto& r : engine_results) EXPECT_EQ(r, "echoed=" + std::to_string(kBytes)) << "round " << round;
+    for (auto& c : clients) {
+      EXPECT_EQ(c->wait(60s), "got=" + std::to_string(kBytes) + " bad=0") << "round " << round;
+    }
+  }
+  auto st = icpt->status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_GE(st->counters.fast_bytes, uint64_t{kRounds} * (kClients / 2) * 2 * kBytes);
+  EXPECT_EQ(st->counters.sockhash_added, uint64_t{kRounds} * (kClients / 2) * 2);
 }
 
 TEST_F(InterceptorTest, FastPathOffLeavesTheSockhashAlone) {
@@ -528,7 +649,7 @@ TEST_F(InterceptorTest, EngineInItsOwnCgroupGetsItsEndSeenBySockops) {
       auto fp = icpt->fast_path_state(fd);
       EXPECT_TRUE(fp && fp->engine_end_in_sockhash && fp->client_end_in_sockhash);
     });
-    EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3"), test_dst("127.0.0.3") + " E");
+    EXPECT_EQ(connect_from_cgroup(AF_INET, "127.0.0.3", Blocking::kNo), test_dst("127.0.0.3") + " E");
   }
   ::close(listener);
 }
@@ -601,7 +722,7 @@ TEST_F(InterceptorTest, ClientInItsOwnNetworkNamespaceIsServed) {
     const std::string setup = ip_tool + " addr add " + ns_ip + "/30 dev " + ns_if + " && " + ip_tool +
                               " link set " + ns_if + " up && " + ip_tool + " link set lo up";
     if (std::system(setup.c_str()) != 0) return "failed: " + setup;
-    const int fd = connect_to(AF_INET, "127.0.0.3", port);
+    const int fd = connect_to(AF_INET, "127.0.0.3", port, Blocking::kNo);
     if (fd < 0) return "connect: " + errno_name(-fd);
     return peer_of(fd) + " " + std::string(1, read_byte(fd));
   });
@@ -697,7 +818,8 @@ TEST_F(InterceptorTest, TenThousandShortConnectionsLeaveTheMapsAtBaseline) {
   Child child(*cg_, cgroup_->path(), [port] {
     int failures = 0;
     for (int i = 0; i < kConnections; ++i) {
-      const int fd = connect_to(AF_INET, "127.0.0.3", port);
+      // Both kinds of client: half of them take the fast path.
+      const int fd = connect_to(AF_INET, "127.0.0.3", port, i % 2 == 0 ? Blocking::kNo : Blocking::kYes);
       failures += fd < 0 || read_byte(fd) != 'E';
       if (fd >= 0) ::close(fd);
     }
@@ -720,6 +842,7 @@ TEST_F(InterceptorTest, TenThousandShortConnectionsLeaveTheMapsAtBaseline) {
   }
   EXPECT_EQ(now.counters.connect_redirected, static_cast<uint64_t>(kConnections));
   EXPECT_EQ(now.counters.accept_matched, static_cast<uint64_t>(kConnections));
+  EXPECT_EQ(now.counters.sockhash_added, static_cast<uint64_t>(kConnections)) << "two ends per non-blocking client";
 }
 
 }  // namespace

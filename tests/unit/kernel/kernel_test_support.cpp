@@ -212,16 +212,53 @@ int listen_on(const std::string& ip, uint16_t port, uint16_t* port_out) {
 
 int reserve_port(const std::string& ip, uint16_t* port_out) { return bound_socket(ip, 0, port_out); }
 
-int connect_to(int family, const std::string& ip, uint16_t port) {
+int connect_to(int family, const std::string& ip, uint16_t port, Blocking blocking) {
   const sockaddr_storage addr = make_addr(ip, port);
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | (blocking == Blocking::kNo ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -errno;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len(addr)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return -err;
+    int err = errno;
+    if (err == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      socklen_t len = sizeof(err);
+      err = ::poll(&p, 1, 5000) != 1 ? ETIMEDOUT
+            : ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ? errno
+                                                                       : err;
+    }
+    if (err != 0) {
+      ::close(fd);
+      return -err;
+    }
   }
   return fd;
+}
+
+namespace {
+// One read() or write() through `io`; on a non-blocking socket, EAGAIN waits
+// for `event` and tries again.
+template <typename Io>
+ssize_t as_client(int fd, short event, Io io) {
+  const bool nonblocking = (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+  for (;;) {
+    const ssize_t n = io();
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!nonblocking || (errno != EAGAIN && errno != EWOULDBLOCK)) return n;
+    pollfd p{fd, event, 0};
+    if (::poll(&p, 1, 10000) == 0) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+  }
+}
+}  // namespace
+
+ssize_t read_as_client(int fd, void* buf, size_t n) {
+  return as_client(fd, POLLIN, [&] { return ::read(fd, buf, n); });
+}
+
+ssize_t write_as_client(int fd, const void* buf, size_t n) {
+  return as_client(fd, POLLOUT, [&] { return ::write(fd, buf, n); });
 }
 
 std::string peer_of(int fd) {

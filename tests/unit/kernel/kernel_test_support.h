@@ -82,8 +82,21 @@ int listen_on(const std::string& ip, uint16_t port, uint16_t* port_out);
 // connect there that is not redirected is refused.
 int reserve_port(const std::string& ip, uint16_t* port_out);
 
+// How a socket waits for bytes: a blocking one sleeps in read(); a
+// non-blocking one (libpq's, JDBC's, any event loop's) gets EAGAIN and polls.
+// The interception treats them differently (see client_is_nonblocking in
+// bpf/pgw.bpf.c), so tests say which kind of client they are.
+enum class Blocking { kYes, kNo };
+
 // Connects a new socket of `family` to ip:port. Returns the fd or -errno.
-int connect_to(int family, const std::string& ip, uint16_t port);
+// Blocking::kNo makes the socket non-blocking before connect(), as libpq
+// does, and leaves it so.
+int connect_to(int family, const std::string& ip, uint16_t port, Blocking blocking = Blocking::kYes);
+// read()/write() as a client of that kind does them: on a non-blocking
+// socket, EAGAIN means "poll, then try again" (up to 10 s without progress);
+// on a blocking one the call's result stands, EAGAIN included.
+ssize_t read_as_client(int fd, void* buf, size_t n);
+ssize_t write_as_client(int fd, const void* buf, size_t n);
 // getpeername() as a string, e.g. "127.0.0.3:5432" or "[::1]:5432".
 std::string peer_of(int fd);
 // Reads exactly one byte (or returns '\0' on EOF, error or 5 s timeout).
