@@ -7,6 +7,12 @@
 // decided blind: a view over a denied table would look like a harmless
 // table). Snapshots are refreshed after DDL a session forwarded and on a
 // timer; decisions use whatever snapshot is current.
+//
+// A refresh never makes a client wait: the loader takes no lock a client
+// could be queued behind (catalog_loader.h), a first load (sessions are
+// waiting for it) goes before queued refreshes, and a load that failed or
+// left definitions out for a client's lock runs again after a short delay
+// (250 ms, doubling up to the refresh period) instead of waiting for it.
 #pragma once
 
 #include <atomic>
@@ -17,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +47,10 @@ class CatalogEntry {
   std::atomic<bool> ready_{false};  // a load finished (successfully or not)
   bool queued_ = false;
   std::string last_error_;
+  // Loader thread only: what the next load can reuse, and when to retry.
+  policy::DefinitionCache definitions_;
+  std::chrono::milliseconds retry_delay_{0};
+  std::optional<std::chrono::steady_clock::time_point> retry_at_;  // under CatalogStore::mu_
   std::vector<std::function<void()>> on_ready_;  // waiting sessions, called once
 };
 
@@ -60,6 +71,10 @@ class CatalogStore {
  private:
   void run();
   void enqueue(const std::shared_ptr<CatalogEntry>& entry);
+  void load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock);
+  // Entries whose retry time has come go to the queue; returns the next
+  // retry time still ahead, if any.
+  std::optional<std::chrono::steady_clock::time_point> enqueue_due_retries();
 
   std::mutex mu_;
   std::condition_variable cv_;

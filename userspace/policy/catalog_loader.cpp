@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <charconv>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace pgw::policy {
@@ -22,12 +24,10 @@ constexpr const char* kSchemasQuery =
     "SELECT nspname FROM pg_catalog.pg_namespace "
     "WHERE nspname !~ '^pg_(toast_)?temp_'";
 
-// View definitions are what masking traces a view's columns through; the
-// system's own views hold no user data and are left out.
+// Views and materialized views: their definitions are printed separately
+// (see the lock rules in the header).
 constexpr const char* kRelationsQuery =
-    "SELECT c.oid, n.nspname, c.relname, c.relkind, "
-    "CASE WHEN c.relkind IN ('v','m') AND n.nspname NOT IN ('pg_catalog','information_schema') "
-    "THEN pg_catalog.pg_get_viewdef(c.oid) END "
+    "SELECT c.oid, n.nspname, c.relname, c.relkind "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r','v','m','f','p','S') AND c.relpersistence <> 't'";
 
@@ -48,25 +48,116 @@ constexpr const char* kRuleDependenciesQuery =
     "WHERE d.refobjid <> r.ev_class";
 
 // The body of SQL-language functions outside the system schemas: masking
-// traces what they return (a SQL-standard BEGIN ATOMIC body is only
-// available deparsed, by pg_get_function_sqlbody, new in PostgreSQL 14;
-// older servers have prosrc only, and calling the missing function would
-// fail the whole snapshot).
+// traces what they return. A body written as a string (prosrc) is read as
+// it is; a SQL-standard BEGIN ATOMIC body (PostgreSQL 14 and later) is
+// stored parsed and has to be printed (pg_get_function_sqlbody), which is
+// done with the views' precautions: the last column says which.
 constexpr const char* kFunctionsQuery =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
-    "THEN COALESCE(pg_catalog.pg_get_function_sqlbody(p.oid), p.prosrc) END "
+    "AND p.prosqlbody IS NULL THEN p.prosrc END, "
+    "l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') AND p.prosqlbody IS NOT NULL "
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 constexpr const char* kFunctionsQueryBefore14 =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
-    "THEN p.prosrc END "
+    "THEN p.prosrc END, false "
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 
 // Partitions and inheritance children: a parent's mask rules cover them.
 constexpr const char* kInheritanceQuery = "SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits";
+
+// ---- printed definitions ---------------------------------------------------
+
+// What a printed text depends on, as one md5: the xmin of the object's own
+// row (a new version of a rule or function has a new one), then, for every
+// object it refers to (pg_depend), the xmin of that object's row and of its
+// schema's, and for a relation of each of its columns. A rename, a moved
+// schema, a replaced view or a changed column shows as a new fingerprint;
+// nothing in it takes a lock beyond the catalogs' own.
+std::string fingerprint_sql(const std::string& own_xmin, const char* classid, const std::string& objid) {
+  return "pg_catalog.md5(" + own_xmin +
+         "::pg_catalog.text || '|' || COALESCE((SELECT pg_catalog.string_agg(x.part, ',' ORDER BY x.part) "
+         "FROM (SELECT DISTINCT d.refclassid::pg_catalog.text || ':' || d.refobjid::pg_catalog.text || '=' || "
+         "COALESCE(CASE d.refclassid "
+         "WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN (SELECT rc.xmin::pg_catalog.text || '.' || "
+         "rn.xmin::pg_catalog.text || '.' || COALESCE((SELECT pg_catalog.string_agg(a.xmin::pg_catalog.text, "
+         "'.' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = rc.oid), '') "
+         "FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "
+         "WHERE rc.oid = d.refobjid) "
+         "WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
+         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_proc o JOIN pg_catalog.pg_namespace rn "
+         "ON rn.oid = o.pronamespace WHERE o.oid = d.refobjid) "
+         "WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
+         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_type o JOIN pg_catalog.pg_namespace rn "
+         "ON rn.oid = o.typnamespace WHERE o.oid = d.refobjid) "
+         "WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
+         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace rn "
+         "ON rn.oid = o.oprnamespace WHERE o.oid = d.refobjid) "
+         "WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
+         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_collation o JOIN pg_catalog.pg_namespace rn "
+         "ON rn.oid = o.collnamespace WHERE o.oid = d.refobjid) "
+         "END, '') AS part "
+         "FROM pg_catalog.pg_depend d WHERE d.classid = '" +
+         std::string(classid) + "'::pg_catalog.regclass AND d.objid = " + objid + ") x), ''))";
+}
+
+// User views and materialized views (ON SELECT rule) with their fingerprints.
+std::string view_fingerprints_sql() {
+  return "SELECT r.ev_class, " + fingerprint_sql("r.xmin", "pg_catalog.pg_rewrite", "r.oid") +
+         " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class "
+         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+         "WHERE r.rulename = '_RETURN' AND c.relkind IN ('v','m') AND c.relpersistence <> 't' "
+         "AND n.nspname NOT IN ('pg_catalog','information_schema')";
+}
+
+// User SQL functions with a BEGIN ATOMIC body, with their fingerprints.
+std::string atomic_function_fingerprints_sql() {
+  return "SELECT p.oid, " + fingerprint_sql("p.xmin", "pg_catalog.pg_proc", "p.oid") +
+         " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+         "JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
+         "WHERE l.lanname = 'sql' AND p.prosqlbody IS NOT NULL "
+         "AND n.nspname NOT IN ('pg_catalog','information_schema')";
+}
+
+// True when another session (or a prepared transaction) holds or waits for
+// ACCESS EXCLUSIVE on one of `relations` (an SQL set of oids): the one mode
+// that conflicts with the ACCESS SHARE printing takes, and the one a
+// waiting request would queue this connection behind.
+std::string strongly_locked_sql(const std::string& relations) {
+  return "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l "
+         "WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' "
+         "AND l.database = (SELECT db.oid FROM pg_catalog.pg_database db "
+         "WHERE db.datname = pg_catalog.current_database()) "
+         "AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() "
+         "AND l.relation IN (" + relations + "))";
+}
+
+// Prints one definition unless a relation its printing locks is strongly
+// locked: (locked, text). The relations are exactly those the server's
+// AcquireRewriteLocks takes: the view itself and the relations of the
+// range tables (all of them in pg_depend).
+std::string print_view_sql(Oid view) {
+  const std::string oid = std::to_string(view);
+  const std::string relations =
+      "SELECT " + oid + "::pg_catalog.oid UNION ALL SELECT d.refobjid FROM pg_catalog.pg_depend d "
+      "JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid "
+      "WHERE r.ev_class = " + oid + "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
+  return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_viewdef(" + oid +
+         "::pg_catalog.oid) END FROM (SELECT " + strongly_locked_sql(relations) + " AS locked) s";
+}
+
+std::string print_function_sql(Oid function) {
+  const std::string oid = std::to_string(function);
+  const std::string relations =
+      "SELECT d.refobjid FROM pg_catalog.pg_depend d "
+      "WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = " + oid +
+      "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
+  return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_function_sqlbody(" + oid +
+         "::pg_catalog.oid) END FROM (SELECT " + strongly_locked_sql(relations) + " AS locked) s";
+}
 
 struct ConnCloser {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -125,6 +216,58 @@ class Session {
     return ok_status();
   }
 
+  // One definition, printed by `select` ((locked, text), see print_view_sql)
+  // in a savepoint that is rolled back at once: what the printing locked is
+  // released before anything else runs. One round trip when all goes well.
+  struct Printed {
+    bool ok = false;
+    std::string text;
+    std::string why_not;  // when !ok: a strong lock, or the server's error
+  };
+  Result<Printed> print(const std::string& select) {
+    const std::string sql = "SAVEPOINT pgwarden_print; " + select + "; ROLLBACK TO SAVEPOINT pgwarden_print";
+    if (PQsendQuery(conn_, sql.c_str()) == 0)
+      return make_error("catalog of " + where_ + ": printing a definition failed: " + one_line(PQerrorMessage(conn_)));
+    Printed out;
+    bool rolled_back = false, failed = false;
+    std::string error;
+    while (PGresult* raw = PQgetResult(conn_)) {
+      PgResult r(raw);
+      switch (PQresultStatus(raw)) {
+        case PGRES_TUPLES_OK:
+          if (PQntuples(raw) == 1 && PQnfields(raw) == 2) {
+            if (std::string_view(PQgetvalue(raw, 0, 0)) == "t") {
+              out.why_not = "another session holds or waits for ACCESS EXCLUSIVE on a relation it reads";
+            } else if (!PQgetisnull(raw, 0, 1)) {
+              out.ok = true;
+              out.text = PQgetvalue(raw, 0, 1);
+            } else {
+              out.why_not = "the server printed nothing";
+            }
+          }
+          break;
+        case PGRES_COMMAND_OK:
+          rolled_back = std::string_view(PQcmdStatus(raw)) == "ROLLBACK";
+          break;
+        default: {
+          failed = true;
+          const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+          error = (state != nullptr && std::string_view(state) == "55P03" ? "lock_timeout: " : "") +
+                  one_line(PQresultErrorMessage(raw));
+        }
+      }
+    }
+    if (failed) {
+      // The string stopped at the error: the savepoint is still open.
+      out.ok = false;
+      out.why_not = error;
+      if (auto st = command("ROLLBACK TO SAVEPOINT pgwarden_print"); !st) return Error{st.error()};
+    } else if (!rolled_back) {
+      return make_error("catalog of " + where_ + ": printing a definition did not roll its savepoint back");
+    }
+    return out;
+  }
+
   Error bad_value(std::string_view what, int row) const {
     return make_error("catalog of " + where_ + ": unexpected value in " + std::string(what) + " row " +
                       std::to_string(row));
@@ -135,7 +278,55 @@ class Session {
   std::string where_;
 };
 
-Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
+// Fingerprints by oid, from a two-column query.
+Result<std::unordered_map<Oid, std::string>> read_fingerprints(Session& s, const std::string& sql,
+                                                               std::string_view what) {
+  auto r = s.query(sql.c_str(), 2, what);
+  if (!r) return Error{r.error()};
+  std::unordered_map<Oid, std::string> out;
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    Oid oid = 0;
+    if (!parse_number(PQgetvalue(r->get(), i, 0), oid)) return s.bad_value(what, i);
+    out.emplace(oid, PQgetvalue(r->get(), i, 1));
+  }
+  return out;
+}
+
+// The definition of each object `current` lists: from `cached` when its
+// fingerprint is unchanged, else printed now (or deferred). `fresh` gets
+// what this snapshot holds.
+struct DefinitionPass {
+  Session& session;
+  LoadedCatalog& report;
+
+  Result<std::unordered_map<Oid, std::string>> run(
+      const std::unordered_map<Oid, std::string>& current, const std::unordered_map<Oid, DefinitionCache::Entry>& cached,
+      std::unordered_map<Oid, DefinitionCache::Entry>& fresh, std::string (*print_sql)(Oid), std::string_view kind) {
+    std::unordered_map<Oid, std::string> texts;
+    for (const auto& [oid, fingerprint] : current) {
+      if (auto it = cached.find(oid); it != cached.end() && it->second.fingerprint == fingerprint) {
+        texts[oid] = it->second.text;
+        fresh[oid] = it->second;
+        ++report.reused;
+        continue;
+      }
+      auto printed = session.print(print_sql(oid));
+      if (!printed) return Error{printed.error()};
+      if (!printed->ok) {
+        if (report.deferred++ == 0)
+          report.deferred_example = std::string(kind) + " " + std::to_string(oid) + ": " + printed->why_not;
+        continue;
+      }
+      texts[oid] = printed->text;
+      fresh[oid] = DefinitionCache::Entry{fingerprint, std::move(printed->text)};
+      ++report.printed;
+    }
+    return texts;
+  }
+};
+
+Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, DefinitionCache& cache,
+                                 LoadedCatalog& report) {
   CatalogData data;
   data.user = source.user;
 
@@ -151,7 +342,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
   if (!schemas) return Error{schemas.error()};
   for (int i = 0; i < PQntuples(schemas->get()); ++i) data.schemas.emplace_back(PQgetvalue(schemas->get(), i, 0));
 
-  auto rels = s.query(kRelationsQuery, 5, "relations");
+  auto rels = s.query(kRelationsQuery, 4, "relations");
   if (!rels) return Error{rels.error()};
   for (int i = 0; i < PQntuples(rels->get()); ++i) {
     CatalogRelation r;
@@ -160,7 +351,6 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
       return s.bad_value("relations", i);
     r.schema = PQgetvalue(rels->get(), i, 1);
     r.name = PQgetvalue(rels->get(), i, 2);
-    r.definition = PQgetvalue(rels->get(), i, 4);
     r.kind = static_cast<RelationKind>(kind[0]);
     data.relations.push_back(std::move(r));
   }
@@ -196,7 +386,8 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     data.inheritance.push_back(e);
   }
 
-  auto fns = s.query(server_version >= 140000 ? kFunctionsQuery : kFunctionsQueryBefore14, 5, "functions");
+  const bool atomic_bodies = server_version >= 140000;
+  auto fns = s.query(atomic_bodies ? kFunctionsQuery : kFunctionsQueryBefore14, 6, "functions");
   if (!fns) return Error{fns.error()};
   data.functions.reserve(static_cast<std::size_t>(PQntuples(fns->get())));
   for (int i = 0; i < PQntuples(fns->get()); ++i) {
@@ -208,6 +399,31 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source) {
     f.body = PQgetvalue(fns->get(), i, 4);
     data.functions.push_back(std::move(f));
   }
+
+  // The printed definitions come last, from the same snapshot, with every
+  // name qualified (an empty search_path; the user's own was read above).
+  auto views = read_fingerprints(s, view_fingerprints_sql(), "view fingerprints");
+  if (!views) return Error{views.error()};
+  std::unordered_map<Oid, std::string> functions;
+  if (atomic_bodies) {
+    auto fps = read_fingerprints(s, atomic_function_fingerprints_sql(), "function fingerprints");
+    if (!fps) return Error{fps.error()};
+    functions = std::move(*fps);
+  }
+  if (auto st = s.command("SET LOCAL search_path = ''"); !st) return Error{st.error()};
+  DefinitionCache fresh;
+  DefinitionPass pass{s, report};
+  auto view_texts = pass.run(*views, cache.views, fresh.views, print_view_sql, "view");
+  if (!view_texts) return Error{view_texts.error()};
+  auto function_texts = pass.run(functions, cache.functions, fresh.functions, print_function_sql, "function");
+  if (!function_texts) return Error{function_texts.error()};
+  for (CatalogRelation& r : data.relations) {
+    if (auto it = view_texts->find(r.oid); it != view_texts->end()) r.definition = it->second;
+  }
+  for (CatalogFunction& f : data.functions) {
+    if (auto it = function_texts->find(f.oid); it != function_texts->end()) f.body = it->second;
+  }
+  cache = std::move(fresh);
   return data;
 }
 
@@ -225,7 +441,7 @@ CatalogSource catalog_source(const Upstream& upstream, const std::string& dbname
   return s;
 }
 
-Result<std::shared_ptr<const Catalog>> load_catalog(const CatalogSource& source) {
+Result<LoadedCatalog> load_catalog(const CatalogSource& source, DefinitionCache& cache) {
   const std::string where = source.user + "@" +
                             (source.host.find(':') != std::string::npos ? "[" + source.host + "]" : source.host) +
                             ":" + std::to_string(source.port) + "/" + source.dbname;
@@ -239,7 +455,11 @@ Result<std::shared_ptr<const Catalog>> load_catalog(const CatalogSource& source)
     values.push_back(v.c_str());
   };
   const std::string ssl(sslmode(source.tls));
-  const std::string options = "-c statement_timeout=30s -c default_transaction_read_only=on";
+  // lock_timeout: no lock this connection asks for is worth a wait (the
+  // catalogs' own are granted at once unless a client rewrites a catalog,
+  // e.g. VACUUM FULL pg_class); the load fails or defers and runs again.
+  const std::string options =
+      "-c statement_timeout=30s -c lock_timeout=20ms -c default_transaction_read_only=on";
   const std::string utf8 = "UTF8";
   // No password file or service file: the credential comes from the config only.
   const std::string no_file = "/dev/null";
@@ -266,10 +486,19 @@ Result<std::shared_ptr<const Catalog>> load_catalog(const CatalogSource& source)
   Session session(conn.get(), where);
   // One snapshot for every query, so relations and their columns agree.
   if (auto st = session.command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !st) return Error{st.error()};
-  auto data = read_catalog(session, source);
+  LoadedCatalog loaded;
+  auto data = read_catalog(session, source, cache, loaded);
   if (!data) return Error{data.error()};
   (void)session.command("COMMIT");
-  return Catalog::build(std::move(data.value()));
+  loaded.catalog = Catalog::build(std::move(data.value()));
+  return loaded;
+}
+
+Result<std::shared_ptr<const Catalog>> load_catalog(const CatalogSource& source) {
+  DefinitionCache nothing_cached;
+  auto loaded = load_catalog(source, nothing_cached);
+  if (!loaded) return Error{loaded.error()};
+  return loaded->catalog;
 }
 
 }  // namespace pgw::policy
