@@ -26,7 +26,7 @@ std::shared_ptr<CatalogEntry> CatalogStore::get(const policy::Upstream& upstream
   auto key = std::make_pair(upstream.name, database);
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    auto entry = std::make_shared<CatalogEntry>(policy::catalog_source(upstream, database));
+    auto entry = std::make_shared<CatalogEntry>(upstream.name, policy::catalog_source(upstream, database));
     it = entries_.emplace(key, entry).first;
     entry->queued_ = true;
     queue_.push_front(entry);  // sessions wait for it: before any refresh
@@ -41,6 +41,16 @@ std::shared_ptr<CatalogEntry> CatalogStore::get(const policy::Upstream& upstream
 void CatalogStore::refresh(const std::shared_ptr<CatalogEntry>& entry) {
   std::lock_guard lock(mu_);
   enqueue(entry);
+}
+
+void CatalogStore::refresh_all() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, entry] : entries_) enqueue(entry);
+}
+
+void CatalogStore::set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted) {
+  std::lock_guard lock(mu_);
+  definitions_wanted_ = std::move(wanted);
 }
 
 void CatalogStore::enqueue(const std::shared_ptr<CatalogEntry>& entry) {
@@ -94,9 +104,12 @@ void CatalogStore::run() {
 
 // Called with `lock` held; loads without it.
 void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock) {
+  policy::CatalogSource source = entry->source();
+  const auto wanted = definitions_wanted_;
   lock.unlock();
+  source.print_definitions = !wanted || wanted(entry->upstream_);
   const auto started = std::chrono::steady_clock::now();
-  auto loaded = policy::load_catalog(entry->source(), entry->definitions_);
+  auto loaded = policy::load_catalog(source, entry->definitions_);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   lock.lock();
@@ -104,9 +117,10 @@ void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_
   if (loaded) {
     entry->catalog_.store(loaded->catalog, std::memory_order_release);
     entry->last_error_.clear();
-    spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred",
-                  entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(),
-                  loaded->printed, loaded->reused, loaded->deferred);
+    spdlog::debug(
+        "catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred, {} unprintable",
+        entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(), loaded->printed,
+        loaded->reused, loaded->deferred, loaded->unprintable);
     if (loaded->deferred > 0) {
       // Masking treats what is missing as fully masked (views) or opaque
       // (functions) until a later load prints it.

@@ -35,13 +35,15 @@ namespace pgw::engine {
 
 class CatalogEntry {
  public:
-  explicit CatalogEntry(policy::CatalogSource source) : source_(std::move(source)) {}
+  CatalogEntry(std::string upstream, policy::CatalogSource source)
+      : upstream_(std::move(upstream)), source_(std::move(source)) {}
   std::shared_ptr<const policy::Catalog> current() const { return catalog_.load(std::memory_order_acquire); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   const policy::CatalogSource& source() const { return source_; }
 
  private:
   friend class CatalogStore;
+  std::string upstream_;  // the configured upstream's name
   policy::CatalogSource source_;
   std::atomic<std::shared_ptr<const policy::Catalog>> catalog_;
   std::atomic<bool> ready_{false};  // a load finished (successfully or not)
@@ -66,6 +68,16 @@ class CatalogStore {
                                     std::function<void()> on_ready, bool& ready_now);
   // Asks for a fresh snapshot soon (after DDL).
   void refresh(const std::shared_ptr<CatalogEntry>& entry);
+  // Every known snapshot, soon (after a config reload).
+  void refresh_all();
+  // Whether the sessions of an upstream (by name) need view definitions
+  // and function bodies: true when a policy that can serve it masks
+  // (column rules or detectors). Snapshots for an upstream that does not
+  // are loaded without them, and so without taking any lock on a user
+  // relation. Asked at every load, on the loader thread; unset, every
+  // upstream wants them. After a reload that changes the answer, call
+  // refresh_all(): until then a view is masked whole.
+  void set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted);
   void stop();
 
  private:
@@ -81,6 +93,7 @@ class CatalogStore {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<CatalogEntry>> entries_;
   std::deque<std::shared_ptr<CatalogEntry>> queue_;
   bool stopping_ = false;
+  std::function<bool(const std::string&)> definitions_wanted_;
   const std::chrono::seconds refresh_every_;
   std::thread thread_;
 };

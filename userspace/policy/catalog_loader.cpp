@@ -72,34 +72,34 @@ constexpr const char* kInheritanceQuery = "SELECT inhrelid, inhparent FROM pg_ca
 // ---- printed definitions ---------------------------------------------------
 
 // What a printed text depends on, as one md5: the xmin of the object's own
-// row (a new version of a rule or function has a new one), then, for every
-// object it refers to (pg_depend), the xmin of that object's row and of its
-// schema's, and for a relation of each of its columns. A rename, a moved
-// schema, a replaced view or a changed column shows as a new fingerprint;
-// nothing in it takes a lock beyond the catalogs' own.
+// row (a replaced view or function is a new row version), then the names
+// of everything it refers to (pg_depend) as the printed text shows them:
+// each relation with its schema and its columns' names, each function,
+// type, operator and collation with its schema. A rename, a moved object,
+// a new or dropped column changes it; a GRANT or ANALYZE does not. Reading
+// it takes no lock beyond the catalogs' own.
 std::string fingerprint_sql(const std::string& own_xmin, const char* classid, const std::string& objid) {
+  auto named = [](const char* table, const char* alias, const char* name, const char* nsp) {
+    return "(SELECT pg_catalog.quote_ident(rn.nspname) || '.' || pg_catalog.quote_ident(" + std::string(alias) + "." +
+           name + "::pg_catalog.text) FROM pg_catalog." + table + " " + alias +
+           " JOIN pg_catalog.pg_namespace rn ON rn.oid = " + alias + "." + nsp + " WHERE " + alias +
+           ".oid = d.refobjid)";
+  };
   return "pg_catalog.md5(" + own_xmin +
          "::pg_catalog.text || '|' || COALESCE((SELECT pg_catalog.string_agg(x.part, ',' ORDER BY x.part) "
          "FROM (SELECT DISTINCT d.refclassid::pg_catalog.text || ':' || d.refobjid::pg_catalog.text || '=' || "
          "COALESCE(CASE d.refclassid "
-         "WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN (SELECT rc.xmin::pg_catalog.text || '.' || "
-         "rn.xmin::pg_catalog.text || '.' || COALESCE((SELECT pg_catalog.string_agg(a.xmin::pg_catalog.text, "
-         "'.' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = rc.oid), '') "
-         "FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "
-         "WHERE rc.oid = d.refobjid) "
-         "WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
-         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_proc o JOIN pg_catalog.pg_namespace rn "
-         "ON rn.oid = o.pronamespace WHERE o.oid = d.refobjid) "
-         "WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
-         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_type o JOIN pg_catalog.pg_namespace rn "
-         "ON rn.oid = o.typnamespace WHERE o.oid = d.refobjid) "
-         "WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
-         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace rn "
-         "ON rn.oid = o.oprnamespace WHERE o.oid = d.refobjid) "
-         "WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN (SELECT o.xmin::pg_catalog.text || '.' || "
-         "rn.xmin::pg_catalog.text FROM pg_catalog.pg_collation o JOIN pg_catalog.pg_namespace rn "
-         "ON rn.oid = o.collnamespace WHERE o.oid = d.refobjid) "
-         "END, '') AS part "
+         "WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN " +
+         named("pg_class", "rc", "relname", "relnamespace") +
+         " || '(' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname::pg_catalog.text), ',' "
+         "ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = d.refobjid AND a.attnum > 0), '') || ')' "
+         "WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN " + named("pg_proc", "o", "proname", "pronamespace") +
+         " WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN " + named("pg_type", "o", "typname", "typnamespace") +
+         " WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN " +
+         named("pg_operator", "o", "oprname", "oprnamespace") +
+         " WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN " +
+         named("pg_collation", "o", "collname", "collnamespace") +
+         " END, '') AS part "
          "FROM pg_catalog.pg_depend d WHERE d.classid = '" +
          std::string(classid) + "'::pg_catalog.regclass AND d.objid = " + objid + ") x), ''))";
 }
@@ -123,20 +123,27 @@ std::string atomic_function_fingerprints_sql() {
 }
 
 // True when another session (or a prepared transaction) holds or waits for
-// ACCESS EXCLUSIVE on one of `relations` (an SQL set of oids): the one mode
-// that conflicts with the ACCESS SHARE printing takes, and the one a
-// waiting request would queue this connection behind.
-std::string strongly_locked_sql(const std::string& relations) {
+// a lock on one of `relations` (an SQL set of oids) in a mode stronger than
+// ROW EXCLUSIVE. ACCESS EXCLUSIVE conflicts with the ACCESS SHARE that
+// printing takes (and a waiting request would queue this connection behind
+// it); the modes in between are taken by LOCK TABLE, DDL and maintenance,
+// the moments a client is likely to ask for ACCESS EXCLUSIVE next, with
+// NOWAIT perhaps: printing waits for a calmer moment. Plain reads and
+// writes (the three weakest modes) and autovacuum do not hold it back.
+std::string contested_sql(const std::string& relations) {
   return "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l "
-         "WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' "
+         "WHERE l.locktype = 'relation' "
+         "AND l.mode NOT IN ('AccessShareLock','RowShareLock','RowExclusiveLock') "
          "AND l.database = (SELECT db.oid FROM pg_catalog.pg_database db "
          "WHERE db.datname = pg_catalog.current_database()) "
          "AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() "
-         "AND l.relation IN (" + relations + "))";
+         "AND l.relation IN (" + relations + ") "
+         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a "
+         "WHERE a.pid = l.pid AND a.backend_type = 'autovacuum worker'))";
 }
 
-// Prints one definition unless a relation its printing locks is strongly
-// locked: (locked, text). The relations are exactly those the server's
+// Prints one definition unless a relation its printing locks is contested
+// (above): (contested, text). The relations are exactly those the server's
 // AcquireRewriteLocks takes: the view itself and the relations of the
 // range tables (all of them in pg_depend).
 std::string print_view_sql(Oid view) {
@@ -146,7 +153,7 @@ std::string print_view_sql(Oid view) {
       "JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid "
       "WHERE r.ev_class = " + oid + "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
   return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_viewdef(" + oid +
-         "::pg_catalog.oid) END FROM (SELECT " + strongly_locked_sql(relations) + " AS locked) s";
+         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations) + " AS locked) s";
 }
 
 std::string print_function_sql(Oid function) {
@@ -156,7 +163,7 @@ std::string print_function_sql(Oid function) {
       "WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = " + oid +
       "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
   return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_function_sqlbody(" + oid +
-         "::pg_catalog.oid) END FROM (SELECT " + strongly_locked_sql(relations) + " AS locked) s";
+         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations) + " AS locked) s";
 }
 
 struct ConnCloser {
@@ -221,6 +228,7 @@ class Session {
   // released before anything else runs. One round trip when all goes well.
   struct Printed {
     bool ok = false;
+    bool for_a_lock = false;  // !ok because of a client's lock: try again later
     std::string text;
     std::string why_not;  // when !ok: a strong lock, or the server's error
   };
@@ -237,7 +245,8 @@ class Session {
         case PGRES_TUPLES_OK:
           if (PQntuples(raw) == 1 && PQnfields(raw) == 2) {
             if (std::string_view(PQgetvalue(raw, 0, 0)) == "t") {
-              out.why_not = "another session holds or waits for ACCESS EXCLUSIVE on a relation it reads";
+              out.for_a_lock = true;
+              out.why_not = "another session holds or waits for a strong lock on a relation it reads";
             } else if (!PQgetisnull(raw, 0, 1)) {
               out.ok = true;
               out.text = PQgetvalue(raw, 0, 1);
@@ -251,9 +260,14 @@ class Session {
           break;
         default: {
           failed = true;
+          // lock_not_available (lock_timeout) and query_canceled
+          // (statement_timeout) pass; anything else (most often "could not
+          // open relation": dropped since the snapshot) is for the next
+          // snapshot to settle.
           const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-          error = (state != nullptr && std::string_view(state) == "55P03" ? "lock_timeout: " : "") +
-                  one_line(PQresultErrorMessage(raw));
+          const std::string_view code = state != nullptr ? state : "";
+          out.for_a_lock = code == "55P03" || code == "57014";
+          error = one_line(PQresultErrorMessage(raw));
         }
       }
     }
@@ -313,8 +327,11 @@ struct DefinitionPass {
       auto printed = session.print(print_sql(oid));
       if (!printed) return Error{printed.error()};
       if (!printed->ok) {
-        if (report.deferred++ == 0)
+        if (!printed->for_a_lock) {
+          ++report.unprintable;
+        } else if (report.deferred++ == 0) {
           report.deferred_example = std::string(kind) + " " + std::to_string(oid) + ": " + printed->why_not;
+        }
         continue;
       }
       texts[oid] = printed->text;
@@ -402,6 +419,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, Defini
 
   // The printed definitions come last, from the same snapshot, with every
   // name qualified (an empty search_path; the user's own was read above).
+  if (!source.print_definitions) return data;
   auto views = read_fingerprints(s, view_fingerprints_sql(), "view fingerprints");
   if (!views) return Error{views.error()};
   std::unordered_map<Oid, std::string> functions;

@@ -14,15 +14,18 @@
 // server locks the view and every relation the query reads (ACCESS SHARE),
 // which conflicts with a client's ACCESS EXCLUSIVE (LOCK TABLE, DROP,
 // most ALTER TABLE). So a definition is printed only when it is new or
-// changed (a DefinitionCache keeps the last text with a fingerprint of the
-// catalog rows it depends on), only when no other session holds or waits
-// for ACCESS EXCLUSIVE on any of those relations, in a savepoint rolled
-// back at once (its locks are released before the next one is taken), and
-// under lock_timeout (20 ms), so that a lock taken between the check and
-// the print is waited for briefly at most. A definition not printed for a
-// lock is left out of this snapshot (masking then masks that view whole, or
-// treats the function as opaque) and counted in LoadedCatalog::deferred;
-// the caller loads again later.
+// changed (a DefinitionCache keeps the last text with a fingerprint of
+// what it depends on), only when no other session holds or waits for a
+// lock stronger than ROW EXCLUSIVE on any of those relations (LOCK TABLE,
+// DDL, maintenance: a client may be about to ask for ACCESS EXCLUSIVE,
+// with NOWAIT perhaps), in a savepoint rolled back at once (its locks are
+// released before the next one is taken), and under lock_timeout (20 ms),
+// so that a lock taken between the check and the print is waited for
+// briefly at most. A definition not printed for a lock is left out of this
+// snapshot (masking then masks that view whole, or treats the function as
+// opaque) and counted in LoadedCatalog::deferred; the caller loads again
+// later. With CatalogSource::print_definitions off (no masking), nothing is
+// printed and no user relation is locked at all.
 //
 // Definitions are printed with an empty search_path, so every name outside
 // pg_catalog is schema-qualified: the cached text means the same relations
@@ -54,6 +57,10 @@ struct CatalogSource {
   TlsMode tls = TlsMode::prefer;
   std::chrono::milliseconds connect_timeout{5000};
   std::string application_name = "pgwarden-catalog";
+  // Print view definitions and BEGIN ATOMIC bodies (only masking needs
+  // them). Off: the snapshot has none, and loading it takes no lock on any
+  // user relation at all.
+  bool print_definitions = true;
 };
 
 // The source for a configured upstream and the database a session uses
@@ -62,8 +69,8 @@ CatalogSource catalog_source(const Upstream& upstream, const std::string& dbname
 
 // What one load can reuse from the previous one of the same database:
 // printed view definitions and BEGIN ATOMIC bodies by oid, each with the
-// fingerprint of the catalog rows its text depends on (its rule or function
-// row, and the rows of every relation with its columns, function, type,
+// fingerprint of what its text depends on (its own rule or function row,
+// and the names of every relation with its columns, function, type,
 // operator and collation it refers to, with their schemas). Used by one
 // thread at a time.
 struct DefinitionCache {
@@ -81,6 +88,7 @@ struct LoadedCatalog {
   std::size_t reused = 0;    // definitions taken unchanged from the cache
   std::size_t deferred = 0;  // not printed: a client holds a lock they need (load again later)
   std::string deferred_example;  // one of them, and why, for the log
+  std::size_t unprintable = 0;  // the server could not print them (dropped since the snapshot)
 };
 
 // Loads a snapshot, printing only the definitions `cache` does not hold
