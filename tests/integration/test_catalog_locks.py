@@ -18,6 +18,7 @@ print for a client's lock is printed later, and masked whole until then.
 Everything runs in a database of its own on the session cluster.
 """
 
+import re
 import time
 
 import psycopg
@@ -217,8 +218,8 @@ def settle(pw, cluster, since):
 
 
 def printed_views(cluster, since):
-    return [sql[sql.find("pg_get_viewdef("):].split(")", 1)[0] + ")" for _, sql in logged_statements(cluster, since)
-            if "pg_get_viewdef(" in sql]
+    """Every pg_get_viewdef call the server logged (several may share a statement)."""
+    return [call for _, sql in logged_statements(cluster, since) for call in re.findall(r"pg_get_viewdef\([^)]*\)", sql)]
 
 
 @pytest.mark.xfail(strict=True, reason="CatalogStore::set_definitions_wanted is not wired into the engine yet "

@@ -17,7 +17,8 @@ namespace {
 // search_path, which must not change what they read.
 constexpr const char* kSessionQuery =
     "SELECT pg_catalog.current_database(), pg_catalog.current_setting('search_path'), "
-    "pg_catalog.current_setting('server_version_num')";
+    "pg_catalog.current_setting('server_version_num'), "
+    "(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())";
 
 // Other sessions' temporary schemas and relations are theirs alone.
 constexpr const char* kSchemasQuery =
@@ -123,47 +124,49 @@ std::string atomic_function_fingerprints_sql() {
 }
 
 // True when another session (or a prepared transaction) holds or waits for
-// a lock on one of `relations` (an SQL set of oids) in a mode stronger than
-// ROW EXCLUSIVE. ACCESS EXCLUSIVE conflicts with the ACCESS SHARE that
-// printing takes (and a waiting request would queue this connection behind
-// it); the modes in between are taken by LOCK TABLE, DDL and maintenance,
-// the moments a client is likely to ask for ACCESS EXCLUSIVE next, with
-// NOWAIT perhaps: printing waits for a calmer moment. Plain reads and
-// writes (the three weakest modes) and autovacuum do not hold it back.
-std::string contested_sql(const std::string& relations) {
-  return "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l "
+// a lock on one of `relations` (an SQL set of oids) in `database` in a mode
+// stronger than ROW EXCLUSIVE. ACCESS EXCLUSIVE conflicts with the ACCESS
+// SHARE that printing takes (and a waiting request would queue this
+// connection behind it); the modes in between are taken by LOCK TABLE, DDL
+// and maintenance, the moments a client is likely to ask for ACCESS
+// EXCLUSIVE next, with NOWAIT perhaps: printing waits for a calmer moment.
+// Plain reads and writes (the three weakest modes) and autovacuum do not
+// hold it back. (pg_lock_status and pg_stat_get_activity of the one pid
+// rather than the pg_locks and pg_stat_activity views: a tenth of the cost,
+// and this runs once per definition.)
+std::string contested_sql(const std::string& relations, Oid database) {
+  return "EXISTS (SELECT 1 FROM pg_catalog.pg_lock_status() l "
          "WHERE l.locktype = 'relation' "
          "AND l.mode NOT IN ('AccessShareLock','RowShareLock','RowExclusiveLock') "
-         "AND l.database = (SELECT db.oid FROM pg_catalog.pg_database db "
-         "WHERE db.datname = pg_catalog.current_database()) "
+         "AND l.database = " + std::to_string(database) + "::pg_catalog.oid "
          "AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() "
          "AND l.relation IN (" + relations + ") "
-         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a "
-         "WHERE a.pid = l.pid AND a.backend_type = 'autovacuum worker'))";
+         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(l.pid) a "
+         "WHERE a.backend_type = 'autovacuum worker'))";
 }
 
 // Prints one definition unless a relation its printing locks is contested
 // (above): (contested, text). The relations are exactly those the server's
 // AcquireRewriteLocks takes: the view itself and the relations of the
 // range tables (all of them in pg_depend).
-std::string print_view_sql(Oid view) {
+std::string print_view_sql(Oid view, Oid database) {
   const std::string oid = std::to_string(view);
   const std::string relations =
       "SELECT " + oid + "::pg_catalog.oid UNION ALL SELECT d.refobjid FROM pg_catalog.pg_depend d "
       "JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid "
       "WHERE r.ev_class = " + oid + "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
   return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_viewdef(" + oid +
-         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations) + " AS locked) s";
+         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations, database) + " AS locked) s";
 }
 
-std::string print_function_sql(Oid function) {
+std::string print_function_sql(Oid function, Oid database) {
   const std::string oid = std::to_string(function);
   const std::string relations =
       "SELECT d.refobjid FROM pg_catalog.pg_depend d "
       "WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = " + oid +
       "::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass";
   return "SELECT s.locked, CASE WHEN s.locked THEN NULL ELSE pg_catalog.pg_get_function_sqlbody(" + oid +
-         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations) + " AS locked) s";
+         "::pg_catalog.oid) END FROM (SELECT " + contested_sql(relations, database) + " AS locked) s";
 }
 
 struct ConnCloser {
@@ -223,62 +226,69 @@ class Session {
     return ok_status();
   }
 
-  // One definition, printed by `select` ((locked, text), see print_view_sql)
-  // in a savepoint that is rolled back at once: what the printing locked is
-  // released before anything else runs. One round trip when all goes well.
+  // Definitions, each printed by its `select` ((contested, text), see
+  // print_view_sql) and followed by a rollback to a savepoint taken before
+  // the first: what printing one locked is released before the next one
+  // runs. Up to kPrintBatch of them travel in one simple Query; one that
+  // fails ends that string (the server skips the rest), and the next
+  // string starts after it.
   struct Printed {
     bool ok = false;
     bool for_a_lock = false;  // !ok because of a client's lock: try again later
     std::string text;
     std::string why_not;  // when !ok: a strong lock, or the server's error
   };
-  Result<Printed> print(const std::string& select) {
-    const std::string sql = "SAVEPOINT pgwarden_print; " + select + "; ROLLBACK TO SAVEPOINT pgwarden_print";
-    if (PQsendQuery(conn_, sql.c_str()) == 0)
-      return make_error("catalog of " + where_ + ": printing a definition failed: " + one_line(PQerrorMessage(conn_)));
-    Printed out;
-    bool rolled_back = false, failed = false;
-    std::string error;
-    while (PGresult* raw = PQgetResult(conn_)) {
-      PgResult r(raw);
-      switch (PQresultStatus(raw)) {
-        case PGRES_TUPLES_OK:
-          if (PQntuples(raw) == 1 && PQnfields(raw) == 2) {
-            if (std::string_view(PQgetvalue(raw, 0, 0)) == "t") {
-              out.for_a_lock = true;
-              out.why_not = "another session holds or waits for a strong lock on a relation it reads";
-            } else if (!PQgetisnull(raw, 0, 1)) {
-              out.ok = true;
-              out.text = PQgetvalue(raw, 0, 1);
-            } else {
-              out.why_not = "the server printed nothing";
-            }
+  Result<std::vector<Printed>> print_all(const std::vector<std::string>& selects) {
+    constexpr std::size_t kPrintBatch = 64;
+    std::vector<Printed> out(selects.size());
+    if (selects.empty()) return out;
+    if (auto st = command("SAVEPOINT pgwarden_print"); !st) return Error{st.error()};
+    std::size_t next = 0;
+    while (next < selects.size()) {
+      std::string sql;
+      const std::size_t end = std::min(selects.size(), next + kPrintBatch);
+      for (std::size_t i = next; i < end; ++i) sql += selects[i] + "; ROLLBACK TO SAVEPOINT pgwarden_print; ";
+      if (PQsendQuery(conn_, sql.c_str()) == 0)
+        return make_error("catalog of " + where_ + ": printing definitions failed: " + one_line(PQerrorMessage(conn_)));
+      std::size_t at = next;  // the definition the next SELECT result belongs to
+      bool failed = false;
+      while (PGresult* raw = PQgetResult(conn_)) {
+        PgResult r(raw);
+        const ExecStatusType status = PQresultStatus(raw);
+        if (status == PGRES_COMMAND_OK) continue;  // the rollbacks
+        if (at >= end) return make_error("catalog of " + where_ + ": printing definitions: unexpected result");
+        Printed& p = out[at++];
+        if (status == PGRES_TUPLES_OK && PQntuples(raw) == 1 && PQnfields(raw) == 2) {
+          if (std::string_view(PQgetvalue(raw, 0, 0)) == "t") {
+            p.for_a_lock = true;
+            p.why_not = "another session holds or waits for a strong lock on a relation it reads";
+          } else if (!PQgetisnull(raw, 0, 1)) {
+            p.ok = true;
+            p.text = PQgetvalue(raw, 0, 1);
+          } else {
+            p.why_not = "the server printed nothing";
           }
-          break;
-        case PGRES_COMMAND_OK:
-          rolled_back = std::string_view(PQcmdStatus(raw)) == "ROLLBACK";
-          break;
-        default: {
-          failed = true;
+        } else {
           // lock_not_available (lock_timeout) and query_canceled
           // (statement_timeout) pass; anything else (most often "could not
           // open relation": dropped since the snapshot) is for the next
           // snapshot to settle.
+          failed = true;
           const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
           const std::string_view code = state != nullptr ? state : "";
-          out.for_a_lock = code == "55P03" || code == "57014";
-          error = one_line(PQresultErrorMessage(raw));
+          p.for_a_lock = code == "55P03" || code == "57014";
+          p.why_not = one_line(PQresultErrorMessage(raw));
         }
       }
+      if (failed) {
+        if (auto st = command("ROLLBACK TO SAVEPOINT pgwarden_print"); !st) return Error{st.error()};
+      } else if (at != end) {
+        return make_error("catalog of " + where_ + ": printing definitions: " + std::to_string(end - at) +
+                          " result(s) missing");
+      }
+      next = at;
     }
-    if (failed) {
-      // The string stopped at the error: the savepoint is still open.
-      out.ok = false;
-      out.why_not = error;
-      if (auto st = command("ROLLBACK TO SAVEPOINT pgwarden_print"); !st) return Error{st.error()};
-    } else if (!rolled_back) {
-      return make_error("catalog of " + where_ + ": printing a definition did not roll its savepoint back");
-    }
+    if (auto st = command("RELEASE SAVEPOINT pgwarden_print"); !st) return Error{st.error()};
     return out;
   }
 
@@ -312,30 +322,41 @@ Result<std::unordered_map<Oid, std::string>> read_fingerprints(Session& s, const
 struct DefinitionPass {
   Session& session;
   LoadedCatalog& report;
+  Oid database;
 
   Result<std::unordered_map<Oid, std::string>> run(
       const std::unordered_map<Oid, std::string>& current, const std::unordered_map<Oid, DefinitionCache::Entry>& cached,
-      std::unordered_map<Oid, DefinitionCache::Entry>& fresh, std::string (*print_sql)(Oid), std::string_view kind) {
+      std::unordered_map<Oid, DefinitionCache::Entry>& fresh, std::string (*print_sql)(Oid, Oid),
+      std::string_view kind) {
     std::unordered_map<Oid, std::string> texts;
+    std::vector<std::pair<Oid, const std::string*>> to_print;  // oid, fingerprint
     for (const auto& [oid, fingerprint] : current) {
       if (auto it = cached.find(oid); it != cached.end() && it->second.fingerprint == fingerprint) {
         texts[oid] = it->second.text;
         fresh[oid] = it->second;
         ++report.reused;
-        continue;
+      } else {
+        to_print.emplace_back(oid, &fingerprint);
       }
-      auto printed = session.print(print_sql(oid));
-      if (!printed) return Error{printed.error()};
-      if (!printed->ok) {
-        if (!printed->for_a_lock) {
+    }
+    std::vector<std::string> selects;
+    selects.reserve(to_print.size());
+    for (const auto& [oid, fingerprint] : to_print) selects.push_back(print_sql(oid, database));
+    auto printed = session.print_all(selects);
+    if (!printed) return Error{printed.error()};
+    for (std::size_t i = 0; i < to_print.size(); ++i) {
+      const Oid oid = to_print[i].first;
+      Session::Printed& p = (*printed)[i];
+      if (!p.ok) {
+        if (!p.for_a_lock) {
           ++report.unprintable;
         } else if (report.deferred++ == 0) {
-          report.deferred_example = std::string(kind) + " " + std::to_string(oid) + ": " + printed->why_not;
+          report.deferred_example = std::string(kind) + " " + std::to_string(oid) + ": " + p.why_not;
         }
         continue;
       }
-      texts[oid] = printed->text;
-      fresh[oid] = DefinitionCache::Entry{fingerprint, std::move(printed->text)};
+      texts[oid] = p.text;
+      fresh[oid] = DefinitionCache::Entry{*to_print[i].second, std::move(p.text)};
       ++report.printed;
     }
     return texts;
@@ -347,13 +368,16 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, Defini
   CatalogData data;
   data.user = source.user;
 
-  auto session = s.query(kSessionQuery, 3, "the session settings");
+  auto session = s.query(kSessionQuery, 4, "the session settings");
   if (!session) return Error{session.error()};
   if (PQntuples(session->get()) != 1) return s.bad_value("the session settings", 0);
   data.database = PQgetvalue(session->get(), 0, 0);
   data.search_path = PQgetvalue(session->get(), 0, 1);
   int server_version = 0;
-  if (!parse_number(PQgetvalue(session->get(), 0, 2), server_version)) return s.bad_value("the session settings", 0);
+  Oid database = 0;
+  if (!parse_number(PQgetvalue(session->get(), 0, 2), server_version) ||
+      !parse_number(PQgetvalue(session->get(), 0, 3), database))
+    return s.bad_value("the session settings", 0);
 
   auto schemas = s.query(kSchemasQuery, 1, "schemas");
   if (!schemas) return Error{schemas.error()};
@@ -430,7 +454,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, Defini
   }
   if (auto st = s.command("SET LOCAL search_path = ''"); !st) return Error{st.error()};
   DefinitionCache fresh;
-  DefinitionPass pass{s, report};
+  DefinitionPass pass{s, report, database};
   auto view_texts = pass.run(*views, cache.views, fresh.views, print_view_sql, "view");
   if (!view_texts) return Error{view_texts.error()};
   auto function_texts = pass.run(functions, cache.functions, fresh.functions, print_function_sql, "function");
