@@ -6,7 +6,8 @@ list, cached in /var/cache/pgwarden-tests; harness/regress_source.py),
 with regress.so built from it against the server headers. Debian's own
 pg_regress runs parallel_schedule, with its default parallelism:
 
-1. directly, against a fresh cluster on 127.0.0.3 (SCRAM, with the password);
+1. directly, against a fresh cluster on 127.0.0.3 (port 5432 unless taken;
+   SCRAM, with the password);
 2. through pgwarden's transparent path, against another fresh cluster:
    pg_regress and every psql it starts run in a cgroup of the test's own,
    connect to 127.0.0.3:5432 with no password, and eBPF redirects them to
@@ -31,6 +32,7 @@ without the source package), fails instead under PGWARDEN_REQUIRE_BPF=1.
 A failure prints each difference and keeps the diffs in a directory it names.
 """
 
+import contextlib
 import difflib
 import os
 import shutil
@@ -42,9 +44,9 @@ import pytest
 from harness import PgCluster, client_env
 from harness import intercept as ic
 from harness import policy_source, regress_run, regress_source
+from harness.system import free_port
 
 DB_HOST = "127.0.0.3"
-DB_PORT = ic.db_port(DB_HOST)
 IDENTITY = "regress"
 
 
@@ -59,8 +61,25 @@ def suite():
         ic.skip_or_fail(f"PostgreSQL's regression suite is not available: {exc}")
 
 
+@contextlib.contextmanager
 def cluster():
-    return PgCluster(host=DB_HOST, port=DB_PORT, sample_data=False, app_owner_superuser=True)
+    """A fresh cluster on 127.0.0.3: on port 5432 when it is free (what a
+    workload expects), else on a free one. Other test runs on this host may
+    take the port between the check and the start: then another one (the
+    port shows in no result file)."""
+    for attempt in range(5):
+        port = ic.db_port(DB_HOST) if attempt == 0 else free_port(DB_HOST)
+        pg = PgCluster(host=DB_HOST, port=port, sample_data=False, app_owner_superuser=True)
+        try:
+            pg.start()
+            break
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc) or attempt == 4:
+                raise
+    try:
+        yield pg
+    finally:
+        pg.close()
 
 
 def allow_everything(pg):
@@ -89,7 +108,7 @@ class Runs:
 
     def run_direct(self, name):
         with cluster() as pg:
-            run = regress_run.run_schedule(self.suite, self.outdir, DB_HOST, DB_PORT, pg.app_user,
+            run = regress_run.run_schedule(self.suite, self.outdir, DB_HOST, pg.port, pg.app_user,
                                            client_env(password=pg.app_password))
         self.direct.append(run.keep(os.path.join(self.dir, name)))
         return run
@@ -97,13 +116,13 @@ class Runs:
     def run_through_pgwarden(self):
         with cluster() as pg:
             script = ic.ClientScript()
-            rig = ic.InterceptRig(pg, script, DB_HOST, DB_PORT)
+            rig = ic.InterceptRig(pg, script, DB_HOST, pg.port)
             errors = []
             try:
                 identities = [{"name": IDENTITY, "match": {"cgroup": rig.clients.path + "/**", "uid": [0]}}]
                 pw = rig.pgwarden(identities=identities,
                                   policies=[{"identity": IDENTITY, "allow": allow_everything(pg)}])
-                run = regress_run.run_schedule(self.suite, self.outdir, DB_HOST, DB_PORT, pg.app_user,
+                run = regress_run.run_schedule(self.suite, self.outdir, DB_HOST, pg.port, pg.app_user,
                                                client_env(), wrap=rig.clients.argv)
                 pw.check_not_exited()
                 self.redirected = rig.status(pw)["intercept"]["counters"]["connect_redirected"]

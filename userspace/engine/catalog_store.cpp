@@ -117,17 +117,19 @@ void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_
   if (loaded) {
     entry->catalog_.store(loaded->catalog, std::memory_order_release);
     entry->last_error_.clear();
-    spdlog::debug(
-        "catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred, {} unprintable",
-        entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(), loaded->printed,
-        loaded->reused, loaded->deferred, loaded->unprintable);
+    spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred",
+                  entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(),
+                  loaded->printed, loaded->reused, loaded->deferred);
     if (loaded->deferred > 0) {
       // Masking treats what is missing as fully masked (views) or opaque
       // (functions) until a later load prints it.
       again = true;
       spdlog::info("catalog of database \"{}\": {} definition(s) left for later, e.g. {}", entry->source().dbname,
                    loaded->deferred, loaded->deferred_example);
+    } else if (entry->definitions_deferred_) {
+      spdlog::info("catalog of database \"{}\": the definitions left for later are printed", entry->source().dbname);
     }
+    entry->definitions_deferred_ = loaded->deferred > 0;
   } else if (entry->last_error_ != loaded.error()) {
     // Decisions go on without a catalog, which is stricter, not looser.
     entry->last_error_ = loaded.error();

@@ -51,6 +51,7 @@ class CatalogEntry {
   std::string last_error_;
   // Loader thread only: what the next load can reuse, and when to retry.
   policy::DefinitionCache definitions_;
+  bool definitions_deferred_ = false;  // the last load left some out
   std::chrono::milliseconds retry_delay_{0};
   std::optional<std::chrono::steady_clock::time_point> retry_at_;  // under CatalogStore::mu_
   std::vector<std::function<void()>> on_ready_;  // waiting sessions, called once

@@ -234,9 +234,8 @@ class Session {
   // string starts after it.
   struct Printed {
     bool ok = false;
-    bool for_a_lock = false;  // !ok because of a client's lock: try again later
     std::string text;
-    std::string why_not;  // when !ok: a strong lock, or the server's error
+    std::string why_not;  // when !ok: a client's lock, or the server's error
   };
   Result<std::vector<Printed>> print_all(const std::vector<std::string>& selects) {
     constexpr std::size_t kPrintBatch = 64;
@@ -260,7 +259,6 @@ class Session {
         Printed& p = out[at++];
         if (status == PGRES_TUPLES_OK && PQntuples(raw) == 1 && PQnfields(raw) == 2) {
           if (std::string_view(PQgetvalue(raw, 0, 0)) == "t") {
-            p.for_a_lock = true;
             p.why_not = "another session holds or waits for a strong lock on a relation it reads";
           } else if (!PQgetisnull(raw, 0, 1)) {
             p.ok = true;
@@ -269,15 +267,11 @@ class Session {
             p.why_not = "the server printed nothing";
           }
         } else {
-          // lock_not_available (lock_timeout) and query_canceled
-          // (statement_timeout) pass; anything else (most often "could not
-          // open relation": dropped since the snapshot) is for the next
-          // snapshot to settle.
+          // lock_timeout (55P03), or most often "could not open relation":
+          // dropped since the snapshot.
           failed = true;
           const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-          const std::string_view code = state != nullptr ? state : "";
-          p.for_a_lock = code == "55P03" || code == "57014";
-          p.why_not = one_line(PQresultErrorMessage(raw));
+          p.why_not = std::string(state != nullptr ? state : "?????") + " " + one_line(PQresultErrorMessage(raw));
         }
       }
       if (failed) {
@@ -348,11 +342,11 @@ struct DefinitionPass {
       const Oid oid = to_print[i].first;
       Session::Printed& p = (*printed)[i];
       if (!p.ok) {
-        if (!p.for_a_lock) {
-          ++report.unprintable;
-        } else if (report.deferred++ == 0) {
+        // Whatever the reason (a client's lock, or the object dropped since
+        // the snapshot), the next load tries again: it either prints it or
+        // no longer lists it.
+        if (report.deferred++ == 0)
           report.deferred_example = std::string(kind) + " " + std::to_string(oid) + ": " + p.why_not;
-        }
         continue;
       }
       texts[oid] = p.text;

@@ -86,9 +86,10 @@ struct LoadedCatalog {
   std::shared_ptr<const Catalog> catalog;
   std::size_t printed = 0;   // definitions printed by this load
   std::size_t reused = 0;    // definitions taken unchanged from the cache
-  std::size_t deferred = 0;  // not printed: a client holds a lock they need (load again later)
+  // Not printed (a client holds a lock they need, or the object was dropped
+  // since the snapshot): load again later.
+  std::size_t deferred = 0;
   std::string deferred_example;  // one of them, and why, for the log
-  std::size_t unprintable = 0;  // the server could not print them (dropped since the snapshot)
 };
 
 // Loads a snapshot, printing only the definitions `cache` does not hold
