@@ -258,16 +258,19 @@ def test_with_masking_a_view_is_printed_again_only_when_what_it_names_changes(pw
 
 
 def test_a_replaced_view_is_printed_again_and_masked_by_its_new_definition(pw, cluster):
-    """An attacker's use of the cache: a view with the same column names and
-    count is replaced to read the masked column. A cached text of the old
-    definition would trace `note` to the clean t2.note and let t1.secret out."""
-    cluster.execute_app("CREATE VIEW public.swap AS SELECT t2.id, t2.note FROM t2", dbname=DB)
+    """An attacker's use of the cache: a view is replaced by one that reads
+    the same columns of the same tables, in swapped places. Everything it
+    names is unchanged; a cached text of the old definition would trace `b`
+    to the clean t2.note and let t1.secret out through it."""
+    cluster.execute_app("CREATE VIEW public.swap AS SELECT t1.secret AS a, t2.note AS b "
+                        "FROM t1 JOIN t2 USING (id)", dbname=DB)
     since = log_statements(cluster)
     settle(pw, cluster, since)
     with pw.connect(dbname=DB, autocommit=True) as conn:
-        assert conn.execute("SELECT note FROM swap").fetchall() == [("a note",)]
-    cluster.execute_app("CREATE OR REPLACE VIEW public.swap AS SELECT t1.id, t1.secret AS note FROM t1", dbname=DB)
+        assert conn.execute("SELECT a, b FROM swap").fetchall() == [("************", "a note")]
+    cluster.execute_app("CREATE OR REPLACE VIEW public.swap AS SELECT t2.note AS a, t1.secret AS b "
+                        "FROM t1 JOIN t2 USING (id)", dbname=DB)
     settle(pw, cluster, since)
     with pw.connect(dbname=DB, autocommit=True) as conn:
-        rows = conn.execute("SELECT note FROM swap").fetchall()
-    assert rows == [("************",)], rows
+        rows = conn.execute("SELECT a, b FROM swap").fetchall()
+    assert rows == [("a note", "************")], rows
