@@ -26,10 +26,10 @@ std::shared_ptr<CatalogEntry> CatalogStore::get(const policy::Upstream& upstream
   auto key = std::make_pair(upstream.name, database);
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    auto entry = std::make_shared<CatalogEntry>(policy::catalog_source(upstream, database));
+    auto entry = std::make_shared<CatalogEntry>(upstream.name, policy::catalog_source(upstream, database));
     it = entries_.emplace(key, entry).first;
     entry->queued_ = true;
-    queue_.push_back(entry);
+    queue_.push_front(entry);  // sessions wait for it: before any refresh
     cv_.notify_all();
   }
   const auto& entry = it->second;
@@ -43,6 +43,16 @@ void CatalogStore::refresh(const std::shared_ptr<CatalogEntry>& entry) {
   enqueue(entry);
 }
 
+void CatalogStore::refresh_all() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, entry] : entries_) enqueue(entry);
+}
+
+void CatalogStore::set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted) {
+  std::lock_guard lock(mu_);
+  definitions_wanted_ = std::move(wanted);
+}
+
 void CatalogStore::enqueue(const std::shared_ptr<CatalogEntry>& entry) {
   if (entry->queued_) return;
   entry->queued_ = true;
@@ -50,46 +60,96 @@ void CatalogStore::enqueue(const std::shared_ptr<CatalogEntry>& entry) {
   cv_.notify_all();
 }
 
+namespace {
+constexpr std::chrono::milliseconds kFirstRetry{250};
+}  // namespace
+
+std::optional<std::chrono::steady_clock::time_point> CatalogStore::enqueue_due_retries() {
+  const auto now = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (auto& [key, entry] : entries_) {
+    if (!entry->retry_at_) continue;
+    if (*entry->retry_at_ <= now) {
+      entry->retry_at_.reset();
+      enqueue(entry);
+    } else if (!next || *entry->retry_at_ < *next) {
+      next = entry->retry_at_;
+    }
+  }
+  return next;
+}
+
 void CatalogStore::run() {
   auto next_refresh = std::chrono::steady_clock::now() + refresh_every_;
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    const auto next_retry = enqueue_due_retries();
     if (queue_.empty()) {
-      cv_.wait_until(lock, next_refresh, [this] { return stopping_ || !queue_.empty(); });
+      const auto wake = next_retry ? std::min(*next_retry, next_refresh) : next_refresh;
+      cv_.wait_until(lock, wake, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) break;
-      if (queue_.empty()) {
+      if (queue_.empty() && std::chrono::steady_clock::now() >= next_refresh) {
         // The timer: every known catalog gets a fresh snapshot.
         for (auto& [key, entry] : entries_) enqueue(entry);
         next_refresh = std::chrono::steady_clock::now() + refresh_every_;
-        continue;
       }
+      continue;
     }
     auto entry = queue_.front();
     queue_.pop_front();
     entry->queued_ = false;
-    lock.unlock();
-    const auto started = std::chrono::steady_clock::now();
-    auto loaded = policy::load_catalog(entry->source());
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    lock.lock();
-    if (loaded) {
-      entry->catalog_.store(*loaded, std::memory_order_release);
-      entry->last_error_.clear();
-      spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations", entry->source().host, entry->source().dbname,
-                    ms, (*loaded)->relation_count());
-    } else if (entry->last_error_ != loaded.error()) {
-      // Decisions go on without a catalog, which is stricter, not looser.
-      entry->last_error_ = loaded.error();
-      spdlog::warn("catalog of database \"{}\" could not be loaded: {}", entry->source().dbname, loaded.error());
-    }
-    entry->ready_.store(true, std::memory_order_release);
-    auto waiting = std::move(entry->on_ready_);
-    entry->on_ready_.clear();
-    lock.unlock();
-    for (auto& f : waiting) f();
-    lock.lock();
+    load(entry, lock);
   }
+}
+
+// Called with `lock` held; loads without it.
+void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock) {
+  policy::CatalogSource source = entry->source();
+  const auto wanted = definitions_wanted_;
+  lock.unlock();
+  source.print_definitions = !wanted || wanted(entry->upstream_);
+  const auto started = std::chrono::steady_clock::now();
+  auto loaded = policy::load_catalog(source, entry->definitions_);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  lock.lock();
+  bool again = !loaded;
+  if (loaded) {
+    entry->catalog_.store(loaded->catalog, std::memory_order_release);
+    entry->last_error_.clear();
+    spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred",
+                  entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(),
+                  loaded->printed, loaded->reused, loaded->deferred);
+    if (loaded->deferred > 0) {
+      // Masking treats what is missing as fully masked (views) or opaque
+      // (functions) until a later load prints it.
+      again = true;
+      spdlog::info("catalog of database \"{}\": {} definition(s) left for later, e.g. {}", entry->source().dbname,
+                   loaded->deferred, loaded->deferred_example);
+    } else if (entry->definitions_deferred_) {
+      spdlog::info("catalog of database \"{}\": the definitions left for later are printed", entry->source().dbname);
+    }
+    entry->definitions_deferred_ = loaded->deferred > 0;
+  } else if (entry->last_error_ != loaded.error()) {
+    // Decisions go on without a catalog, which is stricter, not looser.
+    entry->last_error_ = loaded.error();
+    spdlog::warn("catalog of database \"{}\" could not be loaded: {}", entry->source().dbname, loaded.error());
+  }
+  if (again) {
+    entry->retry_delay_ = entry->retry_delay_.count() == 0
+                              ? kFirstRetry
+                              : std::min<std::chrono::milliseconds>(entry->retry_delay_ * 2, refresh_every_);
+    entry->retry_at_ = std::chrono::steady_clock::now() + entry->retry_delay_;
+  } else {
+    entry->retry_delay_ = std::chrono::milliseconds(0);
+    entry->retry_at_.reset();
+  }
+  entry->ready_.store(true, std::memory_order_release);
+  auto waiting = std::move(entry->on_ready_);
+  entry->on_ready_.clear();
+  lock.unlock();
+  for (auto& f : waiting) f();
+  lock.lock();
 }
 
 }  // namespace pgw::engine

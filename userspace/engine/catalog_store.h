@@ -7,6 +7,12 @@
 // decided blind: a view over a denied table would look like a harmless
 // table). Snapshots are refreshed after DDL a session forwarded and on a
 // timer; decisions use whatever snapshot is current.
+//
+// A refresh never makes a client wait: the loader takes no lock a client
+// could be queued behind (catalog_loader.h), a first load (sessions are
+// waiting for it) goes before queued refreshes, and a load that failed or
+// left definitions out for a client's lock runs again after a short delay
+// (250 ms, doubling up to the refresh period) instead of waiting for it.
 #pragma once
 
 #include <atomic>
@@ -17,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,18 +35,25 @@ namespace pgw::engine {
 
 class CatalogEntry {
  public:
-  explicit CatalogEntry(policy::CatalogSource source) : source_(std::move(source)) {}
+  CatalogEntry(std::string upstream, policy::CatalogSource source)
+      : upstream_(std::move(upstream)), source_(std::move(source)) {}
   std::shared_ptr<const policy::Catalog> current() const { return catalog_.load(std::memory_order_acquire); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   const policy::CatalogSource& source() const { return source_; }
 
  private:
   friend class CatalogStore;
+  std::string upstream_;  // the configured upstream's name
   policy::CatalogSource source_;
   std::atomic<std::shared_ptr<const policy::Catalog>> catalog_;
   std::atomic<bool> ready_{false};  // a load finished (successfully or not)
   bool queued_ = false;
   std::string last_error_;
+  // Loader thread only: what the next load can reuse, and when to retry.
+  policy::DefinitionCache definitions_;
+  bool definitions_deferred_ = false;  // the last load left some out
+  std::chrono::milliseconds retry_delay_{0};
+  std::optional<std::chrono::steady_clock::time_point> retry_at_;  // under CatalogStore::mu_
   std::vector<std::function<void()>> on_ready_;  // waiting sessions, called once
 };
 
@@ -55,17 +69,32 @@ class CatalogStore {
                                     std::function<void()> on_ready, bool& ready_now);
   // Asks for a fresh snapshot soon (after DDL).
   void refresh(const std::shared_ptr<CatalogEntry>& entry);
+  // Every known snapshot, soon (after a config reload).
+  void refresh_all();
+  // Whether the sessions of an upstream (by name) need view definitions
+  // and function bodies: true when a policy that can serve it masks
+  // (column rules or detectors). Snapshots for an upstream that does not
+  // are loaded without them, and so without taking any lock on a user
+  // relation. Asked at every load, on the loader thread; unset, every
+  // upstream wants them. After a reload that changes the answer, call
+  // refresh_all(): until then a view is masked whole.
+  void set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted);
   void stop();
 
  private:
   void run();
   void enqueue(const std::shared_ptr<CatalogEntry>& entry);
+  void load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock);
+  // Entries whose retry time has come go to the queue; returns the next
+  // retry time still ahead, if any.
+  std::optional<std::chrono::steady_clock::time_point> enqueue_due_retries();
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<CatalogEntry>> entries_;
   std::deque<std::shared_ptr<CatalogEntry>> queue_;
   bool stopping_ = false;
+  std::function<bool(const std::string&)> definitions_wanted_;
   const std::chrono::seconds refresh_every_;
   std::thread thread_;
 };
