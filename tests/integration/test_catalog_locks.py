@@ -226,8 +226,6 @@ def printed_views(cluster, since):
     return [call for _, sql in logged_statements(cluster, since) for call in re.findall(r"pg_get_viewdef\([^)]*\)", sql)]
 
 
-@pytest.mark.xfail(strict=True, reason="CatalogStore::set_definitions_wanted is not wired into the engine yet "
-                                       "(engine.cpp: masking policies of the upstream; refresh_all on reload)")
 def test_without_masking_the_catalog_connection_prints_no_definition(make_pgwarden, locks_db, cluster):
     """Only masking traces view definitions. Without a mask rule pgwarden's
     catalog connection reads system catalogs only and takes no lock on any

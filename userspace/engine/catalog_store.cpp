@@ -48,6 +48,22 @@ void CatalogStore::refresh_all() {
   for (auto& [key, entry] : entries_) enqueue(entry);
 }
 
+void CatalogStore::set_on_loaded(LoadedHook hook) {
+  std::lock_guard lock(mu_);
+  on_loaded_ = std::move(hook);
+}
+
+void CatalogStore::for_each_current(const LoadedHook& f) {
+  std::vector<std::pair<std::string, std::shared_ptr<const policy::Catalog>>> current;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, entry] : entries_) {
+      if (auto c = entry->current()) current.emplace_back(entry->upstream_, std::move(c));
+    }
+  }
+  for (const auto& [upstream, catalog] : current) f(upstream, catalog);
+}
+
 void CatalogStore::set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted) {
   std::lock_guard lock(mu_);
   definitions_wanted_ = std::move(wanted);
@@ -106,12 +122,14 @@ void CatalogStore::run() {
 void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock) {
   policy::CatalogSource source = entry->source();
   const auto wanted = definitions_wanted_;
+  const auto on_loaded = on_loaded_;
   lock.unlock();
   source.print_definitions = !wanted || wanted(entry->upstream_);
   const auto started = std::chrono::steady_clock::now();
   auto loaded = policy::load_catalog(source, entry->definitions_);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  if (loaded && on_loaded) on_loaded(entry->upstream_, loaded->catalog);
   lock.lock();
   bool again = !loaded;
   if (loaded) {

@@ -79,6 +79,13 @@ class CatalogStore {
   // upstream wants them. After a reload that changes the answer, call
   // refresh_all(): until then a view is masked whole.
   void set_definitions_wanted(std::function<bool(const std::string& upstream)> wanted);
+  // Called on the loader thread with each snapshot of an upstream (by name)
+  // before sessions can see it: what must be ready with it (mask models) is
+  // built here, off the loop threads.
+  using LoadedHook = std::function<void(const std::string& upstream, std::shared_ptr<const policy::Catalog>)>;
+  void set_on_loaded(LoadedHook hook);
+  // Every snapshot sessions see now, with its upstream's name.
+  void for_each_current(const LoadedHook& f);
   void stop();
 
  private:
@@ -95,6 +102,7 @@ class CatalogStore {
   std::deque<std::shared_ptr<CatalogEntry>> queue_;
   bool stopping_ = false;
   std::function<bool(const std::string&)> definitions_wanted_;
+  LoadedHook on_loaded_;
   const std::chrono::seconds refresh_every_;
   std::thread thread_;
 };

@@ -11,6 +11,7 @@
 
 #include "engine/catalog_store.h"
 #include "engine/cgroup_resolver.h"
+#include "policy/config_keys.h"
 #include "engine/listeners.h"
 #include "engine/logging.h"
 
@@ -50,6 +51,21 @@ Status Engine::start() {
   const unsigned count = worker_count_for(*config);
   catalogs_ = std::make_unique<CatalogStore>();
   state_.set_catalogs(catalogs_.get());
+  // Without masking nothing needs view definitions or function bodies: the
+  // catalog connection then takes no lock on any user relation.
+  catalogs_->set_definitions_wanted([this](const std::string& upstream) {
+    auto config = state_.config();
+    for (const auto& p : config->policies) {
+      if ((!p.upstream || *p.upstream == upstream) && !p.mask.empty()) return true;
+    }
+    return false;
+  });
+  // Mask models are built with each snapshot, on the catalog thread, before
+  // sessions see it.
+  catalogs_->set_on_loaded([this](const std::string& upstream, std::shared_ptr<const policy::Catalog> catalog) {
+    auto [config, generation] = state_.config_and_generation();
+    state_.mask_model_store().build(*config, generation, upstream, std::move(catalog));
+  });
 
   auto tcp = open_tcp_listener(config->listen);
   if (!tcp) return make_error(tcp.error());
@@ -135,13 +151,26 @@ void Engine::reload() {
     return;
   }
   auto current = state_.config();
-  if (!(loaded->listen == current->listen) || loaded->unix_socket != current->unix_socket ||
-      loaded->workers != current->workers) {
-    spdlog::warn("reload: listen, unix_socket and workers changes take effect only after a restart");
+  if (auto restart = policy::restart_only_changes(*current, *loaded); !restart.empty()) {
+    spdlog::warn("reload: changes of {} take effect only after a restart", fmt::join(restart, ", "));
   }
   apply_log_level(loaded->log_level);
   for (const auto& w : loaded->warnings) spdlog::warn("config: {}", w);
-  state_.replace_config(std::make_shared<const policy::Config>(std::move(loaded).value()));
+  auto config = std::make_shared<const policy::Config>(std::move(loaded).value());
+  // The new policies' mask models, for every snapshot sessions use now,
+  // before any session sees the new config (reloads run on this thread
+  // only, so the next generation is known).
+  const uint64_t generation = state_.config_generation() + 1;
+  if (catalogs_) {
+    catalogs_->for_each_current([&](const std::string& upstream, std::shared_ptr<const policy::Catalog> catalog) {
+      state_.mask_model_store().build(*config, generation, upstream, std::move(catalog));
+    });
+  }
+  state_.replace_config(std::move(config));
+  // The previous generation stays for sessions between two statements.
+  state_.mask_model_store().forget_before(generation - 1);
+  // Whether snapshots need view definitions may have changed with masking.
+  if (catalogs_) catalogs_->refresh_all();
   spdlog::info("config reloaded from {}; new sessions use it", config_path_);
 }
 

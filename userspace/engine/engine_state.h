@@ -31,6 +31,11 @@ class EngineState {
     config_ = std::move(config);
     config_generation_.fetch_add(1, std::memory_order_release);
   }
+  // The config and its generation, read together (off the loop threads).
+  std::pair<std::shared_ptr<const policy::Config>, uint64_t> config_and_generation() const {
+    std::lock_guard lock(mu_);
+    return {config_, config_generation_.load(std::memory_order_acquire)};
+  }
   // Bumped by every reload: open sessions compare it per statement (one
   // atomic load) and pick up the new policy from their next statement.
   uint64_t config_generation() const { return config_generation_.load(std::memory_order_acquire); }
