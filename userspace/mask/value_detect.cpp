@@ -49,14 +49,21 @@ bool has_hit(const Walk& w, std::string_view text) {
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 int hex_value(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 
-// The text of a value whose type is not known: as printed, and where it
-// holds a backslash, also with bytea's encodings undone at whatever nesting
-// depth they sit (a bytea field of a composite inside an array is
-// `\\\\x3431...`): every run of backslashes before three octal digits is
-// one byte, and every hex run after `\x` is the bytes it spells.
+// The text of a value whose type is not known, with bytea's encodings
+// undone at whatever nesting depth they sit (a bytea field of a composite
+// inside an array is `\\\\x3431...`): every run of backslashes before three
+// octal digits is one byte, and every hex run after `\x` is the bytes it
+// spells. Only called for text that holds a backslash.
+bool decoded_has_hit(const Walk& w, std::string_view text);
+
+// The text of a value whose type is not known: as printed, and as
+// decoded_has_hit() reads it.
 bool untyped_has_hit(const Walk& w, std::string_view text) {
   if (has_hit(w, text)) return true;
-  if (text.find('\\') == std::string_view::npos) return false;
+  return text.find('\\') != std::string_view::npos && decoded_has_hit(w, text);
+}
+
+bool decoded_has_hit(const Walk& w, std::string_view text) {
   std::string decoded;
   decoded.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
@@ -211,11 +218,11 @@ FieldOutcome in_text(const Walk& w, uint32_t oid, std::string_view text, int dep
       return text_record(w, text, out);
     case Shape::scalar:
       return untyped_has_hit(w, text) ? FieldOutcome::null : FieldOutcome::keep;
-    case Shape::untyped: {
-      const FieldOutcome o = mask_hits(w, text, TextKind::plain, {}, out);
-      if (o != FieldOutcome::keep) return o;
-      return untyped_has_hit(w, text) ? FieldOutcome::null : FieldOutcome::keep;
-    }
+    case Shape::untyped:
+      // What only a decoding shows cannot be masked in place (the text may
+      // be a bytea's hex): the value goes. Otherwise it is text.
+      if (text.find('\\') != std::string_view::npos && decoded_has_hit(w, text)) return FieldOutcome::null;
+      return mask_hits(w, text, TextKind::plain, {}, out);
   }
   return FieldOutcome::null;
 }
