@@ -135,6 +135,11 @@ def needles():
             for m in EMAIL_RE.findall(text) + CARD_RE.findall(text):
                 found[m] = f"customer {i} PII in notes"
                 found[m.lower()] = f"customer {i} PII in notes (lower)"
+                # As a bytea's hex output shows it, and a card as the number
+                # a cast makes of its digits: what the detectors still see.
+                found[m.encode().hex()] = f"customer {i} PII in notes (bytea hex)"
+            for m in CARD_RE.findall(text):
+                found["".join(c for c in m if c.isdigit())] = f"customer {i} PII in notes (digits only)"
     return found
 
 
