@@ -106,8 +106,10 @@ bool overlaps(const std::vector<Span>& hits, size_t begin, size_t end) {
   return std::any_of(hits.begin(), hits.end(), [&](const Span& h) { return h.begin < end && h.end > begin; });
 }
 
-FieldOutcome in_text(const Walk& w, uint32_t oid, std::string_view text, int depth, std::string& out);
-FieldOutcome in_binary(const Walk& w, uint32_t oid, std::string_view bytes, int depth, std::string& out);
+// One value of type `oid`, whose shape the caller looked up.
+FieldOutcome in_text(const Walk& w, const TypeShape& shape, std::string_view text, int depth, std::string& out);
+FieldOutcome in_binary(const Walk& w, uint32_t oid, const TypeShape& shape, std::string_view bytes, int depth,
+                       std::string& out);
 
 FieldOutcome bytea_text(const Walk& w, std::string_view text, std::string& out) {
   std::string bytes;
@@ -121,12 +123,11 @@ FieldOutcome bytea_text(const Walk& w, std::string_view text, std::string& out) 
 // An array literal: each element by its type, the literal rebuilt around
 // the elements that change.
 FieldOutcome text_array(const Walk& w, const TypeShape& shape, std::string_view text, int depth, std::string& out) {
-  const uint32_t element = shape.element != 0 ? shape.element : kUnknownType;
-  const Shape element_shape = type_shape(element).shape;
+  const TypeShape element_shape = type_shape(shape.element != 0 ? shape.element : kUnknownType);
   std::vector<Span> raw_hits;
   w.detectors.scan(text, raw_hits);
   if (raw_hits.empty() &&
-      !(hides_behind_escapes(element_shape) && text.find('\\') != std::string_view::npos)) {
+      !(hides_behind_escapes(element_shape.shape) && text.find('\\') != std::string_view::npos)) {
     return FieldOutcome::keep;
   }
   std::vector<pgwire::ArrayTextElement> elements;
@@ -141,7 +142,7 @@ FieldOutcome text_array(const Walk& w, const TypeShape& shape, std::string_view 
     if (e.null) continue;
     decoded.clear();
     pgwire::unescape_array_element(e.raw(text), decoded);
-    FieldOutcome o = in_text(w, element, decoded, depth + 1, values[i]);
+    FieldOutcome o = in_text(w, element_shape, decoded, depth + 1, values[i]);
     // A hit of the whole text that the element alone does not show (its
     // context was a neighbour): the element cannot be masked in place.
     if (o == FieldOutcome::keep && overlaps(raw_hits, e.begin, e.end)) o = FieldOutcome::null;
@@ -172,7 +173,10 @@ FieldOutcome text_array(const Walk& w, const TypeShape& shape, std::string_view 
 FieldOutcome text_record(const Walk& w, std::string_view text, std::string& out) {
   std::vector<Span> raw_hits;
   w.detectors.scan(text, raw_hits);
-  if (raw_hits.empty() && !untyped_has_hit(w, text)) return FieldOutcome::keep;
+  if (raw_hits.empty() &&
+      !(text.find('\\') != std::string_view::npos && decoded_has_hit(w, text))) {
+    return FieldOutcome::keep;
+  }
   std::vector<pgwire::RecordTextField> fields;
   if (!pgwire::split_record_text(text, fields)) return FieldOutcome::null;
   std::vector<bool> nulled(fields.size(), false);
@@ -199,9 +203,8 @@ FieldOutcome text_record(const Walk& w, std::string_view text, std::string& out)
   return FieldOutcome::replaced;
 }
 
-FieldOutcome in_text(const Walk& w, uint32_t oid, std::string_view text, int depth, std::string& out) {
+FieldOutcome in_text(const Walk& w, const TypeShape& shape, std::string_view text, int depth, std::string& out) {
   if (depth > kMaxDepth) return FieldOutcome::null;
-  const TypeShape shape = type_shape(oid);
   switch (shape.shape) {
     case Shape::hit_free:
       return FieldOutcome::keep;
@@ -230,22 +233,30 @@ FieldOutcome in_text(const Walk& w, uint32_t oid, std::string_view text, int dep
 FieldOutcome binary_array(const Walk& w, std::string_view bytes, int depth, std::string& out) {
   auto array = pgwire::decode_binary_array(bytes);
   if (!array) return FieldOutcome::null;
-  if (type_shape(array->element_type).shape == Shape::hit_free) return FieldOutcome::keep;
-  std::vector<std::string> values(array->elements.size());
-  std::vector<pgwire::BinaryItem> items = array->elements;
-  bool changed = false;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!items[i]) continue;
-    const FieldOutcome o = in_binary(w, array->element_type, *items[i], depth + 1, values[i]);
+  const TypeShape element_shape = type_shape(array->element_type);
+  if (element_shape.shape == Shape::hit_free) return FieldOutcome::keep;
+  // Copies are made once an element changes (most arrays have no hit).
+  std::vector<pgwire::BinaryItem> items;
+  std::vector<std::string> values;
+  std::string value;
+  for (size_t i = 0; i < array->elements.size(); ++i) {
+    const pgwire::BinaryItem& e = array->elements[i];
+    if (!e) continue;
+    value.clear();
+    const FieldOutcome o = in_binary(w, array->element_type, element_shape, *e, depth + 1, value);
     if (o == FieldOutcome::keep) continue;
-    changed = true;
+    if (items.empty()) {
+      items = array->elements;
+      values.resize(items.size());
+    }
     if (o == FieldOutcome::null) {
       items[i].reset();
     } else {
+      values[i] = std::move(value);
       items[i] = values[i];
     }
   }
-  if (!changed) return FieldOutcome::keep;
+  if (items.empty()) return FieldOutcome::keep;
   pgwire::encode_binary_array(*array, items, out);
   return FieldOutcome::replaced;
 }
@@ -258,7 +269,7 @@ FieldOutcome binary_record(const Walk& w, std::string_view bytes, int depth, std
   for (size_t i = 0; i < fields->size(); ++i) {
     auto& f = (*fields)[i];
     if (!f.value) continue;
-    const FieldOutcome o = in_binary(w, f.type, *f.value, depth + 1, values[i]);
+    const FieldOutcome o = in_binary(w, f.type, type_shape(f.type), *f.value, depth + 1, values[i]);
     if (o == FieldOutcome::keep) continue;
     changed = true;
     if (o == FieldOutcome::null) {
@@ -272,9 +283,9 @@ FieldOutcome binary_record(const Walk& w, std::string_view bytes, int depth, std
   return FieldOutcome::replaced;
 }
 
-FieldOutcome in_binary(const Walk& w, uint32_t oid, std::string_view bytes, int depth, std::string& out) {
+FieldOutcome in_binary(const Walk& w, uint32_t oid, const TypeShape& shape, std::string_view bytes, int depth,
+                       std::string& out) {
   if (depth > kMaxDepth) return FieldOutcome::null;
-  const TypeShape shape = type_shape(oid);
   switch (shape.shape) {
     case Shape::hit_free:
       return FieldOutcome::keep;
@@ -309,7 +320,8 @@ FieldOutcome in_binary(const Walk& w, uint32_t oid, std::string_view bytes, int 
 FieldOutcome detect_in_value(const ColumnRule& rule, std::string_view value, bool binary, std::string& out) {
   const Walk w{rule.detectors, rule.function};
   const size_t mark = out.size();
-  const FieldOutcome o = binary ? in_binary(w, rule.type_oid, value, 0, out) : in_text(w, rule.type_oid, value, 0, out);
+  const FieldOutcome o = binary ? in_binary(w, rule.type_oid, rule.shape, value, 0, out)
+                                : in_text(w, rule.shape, value, 0, out);
   // `null` cannot null a piece of a value: whatever was found, the field goes.
   if (o == FieldOutcome::replaced && rule.function.kind() == MaskFunction::Kind::null) {
     out.resize(mark);
