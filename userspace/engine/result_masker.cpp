@@ -506,7 +506,9 @@ ResultMasker::Outcome ResultMasker::on_upstream(char type, std::string_view whol
       }
       return Outcome::forward;
     case 'E': {
-      const bool reads_masked = front_reads_masked();
+      const SideChannelRules rules = side_channel_rules(
+          expects_.empty() ? handle_now() : Result<std::shared_ptr<MaskHandle>>(expects_.front().ref.handle),
+          front_reads_masked());
       if (!expects_.empty()) {
         if (expects_.front().kind == Expect::Kind::query || expects_.front().kind == Expect::Kind::function_call) {
           rows_active_ = false;
@@ -515,20 +517,25 @@ ResultMasker::Outcome ResultMasker::on_upstream(char type, std::string_view whol
           pop_until_sync();  // the server skips to the Sync
         }
       }
-      auto scrubbed = scrub_error_or_notice('E', body, reads_masked);
+      auto scrubbed = scrub_error_or_notice('E', body, rules);
       if (!scrubbed) return Outcome::forward;
       out.append(*scrubbed);
       return Outcome::replace;
     }
     case 'N': {
-      auto scrubbed = scrub_error_or_notice('N', body, front_reads_masked());
+      auto scrubbed = scrub_error_or_notice(
+          'N', body,
+          side_channel_rules(
+              expects_.empty() ? handle_now() : Result<std::shared_ptr<MaskHandle>>(expects_.front().ref.handle),
+              front_reads_masked()));
       if (!scrubbed) return Outcome::forward;
       out.append(*scrubbed);
       return Outcome::replace;
     }
     case 'A':
     case 'S': {
-      auto scrubbed = type == 'A' ? scrub_notification(body) : scrub_parameter_status(body);
+      const SideChannelRules rules = side_channel_rules(handle_now(), false);
+      auto scrubbed = type == 'A' ? scrub_notification(body, rules) : scrub_parameter_status(body, rules);
       if (!scrubbed) return Outcome::forward;
       if (scrubbed->empty()) return Outcome::drop;
       out.append(*scrubbed);
