@@ -49,7 +49,8 @@ MASK_RULES = [
 # are allowed so that a statement moving a masked value somewhere unmasked is
 # refused by masking itself, not by its verb or the deny-list.
 ALLOWED = ["select", "insert", "update", "create", "copy_to", "transaction", "set", "prepare", "execute",
-           "deallocate", "listen", "notify", "lock", "function:set_config", "function:query_to_xml"]
+           "deallocate", "listen", "notify", "lock", "function:set_config", "function:query_to_xml",
+           "function:lo_get"]
 
 
 def create_database(cluster):
