@@ -239,7 +239,9 @@ int policy_explain(Args args) {
   if (has_search_path) start.search_path = search_path;
   else if (catalog) start.search_path = catalog->default_search_path();
   if (!policy::parse_search_path(start.search_path)) return usage_error("--search-path is not a valid search_path");
-  policy::SessionSqlState state(start);
+  // A statement decided on its own: nothing in flight, nothing prepared.
+  const policy::StandaloneProtocol protocol;
+  policy::SessionSqlState state(start, protocol);
 
   const policy::Decision d = policy::decide_sql(*pol, sql_text, state, catalog.get());
   const std::string policy_line = "identity " + identity + ", upstream " + upstream->name + " (" +

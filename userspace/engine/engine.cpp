@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/catalog_store.h"
+#include "engine/cgroup_resolver.h"
 #include "engine/listeners.h"
 #include "engine/logging.h"
 
@@ -34,8 +35,10 @@ Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> co
     : config_path_(std::move(config_path)), state_(std::move(config)) {}
 
 Engine::~Engine() {
-  // The catalog loader posts to loop threads: it stops first.
+  // The catalog loader and the cgroup resolver post to loop threads: they
+  // stop first.
   if (catalogs_) catalogs_->stop();
+  if (cgroups_) cgroups_->stop();
   // After a failed start the loop threads still run: end them.
   for (auto& w : workers_) w->begin_drain(std::chrono::milliseconds(0));
   workers_.clear();
@@ -96,6 +99,10 @@ Status Engine::attach_interceptor(const policy::Config& config) {
   settings.heartbeat_timeout = config.intercept.heartbeat_timeout;
   settings.fast_path = config.intercept.fast_path;
   settings.pin_dir = config.intercept.bpffs;
+  auto cgroup2 = kernel::Cgroup2::discover();
+  if (!cgroup2.ok()) return make_error("intercept: " + cgroup2.error());
+  cgroups_ = std::make_unique<CgroupResolver>(*cgroup2);
+  state_.set_cgroups(cgroups_.get());
   auto attached = kernel::Interceptor::attach(settings);
   if (!attached) return make_error("intercept: " + attached.error());
   interceptor_ = std::move(attached).value();
@@ -144,6 +151,7 @@ void Engine::stop() {
   for (auto& w : workers_) w->begin_drain(grace);
   for (auto& w : workers_) w->join();
   if (catalogs_) catalogs_->stop();
+  if (cgroups_) cgroups_->stop();
   if (interceptor_) {
     // Only now: bytes still queued on the sockmap fast path would be lost
     // if the programs went away under a live session.

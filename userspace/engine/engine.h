@@ -47,6 +47,7 @@ class Engine {
   // Declared after workers_, so destroyed first: its loader thread may post
   // to loop threads, which must still exist.
   std::unique_ptr<class CatalogStore> catalogs_;
+  std::unique_ptr<class CgroupResolver> cgroups_;
   Status attach_interceptor(const policy::Config& config);
   void detach_after_failed_start();
 

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "engine/cancel_registry.h"
+#include "engine/mask_model_store.h"
 #include "engine/session_registry.h"
 #include "kernel/interceptor.h"
 #include "policy/config.h"
@@ -43,6 +44,13 @@ class EngineState {
   kernel::Interceptor* interceptor() const { return interceptor_; }
   void set_interceptor(kernel::Interceptor* i) { interceptor_ = i; }
 
+  // cgroup ids to paths, off the loop threads; set with the interceptor.
+  class CgroupResolver* cgroups() const { return cgroups_; }
+  void set_cgroups(class CgroupResolver* c) { cgroups_ = c; }
+
+  // Mask models, built off the loop threads and shared by them.
+  MaskModelStore& mask_model_store() { return mask_model_store_; }
+
   CancelRegistry& cancels() { return cancels_; }
   size_t cancels_size() const { return cancels_.size(); }
   SessionRegistry& sessions() { return sessions_; }
@@ -58,7 +66,9 @@ class EngineState {
   std::shared_ptr<const policy::Config> config_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
+  class CgroupResolver* cgroups_ = nullptr;
   std::atomic<uint64_t> config_generation_{1};
+  MaskModelStore mask_model_store_;
   CancelRegistry cancels_;
   SessionRegistry sessions_;
   std::atomic<uint64_t> next_session_id_{1};

@@ -1,13 +1,12 @@
-// The mask models of one loop thread: a policy's mask rules resolved against
-// a catalog snapshot (policy::MaskModel), and the lineage of the statements
-// sessions sent under it.
+// The mask models one loop thread's sessions use, and the lineage of the
+// statements they sent under each.
 //
-// Building a model traces every view definition of the snapshot, so it is
-// done once per (config generation, identity, upstream, catalog version) and
-// shared by the thread's sessions; a reload or a fresh snapshot makes the
-// next statement pick up a new one. The lineage cache lives in the model's
-// handle, so an entry can never be reused under different rules or a
-// different catalog.
+// The models themselves (policy::MaskModel) are built off the loop threads
+// and shared read-only (mask_model_store.h); a thread wraps each in a handle
+// with its own lineage cache, so an entry can never be reused under
+// different rules or a different catalog, and no lock is taken per
+// statement. A reload or a fresh snapshot makes the next statement pick up a
+// new handle.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mask/keyed_hash.h"
+#include "engine/mask_model_store.h"
 #include "policy/catalog.h"
 #include "policy/config.h"
 #include "policy/mask_model.h"
@@ -52,6 +51,8 @@ class MaskHandle {
 
 class MaskModels {
  public:
+  explicit MaskModels(MaskModelStore& store) : store_(store) {}
+
   // The handle for this policy on this snapshot; null when the policy masks
   // nothing (no column rule, no detector); an error when the model cannot
   // be built, and then the caller must refuse statements rather than relay
@@ -60,12 +61,9 @@ class MaskModels {
                                   const policy::Policy& policy, std::shared_ptr<const policy::Catalog> catalog);
 
  private:
-  std::shared_ptr<const mask::KeyedHash> hash_key(const policy::Config& config, uint64_t config_generation);
-
   using Key = std::tuple<uint64_t, const policy::Policy*, uint64_t>;  // generation, policy, catalog version
+  MaskModelStore& store_;
   std::map<Key, std::shared_ptr<MaskHandle>> handles_;
-  uint64_t key_generation_ = 0;
-  std::shared_ptr<const mask::KeyedHash> key_;
 };
 
 }  // namespace pgw::engine

@@ -22,18 +22,13 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
       started_(std::chrono::steady_clock::now()),
       config_(worker.state().config()) {
   client_.fd = client_fd;
-  const auto max = static_cast<uint32_t>(std::min<uint64_t>(config_->max_message_size, pgwire::kDefaultMaxMessageSize));
-  client_slicer_.set_max_message_size(max);
-  // The upstream is trusted to follow the protocol, but not to be
-  // unbounded: PostgreSQL's own ceiling applies.
-  upstream_slicer_.set_max_message_size(pgwire::kDefaultMaxMessageSize);
   worker_.state().sessions_open.fetch_add(1, std::memory_order_relaxed);
   worker_.state().sessions_total.fetch_add(1, std::memory_order_relaxed);
 }
 
 Session::~Session() {
   forget_own_socket();
-  if (held_client_chunk_) release_buffer(held_client_chunk_->first);
+  if (relay_ && relay_->held_client_chunk) release_buffer(relay_->held_client_chunk->first);
   release_segments(client_);
   release_segments(upstream_);
   if (client_.fd >= 0) ::close(client_.fd);
@@ -46,7 +41,7 @@ Session::~Session() {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     spdlog::info("session {} closed: identity={} upstream={} duration={}ms bytes_from_client={} bytes_to_client={} ({})",
                  id_, identity_name_, upstream_name_, ms.count(), client_.bytes_in, client_.bytes_out, close_reason_);
-  } else if (cancel_target_key_.empty()) {
+  } else if (!login_ || login_->cancel_key.empty()) {
     spdlog::info("session {} ended before relaying: {}", id_, close_reason_);
   }
 }
@@ -178,7 +173,7 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
   switch (phase_) {
     case Phase::kReadStartup:
       if (!from_client) break;
-      copy_and_recycle(client_in_);
+      copy_and_recycle(startup_state_->client_in);
       on_startup_bytes();
       return;
     case Phase::kLogin:
@@ -189,13 +184,13 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
         fail("08P01", "pgwarden: client sent data before authentication completed");
         return;
       }
-      copy_and_recycle(upstream_in_);
+      copy_and_recycle(login_->upstream_in);
       on_login_bytes();
       return;
     case Phase::kRelay:
-      if (from_client && waiting_for_catalog_) {
+      if (from_client && relay_->waiting_for_catalog) {
         // Decided once the catalog is there; nothing more is read until then.
-        held_client_chunk_ = {buffer_id, length};
+        relay_->held_client_chunk = {buffer_id, length};
         return;
       }
       if (from_client) {
@@ -262,7 +257,7 @@ void Session::on_peer_closed(bool client_side) {
     // The upstream ended the connection (after a FATAL it already sent, or
     // because it went away): let the client read what is queued, then close.
     close_reason_ = "upstream closed the connection";
-    if (phase_ == Phase::kLogin && !login_authenticated_) {
+    if (phase_ == Phase::kLogin && !login_->authenticated) {
       fail("08006", "pgwarden: upstream \"" + upstream_name_ + "\" closed the connection during login");
       return;
     }
@@ -279,7 +274,7 @@ void Session::on_peer_closed(bool client_side) {
 void Session::fail(std::string_view sqlstate, std::string message) {
   if (phase_ == Phase::kClosing || close_after_flush_) return;
   spdlog::warn("session {}: {}", id_, message);
-  if (client_.fd < 0 || (phase_ == Phase::kRelay && !upstream_slicer_.at_boundary())) {
+  if (client_.fd < 0 || (phase_ == Phase::kRelay && !relay_->upstream_slicer.at_boundary())) {
     // No client to tell (a cancel connection), or the client is in the
     // middle of a message: an ErrorResponse now would garble its stream.
     close(std::move(message));
@@ -308,7 +303,7 @@ void Session::submit_shutdown(int fd) {
 
 void Session::close(std::string reason) {
   if (phase_ == Phase::kClosing) return;
-  if (phase_ == Phase::kRelay && cycles_outstanding_ > 0 && upstream_cancel_target_) {
+  if (phase_ == Phase::kRelay && !relay_->relay.tracker().idle() && upstream_cancel_target_) {
     // The upstream is still working on this session's statement. A backend
     // notices a closed socket only when it next writes, so a pg_sleep or a
     // long sort would go on for nothing: cancel it.
@@ -358,7 +353,7 @@ void Session::terminate(std::string_view why) {
   if (phase_ == Phase::kClosing) return;
   if (phase_ == Phase::kRelay && !client_.send_in_flight) {
     // Only at a message boundary can an ErrorResponse be added to the stream.
-    if (upstream_slicer_.at_boundary()) {
+    if (relay_->upstream_slicer.at_boundary()) {
       release_segments(client_);
       fail("57P01", "pgwarden: terminating connection: " + std::string(why));
       return;

@@ -7,6 +7,13 @@
 //        └─ CancelRequest ─► kCancel ┘ (its own short connection)
 //   any phase ─► kClosing (no new operations; freed when none is in flight)
 //
+// Each phase has its own file and its own state, which exists only while the
+// phase needs it: session_startup.cpp (startup packet, identity),
+// session_upstream.cpp (connect, login, cancel), session_relay.cpp (the
+// relay: message slicing and the relay's tracker and filter chain,
+// engine/relay/). This file holds what every phase uses: the two endpoints,
+// sends and receives, and closing.
+//
 // In kRelay bytes move without copies: a receive lands in a provided buffer,
 // that buffer is sent on as is and handed back to the kernel when the send
 // completes. Each direction has at most one receive in flight, and a side is
@@ -26,13 +33,11 @@
 #include <string>
 
 #include "engine/cancel_registry.h"
-#include "engine/denial_marker.h"
 #include "engine/message_slicer.h"
-#include "engine/result_masker.h"
 #include "engine/op.h"
+#include "engine/relay/relay.h"
 #include "engine/session_registry.h"
 #include "engine/startup_params.h"
-#include "engine/statement_gate.h"
 #include "engine/upstream_login.h"
 #include "pgwire/frame.h"
 #include "policy/config.h"
@@ -97,6 +102,8 @@ class alignas(16) Session {
   void retry_receives();
   // The catalog this session's policy decisions need has been loaded.
   void catalog_ready();
+  // The client's cgroup path, resolved off the loop thread (empty: gone).
+  void cgroup_resolved(std::string path);
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
   // Called once a second: a session that has not started relaying within
@@ -107,7 +114,7 @@ class alignas(16) Session {
  private:
   enum class Phase : uint8_t { kReadStartup, kIdentify, kConnect, kLogin, kRelay, kCancel, kClosing };
 
-  // --- I/O primitives (session.cpp)
+  // --- I/O primitives and closing (session.cpp)
   void arm_receive(Endpoint& from, OpKind kind);
   void send_next(Endpoint& to, OpKind kind);
   void queue_owned(Endpoint& to, std::string bytes);
@@ -126,6 +133,7 @@ class alignas(16) Session {
   // --- startup phase (session_startup.cpp)
   void on_startup_bytes();
   void identify();
+  void resolve_cgroup(uint64_t cgroup_id);
   void start_proc_read();
   void on_proc_file(OpKind kind, const io_uring_cqe& cqe);
   void identified();
@@ -135,18 +143,14 @@ class alignas(16) Session {
   void on_connected(const io_uring_cqe& cqe);
   void on_login_bytes();
   void enter_relay();
-  bool start_gate();
+  bool start_filters();
   void forget_own_socket();
-  void forward_cancel();
 
   // --- relay (session_relay.cpp)
   void relay_from_client(uint16_t buffer_id, uint32_t length);
   void relay_from_upstream(uint16_t buffer_id, uint32_t length);
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
   void queue_pieces(Endpoint& to, uint16_t buffer_id);
-  std::optional<std::string> gate_client_message(char type, std::string_view whole);
-  bool gate_watches(char type) const;
-  void observe_upstream(char type, std::string_view body);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
 
@@ -168,17 +172,28 @@ class alignas(16) Session {
   Endpoint client_;
   Endpoint upstream_;
 
-  // Startup phase: whole packets are needed, so bytes accumulate here.
-  std::string client_in_;
-  int encryption_requests_ = 0;
+  // --- who the client is and where it goes: known from identify on.
   std::optional<ClientStartup> startup_;
-  std::optional<pgwire::CancelRequest> cancel_;
-
-  // Identity from the kernel (SO_PEERCRED + /proc, or the eBPF record).
-  policy::WorkloadIdentity identity_;
+  policy::WorkloadIdentity identity_;  // from the kernel (SO_PEERCRED + /proc, or the eBPF record)
   std::optional<policy::NetAddress> original_destination_;  // intercepted connections only
   bool fast_path_ = false;
   std::string identity_name_ = "-";
+  const policy::Upstream* upstream_config_ = nullptr;
+  const policy::Policy* policy_ = nullptr;  // null: statements are not checked (default: allow)
+  std::string upstream_name_ = "-";
+  // The upstream backend's cancel key, and the one the client got instead.
+  std::optional<CancelTarget> upstream_cancel_target_;
+  std::optional<std::pair<int32_t, std::string>> issued_cancel_key_;
+  sockaddr_storage upstream_addr_{};
+  socklen_t upstream_addr_len_ = 0;
+  bool own_socket_registered_ = false;
+
+  // --- startup phase: whole packets are needed, so bytes accumulate here.
+  struct StartupState {
+    std::string client_in;
+    int encryption_requests = 0;
+  };
+  std::optional<StartupState> startup_state_{std::in_place};
   struct ProcRead {
     int step = 0;  // 0: cgroup, 1: comm
     int fd = -1;
@@ -186,40 +201,34 @@ class alignas(16) Session {
     char buf[1024];
   } proc_;
 
-  const policy::Upstream* upstream_config_ = nullptr;
-  const policy::Policy* policy_ = nullptr;  // null: statements are not checked (default: allow)
-  bool waiting_for_catalog_ = false;
-  std::optional<std::pair<uint16_t, uint32_t>> held_client_chunk_;  // received while waiting for it
-  std::string upstream_name_ = "-";
-  std::optional<UpstreamLogin> login_;
-  std::string upstream_in_;
-  std::string login_to_client_;  // messages collected for the client during login
-  bool login_authenticated_ = false;
-  std::optional<std::pair<int32_t, std::string>> issued_cancel_key_;
-  __kernel_timespec connect_timeout_{};
-  bool own_socket_registered_ = false;
-  sockaddr_storage upstream_addr_{};
-  socklen_t upstream_addr_len_ = 0;
-  std::optional<CancelTarget> upstream_cancel_target_;
-  int32_t cancel_target_process_id_ = 0;
-  std::string cancel_target_key_;
+  // --- connect and login, or a cancel connection.
+  struct LoginState {
+    std::optional<UpstreamLogin> login;
+    std::string upstream_in;
+    std::string to_client;  // messages collected for the client during login
+    bool authenticated = false;
+    __kernel_timespec connect_timeout{};
+    // A cancel connection: the key it delivers.
+    int32_t cancel_process_id = 0;
+    std::string cancel_key;
+  };
+  std::optional<LoginState> login_;
 
-  // Relay: message boundaries of both streams, and what replaces a denial.
-  MessageSlicer client_slicer_;
-  MessageSlicer upstream_slicer_;
-  std::vector<RelayPiece> relay_pieces_;  // reused for every chunk
-  std::unique_ptr<StatementGate> gate_;   // null: no statement is inspected
-  std::unique_ptr<ResultMasker> masker_;  // with the gate: follows and masks results (declared after it: uses it)
-  DenialMarkers markers_;
-  char transaction_status_ = 'I';   // from the last ReadyForQuery seen whole
-  // Query, Sync and FunctionCall messages forwarded and not yet answered by
-  // a ReadyForQuery: the upstream is idle only at zero. Pipelining clients
-  // keep several outstanding; NOTIFY, notices and parameter changes do not
-  // count.
-  uint32_t cycles_outstanding_ = 0;
-  bool capture_next_upstream_ = false;  // a watched upstream message was split across chunks
-  bool masking_failed_ = false;         // the masker lost track: nothing more is forwarded
-  std::string mask_scratch_;            // a rewritten message before it joins the chunk's pieces
+  // --- relay: message boundaries of both streams, the relay of the
+  // session's tracker and filters (empty when nothing is inspected).
+  struct RelayState {
+    MessageSlicer client_slicer;
+    MessageSlicer upstream_slicer;
+    std::vector<RelayPiece> pieces;  // reused for every chunk
+    relay::Relay relay;
+    bool waiting_for_catalog = false;
+    std::optional<std::pair<uint16_t, uint32_t>> held_client_chunk;  // received while waiting for it
+    std::string scratch;  // a rewritten message before it joins the chunk's pieces
+    bool failed = false;  // the relay lost track: nothing more is forwarded
+    RelayState(uint32_t client_max, uint64_t session_id)
+        : client_slicer(client_max), upstream_slicer(pgwire::kDefaultMaxMessageSize), relay(session_id) {}
+  };
+  std::optional<RelayState> relay_;
 };
 
 }  // namespace pgw::engine

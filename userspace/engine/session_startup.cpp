@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "engine/cgroup_resolver.h"
 #include "engine/proc_identity.h"
 #include "engine/session.h"
 #include "engine/worker.h"
@@ -16,7 +17,8 @@
 namespace pgw::engine {
 
 void Session::on_startup_bytes() {
-  auto packet = pgwire::extract_startup_packet(client_in_);
+  std::string& client_in = startup_state_->client_in;
+  auto packet = pgwire::extract_startup_packet(client_in);
   if (!packet) {
     fail("08P01", "pgwarden: invalid startup packet: " + packet.error());
     return;
@@ -26,7 +28,7 @@ void Session::on_startup_bytes() {
     return;
   }
   const std::string_view whole = **packet;
-  const bool trailing_bytes = whole.size() < client_in_.size();
+  const bool trailing_bytes = whole.size() < client_in.size();
   auto decoded = pgwire::decode_startup_packet(whole);
   if (!decoded) {
     fail("08P01", "pgwarden: invalid startup packet: " + decoded.error());
@@ -42,11 +44,11 @@ void Session::on_startup_bytes() {
       fail("08P01", "pgwarden: received unencrypted data after an encryption request");
       return;
     }
-    if (++encryption_requests_ > 2) {
+    if (++startup_state_->encryption_requests > 2) {
       fail("08P01", "pgwarden: too many encryption requests");
       return;
     }
-    client_in_.clear();
+    client_in.clear();
     std::string answer;
     pgwire::encode_encryption_refused(answer);
     queue_owned(client_, std::move(answer));
@@ -60,14 +62,23 @@ void Session::on_startup_bytes() {
   }
 
   if (auto* cancel = std::get_if<pgwire::CancelRequest>(&*decoded)) {
-    cancel_ = std::move(*cancel);
-    client_in_.clear();
-    forward_cancel();
+    const pgwire::CancelRequest request = *cancel;
+    startup_state_.reset();
+    auto target = worker_.state().cancels().find(request.process_id, request.secret_key);
+    if (!target) {
+      // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
+      // says it, for whoever investigates).
+      phase_ = Phase::kCancel;
+      spdlog::info("session {}: cancel request with an unknown key ignored", id_);
+      close("cancel request with an unknown key");
+      return;
+    }
+    send_cancel(*target);
     return;
   }
 
   auto vetted = vet_startup(std::get<pgwire::StartupMessage>(*decoded));
-  client_in_.clear();
+  startup_state_.reset();
   if (auto* refusal = std::get_if<StartupRefusal>(&vetted)) {
     fail(refusal->sqlstate, refusal->message);
     return;
@@ -99,7 +110,6 @@ void Session::identify() {
     // A redirected connection: the connect hook recorded who connected and
     // where to, and handed the record to this accepted socket.
     if (auto record = icpt->record_for_accepted(client_.fd)) {
-      if (!record->cgroup_path.empty()) identity_.cgroup_path = record->cgroup_path;
       identity_.pid = record->pid;
       identity_.uid = record->uid;
       identity_.gid = record->gid;
@@ -107,12 +117,42 @@ void Session::identify() {
       const sockaddr_storage dst = record->destination();
       original_destination_ = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
       fast_path_ = record->fast_path;
-      identified();
+      resolve_cgroup(record->cgroup_id);
       return;
     }
   }
   // Explicit TCP clients carry no kernel identity: only their address.
   identity_.source = policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_), sizeof peer_);
+  identified();
+}
+
+// The cgroup's path: a lookup when a session of that cgroup came before,
+// else the resolver's thread finds it and the session goes on when it is
+// back (a tree walk must not hold up the loop thread).
+void Session::resolve_cgroup(uint64_t cgroup_id) {
+  CgroupResolver* resolver = worker_.state().cgroups();
+  if (resolver == nullptr || cgroup_id == 0) {
+    identified();
+    return;
+  }
+  if (auto path = resolver->cached(cgroup_id)) {
+    identity_.cgroup_path = std::move(*path);
+    identified();
+    return;
+  }
+  Worker* worker = &worker_;
+  const uint64_t id = id_;
+  resolver->resolve(cgroup_id, [worker, id](std::string path) {
+    worker->post([worker, id, path = std::move(path)]() mutable {
+      if (Session* s = worker->find_session(id)) s->cgroup_resolved(std::move(path));
+    });
+  });
+}
+
+void Session::cgroup_resolved(std::string path) {
+  if (phase_ != Phase::kIdentify || close_after_flush_) return;
+  // Empty: the cgroup is gone already; no cgroup selector matches then.
+  if (!path.empty()) identity_.cgroup_path = std::move(path);
   identified();
 }
 

@@ -8,17 +8,20 @@
 #include <cstring>
 
 #include "engine/catalog_store.h"
-#include "engine/policy_gate.h"
+#include "engine/relay/mask_filter.h"
+#include "engine/relay/policy_filter.h"
 #include "engine/session.h"
 #include "engine/worker.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/error_response.h"
+#include "pgwire/message_types.h"
 #include "pgwire/startup.h"
 
 namespace pgw::engine {
 
 void Session::connect_upstream(const policy::NetAddress& address, std::chrono::milliseconds timeout) {
   if (phase_ != Phase::kCancel) phase_ = Phase::kConnect;
+  if (!login_) login_.emplace();
   sockaddr_storage addr{};
   socklen_t addr_len = address.to_sockaddr(addr);
   int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -47,10 +50,10 @@ void Session::connect_upstream(const policy::NetAddress& address, std::chrono::m
   io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kUpstreamConnect));
   sqe->flags |= IOSQE_IO_LINK;
   ++in_flight_;
-  connect_timeout_.tv_sec = timeout.count() / 1000;
-  connect_timeout_.tv_nsec = (timeout.count() % 1000) * 1000000;
+  login_->connect_timeout.tv_sec = timeout.count() / 1000;
+  login_->connect_timeout.tv_nsec = (timeout.count() % 1000) * 1000000;
   sqe = worker_.ring().sqe();
-  io_uring_prep_link_timeout(sqe, &connect_timeout_, 0);
+  io_uring_prep_link_timeout(sqe, &login_->connect_timeout, 0);
   io_uring_sqe_set_data64(sqe, pack_op(this, OpKind::kConnectTimeout));
   ++in_flight_;
 }
@@ -69,7 +72,7 @@ void Session::on_connected(const io_uring_cqe& cqe) {
   }
   if (phase_ == Phase::kCancel) {
     std::string packet;
-    pgwire::encode(pgwire::CancelRequest{cancel_target_process_id_, cancel_target_key_}, packet);
+    pgwire::encode(pgwire::CancelRequest{login_->cancel_process_id, login_->cancel_key}, packet);
     queue_owned(upstream_, std::move(packet));
     send_next(upstream_, OpKind::kUpstreamSend);
     return;
@@ -86,7 +89,7 @@ void Session::on_connected(const io_uring_cqe& cqe) {
   pgwire::encode(startup, bytes);
   std::optional<std::string> password;
   if (upstream_config_->password) password = upstream_config_->password->reveal();
-  login_.emplace(upstream_config_->user, std::move(password));
+  login_->login.emplace(upstream_config_->user, std::move(password));
   queue_owned(upstream_, std::move(bytes));
   send_next(upstream_, OpKind::kUpstreamSend);
   arm_receive(upstream_, OpKind::kUpstreamRecv);
@@ -97,21 +100,22 @@ void Session::on_connected(const io_uring_cqe& cqe) {
 // ParameterStatus and notices, a BackendKeyData of pgwarden's own, and the
 // ReadyForQuery; then the session relays.
 void Session::on_login_bytes() {
+  LoginState& l = *login_;
   size_t consumed = 0;
   for (;;) {
-    auto next = pgwire::extract_message(std::string_view(upstream_in_).substr(consumed));
+    auto next = pgwire::extract_message(std::string_view(l.upstream_in).substr(consumed));
     if (!next) {
       fail("08P01", "pgwarden: upstream sent an invalid message during login: " + next.error());
       return;
     }
     if (!next->has_value()) break;
     const pgwire::Message msg = **next;
-    const std::string_view raw = std::string_view(upstream_in_).substr(consumed, msg.size);
+    const std::string_view raw = std::string_view(l.upstream_in).substr(consumed, msg.size);
     consumed += msg.size;
 
-    switch (msg.type) {
-      case 'R': {
-        auto step = login_->on_authentication(msg.body);
+    switch (static_cast<pgwire::BackendMsg>(msg.type)) {
+      case pgwire::BackendMsg::Authentication: {
+        auto step = l.login->on_authentication(msg.body);
         if (!step) {
           fail("28P01", "pgwarden: could not log in to upstream \"" + upstream_name_ + "\" as \"" +
                             upstream_config_->user + "\": " + step.error());
@@ -122,15 +126,15 @@ void Session::on_login_bytes() {
           send_next(upstream_, OpKind::kUpstreamSend);
         }
         if (step->outcome == UpstreamLogin::Outcome::kAuthenticated) {
-          login_authenticated_ = true;
-          pgwire::encode_authentication_ok(login_to_client_);
+          l.authenticated = true;
+          pgwire::encode_authentication_ok(l.to_client);
         }
         break;
       }
-      case 'E': {
+      case pgwire::BackendMsg::ErrorResponse: {
         auto err = pgwire::ErrorResponse::decode(msg.body);
         const std::string_view state = err ? err->sqlstate() : std::string_view{};
-        if (!login_authenticated_ && (state == "28P01" || state == "28000")) {
+        if (!l.authenticated && (state == "28P01" || state == "28000")) {
           // The upstream's text names the configured user; the client gets
           // pgwarden's own words and the operator the log line.
           fail("28P01", "pgwarden: upstream \"" + upstream_name_ + "\" rejected the configured credential for \"" +
@@ -139,16 +143,16 @@ void Session::on_login_bytes() {
         }
         // Other startup errors (no such database, too many connections)
         // are the client's business and pass through unchanged.
-        login_to_client_.append(raw);
-        queue_owned(client_, std::move(login_to_client_));
-        login_to_client_.clear();
+        l.to_client.append(raw);
+        queue_owned(client_, std::move(l.to_client));
+        l.to_client.clear();
         close_reason_ = "upstream refused the session: " + std::string(err ? err->message() : "error");
         close_after_flush_ = true;
         submit_shutdown(upstream_.fd);
         send_next(client_, OpKind::kClientSend);
         return;
       }
-      case 'K': {
+      case pgwire::BackendMsg::BackendKeyData: {
         auto key = pgwire::BackendKeyData::decode(msg.body);
         if (!key) {
           fail("08P01", "pgwarden: upstream sent an invalid BackendKeyData: " + key.error());
@@ -162,17 +166,17 @@ void Session::on_login_bytes() {
         issued_cancel_key_ = worker_.state().cancels().issue(target);
         upstream_cancel_target_ = target;
         pgwire::encode(pgwire::BackendKeyData{issued_cancel_key_->first, issued_cancel_key_->second},
-                       login_to_client_);
+                       l.to_client);
         break;
       }
-      case 'v':  // NegotiateProtocolVersion: the client negotiates with the real server
-      case 'S':  // ParameterStatus
-      case 'N':  // NoticeResponse
-        login_to_client_.append(raw);
+      case pgwire::BackendMsg::NegotiateProtocolVersion:  // the client negotiates with the real server
+      case pgwire::BackendMsg::ParameterStatus:
+      case pgwire::BackendMsg::NoticeResponse:
+        l.to_client.append(raw);
         break;
-      case 'Z':
-        login_to_client_.append(raw);
-        upstream_in_.erase(0, consumed);
+      case pgwire::BackendMsg::ReadyForQuery:
+        l.to_client.append(raw);
+        l.upstream_in.erase(0, consumed);
         enter_relay();
         return;
       default:
@@ -181,7 +185,7 @@ void Session::on_login_bytes() {
         return;
     }
   }
-  upstream_in_.erase(0, consumed);
+  l.upstream_in.erase(0, consumed);
   arm_receive(upstream_, OpKind::kUpstreamRecv);
 }
 
@@ -203,36 +207,40 @@ void Session::enter_relay() {
   info_->database = startup_->database;
   info_->started = std::chrono::system_clock::now();
   worker_.state().sessions().add(info_);
-  transaction_status_ = login_to_client_.back();
+  const auto client_max =
+      static_cast<uint32_t>(std::min<uint64_t>(config_->max_message_size, pgwire::kDefaultMaxMessageSize));
+  relay_.emplace(client_max, id_);
+  std::string to_client = std::move(login_->to_client);
+  std::string upstream_in = std::move(login_->upstream_in);
+  login_.reset();
   // The server waits for the client after ReadyForQuery, so little can
   // follow it (an asynchronous notice); whatever did is forwarded, in order,
   // and passes the slicer so that its framing starts aligned.
-  if (!upstream_in_.empty()) {
+  if (!upstream_in.empty()) {
     struct Discard : MessageSlicer::Sink {
       void pass_range(size_t, size_t) override {}
       void pass_bytes(std::string_view) override {}
       void message(char, std::string_view) override {}
     } discard;
-    if (!upstream_slicer_.feed(upstream_in_, [](char) { return false; }, discard)) {
-      fail("08P01", "pgwarden: invalid message from upstream: " + upstream_slicer_.error());
+    if (!relay_->upstream_slicer.feed(upstream_in, [](char) { return false; }, discard)) {
+      fail("08P01", "pgwarden: invalid message from upstream: " + relay_->upstream_slicer.error());
       return;
     }
   }
-  login_to_client_.append(upstream_in_);
-  upstream_in_.clear();
-  upstream_in_.shrink_to_fit();
-  queue_owned(client_, std::move(login_to_client_));
-  login_to_client_ = std::string();
+  to_client.append(upstream_in);
+  queue_owned(client_, std::move(to_client));
   send_next(client_, OpKind::kClientSend);
-  if (policy_ != nullptr && !start_gate()) return;  // the client is read once the catalog is there
+  if (policy_ != nullptr && !start_filters()) return;  // the client is read once the catalog is there
   arm_receive(client_, OpKind::kClientRecv);
   if (draining_) end_if_draining_and_idle();
 }
 
-// Every statement of a session whose identity has a policy goes through a
-// PolicyGate. Returns false while the session waits for its catalog.
-bool Session::start_gate() {
-  CatalogStore* catalogs = worker_.state().catalogs();
+// Every statement of a session whose identity has a policy goes through the
+// policy filter, and its results through the mask filter: a reload may add
+// mask rules, and they must apply from the next statement. Returns false
+// while the session waits for its catalog.
+bool Session::start_filters() {
+  engine::CatalogStore* catalogs = worker_.state().catalogs();
   const std::string database = upstream_config_->database.value_or(startup_->database);
   bool ready = false;
   Worker* worker = &worker_;
@@ -242,23 +250,23 @@ bool Session::start_gate() {
       if (Session* s = worker->find_session(id)) s->catalog_ready();
     });
   }, ready);
-  auto gate = std::make_unique<PolicyGate>(worker_.state(), worker_.decision_cache(), worker_.mask_models(),
-                                           identity_name_, upstream_name_, std::move(entry), *catalogs,
-                                           upstream_config_->user);
-  // Every gated session follows its results, masking or not: a reload may
-  // add mask rules, and they must apply from the next statement.
-  masker_ = std::make_unique<ResultMasker>(*gate, identity_name_, id_);
-  gate_ = std::move(gate);
-  waiting_for_catalog_ = !ready;
+  relay::Relay& r = relay_->relay;
+  auto policy = std::make_unique<relay::PolicyFilter>(worker_.state(), worker_.decision_cache(), r.tracker(),
+                                                      identity_name_, upstream_name_, std::move(entry), *catalogs,
+                                                      upstream_config_->user);
+  auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_);
+  r.add_filter(std::move(policy));
+  r.add_filter(std::move(mask));
+  relay_->waiting_for_catalog = !ready;
   return ready;
 }
 
 void Session::catalog_ready() {
-  if (!waiting_for_catalog_ || phase_ != Phase::kRelay) return;
-  waiting_for_catalog_ = false;
-  if (held_client_chunk_) {
-    auto [buffer_id, length] = *held_client_chunk_;
-    held_client_chunk_.reset();
+  if (phase_ != Phase::kRelay || !relay_->waiting_for_catalog) return;
+  relay_->waiting_for_catalog = false;
+  if (relay_->held_client_chunk) {
+    auto [buffer_id, length] = *relay_->held_client_chunk;
+    relay_->held_client_chunk.reset();
     relay_from_client(buffer_id, length);
   } else {
     arm_receive(client_, OpKind::kClientRecv);
@@ -266,23 +274,11 @@ void Session::catalog_ready() {
   if (draining_) end_if_draining_and_idle();
 }
 
-void Session::forward_cancel() {
-  auto target = worker_.state().cancels().find(cancel_->process_id, cancel_->secret_key);
-  if (!target) {
-    // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
-    // says it, for whoever investigates).
-    phase_ = Phase::kCancel;
-    spdlog::info("session {}: cancel request with an unknown key ignored", id_);
-    close("cancel request with an unknown key");
-    return;
-  }
-  send_cancel(*target);
-}
-
 void Session::send_cancel(const CancelTarget& target) {
   phase_ = Phase::kCancel;
-  cancel_target_process_id_ = target.process_id;
-  cancel_target_key_ = target.secret_key;
+  login_.emplace();
+  login_->cancel_process_id = target.process_id;
+  login_->cancel_key = target.secret_key;
   auto address =
       policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&target.upstream), target.upstream_len);
   if (!address) {

@@ -200,21 +200,4 @@ Status Cgroup2::move_pid(std::string_view cgroup_path, pid_t pid) const {
   return ok_status();
 }
 
-std::optional<std::string> CgroupPathCache::resolve(uint64_t id) {
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = paths_.find(id); it != paths_.end()) return it->second;
-  }
-  // Resolve outside the lock: a walk can take a while and others may hit.
-  auto path = cgroup2_.path_of(id);
-  if (!path.ok()) return std::nullopt;
-  std::lock_guard lock(mu_);
-  return paths_.emplace(id, *path).first->second;
-}
-
-size_t CgroupPathCache::size() const {
-  std::lock_guard lock(mu_);
-  return paths_.size();
-}
-
 }  // namespace pgw::kernel

@@ -62,19 +62,4 @@ class Cgroup2 {
   std::string mount_;
 };
 
-// Id -> path resolution for identity lookups on every accepted connection.
-// Cgroup ids are never reused while the system runs, so a cached answer stays
-// right; a removed cgroup merely keeps its last path. Thread-safe.
-class CgroupPathCache {
- public:
-  explicit CgroupPathCache(Cgroup2 cgroup2) : cgroup2_(std::move(cgroup2)) {}
-  std::optional<std::string> resolve(uint64_t id);
-  size_t size() const;
-
- private:
-  Cgroup2 cgroup2_;
-  mutable std::mutex mu_;
-  std::unordered_map<uint64_t, std::string> paths_;
-};
-
 }  // namespace pgw::kernel

@@ -144,7 +144,6 @@ struct Interceptor::Impl {
   bool detached = false;
   // Held links, by pin name; each also pinned as pin_dir/<pin name>.
   std::vector<std::pair<LinkSpec, bpf_link*>> links;
-  std::optional<CgroupPathCache> cgroup_paths;
 
   int map_fd(bpf_map* m) const { return bpf_map__fd(m); }
 
@@ -354,7 +353,6 @@ Result<std::unique_ptr<Interceptor>> Interceptor::attach(const InterceptSettings
 
   std::unique_ptr<Interceptor> self(new Interceptor(settings));
   Impl& impl = *self->impl_;
-  impl.cgroup_paths.emplace(*cg);
   impl.took_over = fs::exists(settings.pin_dir + "/link_connect4");
 
   // Maps pinned by name under pin_dir are reused by libbpf at load: a
@@ -442,7 +440,6 @@ std::optional<ConnectionRecord> Interceptor::record_for_accepted(int fd) const {
     std::memcpy(&in6.sin6_addr, o.dst_addr, 16);
   }
   r.cgroup_id = o.cgroup_id;
-  if (auto path = impl_->cgroup_paths->resolve(o.cgroup_id)) r.cgroup_path = std::move(*path);
   r.pid = o.tgid;
   r.uid = o.uid;
   r.gid = o.gid;

@@ -45,7 +45,7 @@
 //   auto icpt = Interceptor::attach(settings);     // or take over a previous engine
 //   every 200 ms:   (*icpt)->heartbeat();
 //   after accept(): auto rec = (*icpt)->record_for_accepted(fd);
-//                   // who: rec->cgroup_path, uid, gid, comm, pid;
+//                   // who: rec->cgroup_id, uid, gid, comm, pid;
 //                   // where: rec->destination() (v4-mapped folded to IPv4);
 //                   // the record lives with the socket, until close(fd)
 //   upstream:       (*icpt)->exclude_own_socket(s); connect(s, ...);
@@ -103,10 +103,10 @@ struct ConnectionRecord {
   // The destination as the client named it (what its getpeername() shows):
   // AF_INET, or AF_INET6 which may be v4-mapped (::ffff:a.b.c.d).
   sockaddr_storage original_dst{};
-  uint64_t cgroup_id = 0;  // cgroup v2 id of the connecting task
-  // That cgroup's path as /proc/PID/cgroup shows it ("/agents/a1"), resolved
-  // once per id and cached; empty when the cgroup is already gone.
-  std::string cgroup_path;
+  // cgroup v2 id of the connecting task; its path (what /proc/PID/cgroup
+  // shows, "/agents/a1") is Cgroup2::path_of(), a blocking lookup the engine
+  // makes off its loop threads (engine/cgroup_resolver.h).
+  uint64_t cgroup_id = 0;
   uint32_t pid = 0;        // tgid, in the initial pid namespace
   uint32_t uid = 0;
   uint32_t gid = 0;

@@ -178,8 +178,20 @@ class StatementJudge {
       *depends_on_prepared = true;
       const auto names = facts.executes;
       for (const auto& name : names) {
-        if (const auto* prepared = state_.prepared(name)) sql::add_prepared_facts(facts, *prepared);
-        else unknown_prepared.push_back(name);
+        // Every statement the name may stand for: the stricter one decides.
+        const FactsList candidates = state_.prepared(name);
+        if (candidates.empty()) unknown_prepared.push_back(name);
+        for (const auto& prepared : candidates) sql::add_prepared_facts(facts, *prepared);
+      }
+    }
+    if (!facts.fetches.empty()) {
+      // FETCH runs what DECLARE planned: decided again under the policy in
+      // force now (a reload may have denied it since). A cursor pgwarden did
+      // not see declared was opened by a function, whose call was decided.
+      *depends_on_prepared = true;
+      const auto names = facts.fetches;
+      for (const auto& name : names) {
+        for (const auto& declared : state_.cursor(name)) sql::add_prepared_facts(facts, *declared);
       }
     }
     out.facts = std::move(facts);
@@ -415,8 +427,11 @@ class StatementJudge {
   bool too_many_relations_ = false;
 };
 
+// Settings, and the names the protocol tracker follows (it learns them from
+// the decision's facts, cached ones included).
 bool changes_session(const sql::StatementFacts& f) {
-  return !f.settings.empty() || !f.prepares.empty() || !f.deallocates.empty() || f.deallocate_all;
+  return !f.settings.empty() || !f.prepares.empty() || !f.deallocates.empty() || f.deallocate_all ||
+         !f.declares.empty() || !f.closes.empty() || f.close_all;
 }
 
 std::string message_for(Action a, std::string_view verb, std::string_view object, std::string_view identity) {

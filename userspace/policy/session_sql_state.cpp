@@ -73,8 +73,9 @@ std::optional<bool> parse_setting_bool(std::string_view v) {
   return std::nullopt;
 }
 
-SessionSqlState::SessionSqlState(Start start)
+SessionSqlState::SessionSqlState(Start start, const SessionProtocol& protocol)
     : start_(std::move(start)),
+      protocol_(&protocol),
       reset_search_path_(parse_search_path(start_.search_path).value_or(SearchPath::unknown_path())),
       search_path_(reset_search_path_),
       role_(RoleState{start_.login_user, start_.login_user, false}),
@@ -85,8 +86,8 @@ SessionSqlState::SessionSqlState(Start start)
 
 std::vector<std::vector<std::string>> SessionSqlState::search_paths() const {
   std::vector<std::vector<std::string>> out;
-  const auto roles = role_.candidates(nothing_outstanding(), transaction_clean_);
-  for (const auto& path : search_path_.candidates(nothing_outstanding(), transaction_clean_)) {
+  const auto roles = role_.candidates(nothing_outstanding(), transaction_clean());
+  for (const auto& path : search_path_.candidates(nothing_outstanding(), transaction_clean())) {
     for (const auto& role : roles) {
       std::vector<std::string> expanded;
       if (path.unknown || path.schemas.size() > kMaxSearchPathSchemas) {
@@ -104,34 +105,44 @@ std::vector<std::vector<std::string>> SessionSqlState::search_paths() const {
 }
 
 std::vector<RoleState> SessionSqlState::roles() const {
-  return role_.candidates(nothing_outstanding(), transaction_clean_);
+  return role_.candidates(nothing_outstanding(), transaction_clean());
 }
 
 bool SessionSqlState::may_be_standard_strings() const {
-  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean_))
+  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean()))
     if (m != StringsMode::escape) return true;
   return false;
 }
 
 bool SessionSqlState::may_be_escape_strings() const {
-  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean_))
+  for (auto m : strings_.candidates(nothing_outstanding(), transaction_clean()))
     if (m != StringsMode::standard) return true;
   return false;
 }
 
 bool SessionSqlState::encoding_is_utf8() const {
-  for (const auto& e : encoding_.candidates(nothing_outstanding(), transaction_clean_))
+  for (const auto& e : encoding_.candidates(nothing_outstanding(), transaction_clean()))
     if (e != "UTF8" && e != "SQLASCII") return false;  // SQL_ASCII: the server reads the bytes as UTF8
   return true;
 }
 
-const sql::StatementFacts* SessionSqlState::prepared(std::string_view name) const {
-  auto it = prepared_.find(std::string(name));
-  return it == prepared_.end() ? nullptr : it->second.get();
+FactsList SessionSqlState::prepared(std::string_view name) const {
+  if (auto it = simulated_prepared_.find(std::string(name)); it != simulated_prepared_.end()) {
+    return it->second ? FactsList{it->second} : FactsList{};
+  }
+  return protocol_->prepared(name);
+}
+
+FactsList SessionSqlState::cursor(std::string_view name) const {
+  if (auto it = simulated_cursors_.find(std::string(name)); it != simulated_cursors_.end()) {
+    return it->second ? FactsList{it->second} : FactsList{};
+  }
+  return protocol_->cursor(name);
 }
 
 const std::string& SessionSqlState::meaning_key() const {
-  if (!key_dirty_) return key_;
+  if (!key_dirty_ && key_position_ == protocol_->position_version()) return key_;
+  key_position_ = protocol_->position_version();
   // Separators are control characters that cannot appear in identifiers the
   // parser accepts unquoted, and quoted ones are rare; even then two
   // different states can only collide into one that is listed in full.
@@ -159,7 +170,7 @@ const std::string& SessionSqlState::meaning_key() const {
 }
 
 std::string SessionSqlState::describe() const {
-  const bool a = nothing_outstanding(), c = transaction_clean_;
+  const bool a = nothing_outstanding(), c = transaction_clean();
   std::string out = "search_path=" + join_candidates(search_path_.candidates(a, c),
                                                      [](const SearchPath& p) { return p.to_string(); });
   out += " role=" + join_candidates(role_.candidates(a, c), [](const RoleState& r) {
@@ -169,7 +180,6 @@ std::string SessionSqlState::describe() const {
   out += " standard_conforming_strings=" +
          join_candidates(strings_.candidates(a, c), [](StringsMode m) { return std::string(mode_name(m)); });
   out += " client_encoding=" + join_candidates(encoding_.candidates(a, c), [](const std::string& e) { return e; });
-  if (!prepared_.empty()) out += " prepared=" + std::to_string(prepared_.size());
   return out;
 }
 
@@ -180,7 +190,7 @@ void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool 
   if (certain) {
     tracked.set_certain(std::move(value));
   } else {
-    tracked.apply(std::move(value), local, cycles_sent_);
+    tracked.apply(std::move(value), local, protocol_->cycles_sent());
     if (tracked.size() > TrackedSetting<T>::kMaxCandidates) tracked.set_certain(unknown);
   }
   changed();
@@ -228,7 +238,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
   if (s.name == "role" || s.name == "session_authorization") {
     // The session user a RESET ROLE goes back to is only known when it is
     // certain; with several candidates the result is unknown.
-    const auto current = role_.candidates(nothing_outstanding(), transaction_clean_);
+    const auto current = role_.candidates(nothing_outstanding(), transaction_clean());
     const bool base_known = current.size() == 1 && !current[0].unknown;
     RoleState next = unknown_role;
     if (s.name == "role") {
@@ -267,14 +277,24 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
 }
 
 void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain) {
-  if (facts.has(sql::StatementClass::prepare)) {
-    // PREPARE runs nothing: the settings in its query take effect at EXECUTE.
-    for (const auto& name : facts.prepares) record_prepared(name, facts);
-  } else {
+  // PREPARE and DECLARE run nothing yet: the settings in their query take
+  // effect at EXECUTE / FETCH.
+  if (!facts.has(sql::StatementClass::prepare) && facts.declares.empty()) {
     for (const auto& s : facts.settings) apply_setting(s, certain);
   }
-  if (facts.deallocate_all) forget_all_prepared();
-  for (const auto& name : facts.deallocates) forget_prepared(name);
+  if (!certain) return;
+  // Simulating the rest of one string: what it names is known for sure.
+  auto shared = std::make_shared<const sql::StatementFacts>(facts);
+  for (const auto& name : facts.prepares) simulated_prepared_[name] = shared;
+  for (const auto& d : facts.declares) simulated_cursors_[d.name] = shared;
+  if (facts.deallocate_all) {
+    for (auto& [name, entry] : simulated_prepared_) entry.reset();
+  }
+  for (const auto& name : facts.deallocates) simulated_prepared_[name] = nullptr;
+  if (facts.close_all) {
+    for (auto& [name, entry] : simulated_cursors_) entry.reset();
+  }
+  for (const auto& name : facts.closes) simulated_cursors_[name] = nullptr;
 }
 
 void SessionSqlState::apply(const sql::StatementFacts& facts) { apply_facts(facts, false); }
@@ -285,65 +305,29 @@ void SessionSqlState::apply(const Decision& decision) {
 
 void SessionSqlState::apply_certain(const sql::StatementFacts& facts) { apply_facts(facts, true); }
 
-void SessionSqlState::record_prepared(const std::string& name, const sql::StatementFacts& facts) {
-  auto& slot = prepared_[name];
-  if (slot && !name.empty()) {
-    auto merged = std::make_shared<sql::StatementFacts>(*slot);
-    sql::add_prepared_facts(*merged, facts);
-    merged->classes.add(facts.classes);
-    slot = std::move(merged);
-  } else {
-    slot = std::make_shared<const sql::StatementFacts>(facts);
-  }
-}
-
-void SessionSqlState::forget_prepared(const std::string& name) { prepared_.erase(name); }
-
-void SessionSqlState::forget_all_prepared() { prepared_.clear(); }
-
-void SessionSqlState::on_cycle_sent() {
-  ++cycles_sent_;
-  if (search_path_.has_pending() || role_.has_pending() || strings_.has_pending() || encoding_.has_pending())
-    changed();
-}
-
-void SessionSqlState::on_server_error() {
-  transaction_clean_ = false;
-  changed();
-}
-
-void SessionSqlState::on_command_complete(std::string_view tag) {
-  // "ROLLBACK" ends a transaction without its changes; COMMIT of a failed
-  // transaction also answers "ROLLBACK". ROLLBACK TO SAVEPOINT answers
-  // "ROLLBACK" too and undoes what followed the savepoint.
-  if (tag.starts_with("ROLLBACK")) {
-    transaction_clean_ = false;
-    changed();
-  }
-}
-
 void SessionSqlState::on_parameter_status(std::string_view name, std::string_view value) {
   // Both are GUC_REPORT: the server says so whenever they change, rollbacks
   // included, so the report is the truth as of the cycle being answered.
   if (name == "standard_conforming_strings") {
     auto b = parse_setting_bool(value);
     strings_.set_reported(b ? (*b ? StringsMode::standard : StringsMode::escape) : StringsMode::unknown,
-                          cycles_answered_);
+                          protocol_->cycles_answered());
     changed();
   } else if (name == "client_encoding") {
-    encoding_.set_reported(normalize_encoding_name(value), cycles_answered_);
+    encoding_.set_reported(normalize_encoding_name(value), protocol_->cycles_answered());
     changed();
   }
 }
 
 void SessionSqlState::on_ready_for_query(char status) {
-  const std::uint64_t cycle = cycles_answered_;
-  search_path_.on_ready_for_query(status, transaction_clean_, cycle);
-  role_.on_ready_for_query(status, transaction_clean_, cycle);
-  strings_.on_ready_for_query(status, transaction_clean_, cycle);
-  encoding_.on_ready_for_query(status, transaction_clean_, cycle);
-  if (cycles_answered_ < cycles_sent_) ++cycles_answered_;
-  if (status == 'I') transaction_clean_ = true;
+  // Called before the tracker counts this ReadyForQuery: the cycle being
+  // answered is the one numbered cycles_answered().
+  const std::uint64_t cycle = protocol_->cycles_answered();
+  const bool clean = protocol_->transaction_clean();
+  search_path_.on_ready_for_query(status, clean, cycle);
+  role_.on_ready_for_query(status, clean, cycle);
+  strings_.on_ready_for_query(status, clean, cycle);
+  encoding_.on_ready_for_query(status, clean, cycle);
   changed();
 }
 

@@ -1,27 +1,21 @@
 // The session state that changes what a SQL string means or who runs it:
-// search_path, the current role, standard_conforming_strings,
-// client_encoding, and the prepared statements the session holds.
+// search_path, the current role, standard_conforming_strings and
+// client_encoding.
 //
-// One per client session, owned by the session's loop thread (no locks). The
-// engine reports what it forwards and what the server answers; decide()
-// reads it. Every setting is a set of candidates (tracked_setting.h), never a
-// guess: when a ROLLBACK or a pipelined failure may have undone a SET, every
-// value that may be in effect is kept, and decisions check all of them.
+// One per client session, owned by the session's loop thread (no locks). It
+// keeps the settings; where the protocol stands (cycles sent and answered,
+// whether the transaction is clean) and which statements and cursors the
+// session's names stand for are the protocol tracker's, read through
+// SessionProtocol (session_protocol.h): nothing here counts messages.
 //
 // What the engine calls, in stream order:
 //   client -> server
-//     a statement was allowed and forwarded   apply(decision) (or apply(facts) per statement)
-//     Parse of a named/unnamed statement      record_prepared(name, facts) once forwarded
-//     Close of a statement                    forget_prepared(name)
-//     Query, Sync or FunctionCall forwarded   on_cycle_sent()  (each elicits one ReadyForQuery)
-//   server -> client
-//     ErrorResponse                           on_server_error()
-//     CommandComplete                         on_command_complete(tag)
+//     a statement was allowed, before it is counted as sent   apply(decision) / apply(facts)
+//   server -> client (before the tracker takes the message into account)
 //     ParameterStatus                         on_parameter_status(name, value)
 //     ReadyForQuery (not the one at startup)  on_ready_for_query(status)
 // Without the server-side calls the state stays safe but keeps more
-// candidates (stricter decisions); without on_cycle_sent() a forwarded SET
-// is taken as certain at once, which is wrong only under pipelining.
+// candidates (stricter decisions).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +27,7 @@
 #include <vector>
 
 #include "policy/search_path.h"
+#include "policy/session_protocol.h"
 #include "policy/tracked_setting.h"
 #include "sql/statement_facts.h"
 
@@ -64,7 +59,9 @@ class SessionSqlState {
     std::string client_encoding = "UTF8";
   };
 
-  explicit SessionSqlState(Start start);
+  // `protocol` must outlive the state (the session's tracker, or a
+  // StandaloneProtocol).
+  SessionSqlState(Start start, const SessionProtocol& protocol);
 
   // ---- what decisions read ---------------------------------------------------------
 
@@ -81,14 +78,19 @@ class SessionSqlState {
   // False when the client may be sending another encoding than UTF8; then
   // only plain ASCII can be read for sure.
   bool encoding_is_utf8() const;
-  // The facts of the prepared statement `name` ("" is the unnamed one), or
-  // nullptr when pgwarden has not seen it prepared.
-  const sql::StatementFacts* prepared(std::string_view name) const;
+  // The facts of every statement the prepared statement `name` ("" is the
+  // unnamed one) may be, and of every query the cursor `name` may run (see
+  // SessionProtocol). A PREPARE or DECLARE earlier in the same string, when
+  // decide() simulates it, is the only candidate: the string stops at the
+  // first failure.
+  FactsList prepared(std::string_view name) const;
+  FactsList cursor(std::string_view name) const;
   const std::string& login_user() const { return start_.login_user; }
 
   // Everything above that changes what a text means, except the prepared
-  // statements (a decision that EXECUTEs one is never cached): a string
-  // decision-cache keys include. Cheap: rebuilt only after a change.
+  // statements and cursors (a decision that EXECUTEs or FETCHes one is never
+  // cached): a string decision-cache keys include. Cheap: rebuilt only after
+  // a change.
   const std::string& meaning_key() const;
 
   // One line for `policy explain` and logs.
@@ -96,27 +98,18 @@ class SessionSqlState {
 
   // ---- updates ------------------------------------------------------------------------
 
-  // A statement was allowed and forwarded (its facts as decide() saw them:
-  // for EXECUTE, with the prepared statement's facts merged in).
+  // A statement was allowed and is being forwarded (its facts as decide()
+  // saw them: for EXECUTE, with the prepared statement's facts merged in).
+  // Names it defines are the tracker's business: they count once the server
+  // confirms them.
   void apply(const sql::StatementFacts& facts);
   void apply(const Decision& decision);  // every statement, in order
 
-  // decide() uses this on a private copy for the statements after a SET in
-  // the same string: the server runs them only if the SET succeeded.
+  // decide() uses this on a private copy for the statements after a SET,
+  // PREPARE or DECLARE in the same string: the server runs them only if the
+  // earlier ones succeeded.
   void apply_certain(const sql::StatementFacts& facts);
 
-  // Protocol-level statements share PostgreSQL's one namespace with SQL
-  // PREPARE. A name that already exists makes the server refuse the new one;
-  // pgwarden then keeps both facts (it cannot know which one the server
-  // holds), so EXECUTE is checked against both. The unnamed statement "" is
-  // replaced instead, as the server replaces it.
-  void record_prepared(const std::string& name, const sql::StatementFacts& facts);
-  void forget_prepared(const std::string& name);
-  void forget_all_prepared();
-
-  void on_cycle_sent();
-  void on_server_error();
-  void on_command_complete(std::string_view tag);
   void on_parameter_status(std::string_view name, std::string_view value);
   void on_ready_for_query(char status);
 
@@ -125,24 +118,26 @@ class SessionSqlState {
   void apply_facts(const sql::StatementFacts& facts, bool certain);
   template <typename T>
   void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown);
-  bool nothing_outstanding() const { return cycles_answered_ >= cycles_sent_; }
+  bool nothing_outstanding() const { return protocol_->cycles_answered() >= protocol_->cycles_sent(); }
+  bool transaction_clean() const { return protocol_->transaction_clean(); }
   void changed() { key_dirty_ = true; }
 
   Start start_;
+  const SessionProtocol* protocol_;
   SearchPath reset_search_path_;
   TrackedSetting<SearchPath> search_path_;
   TrackedSetting<RoleState> role_;
   TrackedSetting<StringsMode> strings_;
   TrackedSetting<std::string> encoding_;  // "UTF8", or the upper-cased name the client gave
 
-  std::unordered_map<std::string, std::shared_ptr<const sql::StatementFacts>> prepared_;
-
-  std::uint64_t cycles_sent_ = 0;
-  std::uint64_t cycles_answered_ = 0;
-  bool transaction_clean_ = true;
+  // Names defined earlier in the string decide() is simulating (see
+  // apply_certain); empty on the session's own state.
+  std::unordered_map<std::string, std::shared_ptr<const sql::StatementFacts>> simulated_prepared_;
+  std::unordered_map<std::string, std::shared_ptr<const sql::StatementFacts>> simulated_cursors_;
 
   mutable std::string key_;
   mutable bool key_dirty_ = true;
+  mutable uint64_t key_position_ = 0;  // the protocol position the key was built at
 };
 
 // "utf8", "UTF-8", "Unicode" -> "UTF8" (PostgreSQL's own aliases); other

@@ -109,6 +109,14 @@ struct Builder {
         case PGW_NAME_NOTIFY:
           if (name) f.notifies.push_back(name); else f.notify_unknown_channel = true;
           break;
+        case PGW_NAME_DECLARE:
+        case PGW_NAME_DECLARE_HOLD:
+          f.declares.push_back({str(name), kind == PGW_NAME_DECLARE_HOLD});
+          break;
+        case PGW_NAME_FETCH: f.fetches.push_back(str(name)); break;
+        case PGW_NAME_CLOSE:
+          if (name) f.closes.push_back(name); else f.close_all = true;
+          break;
         default: break;
       }
     });

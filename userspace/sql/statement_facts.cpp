@@ -156,7 +156,7 @@ void sort_and_merge(StatementFacts& f) {
       f.functions, [](const FunctionRef& fn) { return std::tie(fn.catalog, fn.schema, fn.name); },
       [](FunctionRef&, const FunctionRef&) {});
   for (auto* names :
-       {&f.prepares, &f.executes, &f.deallocates, &f.listens, &f.unlistens, &f.notifies})
+       {&f.prepares, &f.executes, &f.deallocates, &f.fetches, &f.closes, &f.listens, &f.unlistens, &f.notifies})
     sort_unique_strings(*names);
 }
 
@@ -212,10 +212,16 @@ std::string to_string(const StatementFacts& f) {
   list("prepare", f.prepares);
   list("execute", f.executes);
   list("deallocate", f.deallocates);
+  items.clear();
+  for (const auto& d : f.declares) items.push_back(d.name + (d.holdable ? "(hold)" : ""));
+  list("declare", items);
+  list("fetch", f.fetches);
+  list("close", f.closes);
   list("listen", f.listens);
   list("unlisten", f.unlistens);
   list("notify", f.notifies);
   if (f.deallocate_all) out += " deallocate_all";
+  if (f.close_all) out += " close_all";
   if (f.unlisten_all) out += " unlisten_all";
   if (f.notify_unknown_channel) out += " notify_unknown_channel";
   if (f.flags) out += " flags=" + flags_to_string(f.flags);

@@ -153,6 +153,15 @@ struct Setting {
   friend bool operator==(const Setting&, const Setting&) = default;
 };
 
+// DECLARE name CURSOR [WITH HOLD]: a named portal the session can read with
+// FETCH or a protocol Execute; WITH HOLD outlives the transaction that
+// declared it.
+struct CursorDeclaration {
+  std::string name;
+  bool holdable = false;
+  friend bool operator==(const CursorDeclaration&, const CursorDeclaration&) = default;
+};
+
 // Statement-level flags (bit set).
 enum Flag : std::uint32_t {
   kCopyProgram = 1u << 0,      // COPY ... TO/FROM PROGRAM
@@ -185,6 +194,10 @@ struct StatementFacts {
   std::vector<std::string> executes;   // EXECUTE name: add the classes recorded at PREPARE
   std::vector<std::string> deallocates;
   bool deallocate_all = false;
+  std::vector<CursorDeclaration> declares;  // DECLARE name CURSOR ... (the classes are its query's)
+  std::vector<std::string> fetches;         // FETCH / MOVE ... name: add the facts recorded at DECLARE
+  std::vector<std::string> closes;          // CLOSE name
+  bool close_all = false;                   // CLOSE ALL, DISCARD ALL
   std::vector<std::string> listens;
   std::vector<std::string> unlistens;
   bool unlisten_all = false;

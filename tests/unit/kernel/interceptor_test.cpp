@@ -191,7 +191,9 @@ TEST_F(InterceptorTest, RedirectsAndHandsTheIdentityToTheAcceptedSocket) {
   EXPECT_EQ(rec->cgroup_id, *cg_->id_of(cgroup_->path()));
   EXPECT_EQ(addr_to_string(rec->original_dst), test_dst("127.0.0.3"));
   EXPECT_EQ(addr_to_string(rec->destination()), test_dst("127.0.0.3"));
-  EXPECT_EQ(rec->cgroup_path, cgroup_->path());
+  auto path = cg_->path_of(rec->cgroup_id);
+  ASSERT_TRUE(path.ok()) << path.error();
+  EXPECT_EQ(*path, cgroup_->path());
   // The engine sees the real peer; only the client's view is rewritten.
   EXPECT_EQ(peer_of(fd).rfind("127.0.0.1:", 0), 0u) << peer_of(fd);
 

@@ -31,11 +31,12 @@ struct Fixture {
     policy = config.policy_for("readonly-agent", "app");
     SessionSqlState::Start start;
     start.login_user = "app_owner";
-    state = std::make_unique<SessionSqlState>(start);
+    state = std::make_unique<SessionSqlState>(start, protocol);
   }
   Config config;
   const Policy* policy = nullptr;
   std::shared_ptr<const Catalog> catalog = testing::sample_catalog();
+  StandaloneProtocol protocol;
   std::unique_ptr<SessionSqlState> state;
 };
 

@@ -266,15 +266,45 @@ TEST_F(DecisionTest, ManyRelationsStayCheap) {
 
 TEST_F(DecisionTest, ExecuteTakesThePreparedClasses) {
   const std::string rules = "    allow: [select, execute, prepare]\n    tables: { deny: [\"hr.*\"] }\n";
-  auto state = fresh_state();
-  // Recorded while another policy was in force (a reload since).
-  state.record_prepared("x", sql::analyze("PREPARE x AS DELETE FROM t").statements.at(0));
+  // Prepared while another policy was in force (a reload since).
+  StandaloneProtocol protocol;
+  protocol.statements["x"] = {
+      std::make_shared<const sql::StatementFacts>(sql::analyze("PREPARE x AS DELETE FROM t").statements.at(0))};
+  auto state = fresh_state("\"$user\", public", protocol);
   auto d = decide_with_state(rules, "EXECUTE x", state);
   EXPECT_EQ(d.action, Action::deny);
   EXPECT_EQ(d.message, "pgwarden: delete on t denied by policy for agent");
   EXPECT_FALSE(d.cacheable);
   EXPECT_EQ(decide_with(rules, "PREPARE y AS SELECT 1; EXECUTE y").action, Action::allow);
   EXPECT_FALSE(decide_with(rules, "PREPARE y AS SELECT 1; EXECUTE y").cacheable);
+  // A name that may stand for two statements (a PREPARE in flight beside
+  // the one the server holds) is decided on both.
+  protocol.statements["z"] = {
+      std::make_shared<const sql::StatementFacts>(sql::analyze("PREPARE z AS SELECT 1").statements.at(0)),
+      std::make_shared<const sql::StatementFacts>(sql::analyze("PREPARE z AS SELECT * FROM hr.x").statements.at(0))};
+  EXPECT_EQ(decide_with_state(rules, "EXECUTE z", state).rule, "tables.deny: hr.*");
+  // Not prepared as far as pgwarden saw: refused.
+  EXPECT_EQ(decide_with_state(rules, "EXECUTE nobody", state).action, Action::deny);
+}
+
+TEST_F(DecisionTest, FetchTakesTheCursorsFacts) {
+  const std::string rules = "    allow: [select]\n    tables: { deny: [\"hr.*\"] }\n";
+  // Declared before a reload that denied hr.*: FETCH runs it now.
+  StandaloneProtocol protocol;
+  protocol.cursors["c"] = {std::make_shared<const sql::StatementFacts>(
+      sql::analyze("DECLARE c CURSOR FOR SELECT * FROM hr.salaries").statements.at(0))};
+  auto state = fresh_state("\"$user\", public", protocol);
+  auto d = decide_with_state(rules, "FETCH 10 FROM c", state);
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "tables.deny: hr.*");
+  EXPECT_FALSE(d.cacheable);
+  // A cursor pgwarden did not see declared was opened by a function, whose
+  // call was decided: FETCH alone is a read.
+  EXPECT_EQ(decide_with_state(rules, "FETCH 10 FROM other", state).action, Action::allow);
+  // Declared earlier in the same string: decided with it.
+  EXPECT_EQ(decide_with("    allow: [select, transaction]\n    tables: { deny: [\"hr.*\"] }\n",
+                        "BEGIN; DECLARE d CURSOR FOR SELECT * FROM hr.salaries; FETCH d").rule,
+            "tables.deny: hr.*");
 }
 
 TEST_F(DecisionTest, ProtocolStatementRedecidedAfterSearchPathChange) {
@@ -283,10 +313,10 @@ TEST_F(DecisionTest, ProtocolStatementRedecidedAfterSearchPathChange) {
   auto state = fresh_state();
   const auto facts = sql::analyze("SELECT * FROM salaries").statements.at(0);
   EXPECT_EQ(decide_facts(policy(), facts, state, catalog_.get()).action, Action::allow);
-  state.record_prepared("s1", facts);
   state.apply(sql::analyze("SET search_path = hr").statements.at(0));
-  // Bind of s1 now: the server re-plans it with the new path.
-  auto d = decide_facts(policy(), *state.prepared("s1"), state, catalog_.get());
+  // Bind of a statement prepared with these facts now: the server re-plans
+  // it with the new path.
+  auto d = decide_facts(policy(), facts, state, catalog_.get());
   EXPECT_EQ(d.action, Action::deny);
   EXPECT_EQ(d.rule, "tables.deny: hr.*");
 }
@@ -348,9 +378,10 @@ TEST_F(DecisionTest, StandardConformingStringsOffIsParsedAsTheServerDoes) {
   EXPECT_EQ(decide_with_state(rules, hidden, off).action, Action::allow);  // off: one string literal
   // Either mode possible (a SET not yet answered): a text that reads
   // differently in the two modes is refused; one that does not is decided.
-  auto either = fresh_state();
+  StandaloneProtocol in_flight;
+  auto either = fresh_state("\"$user\", public", in_flight);
   either.apply(sql::analyze("SET standard_conforming_strings = off").statements.at(0));
-  either.on_cycle_sent();
+  ++in_flight.sent;
   auto d = decide_with_state(rules, hidden, either);
   EXPECT_EQ(d.action, Action::deny);
   EXPECT_EQ(d.rule, "standard_conforming_strings");

@@ -37,12 +37,19 @@ inline std::shared_ptr<const Config> load_policy_config(const std::string& rules
   return std::make_shared<const Config>(std::move(config.value()));
 }
 
+// A session with nothing in flight and nothing prepared.
+inline const StandaloneProtocol& idle_protocol() {
+  static const StandaloneProtocol protocol;
+  return protocol;
+}
+
 // The session a fresh connection of app_owner starts with.
-inline SessionSqlState fresh_state(const std::string& search_path = "\"$user\", public") {
+inline SessionSqlState fresh_state(const std::string& search_path = "\"$user\", public",
+                                   const SessionProtocol& protocol = idle_protocol()) {
   SessionSqlState::Start start;
   start.login_user = "app_owner";
   start.search_path = search_path;
-  return SessionSqlState(start);
+  return SessionSqlState(start, protocol);
 }
 
 }  // namespace pgw::policy::testing

@@ -21,6 +21,20 @@ void forward(SessionSqlState& s, std::string_view sql) {
   for (const auto& st : a.statements) s.apply(st);
 }
 
+// The protocol position as the engine's tracker moves it: a cycle sent, an
+// error or a ROLLBACK, a ReadyForQuery (the state reads it before the
+// tracker counts it).
+struct Cycles {
+  StandaloneProtocol p;
+  void sent() { ++p.sent; }
+  void error() { p.clean = false; }
+  void ready(SessionSqlState& s, char status) {
+    s.on_ready_for_query(status);
+    ++p.answered;
+    if (status == 'I') p.clean = true;
+  }
+};
+
 TEST(SearchPath, ParsesLikeTheServer) {
   auto p = parse_search_path("\"$user\", public");
   ASSERT_TRUE(p);
@@ -152,112 +166,119 @@ TEST(SessionSqlState, ParseSettingBool) {
 // ---- transactions and the server's answers ----------------------------------------------
 
 TEST(SessionSqlState, CleanAutocommitSetSettles) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   forward(s, "SET search_path = hr");
-  s.on_cycle_sent();
+  c.sent();
   // Outstanding: the SET may still fail, so both paths count.
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"hr"}}));
-  s.on_command_complete("SET");
-  s.on_ready_for_query('I');
+    c.ready(s, 'I');
   EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
 }
 
 TEST(SessionSqlState, FailedStringKeepsBoth) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   forward(s, "SET search_path = hr; SELECT 1/0");
-  s.on_cycle_sent();
-  s.on_server_error();
-  s.on_ready_for_query('I');
+  c.sent();
+  c.error();
+  c.ready(s, 'I');
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"hr"}}));
   // A later clean SET settles it again.
   forward(s, "SET search_path = public");
-  s.on_cycle_sent();
-  s.on_ready_for_query('I');
+  c.sent();
+  c.ready(s, 'I');
   EXPECT_EQ(s.search_paths(), (Paths{{"public"}}));
 }
 
 TEST(SessionSqlState, RollbackUndoesAndIsKept) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   forward(s, "BEGIN");
-  s.on_cycle_sent();
-  s.on_ready_for_query('T');
+  c.sent();
+  c.ready(s, 'T');
   forward(s, "SET search_path = public");
-  s.on_cycle_sent();
-  s.on_ready_for_query('T');
+  c.sent();
+  c.ready(s, 'T');
   // In the transaction, with nothing outstanding and no error so far, the
   // SET holds for sure.
   EXPECT_EQ(s.search_paths(), (Paths{{"public"}}));
   forward(s, "ROLLBACK");
-  s.on_cycle_sent();
+  c.sent();
   // ROLLBACK forwarded, not answered yet: either value.
   EXPECT_EQ(s.search_paths().size(), 2u);
-  s.on_command_complete("ROLLBACK");
-  s.on_ready_for_query('I');
+  c.error();
+  c.ready(s, 'I');
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"public"}}));
 }
 
 TEST(SessionSqlState, CommittedTransactionSettles) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   for (const char* sql : {"BEGIN", "SET search_path = hr", "SET LOCAL search_path = x", "COMMIT"}) {
     forward(s, sql);
-    s.on_cycle_sent();
-    s.on_ready_for_query(std::string_view(sql) == "COMMIT" ? 'I' : 'T');
+    c.sent();
+    c.ready(s, std::string_view(sql) == "COMMIT" ? 'I' : 'T');
   }
   // SET LOCAL ends with the transaction; the session-level SET stays.
   EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
 }
 
 TEST(SessionSqlState, LocalSetInCleanTransactionDoesNotOutliveIt) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   forward(s, "BEGIN; SET LOCAL search_path = hr");
-  s.on_cycle_sent();
-  s.on_ready_for_query('T');
+  c.sent();
+  c.ready(s, 'T');
   EXPECT_EQ(s.search_paths(), (Paths{{"hr"}}));
   forward(s, "COMMIT");
-  s.on_cycle_sent();
-  s.on_ready_for_query('I');
+  c.sent();
+  c.ready(s, 'I');
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
 }
 
 TEST(SessionSqlState, PipelinedCyclesSettleInOrder) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   // Three Query messages sent before any answer.
   forward(s, "SET search_path = a");
-  s.on_cycle_sent();
+  c.sent();
   forward(s, "BEGIN; SET LOCAL search_path = b");
-  s.on_cycle_sent();
+  c.sent();
   forward(s, "SELECT 1");
-  s.on_cycle_sent();
+  c.sent();
   // The first answer settles only the first cycle's SET: b is still pending.
-  s.on_ready_for_query('I');
+  c.ready(s, 'I');
   const auto paths = s.search_paths();
   EXPECT_NE(std::find(paths.begin(), paths.end(), std::vector<std::string>{"b"}), paths.end());
   EXPECT_NE(std::find(paths.begin(), paths.end(), std::vector<std::string>{"a"}), paths.end());
-  s.on_ready_for_query('T');
-  s.on_ready_for_query('T');
+  c.ready(s, 'T');
+  c.ready(s, 'T');
   // Nothing outstanding, transaction clean: the local value is certain.
   EXPECT_EQ(s.search_paths(), (Paths{{"b"}}));
 }
 
 TEST(SessionSqlState, ParameterStatusIsTheTruth) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   forward(s, "SET standard_conforming_strings = off");
-  s.on_cycle_sent();
+  c.sent();
   EXPECT_TRUE(s.may_be_standard_strings());
   EXPECT_TRUE(s.may_be_escape_strings());
   s.on_parameter_status("standard_conforming_strings", "off");
   EXPECT_FALSE(s.may_be_standard_strings());
-  s.on_ready_for_query('I');
+  c.ready(s, 'I');
   EXPECT_FALSE(s.may_be_standard_strings());
   s.on_parameter_status("client_encoding", "SJIS");
   EXPECT_FALSE(s.encoding_is_utf8());
 }
 
 TEST(SessionSqlState, CandidatesAreBounded) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   for (int i = 0; i < 20; ++i) {
     forward(s, "SET search_path = s" + std::to_string(i));
-    s.on_cycle_sent();
+    c.sent();
   }
   // Too many possibilities: the path becomes unknown (any schema), never a
   // guess, and what follows is still kept.
@@ -268,9 +289,10 @@ TEST(SessionSqlState, CandidatesAreBounded) {
 }
 
 TEST(SessionSqlState, RepeatedSetsDoNotGrowCandidates) {
-  auto s = fresh_state();
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
   for (int i = 0; i < 50; ++i) forward(s, i % 2 ? "SET search_path = a" : "SET search_path = b");
-  s.on_cycle_sent();
+  c.sent();
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"b"}, {"a"}}));
 }
 
@@ -292,46 +314,46 @@ TEST(SessionSqlState, MeaningKeyFollowsChanges) {
   EXPECT_NE(u.meaning_key(), k1);
 }
 
-// ---- prepared statements ------------------------------------------------------------------
+// ---- prepared statements and cursors ------------------------------------------------------
+// The names themselves are the protocol tracker's (engine/relay); the state
+// only reads them, and keeps what a string it simulates defines.
 
-TEST(SessionSqlState, PreparedStatements) {
+TEST(SessionSqlState, NamesComeFromTheProtocol) {
+  StandaloneProtocol p;
+  p.statements["x"] = {std::make_shared<const sql::StatementFacts>(sql::analyze("SELECT * FROM salaries").statements.at(0)),
+                       std::make_shared<const sql::StatementFacts>(sql::analyze("SELECT 1").statements.at(0))};
+  auto s = fresh_state("\"$user\", public", p);
+  ASSERT_EQ(s.prepared("x").size(), 2u);
+  EXPECT_TRUE(s.prepared("y").empty());
+  EXPECT_TRUE(s.cursor("c").empty());
+}
+
+TEST(SessionSqlState, ForwardingDefinesNoName) {
   auto s = fresh_state();
-  forward(s, "PREPARE a AS SELECT * FROM t");
-  ASSERT_NE(s.prepared("a"), nullptr);
-  EXPECT_TRUE(s.prepared("a")->has(sql::StatementClass::select));
-  forward(s, "DEALLOCATE a");
-  EXPECT_EQ(s.prepared("a"), nullptr);
-  forward(s, "PREPARE b AS SELECT 1; PREPARE c AS SELECT 2");
-  forward(s, "DEALLOCATE ALL");
-  EXPECT_EQ(s.prepared("b"), nullptr);
-  EXPECT_EQ(s.prepared("c"), nullptr);
-  forward(s, "PREPARE d AS SELECT 1");
-  forward(s, "DISCARD ALL");
-  EXPECT_EQ(s.prepared("d"), nullptr);
+  forward(s, "PREPARE a AS SELECT * FROM t; DECLARE c CURSOR FOR SELECT 1");
+  EXPECT_TRUE(s.prepared("a").empty());  // only once the server confirms it
+  EXPECT_TRUE(s.cursor("c").empty());
+}
+
+TEST(SessionSqlState, SimulatedStringSeesItsOwnNames) {
+  auto s = fresh_state();
+  auto a = sql::analyze("PREPARE a AS SELECT * FROM t; DECLARE c CURSOR FOR SELECT 2; DEALLOCATE a");
+  ASSERT_TRUE(a.ok());
+  s.apply_certain(a.statements[0]);
+  s.apply_certain(a.statements[1]);
+  ASSERT_EQ(s.prepared("a").size(), 1u);
+  EXPECT_TRUE(s.prepared("a")[0]->has(sql::StatementClass::select));
+  ASSERT_EQ(s.cursor("c").size(), 1u);
+  s.apply_certain(a.statements[2]);
+  EXPECT_TRUE(s.prepared("a").empty());
 }
 
 TEST(SessionSqlState, PrepareDoesNotApplyItsSettings) {
   auto s = fresh_state();
   forward(s, "PREPARE p AS SELECT set_config('search_path', 'hr', false)");
   EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
-}
-
-TEST(SessionSqlState, ReusedNameKeepsBothFacts) {
-  // The server refuses a second PREPARE of a name in use; pgwarden cannot
-  // know which statement it holds, so EXECUTE must be checked against both.
-  auto s = fresh_state();
-  auto first = sql::analyze("SELECT * FROM salaries").statements.at(0);
-  auto second = sql::analyze("SELECT 1").statements.at(0);
-  s.record_prepared("x", first);
-  s.record_prepared("x", second);
-  ASSERT_NE(s.prepared("x"), nullptr);
-  EXPECT_NE(s.prepared("x")->find_relation("", "salaries"), nullptr);
-  // The unnamed statement is simply replaced.
-  s.record_prepared("", first);
-  s.record_prepared("", second);
-  EXPECT_EQ(s.prepared("")->find_relation("", "salaries"), nullptr);
-  s.forget_prepared("x");
-  EXPECT_EQ(s.prepared("x"), nullptr);
+  forward(s, "DECLARE c CURSOR FOR SELECT set_config('search_path', 'hr', false)");
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}}));
 }
 
 }  // namespace

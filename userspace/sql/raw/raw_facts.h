@@ -67,14 +67,18 @@ enum pgw_flag {
 	PGW_FLAG_UNSUPPORTED_NODE = 1u << 6 /* a node type the walker does not know */
 };
 
-/* Named objects of the session: prepared statements, channels. */
+/* Named objects of the session: prepared statements, cursors, channels. */
 enum pgw_name_kind {
 	PGW_NAME_PREPARE,
 	PGW_NAME_EXECUTE,
 	PGW_NAME_DEALLOCATE, /* NULL name: DEALLOCATE ALL */
 	PGW_NAME_LISTEN,
 	PGW_NAME_UNLISTEN,	 /* NULL name: UNLISTEN * */
-	PGW_NAME_NOTIFY		 /* NULL name: pg_notify() with a computed channel */
+	PGW_NAME_NOTIFY,	 /* NULL name: pg_notify() with a computed channel */
+	PGW_NAME_DECLARE,	 /* DECLARE name CURSOR ... */
+	PGW_NAME_DECLARE_HOLD, /* DECLARE name CURSOR WITH HOLD ...: outlives its transaction */
+	PGW_NAME_FETCH,		 /* FETCH / MOVE ... name: reads the cursor */
+	PGW_NAME_CLOSE		 /* CLOSE name; NULL name: CLOSE ALL */
 };
 
 enum pgw_setting_action {

@@ -104,7 +104,7 @@ pgw_visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableS
 	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
 }
 
-/* DISCARD ALL = SET SESSION AUTHORIZATION DEFAULT + RESET ALL + DEALLOCATE ALL + UNLISTEN * + ... */
+/* DISCARD ALL = SET SESSION AUTHORIZATION DEFAULT + RESET ALL + DEALLOCATE ALL + CLOSE ALL + UNLISTEN * + ... */
 void
 pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *stmt)
 {
@@ -118,6 +118,7 @@ pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *s
 	emit_setting(w, "role", PGW_SETTING_RESET, false, false, true, NULL, 0);
 	emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
 	w->sink->name(w->sink->ctx, PGW_NAME_DEALLOCATE, NULL);
+	w->sink->name(w->sink->ctx, PGW_NAME_CLOSE, NULL);
 	w->sink->name(w->sink->ctx, PGW_NAME_UNLISTEN, NULL);
 }
 

@@ -546,6 +546,20 @@ visit_other(pgw_walker *w, const pgw_walk_item *item)
 		case T_DeallocateStmt:
 			emit_name(w, item, PGW_NAME_DEALLOCATE, ((const DeallocateStmt *) node)->name);
 			break;
+		case T_DeclareCursorStmt:
+		{
+			const DeclareCursorStmt *d = (const DeclareCursorStmt *) node;
+
+			emit_name(w, item, (d->options & CURSOR_OPT_HOLD) ? PGW_NAME_DECLARE_HOLD : PGW_NAME_DECLARE,
+					  d->portalname);
+			break;
+		}
+		case T_FetchStmt:
+			emit_name(w, item, PGW_NAME_FETCH, ((const FetchStmt *) node)->portalname);
+			break;
+		case T_ClosePortalStmt:
+			emit_name(w, item, PGW_NAME_CLOSE, ((const ClosePortalStmt *) node)->portalname);
+			break;
 		case T_CommentStmt:
 			emit_object(w, ((const CommentStmt *) node)->objtype,
 						((const CommentStmt *) node)->object, PGW_USE_DDL);

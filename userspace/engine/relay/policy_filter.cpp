@@ -1,0 +1,254 @@
+#include "engine/relay/policy_filter.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/engine_state.h"
+#include "pgwire/byte_io.h"
+#include "pgwire/message_types.h"
+
+namespace pgw::relay {
+
+namespace {
+
+using Kind = Request::Kind;
+using pgwire::BackendMsg;
+
+// Without a catalog a view over a denied table looks like any table: when
+// relations are involved and no snapshot could be loaded, refuse.
+bool needs_catalog(const policy::Decision& d) {
+  for (const auto& s : d.statements) {
+    if (!s.relations.empty()) return true;
+  }
+  return false;
+}
+
+// The facts the tracker follows names by (the statements that define, drop
+// or read a name, or change settings), as a cached decision keeps them.
+std::shared_ptr<const std::vector<sql::StatementFacts>> effects_of(const policy::Decision& d) {
+  if (!d.changes_session) return nullptr;
+  auto effects = std::make_shared<std::vector<sql::StatementFacts>>();
+  effects->reserve(d.statements.size());
+  for (const auto& st : d.statements) effects->push_back(st.facts);
+  return effects;
+}
+
+}  // namespace
+
+PolicyFilter::PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
+                           std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
+                           engine::CatalogStore& catalogs, std::string login_user)
+    : state_(state),
+      cache_(cache),
+      tracker_(tracker),
+      identity_(std::move(identity)),
+      upstream_(std::move(upstream)),
+      catalog_(std::move(catalog)),
+      catalogs_(catalogs),
+      sql_state_(
+          [&] {
+            policy::SessionSqlState::Start start;
+            start.login_user = login_user;
+            if (auto c = catalog_->current(); c && !c->default_search_path().empty()) {
+              start.search_path = c->default_search_path();
+            }
+            return start;
+          }(),
+          tracker) {
+  current_policy();
+}
+
+const policy::Config* PolicyFilter::current_config() {
+  current_policy();
+  return config_.get();
+}
+
+uint64_t PolicyFilter::current_generation() {
+  current_policy();
+  return config_generation_;
+}
+
+const policy::Policy* PolicyFilter::current_policy() {
+  const uint64_t generation = state_.config_generation();
+  if (config_ == nullptr || generation != config_generation_) {
+    config_ = state_.config();
+    config_generation_ = generation;
+    policy_ = config_->policy_for(identity_, upstream_);
+  }
+  return policy_;
+}
+
+std::vector<std::string> PolicyFilter::search_path() const {
+  auto paths = sql_state_.search_paths();
+  if (paths.empty()) return {};
+  return std::move(paths.front());
+}
+
+DecidedUnder PolicyFilter::now() {
+  auto catalog = catalog_->current();
+  return {current_generation(), catalog ? catalog->version() : 0, sql_state_.meaning_key()};
+}
+
+bool PolicyFilter::decided_now(const DecidedUnder& d) {
+  auto catalog = catalog_->current();
+  return d.config_generation == current_generation() && d.catalog_version == (catalog ? catalog->version() : 0) &&
+         d.meaning_key == sql_state_.meaning_key();
+}
+
+Verdict PolicyFilter::verdict_for(const policy::Decision& d) const {
+  if (d.action == policy::Action::allow) return Verdict::forward();
+  return Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+}
+
+Verdict PolicyFilter::verdict_for(const policy::CachedDecision& d) const {
+  if (d.action == policy::Action::allow) return Verdict::forward();
+  return Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+}
+
+Verdict PolicyFilter::no_policy() const {
+  return Verdict::deny("pgwarden: no policy for identity " + identity_ + " on upstream " + upstream_);
+}
+
+const policy::DecisionCache::Context& PolicyFilter::cache_context(uint64_t catalog_version) {
+  const std::string& meaning = sql_state_.meaning_key();
+  if (!context_ || context_generation_ != config_generation_ || context_catalog_ != catalog_version ||
+      context_meaning_ != meaning) {
+    context_.emplace(identity_, upstream_, config_generation_, catalog_version, meaning);
+    context_generation_ = config_generation_;
+    context_catalog_ = catalog_version;
+    context_meaning_ = meaning;
+  }
+  return *context_;
+}
+
+Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Decision** full) {
+  const policy::Policy* policy = current_policy();
+  if (policy == nullptr) return no_policy();
+  SqlText& text = *r.text;
+  text.standard_conforming_strings = sql_state_.may_be_standard_strings();
+  auto catalog = catalog_->current();
+  const policy::DecisionCache::Context& context = cache_context(catalog ? catalog->version() : 0);
+  if (!need_facts) {
+    if (const policy::CachedDecision* cached = cache_.find(context, text.sql)) {
+      if (cached->action != policy::Action::allow) return verdict_for(*cached);
+      cached->apply_to(sql_state_);
+      text.effects = cached->effects;
+      text.effects_unknown = cached->forwarded_unparsed;
+      if (text.effects) r.decided = now();
+      return Verdict::forward();
+    }
+  }
+  last_decision_ = policy::decide_sql(*policy, text.sql, sql_state_, catalog.get());
+  if (catalog == nullptr && last_decision_.action == policy::Action::allow && needs_catalog(last_decision_)) {
+    return Verdict::deny("pgwarden: cannot check the relations of this statement: the catalog of upstream " +
+                         upstream_ + " is not available (see pgwarden's log)");
+  }
+  if (last_decision_.cacheable && catalog != nullptr) cache_.insert(context, text.sql, last_decision_);
+  if (full != nullptr) *full = &last_decision_;
+  if (last_decision_.action != policy::Action::allow) return verdict_for(last_decision_);
+  r.decided = now();
+  sql_state_.apply(last_decision_);
+  text.effects = effects_of(last_decision_);
+  text.effects_unknown = last_decision_.forwarded_unparsed;
+  if (last_decision_.changes_catalog) catalogs_.refresh(catalog_);
+  return Verdict::forward();
+}
+
+Verdict PolicyFilter::redecide(const sql::StatementFacts& facts) {
+  const policy::Policy* policy = current_policy();
+  if (policy == nullptr) return no_policy();
+  auto catalog = catalog_->current();
+  return verdict_for(policy::decide_facts(*policy, facts, sql_state_, catalog.get()));
+}
+
+Verdict PolicyFilter::on_request(Request& r, const ClientMessage& message) {
+  switch (r.kind) {
+    case Kind::query: return on_query(r);
+    case Kind::parse: return on_parse(r);
+    case Kind::bind: return on_bind(r);
+    case Kind::execute: return on_execute(r);
+    case Kind::function_call: return on_function_call(std::get<pgwire::FunctionCall>(message));
+    default: return Verdict::forward();
+  }
+}
+
+Verdict PolicyFilter::on_query(Request& r) { return decide_text(r, false, nullptr); }
+
+Verdict PolicyFilter::on_parse(Request& r) {
+  // A prepared statement keeps the facts it was decided on: a Bind under
+  // another policy decides them again.
+  const policy::Decision* d = nullptr;
+  Verdict v = decide_text(r, true, &d);
+  if (!v.denied() && d != nullptr && r.defines) {
+    if (d->statements.size() == 1) {
+      r.defines->policy.facts = std::make_shared<const sql::StatementFacts>(d->statements[0].facts);
+    }
+    r.decided = now();
+  }
+  return v;
+}
+
+Verdict PolicyFilter::on_bind(Request& r) {
+  const auto candidates = tracker_.statement_candidates(r.statement_name);
+  if (candidates.empty()) {
+    // Not prepared as far as pgwarden saw: the server has no such statement
+    // (and would refuse the Bind), or it was made where pgwarden could not
+    // decide it. Either way it does not run.
+    return Verdict::deny("pgwarden: bind of prepared statement \"" + r.statement_name + "\" denied by policy for " +
+                             identity_,
+                         "42501", "pgwarden did not see \"" + r.statement_name + "\" prepared in this session.");
+  }
+  for (const auto& s : candidates) {
+    if (decided_now(s->policy.decided)) continue;
+    // Decided under another policy, catalog or session meaning (a reload,
+    // SET search_path ...): the server re-plans, pgwarden decides again.
+    if (!s->policy.facts) {
+      return Verdict::deny("pgwarden: prepared statement \"" + r.statement_name + "\" denied by policy for " +
+                           identity_, "42501", "Its statement cannot be decided again.");
+    }
+    Verdict v = redecide(*s->policy.facts);
+    if (v.denied()) return v;
+    s->policy.decided = now();
+  }
+  r.decided = now();
+  return Verdict::forward();
+}
+
+Verdict PolicyFilter::on_execute(Request& r) {
+  for (const auto& p : tracker_.portal_candidates(r.name)) {
+    if (decided_now(p->policy.decided)) continue;
+    // A portal bound or a cursor declared under another policy: what it
+    // runs is decided again before it runs.
+    for (const auto& facts : tracker_.cursor(r.name)) {
+      Verdict v = redecide(*facts);
+      if (v.denied()) return v;
+    }
+    p->policy.decided = now();
+  }
+  return Verdict::forward();
+}
+
+Verdict PolicyFilter::on_function_call(const pgwire::FunctionCall& call) {
+  const policy::Policy* policy = current_policy();
+  if (policy == nullptr) return no_policy();
+  auto catalog = catalog_->current();
+  return verdict_for(policy::decide_function_call(*policy, call.function, catalog.get()));
+}
+
+bool PolicyFilter::wants(char type, const Answer&) const {
+  return type == pgwire::type_byte(BackendMsg::ParameterStatus) || type == pgwire::type_byte(BackendMsg::ReadyForQuery);
+}
+
+RelayFilter::Outcome PolicyFilter::on_answer(char type, std::string_view whole, const Answer&, std::string&) {
+  const std::string_view body = whole.substr(pgwire::kHeaderSize);
+  if (type == pgwire::type_byte(BackendMsg::ParameterStatus)) {
+    pgwire::ByteReader r(body);
+    std::string_view name, value;
+    if (r.read_cstring(name) && r.read_cstring(value)) sql_state_.on_parameter_status(name, value);
+  } else if (type == pgwire::type_byte(BackendMsg::ReadyForQuery)) {
+    // Before the tracker counts it: the cycle answered is still the current one.
+    if (!body.empty()) sql_state_.on_ready_for_query(body[0]);
+  }
+  return Outcome::forward;
+}
+
+}  // namespace pgw::relay

@@ -1,0 +1,94 @@
+// The policy link of the filter chain: every Query, Parse, Bind, Execute and
+// FunctionCall of one session is decided against the policy of the session's
+// identity on its upstream, with the loop thread's decision cache in front.
+//
+// The session's settings (search_path, role, string and encoding modes) are
+// followed in SessionSqlState, which reads the protocol position and the
+// session's names from the tracker. What a prepared statement or a portal was
+// decided under is a note on the tracker's entry: a Bind or an Execute under
+// another policy (a reload), catalog or session meaning decides it again
+// before it runs. SQL EXECUTE and FETCH are decided with what the names may
+// hold now, every time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/catalog_store.h"
+#include "engine/relay/mask_filter.h"
+#include "engine/relay/relay_filter.h"
+#include "policy/config.h"
+#include "policy/decision.h"
+#include "policy/decision_cache.h"
+#include "policy/session_sql_state.h"
+
+namespace pgw::engine {
+class EngineState;
+}
+
+namespace pgw::relay {
+
+class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
+ public:
+  PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
+               std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
+               engine::CatalogStore& catalogs, std::string login_user);
+
+  Verdict on_request(Request& request, const ClientMessage& message) override;
+  bool wants(char type, const Answer& answer) const override;
+  Outcome on_answer(char type, std::string_view whole, const Answer& answer, std::string& out) override;
+  const std::string& failure() const override { return failure_; }
+
+  // MaskFilter::PolicySide
+  const policy::Config& config() override { return *current_config(); }
+  uint64_t config_generation() override { return current_generation(); }
+  const policy::Policy* policy() override { return current_policy(); }
+  std::shared_ptr<const policy::Catalog> catalog() const override { return catalog_->current(); }
+  std::vector<std::string> search_path() const override;  // the first candidate
+
+ private:
+  const policy::Config* current_config();
+  uint64_t current_generation();
+  // The policy in force now: a reload applies from the next message.
+  const policy::Policy* current_policy();
+  bool decided_now(const DecidedUnder& d);
+  DecidedUnder now();
+
+  Verdict on_query(Request& r);
+  Verdict on_parse(Request& r);
+  Verdict on_bind(Request& r);
+  Verdict on_execute(Request& r);
+  Verdict on_function_call(const pgwire::FunctionCall& call);
+  // Decides a statement text through the cache; applies its effects to the
+  // session state when allowed and tells the tracker what it does to names.
+  Verdict decide_text(Request& r, bool need_facts, const policy::Decision** full);
+  // A prepared statement or cursor decided again under what is in force now.
+  Verdict redecide(const sql::StatementFacts& facts);
+  Verdict verdict_for(const policy::Decision& d) const;
+  Verdict verdict_for(const policy::CachedDecision& d) const;
+  Verdict no_policy() const;
+
+  engine::EngineState& state_;
+  policy::DecisionCache& cache_;
+  const ProtocolTracker& tracker_;
+  const std::string identity_;
+  const std::string upstream_;
+  std::shared_ptr<engine::CatalogEntry> catalog_;
+  engine::CatalogStore& catalogs_;
+  std::shared_ptr<const policy::Config> config_;
+  uint64_t config_generation_ = 0;
+  const policy::Policy* policy_ = nullptr;
+  policy::SessionSqlState sql_state_;
+  policy::Decision last_decision_;
+  std::string failure_;
+  // The cache context is rebuilt only when something in it changed (most
+  // statements of a session share one).
+  const policy::DecisionCache::Context& cache_context(uint64_t catalog_version);
+  std::optional<policy::DecisionCache::Context> context_;
+  uint64_t context_generation_ = 0;
+  uint64_t context_catalog_ = 0;
+  std::string context_meaning_;
+};
+
+}  // namespace pgw::relay

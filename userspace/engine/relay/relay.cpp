@@ -1,0 +1,255 @@
+#include "engine/relay/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/relay/denial_markers.h"
+#include "pgwire/empty_message.h"
+#include "pgwire/frame.h"
+#include "pgwire/message_types.h"
+
+namespace pgw::relay {
+
+namespace {
+
+using pgwire::BackendMsg;
+using pgwire::FrontendMsg;
+using Kind = Request::Kind;
+
+// Decodes a client message the server answers; the request kind it makes.
+struct Decoded {
+  Result<ClientMessage> message = Error{""};
+  Kind kind = Kind::query;
+};
+
+Decoded decode(char type, std::string_view body) {
+  Decoded d;
+  auto take = [&](auto r, Kind kind) {
+    d.kind = kind;
+    if (r) d.message = ClientMessage(*r);
+    else d.message = Error{"malformed " + std::string(pgwire::frontend_message_name(type)) + " message: " + r.error()};
+  };
+  switch (static_cast<FrontendMsg>(type)) {
+    case FrontendMsg::Query: take(pgwire::Query::decode(body), Kind::query); break;
+    case FrontendMsg::Parse: take(pgwire::Parse::decode(body), Kind::parse); break;
+    case FrontendMsg::Bind: take(pgwire::Bind::decode(body), Kind::bind); break;
+    case FrontendMsg::Execute: take(pgwire::Execute::decode(body), Kind::execute); break;
+    case FrontendMsg::FunctionCall: take(pgwire::FunctionCall::decode(body), Kind::function_call); break;
+    case FrontendMsg::Describe: {
+      auto r = pgwire::Describe::decode(body);
+      take(r, r && r->target == pgwire::kTargetPortal ? Kind::describe_portal : Kind::describe_statement);
+      break;
+    }
+    case FrontendMsg::Close: {
+      auto r = pgwire::Close::decode(body);
+      take(r, r && r->target == pgwire::kTargetPortal ? Kind::close_portal : Kind::close_statement);
+      break;
+    }
+    default:
+      d.message = Error{"unexpected message"};
+      break;
+  }
+  return d;
+}
+
+// The names and text the tracker keeps of a request.
+void describe_request(Request& r, const ClientMessage& m) {
+  if (auto* q = std::get_if<pgwire::Query>(&m)) {
+    auto text = std::make_shared<SqlText>();
+    text->sql = std::string(q->query);
+    r.text = std::move(text);
+  } else if (auto* p = std::get_if<pgwire::Parse>(&m)) {
+    r.name = std::string(p->statement);
+    auto text = std::make_shared<SqlText>();
+    text->sql = std::string(p->query);
+    r.text = text;
+    r.defines = std::make_shared<PreparedStatement>();
+    r.defines->name = r.name;
+    r.defines->source = {text, 0};
+  } else if (auto* b = std::get_if<pgwire::Bind>(&m)) {
+    r.name = std::string(b->portal);
+    r.statement_name = std::string(b->statement);
+    auto portal = std::make_shared<Portal>();
+    portal->name = r.name;
+    portal->origin = Portal::Origin::bind;
+    portal->statement_name = r.statement_name;
+    r.pending_portals.push_back(std::move(portal));
+  } else if (auto* d = std::get_if<pgwire::Describe>(&m)) {
+    r.name = std::string(d->name);
+  } else if (auto* e = std::get_if<pgwire::Execute>(&m)) {
+    r.name = std::string(e->portal);
+  } else if (auto* c = std::get_if<pgwire::Close>(&m)) {
+    r.name = std::string(c->name);
+  }
+}
+
+}  // namespace
+
+bool Relay::wants_client(char type) {
+  switch (static_cast<FrontendMsg>(type)) {
+    case FrontendMsg::Query:
+    case FrontendMsg::Parse:
+    case FrontendMsg::Bind:
+    case FrontendMsg::Describe:
+    case FrontendMsg::Execute:
+    case FrontendMsg::Close:
+    case FrontendMsg::FunctionCall:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Relay::on_client_header(char type) {
+  if (static_cast<FrontendMsg>(type) != FrontendMsg::Sync) return;
+  // Sync has no body; its request is all there is to it. (Flush, Terminate
+  // and COPY data get no answer of their own.)
+  auto r = tracker_.begin(Kind::sync);
+  ClientMessage sync{std::monostate{}};
+  for (auto& f : filters_) f->on_request(*r, sync);
+  tracker_.commit(std::move(r));
+}
+
+Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::string& out) {
+  Decoded decoded = decode(type, whole.substr(pgwire::kHeaderSize));
+  std::shared_ptr<Request> r = tracker_.begin(decoded.kind);
+  Verdict verdict;
+  if (!decoded.message) {
+    // A message pgwarden cannot read is one it cannot check.
+    verdict = Verdict::deny("pgwarden: " + decoded.message.error(), "08P01");
+  } else {
+    describe_request(*r, *decoded.message);
+    for (auto& f : filters_) {
+      Verdict v = f->on_request(*r, *decoded.message);
+      if (v.describe_first) verdict.describe_first = true;
+      if (v.denied()) {
+        verdict = std::move(v);
+        break;
+      }
+    }
+  }
+  if (verdict.denied()) {
+    if (decoded.kind == Kind::describe_statement || decoded.kind == Kind::describe_portal ||
+        decoded.kind == Kind::close_statement || decoded.kind == Kind::close_portal) {
+      // Nothing to run: only a malformed one gets here, and the server would
+      // refuse it the same way.
+      tracker_.commit(std::move(r));
+      return Outcome::forward;
+    }
+    spdlog::info("session {}: denied: {}", session_id_, verdict.message);
+    const std::string original_name = r->name;
+    out = marker_for(*r, original_name, std::move(verdict));
+    tracker_.commit(std::move(r));
+    return Outcome::replace;
+  }
+  if (verdict.describe_first) {
+    // Before the first row the masker must know the row shape: ask for it,
+    // and keep the answer from the client, who did not ask.
+    auto describe = tracker_.begin(Kind::describe_portal);
+    describe->name = r->name;
+    describe->injected = true;
+    for (auto& f : filters_) f->on_request(*describe, ClientMessage(pgwire::Describe{pgwire::kTargetPortal, r->name}));
+    pgwire::encode(pgwire::Describe{pgwire::kTargetPortal, describe->name}, out);
+    tracker_.commit(std::move(describe));
+    out.append(whole);
+    tracker_.commit(std::move(r));
+    return Outcome::replace;
+  }
+  tracker_.commit(std::move(r));
+  return Outcome::forward;
+}
+
+std::string Relay::marker_for(Request& r, std::string_view original_name, Verdict v) {
+  Denial d;
+  d.token = new_denial_token();
+  d.message = std::move(v.message);
+  d.sqlstate = std::move(v.sqlstate);
+  d.detail = std::move(v.detail);
+  d.position = v.position;
+  std::string marker;
+  switch (r.kind) {
+    case Kind::parse: marker = marker_parse(original_name, d.token); break;
+    case Kind::bind: marker = marker_bind(d.token); break;
+    case Kind::execute: marker = marker_execute(d.token); break;
+    default: marker = marker_query(d.token); break;  // Query, FunctionCall
+  }
+  // Nothing of a refused message takes effect: no name it would define.
+  r.defines.reset();
+  r.pending_statements.clear();
+  r.pending_portals.clear();
+  if (r.kind == Kind::query && r.text) r.text->effects.reset();
+  r.denial = std::move(d);
+  return marker;
+}
+
+bool Relay::wants_server(char type) {
+  auto answer = tracker_.answer(type);
+  pending_wanted_ = false;
+  if (!answer) {
+    // A desync: on_server_message() ends the session with it.
+    pending_answer_ = Answer{};
+    failure_ = answer.error();
+    return true;
+  }
+  pending_answer_ = std::move(*answer);
+  const auto msg = static_cast<BackendMsg>(type);
+  bool wanted = ProtocolTracker::needs_body(type);
+  if (msg == BackendMsg::ErrorResponse && pending_answer_.request && pending_answer_.request->denial) wanted = true;
+  if ((msg == BackendMsg::RowDescription || msg == BackendMsg::NoData || msg == BackendMsg::ParameterDescription) &&
+      pending_answer_.request && pending_answer_.request->injected) {
+    wanted = true;  // the answer to pgwarden's own Describe is not forwarded
+  }
+  for (const auto& f : filters_) wanted = f->wants(type, pending_answer_) || wanted;
+  pending_wanted_ = true;
+  return wanted;
+}
+
+Relay::Outcome Relay::on_server_header(char type) {
+  if (!failure_.empty()) return Outcome::fail;
+  tracker_.advance(type, {});
+  return Outcome::forward;
+}
+
+Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::string& out) {
+  if (!failure_.empty()) return Outcome::fail;
+  const Answer& answer = pending_answer_;
+  const std::string_view body = whole.substr(pgwire::kHeaderSize);
+  const auto msg = static_cast<BackendMsg>(type);
+  Outcome outcome = Outcome::forward;
+  if (msg == BackendMsg::ErrorResponse && answer.request && answer.request->denial) {
+    if (auto replaced = denial_error(*answer.request->denial, body)) {
+      // pgwarden's own denial: nothing of the server's text is in it.
+      out.append(*replaced);
+      tracker_.advance(type, body);
+      return Outcome::replace;
+    }
+  }
+  if (answer.request && answer.request->injected && msg != BackendMsg::ErrorResponse) outcome = Outcome::drop;
+  // Every interested filter sees the server's message as it came (the policy
+  // side must read a ParameterStatus the masker rewrites); the first one
+  // that rewrites or drops it decides what the client gets. The filters
+  // nearest the server go first. The answer to pgwarden's own Describe is
+  // dropped, but the filters still learn the row shape from it.
+  for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
+    RelayFilter& f = **it;
+    if (!f.wants(type, answer)) continue;
+    scratch_.clear();
+    const RelayFilter::Outcome o = f.on_answer(type, whole, answer, scratch_);
+    if (o == RelayFilter::Outcome::fail) return fail(f.failure());
+    if (outcome != Outcome::forward) continue;
+    if (o == RelayFilter::Outcome::drop) {
+      outcome = Outcome::drop;
+    } else if (o == RelayFilter::Outcome::replace) {
+      out.append(scratch_);
+      outcome = Outcome::replace;
+    }
+  }
+  tracker_.advance(type, body);
+  return outcome;
+}
+
+Relay::Outcome Relay::fail(std::string why) {
+  failure_ = std::move(why);
+  return Outcome::fail;
+}
+
+}  // namespace pgw::relay

@@ -1,0 +1,75 @@
+// A link of the relay's filter chain: something that looks at the messages of
+// a session as the protocol tracker attributes them.
+//
+//   client ──► [policy] ──► [mask] ──► upstream        requests, in order
+//   client ◄── [policy] ◄── [mask] ◄── upstream        answers, in order
+//
+// A filter sees each client message the server answers before it is
+// forwarded (it may refuse it) and the server messages it asks for, with the
+// request they answer. It reads the tracker and writes its notes on the
+// tracker's requests, statements and portals (entries.h); protocol state of
+// its own it has none. Filters know messages and the tracker, never sockets
+// or rings. Approval (a statement held until a person decides) and the
+// recorder plug in here the same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "engine/relay/protocol_tracker.h"
+#include "pgwire/frontend_messages.h"
+
+namespace pgw::relay {
+
+// A client message the server answers, decoded once for every filter.
+using ClientMessage =
+    std::variant<pgwire::Query, pgwire::Parse, pgwire::Bind, pgwire::Describe, pgwire::Execute, pgwire::Close,
+                 pgwire::FunctionCall, std::monostate /* Sync */>;
+
+struct Verdict {
+  enum class Action : uint8_t { forward, deny };
+  Action action = Action::forward;
+  // deny: what the client reads, starting with "pgwarden:".
+  std::string message;
+  std::string sqlstate = "42501";
+  std::string detail;  // which rule decided, which part of a multi-statement string
+  int position = 0;    // 1-based character position (syntax errors), 0: none
+  // forward, Execute only: pgwarden must learn the portal's row shape before
+  // its first row; the relay sends a Describe of its own first.
+  bool describe_first = false;
+
+  static Verdict forward() { return {}; }
+  static Verdict deny(std::string message, std::string sqlstate = "42501", std::string detail = {},
+                      int position = 0) {
+    Verdict v;
+    v.action = Action::deny;
+    v.message = std::move(message);
+    v.sqlstate = std::move(sqlstate);
+    v.detail = std::move(detail);
+    v.position = position;
+    return v;
+  }
+  bool denied() const { return action == Action::deny; }
+};
+
+class RelayFilter {
+ public:
+  virtual ~RelayFilter() = default;
+
+  // A client message, its request begun (not yet queued). Filters run in
+  // chain order; the first denial stops the chain.
+  virtual Verdict on_request(Request& request, const ClientMessage& message) = 0;
+
+  // Server side. Whether this filter must see a message of `type`, whole,
+  // answering `answer` (asked at the message's header; cheap).
+  virtual bool wants(char type, const Answer& answer) const = 0;
+  enum class Outcome : uint8_t { forward, replace, drop, fail };
+  // `whole` is the message with its header; a replacement is appended to
+  // `out`. fail ends the session (failure() says why).
+  virtual Outcome on_answer(char type, std::string_view whole, const Answer& answer, std::string& out) = 0;
+  virtual const std::string& failure() const = 0;
+};
+
+}  // namespace pgw::relay
