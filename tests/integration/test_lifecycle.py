@@ -196,6 +196,34 @@ def test_policy_check_validates_without_serving(make_pgwarden, cluster):
     pw.close()
 
 
+def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
+    """Keys of the file format that this version does not implement are
+    refused by name (exit 2, one line), by `policy check` and by `run`: a
+    recording or approval setting must never look as if it were in force."""
+    pw = make_pgwarden(start=False)
+    good = dump(pw.config) + "\n"
+    cases = {
+        "recording:\n  dir: /var/lib/pgwarden/sessions\n": "recording.dir: not supported yet",
+        "console_listen: 127.0.0.1:9187\n": "console_listen: not supported yet",
+        "approval:\n  approvers: { unix_groups: [dba] }\n": "approval.approvers.unix_groups: not supported yet",
+    }
+    for extra, message in cases.items():
+        result = _check(pw, good + extra)
+        assert result.returncode == 2, (extra, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert lines[0].startswith("pgwarden: ") and "check.yaml:" in lines[0], result.stderr
+
+    pw.config["recording"] = {"dir": os.path.join(pw.dir, "sessions")}
+    pw.write_config()
+    run = subprocess.run([binary_path(), "run", "--config", pw.config_path], capture_output=True,
+                         text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert run.returncode == 2
+    assert "recording.dir: not supported yet" in run.stderr
+    assert not port_accepts(pw.host, pw.port)
+    pw.close()
+
+
 def test_run_with_bad_config_exits_2(make_pgwarden):
     pw = make_pgwarden(start=False)
     pw.config["bogus_key_xyz"] = True

@@ -2,68 +2,74 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <string_view>
+
+#include "common/quote.h"
+#include "policy/session_sql_state.h"
 
 namespace pgw::engine {
 namespace {
 
 // Settings that only shape how results are presented to this client.
 constexpr std::array<std::string_view, 9> kAllowedSettings = {
-    "application_name", "client_encoding", "datestyle",       "timezone",         "extra_float_digits",
-    "intervalstyle",    "lc_messages",     "lc_monetary",     "bytea_output",
+    "application_name", "client_encoding", "datestyle",   "timezone",     "extra_float_digits",
+    "intervalstyle",    "lc_messages",     "lc_monetary", "bytea_output",
 };
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
+
+// The server's isspace() in the C locale.
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 
 // client_encoding changes how the server splits bytes into characters; in
 // multibyte encodings such as SJIS or GBK a trailing byte can be a quote or
 // a backslash, which would let text hide SQL from pgwarden's parser. Only
-// encodings in which ASCII bytes always mean ASCII pass.
+// encodings in which ASCII bytes always mean ASCII pass. The name is read
+// as the server reads it (the session state's normalisation).
 bool encoding_is_safe(std::string_view value) {
-  std::string v = lower(value);
-  v.erase(std::remove_if(v.begin(), v.end(), [](char c) { return c == '-' || c == '_'; }), v.end());
-  return v == "utf8" || v == "unicode" || v == "sqlascii";
+  const std::string name = policy::normalize_encoding_name(value);
+  return name == "UTF8" || name == "SQLASCII";
 }
 
-bool is_allowed_setting(const std::string& name_lower) {
-  return std::find(kAllowedSettings.begin(), kAllowedSettings.end(), name_lower) != kAllowedSettings.end();
+std::string allowed_list() {
+  return "application_name, client_encoding (UTF8), DateStyle, TimeZone, IntervalStyle, extra_float_digits, "
+         "lc_messages, lc_monetary, bytea_output";
 }
 
-StartupRefusal refuse_setting(std::string_view name, std::string_view value) {
-  return StartupRefusal{"42501", "pgwarden: startup setting \"" + std::string(name) + "=" + std::string(value) +
-                                     "\" is not allowed; allowed are application_name, client_encoding (UTF8), "
-                                     "DateStyle, TimeZone, IntervalStyle, extra_float_digits, lc_messages, "
-                                     "lc_monetary, bytea_output"};
-}
-
-// Splits libpq's `options` value into name=value pairs: "-c a=b", "-ca=b"
-// and "--a=b", separated by unescaped spaces, with backslash escapes.
-Result<std::vector<std::pair<std::string, std::string>>> split_options(std::string_view options) {
+// pg_split_opts.
+std::vector<std::string> split_words(std::string_view options) {
   std::vector<std::string> words;
-  std::string cur;
-  bool in_word = false;
-  for (size_t i = 0; i < options.size(); ++i) {
-    char c = options[i];
-    if (c == '\\' && i + 1 < options.size()) {
-      cur.push_back(options[++i]);
-      in_word = true;
-    } else if (std::isspace(static_cast<unsigned char>(c))) {
-      if (in_word) words.push_back(std::move(cur));
-      cur.clear();
-      in_word = false;
-    } else {
-      cur.push_back(c);
-      in_word = true;
+  size_t i = 0;
+  while (i < options.size()) {
+    while (i < options.size() && is_blank(options[i])) ++i;
+    if (i == options.size()) break;
+    std::string word;
+    bool escaped = false;
+    for (; i < options.size(); ++i) {
+      const char c = options[i];
+      if (is_blank(c) && !escaped) break;
+      if (!escaped && c == '\\') {
+        escaped = true;
+      } else {
+        escaped = false;
+        word.push_back(c);
+      }
     }
+    words.push_back(std::move(word));
   }
-  if (in_word) words.push_back(std::move(cur));
+  return words;
+}
 
-  std::vector<std::pair<std::string, std::string>> out;
+}  // namespace
+
+Result<StartupSettings> split_startup_options(std::string_view options) {
+  const std::vector<std::string> words = split_words(options);
+  StartupSettings out;
   for (size_t i = 0; i < words.size(); ++i) {
     std::string_view w = words[i];
     std::string_view assignment;
@@ -75,11 +81,11 @@ Result<std::vector<std::pair<std::string, std::string>>> split_options(std::stri
     } else if (w.starts_with("--")) {
       assignment = w.substr(2);
     } else {
-      return make_error("unsupported option \"" + std::string(w) + "\"");
+      return make_error("unsupported option " + quote_for_message(w));
     }
-    size_t eq = assignment.find('=');
+    const size_t eq = assignment.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      return make_error("option \"" + std::string(assignment) + "\" is not name=value");
+      return make_error("option " + quote_for_message(assignment) + " is not name=value");
     }
     std::string name(assignment.substr(0, eq));
     std::replace(name.begin(), name.end(), '-', '_');
@@ -88,7 +94,23 @@ Result<std::vector<std::pair<std::string, std::string>>> split_options(std::stri
   return out;
 }
 
-}  // namespace
+std::optional<StartupRefusal> judge_startup_setting(std::string_view name, std::string_view value) {
+  const std::string key = lower(name);
+  if (std::find(kAllowedSettings.begin(), kAllowedSettings.end(), key) == kAllowedSettings.end()) {
+    std::string message = "pgwarden: startup setting ";
+    message += quote_for_message(std::string(name) + "=" + std::string(value));
+    message += " is not allowed; allowed are ";
+    message += allowed_list();
+    return StartupRefusal{"42501", std::move(message)};
+  }
+  if (key == "client_encoding" && !encoding_is_safe(value)) {
+    std::string message = "pgwarden: client_encoding ";
+    message += quote_for_message(value);
+    message += " is not allowed: only UTF8 and SQL_ASCII keep SQL text unambiguous";
+    return StartupRefusal{"42501", std::move(message)};
+  }
+  return std::nullopt;
+}
 
 std::variant<ClientStartup, StartupRefusal> vet_startup(const pgwire::StartupMessage& msg) {
   ClientStartup out;
@@ -97,12 +119,7 @@ std::variant<ClientStartup, StartupRefusal> vet_startup(const pgwire::StartupMes
   out.database = std::string(msg.database());
 
   auto accept = [&](std::string_view name, std::string_view value) -> std::optional<StartupRefusal> {
-    std::string key = lower(name);
-    if (!is_allowed_setting(key)) return refuse_setting(name, value);
-    if (key == "client_encoding" && !encoding_is_safe(value)) {
-      return StartupRefusal{"42501", "pgwarden: client_encoding \"" + std::string(value) +
-                                         "\" is not allowed: only UTF8 and SQL_ASCII keep SQL text unambiguous"};
-    }
+    if (auto refusal = judge_startup_setting(name, value)) return refusal;
     out.settings.emplace_back(std::string(name), std::string(value));
     return std::nullopt;
   };
@@ -117,9 +134,10 @@ std::variant<ClientStartup, StartupRefusal> vet_startup(const pgwire::StartupMes
       continue;
     }
     if (name == "options") {
-      auto parsed = split_options(value);
+      auto parsed = split_startup_options(value);
       if (!parsed) {
-        return StartupRefusal{"42501", "pgwarden: startup options \"" + value + "\" refused: " + parsed.error()};
+        return StartupRefusal{"42501", "pgwarden: startup options " + quote_for_message(value) +
+                                           " refused: " + parsed.error()};
       }
       for (const auto& [n, v] : *parsed) {
         if (auto refusal = accept(n, v)) return *refusal;

@@ -90,45 +90,59 @@ MaskFunction MaskFunction::redact() { return MaskFunction(); }
 
 MaskFunction MaskFunction::partial(uint32_t first, uint32_t last) {
   MaskFunction f;
-  f.kind_ = Kind::partial;
-  f.first_ = first;
-  f.last_ = last;
+  f.spec_.kind = Kind::partial;
+  f.spec_.first = first;
+  f.spec_.last = last;
   return f;
 }
 
 MaskFunction MaskFunction::hash(std::shared_ptr<const KeyedHash> key) {
   MaskFunction f;
-  f.kind_ = Kind::hash;
+  f.spec_.kind = Kind::hash;
   f.key_ = std::move(key);
   return f;
 }
 
 MaskFunction MaskFunction::null() {
   MaskFunction f;
-  f.kind_ = Kind::null;
+  f.spec_.kind = Kind::null;
   return f;
 }
 
 MaskFunction MaskFunction::fixed(std::string text) {
   MaskFunction f;
-  f.kind_ = Kind::fixed;
-  f.text_ = std::move(text);
+  f.spec_.kind = Kind::fixed;
+  f.spec_.fixed_text = std::move(text);
   return f;
 }
 
 MaskFunction MaskFunction::email() {
   MaskFunction f;
-  f.kind_ = Kind::email;
+  f.spec_.kind = Kind::email;
   return f;
 }
 
+Result<MaskFunction> MaskFunction::from_spec(const MaskSpec& spec, std::shared_ptr<const KeyedHash> hash_key) {
+  switch (spec.kind) {
+    case Kind::redact: return redact();
+    case Kind::partial: return partial(spec.first, spec.last);
+    case Kind::hash:
+      if (hash_key == nullptr) return make_error("the hash mask function needs a key (mask_hash_key_file)");
+      return hash(std::move(hash_key));
+    case Kind::null: return null();
+    case Kind::fixed: return fixed(spec.fixed_text);
+    case Kind::email: return email();
+  }
+  return make_error("unknown mask function");
+}
+
 bool MaskFunction::apply_into(std::string_view value, std::string& out) const {
-  switch (kind_) {
+  switch (spec_.kind) {
     case Kind::redact:
       append_redacted(value, out);
       return true;
     case Kind::partial:
-      append_partial(value, first_, last_, out);
+      append_partial(value, spec_.first, spec_.last, out);
       return true;
     case Kind::hash:
       if (key_ == nullptr) {  // only reachable through a default-constructed key
@@ -140,7 +154,7 @@ bool MaskFunction::apply_into(std::string_view value, std::string& out) const {
     case Kind::null:
       return false;
     case Kind::fixed:
-      out.append(text_);
+      out.append(spec_.fixed_text);
       return true;
     case Kind::email:
       append_email(value, out);
@@ -153,30 +167,6 @@ std::optional<std::string> MaskFunction::apply(std::string_view value) const {
   std::string out;
   if (!apply_into(value, out)) return std::nullopt;
   return out;
-}
-
-std::string MaskFunction::describe() const {
-  switch (kind_) {
-    case Kind::redact:
-      return "redact";
-    case Kind::partial:
-      return "partial(first=" + std::to_string(first_) + ",last=" + std::to_string(last_) + ")";
-    case Kind::hash:
-      return "hash";
-    case Kind::null:
-      return "null";
-    case Kind::fixed: {
-      std::string s = "fixed('";
-      for (char c : text_) {
-        if (c == '\'') s.push_back('\'');
-        s.push_back(c);
-      }
-      return s + "')";
-    }
-    case Kind::email:
-      return "email";
-  }
-  return "redact";
 }
 
 }  // namespace pgw::mask

@@ -33,12 +33,52 @@ namespace pgw::mask {
 
 class KeyedHash;
 
+// What a mask rule's `with:` says: the function and its arguments, before
+// any key is attached. The config file's grammar (the only one):
+//
+//   redact | hash | null | email | partial(first=N,last=M) | fixed('TEXT')
+//
+// - names are lower case, as every word of the config file is ("Redact" is
+//   an error that suggests "redact");
+// - spaces are allowed around names, parentheses, '=' and ','; nothing else
+//   may follow; the four names without arguments take no parentheses;
+// - partial takes first=N, last=M or both, in either order, each once; N and
+//   M are whole numbers from 0 to kMaxPartialKeep;
+// - fixed takes one single-quoted text ('' inside is one quote) of at most
+//   kMaxFixedText bytes, without NUL (PostgreSQL text cannot hold one).
+struct MaskSpec {
+  enum class Kind : uint8_t { redact, partial, hash, null, fixed, email };
+  Kind kind = Kind::redact;
+  uint32_t first = 0;       // partial: characters kept at the start
+  uint32_t last = 0;        // partial: characters kept at the end
+  std::string fixed_text;   // fixed('TEXT')
+
+  // The canonical spelling, which parses back to the same spec:
+  // "partial(last=4)", "partial(first=2,last=4)", "fixed('it''s')".
+  std::string to_string() const;
+  friend bool operator==(const MaskSpec&, const MaskSpec&) = default;
+};
+
+// Largest N or M partial accepts: a value longer than that is not masked by
+// keeping its ends; beyond it the number is surely a typo.
+inline constexpr uint32_t kMaxPartialKeep = 1024;
+// Longest text fixed() accepts, in bytes.
+inline constexpr size_t kMaxFixedText = 1024;
+
+// The grammar above; an error is one sentence saying what was expected.
+Result<MaskSpec> parse_mask_spec(std::string_view text);
+
 class MaskFunction {
  public:
-  enum class Kind : uint8_t { redact, partial, hash, null, fixed, email };
+  using Kind = MaskSpec::Kind;
 
   // redact: the safe default.
   MaskFunction() = default;
+
+  // The function a spec describes. `hash` needs the key it is keyed with
+  // (shared, with its precomputed HMAC state, between the functions of one
+  // config); the others ignore it.
+  static Result<MaskFunction> from_spec(const MaskSpec& spec, std::shared_ptr<const KeyedHash> hash_key = nullptr);
 
   static MaskFunction redact();
   static MaskFunction partial(uint32_t first, uint32_t last);
@@ -47,10 +87,8 @@ class MaskFunction {
   static MaskFunction fixed(std::string text);
   static MaskFunction email();
 
-  Kind kind() const { return kind_; }
-  uint32_t keep_first() const { return first_; }
-  uint32_t keep_last() const { return last_; }
-  const std::string& fixed_text() const { return text_; }
+  Kind kind() const { return spec_.kind; }
+  const MaskSpec& spec() const { return spec_; }
 
   // nullopt is SQL NULL.
   std::optional<std::string> apply(std::string_view value) const;
@@ -59,26 +97,12 @@ class MaskFunction {
   // returns false (out untouched) when the result is NULL.
   bool apply_into(std::string_view value, std::string& out) const;
 
-  // The canonical config spelling, e.g. "partial(first=0,last=4)".
-  std::string describe() const;
+  // The config spelling, e.g. "partial(last=4)".
+  std::string describe() const { return spec_.to_string(); }
 
  private:
-  Kind kind_ = Kind::redact;
-  uint32_t first_ = 0;
-  uint32_t last_ = 0;
-  std::string text_;
+  MaskSpec spec_;
   std::shared_ptr<const KeyedHash> key_;
 };
-
-// Largest N or M partial accepts; beyond it the number is surely a typo.
-inline constexpr uint32_t kMaxPartialKeep = 1000;
-
-// Parses a config string (redact, partial(first=2, last=4), hash, null,
-// fixed('n/a'), email). Names are case-insensitive, spaces are allowed
-// around names, parentheses, '=' and ','. `hash_key` is the secret the hash
-// function is keyed with; parsing `hash` without one is an error.
-Result<MaskFunction> parse_mask_function(std::string_view spec, std::string_view hash_key = {});
-// Same, sharing one key (and its precomputed HMAC state) between functions.
-Result<MaskFunction> parse_mask_function(std::string_view spec, std::shared_ptr<const KeyedHash> hash_key);
 
 }  // namespace pgw::mask

@@ -1,11 +1,13 @@
-// parse_mask_function: the `with:` strings of the policy file.
+// parse_mask_spec: the `with:` strings of the config file, and their
+// canonical spelling (MaskSpec::to_string). The grammar is written down once,
+// in mask_function.h.
 //
-// A tiny hand-written parser: the grammar is five names and two argument
-// forms, and each mistake gets a sentence that names what was expected.
+// A tiny hand-written parser: five names and two argument forms, and each
+// mistake gets a sentence that names what was expected.
 #include <charconv>
 #include <optional>
 
-#include "mask/keyed_hash.h"
+#include "common/quote.h"
 #include "mask/mask_function.h"
 #include "mask/scan_text.h"
 
@@ -13,7 +15,7 @@ namespace pgw::mask {
 namespace {
 
 constexpr std::string_view kExpected =
-    "expected redact, partial(first=N,last=M), hash, null, fixed('TEXT') or email";
+    "expected one of redact | partial(first=N,last=M) | hash | null | fixed('TEXT') | email";
 
 class Cursor {
  public:
@@ -30,6 +32,7 @@ class Cursor {
     }
     return false;
   }
+  // A run of letters, digits and '_' (after spaces).
   std::string_view word() {
     skip_spaces();
     const size_t b = i_;
@@ -65,108 +68,117 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Result<MaskFunction> no_arguments(Cursor& in, const std::string& name, MaskFunction f) {
-  if (in.eat('(')) {
-    if (!in.eat(')')) return make_error("mask function " + name + " takes no arguments");
-  }
-  return f;
-}
-
-Result<MaskFunction> parse_partial(Cursor& in) {
-  static const std::string kUsage = "partial needs first=N and/or last=M, e.g. partial(last=4)";
-  if (!in.eat('(')) return make_error(kUsage);
-  std::optional<uint32_t> first;
-  std::optional<uint32_t> last;
-  if (in.eat(')')) return make_error(kUsage);
+Result<MaskSpec> parse_partial(Cursor& in) {
+  static const std::string kUsage = "partial needs first=N, last=M or both, as in partial(last=4)";
+  MaskSpec spec;
+  spec.kind = MaskSpec::Kind::partial;
+  if (!in.eat('(') || in.peek(')')) return make_error(kUsage);
+  bool seen_first = false, seen_last = false;
   do {
-    const std::string key = lower(in.word());
+    const std::string_view key = in.word();
     if (key != "first" && key != "last") {
-      return make_error("partial: unknown argument '" + key + "' (expected first or last)");
+      return make_error("partial: expected first=N or last=M, got " + quote_for_message(key.empty() ? in.rest() : key));
     }
-    std::optional<uint32_t>& slot = key == "first" ? first : last;
-    if (slot) return make_error("partial: '" + key + "' is given twice");
-    if (!in.eat('=')) return make_error("partial: expected '=' after " + key);
+    bool& seen = key == "first" ? seen_first : seen_last;
+    if (seen) return make_error("partial: " + std::string(key) + " is given twice");
+    seen = true;
+    if (!in.eat('=')) return make_error("partial: expected '=' after " + std::string(key));
     const std::string_view digits = in.word();
     uint32_t n = 0;
     const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
     if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || n > kMaxPartialKeep) {
-      return make_error("partial: " + key + " must be a whole number from 0 to " + std::to_string(kMaxPartialKeep) +
-                        ", got '" + std::string(digits) + "'");
+      return make_error("partial: " + std::string(key) + " must be an integer 0.." + std::to_string(kMaxPartialKeep) +
+                        ", got " + quote_for_message(digits.empty() ? in.rest() : digits));
     }
-    slot = n;
+    (key == "first" ? spec.first : spec.last) = n;
   } while (in.eat(','));
-  if (!in.eat(')')) return make_error("partial: expected ',' or ')' before '" + std::string(in.rest()) + "'");
-  return MaskFunction::partial(first.value_or(0), last.value_or(0));
+  if (!in.eat(')')) return make_error("partial: expected ',' or ')' before " + quote_for_message(in.rest()));
+  return spec;
 }
 
-Result<MaskFunction> parse_fixed(Cursor& in) {
-  static const std::string kUsage = "fixed needs one single-quoted text, e.g. fixed('n/a')";
+Result<MaskSpec> parse_fixed(Cursor& in) {
+  static const std::string kUsage = "fixed: expected a text in single quotes, as in fixed('N/A')";
   if (!in.eat('(') || !in.peek('\'')) return make_error(kUsage);
   in.eat('\'');
-  std::string text;
+  MaskSpec spec;
+  spec.kind = MaskSpec::Kind::fixed;
   for (;;) {
     char c;
     if (!in.next_raw(c)) return make_error("fixed: the quoted text is not closed (a quote inside is written '')");
     if (c == '\'') {
-      if (in.peek_raw('\'')) {
-        in.next_raw(c);
-        text.push_back('\'');
-        continue;
-      }
-      break;
+      if (!in.peek_raw('\'')) break;
+      in.next_raw(c);
     }
     // PostgreSQL text cannot hold NUL, and a client would cut the value there.
     if (c == '\0') return make_error("fixed: the text must not contain a NUL byte");
-    text.push_back(c);
+    spec.fixed_text.push_back(c);
+  }
+  if (spec.fixed_text.size() > kMaxFixedText) {
+    return make_error("fixed: the text is longer than " + std::to_string(kMaxFixedText) + " bytes");
   }
   if (!in.eat(')')) return make_error(kUsage);
-  return MaskFunction::fixed(std::move(text));
-}
-
-Result<MaskFunction> parse(std::string_view spec, const std::shared_ptr<const KeyedHash>& key, bool key_given) {
-  Cursor in(spec);
-  if (in.at_end()) return make_error("empty mask function (" + std::string(kExpected) + ")");
-  const std::string name = lower(in.word());
-
-  Result<MaskFunction> f = make_error("");
-  if (name == "redact") {
-    f = no_arguments(in, name, MaskFunction::redact());
-  } else if (name == "null") {
-    f = no_arguments(in, name, MaskFunction::null());
-  } else if (name == "email") {
-    f = no_arguments(in, name, MaskFunction::email());
-  } else if (name == "hash") {
-    if (!key_given) return make_error("mask function hash needs a key, and no hash key is configured");
-    f = no_arguments(in, name, MaskFunction::hash(key));
-  } else if (name == "partial") {
-    f = parse_partial(in);
-  } else if (name == "fixed") {
-    f = parse_fixed(in);
-  } else {
-    const std::string shown = name.empty() ? std::string(spec) : name;
-    return make_error("unknown mask function '" + shown + "' (" + std::string(kExpected) + ")");
-  }
-  if (!f) return f;
-  if (!in.at_end()) return make_error("unexpected '" + std::string(in.rest()) + "' after mask function " + name);
-  return f;
+  return spec;
 }
 
 }  // namespace
 
-Result<MaskFunction> parse_mask_function(std::string_view spec, std::string_view hash_key) {
-  // Build the key only when it is needed: a KeyedHash holds OpenSSL state.
-  Cursor probe(spec);
-  if (lower(probe.word()) == "hash" && !hash_key.empty()) {
-    Result<std::shared_ptr<const KeyedHash>> key = KeyedHash::create(hash_key);
-    if (!key) return make_error(key.error());
-    return parse(spec, *key, true);
+Result<MaskSpec> parse_mask_spec(std::string_view text) {
+  Cursor in(text);
+  if (in.at_end()) return make_error("empty mask function; " + std::string(kExpected));
+  const std::string_view name = in.word();
+
+  Result<MaskSpec> spec = MaskSpec{};
+  if (name == "redact" || name == "hash" || name == "null" || name == "email") {
+    using Kind = MaskSpec::Kind;
+    spec->kind = name == "redact" ? Kind::redact : name == "hash" ? Kind::hash : name == "null" ? Kind::null : Kind::email;
+    if (in.peek('(')) return make_error("mask function " + std::string(name) + " takes no arguments");
+  } else if (name == "partial") {
+    spec = parse_partial(in);
+  } else if (name == "fixed") {
+    spec = parse_fixed(in);
+  } else {
+    std::string message = "unknown mask function " + quote_for_message(name.empty() ? text : name);
+    const std::string folded = lower(name);
+    for (std::string_view known : {"redact", "partial", "hash", "null", "fixed", "email"}) {
+      if (folded == known) {
+        message += " (names are lower case: did you mean \"" + std::string(known) + "\"?)";
+        break;
+      }
+    }
+    return make_error(message + "; " + std::string(kExpected));
   }
-  return parse(spec, nullptr, false);
+  if (!spec) return spec;
+  if (!in.at_end()) {
+    return make_error("unexpected " + quote_for_message(in.rest()) + " after mask function " + std::string(name));
+  }
+  return spec;
 }
 
-Result<MaskFunction> parse_mask_function(std::string_view spec, std::shared_ptr<const KeyedHash> hash_key) {
-  const bool given = hash_key != nullptr;
-  return parse(spec, hash_key, given);
+std::string MaskSpec::to_string() const {
+  switch (kind) {
+    case Kind::redact: return "redact";
+    case Kind::hash: return "hash";
+    case Kind::null: return "null";
+    case Kind::email: return "email";
+    case Kind::partial: {
+      std::string s = "partial(";
+      if (first != 0) s += "first=" + std::to_string(first);
+      if (first != 0 && last != 0) s += ',';
+      if (last != 0 || first == 0) s += "last=" + std::to_string(last);
+      s += ')';
+      return s;
+    }
+    case Kind::fixed: {
+      std::string s = "fixed('";
+      for (char c : fixed_text) {
+        if (c == '\'') s += '\'';
+        s += c;
+      }
+      s += "')";
+      return s;
+    }
+  }
+  return "redact";
 }
 
 }  // namespace pgw::mask

@@ -77,15 +77,8 @@ struct ResultCloser {
 using Conn = std::unique_ptr<PGconn, ConnCloser>;
 using PgResult = std::unique_ptr<PGresult, ResultCloser>;
 
-std::string_view sslmode(TlsMode m) {
-  switch (m) {
-    case TlsMode::disable: return "disable";
-    case TlsMode::prefer: return "prefer";
-    case TlsMode::require: return "require";
-    case TlsMode::verify_full: return "verify-full";
-  }
-  return "prefer";
-}
+// The config's words for upstream TLS are libpq's sslmode names.
+std::string_view sslmode(TlsMode m) { return to_string(m); }
 
 // libpq ends its messages with a newline; one line reads better.
 std::string one_line(const char* message) {

@@ -7,6 +7,7 @@ std::string_view to_string(TlsMode m) {
     case TlsMode::disable: return "disable";
     case TlsMode::prefer: return "prefer";
     case TlsMode::require: return "require";
+    case TlsMode::verify_ca: return "verify-ca";
     case TlsMode::verify_full: return "verify-full";
   }
   return "?";
@@ -30,43 +31,6 @@ std::string_view to_string(LogLevel l) {
 
 std::string_view to_string(UnparseableAction a) {
   return a == UnparseableAction::deny ? "deny" : "forward";
-}
-
-std::string_view to_string(Detector d) {
-  switch (d) {
-    case Detector::credit_card: return "credit_card";
-    case Detector::us_ssn: return "us_ssn";
-    case Detector::email: return "email";
-    case Detector::phone: return "phone";
-    case Detector::iban: return "iban";
-    case Detector::secrets: return "secrets";
-  }
-  return "?";
-}
-
-std::string MaskFunction::to_string() const {
-  switch (kind) {
-    case Kind::redact: return "redact";
-    case Kind::hash: return "hash";
-    case Kind::null: return "null";
-    case Kind::email: return "email";
-    case Kind::partial: {
-      std::string s = "partial(";
-      if (first) s += "first=" + std::to_string(first);
-      if (first && last) s += ",";
-      if (last || !first) s += "last=" + std::to_string(last);
-      return s + ")";
-    }
-    case Kind::fixed: {
-      std::string s = "fixed('";
-      for (char c : fixed_text) {
-        if (c == '\'') s += '\'';
-        s += c;
-      }
-      return s + "')";
-    }
-  }
-  return "?";
 }
 
 const Upstream* Config::find_upstream(std::string_view name) const {

@@ -1,5 +1,7 @@
-// pgwarden's configuration: the typed form of the YAML file (DESIGN.md,
-// "User-facing contract"), and the functions that load and validate it.
+// pgwarden's configuration: the typed form of the YAML file, and the
+// functions that load and validate it. docs/configuration.md is the user's
+// reference; every key is declared once, in config_keys.cpp, and that table
+// drives both the loader and the reference.
 //
 // A Config is immutable once loaded. The engine holds it as
 // std::shared_ptr<const Config> and swaps the pointer on reload (SIGHUP), so a
@@ -7,7 +9,9 @@
 //
 // Conventions of the file (checked by the loader, documented here once):
 // - every key is known; an unknown key is an error (a typo must not silently
-//   drop a rule);
+//   drop a rule), and so is a key of the file format that this version does
+//   not implement yet ("recording.dir: not supported yet"): a setting that
+//   would be ignored must not look as if it were in force;
 // - a relative path is relative to the directory of the config file;
 // - durations: an integer with ms, s, m or h ("300s"); sizes: an integer with
 //   B, kB/KB (1000), MB, GB, KiB (1024), MiB, GiB, or a bare integer of bytes;
@@ -30,13 +34,15 @@
 #include <vector>
 
 #include "common/result.h"
+#include "mask/detector.h"
+#include "mask/mask_function.h"
 #include "policy/net_address.h"
 #include "policy/secret.h"
 #include "policy/statement_class.h"
 
 namespace pgw::policy {
 
-enum class TlsMode : uint8_t { disable, prefer, require, verify_full };
+enum class TlsMode : uint8_t { disable, prefer, require, verify_ca, verify_full };
 enum class FailMode : uint8_t { closed, open };
 enum class DefaultAction : uint8_t { deny, allow };
 enum class LogLevel : uint8_t { trace, debug, info, warn, error, off };
@@ -61,10 +67,7 @@ struct InterceptConfig {
   // While the engine's heartbeat is older than this, redirected connects
   // fail (closed) or go straight to the database (open).
   std::chrono::milliseconds heartbeat_timeout{1000};
-};
-
-struct RecordingConfig {
-  std::string dir = "/var/lib/pgwarden/sessions";
+  friend bool operator==(const InterceptConfig&, const InterceptConfig&) = default;
 };
 
 struct Upstream {
@@ -77,6 +80,7 @@ struct Upstream {
   TlsMode tls = TlsMode::prefer;
   std::chrono::milliseconds connect_timeout{5000};
   std::optional<std::string> database; // absent: the client's database name passes through
+  friend bool operator==(const Upstream&, const Upstream&) = default;
 };
 
 // A workload rule. Every field that is given must match; a field the
@@ -91,6 +95,7 @@ struct IdentityRule {
   std::vector<NetPrefix> source;       // peer address of explicit TCP clients (no ports)
   std::vector<std::string> pod_uid;       // Kubernetes pod uids, from the cgroup path
   std::vector<std::string> container_id;  // container ids (64 hex), from the cgroup path
+  friend bool operator==(const IdentityRule&, const IdentityRule&) = default;
 };
 
 // One of allow / deny / approve: statement classes plus named functions.
@@ -102,37 +107,21 @@ struct RuleList {
 
   bool has(StatementClass c) const { return classes.test(static_cast<size_t>(c)); }
   bool empty() const { return classes.none() && functions.empty(); }
+  friend bool operator==(const RuleList&, const RuleList&) = default;
 };
 
 // `tables:` globs on "schema.table" ('.'-separated).
 struct TableRules {
   std::vector<std::string> allow, deny, approve;
-};
-
-enum class Detector : uint8_t { credit_card, us_ssn, email, phone, iban, secrets };
-std::string_view to_string(Detector d);
-
-struct MaskFunction {
-  enum class Kind : uint8_t { redact, partial, hash, null, fixed, email };
-  Kind kind = Kind::redact;
-  uint32_t first = 0;                  // partial: characters kept at the start
-  uint32_t last = 0;                   // partial: characters kept at the end
-  std::string fixed_text;              // fixed('TEXT')
-
-  std::string to_string() const;       // back to the config spelling
-  friend bool operator==(const MaskFunction&, const MaskFunction&) = default;
+  friend bool operator==(const TableRules&, const TableRules&) = default;
 };
 
 // Exactly one of column / detect is set.
 struct MaskRule {
   std::optional<std::string> column;   // "schema.table.column" glob ('.'-separated)
-  std::vector<Detector> detect;
-  MaskFunction with;
-};
-
-struct ApprovalConfig {
-  std::chrono::milliseconds timeout{300'000};
-  std::optional<std::string> notify;   // http(s) URL called when a statement is held
+  std::vector<mask::Detector> detect;
+  mask::MaskSpec with;
+  friend bool operator==(const MaskRule&, const MaskRule&) = default;
 };
 
 struct Policy {
@@ -141,9 +130,9 @@ struct Policy {
   RuleList allow, deny, approve;
   TableRules tables;
   std::vector<MaskRule> mask;
-  ApprovalConfig approval;
   UnparseableAction unparseable = UnparseableAction::deny;
   bool strict = false;                 // also deny masked columns in WHERE/JOIN/GROUP/ORDER
+  friend bool operator==(const Policy&, const Policy&) = default;
 };
 
 struct Config {
@@ -163,7 +152,6 @@ struct Config {
   std::string mask_hash_key_file;
 
   InterceptConfig intercept;
-  RecordingConfig recording;
   std::vector<Upstream> upstreams;
   std::vector<IdentityRule> identities;
   std::vector<Policy> policies;
@@ -174,6 +162,8 @@ struct Config {
   // check` prints them; the daemon logs them.
   std::vector<std::string> warnings;
 
+  friend bool operator==(const Config&, const Config&) = default;
+
   const Upstream* find_upstream(std::string_view name) const;
   const IdentityRule* find_identity(std::string_view name) const;
   // The policy for this identity on this upstream: the first whose upstream
@@ -183,7 +173,7 @@ struct Config {
 
 // Loads and fully validates a config. Every error names the file, the line and
 // column, and the key path: `config.yaml:12:5: upstreams[0].tls: expected one
-// of disable|prefer|require|verify-full, got "maybe"`. When there are several
+// of disable|prefer|require|verify-ca|verify-full, got "maybe"`. When there are several
 // errors, all are reported, one per line. No message ever contains the
 // contents of a password file.
 Result<Config> load_config_file(const std::string& path);

@@ -1,6 +1,6 @@
 #include "policy/config_values.h"
 
-#include "policy/quote.h"
+#include "common/quote.h"
 
 #include <algorithm>
 #include <array>
@@ -83,100 +83,6 @@ Result<uint64_t> parse_size(std::string_view text) {
     }
   }
   return bad();
-}
-
-Result<MaskFunction> parse_mask_function(std::string_view text) {
-  const std::string expected =
-      "expected one of redact | partial(first=N,last=M) | hash | null | fixed('TEXT') | email, "
-      "got " + quote_for_message(text);
-  std::string_view t = trim(text);
-  MaskFunction f;
-  using Kind = MaskFunction::Kind;
-  if (t == "redact") { f.kind = Kind::redact; return f; }
-  if (t == "hash") { f.kind = Kind::hash; return f; }
-  if (t == "null") { f.kind = Kind::null; return f; }
-  if (t == "email") { f.kind = Kind::email; return f; }
-
-  if (t.starts_with("partial")) {
-    std::string_view args = trim(t.substr(7));
-    if (args.size() < 2 || args.front() != '(' || args.back() != ')') return make_error(expected);
-    args = args.substr(1, args.size() - 2);
-    f.kind = Kind::partial;
-    bool seen_first = false, seen_last = false;
-    while (!trim(args).empty()) {
-      size_t comma = args.find(',');
-      std::string_view arg = trim(args.substr(0, comma));
-      args = comma == std::string_view::npos ? std::string_view{} : args.substr(comma + 1);
-      size_t eq = arg.find('=');
-      if (eq == std::string_view::npos) {
-        return make_error("partial: expected first=N or last=M, got " + quote_for_message(arg));
-      }
-      std::string_view name = trim(arg.substr(0, eq));
-      std::string_view num = trim(arg.substr(eq + 1));
-      uint64_t n = 0;
-      std::string_view rest;
-      if (!leading_uint(num, n, rest) || !rest.empty() || n > 1024) {
-        return make_error("partial: " + std::string(name) + " must be an integer 0..1024, got " +
-                          quote_for_message(num));
-      }
-      if (name == "first" && !seen_first) {
-        f.first = static_cast<uint32_t>(n);
-        seen_first = true;
-      } else if (name == "last" && !seen_last) {
-        f.last = static_cast<uint32_t>(n);
-        seen_last = true;
-      } else if (name == "first" || name == "last") {
-        return make_error("partial: " + std::string(name) + " is given twice");
-      } else {
-        return make_error("partial: expected first=N or last=M, got " + quote_for_message(arg));
-      }
-    }
-    if (!seen_first && !seen_last) {
-      return make_error("partial needs first=N, last=M or both, as in partial(last=4)");
-    }
-    return f;
-  }
-
-  if (t.starts_with("fixed")) {
-    std::string_view args = trim(t.substr(5));
-    if (args.size() < 2 || args.front() != '(' || args.back() != ')') return make_error(expected);
-    args = trim(args.substr(1, args.size() - 2));
-    // SQL-style literal: '...' with '' for a quote inside.
-    if (args.size() < 2 || args.front() != '\'' || args.back() != '\'') {
-      return make_error("fixed: expected a text in single quotes, as in fixed('N/A')");
-    }
-    std::string_view body = args.substr(1, args.size() - 2);
-    f.kind = Kind::fixed;
-    for (size_t i = 0; i < body.size(); ++i) {
-      if (body[i] == '\'') {
-        if (i + 1 < body.size() && body[i + 1] == '\'') {
-          ++i;
-        } else {
-          return make_error("fixed: a quote inside the text must be doubled ('')");
-        }
-      }
-      f.fixed_text += body[i];
-    }
-    if (f.fixed_text.size() > 1024) return make_error("fixed: the text is longer than 1024 bytes");
-    return f;
-  }
-  return make_error(expected);
-}
-
-Result<Detector> parse_detector(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, Detector>, 6> kDetectors = {{
-      {"credit_card", Detector::credit_card},
-      {"us_ssn", Detector::us_ssn},
-      {"email", Detector::email},
-      {"phone", Detector::phone},
-      {"iban", Detector::iban},
-      {"secrets", Detector::secrets},
-  }};
-  for (const auto& [name, d] : kDetectors) {
-    if (text == name) return d;
-  }
-  return make_error("expected one of credit_card|us_ssn|email|phone|iban|secrets, got " +
-                    quote_for_message(text));
 }
 
 Result<std::string> parse_function_name(std::string_view text) {

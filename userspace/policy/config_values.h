@@ -1,6 +1,8 @@
 // Parsers for the scalar value kinds of the config file (durations, sizes,
-// mask functions, ...). They know nothing of YAML: each returns the value or
+// function names, ...). They know nothing of YAML: each returns the value or
 // a message saying what was expected, and the loader prefixes the location.
+// Mask functions and detector names belong to pgw_mask
+// (mask::parse_mask_spec, mask::parse_detector): one grammar, one place.
 #pragma once
 
 #include <chrono>
@@ -10,8 +12,7 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "policy/config.h"
-#include "policy/quote.h"
+#include "common/quote.h"
 
 namespace pgw::policy {
 
@@ -21,11 +22,6 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "64MiB", "512kB", "1GB", "4096" (bytes). kB/KB/MB/GB are powers of 1000,
 // KiB/MiB/GiB powers of 1024.
 Result<uint64_t> parse_size(std::string_view text);
-
-// redact | partial(first=N,last=M) | hash | null | fixed('TEXT') | email
-Result<MaskFunction> parse_mask_function(std::string_view text);
-
-Result<Detector> parse_detector(std::string_view text);
 
 // The part after "function:": [schema.]name, unquoted identifiers, returned
 // folded to lower case as PostgreSQL folds them.

@@ -121,19 +121,4 @@ Decision decide_facts(const Policy& policy, const sql::StatementFacts& facts, co
 // when an approve entry does, denied otherwise and when the OID is unknown.
 Decision decide_function_call(const Policy& policy, Oid function, const Catalog* catalog);
 
-// The settings a client asks for at startup (startup parameters other than
-// user / database / options, and every -c / --name=value of `options`),
-// decided as if the client sent them as SET statements, with the same
-// session state rules. `settings` holds (name, value) pairs, names as given.
-Decision decide_startup_settings(const Policy& policy,
-                                 const std::vector<std::pair<std::string, std::string>>& settings,
-                                 const SessionSqlState& state);
-
-// Splits a startup `options` string the way the server does (pg_split_opts:
-// blanks separate, a backslash escapes the next character) and keeps the
-// settings: "-c name=value", "-cname=value" and "--name=value". Other
-// switches are returned as a setting with an empty name, which
-// decide_startup_settings() denies as unknown.
-std::vector<std::pair<std::string, std::string>> parse_startup_options(std::string_view options);
-
 }  // namespace pgw::policy

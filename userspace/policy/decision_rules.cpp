@@ -16,22 +16,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// The first '.' that is not escaped by a backslash, or npos.
-std::size_t split_point(std::string_view pattern) {
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\') {
-      ++i;
-      continue;
-    }
-    if (pattern[i] == '.') return i;
-  }
-  return std::string_view::npos;
-}
-
-// Within one part, '\0' as the separator: * then spans every character a
-// name may hold, dots included.
-bool part_matches(std::string_view part, std::string_view text) { return glob_match(part, text, '\0'); }
-
 // A string the pattern part matches (wildcards dropped, escapes resolved),
 // standing for "some schema could be named so".
 std::string example_of(std::string_view part) {
@@ -93,29 +77,20 @@ FunctionMatch function_list(const Policy& policy, const sql::FunctionRef& f) {
 }
 
 bool table_glob_matches(std::string_view pattern, std::string_view schema, std::string_view name) {
-  const std::size_t dot = split_point(pattern);
-  const bool any_schema = schema == "*";
-  if (dot == std::string_view::npos || pattern.find("**") != std::string_view::npos) {
-    // "**" spans segments: match the dotted form. A dotted name then has
-    // more segments, which ** absorbs, so this errs toward matching.
-    std::string s = any_schema ? example_of(dot == std::string_view::npos ? pattern : pattern.substr(0, dot))
-                               : std::string(schema);
-    return glob_match(pattern, s + "." + std::string(name), '.');
-  }
-  const std::string_view schema_part = pattern.substr(0, dot);
-  const std::string_view name_part = pattern.substr(dot + 1);
-  if (!part_matches(name_part, name)) return false;
-  return any_schema || part_matches(schema_part, schema);
+  // A relation of unknown schema: some schema could be named as the glob's
+  // schema part asks.
+  const std::string any = schema == "*" ? example_of(split_dotted_glob(pattern).front()) : std::string();
+  const std::string_view parts[] = {schema == "*" ? std::string_view(any) : schema, name};
+  return dotted_glob_match(pattern, parts);
 }
 
 bool table_glob_matches_schema(std::string_view pattern, std::string_view schema, bool all) {
-  const std::size_t dot = split_point(pattern);
-  if (dot == std::string_view::npos) return pattern == "**";
-  const std::string_view schema_part = pattern.substr(0, dot);
-  const std::string_view name_part = pattern.substr(dot + 1);
-  const bool schema_ok = schema_part == "**" || part_matches(schema_part, schema);
+  const std::vector<std::string_view> parts = split_dotted_glob(pattern);
+  if (parts.size() == 1) return pattern == "**";
+  const bool schema_ok = parts[0] == "**" || glob_part_match(parts[0], schema);
   if (!schema_ok) return false;
-  return !all || name_part == "*" || name_part == "**";
+  const std::string_view rest = pattern.substr(parts[0].size() + 1);
+  return !all || rest == "*" || rest == "**";
 }
 
 }  // namespace pgw::policy

@@ -1,5 +1,7 @@
 #include "policy/glob.h"
 
+#include <algorithm>
+
 namespace pgw::policy {
 namespace {
 
@@ -43,8 +45,9 @@ bool segment_match(std::string_view pat, std::string_view txt) {
   return p == pat.size();
 }
 
-// Segments are addressed by their start offset; a string of n characters has
-// its last segment end at n, so offset n + 1 means "no segments left".
+// Segments of a separated string, addressed by their start offset; a
+// string of n characters has its last segment end at n, so offset n + 1
+// means "no segments left".
 struct Segments {
   std::string_view s;
   char sep;
@@ -57,13 +60,19 @@ struct Segments {
   size_t next(size_t start) const { return end(start) + 1; }
 };
 
-}  // namespace
+// Segments already split, addressed by index.
+struct Parts {
+  std::span<const std::string_view> parts;
+  bool done(size_t i) const { return i >= parts.size(); }
+  std::string_view at(size_t i) const { return parts[i]; }
+  size_t next(size_t i) const { return i + 1; }
+};
 
-bool glob_match(std::string_view pattern, std::string_view text, char separator) {
-  // The same greedy walk one level up: segments are the units and a "**"
-  // segment is the star, so "**" takes one more whole segment on a mismatch.
-  const Segments pat{pattern, separator};
-  const Segments txt{text, separator};
+// The greedy walk of segment_match one level up: segments are the units
+// and a "**" segment is the star, so "**" takes one more whole segment on a
+// mismatch. Both kinds of glob (separated strings, SQL name parts) use it.
+template <typename Pattern, typename Text>
+bool match_segments(const Pattern& pat, const Text& txt) {
   size_t p = 0, t = 0;
   size_t star_p = kNone, star_t = 0;
   while (!txt.done(t)) {
@@ -90,8 +99,40 @@ bool glob_match(std::string_view pattern, std::string_view text, char separator)
   return pat.done(p);
 }
 
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text, char separator) {
+  return match_segments(Segments{pattern, separator}, Segments{text, separator});
+}
+
 bool glob_is_literal(std::string_view pattern) {
   return pattern.find_first_of("*?\\") == std::string_view::npos;
+}
+
+std::vector<std::string_view> split_dotted_glob(std::string_view pattern) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;  // the escaped character, a dot included, belongs to the part
+    } else if (pattern[i] == '.') {
+      parts.push_back(pattern.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  parts.push_back(pattern.substr(start));
+  return parts;
+}
+
+bool dotted_glob_spans(std::span<const std::string_view> parts) {
+  return std::find(parts.begin(), parts.end(), std::string_view("**")) != parts.end();
+}
+
+bool glob_part_match(std::string_view part, std::string_view name) { return segment_match(part, name); }
+
+bool dotted_glob_match(std::string_view pattern, std::span<const std::string_view> name) {
+  const std::vector<std::string_view> parts = split_dotted_glob(pattern);
+  return match_segments(Parts{parts}, Parts{name});
 }
 
 }  // namespace pgw::policy

@@ -4,7 +4,7 @@
 
 #include "policy/glob.h"
 #include "policy/kubernetes_cgroup.h"
-#include "policy/quote.h"
+#include "common/quote.h"
 
 namespace pgw::policy {
 namespace {

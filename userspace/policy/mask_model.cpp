@@ -23,63 +23,11 @@ bool holds_rows(RelationKind k) {
 
 bool is_view_kind(RelationKind k) { return k == RelationKind::view || k == RelationKind::matview; }
 
-Result<mask::MaskFunction> to_mask_function(const MaskFunction& f, const std::shared_ptr<const mask::KeyedHash>& key) {
-  switch (f.kind) {
-    case MaskFunction::Kind::redact:
-      return mask::MaskFunction::redact();
-    case MaskFunction::Kind::partial:
-      return mask::MaskFunction::partial(f.first, f.last);
-    case MaskFunction::Kind::hash:
-      if (!key) return Error{"the hash mask function needs mask_hash_key_file"};
-      return mask::MaskFunction::hash(key);
-    case MaskFunction::Kind::null:
-      return mask::MaskFunction::null();
-    case MaskFunction::Kind::fixed:
-      return mask::MaskFunction::fixed(f.fixed_text);
-    case MaskFunction::Kind::email:
-      return mask::MaskFunction::email();
-  }
-  return Error{"unknown mask function"};
-}
-
-// The dot-separated parts of a column glob, split where `tables:` globs
-// split them (an escaped dot belongs to its name).
-std::vector<std::string_view> glob_parts(std::string_view glob) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (size_t i = 0; i < glob.size(); ++i) {
-    if (glob[i] == '\\') {
-      ++i;
-    } else if (glob[i] == '.') {
-      parts.push_back(glob.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  parts.push_back(glob.substr(start));
-  return parts;
-}
-
-bool spans_parts(std::string_view glob) { return glob.find("**") != std::string_view::npos; }
-
-// Part by part, as `tables:` globs match (decision_rules.cpp): with '\0' as
-// the separator `*` spans any character a name may hold, dots included, so
-// "public.customers.*" covers a column named "a.b". A glob with `**` spans
-// parts and is matched against the dotted name, which errs toward matching.
-bool part_matches(std::string_view part, std::string_view name) { return glob_match(part, name, '\0'); }
-
-bool column_glob_matches(std::string_view glob, const CatalogRelation& rel, const CatalogColumn& col) {
-  const auto parts = glob_parts(glob);
-  if (parts.size() != 3 || spans_parts(glob)) {
-    return glob_match(glob, rel.schema + "." + rel.name + "." + col.name, '.');
-  }
-  return part_matches(parts[0], rel.schema) && part_matches(parts[1], rel.name) && part_matches(parts[2], col.name);
-}
-
 // Without a snapshot: could this glob name a relation (part 1) or column
 // (part 2) called `name`? A glob with `**` could name anything.
 bool glob_could_name(std::string_view glob, size_t part, std::string_view name) {
-  const auto parts = glob_parts(glob);
-  return spans_parts(glob) || parts.size() != 3 || part_matches(parts[part], name);
+  const auto parts = split_dotted_glob(glob);
+  return dotted_glob_spans(parts) || parts.size() != 3 || glob_part_match(parts[part], name);
 }
 
 void add_taint(std::unordered_map<std::string, sql::Taint>& map, const std::string& key, sql::Taint t) {
@@ -101,19 +49,15 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
   bool every_column_rule_nulls = true;
   bool first_detect = true;
   for (const MaskRule& rule : policy.mask) {
-    auto fn = to_mask_function(rule.with, hash_key);
+    auto fn = mask::MaskFunction::from_spec(rule.with, hash_key);
     if (!fn) return Error{fn.error()};
     if (rule.column) {
       m->column_globs_.push_back(*rule.column);
       m->functions_.push_back(*fn);
-      every_column_rule_nulls = every_column_rule_nulls && rule.with.kind == MaskFunction::Kind::null;
+      every_column_rule_nulls = every_column_rule_nulls && rule.with.kind == mask::MaskSpec::Kind::null;
       continue;
     }
-    for (Detector d : rule.detect) {
-      auto md = mask::parse_detector(to_string(d));
-      if (!md) return Error{md.error()};
-      m->detectors_.add(*md);
-    }
+    for (mask::Detector d : rule.detect) m->detectors_.add(d);
     if (first_detect) m->detect_function_ = *fn;
     first_detect = false;
   }
@@ -136,7 +80,8 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
     if (is_system_schema(rel->schema) || !holds_rows(rel->kind)) continue;
     for (const CatalogColumn& col : catalog->columns(rel->oid)) {
       for (size_t i = 0; i < m->column_globs_.size(); ++i) {
-        if (!column_glob_matches(m->column_globs_[i], *rel, col)) continue;
+        const std::string_view name[] = {rel->schema, rel->name, col.name};
+        if (!dotted_glob_match(m->column_globs_[i], name)) continue;
         m->column_rules_.emplace(column_key(rel->oid, col.attnum), static_cast<std::uint32_t>(i));
         m->masked_relation_names_.insert(rel->name);
         m->masked_relation_names_.insert(rel->schema + "." + rel->name);

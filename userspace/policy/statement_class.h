@@ -1,4 +1,4 @@
-// The statement classes a policy can name in allow / deny / approve (issue 4).
+// The statement classes a policy can name in allow / deny / approve.
 // The SQL classifier (userspace/sql) maps every parse tree to a set of these;
 // the config names them in lower case. The order matches pgw::sql::StatementClass
 // (userspace/sql/statement_facts.h) value for value, but map between the two

@@ -22,8 +22,8 @@ namespace {
 using namespace testing;
 constexpr uint32_t kCustomers = 16386;
 
-policy::MaskFunction fn(policy::MaskFunction::Kind kind, uint32_t last = 0) {
-  policy::MaskFunction f;
+mask::MaskSpec fn(mask::MaskSpec::Kind kind, uint32_t last = 0) {
+  mask::MaskSpec f;
   f.kind = kind;
   f.last = last;
   return f;
@@ -40,10 +40,10 @@ struct FakePolicySide : MaskFilter::PolicySide {
     policy_.identity = "agent";
     policy::MaskRule ssn;
     ssn.column = "public.customers.ssn";
-    ssn.with = fn(policy::MaskFunction::Kind::partial, 4);
+    ssn.with = fn(mask::MaskSpec::Kind::partial, 4);
     policy::MaskRule email;
     email.column = "public.customers.email";
-    email.with = fn(policy::MaskFunction::Kind::email);
+    email.with = fn(mask::MaskSpec::Kind::email);
     policy_.mask = {ssn, email};
   }
   const policy::Config& config() override { return config_; }

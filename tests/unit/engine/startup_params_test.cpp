@@ -82,5 +82,48 @@ TEST(StartupParams, ProtocolOptionsPassThroughForNegotiation) {
   EXPECT_EQ(std::get<ClientStartup>(r).protocol_options.size(), 1u);
 }
 
+// The options string is read as the server reads it (pg_split_opts, then
+// its switches), so what pgwarden judges is what the server would set.
+TEST(StartupParams, OptionsSplitLikeTheServer) {
+  auto split = [](std::string_view options) {
+    auto r = split_startup_options(options);
+    EXPECT_TRUE(r.ok()) << options << ": " << (r.ok() ? "" : r.error());
+    return r.ok() ? *r : StartupSettings{};
+  };
+  EXPECT_EQ(split("-c search_path=hr --statement-timeout=5s -crole=postgres"),
+            (StartupSettings{{"search_path", "hr"}, {"statement_timeout", "5s"}, {"role", "postgres"}}));
+  EXPECT_EQ(split("  -c application_name=a\\ b\t\n--DateStyle=ISO,\\\\MDY  "),
+            (StartupSettings{{"application_name", "a b"}, {"DateStyle", "ISO,\\MDY"}}));
+  // Every blank the server's isspace() knows separates, \v and \f too.
+  EXPECT_EQ(split("-c\vapplication_name=x\f-cextra_float_digits=3"),
+            (StartupSettings{{"application_name", "x"}, {"extra_float_digits", "3"}}));
+  // A trailing backslash escapes nothing and is dropped, as the server drops it.
+  EXPECT_EQ(split("-c application_name=x\\"), (StartupSettings{{"application_name", "x"}}));
+  EXPECT_EQ(split(""), StartupSettings{});
+  EXPECT_EQ(split(" \t "), StartupSettings{});
+  for (const char* bad : {"-e", "-c", "--statement_timeout", "-c =x", "plain", "-ec application_name=x"}) {
+    EXPECT_FALSE(split_startup_options(bad).ok()) << bad;
+  }
+}
+
+TEST(StartupParams, SettingNamesMatchCaseInsensitively) {
+  EXPECT_FALSE(judge_startup_setting("APPLICATION_NAME", "x").has_value());
+  EXPECT_FALSE(judge_startup_setting("TimeZone", "UTC").has_value());
+  EXPECT_TRUE(judge_startup_setting("Search_Path", "hr").has_value());
+  // Encoding names as the server reads them: case and punctuation do not count.
+  EXPECT_FALSE(judge_startup_setting("client_encoding", "u.t.f-8").has_value());
+  EXPECT_FALSE(judge_startup_setting("client_encoding", "sql-ascii").has_value());
+  EXPECT_TRUE(judge_startup_setting("client_encoding", "s.j.i.s").has_value());
+}
+
+TEST(StartupParams, RefusalsQuoteWhatTheClientSent) {
+  auto r = vet_startup(startup({{"user", "a"}, {"search_path", "x\n\"y"}}));
+  auto* refusal = std::get_if<StartupRefusal>(&r);
+  ASSERT_NE(refusal, nullptr);
+  // One line, the client's text escaped.
+  EXPECT_EQ(refusal->message.find('\n'), std::string::npos) << refusal->message;
+  EXPECT_NE(refusal->message.find("\"search_path=x?\\\"y\""), std::string::npos) << refusal->message;
+}
+
 }  // namespace
 }  // namespace pgw::engine

@@ -10,14 +10,23 @@
 namespace pgw::mask {
 namespace {
 
+// The config spelling through the one parser, keyed like the engine keys it.
+Result<MaskFunction> parse(std::string_view spec, std::string_view key = {}) {
+  Result<MaskSpec> parsed = parse_mask_spec(spec);
+  if (!parsed) return make_error(parsed.error());
+  std::shared_ptr<const KeyedHash> hash_key;
+  if (!key.empty()) hash_key = KeyedHash::create(key).value();
+  return MaskFunction::from_spec(*parsed, hash_key);
+}
+
 MaskFunction parse_ok(std::string_view spec, std::string_view key = {}) {
-  Result<MaskFunction> f = parse_mask_function(spec, key);
+  Result<MaskFunction> f = parse(spec, key);
   EXPECT_TRUE(f.ok()) << spec << ": " << (f.ok() ? "" : f.error());
   return f.ok() ? *f : MaskFunction();
 }
 
 std::string parse_error(std::string_view spec, std::string_view key = {}) {
-  Result<MaskFunction> f = parse_mask_function(spec, key);
+  Result<MaskFunction> f = parse(spec, key);
   EXPECT_FALSE(f.ok()) << spec;
   return f.ok() ? std::string() : f.error();
 }
@@ -136,55 +145,81 @@ TEST(Email, NonEmailsFallBackToRedact) {
   EXPECT_EQ(masked("email", ""), "");
 }
 
-TEST(Parse, AcceptsSpacesAndCase) {
-  EXPECT_EQ(parse_ok(" Redact ").kind(), MaskFunction::Kind::redact);
-  EXPECT_EQ(parse_ok("redact()").kind(), MaskFunction::Kind::redact);
-  const MaskFunction p = parse_ok("PARTIAL ( first = 2 , last = 4 )");
-  EXPECT_EQ(p.kind(), MaskFunction::Kind::partial);
-  EXPECT_EQ(p.keep_first(), 2u);
-  EXPECT_EQ(p.keep_last(), 4u);
-  EXPECT_EQ(parse_ok("partial(last=4,first=1)").keep_first(), 1u);
-  EXPECT_EQ(parse_ok("NULL").kind(), MaskFunction::Kind::null);
+TEST(Parse, EveryFormAndSpacesAroundTheParts) {
+  EXPECT_EQ(parse_ok(" redact ").kind(), MaskFunction::Kind::redact);
+  EXPECT_EQ(parse_ok("null").kind(), MaskFunction::Kind::null);
   EXPECT_EQ(parse_ok("email").kind(), MaskFunction::Kind::email);
   EXPECT_EQ(parse_ok("hash", "k").kind(), MaskFunction::Kind::hash);
+  const MaskSpec p = parse_mask_spec("partial ( first = 2 , last = 4 )").value();
+  EXPECT_EQ(p.kind, MaskSpec::Kind::partial);
+  EXPECT_EQ(p.first, 2u);
+  EXPECT_EQ(p.last, 4u);
+  EXPECT_EQ(parse_mask_spec("partial(last=4,first=1)")->first, 1u);
+  EXPECT_EQ(parse_mask_spec("partial(last=4)")->first, 0u);
+  EXPECT_EQ(parse_mask_spec("fixed('it''s hidden')")->fixed_text, "it's hidden");
+  EXPECT_EQ(parse_mask_spec("fixed('')")->fixed_text, "");
+  EXPECT_EQ(parse_mask_spec("partial(last=1024)")->last, kMaxPartialKeep);
+  EXPECT_EQ(parse_mask_spec("fixed('" + std::string(kMaxFixedText, 'x') + "')")->fixed_text.size(), kMaxFixedText);
+}
+
+// Every word of the config file is lower case, mask function names too: one
+// spelling, and a clear hint for the others.
+TEST(Parse, NamesAreLowerCase) {
+  for (const char* spec : {"Redact", "NULL", "PARTIAL(last=4)", "Email", "Hash", "partial(LAST=4)"}) {
+    EXPECT_FALSE(parse_mask_spec(spec).ok()) << spec;
+  }
+  EXPECT_NE(parse_error("Redact").find("did you mean \"redact\""), std::string::npos);
+  EXPECT_NE(parse_error("NULL").find("did you mean \"null\""), std::string::npos);
 }
 
 TEST(Parse, DescribeRoundTrips) {
-  for (const char* spec : {"redact", "partial(first=2,last=4)", "null", "email", "fixed('it''s')"}) {
-    EXPECT_EQ(parse_ok(spec).describe(), spec);
-    EXPECT_EQ(parse_ok(parse_ok(spec).describe()).describe(), spec);
+  for (const char* spec : {"redact", "partial(last=4)", "partial(first=2)", "partial(first=2,last=4)", "hash",
+                           "null", "email", "fixed('it''s')", "fixed('')"}) {
+    const MaskSpec parsed = parse_mask_spec(spec).value();
+    EXPECT_EQ(parsed.to_string(), spec);
+    EXPECT_EQ(parse_mask_spec(parsed.to_string()).value(), parsed);
   }
+  EXPECT_EQ(parse_mask_spec("partial( first = 2 , last=3 )")->to_string(), "partial(first=2,last=3)");
+  EXPECT_EQ(parse_ok("partial(last=4)").describe(), "partial(last=4)");
 }
 
 TEST(Parse, ClearErrors) {
   EXPECT_NE(parse_error("").find("empty mask function"), std::string::npos);
-  EXPECT_NE(parse_error("scramble").find("unknown mask function 'scramble'"), std::string::npos);
-  EXPECT_NE(parse_error("scramble").find("partial(first=N,last=M)"), std::string::npos);
-  EXPECT_NE(parse_error("partial").find("partial needs first=N and/or last=M"), std::string::npos);
+  EXPECT_NE(parse_error("scramble").find("unknown mask function \"scramble\""), std::string::npos);
+  EXPECT_NE(parse_error("scramble").find("redact | partial(first=N,last=M) | hash"), std::string::npos);
+  EXPECT_NE(parse_error("partial").find("partial needs first=N, last=M or both"), std::string::npos);
   EXPECT_NE(parse_error("partial()").find("partial needs"), std::string::npos);
-  EXPECT_NE(parse_error("partial(middle=2)").find("unknown argument 'middle'"), std::string::npos);
-  EXPECT_NE(parse_error("partial(last=4,last=2)").find("'last' is given twice"), std::string::npos);
-  EXPECT_NE(parse_error("partial(last=-1)").find("whole number from 0 to 1000"), std::string::npos);
-  EXPECT_NE(parse_error("partial(last=x)").find("got 'x'"), std::string::npos);
-  EXPECT_NE(parse_error("partial(last=1001)").find("from 0 to 1000"), std::string::npos);
+  EXPECT_NE(parse_error("partial(middle=2)").find("expected first=N or last=M, got \"middle\""), std::string::npos);
+  EXPECT_NE(parse_error("partial(last=4,last=2)").find("last is given twice"), std::string::npos);
+  EXPECT_NE(parse_error("partial(last=-1)").find("last must be an integer 0..1024"), std::string::npos);
+  EXPECT_NE(parse_error("partial(last=x)").find("got \"x\""), std::string::npos);
+  EXPECT_NE(parse_error("partial(last=1025)").find("0..1024"), std::string::npos);
   EXPECT_NE(parse_error("partial(last 4)").find("expected '=' after last"), std::string::npos);
   EXPECT_NE(parse_error("partial(last=4").find("expected ',' or ')'"), std::string::npos);
-  EXPECT_NE(parse_error("redact(3)").find("redact takes no arguments"), std::string::npos);
-  EXPECT_NE(parse_error("redact please").find("unexpected 'please'"), std::string::npos);
-  EXPECT_NE(parse_error("fixed(n/a)").find("single-quoted"), std::string::npos);
+  EXPECT_NE(parse_error("redact()").find("redact takes no arguments"), std::string::npos);
+  EXPECT_NE(parse_error("redact please").find("unexpected \"please\""), std::string::npos);
+  EXPECT_NE(parse_error("fixed(n/a)").find("single quotes"), std::string::npos);
   EXPECT_NE(parse_error("fixed('n/a)").find("not closed"), std::string::npos);
   EXPECT_NE(parse_error(std::string("fixed('a\0b')", 12)).find("NUL"), std::string::npos);
+  EXPECT_NE(parse_error("fixed('" + std::string(kMaxFixedText + 1, 'x') + "')").find("longer than 1024"),
+            std::string::npos);
   EXPECT_NE(parse_error("hash").find("needs a key"), std::string::npos);
-  EXPECT_NE(parse_error("!!").find("unknown mask function '!!'"), std::string::npos);
+  EXPECT_NE(parse_error("!!").find("unknown mask function \"!!\""), std::string::npos);
+  // A hostile spec stays one line in the message.
+  EXPECT_EQ(parse_error("scram\nble").find('\n'), std::string::npos);
+  for (const char* bad : {"partial(last=)", "partial(last=4,)", "partial(,last=4)", "partial(last=99999)", "fixed",
+                          "fixed()", "fixed('a'b')", "fixed('a')x", "hash(sha1)", "nul", "redact\n"}) {
+    EXPECT_FALSE(parse_mask_spec(bad).ok()) << bad;
+  }
 }
 
-TEST(Parse, SharedKeyOverload) {
+TEST(Parse, SharedKey) {
   Result<std::shared_ptr<const KeyedHash>> key = KeyedHash::create("Jefe");
   ASSERT_TRUE(key.ok());
-  Result<MaskFunction> f = parse_mask_function("hash", *key);
+  Result<MaskFunction> f = MaskFunction::from_spec(parse_mask_spec("hash").value(), *key);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->apply("what do ya want for nothing?"), "h:5bdcc146bf60754e");
-  EXPECT_FALSE(parse_mask_function("hash", std::shared_ptr<const KeyedHash>()).ok());
+  EXPECT_FALSE(MaskFunction::from_spec(parse_mask_spec("hash").value(), nullptr).ok());
 }
 
 }  // namespace

@@ -76,7 +76,14 @@ class PiiGen {
 
   std::string email() {
     static const char* kDomains[] = {"example.com", "mail.example.org", "corp.example.co.uk", "exämple.de"};
-    return word(uniform(1, 8)) + (coin() ? "." + word(uniform(2, 6)) : std::string()) + "@" + kDomains[uniform(0, 3)];
+    std::string out = word(uniform(1, 8));
+    if (coin()) {
+      out += '.';
+      out += word(uniform(2, 6));
+    }
+    out += '@';
+    out += kDomains[uniform(0, 3)];
+    return out;
   }
 
   std::string aws_key() {

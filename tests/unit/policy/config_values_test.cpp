@@ -36,53 +36,6 @@ TEST(Sizes, SiAndBinaryUnits) {
   }
 }
 
-TEST(MaskFunctions, EveryForm) {
-  using Kind = MaskFunction::Kind;
-  EXPECT_EQ(parse_mask_function("redact")->kind, Kind::redact);
-  EXPECT_EQ(parse_mask_function("hash")->kind, Kind::hash);
-  EXPECT_EQ(parse_mask_function("null")->kind, Kind::null);
-  EXPECT_EQ(parse_mask_function("email")->kind, Kind::email);
-
-  auto last4 = parse_mask_function("partial(last=4)");
-  ASSERT_TRUE(last4.ok()) << last4.error();
-  EXPECT_EQ(last4->kind, Kind::partial);
-  EXPECT_EQ(last4->first, 0u);
-  EXPECT_EQ(last4->last, 4u);
-
-  auto both = parse_mask_function("partial( first = 2 , last=3 )");
-  ASSERT_TRUE(both.ok()) << both.error();
-  EXPECT_EQ(both->first, 2u);
-  EXPECT_EQ(both->last, 3u);
-  EXPECT_EQ(both->to_string(), "partial(first=2,last=3)");
-  EXPECT_EQ(parse_mask_function("partial(first=1)")->to_string(), "partial(first=1)");
-
-  auto fixed = parse_mask_function("fixed('it''s hidden')");
-  ASSERT_TRUE(fixed.ok()) << fixed.error();
-  EXPECT_EQ(fixed->kind, Kind::fixed);
-  EXPECT_EQ(fixed->fixed_text, "it's hidden");
-  EXPECT_EQ(fixed->to_string(), "fixed('it''s hidden')");
-  EXPECT_EQ(parse_mask_function("fixed('')")->fixed_text, "");
-
-  for (const char* bad :
-       {"", "Redact", "partial", "partial()", "partial(last=)", "partial(last=x)",
-        "partial(last=-1)", "partial(middle=2)", "partial(last=1,last=2)", "partial(last=4",
-        "partial(last=99999)", "fixed", "fixed()", "fixed(N/A)", "fixed('a'b')", "fixed('a')x",
-        "hash(sha1)", "nul"}) {
-    EXPECT_FALSE(parse_mask_function(bad).ok()) << bad;
-  }
-}
-
-TEST(Detectors, KnownNamesOnly) {
-  EXPECT_EQ(*parse_detector("credit_card"), Detector::credit_card);
-  EXPECT_EQ(*parse_detector("us_ssn"), Detector::us_ssn);
-  EXPECT_EQ(*parse_detector("email"), Detector::email);
-  EXPECT_EQ(*parse_detector("phone"), Detector::phone);
-  EXPECT_EQ(*parse_detector("iban"), Detector::iban);
-  EXPECT_EQ(*parse_detector("secrets"), Detector::secrets);
-  EXPECT_FALSE(parse_detector("ssn").ok());
-  EXPECT_NE(parse_detector("ssn").error().find("credit_card|us_ssn"), std::string::npos);
-}
-
 TEST(FunctionNames, FoldedAndChecked) {
   EXPECT_EQ(*parse_function_name("pg_read_file"), "pg_read_file");
   EXPECT_EQ(*parse_function_name("PG_Read_File"), "pg_read_file");

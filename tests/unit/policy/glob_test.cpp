@@ -93,6 +93,45 @@ TEST(Glob, PathologicalPatternsStayFast) {
   EXPECT_TRUE(cg("/**/a/**/a/**/a/**/a/**/a/**", deep));
 }
 
+// SQL names are matched part by part: the glob splits at unescaped dots, the
+// name is given as its parts, so a dot inside a quoted name is part of it.
+TEST(DottedGlob, SplitsAtUnescapedDotsOnly) {
+  using Parts = std::vector<std::string_view>;
+  EXPECT_EQ(split_dotted_glob("public.customers.ssn"), (Parts{"public", "customers", "ssn"}));
+  EXPECT_EQ(split_dotted_glob("public.odd\\.table.e\\.mail"), (Parts{"public", "odd\\.table", "e\\.mail"}));
+  EXPECT_EQ(split_dotted_glob("hr"), (Parts{"hr"}));
+  EXPECT_EQ(split_dotted_glob("hr."), (Parts{"hr", ""}));
+  EXPECT_EQ(split_dotted_glob(".x"), (Parts{"", "x"}));
+  EXPECT_EQ(split_dotted_glob("a\\\\.b"), (Parts{"a\\\\", "b"}));  // an escaped backslash, then a dot
+  EXPECT_EQ(split_dotted_glob("a\\"), (Parts{"a\\"}));
+  EXPECT_TRUE(dotted_glob_spans(split_dotted_glob("**.ssn")));
+  EXPECT_FALSE(dotted_glob_spans(split_dotted_glob("a**.b.c")));  // ** inside a part is *
+}
+
+TEST(DottedGlob, MatchesNamesPartByPart) {
+  auto match = [](std::string_view pattern, std::vector<std::string_view> name) {
+    return dotted_glob_match(pattern, name);
+  };
+  EXPECT_TRUE(match("hr.*", {"hr", "salaries"}));
+  EXPECT_FALSE(match("hr.*", {"public", "hr"}));
+  // A quoted name holding a dot is one part: * covers it, an escaped dot
+  // names it, and it never reads as two parts.
+  EXPECT_TRUE(match("public.*", {"public", "a.b"}));
+  EXPECT_TRUE(match("public.odd\\.table.e\\.mail", {"public", "odd.table", "e.mail"}));
+  EXPECT_FALSE(match("public.odd\\.table.e\\.mail", {"public", "oddxtable", "e.mail"}));
+  EXPECT_TRUE(match("public.odd\\.table.**", {"public", "odd.table", "ssn"}));
+  EXPECT_FALSE(match("a.b.c", {"a.b", "c"}));
+  EXPECT_FALSE(match("hr.**", {"hr.x", "t"}));  // schema "hr.x" is not schema "hr"
+  EXPECT_TRUE(match("**.secrets", {"hr", "secrets"}));
+  EXPECT_FALSE(match("**.secrets", {"hr", "x.secrets"}));
+  EXPECT_TRUE(match("**", {"a", "b", "c"}));
+  EXPECT_TRUE(match("public.cust*.s?n", {"public", "customers", "ssn"}));
+  EXPECT_FALSE(match("*.ssn", {"public", "customers", "ssn"}));
+  EXPECT_TRUE(match("*.*.ssn", {"public", "customers", "ssn"}));
+  EXPECT_TRUE(glob_part_match("a*", "a.b"));
+  EXPECT_FALSE(glob_part_match("a?", "a.b"));
+}
+
 TEST(Glob, LiteralDetection) {
   EXPECT_TRUE(glob_is_literal("/agents/a1"));
   EXPECT_FALSE(glob_is_literal("/agents/*"));

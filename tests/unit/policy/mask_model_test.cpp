@@ -16,7 +16,7 @@ constexpr Oid kContacts = 16440;
 constexpr Oid kTaxIds = 16444;
 constexpr Oid kTaxIdsUpper = 16448;
 
-MaskRule column_rule(std::string glob, MaskFunction::Kind kind, uint32_t last = 0) {
+MaskRule column_rule(std::string glob, mask::MaskSpec::Kind kind, uint32_t last = 0) {
   MaskRule r;
   r.column = std::move(glob);
   r.with.kind = kind;
@@ -40,9 +40,9 @@ std::shared_ptr<const MaskModel> build(const Policy& p, const Catalog* c) {
 
 TEST(MaskModel, ColumnRulesMatchByGlobAndFirstRuleWins) {
   auto catalog = testing::masking_catalog();
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::partial, 4),
-                              column_rule("*.*.ssn", MaskFunction::Kind::redact),
-                              column_rule("public.customers.e*", MaskFunction::Kind::email)}),
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::partial, 4),
+                              column_rule("*.*.ssn", mask::MaskSpec::Kind::redact),
+                              column_rule("public.customers.e*", mask::MaskSpec::Kind::email)}),
                  catalog.get());
   ASSERT_TRUE(m);
   const mask::MaskFunction* ssn = m->column_function(kCustomers, 4);
@@ -58,8 +58,8 @@ TEST(MaskModel, ColumnRulesMatchByGlobAndFirstRuleWins) {
 
 TEST(MaskModel, ViewsAreTracedThroughTheirDefinitions) {
   auto catalog = testing::masking_catalog();
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact),
-                              column_rule("public.customers.email", MaskFunction::Kind::email)}),
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact),
+                              column_rule("public.customers.email", mask::MaskSpec::Kind::email)}),
                  catalog.get());
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->is_view(kContacts));
@@ -86,7 +86,7 @@ TEST(MaskModel, ViewsAreTracedThroughTheirDefinitions) {
 
 TEST(MaskModel, FunctionsAreCleanTaintedOrUntraceable) {
   auto catalog = testing::masking_catalog();
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(m);
   const sql::TaintOracle& o = m->oracle();
   EXPECT_EQ(o.function_taint("", "get_ssn"), sql::Taint::tainted);
@@ -109,7 +109,7 @@ TEST(MaskModel, PartitionsAndChildrenInheritTheirParentsRules) {
   d.inheritance.push_back({16500, kCustomers});
   d.inheritance.push_back({16501, 16500});
   auto catalog = Catalog::build(std::move(d));
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(m);
   EXPECT_NE(m->column_function(16500, 2), nullptr);
   EXPECT_NE(m->column_function(16501, 1), nullptr);
@@ -124,7 +124,7 @@ TEST(MaskModel, StatisticsValueColumnsAreMaskedWithAnyColumnRule) {
   d.columns.push_back({12100, 2, "most_common_vals", 2277});
   d.columns.push_back({12100, 3, "histogram_bounds", 2277});
   auto catalog = Catalog::build(std::move(d));
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->is_view(12100));
   EXPECT_EQ(m->view_column_taint(12100, 1), sql::Taint::clean);
@@ -135,21 +135,21 @@ TEST(MaskModel, StatisticsValueColumnsAreMaskedWithAnyColumnRule) {
 TEST(MaskModel, DetectRulesAndDerivedValues) {
   auto catalog = testing::masking_catalog();
   MaskRule detect;
-  detect.detect = {Detector::email, Detector::us_ssn};
-  detect.with.kind = MaskFunction::Kind::redact;
+  detect.detect = {mask::Detector::email, mask::Detector::us_ssn};
+  detect.with.kind = mask::MaskSpec::Kind::redact;
   auto m = build(policy_with({detect}), catalog.get());
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->active());
   EXPECT_TRUE(m->detectors().contains(mask::Detector::email));
   EXPECT_FALSE(m->detectors().contains(mask::Detector::iban));
   EXPECT_EQ(m->derived_function().kind(), mask::MaskFunction::Kind::redact);
-  auto nulls = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::null)}), catalog.get());
+  auto nulls = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::null)}), catalog.get());
   EXPECT_EQ(nulls->derived_function().kind(), mask::MaskFunction::Kind::null);
 }
 
 TEST(MaskModel, HashNeedsAKeyAndIsStablePerKey) {
   auto catalog = testing::masking_catalog();
-  Policy p = policy_with({column_rule("public.customers.phone", MaskFunction::Kind::hash)});
+  Policy p = policy_with({column_rule("public.customers.phone", mask::MaskSpec::Kind::hash)});
   EXPECT_FALSE(MaskModel::build(p, catalog.get(), nullptr).ok());
   auto k1 = mask::KeyedHash::create("one");
   auto k2 = mask::KeyedHash::create("two");
@@ -167,8 +167,8 @@ TEST(MaskModel, HashNeedsAKeyAndIsStablePerKey) {
 
 TEST(MaskModel, GlobsCoverEveryPartAndCopyColumnsFollowTheRules) {
   auto catalog = testing::masking_catalog();
-  auto m = build(policy_with({column_rule("public.customers.*", MaskFunction::Kind::null),
-                              column_rule("*.*.amount", MaskFunction::Kind::redact)}),
+  auto m = build(policy_with({column_rule("public.customers.*", mask::MaskSpec::Kind::null),
+                              column_rule("*.*.amount", mask::MaskSpec::Kind::redact)}),
                  catalog.get());
   ASSERT_TRUE(m);
   for (std::int16_t attnum = 1; attnum <= 8; ++attnum) EXPECT_NE(m->column_function(kCustomers, attnum), nullptr);
@@ -202,20 +202,33 @@ TEST(MaskModel, GlobPartsMatchNamesThatHoldDots) {
   d.columns.push_back({16700, 1, "e.mail", 25});
   d.columns.push_back({16700, 2, "id", 23});
   auto catalog = Catalog::build(std::move(d));
-  auto star = build(policy_with({column_rule("public.*.e*", MaskFunction::Kind::redact)}), catalog.get());
+  auto star = build(policy_with({column_rule("public.*.e*", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(star);
   EXPECT_NE(star->column_function(16700, 1), nullptr);  // * spans the dots of "odd.table" and "e.mail"
   EXPECT_EQ(star->column_function(16700, 2), nullptr);
   EXPECT_NE(star->column_function(kCustomers, 3), nullptr);  // email
-  auto escaped = build(policy_with({column_rule("public.odd\\.table.e\\.mail", MaskFunction::Kind::redact)}),
+  auto escaped = build(policy_with({column_rule("public.odd\\.table.e\\.mail", mask::MaskSpec::Kind::redact)}),
                        catalog.get());
   ASSERT_TRUE(escaped);
   EXPECT_NE(escaped->column_function(16700, 1), nullptr);
   EXPECT_EQ(escaped->column_function(kCustomers, 3), nullptr);
-  auto spanning = build(policy_with({column_rule("**.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  auto spanning = build(policy_with({column_rule("**.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(spanning);
   EXPECT_NE(spanning->column_function(kCustomers, 4), nullptr);
   EXPECT_EQ(spanning->column_function(kCustomers, 3), nullptr);
+  // A spanning glob that names the table by its escaped dot covers every
+  // column of it: the name is matched as its parts, never as one dotted
+  // string in which "odd.table" would read as two.
+  auto whole_table = build(policy_with({column_rule("public.odd\\.table.**", mask::MaskSpec::Kind::redact)}),
+                           catalog.get());
+  ASSERT_TRUE(whole_table);
+  EXPECT_NE(whole_table->column_function(16700, 1), nullptr);
+  EXPECT_NE(whole_table->column_function(16700, 2), nullptr);
+  EXPECT_EQ(whole_table->column_function(kCustomers, 3), nullptr);
+  auto any_schema = build(policy_with({column_rule("**.odd\\.table.id", mask::MaskSpec::Kind::redact)}),
+                          catalog.get());
+  ASSERT_TRUE(any_schema);
+  EXPECT_NE(any_schema->column_function(16700, 2), nullptr);
 }
 
 // What an admin might add on top of the masking catalog: views over SQL
@@ -253,7 +266,7 @@ std::shared_ptr<const Catalog> definitions_catalog() {
 
 TEST(MaskModel, DefinitionsResolveThroughEachOtherInAnyOrder) {
   auto catalog = definitions_catalog();
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), catalog.get());
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
   ASSERT_TRUE(m);
   const sql::TaintOracle& o = m->oracle();
   // A view over a clean SQL function stays clean, whatever the trace order.
@@ -283,7 +296,7 @@ TEST(MaskModel, DefinitionsResolveThroughEachOtherInAnyOrder) {
 }
 
 TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
-  auto m = build(policy_with({column_rule("public.customers.ssn", MaskFunction::Kind::redact)}), nullptr);
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), nullptr);
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->oracle().relation_is_masked("", "customers"));
   EXPECT_TRUE(m->oracle().column_is_masked("ssn"));
@@ -292,7 +305,7 @@ TEST(MaskModel, WithoutASnapshotRulesStillNameRelationsAndColumns) {
   EXPECT_FALSE(m->is_view(kContacts));  // nothing known: the policy gate refuses relations without a catalog
   EXPECT_EQ(m->oracle().function_taint("", "lower"), sql::Taint::tainted);  // could be anyone's lower()
   EXPECT_EQ(m->oracle().function_taint("pg_catalog", "lower"), sql::Taint::clean);
-  auto spanning = build(policy_with({column_rule("**.ssn", MaskFunction::Kind::redact)}), nullptr);
+  auto spanning = build(policy_with({column_rule("**.ssn", mask::MaskSpec::Kind::redact)}), nullptr);
   ASSERT_TRUE(spanning);
   EXPECT_TRUE(spanning->oracle().relation_is_masked("hr", "anything"));  // ** could name any relation
   EXPECT_TRUE(spanning->oracle().column_is_masked("ssn"));

@@ -160,9 +160,7 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
       // Rows come without a RowDescription: pgwarden must have seen the
       // shape, under these rules, before the first one.
       Verdict v = Verdict::forward();
-      const auto held = tracker_.held_portal(r.name);
-      v.describe_first = !tracker_.client_described(r.name) ||
-                         (held && held->mask.planned && held->mask.planned_with.lock() != current_);
+      v.describe_first = !row_shape_known(r.name);
       return v;
     }
     case Kind::function_call:
@@ -170,6 +168,24 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
     default:
       return Verdict::forward();
   }
+}
+
+// Whether the portal an Execute of `name` will run has had, or will have
+// had, its row shape described under the rules in force before its rows
+// come. A portal bound in this pipeline is, when the client described it
+// since (the relay's own Describe counts); one the server holds, when it was
+// planned under these rules; anything else (a cursor being declared, a name
+// pgwarden never saw made) is not.
+bool MaskFilter::row_shape_known(const std::string& name) const {
+  const auto held = tracker_.held_portal(name);
+  bool in_flight = false;
+  for (const auto& p : tracker_.portal_candidates(name)) {
+    if (p == held) continue;
+    if (p->origin != Portal::Origin::bind) return false;
+    in_flight = true;
+  }
+  if (in_flight) return tracker_.client_described(name);
+  return held && held->mask.planned && held->mask.planned_with.lock() == current_;
 }
 
 // ---- server side --------------------------------------------------------------

@@ -70,6 +70,7 @@ class MaskFilter final : public RelayFilter {
   Verdict check_lineages(const engine::LineageList& list, const Handle& handle, int hops);
   Verdict untraceable() const;
   Verdict on_function_call(const pgwire::FunctionCall& call, const Handle& handle);
+  bool row_shape_known(const std::string& portal) const;
 
   // Server side: what the rows of a statement are, following EXECUTE and
   // FETCH through what the server holds; an empty statement when unknown.

@@ -101,6 +101,9 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     case Kind::describe_portal:
       client_described_[r->name] = true;
       break;
+    case Kind::execute:
+      if (!r->denial) add_defined_by_execute(*r);
+      break;
     case Kind::sync:
     case Kind::function_call:
       ++cycles_sent_;
@@ -110,6 +113,45 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
       break;
   }
   queue_.push_back(std::move(r));
+}
+
+// An Execute of a portal running DECLARE or PREPARE defines that name once
+// it completes: until then the definition is a candidate, like one in a
+// Query. What the portal runs may itself still be in flight: every
+// statement it may be bound to counts.
+void ProtocolTracker::add_defined_by_execute(Request& r) {
+  std::vector<TextRef> sources;
+  for (const auto& p : portal_candidates(r.name)) {
+    if (p->origin == Portal::Origin::bind && !p->statement) {
+      for (const auto& s : statement_candidates(p->statement_name)) sources.push_back(s->source);
+    } else {
+      sources.push_back(p->source());
+    }
+  }
+  for (const TextRef& src : sources) {
+    if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) continue;
+    const sql::StatementFacts& f = (*src.text->effects)[src.index];
+    for (const auto& name : f.prepares) {
+      auto s = std::make_shared<PreparedStatement>();
+      s->name = name;
+      s->source = src;
+      s->from_sql_prepare = true;
+      s->policy.facts = std::make_shared<const sql::StatementFacts>(f);
+      s->policy.decided = r.decided;
+      r.pending_statements.push_back(s);
+      statements_in_flight_.push_back(std::move(s));
+    }
+    for (const auto& d : f.declares) {
+      auto p = std::make_shared<Portal>();
+      p->name = d.name;
+      p->origin = Portal::Origin::declare;
+      p->cursor = src;
+      p->holdable = d.holdable;
+      p->policy.decided = r.decided;
+      r.pending_portals.push_back(p);
+      portals_in_flight_.push_back(std::move(p));
+    }
+  }
 }
 
 // ---- server side ----------------------------------------------------------
@@ -408,7 +450,9 @@ void ProtocolTracker::apply_effects(Request& r, const sql::StatementFacts& f, co
       for (const auto& d : f.declares) {
         std::shared_ptr<Portal> p;
         for (const auto& pending : r.pending_portals) {
-          if (pending->name == d.name && pending->cursor.index == index) p = pending;
+          if (pending->name == d.name && pending->cursor.text == source.text && pending->cursor.index == index) {
+            p = pending;
+          }
         }
         if (!p) {
           // DECLARE run by a protocol Execute: the name is known only now.
@@ -431,7 +475,9 @@ void ProtocolTracker::apply_effects(Request& r, const sql::StatementFacts& f, co
       for (const auto& name : f.prepares) {
         std::shared_ptr<PreparedStatement> s;
         for (const auto& pending : r.pending_statements) {
-          if (pending->name == name && pending->source.index == index) s = pending;
+          if (pending->name == name && pending->source.text == source.text && pending->source.index == index) {
+            s = pending;
+          }
         }
         if (!s) {
           s = std::make_shared<PreparedStatement>();

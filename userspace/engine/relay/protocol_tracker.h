@@ -179,6 +179,7 @@ class ProtocolTracker final : public policy::SessionProtocol {
 
  private:
   void start(Request& r);
+  void add_defined_by_execute(Request& r);
   void confirm_statement(const std::shared_ptr<PreparedStatement>& s);
   void confirm_portal(const std::shared_ptr<Portal>& p);
   void drop_pending(Request& r);

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgw::policy {
+namespace pgw {
 
 inline std::string quote_for_message(std::string_view value) {
   constexpr size_t kMax = 80;
@@ -18,4 +18,4 @@ inline std::string quote_for_message(std::string_view value) {
   return out + "\"";
 }
 
-}  // namespace pgw::policy
+}  // namespace pgw

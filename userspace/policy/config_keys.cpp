@@ -1,0 +1,696 @@
+// Every key of the config file, declared once: its type, default, check and
+// the sentence docs/configuration.md shows for it (a unit test keeps the two
+// equal). config_schema.h explains the shape of a line; adding a key is one
+// line in its section's table (and a reader when no generic one fits).
+//
+// Keys that are part of the file format but not implemented yet are
+// declared with not_yet(): the loader refuses them by name ("recording.dir:
+// not supported yet") instead of ignoring them, and the reference lists them
+// as such. Implementing one is replacing not_yet() with a reader.
+#include <algorithm>
+#include <set>
+
+#include "common/quote.h"
+#include "mask/detector.h"
+#include "mask/mask_function.h"
+#include "policy/config_document.h"
+#include "policy/config_schema.h"
+#include "policy/config_values.h"
+#include "policy/glob.h"
+#include "policy/statement_class.h"
+
+namespace pgw::policy {
+
+using namespace schema;  // NOLINT: the tables below read as a language of their own
+
+namespace {
+
+// ---- choices --------------------------------------------------------------
+
+constexpr Choice<LogLevel> kLogLevels[] = {
+    {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+    {"warn", LogLevel::warn},   {"error", LogLevel::error}, {"off", LogLevel::off},
+};
+constexpr Choice<DefaultAction> kDefaultActions[] = {{"allow", DefaultAction::allow}, {"deny", DefaultAction::deny}};
+constexpr Choice<FailMode> kFailModes[] = {{"closed", FailMode::closed}, {"open", FailMode::open}};
+constexpr Choice<UnparseableAction> kUnparseableActions[] = {
+    {"deny", UnparseableAction::deny}, {"forward", UnparseableAction::forward}};
+constexpr Choice<TlsMode> kTlsModes[] = {
+    {"disable", TlsMode::disable},     {"prefer", TlsMode::prefer},          {"require", TlsMode::require},
+    {"verify-ca", TlsMode::verify_ca}, {"verify-full", TlsMode::verify_full},
+};
+
+// An empty list in a match rule would match nothing, which is never meant.
+void refuse_empty_list(ConfigReader& r, const YAML::Node& n, const std::string& p) {
+  if (n.IsSequence() && n.size() == 0) r.error(n, p, "an empty list matches nothing; remove the key instead");
+}
+
+// ---- top level ------------------------------------------------------------
+
+void read_unix_socket(ConfigReader& r, const YAML::Node& n, const std::string& p, Config& out) {
+  // An empty value (or nothing at all) turns explicit unix-socket mode off.
+  if (n.IsNull() || (n.IsScalar() && n.Scalar().empty())) {
+    out.unix_socket.clear();
+  } else if (auto v = r.socket_path(n, p)) {
+    out.unix_socket = *v;
+  }
+}
+
+void read_max_message_size(ConfigReader& r, const YAML::Node& n, const std::string& p, Config& out) {
+  auto v = r.size(n, p);
+  if (!v) return;
+  // Below 8 KiB ordinary queries fail; PostgreSQL itself caps messages at 1 GiB.
+  if (*v < (8u << 10) || *v > (1u << 30)) {
+    r.error(n, p, "expected a size between 8KiB and 1GiB, got " + quote_for_message(n.Scalar()));
+  } else {
+    out.max_message_size = *v;
+  }
+}
+
+void read_mask_hash_key_file(ConfigReader& r, const YAML::Node& n, const std::string& p, Config& out) {
+  // The key of the `hash` mask function: a secret like a password (whoever
+  // has it can test guesses against hashed values), read the same way.
+  if (auto file = r.file_path(n, p)) {
+    out.mask_hash_key_file = *file;
+    out.mask_hash_key = r.secret_file(n, p, *file);
+  }
+}
+
+// ---- intercept --------------------------------------------------------------
+
+void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  const bool bad = s->front() != '/' || (s->size() > 1 && s->back() == '/') || s->find("//") != std::string::npos ||
+                   s->find("/./") != std::string::npos || s->find("/../") != std::string::npos ||
+                   s->ends_with("/..") || s->ends_with("/.") || s->find_first_of("*?") != std::string::npos;
+  if (bad) {
+    r.error(n, p,
+            "expected a cgroup v2 path such as / or /pgwarden/agents (relative to the cgroup2 mount, no globs, "
+            "no . or ..), got " + quote_for_message(*s));
+  } else {
+    out.cgroup = *s;
+  }
+}
+
+void read_intercept_ports(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  std::vector<uint16_t> ports;
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    if (auto v = r.integer(e, ep, 1, 65535)) {
+      auto port = static_cast<uint16_t>(*v);
+      if (std::find(ports.begin(), ports.end(), port) != ports.end()) {
+        r.error(e, ep, "port " + std::to_string(port) + " is listed twice");
+      } else {
+        ports.push_back(port);
+      }
+    }
+  });
+  // The eBPF side keeps the port set in a small fixed-size map.
+  if (n.IsSequence() && n.size() == 0) {
+    r.error(n, p, "needs at least one port");
+  } else if (ports.size() > 64) {
+    r.error(n, p, "at most 64 ports can be intercepted");
+  } else {
+    out.ports = ports;
+  }
+}
+
+void read_bpffs(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  if (s->front() != '/') {
+    r.error(n, p, "expected an absolute path on a bpffs mount, got " + quote_for_message(*s));
+  } else {
+    out.bpffs = *s;
+  }
+}
+
+// Writing an intercept section asks for interception; `enabled: false`
+// keeps the section but turns it off.
+void check_intercept(ConfigReader& r, const YAML::Node&, const std::string& path, InterceptConfig& out) {
+  if (r.written(child_path(path, "enabled")) == nullptr) out.enabled = true;
+}
+
+// ---- upstreams --------------------------------------------------------------
+
+void read_upstream_match(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto prefix = r.prefix(e, ep, NetPrefix::PortRule::required);
+    if (!prefix) return;
+    if (std::find(out.match.begin(), out.match.end(), *prefix) != out.match.end()) {
+      r.error(e, ep, prefix->to_string() + " is listed twice");
+      return;
+    }
+    out.match.push_back(*prefix);
+  });
+}
+
+void read_upstream_user(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto v = r.nonempty_text(n, p);
+  if (!v) return;
+  if (v->size() > 63) r.error(n, p, "a PostgreSQL role name has at most 63 bytes");
+  else out.user = *v;
+}
+
+void read_password_file(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  if (auto file = r.file_path(n, p)) {
+    out.password_file = *file;
+    out.password = r.secret_file(n, p, *file);
+  }
+}
+
+void read_upstream_tls(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto v = r.choice(n, p, kTlsModes);
+  if (!v) return;
+  out.tls = *v;
+  // Upstream TLS is not built yet. A mode that demands it must not quietly
+  // connect in the clear; `prefer` is honest only with a warning.
+  if (*v == TlsMode::require || *v == TlsMode::verify_ca || *v == TlsMode::verify_full) {
+    r.error(n, p,
+            "\"" + std::string(to_string(*v)) +
+                "\" is not supported yet: pgwarden connects to upstreams without TLS (use disable, or prefer to "
+                "accept that)");
+  } else if (*v == TlsMode::prefer) {
+    r.warn(n, p, "prefer connects without TLS: pgwarden does not speak TLS to upstreams yet");
+  }
+}
+
+void read_upstream_database(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto v = r.nonempty_text(n, p);
+  if (!v) return;
+  if (v->size() > 63) r.error(n, p, "a PostgreSQL database name has at most 63 bytes");
+  else out.database = *v;
+}
+
+// ---- identities -------------------------------------------------------------
+
+// '/'-separated cgroup glob, as /proc/PID/cgroup shows the path.
+void read_match_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, IdentityRule& out) {
+  auto g = r.nonempty_text(n, p);
+  if (!g) return;
+  if (g->front() != '/') {
+    r.error(n, p,
+            "expected a cgroup path starting with '/' (relative to the cgroup v2 root), got " + quote_for_message(*g));
+  } else if (g->size() > 1 && (g->find("//") != std::string::npos || g->back() == '/')) {
+    r.error(n, p, "a cgroup path has no empty segments, got " + quote_for_message(*g));
+  } else {
+    out.cgroup = *g;
+  }
+}
+
+template <std::vector<uint32_t> IdentityRule::*Ids>
+void read_match_ids(ConfigReader& r, const YAML::Node& n, const std::string& p, IdentityRule& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    // 4294967295 is (uid_t)-1, "no user", which no process runs as.
+    if (auto v = r.integer(e, ep, 0, 4294967294u)) (out.*Ids).push_back(static_cast<uint32_t>(*v));
+  });
+  refuse_empty_list(r, n, p);
+}
+
+void read_match_comm(ConfigReader& r, const YAML::Node& n, const std::string& p, IdentityRule& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.nonempty_text(e, ep);
+    if (!s) return;
+    // TASK_COMM_LEN is 16 with the NUL: the kernel never reports more.
+    if (s->size() > 15) {
+      r.error(e, ep,
+              "the kernel truncates a process name to 15 bytes, so " + quote_for_message(*s) +
+                  " would never match; write " + quote_for_message(s->substr(0, 15)));
+    } else {
+      out.comm.push_back(*s);
+    }
+  });
+  refuse_empty_list(r, n, p);
+}
+
+void read_match_source(ConfigReader& r, const YAML::Node& n, const std::string& p, IdentityRule& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    if (auto prefix = r.prefix(e, ep, NetPrefix::PortRule::forbidden)) out.source.push_back(*prefix);
+  });
+  refuse_empty_list(r, n, p);
+}
+
+// Kubernetes pod uids and container ids, as the kubelet names cgroups.
+template <std::vector<std::string> IdentityRule::*Ids, size_t Length>
+void read_match_k8s_ids(ConfigReader& r, const YAML::Node& n, const std::string& p, IdentityRule& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto v = r.nonempty_text(e, ep);
+    if (!v) return;
+    if (v->size() != Length) {
+      r.error(e, ep,
+              "expected a " + std::to_string(Length) + "-character " +
+                  (Length == 36 ? "pod uid (8-4-4-4-12 hex)" : "container id (hex)") + ", got " +
+                  quote_for_message(*v));
+    } else {
+      (out.*Ids).push_back(*v);
+    }
+  });
+  refuse_empty_list(r, n, p);
+}
+
+// ---- policies -----------------------------------------------------------------
+
+void read_rule_list(ConfigReader& r, const YAML::Node& n, const std::string& path, RuleList& out) {
+  r.for_each(n, path, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.nonempty_text(e, ep);
+    if (!s) return;
+    if (s->starts_with("function:")) {
+      auto name = r.take(e, ep, parse_function_name(std::string_view(*s).substr(9)));
+      if (!name) return;
+      if (std::find(out.functions.begin(), out.functions.end(), *name) != out.functions.end()) {
+        r.error(e, ep, "function:" + *name + " is listed twice");
+      } else {
+        out.functions.push_back(*name);
+      }
+      return;
+    }
+    auto cls = statement_class_from_string(*s);
+    if (!cls) {
+      std::string msg = "expected a statement class (";
+      for (size_t i = 0; i < kStatementClassNames.size(); ++i) {
+        if (i > 0) msg += ' ';
+        msg += kStatementClassNames[i];
+      }
+      msg += ") or function:NAME, got " + quote_for_message(*s);
+      if (auto near = closest_match(*s, kStatementClassNames); !near.empty()) {
+        msg += "; did you mean \"" + std::string(near) + "\"?";
+      }
+      r.error(e, ep, msg);
+      return;
+    }
+    if (out.has(*cls)) {
+      r.error(e, ep, std::string(to_string(*cls)) + " is listed twice");
+      return;
+    }
+    out.classes.set(static_cast<size_t>(*cls));
+  });
+}
+template <RuleList Policy::*List>
+void read_rules(ConfigReader& r, const YAML::Node& n, const std::string& p, Policy& out) {
+  read_rule_list(r, n, p, out.*List);
+}
+
+// '.'-separated globs: "schema.table" (2 parts) or "schema.table.column" (3);
+// a "**" part stands for any number of parts. Split where the matchers split
+// them (glob.h).
+bool dotted_glob_has_shape(std::string_view g, size_t parts_wanted) {
+  const std::vector<std::string_view> parts = split_dotted_glob(g);
+  const bool empty_part = std::any_of(parts.begin(), parts.end(), [](std::string_view s) { return s.empty(); });
+  return !empty_part && (dotted_glob_spans(parts) || parts.size() == parts_wanted);
+}
+
+template <std::vector<std::string> TableRules::*Globs>
+void read_table_globs(ConfigReader& r, const YAML::Node& n, const std::string& p, TableRules& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.nonempty_text(e, ep);
+    if (!s) return;
+    if (!dotted_glob_has_shape(*s, 2)) {
+      r.error(e, ep, "expected a \"schema.table\" glob (* within a name, ** across), got " + quote_for_message(*s));
+      return;
+    }
+    (out.*Globs).push_back(*s);
+  });
+}
+
+// A glob in two lists (or twice in one) would make the decision depend on an
+// order nobody wrote down; the later one, in file order, is the mistake.
+void check_tables(ConfigReader& r, const YAML::Node&, const std::string& path, TableRules& out) {
+  struct Entry {
+    const YAML::Node* node;  // never copied: assigning a YAML::Node rewrites the node it refers to
+    std::string path;
+    const std::string* glob;
+  };
+  std::vector<Entry> entries;
+  for (auto [key, globs] : {std::pair{"allow", &out.allow}, {"deny", &out.deny}, {"approve", &out.approve}}) {
+    const std::string list = child_path(path, key);
+    for (size_t i = 0; i < globs->size(); ++i) {
+      // A list's element, or the list's one scalar (`deny: hr.*`).
+      const std::string element = item_path(list, i);
+      const std::string at = r.written(element) != nullptr ? element : list;
+      entries.push_back({r.written(at), at, &(*globs)[i]});
+    }
+  }
+  auto place = [](const Entry& e) { return std::pair(e.node->Mark().line, e.node->Mark().column); };
+  std::stable_sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) { return place(a) < place(b); });
+  std::set<std::string> seen;
+  for (const Entry& e : entries) {
+    if (!seen.insert(*e.glob).second) {
+      r.error(*e.node, e.path, quote_for_message(*e.glob) + " appears more than once in tables");
+    }
+  }
+}
+
+void read_mask_column(ConfigReader& r, const YAML::Node& n, const std::string& p, MaskRule& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  if (!dotted_glob_has_shape(*s, 3)) {
+    r.error(n, p,
+            "expected a \"schema.table.column\" glob (* within a name, ** across), got " + quote_for_message(*s));
+  }
+  out.column = *s;
+}
+
+void read_mask_detect(ConfigReader& r, const YAML::Node& n, const std::string& p, MaskRule& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.text(e, ep);
+    if (!s) return;
+    auto d = mask::parse_detector(*s);
+    if (!d) {
+      std::string names;
+      for (size_t i = 0; i < mask::kDetectorCount; ++i) {
+        if (i > 0) names += '|';
+        names += mask::detector_name(static_cast<mask::Detector>(i));
+      }
+      r.error(e, ep, "expected one of " + names + ", got " + quote_for_message(*s));
+    } else if (std::find(out.detect.begin(), out.detect.end(), *d) != out.detect.end()) {
+      r.error(e, ep, std::string(mask::detector_name(*d)) + " is listed twice");
+    } else {
+      out.detect.push_back(*d);
+    }
+  });
+  if (n.IsSequence() && n.size() == 0) r.error(n, p, "needs at least one detector");
+}
+
+void read_mask_with(ConfigReader& r, const YAML::Node& n, const std::string& p, MaskRule& out) {
+  if (auto s = r.text(n, p)) {
+    if (auto spec = r.take(n, p, mask::parse_mask_spec(*s))) out.with = *spec;
+  }
+}
+
+void check_mask_rule(ConfigReader& r, const YAML::Node& n, const std::string& path, MaskRule&) {
+  const bool column = r.written(child_path(path, "column")) != nullptr;
+  const bool detect = r.written(child_path(path, "detect")) != nullptr;
+  if (column && detect) {
+    r.error(n, path, "a mask rule has either column or detect, not both");
+  } else if (!column && !detect) {
+    r.error(n, path, "a mask rule needs column: \"schema.table.column\" or detect: [...]");
+  }
+}
+
+void check_policy(ConfigReader& r, const YAML::Node&, const std::string& path, Policy& out) {
+  // A class or function in two lists would make the decision depend on an
+  // evaluation order nobody wrote down: refuse it.
+  const std::pair<const char*, const RuleList*> lists[] = {{"allow", &out.allow}, {"deny", &out.deny},
+                                                           {"approve", &out.approve}};
+  for (size_t a = 0; a < std::size(lists); ++a) {
+    for (size_t b = a + 1; b < std::size(lists); ++b) {
+      const YAML::Node* at = r.written(child_path(path, lists[b].first));
+      if (at == nullptr) continue;
+      const std::string where = child_path(path, lists[b].first);
+      const std::string both_lists = std::string(" is in both ") + lists[a].first + " and " + lists[b].first;
+      const auto both = lists[a].second->classes & lists[b].second->classes;
+      for (size_t i = 0; i < kStatementClassCount; ++i) {
+        if (both.test(i)) r.error(*at, where, std::string(kStatementClassNames[i]) + both_lists);
+      }
+      for (const std::string& fn : lists[b].second->functions) {
+        const auto& other = lists[a].second->functions;
+        if (std::find(other.begin(), other.end(), fn) != other.end()) r.error(*at, where, "function:" + fn + both_lists);
+      }
+    }
+  }
+  // One function for every detector hit keeps the engine's per-value work to
+  // one pass.
+  const MaskRule* first_detect = nullptr;
+  for (size_t i = 0; i < out.mask.size(); ++i) {
+    const MaskRule& rule = out.mask[i];
+    if (rule.detect.empty()) continue;
+    if (first_detect == nullptr) {
+      first_detect = &rule;
+    } else if (!(first_detect->with == rule.with)) {
+      const std::string at = item_path(child_path(path, "mask"), i);
+      r.error(*r.written(at), at,
+              "detect rules of one policy must use the same function (" + first_detect->with.to_string() +
+                  " above); merge them into one rule");
+    }
+  }
+}
+
+// ---- the tables -------------------------------------------------------------
+
+constexpr Key<InterceptConfig> kInterceptKeys[] = {
+    {"enabled", boolean<&InterceptConfig::enabled>, "(true: writing the section turns interception on)",
+     "`false` keeps the section but attaches nothing."},
+    {"cgroup", custom<InterceptConfig>("cgroup path", read_intercept_cgroup), "/",
+     "Only processes in this cgroup v2 subtree (a path relative to the cgroup2 mount, no globs) are redirected."},
+    {"ports", custom<InterceptConfig>("list of ports", read_intercept_ports), "[5432]",
+     "Destination ports whose connects are redirected (at most 64)."},
+    {"fail", choice<&InterceptConfig::fail, kFailModes>, "closed",
+     "While pgwarden is not serving (stopped, crashed, heartbeat stale): `closed` makes a redirected connect fail "
+     "at once with EPERM, `open` lets it go straight to the database."},
+    {"bpffs", custom<InterceptConfig>("path", read_bpffs), "/sys/fs/bpf/pgwarden",
+     "Absolute path on a bpffs mount where the programs, links and maps are pinned, so a restarted pgwarden takes "
+     "them over without a gap."},
+    {"fast_path", boolean<&InterceptConfig::fast_path>, "true",
+     "Bytes between the workload and pgwarden (both local) skip the TCP stack (sk_msg and a socket hash)."},
+    {"heartbeat_timeout", duration<&InterceptConfig::heartbeat_timeout, 100, 60'000>, "1s",
+     "How stale pgwarden's heartbeat (refreshed every 200ms) may get before `fail` applies; 100ms to 60s."},
+    {"unix_paths", not_yet<InterceptConfig>("list of paths"), "",
+     "Local unix sockets of the database to intercept too."},
+};
+constexpr Section<InterceptConfig> kIntercept{kInterceptKeys, check_intercept};
+
+constexpr Key<Upstream> kUpstreamKeys[] = {
+    {"name", required(name<&Upstream::name>), "",
+     "Names the upstream in policies, messages, logs and status: up to 63 letters, digits, `_`, `-` or `.`."},
+    {"match", custom<Upstream>("list of address:port or CIDR:port", read_upstream_match), "[]",
+     "The original destinations this upstream serves: a redirected connection to one of them is served by this "
+     "upstream. A destination may be claimed by one upstream only."},
+    {"address", required(address<&Upstream::address>), "",
+     "Where pgwarden connects (numeric `host:port` or `[v6]:port`; `localhost` is the only name)."},
+    {"user", required(custom<Upstream>("text", read_upstream_user)), "",
+     "The PostgreSQL role pgwarden logs in as (SCRAM-SHA-256, MD5 or cleartext, as the server asks); clients never "
+     "see it or its password."},
+    {"password_file", custom<Upstream>("path", read_password_file), "(no password)",
+     "File holding the role's password (one trailing newline is ignored; at most 4096 bytes). A file others can "
+     "read is a warning; the password never appears in a message."},
+    {"tls", custom<Upstream>("`disable` | `prefer` | `require` | `verify-ca` | `verify-full`", read_upstream_tls),
+     "prefer",
+     "TLS to the upstream is not implemented yet: `disable` and `prefer` connect without it (`prefer` with a "
+     "warning); `require`, `verify-ca` and `verify-full` are refused as not supported yet."},
+    {"ca_file", not_yet<Upstream>("path"), "", "The CA that `verify-ca` and `verify-full` check the server against."},
+    {"connect_timeout", duration<&Upstream::connect_timeout, 1>, "5s",
+     "How long connecting to the upstream may take before the client gets FATAL 08006."},
+    {"database", custom<Upstream>("text", read_upstream_database), "(the client's database name)",
+     "The database pgwarden asks the upstream for, whatever the client named."},
+};
+constexpr Section<Upstream> kUpstream{kUpstreamKeys};
+
+constexpr Key<Unsupported> kKubernetesKeys[] = {
+    {"namespace", not_yet<Unsupported>("text"), "", "The pod's namespace, from the Kubernetes API."},
+    {"serviceAccount", not_yet<Unsupported>("text"), "", "The pod's service account."},
+    {"labels", not_yet<Unsupported>("mapping"), "", "Labels the pod must carry."},
+};
+constexpr Section<Unsupported> kKubernetes{kKubernetesKeys};
+
+constexpr Key<Unsupported> kOidcKeys[] = {
+    {"subject", not_yet<Unsupported>("list of texts"), "", "Subjects of an OIDC ID token a person presents as password."},
+    {"email", not_yet<Unsupported>("list of texts"), "", "Email addresses of the token."},
+    {"groups", not_yet<Unsupported>("list of texts"), "", "Groups the token must name."},
+};
+constexpr Section<Unsupported> kOidc{kOidcKeys};
+
+constexpr Key<IdentityRule> kMatchKeys[] = {
+    {"cgroup", custom<IdentityRule>("cgroup glob", read_match_cgroup), "",
+     "A glob on the cgroup path `/proc/PID/cgroup` shows (from `/`): `*` stays within one segment, `**` spans "
+     "segments."},
+    {"uid", custom<IdentityRule>("list of integers", read_match_ids<&IdentityRule::uid>), "",
+     "User ids, from the kernel at connect time (eBPF) or SO_PEERCRED (unix socket)."},
+    {"gid", custom<IdentityRule>("list of integers", read_match_ids<&IdentityRule::gid>), "", "Group ids, likewise."},
+    {"comm", custom<IdentityRule>("list of texts", read_match_comm), "",
+     "Process names as the kernel reports them (at most 15 bytes), matched exactly."},
+    {"source", custom<IdentityRule>("list of addresses or CIDRs", read_match_source), "",
+     "Peer addresses of explicit TCP clients, which carry no kernel identity (no ports)."},
+    {"pod_uid", custom<IdentityRule>("list of texts", read_match_k8s_ids<&IdentityRule::pod_uid, 36>), "",
+     "Kubernetes pod uids, read from the kubelet's cgroup names (systemd and cgroupfs drivers)."},
+    {"container_id", custom<IdentityRule>("list of texts", read_match_k8s_ids<&IdentityRule::container_id, 64>), "",
+     "Container ids (64 hex digits; containerd, CRI-O and docker), read from the cgroup names."},
+    {"k8s", future_section<IdentityRule, kKubernetes>, "",
+     "Kubernetes selectors resolved through the API server."},
+    {"oidc", future_section<IdentityRule, kOidc>, "", "Selectors on an OIDC ID token."},
+};
+constexpr Section<IdentityRule> kMatch{kMatchKeys};
+
+constexpr Key<IdentityRule> kIdentityKeys[] = {
+    {"name", required(name<&IdentityRule::name>), "", "Names the identity in policies, messages and logs."},
+    {"match", required(inline_section<kMatch>), "",
+     "What a workload must show, all from the kernel, never from the client: every field given must match, and a "
+     "field the workload does not have does not match. Identities are tried in order; the first that matches "
+     "wins."},
+};
+constexpr Section<IdentityRule> kIdentity{kIdentityKeys};
+
+constexpr Key<TableRules> kTablesKeys[] = {
+    {"allow", custom<TableRules>("list of globs", read_table_globs<&TableRules::allow>), "[]",
+     "When not empty, every relation a statement uses must match one (naming a view is enough)."},
+    {"deny", custom<TableRules>("list of globs", read_table_globs<&TableRules::deny>), "[]",
+     "A statement that uses a matching relation, or one a name could resolve to, is denied."},
+    {"approve", custom<TableRules>("list of globs", read_table_globs<&TableRules::approve>), "[]",
+     "Likewise, but requires approval (refused for now, saying so)."},
+};
+constexpr Section<TableRules> kTables{kTablesKeys, check_tables};
+
+constexpr Key<MaskRule> kMaskRuleKeys[] = {
+    {"column", custom<MaskRule>("schema.table.column glob", read_mask_column), "",
+     "The column(s) this rule masks, in every result shape and in anything derived from them."},
+    {"detect", custom<MaskRule>("list of detectors", read_mask_detect), "",
+     "Content detectors run on other text and JSON values, masking what they find."},
+    {"with", required(custom<MaskRule>("mask function", read_mask_with)), "", "What a masked value becomes."},
+};
+constexpr Section<MaskRule> kMaskRule{kMaskRuleKeys, check_mask_rule};
+
+constexpr Key<Unsupported> kPolicyApprovalKeys[] = {
+    {"timeout", not_yet<Unsupported>("duration"), "", "How long a held statement waits for a decision."},
+    {"notify", not_yet<Unsupported>("URL"), "", "An http(s) URL called when a statement is held."},
+};
+constexpr Section<Unsupported> kPolicyApproval{kPolicyApprovalKeys};
+
+constexpr Key<Policy> kPolicyKeys[] = {
+    {"identity", required(name<&Policy::identity>), "", "The identity this policy is for."},
+    {"upstream", name<&Policy::upstream>, "(every upstream)", "The upstream it applies to."},
+    {"allow", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::allow>), "[]",
+     "Statement classes and functions that may run. A class in no list is denied."},
+    {"deny", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::deny>), "[]",
+     "Refused with 42501. deny beats approve beats allow; a class or function in two lists is an error."},
+    {"approve", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::approve>), "[]",
+     "Statements that need approval: refused for now with \"requires approval\"."},
+    {"tables", section<&Policy::tables, kTables>, "", "Globs on `schema.table`, checked on every relation used."},
+    {"mask", records<&Policy::mask, kMaskRule>, "[]", "What this identity never sees in clear."},
+    {"unparseable", choice<&Policy::unparseable, kUnparseableActions>, "deny",
+     "What happens to text the SQL parser cannot read: `deny` answers like the server (42601 for a syntax "
+     "error); `forward` lets it through unread."},
+    {"strict", boolean<&Policy::strict>, "false",
+     "Also refuse statements that use a masked column to filter, join, group, order or deduplicate, and make "
+     "derived masked values a fixed `****`."},
+    {"approval", future_section<Policy, kPolicyApproval>, "", "How held statements are approved."},
+};
+constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
+
+constexpr Key<Unsupported> kRecordingKeys[] = {
+    {"dir", not_yet<Unsupported>("path"), "", "Where session recordings are written."},
+    {"signing_key_file", not_yet<Unsupported>("path"), "", "Ed25519 key signing each recording's hash chain."},
+    {"required", not_yet<Unsupported>("boolean"), "", "`true`: no recording, no session (53100)."},
+};
+constexpr Section<Unsupported> kRecording{kRecordingKeys};
+
+constexpr Key<Unsupported> kApprovalStoreKeys[] = {
+    {"dsn_file", not_yet<Unsupported>("path"), "", "A file naming a PostgreSQL database that holds one approval "
+                                                   "queue for every pgwarden node."},
+};
+constexpr Section<Unsupported> kApprovalStore{kApprovalStoreKeys};
+
+constexpr Key<Unsupported> kApproversKeys[] = {
+    {"unix_groups", not_yet<Unsupported>("list of texts"), "", "Unix groups whose members may approve."},
+    {"min_approvals", not_yet<Unsupported>("integer"), "", "Approvals a statement needs (k of n)."},
+};
+constexpr Section<Unsupported> kApprovers{kApproversKeys};
+
+constexpr Key<Unsupported> kApprovalKeys[] = {
+    {"store", future_section<Unsupported, kApprovalStore>, "", "Where pending approvals are kept."},
+    {"approvers", future_section<Unsupported, kApprovers>, "", "Who may approve."},
+};
+constexpr Section<Unsupported> kApproval{kApprovalKeys};
+
+constexpr Key<Unsupported> kTlsKeys[] = {
+    {"cert_file", not_yet<Unsupported>("path"), "", "The certificate pgwarden presents to clients."},
+    {"key_file", not_yet<Unsupported>("path"), "", "Its private key."},
+    {"client", not_yet<Unsupported>("choice"), "", "Whether clients may, must or must not use TLS."},
+};
+constexpr Section<Unsupported> kTls{kTlsKeys};
+
+constexpr Key<Config> kConfigKeys[] = {
+    {"listen", address<&Config::listen>, "127.0.0.1:15432",
+     "TCP listener for explicit clients; redirected connections arrive here too. With `intercept` it must be an "
+     "IPv4 address the workloads can reach from their network namespace.",
+     restart<&Config::listen>},
+    {"unix_socket", custom<Config>("path", read_unix_socket), "/run/pgwarden/.s.PGSQL.5432",
+     "Explicit mode over a unix socket, identity from SO_PEERCRED; empty (`\"\"` or nothing) turns it off.",
+     restart<&Config::unix_socket>},
+    {"admin_socket", socket_path<&Config::admin_socket>, "/run/pgwarden/admin.sock",
+     "The admin socket (mode 0600) that `pgwarden status` and `pgwarden sessions` talk to.", restart<&Config::admin_socket>},
+    {"console_listen", not_yet<Config>("address"), "", "The web console (approvals, sessions), token-protected."},
+    {"metrics_listen", not_yet<Config>("address"), "", "A TCP listener for Prometheus /metrics."},
+    {"workers", integer<&Config::workers, 0, 1024>, "0", "Loop threads (one io_uring each); `0` is one per CPU.",
+     restart<&Config::workers>},
+    {"max_message_size", custom<Config>("size", read_max_message_size), "64MiB",
+     "The largest protocol message a client may send (8KiB to 1GiB); a larger one ends that connection with "
+     "FATAL 08P01."},
+    {"shutdown_grace", duration<&Config::shutdown_grace>, "30s",
+     "On SIGTERM or SIGINT, how long sessions may take to reach the end of their transaction before the rest "
+     "are ended."},
+    {"log_level", choice<&Config::log_level, kLogLevels>, "info", "How much the daemon logs."},
+    {"default", choice<&Config::default_action, kDefaultActions>, "deny",
+     "For a workload no identity matches: `deny` refuses it at startup (FATAL 28000 naming its cgroup, uid and "
+     "comm); `allow` serves it without any policy (nothing checked, nothing masked)."},
+    {"explicit_upstream", name<&Config::explicit_upstream>, "(the only upstream, when there is one)",
+     "The upstream for clients that reach pgwarden directly (`unix_socket`, or TCP to `listen`); required with "
+     "several upstreams."},
+    {"mask_hash_key_file", custom<Config>("path", read_mask_hash_key_file), "",
+     "File holding the key of the `hash` mask function (HMAC-SHA256); required when a rule uses `hash`. Read "
+     "like a password file."},
+    {"tls", future_section<Config, kTls>, "", "TLS on the client leg."},
+    {"intercept", section<&Config::intercept, kIntercept>, "(no interception: explicit mode only)",
+     "Transparent interception with eBPF: present, it is on.", restart<&Config::intercept>},
+    {"upstreams", required(records<&Config::upstreams, kUpstream>), "",
+     "The databases pgwarden serves (at least one)."},
+    {"identities", records<&Config::identities, kIdentity>, "[]", "Who a workload is."},
+    {"policies", records<&Config::policies, kPolicy>, "[]",
+     "What each identity may do on an upstream: the first policy for the identity whose upstream is this one or "
+     "unset. A known identity without one is refused at startup."},
+    {"recording", future_section<Config, kRecording>, "", "Session recording."},
+    {"approval", future_section<Config, kApproval>, "", "Approval of held statements."},
+};
+constexpr Section<Config> kConfig{kConfigKeys, cross_check};
+
+}  // namespace
+
+std::string schema::unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
+  std::string msg = "unknown key " + quote_for_message(key);
+  if (key == "password") {
+    msg += "; the password is never written in the config: put it in a file and name that file with password_file";
+  } else if (auto near = closest_match(key, known); !near.empty()) {
+    msg += "; did you mean \"" + std::string(near) + "\"?";
+  } else {
+    msg += " (known: ";
+    for (size_t i = 0; i < known.size(); ++i) {
+      if (i > 0) msg += ", ";
+      msg += known[i];
+    }
+    msg += ')';
+  }
+  return msg;
+}
+
+std::string schema::format_ms(int64_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+void read_config_document(ConfigReader& r, const YAML::Node& root, Config& out) { walk(r, root, "", kConfig, out); }
+
+std::vector<KeyDoc> config_reference() {
+  std::vector<KeyDoc> keys;
+  describe(kConfig, "", false, keys);
+  // A section whose every key is not supported yet is not supported either
+  // (deepest first: a section's keys come after it).
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+    KeyDoc& section = *it;
+    bool any_child = false, any_supported = false;
+    for (const KeyDoc& k : keys) {
+      if (k.path.starts_with(section.path + ".") || k.path.starts_with(section.path + "[].")) {
+        any_child = true;
+        any_supported = any_supported || k.supported;
+      }
+    }
+    if (any_child && !any_supported) section.supported = false;
+  }
+  return keys;
+}
+
+std::vector<std::string> restart_only_changes(const Config& running, const Config& loaded) {
+  std::vector<std::string> changed;
+  for (const Key<Config>& key : kConfigKeys) {
+    if (key.restart != nullptr && !key.restart(running, loaded)) changed.emplace_back(key.name);
+  }
+  return changed;
+}
+
+}  // namespace pgw::policy
