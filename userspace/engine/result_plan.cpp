@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mask/type_shapes.h"
+
 namespace pgw::engine {
 
 namespace {
@@ -52,7 +54,9 @@ mask::ColumnRule rule_for_taint(Taint taint, uint32_t type, int16_t format, cons
     case Taint::clean:
       break;
   }
-  if (!model.detectors().empty() && mask::classify_type(type) != mask::ValueClass::other) {
+  // Detectors judge the text a value prints, whatever its type (arrays,
+  // records, bytea, numbers...); only types that cannot print a hit skip them.
+  if (!model.detectors().empty() && mask::may_hold_detectable_text(type)) {
     return mask::ColumnRule::detected(model.detectors(), model.detect_function(), type, format);
   }
   return mask::ColumnRule::pass_through(type, format);
@@ -131,7 +135,13 @@ Result<mask::RowPlan> plan_for_copy(const sql::StatementLineage& lineage, const 
       continue;
     }
     if (c->taint == Taint::untraceable) notes.untraceable.push_back(c->name);
-    rules.push_back(rule_for_taint(c->taint, 0, mask::kTextFormat, model));
+    // A clean column's built-in type tells the detectors what its text is (a
+    // bytea in hex, an array literal, a number a hit must null rather than
+    // star). The catalog names a domain by its own OID, which says nothing
+    // here: such a column is read as text of an unknown type.
+    constexpr uint32_t kFirstNormalObjectId = 16384;
+    const uint32_t type = c->taint == Taint::clean && c->type < kFirstNormalObjectId ? c->type : 0;
+    rules.push_back(rule_for_taint(c->taint, type, mask::kTextFormat, model));
   }
   return mask::RowPlan(std::move(rules));
 }

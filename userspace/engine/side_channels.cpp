@@ -2,9 +2,12 @@
 
 #include <vector>
 
+#include "engine/mask_models.h"
+#include "engine/server_message_formats.h"
 #include "mask/detect_mask.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/error_response.h"
+#include "policy/mask_model.h"
 
 namespace pgw::engine {
 
@@ -12,50 +15,20 @@ namespace {
 
 namespace ef = pgwire::error_field;
 
-// Messages are scanned with every detector, whatever the policy's detect
-// rules say: they are short, rare, and never the data the agent asked for.
-bool redact_detected(std::string& text) {
-  static const mask::DetectorSet kAll = mask::DetectorSet::all();
+// The policy's detectors, masking what they find with its detect function.
+bool mask_detected(std::string& text, const SideChannelRules& rules) {
+  if (rules.detectors == nullptr || rules.detectors->empty()) return false;
   static const mask::MaskFunction kRedact = mask::MaskFunction::redact();
-  return mask::mask_detected(text, kAll, kRedact);
+  return mask::mask_detected(text, *rules.detectors, rules.function != nullptr ? *rules.function : kRedact);
 }
 
-// "…" and (…) stretches are where PostgreSQL's messages put values.
-bool redact_quoted(std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool changed = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const char close = c == '"' ? '"' : c == '(' ? ')' : 0;
-    if (close == 0) {
-      out.push_back(c);
-      continue;
-    }
-    const size_t end = text.find(close, i + 1);
-    if (end == std::string::npos) {
-      // Unterminated: everything after it may be the value.
-      out.push_back(c);
-      out.append("***");
-      changed = true;
-      break;
-    }
-    out.push_back(c);
-    if (end > i + 1) {
-      out.append("***");
-      changed = true;
-    }
-    out.push_back(close);
-    i = end;
-  }
-  if (changed) text = std::move(out);
-  return changed;
+// Fields kept by their fixed wording only when the statement reads masked
+// values, and those dropped outright (the internal query is SQL text that
+// can be built from values: query_to_xml).
+bool worded(char code) {
+  return code == ef::kMessage || code == ef::kDetail || code == ef::kHint || code == ef::kWhere;
 }
-
-bool withheld_when_masked(char code) {
-  return code == ef::kDetail || code == ef::kHint || code == ef::kWhere || code == ef::kInternalQuery ||
-         code == ef::kInternalPosition;
-}
+bool dropped_when_masked(char code) { return code == ef::kInternalQuery || code == ef::kInternalPosition; }
 
 bool free_text(char code) {
   return code == ef::kMessage || code == ef::kDetail || code == ef::kHint || code == ef::kWhere ||
@@ -63,12 +36,28 @@ bool free_text(char code) {
          code == ef::kConstraint || code == ef::kDataType;
 }
 
+constexpr std::string_view kUnknownWording = "pgwarden: the server's message was withheld";
 constexpr std::string_view kWithheld =
-    "pgwarden: detail withheld because the statement reads masked values";
+    "pgwarden: values in this message were withheld because the statement reads masked values";
 
 }  // namespace
 
-std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, bool reads_masked) {
+SideChannelRules side_channel_rules(const policy::MaskModel& model, bool reads_masked) {
+  return SideChannelRules{&model.detectors(), &model.detect_function(), reads_masked};
+}
+
+SideChannelRules side_channel_rules(const Result<std::shared_ptr<MaskHandle>>& handle, bool reads_masked) {
+  if (!handle) {
+    static const mask::DetectorSet kAll = mask::DetectorSet::all();
+    static const mask::MaskFunction kRedact = mask::MaskFunction::redact();
+    return SideChannelRules{&kAll, &kRedact, true};
+  }
+  if (!*handle) return SideChannelRules{};
+  return side_channel_rules((*handle)->model(), reads_masked);
+}
+
+std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& rules) {
+  if (!rules.active()) return std::nullopt;
   auto decoded = pgwire::ErrorResponse::decode(body);
   if (!decoded) {
     // Not parseable means not checkable: say so instead of forwarding it.
@@ -91,19 +80,28 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
   fields.reserve(decoded->fields.size() + 1);
   bool changed = false;
   bool withheld = false;
+  size_t detail_at = SIZE_MAX;
   for (const pgwire::ErrorField& f : decoded->fields) {
-    if (reads_masked && withheld_when_masked(f.code)) {
-      withheld = true;
-      changed = true;
-      continue;
-    }
-    if (!free_text(f.code)) {
-      fields.push_back(f);
-      continue;
-    }
     std::string text(f.value);
-    bool field_changed = redact_detected(text);
-    if (reads_masked && f.code == ef::kMessage) field_changed = redact_quoted(text) || field_changed;
+    bool field_changed = false;
+    if (rules.reads_masked && dropped_when_masked(f.code)) {
+      withheld = changed = true;
+      continue;
+    }
+    if (rules.reads_masked && worded(f.code)) {
+      std::optional<std::string> wording = fixed_wording(text);
+      if (!wording && f.code != ef::kMessage) {
+        withheld = changed = true;
+        continue;
+      }
+      std::string fixed = wording ? std::move(*wording) : std::string(kUnknownWording);
+      if (fixed != text) {
+        text = std::move(fixed);
+        field_changed = withheld = true;
+      }
+    }
+    if (free_text(f.code)) field_changed = mask_detected(text, rules) || field_changed;
+    if (f.code == ef::kDetail) detail_at = fields.size();
     if (!field_changed) {
       fields.push_back(f);
       continue;
@@ -113,7 +111,15 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
     fields.push_back({f.code, storage.back()});
   }
   if (!changed) return std::nullopt;
-  if (withheld) fields.push_back({ef::kDetail, kWithheld});
+  if (withheld) {
+    // One detail says what happened, after the detail's own fixed wording.
+    if (detail_at == SIZE_MAX) {
+      fields.push_back({ef::kDetail, kWithheld});
+    } else {
+      storage.push_back(std::string(fields[detail_at].value) + "\n" + std::string(kWithheld));
+      fields[detail_at].value = storage.back();
+    }
+  }
   std::string out;
   if (type == 'E') {
     pgwire::ErrorResponse e;
@@ -127,12 +133,13 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
   return out;
 }
 
-std::optional<std::string> scrub_notification(std::string_view body) {
+std::optional<std::string> scrub_notification(std::string_view body, const SideChannelRules& rules) {
+  if (rules.detectors == nullptr || rules.detectors->empty()) return std::nullopt;
   auto n = pgwire::NotificationResponse::decode(body);
   if (!n) return std::string();  // unreadable, so uncheckable: dropped
   std::string channel(n->channel), payload(n->payload);
-  const bool changed_channel = redact_detected(channel);
-  const bool changed_payload = redact_detected(payload);
+  const bool changed_channel = mask_detected(channel, rules);
+  const bool changed_payload = mask_detected(payload, rules);
   if (!changed_channel && !changed_payload) return std::nullopt;
   pgwire::NotificationResponse out_msg = *n;
   out_msg.channel = channel;
@@ -142,11 +149,12 @@ std::optional<std::string> scrub_notification(std::string_view body) {
   return out;
 }
 
-std::optional<std::string> scrub_parameter_status(std::string_view body) {
+std::optional<std::string> scrub_parameter_status(std::string_view body, const SideChannelRules& rules) {
+  if (rules.detectors == nullptr || rules.detectors->empty()) return std::nullopt;
   auto p = pgwire::ParameterStatus::decode(body);
   if (!p) return std::string();  // unreadable, so uncheckable: dropped
   std::string value(p->value);
-  if (!redact_detected(value)) return std::nullopt;
+  if (!mask_detected(value, rules)) return std::nullopt;
   pgwire::ParameterStatus out_msg = *p;
   out_msg.value = value;
   std::string out;

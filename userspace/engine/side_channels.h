@@ -1,35 +1,70 @@
 // Values leave a database through more than result rows: an error message
-// quotes the input it could not convert (`SELECT ssn::int` reports
-// `invalid input syntax for type integer: "123-45-6789"`), a notice can print
-// anything, a NOTIFY payload and a ParameterStatus (application_name set by
-// set_config) carry strings of the statement's choosing.
+// prints the input it could not convert (`SELECT ssn::int` reports
+// `invalid input syntax for type integer: "123-45-6789"`) or a number
+// derived from it (`chr(...)`: `requested character too large for encoding:
+// 123456789`), a notice can print anything, a NOTIFY payload and a
+// ParameterStatus (application_name set by set_config) carry strings of the
+// statement's choosing.
 //
 // Statements that would send a masked value into set_config or pg_notify are
 // refused before they run (sql/lineage.h, writes_masked). What arrives
-// anyway is scrubbed here:
+// anyway is scrubbed here, with the rules of the policy in force and nothing
+// else: a policy without mask rules changes no byte of any of these
+// messages.
 //   - ErrorResponse / NoticeResponse of a statement that reads a masked
-//     value: the message keeps its SQLSTATE, severity and shape, but every
-//     "quoted" or (parenthesised) stretch of the message is replaced by ***,
-//     and the detail, hint, context and internal query are replaced by one
-//     line saying they were withheld;
-//   - every ErrorResponse, NoticeResponse, NotificationResponse and
-//     ParameterStatus: what the content detectors find is redacted.
+//     value (its lineage says so, or it could not be traced): the message
+//     keeps its SQLSTATE, severity, position and the fixed wording of
+//     PostgreSQL's format (server_message_formats.h), every value the
+//     server filled in shown as ***; a message of no known format becomes
+//     one fixed sentence. Detail, hint and context are kept the same way
+//     (their fixed wording only) or dropped, the internal query is dropped,
+//     and a detail says what was withheld.
+//   - ErrorResponse, NoticeResponse, NotificationResponse and
+//     ParameterStatus: what the policy's own content detectors (its
+//     `detect:` rules) find is masked with the detect rule's function.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+#include "mask/detector.h"
+#include "mask/mask_function.h"
+
+namespace pgw::policy {
+class MaskModel;
+}
 
 namespace pgw::engine {
 
+class MaskHandle;
+
+// What the policy in force asks of the side channels of one message.
+struct SideChannelRules {
+  const mask::DetectorSet* detectors = nullptr;  // the policy's detect rules (null or empty: none)
+  const mask::MaskFunction* function = nullptr;  // what a detector hit becomes
+  bool reads_masked = false;  // the statement answered reads (or may read) a masked value
+
+  // Whether anything could change: otherwise every byte is forwarded as is.
+  bool active() const { return reads_masked || (detectors != nullptr && !detectors->empty()); }
+};
+
+// The rules for a message answering a statement sent under `handle` (null:
+// the policy masked nothing then). `reads_masked` comes from the statement's
+// lineage. A handle that could not be built (an error) fails closed: every
+// detector, and errors withheld as if the statement read masked values.
+SideChannelRules side_channel_rules(const Result<std::shared_ptr<MaskHandle>>& handle, bool reads_masked);
+SideChannelRules side_channel_rules(const policy::MaskModel& model, bool reads_masked);
+
 // `type` is 'E' or 'N'; `body` the message body. Returns the whole
 // replacement message (type, length, body), or nothing to forward as is.
-std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, bool reads_masked);
+std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& rules);
 
 // 'A' NotificationResponse and 'S' ParameterStatus; same contract, and an
 // empty replacement means: drop the message (it could not be read).
-std::optional<std::string> scrub_notification(std::string_view body);
-std::optional<std::string> scrub_parameter_status(std::string_view body);
+std::optional<std::string> scrub_notification(std::string_view body, const SideChannelRules& rules);
+std::optional<std::string> scrub_parameter_status(std::string_view body, const SideChannelRules& rules);
 
 }  // namespace pgw::engine

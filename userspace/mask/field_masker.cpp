@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "mask/detect_mask.h"
+#include "mask/value_detect.h"
 
 namespace pgw::mask::detail {
 namespace {
@@ -74,38 +75,6 @@ FieldOutcome mask_whole(const ColumnRule& rule, std::string_view value, bool bin
   return FieldOutcome::null;
 }
 
-FieldOutcome mask_hits(const ColumnRule& rule, std::string_view text, TextKind kind, std::string_view prefix,
-                       std::string& out) {
-  thread_local std::vector<Span> hits;
-  rule.detectors.scan(text, hits);
-  if (hits.empty()) return FieldOutcome::keep;
-  if (rule.function.kind() == MaskFunction::Kind::null) return FieldOutcome::null;
-  out.append(prefix);
-  append_masked(text, hits, rule.function, kind, out);
-  return FieldOutcome::replaced;
-}
-
-FieldOutcome detect(const ColumnRule& rule, std::string_view value, bool binary, std::string& out) {
-  switch (classify_type(rule.type_oid)) {
-    case ValueClass::text_like:
-      return mask_hits(rule, value, TextKind::plain, {}, out);
-    case ValueClass::json:
-      return mask_hits(rule, value, TextKind::json, {}, out);
-    case ValueClass::jsonb:
-      if (!binary) return mask_hits(rule, value, TextKind::json, {}, out);
-      if (!value.empty() && value[0] == kJsonbVersion)
-        return mask_hits(rule, value.substr(1), TextKind::json, value.substr(0, 1), out);
-      break;  // an unknown jsonb version: treat as opaque bytes
-    case ValueClass::other:
-      break;
-  }
-  // Opaque to us (numbers, arrays, binary formats): a hit cannot be cut out
-  // without breaking the value, so the value goes.
-  thread_local std::vector<Span> hits;
-  rule.detectors.scan(value, hits);
-  return hits.empty() ? FieldOutcome::keep : FieldOutcome::null;
-}
-
 }  // namespace
 
 FieldOutcome mask_field(const ColumnRule& rule, std::string_view value, bool binary, std::string& out) {
@@ -118,7 +87,7 @@ FieldOutcome mask_field(const ColumnRule& rule, std::string_view value, bool bin
       return mask_whole(rule, value, binary, out);
     case ColumnAction::detect:
       if (rule.detectors.empty()) return FieldOutcome::keep;
-      return detect(rule, value, binary, out);
+      return detect_in_value(rule, value, binary, out);
   }
   return FieldOutcome::null;
 }

@@ -27,6 +27,7 @@ ValueClass classify_type(uint32_t type_oid) {
 ColumnRule ColumnRule::pass_through(uint32_t oid, int16_t fmt) {
   ColumnRule r;
   r.type_oid = oid;
+  r.shape = type_shape(oid);
   r.format = fmt;
   return r;
 }

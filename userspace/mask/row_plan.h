@@ -10,6 +10,7 @@
 
 #include "mask/detector.h"
 #include "mask/mask_function.h"
+#include "mask/type_shapes.h"
 
 namespace pgw::mask {
 
@@ -44,6 +45,7 @@ struct ColumnRule {
   DetectorSet detectors;  // detect only
   int16_t format = kTextFormat;  // DataRow only; COPY text/CSV is always text
   uint32_t type_oid = 0;
+  TypeShape shape;  // type_shape(type_oid), looked up once per plan, not per value
 
   static ColumnRule pass_through(uint32_t oid = 0, int16_t fmt = kTextFormat);
   static ColumnRule masked(MaskFunction fn, uint32_t oid = 0, int16_t fmt = kTextFormat);

@@ -90,11 +90,14 @@ def load(conn):
 
 def needles():
     """{value: description} for every planted value, as stored (a detector
-    can only recognise what it sees; transformed copies are not promised)."""
+    can only recognise what it sees; transformed copies are not promised),
+    and as a bytea's hex output shows it (a bytea holds the value as stored:
+    pgwarden decodes bytea before the detectors look)."""
     found = {}
     for key, value in VALUES.items():
         for piece in (value if isinstance(value, list) else [value]):
             found[piece] = f"planted {key} (detectors only)"
+            found[piece.encode().hex()] = f"planted {key} (detectors only, bytea hex)"
     found[IBAN_FR_PRINTED] = "planted iban_fr, print form (detectors only)"
     return found
 

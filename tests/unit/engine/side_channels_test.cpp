@@ -1,10 +1,14 @@
 // Error text, notices, NOTIFY payloads and ParameterStatus carry values too:
 // what the scrubber lets through must hold no masked value and no value the
-// detectors know, and a message with nothing to hide must pass untouched.
+// policy's detectors know, a message with nothing to hide must pass
+// untouched, and a policy without mask rules must change no byte at all.
 #include "engine/side_channels.h"
 
 #include <gtest/gtest.h>
 
+#include <list>
+
+#include "engine/server_message_formats.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/error_response.h"
 
@@ -13,64 +17,196 @@ namespace {
 
 std::string body_of(const std::string& whole) { return whole.substr(5); }
 
-std::string error_body(std::string_view message, std::string_view detail = {}, std::string_view where = {}) {
+std::string error_body(std::string_view message, std::string_view detail = {}, std::string_view where = {},
+                       std::string_view hint = {}, std::string_view sqlstate = "22P02") {
   pgwire::ErrorResponse e;
   e.fields.push_back({'S', "ERROR"});
   e.fields.push_back({'V', "ERROR"});
-  e.fields.push_back({'C', "22P02"});
+  e.fields.push_back({'C', sqlstate});
   e.fields.push_back({'M', message});
   if (!detail.empty()) e.fields.push_back({'D', detail});
+  if (!hint.empty()) e.fields.push_back({'H', hint});
   if (!where.empty()) e.fields.push_back({'W', where});
+  e.fields.push_back({'P', "8"});
   std::string out;
   pgwire::encode(e, out);
   return body_of(out);
 }
 
-TEST(SideChannels, CastErrorOfAMaskedColumnLosesTheValueButKeepsItsShape) {
-  auto out = scrub_error_or_notice('E', error_body("invalid input syntax for type integer: \"123-45-6789\""), true);
+const mask::DetectorSet kAll = mask::DetectorSet::all();
+const mask::MaskFunction kRedact = mask::MaskFunction::redact();
+// A policy with column rules and every detector, for a statement that reads
+// masked values or not; and one with column rules only.
+const SideChannelRules kReadsMasked{&kAll, &kRedact, true};
+const SideChannelRules kDetectorsOnly{&kAll, &kRedact, false};
+const SideChannelRules kRulesWithoutDetectors{nullptr, nullptr, true};
+const SideChannelRules kNoMaskRule{};
+
+// The decoded fields point into the body: bodies are kept for the test run.
+pgwire::ErrorResponse decoded(const std::optional<std::string>& whole) {
+  static std::list<std::string> bodies;
+  if (!whole) {
+    ADD_FAILURE() << "nothing to decode";
+    return {};
+  }
+  bodies.push_back(body_of(*whole));
+  auto e = pgwire::ErrorResponse::decode(bodies.back());
+  if (!e.ok()) {
+    ADD_FAILURE() << e.error();
+    return {};
+  }
+  return *e;
+}
+
+TEST(ServerMessageFormats, OnlyTheFormatsLiteralTextIsKept) {
+  EXPECT_EQ(fixed_wording("requested character too large for encoding: 820335340"),
+            "requested character too large for encoding: ***");
+  EXPECT_EQ(fixed_wording("date field value out of range: 820-33-5340"), "date field value out of range: ***-***-***");
+  EXPECT_EQ(fixed_wording("transaction ID 820335340 is in the future"), "transaction ID *** is in the future");
+  EXPECT_EQ(fixed_wording("index 820335340 out of valid range, 0..7"), "index *** out of valid range, 0..***");
+  EXPECT_EQ(fixed_wording("invalid input syntax for type integer: \"820-33-5340\""),
+            "invalid input syntax for type ***: \"***\"");
+  EXPECT_EQ(fixed_wording("large object 820335340 does not exist"), "large object *** does not exist");
+  // No conversion: the message is all fixed wording.
+  EXPECT_EQ(fixed_wording("integer out of range"), "integer out of range");
+  // A value that happens to contain a format's words does not pass: only the
+  // format's own literals come out.
+  EXPECT_EQ(fixed_wording("column \"integer out of range 820335340\" does not exist"),
+            "column \"***\" does not exist");
+  // Nothing PostgreSQL would print: no fixed part is known.
+  EXPECT_FALSE(fixed_wording("820-33-5340"));
+  EXPECT_FALSE(fixed_wording("ungültige Eingabesyntax für Typ integer: »820-33-5340«"));
+}
+
+TEST(SideChannels, CastErrorOfAMaskedColumnKeepsOnlyFixedWording) {
+  auto out = scrub_error_or_notice('E', error_body("invalid input syntax for type integer: \"123-45-6789\""),
+                                   kReadsMasked);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->find("6789"), std::string::npos);
-  const std::string body = body_of(*out);
-  auto decoded = pgwire::ErrorResponse::decode(body);
-  ASSERT_TRUE(decoded);
-  EXPECT_EQ(decoded->sqlstate(), "22P02");
-  EXPECT_EQ(decoded->message(), "invalid input syntax for type integer: \"***\"");
+  const auto e = decoded(out);
+  EXPECT_EQ(e.sqlstate(), "22P02");
+  EXPECT_EQ(e.message(), "invalid input syntax for type ***: \"***\"");
+  EXPECT_EQ(e.find('P'), "8");  // a position in the client's own statement
+  EXPECT_NE(e.detail().find("withheld"), std::string::npos);
 }
 
-TEST(SideChannels, DetailAndContextAreWithheldWhenTheStatementReadsMaskedValues) {
+TEST(SideChannels, BareNumbersDerivedFromMaskedValuesAreWithheld) {
+  for (auto [message, sqlstate] : std::vector<std::pair<std::string, std::string>>{
+           {"requested character too large for encoding: 820335340", "54000"},
+           {"date field value out of range: 820-33-5340", "22008"},
+           {"time field value out of range: 820335340:00:00", "22008"},
+           {"transaction ID 820335340 is in the future", "22023"},
+           {"index 820335340 out of valid range, 0..7", "2202E"},
+           {"setseed parameter 8.20335e+08 is out of allowed range [-1,1]", "22023"}}) {
+    auto out = scrub_error_or_notice('E', error_body(message, {}, {}, {}, sqlstate), kReadsMasked);
+    ASSERT_TRUE(out) << message;
+    EXPECT_EQ(out->find("820"), std::string::npos) << message;
+    const auto e = decoded(out);
+    EXPECT_EQ(e.sqlstate(), sqlstate);
+    EXPECT_EQ(e.find('S'), "ERROR");
+  }
+  // A message of no known wording: one fixed sentence.
+  auto out = scrub_error_or_notice('E', error_body("custom failure for 820335340"), kReadsMasked);
+  const auto e = decoded(out);
+  EXPECT_EQ(e.message(), "pgwarden: the server's message was withheld");
+  EXPECT_EQ(e.sqlstate(), "22P02");
+}
+
+TEST(SideChannels, DetailHintAndContextKeepOnlyFixedWording) {
   auto out = scrub_error_or_notice(
-      'E', error_body("duplicate key value violates unique constraint \"c_ssn\"", "Key (ssn)=(98765) already exists.",
-                      "SQL function \"f\" statement 1"),
-      true);
+      'E',
+      error_body("duplicate key value violates unique constraint \"c_ssn\"", "Key (ssn)=(98765) already exists.",
+                 "SQL function \"f\" statement 1",
+                 "No function matches the given name and argument types. You might need to add explicit type casts."),
+      kReadsMasked);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->find("98765"), std::string::npos);
-  const std::string body = body_of(*out);
-  auto decoded = pgwire::ErrorResponse::decode(body);
-  ASSERT_TRUE(decoded);
-  EXPECT_EQ(decoded->find('W'), "");
-  EXPECT_NE(decoded->detail().find("withheld"), std::string::npos);
+  const auto e = decoded(out);
+  EXPECT_EQ(e.message(), "duplicate key value violates unique constraint \"***\"");
+  EXPECT_EQ(e.detail(), "Key *** already exists.\n"
+                        "pgwarden: values in this message were withheld because the statement reads masked values");
+  EXPECT_EQ(e.find('W'), "SQL function \"***\" statement ***");
+  EXPECT_EQ(e.find('H'), "No function matches the given name and argument types. You might need to add explicit type casts.");
+  // A detail of no known wording is dropped.
+  auto dropped = scrub_error_or_notice('E', error_body("integer out of range", "line 1: 123-45-6789"), kReadsMasked);
+  const auto d = decoded(dropped);
+  EXPECT_EQ(d.message(), "integer out of range");
+  EXPECT_EQ(d.detail(), "pgwarden: values in this message were withheld because the statement reads masked values");
+  // Nothing to withhold: forwarded as is.
+  EXPECT_FALSE(scrub_error_or_notice('E', error_body("integer out of range"), kReadsMasked));
 }
 
-TEST(SideChannels, ErrorsOfOtherStatementsOnlyLoseWhatTheDetectorsFind) {
-  EXPECT_FALSE(scrub_error_or_notice('E', error_body("relation \"nope\" does not exist"), false));
-  auto out = scrub_error_or_notice('E', error_body("bad value \"jane.doe@example.com\" and 4111 1111 1111 1111"), false);
+TEST(SideChannels, ErrorsOfOtherStatementsOnlyLoseWhatThePolicysDetectorsFind) {
+  EXPECT_FALSE(scrub_error_or_notice('E', error_body("relation \"nope\" does not exist"), kDetectorsOnly));
+  auto out = scrub_error_or_notice('E', error_body("bad value \"jane.doe@example.com\" and 4111 1111 1111 1111"),
+                                   kDetectorsOnly);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->find("jane.doe@example.com"), std::string::npos);
   EXPECT_EQ(out->find("4111 1111 1111 1111"), std::string::npos);
   EXPECT_NE(out->find("bad value"), std::string::npos);
+  // Only the policy's detectors: one that detects emails leaves cards alone.
+  const mask::DetectorSet email_only{mask::Detector::email};
+  const SideChannelRules email_rule{&email_only, &kRedact, false};
+  auto partial = scrub_error_or_notice('E', error_body("a@b.io and 4111 1111 1111 1111"), email_rule);
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(decoded(partial).message(), "****** and 4111 1111 1111 1111");
+  // Column rules without detectors: a statement that reads no masked value keeps its error.
+  EXPECT_FALSE(scrub_error_or_notice('E', error_body("bad value 4111 1111 1111 1111"),
+                                     SideChannelRules{nullptr, nullptr, false}));
+  EXPECT_TRUE(scrub_error_or_notice('E', error_body("requested character too large for encoding: 820335340"),
+                                    kRulesWithoutDetectors));
+}
+
+TEST(SideChannels, APolicyWithoutMaskRulesChangesNoByte) {
+  const std::string bigint = error_body("value \"-9223372036854775809\" is out of range for type bigint");
+  EXPECT_FALSE(scrub_error_or_notice('E', bigint, kNoMaskRule));
+  EXPECT_FALSE(scrub_error_or_notice('E', error_body("card 4111 1111 1111 1111"), kNoMaskRule));
+  EXPECT_FALSE(scrub_error_or_notice('N', "garbage", kNoMaskRule));  // not even read
+  pgwire::NotificationResponse a;
+  a.process_id = 1;
+  a.channel = "c";
+  a.payload = "4111 1111 1111 1111";
+  std::string whole;
+  pgwire::encode(a, whole);
+  EXPECT_FALSE(scrub_notification(body_of(whole), kNoMaskRule));
+  pgwire::ParameterStatus p;
+  p.name = "application_name";
+  p.value = "jane.doe@example.com";
+  whole.clear();
+  pgwire::encode(p, whole);
+  EXPECT_FALSE(scrub_parameter_status(body_of(whole), kNoMaskRule));
+  // Nor does a policy whose rules name columns only, for these.
+  EXPECT_FALSE(scrub_parameter_status(body_of(whole), kRulesWithoutDetectors));
+}
+
+TEST(SideChannels, RulesThatCouldNotBeBuiltFailClosed) {
+  const SideChannelRules rules = side_channel_rules(Result<std::shared_ptr<MaskHandle>>(Error{"no catalog"}), false);
+  EXPECT_TRUE(rules.reads_masked);
+  ASSERT_NE(rules.detectors, nullptr);
+  EXPECT_EQ(*rules.detectors, mask::DetectorSet::all());
+  const SideChannelRules none = side_channel_rules(Result<std::shared_ptr<MaskHandle>>(std::shared_ptr<MaskHandle>()), true);
+  EXPECT_FALSE(none.active());
 }
 
 TEST(SideChannels, NoticesAreScrubbedLikeErrors) {
   pgwire::NoticeResponse n;
-  n.fields.push_back({'S', "NOTICE"});
-  n.fields.push_back({'C', "00000"});
-  n.fields.push_back({'M', "customer ssn 123-45-6789"});
+  n.fields.push_back({'S', "WARNING"});
+  n.fields.push_back({'C', "01000"});
+  n.fields.push_back({'M', "PID 820335340 is not a PostgreSQL backend process"});
   std::string whole;
   pgwire::encode(n, whole);
-  auto out = scrub_error_or_notice('N', body_of(whole), false);
+  auto out = scrub_error_or_notice('N', body_of(whole), kReadsMasked);
   ASSERT_TRUE(out);
   EXPECT_EQ((*out)[0], 'N');
-  EXPECT_EQ(out->find("123-45-6789"), std::string::npos);
+  EXPECT_EQ(out->find("820335340"), std::string::npos);
+  EXPECT_NE(out->find("PID *** is not a PostgreSQL backend process"), std::string::npos);
+
+  n.fields[2] = {'M', "customer ssn 123-45-6789"};
+  whole.clear();
+  pgwire::encode(n, whole);
+  auto detected = scrub_error_or_notice('N', body_of(whole), kDetectorsOnly);
+  ASSERT_TRUE(detected);
+  EXPECT_EQ(detected->find("123-45-6789"), std::string::npos);
 }
 
 TEST(SideChannels, NotificationPayloadsAreScrubbed) {
@@ -80,20 +216,20 @@ TEST(SideChannels, NotificationPayloadsAreScrubbed) {
   a.payload = "{\"ssn\": \"123-45-6789\"}";
   std::string whole;
   pgwire::encode(a, whole);
-  auto out = scrub_notification(body_of(whole));
+  auto out = scrub_notification(body_of(whole), kDetectorsOnly);
   ASSERT_TRUE(out);
   ASSERT_FALSE(out->empty());
   EXPECT_EQ(out->find("123-45-6789"), std::string::npos);
   const std::string body = body_of(*out);
-  auto decoded = pgwire::NotificationResponse::decode(body);
-  ASSERT_TRUE(decoded);
-  EXPECT_EQ(decoded->process_id, 42);
-  EXPECT_EQ(decoded->channel, "c");
+  auto decoded_n = pgwire::NotificationResponse::decode(body);
+  ASSERT_TRUE(decoded_n);
+  EXPECT_EQ(decoded_n->process_id, 42);
+  EXPECT_EQ(decoded_n->channel, "c");
 
   a.payload = "order 42 shipped";
   whole.clear();
   pgwire::encode(a, whole);
-  EXPECT_FALSE(scrub_notification(body_of(whole)));
+  EXPECT_FALSE(scrub_notification(body_of(whole), kDetectorsOnly));
 }
 
 TEST(SideChannels, ParameterStatusValuesAreScrubbedAndUnreadableOnesDropped) {
@@ -102,11 +238,11 @@ TEST(SideChannels, ParameterStatusValuesAreScrubbedAndUnreadableOnesDropped) {
   p.value = "4111111111111111";
   std::string whole;
   pgwire::encode(p, whole);
-  auto out = scrub_parameter_status(body_of(whole));
+  auto out = scrub_parameter_status(body_of(whole), kDetectorsOnly);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->find("4111111111111111"), std::string::npos);
 
-  auto dropped = scrub_parameter_status(std::string_view("no terminator", 13));
+  auto dropped = scrub_parameter_status(std::string_view("no terminator", 13), kDetectorsOnly);
   ASSERT_TRUE(dropped);
   EXPECT_TRUE(dropped->empty());
 }

@@ -148,3 +148,31 @@ TEST(Copy, NoWorkOrNoDataIsUnchanged) {
 
 }  // namespace
 }  // namespace pgw::mask
+
+namespace pgw::mask {
+namespace {
+
+// COPY (SELECT convert_to(body, 'UTF8'), ARRAY[body], ROW(id, body) FROM t):
+// the columns have no types, and a bytea's hex hides its text from a plain
+// scan.
+TEST(CopyText, ColumnsOfUnknownTypeAreScannedWithByteaEncodingsUndone) {
+  const RowPlan plan({ColumnRule::detected(DetectorSet::all(), MaskFunction::redact()),
+                      ColumnRule::detected(DetectorSet::all(), MaskFunction::redact()),
+                      ColumnRule::detected(DetectorSet::all(), MaskFunction::redact())});
+  EXPECT_EQ(rewrite("\\\\x6d61696c206140622e696f\t{\"mail a@b.io\"}\t(1,\"mail a@b.io\")\n", CopyFormat::text(), plan),
+            "\\N\t{\"mail ******\"}\t(1,\"mail ******\")\n");
+  // A hex run whose digits look like a hit in themselves: masking them in
+  // place would leave the rest of the bytes readable.
+  const std::string aws = "Leaked in a log line: aws_access_key_id=AKIADYWXLD1L5RDQSI4P";
+  std::string hex = "\\\\x";
+  for (unsigned char c : aws) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    hex.push_back(kHex[c >> 4]);
+    hex.push_back(kHex[c & 15]);
+  }
+  const RowPlan one({ColumnRule::detected(DetectorSet::all(), MaskFunction::redact())});
+  EXPECT_EQ(rewrite(hex + "\n", CopyFormat::text(), one), "\\N\n");
+}
+
+}  // namespace
+}  // namespace pgw::mask

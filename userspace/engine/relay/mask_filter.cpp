@@ -434,15 +434,18 @@ RelayFilter::Outcome MaskFilter::on_answer(char type, std::string_view whole, co
       return on_copy_data(whole, a, out);
     case BackendMsg::ErrorResponse:
     case BackendMsg::NoticeResponse: {
-      auto scrubbed = engine::scrub_error_or_notice(type, body, reads_masked(a));
+      const engine::SideChannelRules rules = engine::side_channel_rules(
+          Result<Handle>(a.request ? a.request->mask_handle : current_), reads_masked(a));
+      auto scrubbed = engine::scrub_error_or_notice(type, body, rules);
       if (!scrubbed) return Outcome::forward;
       out.append(*scrubbed);
       return Outcome::replace;
     }
     case BackendMsg::NotificationResponse:
     case BackendMsg::ParameterStatus: {
-      auto scrubbed = is(type, BackendMsg::NotificationResponse) ? engine::scrub_notification(body)
-                                                                  : engine::scrub_parameter_status(body);
+      const engine::SideChannelRules rules = engine::side_channel_rules(Result<Handle>(current_), false);
+      auto scrubbed = is(type, BackendMsg::NotificationResponse) ? engine::scrub_notification(body, rules)
+                                                                  : engine::scrub_parameter_status(body, rules);
       if (!scrubbed) return Outcome::forward;
       if (scrubbed->empty()) return Outcome::drop;
       out.append(*scrubbed);
