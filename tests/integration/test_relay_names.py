@@ -98,6 +98,10 @@ CASES = {
         [execute("c4"), SYNC],
         "COMMIT",
     ],
+    "an error at commit of a WITH HOLD cursor declared by a protocol Execute": [
+        [parse("s2", "DECLARE h1 CURSOR WITH HOLD FOR SELECT chr(replace(ssn, '-', '')::int) AS x FROM customers "
+                     "WHERE id = 2"), bind("", "s2"), execute(""), SYNC],
+    ],
     "a cursor declared in a savepoint rolled back, then redeclared": [
         "BEGIN",
         f"SAVEPOINT s; DECLARE c5 CURSOR FOR SELECT 1::bigint, 'x'",

@@ -504,6 +504,7 @@ Decision parse_failure(const Policy& policy, const sql::Analysis& analysis) {
   d.action = Action::deny;
   if (analysis.error == sql::AnalyzeError::syntax) {
     // What the server itself would answer: same code, message and position.
+    d.syntax_error = true;
     d.sqlstate = "42601";
     d.message = analysis.error_message;
     d.position = analysis.error_position;

@@ -86,6 +86,10 @@ struct Decision {
   // unparseable: forward let an unparseable string through: no facts, so
   // nothing to apply() and nothing to cache.
   bool forwarded_unparsed = false;
+  // Denied because pgwarden's parser refuses it (42601): the engine may let
+  // the server's own parser say why (with its detail and hint), as long as
+  // nothing of it can run.
+  bool syntax_error = false;
   // False when the decision depends on something outside the text and the
   // state key (EXECUTE of a prepared statement): never cache it.
   bool cacheable = true;

@@ -20,6 +20,7 @@ CachedDecision CachedDecision::from(const Decision& d) {
   c.changes_session = d.changes_session;
   c.changes_catalog = d.changes_catalog;
   c.forwarded_unparsed = d.forwarded_unparsed;
+  c.syntax_error = d.syntax_error;
   c.sqlstate = d.sqlstate;
   c.message = d.message;
   c.detail = d.detail;

@@ -38,6 +38,7 @@ struct CachedDecision {
   bool changes_session = false;
   bool changes_catalog = false;
   bool forwarded_unparsed = false;
+  bool syntax_error = false;
   std::string sqlstate, message, detail;
   int position = 0;
   // The facts SessionSqlState::apply() needs after forwarding (only when

@@ -265,3 +265,73 @@ TEST_F(TrackerTest, NoticesAndParameterReportsAnswerNothing) {
 
 }  // namespace
 }  // namespace pgw::relay
+
+namespace pgw::relay {
+namespace {
+
+using namespace testing;
+
+// Refuses every Query as a syntax error pgwarden's parser found.
+class SyntaxDenier final : public RelayFilter {
+ public:
+  Verdict on_request(Request& r, const ClientMessage&) override {
+    if (r.kind != Request::Kind::query) return Verdict::forward();
+    Verdict v = Verdict::deny("syntax error at or near \"x\"", "42601", "", 8);
+    v.server_checks_syntax = true;
+    return v;
+  }
+  bool wants(char, const Answer&) const override { return false; }
+  Outcome on_answer(char, std::string_view, const Answer&, std::string&) override { return Outcome::forward; }
+  const std::string& failure() const override { return failure_; }
+
+ private:
+  std::string failure_;
+};
+
+std::string message_of(const std::string& stream) {
+  const uint32_t length = pgwire::load_u32(stream.data() + 1);
+  auto e = pgwire::ErrorResponse::decode(std::string_view(stream).substr(5, length - 4));
+  return e ? std::string(e->message()) : "?";
+}
+
+TEST(ParseProbe, TheServersOwnSyntaxErrorReachesTheClient) {
+  RelayHarness h;
+  h.relay.add_filter(std::make_unique<SyntaxDenier>());
+  EXPECT_FALSE(h.send(query("SELECT 123abc")));
+  // Parsed by the server, never run: Parse of the unnamed statement, Sync.
+  EXPECT_EQ(types_of(h.upstream), "PS");
+  EXPECT_NE(h.upstream.find("SELECT 123abc"), std::string::npos);
+  h.server(error("42601", "trailing junk after numeric literal at or near \"123abc\""));
+  h.server(ready());
+  EXPECT_FALSE(h.failed);
+  EXPECT_EQ(types_of(h.client), "EZ");
+  EXPECT_EQ(message_of(h.client), "trailing junk after numeric literal at or near \"123abc\"");
+  EXPECT_TRUE(h.tracker().idle());
+}
+
+TEST(ParseProbe, WhatTheServerCanParseStaysRefused) {
+  for (const std::string& answer : {parse_complete(), error("42601", "cannot insert multiple commands into a prepared statement"),
+                                    error("42P01", "relation \"t\" does not exist")}) {
+    RelayHarness h;
+    h.relay.add_filter(std::make_unique<SyntaxDenier>());
+    h.send(query("SELECT 1; SELECT 2"));
+    h.server(answer);
+    h.server(ready());
+    EXPECT_FALSE(h.failed);
+    EXPECT_EQ(types_of(h.client), "EZ");
+    EXPECT_EQ(message_of(h.client), "syntax error at or near \"x\"");
+  }
+}
+
+TEST(ParseProbe, NotInsideAnExtendedBatch) {
+  RelayHarness h;
+  h.relay.add_filter(std::make_unique<SyntaxDenier>());
+  h.send(parse("", "SELECT 1"));
+  const size_t before = h.upstream.size();
+  h.send(query("SELECT 123abc"));
+  // A Sync of pgwarden's would end the client's batch: the marker instead.
+  EXPECT_EQ(types_of(h.upstream.substr(before)), "Q");
+}
+
+}  // namespace
+}  // namespace pgw::relay

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "pgwire/byte_io.h"
+#include "pgwire/empty_message.h"
 #include "pgwire/error_response.h"
 #include "pgwire/frontend_messages.h"
 
@@ -50,9 +51,27 @@ std::string marker_execute(std::string_view token) {
   return out;
 }
 
+std::string parse_probe(std::string_view sql) {
+  std::string out = marker_parse("", sql);
+  pgwire::encode(pgwire::Sync{}, out);
+  return out;
+}
+
+bool server_syntax_error(std::string_view error_body) {
+  auto err = pgwire::ErrorResponse::decode(error_body);
+  if (!err || err->sqlstate() != "42601") return false;
+  // Said by Parse after the raw parse succeeded: the server read every
+  // statement of it.
+  return err->message() != "cannot insert multiple commands into a prepared statement";
+}
+
 std::optional<std::string> denial_error(const Denial& d, std::string_view error_body) {
   auto err = pgwire::ErrorResponse::decode(error_body);
   if (!err || err->message().find(d.token) == std::string_view::npos) return std::nullopt;
+  return denial_reply(d);
+}
+
+std::string denial_reply(const Denial& d) {
   pgwire::ErrorResponse reply;
   const std::string position = d.position > 0 ? std::to_string(d.position) : std::string();
   reply.fields = {{pgwire::error_field::kSeverity, "ERROR"},

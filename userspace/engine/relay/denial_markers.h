@@ -17,6 +17,8 @@
 //   Bind                → Bind of statement "<token>"  (no such statement:
 //                         fails before a portal is made)
 //   Execute             → Execute of portal "<token>"  (no such portal)
+//   a Query pgwarden's parser refuses → Parse "" of its text and Sync
+//                         (parse_probe: the server parses it, runs nothing)
 #pragma once
 
 #include <optional>
@@ -35,6 +37,18 @@ std::string marker_query(std::string_view token);
 std::string marker_parse(std::string_view statement_name, std::string_view token);
 std::string marker_bind(std::string_view token);
 std::string marker_execute(std::string_view token);
+
+// A Query refused because pgwarden's parser cannot read it goes to the
+// server as Parse of the unnamed statement and Sync: the server parses it
+// and runs nothing (a Query would drop the unnamed statement too).
+std::string parse_probe(std::string_view sql);
+// Whether the server's answer to a parse probe is a syntax error of its own
+// about the text (to pass on), rather than a sign that it could read it
+// (several statements, or an error of a later stage).
+bool server_syntax_error(std::string_view error_body);
+
+// The ErrorResponse a client reads for a denial.
+std::string denial_reply(const Denial& denial);
 
 // If `error_body` (an ErrorResponse from the upstream) answers the marker of
 // `denial`, the whole ErrorResponse to send the client instead; nothing when

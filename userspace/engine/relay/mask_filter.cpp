@@ -85,9 +85,22 @@ Verdict MaskFilter::check_lineages(const engine::LineageList& list, const Handle
   return Verdict::forward();
 }
 
-Verdict MaskFilter::check_text(const SqlText& text, const Handle& handle) {
+namespace {
+
+bool lineage_reads_masked(const sql::StatementLineage& st) {
+  if (st.touches_masked || st.source == sql::RowSource::execute || st.source == sql::RowSource::fetch) return true;
+  for (const auto& o : st.outputs) {
+    if (o.taint != sql::Taint::clean) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Verdict MaskFilter::check_text(const SqlText& text, const Handle& handle, Request& r) {
   auto list = handle->lineage(text.sql, text.standard_conforming_strings, text.parse ? &*text.parse : nullptr);
   if (!list) return untraceable();
+  for (const auto& st : *list) r.reads_masked = r.reads_masked || lineage_reads_masked(st);
   if (!policy_.client_encoding_is_utf8()) {
     // Values are found and masked as UTF-8; in SJIS or BIG5 a byte that
     // looks like a quote or a digit can be half a character. Statements
@@ -107,6 +120,13 @@ Verdict MaskFilter::wrong_encoding() const {
 
 // A prepared statement checked under other rules (a reload added some) is
 // checked again before it runs.
+bool MaskFilter::source_reads_masked(const TextRef& ref) const {
+  if (!ref.text) return true;
+  auto list = current_->lineage(ref.text->sql, ref.text->standard_conforming_strings);
+  if (!list || ref.index >= list->size()) return true;
+  return lineage_reads_masked((*list)[ref.index]);
+}
+
 Verdict MaskFilter::check_statement(PreparedStatement& s, const Handle& handle) {
   if (s.mask.checked_with.lock() == handle) return Verdict::forward();
   if (!s.source.text) return untraceable();
@@ -149,9 +169,9 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
   if (!current_) return Verdict::forward();
   switch (r.kind) {
     case Kind::query:
-      return check_text(*r.text, current_);
+      return check_text(*r.text, current_, r);
     case Kind::parse: {
-      Verdict v = check_text(*r.text, current_);
+      Verdict v = check_text(*r.text, current_, r);
       if (!v.denied() && r.defines) r.defines->mask.checked_with = current_;
       return v;
     }
@@ -159,11 +179,13 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
       if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
       for (const auto& s : tracker_.statement_candidates(r.statement_name)) {
         if (Verdict v = check_statement(*s, current_); v.denied()) return v;
+        r.reads_masked = r.reads_masked || source_reads_masked(s->source);
       }
       return Verdict::forward();
     case Kind::execute: {
       if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
       for (const auto& p : tracker_.portal_candidates(r.name)) {
+        r.reads_masked = r.reads_masked || p->origin == Portal::Origin::unknown || source_reads_masked(p->source());
         if (p->origin == Portal::Origin::bind) {
           if (p->statement) {
             if (Verdict v = check_statement(const_cast<PreparedStatement&>(*p->statement), current_); v.denied())
@@ -230,6 +252,9 @@ MaskFilter::Traced MaskFilter::resolve(TextRef ref, const Handle& handle) const 
 
 bool MaskFilter::reads_masked(const Answer& a) const {
   if (!a.request || !a.request->mask_handle) return false;
+  // An error at commit (a WITH HOLD cursor materialized) answers whatever
+  // ends the transaction.
+  if (tracker_.transaction_read_masked() || a.request->reads_masked) return true;
   TextRef ref;
   if (a.request->kind == Kind::query) {
     ref = {a.request->text, a.statement_index};

@@ -65,7 +65,7 @@ class MaskFilter final : public RelayFilter {
 
   Result<Handle> handle_now();
   // Client side: the checks before a message runs.
-  Verdict check_text(const SqlText& text, const Handle& handle);
+  Verdict check_text(const SqlText& text, const Handle& handle, Request& r);
   Verdict check_statement(PreparedStatement& s, const Handle& handle);
   Verdict check_portal(const Portal& p, const Handle& handle);
   // The statements of `list`, and what their EXECUTE / FETCH may run (every
@@ -75,6 +75,8 @@ class MaskFilter final : public RelayFilter {
   Verdict wrong_encoding() const;
   Verdict on_function_call(const pgwire::FunctionCall& call, const Handle& handle);
   bool row_shape_known(const std::string& portal) const;
+  // Whether a statement of a text reads masked values (under the rules now).
+  bool source_reads_masked(const TextRef& ref) const;
 
   // Server side: what the rows of a statement are, following EXECUTE and
   // FETCH through what the server holds; an empty statement when unknown.

@@ -96,12 +96,16 @@ bool PolicyFilter::decided_now(const DecidedUnder& d) {
 
 Verdict PolicyFilter::verdict_for(const policy::Decision& d) const {
   if (d.action == policy::Action::allow) return Verdict::forward();
-  return Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+  Verdict v = Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+  v.server_checks_syntax = d.syntax_error;
+  return v;
 }
 
 Verdict PolicyFilter::verdict_for(const policy::CachedDecision& d) const {
   if (d.action == policy::Action::allow) return Verdict::forward();
-  return Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+  Verdict v = Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
+  v.server_checks_syntax = d.syntax_error;
+  return v;
 }
 
 Verdict PolicyFilter::no_policy() const {

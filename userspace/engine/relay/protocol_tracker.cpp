@@ -52,6 +52,8 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     return;
   }
   if (r->kind == Kind::sync) skipping_ = false;
+  if (is_extended(r->kind)) extended_batch_open_ = true;
+  if (r->kind == Kind::sync) extended_batch_open_ = false;
   switch (r->kind) {
     case Kind::query:
       if (!r->denial && r->text && r->text->effects) {
@@ -230,7 +232,7 @@ Result<Answer> ProtocolTracker::answer(char type) {
   };
   switch (msg) {
     case BackendMsg::ParseComplete:
-      if (!expect({Kind::parse})) return desync("a ParseComplete");
+      if (!expect({Kind::parse}) && !(k == Kind::query && front->parse_probe)) return desync("a ParseComplete");
       return a;
     case BackendMsg::BindComplete:
       if (!expect({Kind::bind})) return desync("a BindComplete");
@@ -307,6 +309,7 @@ void ProtocolTracker::advance(char type, std::string_view body) {
   if (!front.started) start(front);
   switch (msg) {
     case BackendMsg::ParseComplete:
+      if (front.kind == Kind::query) return;  // a parse probe: ReadyForQuery follows
       if (front.defines) confirm_statement(front.defines);
       pop_front();
       return;
@@ -368,6 +371,7 @@ void ProtocolTracker::advance(char type, std::string_view body) {
       if (status == 'I') {
         end_transaction(transaction_clean_);
         transaction_clean_ = true;
+        transaction_read_masked_ = false;
       }
       ++position_version_;
       return;
@@ -381,6 +385,7 @@ void ProtocolTracker::advance(char type, std::string_view body) {
 // to the unnamed statement and portal happens here, success or not.
 void ProtocolTracker::start(Request& r) {
   r.started = true;
+  if (r.reads_masked) transaction_read_masked_ = true;
   if (r.kind == Kind::query) {
     // A simple Query drops the unnamed statement and runs each of its
     // statements in the unnamed portal, which it drops again.

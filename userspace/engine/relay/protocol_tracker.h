@@ -81,6 +81,9 @@ struct Request {
   std::shared_ptr<PreparedStatement> defines;     // parse: what the name holds once confirmed
   bool injected = false;       // pgwarden's own (a Describe): its answers are not the client's
   std::optional<Denial> denial;
+  // query: sent as Parse of the unnamed statement and Sync, so that the
+  // server parses the text without running it (denial_markers.h).
+  bool parse_probe = false;
 
   // Progress, as the server's answers arrive.
   bool started = false;        // some answer to it has arrived
@@ -91,9 +94,12 @@ struct Request {
   // The policy filter's note: the policy the request was decided under.
   // Statements and portals it defines inherit it.
   DecidedUnder decided;
-  // The mask filter's note: the mask rules in force when it was sent (null:
-  // none); its answers are masked by them.
+  // The mask filter's notes: the mask rules in force when it was sent (null:
+  // none), by which its answers are masked; whether what it runs reads
+  // masked values (an error at commit, of a WITH HOLD cursor, answers a
+  // later request of the same transaction: see transaction_read_masked()).
   std::shared_ptr<engine::MaskHandle> mask_handle;
+  bool reads_masked = false;
 
   bool ends_cycle() const { return kind == Kind::query || kind == Kind::sync || kind == Kind::function_call; }
 };
@@ -144,8 +150,15 @@ class ProtocolTracker final : public policy::SessionProtocol {
   bool transaction_clean() const override { return transaction_clean_; }
   uint64_t position_version() const override { return position_version_; }
   char transaction_status() const { return transaction_status_; }
+  // A request of the transaction in progress on the server read masked
+  // values (its requests' `reads_masked` notes, since the last idle
+  // ReadyForQuery).
+  bool transaction_read_masked() const { return transaction_read_masked_; }
   // Nothing outstanding: every request has been answered.
   bool idle() const { return queue_.empty(); }
+  // Extended-protocol messages were sent since the last Sync: the server is
+  // in an extended batch (a Sync pgwarden added would end it).
+  bool extended_batch_open() const { return extended_batch_open_; }
   size_t outstanding() const { return queue_.size(); }
 
   // Client side: everything a name may stand for when the next message runs
@@ -207,6 +220,8 @@ class ProtocolTracker final : public policy::SessionProtocol {
   uint64_t transaction_epoch_ = 0;  // counts idle ReadyForQuery: portals know when they were made
   bool copy_out_ = false;
   bool skipping_ = false;  // the server discards messages until the client's next Sync
+  bool extended_batch_open_ = false;
+  bool transaction_read_masked_ = false;
   bool names_uncertain_ = false;
 };
 

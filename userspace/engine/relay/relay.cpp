@@ -167,7 +167,14 @@ std::string Relay::marker_for(Request& r, std::string_view original_name, Verdic
   d.detail = std::move(v.detail);
   d.position = v.position;
   std::string marker;
-  switch (r.kind) {
+  if (r.kind == Kind::query && v.server_checks_syntax && r.text && !tracker_.extended_batch_open()) {
+    // The server parses the text without running it and, when it cannot
+    // either, says why in its own words.
+    marker = parse_probe(r.text->sql);
+    r.parse_probe = true;
+  }
+  switch (marker.empty() ? r.kind : Kind::sync) {
+    case Kind::sync: break;  // the probe above
     case Kind::parse: marker = marker_parse(original_name, d.token); break;
     case Kind::bind: marker = marker_bind(d.token); break;
     case Kind::execute: marker = marker_execute(d.token); break;
@@ -195,6 +202,7 @@ bool Relay::wants_server(char type) {
   const auto msg = static_cast<BackendMsg>(type);
   bool wanted = ProtocolTracker::needs_body(type);
   if (msg == BackendMsg::ErrorResponse && pending_answer_.request && pending_answer_.request->denial) wanted = true;
+  if (msg == BackendMsg::ParseComplete && pending_answer_.request && pending_answer_.request->parse_probe) wanted = true;
   if ((msg == BackendMsg::RowDescription || msg == BackendMsg::NoData || msg == BackendMsg::ParameterDescription) &&
       pending_answer_.request && pending_answer_.request->injected) {
     wanted = true;  // the answer to pgwarden's own Describe is not forwarded
@@ -216,7 +224,16 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
   const std::string_view body = whole.substr(pgwire::kHeaderSize);
   const auto msg = static_cast<BackendMsg>(type);
   Outcome outcome = Outcome::forward;
-  if (msg == BackendMsg::ErrorResponse && answer.request && answer.request->denial) {
+  if (answer.request && answer.request->parse_probe) {
+    // The server parsed (and never ran) a text pgwarden's parser refused:
+    // its own syntax error reaches the client as it is; if it could read
+    // the text, pgwarden's refusal stands.
+    if (msg == BackendMsg::ParseComplete || (msg == BackendMsg::ErrorResponse && !server_syntax_error(body))) {
+      out.append(denial_reply(*answer.request->denial));
+      tracker_.advance(type, body);
+      return Outcome::replace;
+    }
+  } else if (msg == BackendMsg::ErrorResponse && answer.request && answer.request->denial) {
     if (auto replaced = denial_error(*answer.request->denial, body)) {
       // pgwarden's own denial: nothing of the server's text is in it.
       out.append(*replaced);

@@ -39,6 +39,11 @@ struct Verdict {
   // forward, Execute only: pgwarden must learn the portal's row shape before
   // its first row; the relay sends a Describe of its own first.
   bool describe_first = false;
+  // deny, Query only: refused because pgwarden's parser cannot read it. The
+  // relay may have the server parse it without running it: when the server
+  // cannot either, the client reads the server's own error (its hint and
+  // detail included); when it can, this denial.
+  bool server_checks_syntax = false;
 
   static Verdict forward() { return {}; }
   static Verdict deny(std::string message, std::string sqlstate = "42501", std::string detail = {},
