@@ -512,8 +512,9 @@ Decision parse_failure(const Policy& policy, const sql::Analysis& analysis) {
     return d;
   }
   d.sqlstate = "42501";
-  d.message = "pgwarden: unparseable statement denied by policy for " + policy.identity;
-  d.detail = "Rule: " + d.rule + ". " + analysis.error_message + ".";
+  auto denial = unparseable_denial(policy.identity, analysis.error_message);
+  d.message = std::move(denial.message);
+  d.detail = "Rule: " + d.rule + ". " + denial.detail;
   return d;
 }
 
@@ -662,6 +663,11 @@ Decision decide_function_call(const Policy& policy, Oid function, const Catalog*
   finish(d, policy);
   d.cacheable = false;
   return d;
+}
+
+UnparseableDenial unparseable_denial(std::string_view identity, std::string_view parser_error) {
+  return {"pgwarden: unparseable statement denied by policy for " + std::string(identity),
+          "pgwarden's parser: " + std::string(parser_error) + "."};
 }
 
 }  // namespace pgw::policy

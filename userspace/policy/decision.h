@@ -140,4 +140,12 @@ Decision decide_facts(const Policy& policy, const sql::StatementFacts& facts, co
 // when an approve entry does, denied otherwise and when the OID is unknown.
 Decision decide_function_call(const Policy& policy, Oid function, const Catalog* catalog);
 
+// The refusal of a text pgwarden's parser cannot read (unparseable: deny),
+// with the parser's own complaint in the detail.
+struct UnparseableDenial {
+  std::string message;
+  std::string detail;
+};
+UnparseableDenial unparseable_denial(std::string_view identity, std::string_view parser_error);
+
 }  // namespace pgw::policy

@@ -284,6 +284,40 @@ TEST(MaskFilter, CopyRowsAreMaskedByColumnPosition) {
   EXPECT_NE(h.client().find("7\t***-**-6789\n"), std::string::npos);
 }
 
+TEST(MaskFilter, ACopyPortalThatSurvivedARollbackToSavepointIsStillMasked) {
+  Harness h;
+  ASSERT_TRUE(h.query("BEGIN"));
+  h.server(command_complete("BEGIN"));
+  h.server(ready('T'));
+  h.h.send(parse("c", "COPY customers (id, ssn) TO STDOUT"));
+  h.h.send(bind("p", "c"));
+  h.h.send(sync());
+  h.server(parse_complete());
+  h.server(bind_complete());
+  h.server(ready('T'));
+  ASSERT_TRUE(h.query("SAVEPOINT a; ROLLBACK TO SAVEPOINT a"));
+  h.server(command_complete("SAVEPOINT"));
+  h.server(command_complete("ROLLBACK"));
+  h.server(ready('T'));
+  h.h.send(execute("p"));
+  h.h.send(sync());
+  std::string copy_out;
+  pgwire::CopyOutResponse response;
+  const int16_t formats[] = {0, 0};
+  std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats, 2));
+  response.column_formats = pgwire::Int16Array(raw_formats);
+  pgwire::encode(response, copy_out);
+  h.server(simple('n'));  // the injected Describe: a COPY has no row shape
+  h.server(copy_out);
+  h.server(simple('d', "7\t123-45-6789\n"));
+  h.server(simple('c'));
+  h.server(command_complete("COPY 1"));
+  h.server(ready('T'));
+  EXPECT_FALSE(h.failed()) << h.h.failure;
+  EXPECT_EQ(h.client().find("123-45-6789"), std::string::npos);
+  EXPECT_NE(h.client().find("7\t***-**-6789\n"), std::string::npos);
+}
+
 TEST(MaskFilter, AStatementTooDeepToTraceIsRefused) {
   Harness h;
   // Sub-selects nested 1000 deep in FROM: past what the tracer follows.

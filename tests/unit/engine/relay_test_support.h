@@ -135,6 +135,7 @@ struct RelayHarness {
   std::string upstream;  // what the server received
   std::string client;    // what the client received
   bool failed = false;
+  std::string failure;  // why the relay ended the session
 
   // Returns false when the relay refused the message (a denial marker went
   // upstream instead).
@@ -152,14 +153,14 @@ struct RelayHarness {
         upstream += out;
         return out.find(whole) != std::string::npos;  // an injected prefix, or a marker
       case Relay::Outcome::drop: return true;
-      case Relay::Outcome::fail: failed = true; return false;
+      case Relay::Outcome::fail: failed = true; failure = relay.failure(); return false;
     }
     return false;
   }
   void server(const std::string& whole) {
     const char type = whole[0];
     if (!relay.wants_server(type)) {
-      if (relay.on_server_header(type) == Relay::Outcome::fail) failed = true;
+      if (relay.on_server_header(type) == Relay::Outcome::fail) { failed = true; failure = relay.failure(); }
       client += whole;
       return;
     }
@@ -168,7 +169,7 @@ struct RelayHarness {
       case Relay::Outcome::forward: client += whole; break;
       case Relay::Outcome::replace: client += out; break;
       case Relay::Outcome::drop: break;
-      case Relay::Outcome::fail: failed = true; break;
+      case Relay::Outcome::fail: failed = true; failure = relay.failure(); break;
     }
   }
   const ProtocolTracker& tracker() const { return relay.tracker(); }

@@ -57,12 +57,23 @@ std::string parse_probe(std::string_view sql) {
   return out;
 }
 
-bool server_syntax_error(std::string_view error_body) {
+bool server_refused_text(std::string_view error_body) {
   auto err = pgwire::ErrorResponse::decode(error_body);
-  if (!err || err->sqlstate() != "42601") return false;
+  if (!err) return false;
   // Said by Parse after the raw parse succeeded: the server read every
-  // statement of it.
-  return err->message() != "cannot insert multiple commands into a prepared statement";
+  // statement of it. Any other error of a Parse is the server's refusal of
+  // the text (a syntax error, an invalid escape, an unknown table), and a
+  // Parse runs nothing: the client may read it as the server said it.
+  return !(err->sqlstate() == "42601" && err->message() == "cannot insert multiple commands into a prepared statement");
+}
+
+Denial server_read_it(const Denial& syntax_error) {
+  Denial d = syntax_error;
+  d.sqlstate = "42501";
+  d.message = syntax_error.if_server_reads_message;
+  d.detail = syntax_error.if_server_reads_detail;
+  d.position = 0;
+  return d;
 }
 
 std::optional<std::string> denial_error(const Denial& d, std::string_view error_body) {

@@ -42,10 +42,11 @@ std::string marker_execute(std::string_view token);
 // server as Parse of the unnamed statement and Sync: the server parses it
 // and runs nothing (a Query would drop the unnamed statement too).
 std::string parse_probe(std::string_view sql);
-// Whether the server's answer to a parse probe is a syntax error of its own
-// about the text (to pass on), rather than a sign that it could read it
-// (several statements, or an error of a later stage).
-bool server_syntax_error(std::string_view error_body);
+// Whether the server's answer to a parse probe is its own refusal of the
+// text (to pass on), rather than a sign that it read every statement of it.
+bool server_refused_text(std::string_view error_body);
+// The denial of a probed text the server read: pgwarden's parser is behind.
+Denial server_read_it(const Denial& syntax_error);
 
 // The ErrorResponse a client reads for a denial.
 std::string denial_reply(const Denial& denial);

@@ -393,7 +393,13 @@ RelayFilter::Outcome MaskFilter::on_copy_out(std::string_view body, const Answer
   if (!response) return fail("malformed CopyOutResponse: " + response.error());
   TextRef ref;
   if (r.kind == Kind::query) ref = {r.text, a.statement_index};
-  else if (a.portal && !a.portal->uncertain) ref = a.portal->source();
+  else if (a.portal && (!a.portal->uncertain || a.portal->origin == Portal::Origin::bind)) {
+    // A portal that runs COPY was made by a Bind (neither DECLARE nor a
+    // function's cursor can hold a COPY), and every Bind passes through the
+    // tracker: after a ROLLBACK TO SAVEPOINT such a portal may be gone, but if
+    // it still answers, it is the one pgwarden saw bound.
+    ref = a.portal->source();
+  }
   const Traced t = resolve(ref, r.mask_handle);
   const sql::StatementLineage* st = t.statement;
   if (st == nullptr || (st->source != Source::copy_table && st->source != Source::copy_query)) {

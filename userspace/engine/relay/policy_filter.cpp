@@ -94,17 +94,17 @@ bool PolicyFilter::decided_now(const DecidedUnder& d) {
          d.meaning_key == sql_state_.meaning_key();
 }
 
-Verdict PolicyFilter::verdict_for(const policy::Decision& d) const {
+// Decision and CachedDecision carry the same fields for the client.
+template <typename D>
+Verdict PolicyFilter::verdict_for(const D& d) const {
   if (d.action == policy::Action::allow) return Verdict::forward();
   Verdict v = Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
-  v.server_checks_syntax = d.syntax_error;
-  return v;
-}
-
-Verdict PolicyFilter::verdict_for(const policy::CachedDecision& d) const {
-  if (d.action == policy::Action::allow) return Verdict::forward();
-  Verdict v = Verdict::deny(d.message, d.sqlstate.empty() ? "42501" : d.sqlstate, d.detail, d.position);
-  v.server_checks_syntax = d.syntax_error;
+  if (d.syntax_error) {
+    v.server_checks_syntax = true;
+    auto denial = policy::unparseable_denial(identity_, d.message);
+    v.if_server_reads_message = std::move(denial.message);
+    v.if_server_reads_detail = "PostgreSQL reads it; " + denial.detail;
+  }
   return v;
 }
 

@@ -66,8 +66,8 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   Verdict decide_text(Request& r, bool need_facts, const policy::Decision** full);
   // A prepared statement or cursor decided again under what is in force now.
   Verdict redecide(const sql::StatementFacts& facts);
-  Verdict verdict_for(const policy::Decision& d) const;
-  Verdict verdict_for(const policy::CachedDecision& d) const;
+  template <typename D>  // policy::Decision or policy::CachedDecision
+  Verdict verdict_for(const D& d) const;
   Verdict no_policy() const;
 
   engine::EngineState& state_;

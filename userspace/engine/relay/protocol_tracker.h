@@ -59,6 +59,9 @@ struct Denial {
   std::string sqlstate = "42501";
   std::string detail;
   int position = 0;
+  // A parse probe (Verdict::server_checks_syntax) the server read: 42501.
+  std::string if_server_reads_message;
+  std::string if_server_reads_detail;
 };
 
 struct Request {

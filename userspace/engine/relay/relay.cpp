@@ -166,6 +166,8 @@ std::string Relay::marker_for(Request& r, std::string_view original_name, Verdic
   d.sqlstate = std::move(v.sqlstate);
   d.detail = std::move(v.detail);
   d.position = v.position;
+  d.if_server_reads_message = std::move(v.if_server_reads_message);
+  d.if_server_reads_detail = std::move(v.if_server_reads_detail);
   std::string marker;
   if (r.kind == Kind::query && v.server_checks_syntax && r.text && !tracker_.extended_batch_open()) {
     // The server parses the text without running it and, when it cannot
@@ -226,10 +228,10 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
   Outcome outcome = Outcome::forward;
   if (answer.request && answer.request->parse_probe) {
     // The server parsed (and never ran) a text pgwarden's parser refused:
-    // its own syntax error reaches the client as it is; if it could read
-    // the text, pgwarden's refusal stands.
-    if (msg == BackendMsg::ParseComplete || (msg == BackendMsg::ErrorResponse && !server_syntax_error(body))) {
-      out.append(denial_reply(*answer.request->denial));
+    // its own error reaches the client as it is; if it could read the
+    // text, pgwarden refuses what it cannot judge.
+    if (msg == BackendMsg::ParseComplete || (msg == BackendMsg::ErrorResponse && !server_refused_text(body))) {
+      out.append(denial_reply(server_read_it(*answer.request->denial)));
       tracker_.advance(type, body);
       return Outcome::replace;
     }

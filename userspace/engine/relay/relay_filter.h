@@ -41,9 +41,12 @@ struct Verdict {
   bool describe_first = false;
   // deny, Query only: refused because pgwarden's parser cannot read it. The
   // relay may have the server parse it without running it: when the server
-  // cannot either, the client reads the server's own error (its hint and
-  // detail included); when it can, this denial.
+  // refuses it too, the client reads the server's own error (its code, hint
+  // and detail included); when the server reads it, the client reads
+  // if_server_reads (42501: pgwarden's parser is behind the server's).
   bool server_checks_syntax = false;
+  std::string if_server_reads_message;
+  std::string if_server_reads_detail;
 
   static Verdict forward() { return {}; }
   static Verdict deny(std::string message, std::string sqlstate = "42501", std::string detail = {},
