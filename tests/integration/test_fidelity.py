@@ -56,9 +56,18 @@ def suite():
     if reason:
         ic.skip_or_fail(reason)
     try:
-        return regress_source.prepare()
+        suite = regress_source.prepare()
     except regress_source.RegressSourceError as exc:
         ic.skip_or_fail(f"PostgreSQL's regression suite is not available: {exc}")
+    only = os.environ.get("PGWARDEN_FIDELITY_TESTS")
+    if only:
+        # A developer's shortcut: these tests only, one after another (name
+        # the ones they depend on too, test_setup first).
+        schedule = os.path.join(tempfile.mkdtemp(prefix="pgwarden-fidelity-schedule-"), "schedule")
+        with open(schedule, "w") as f:
+            f.writelines(f"test: {name}\n" for name in only.split())
+        suite.schedule = schedule
+    return suite
 
 
 @contextlib.contextmanager

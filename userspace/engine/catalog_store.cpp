@@ -38,9 +38,18 @@ std::shared_ptr<CatalogEntry> CatalogStore::get(const policy::Upstream& upstream
   return entry;
 }
 
+namespace {
+constexpr std::chrono::milliseconds kFirstRetry{250};
+constexpr std::chrono::milliseconds kRefreshSettle{100};   // quiet time after the last DDL
+constexpr std::chrono::milliseconds kRefreshAtMost{1000};  // after the first
+}  // namespace
+
 void CatalogStore::refresh(const std::shared_ptr<CatalogEntry>& entry) {
   std::lock_guard lock(mu_);
-  enqueue(entry);
+  const auto now = std::chrono::steady_clock::now();
+  if (!entry->refresh_asked_) entry->refresh_asked_ = now;
+  entry->refresh_at_ = std::min(now + kRefreshSettle, *entry->refresh_asked_ + kRefreshAtMost);
+  cv_.notify_all();  // the loader's next wake-up may be earlier now
 }
 
 void CatalogStore::refresh_all() {
@@ -76,20 +85,19 @@ void CatalogStore::enqueue(const std::shared_ptr<CatalogEntry>& entry) {
   cv_.notify_all();
 }
 
-namespace {
-constexpr std::chrono::milliseconds kFirstRetry{250};
-}  // namespace
-
-std::optional<std::chrono::steady_clock::time_point> CatalogStore::enqueue_due_retries() {
+std::optional<std::chrono::steady_clock::time_point> CatalogStore::enqueue_due() {
   const auto now = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> next;
   for (auto& [key, entry] : entries_) {
-    if (!entry->retry_at_) continue;
-    if (*entry->retry_at_ <= now) {
-      entry->retry_at_.reset();
-      enqueue(entry);
-    } else if (!next || *entry->retry_at_ < *next) {
-      next = entry->retry_at_;
+    for (auto* due : {&entry->retry_at_, &entry->refresh_at_}) {
+      if (!*due) continue;
+      if (**due <= now) {
+        due->reset();
+        if (due == &entry->refresh_at_) entry->refresh_asked_.reset();
+        enqueue(entry);
+      } else if (!next || **due < *next) {
+        next = *due;
+      }
     }
   }
   return next;
@@ -99,10 +107,11 @@ void CatalogStore::run() {
   auto next_refresh = std::chrono::steady_clock::now() + refresh_every_;
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    const auto next_retry = enqueue_due_retries();
+    const auto next_due = enqueue_due();
     if (queue_.empty()) {
-      const auto wake = next_retry ? std::min(*next_retry, next_refresh) : next_refresh;
-      cv_.wait_until(lock, wake, [this] { return stopping_ || !queue_.empty(); });
+      const auto wake = next_due ? std::min(*next_due, next_refresh) : next_refresh;
+      // A refresh() notifies too: its time may be before `wake`.
+      cv_.wait_until(lock, wake);
       if (stopping_) break;
       if (queue_.empty() && std::chrono::steady_clock::now() >= next_refresh) {
         // The timer: every known catalog gets a fresh snapshot.

@@ -5,8 +5,16 @@
 // a loop thread. A session whose catalog is not loaded yet does not read its
 // client until it is (the first statement waits a moment rather than being
 // decided blind: a view over a denied table would look like a harmless
-// table). Snapshots are refreshed after DDL a session forwarded and on a
-// timer; decisions use whatever snapshot is current.
+// table). Snapshots are refreshed after DDL a session ran (once its
+// transaction has ended, so the snapshot can see it) and on a timer;
+// decisions use whatever snapshot is current.
+//
+// Refreshes after DDL are coalesced: one load once no DDL has asked for
+// 100 ms, and at most 1 s after the first ask. A script of DDL then costs
+// one load, not one per statement; and a load, whose snapshot holds back
+// what VACUUM may mark all-visible for as long as it reads, does not start
+// in the middle of such a script (CREATE TABLE, COPY, VACUUM) to leave the
+// table's rows not all-visible and change the plans the script gets.
 //
 // A refresh never makes a client wait: the loader takes no lock a client
 // could be queued behind (catalog_loader.h), a first load (sessions are
@@ -54,6 +62,8 @@ class CatalogEntry {
   bool definitions_deferred_ = false;  // the last load left some out
   std::chrono::milliseconds retry_delay_{0};
   std::optional<std::chrono::steady_clock::time_point> retry_at_;  // under CatalogStore::mu_
+  // A refresh after DDL: when it is due, and when it was first asked for.
+  std::optional<std::chrono::steady_clock::time_point> refresh_at_, refresh_asked_;  // under mu_
   std::vector<std::function<void()>> on_ready_;  // waiting sessions, called once
 };
 
@@ -67,7 +77,7 @@ class CatalogStore {
   // kept when the entry is ready already (then it is not called).
   std::shared_ptr<CatalogEntry> get(const policy::Upstream& upstream, const std::string& database,
                                     std::function<void()> on_ready, bool& ready_now);
-  // Asks for a fresh snapshot soon (after DDL).
+  // Asks for a fresh snapshot soon (after DDL; coalesced, see above).
   void refresh(const std::shared_ptr<CatalogEntry>& entry);
   // Every known snapshot, soon (after a config reload).
   void refresh_all();
@@ -92,9 +102,9 @@ class CatalogStore {
   void run();
   void enqueue(const std::shared_ptr<CatalogEntry>& entry);
   void load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock);
-  // Entries whose retry time has come go to the queue; returns the next
-  // retry time still ahead, if any.
-  std::optional<std::chrono::steady_clock::time_point> enqueue_due_retries();
+  // Entries whose retry or coalesced refresh is due go to the queue;
+  // returns the next such time still ahead, if any.
+  std::optional<std::chrono::steady_clock::time_point> enqueue_due();
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -556,8 +556,9 @@ constexpr Key<Policy> kPolicyKeys[] = {
     {"tables", section<&Policy::tables, kTables>, "", "Globs on `schema.table`, checked on every relation used."},
     {"mask", records<&Policy::mask, kMaskRule>, "[]", "What this identity never sees in clear."},
     {"unparseable", choice<&Policy::unparseable, kUnparseableActions>, "deny",
-     "What happens to text the SQL parser cannot read: `deny` answers like the server (42601 for a syntax "
-     "error); `forward` lets it through unread."},
+     "What happens to text the SQL parser cannot read: `deny` refuses it (a syntax error reaches the client "
+     "as the server itself reports it: pgwarden has the server parse the text without running it; a text the "
+     "server reads but pgwarden cannot is refused with 42501); `forward` lets it through unread."},
     {"strict", boolean<&Policy::strict>, "false",
      "Also refuse statements that use a masked column to filter, join, group, order or deduplicate, and make "
      "derived masked values a fixed `****`."},

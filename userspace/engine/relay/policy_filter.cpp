@@ -154,7 +154,7 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   sql_state_.apply(last_decision_);
   text.effects = effects_of(last_decision_);
   text.effects_unknown = last_decision_.forwarded_unparsed;
-  if (last_decision_.changes_catalog) catalogs_.refresh(catalog_);
+  if (last_decision_.changes_catalog) ran_ddl_ = true;
   return Verdict::forward();
 }
 
@@ -252,6 +252,12 @@ RelayFilter::Outcome PolicyFilter::on_answer(char type, std::string_view whole, 
   } else if (type == pgwire::type_byte(BackendMsg::ReadyForQuery)) {
     // Before the tracker counts it: the cycle answered is still the current one.
     if (!body.empty()) sql_state_.on_ready_for_query(body[0]);
+    // DDL is seen by pgwarden's catalog connection once its transaction has
+    // ended (committed or not: one load too many is harmless).
+    if (ran_ddl_ && !body.empty() && body[0] == 'I') {
+      ran_ddl_ = false;
+      catalogs_.refresh(catalog_);
+    }
   }
   return Outcome::forward;
 }

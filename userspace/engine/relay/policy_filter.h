@@ -77,6 +77,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   const std::string upstream_;
   std::shared_ptr<engine::CatalogEntry> catalog_;
   engine::CatalogStore& catalogs_;
+  bool ran_ddl_ = false;  // forwarded DDL: refresh the catalog when its transaction ends
   std::shared_ptr<const policy::Config> config_;
   uint64_t config_generation_ = 0;
   const policy::Policy* policy_ = nullptr;
