@@ -157,6 +157,31 @@ TEST_F(TrackerTest, AStatementAfterAnErrorInTheSameQueryDefinesNothing) {
   EXPECT_TRUE(t().statement_candidates("p").empty());
 }
 
+TEST_F(TrackerTest, ExecutesOfAPortalThatDeclaresACursorAddOneCandidate) {
+  // Found by the random protocol test: each Execute of a portal counted the
+  // candidates of the ones before it as sources, and doubled them.
+  h.send(parse("d", "DECLARE p1 CURSOR WITH HOLD FOR SELECT 1"));
+  h.send(bind("p1", "d"));
+  for (int i = 0; i < 64; ++i) h.send(execute("p1"));
+  EXPECT_LE(t().portal_candidates("p1").size(), 2u);
+  h.send(sync());
+  h.server(parse_complete());
+  h.server(bind_complete());
+  h.server(error("42P03", "cursor \"p1\" already exists"));  // the portal p1 is one
+  h.server(ready());
+  EXPECT_FALSE(h.failed);
+  EXPECT_TRUE(t().idle());
+  EXPECT_TRUE(t().portal_candidates("p1").empty());  // the implicit transaction ended
+}
+
+TEST_F(TrackerTest, ACursorsExecuteDefinesNothing) {
+  h.send(query("DECLARE c CURSOR WITH HOLD FOR SELECT 1"));
+  h.server(command_complete("DECLARE CURSOR"));
+  h.server(ready());
+  h.send(execute("c"));
+  EXPECT_EQ(t().portal_candidates("c").size(), 1u);
+}
+
 TEST_F(TrackerTest, CursorsEndWithTheirTransaction) {
   h.send(query("BEGIN; DECLARE a CURSOR FOR SELECT 1; DECLARE b CURSOR WITH HOLD FOR SELECT 2"));
   h.server(command_complete("BEGIN"));

@@ -121,19 +121,45 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
 // it completes: until then the definition is a candidate, like one in a
 // Query. What the portal runs may itself still be in flight: every
 // statement it may be bound to counts.
+//
+// A candidate is a possible lineage of a name, so one that is already in
+// flight with the same source is not made again: a pipeline of Executes of
+// one portal (whose own candidates are among its sources) would otherwise
+// double them with each Execute. Should the request that made it fail, the
+// server's confirmation of this one still names the cursor (apply_effects).
 void ProtocolTracker::add_defined_by_execute(Request& r) {
   std::vector<TextRef> sources;
+  auto add_source = [&sources](const TextRef& src) {
+    for (const TextRef& known : sources) {
+      if (known.text == src.text && known.index == src.index) return;
+    }
+    sources.push_back(src);
+  };
   for (const auto& p : portal_candidates(r.name)) {
-    if (p->origin == Portal::Origin::bind && !p->statement) {
-      for (const auto& s : statement_candidates(p->statement_name)) sources.push_back(s->source);
+    // A cursor's Execute runs its query, never its DECLARE again.
+    if (p->origin != Portal::Origin::bind) continue;
+    if (!p->statement) {
+      for (const auto& s : statement_candidates(p->statement_name)) add_source(s->source);
     } else {
-      sources.push_back(p->source());
+      add_source(p->source());
     }
   }
+  const auto in_flight = [](const auto& entries, const std::string& name, const TextRef& src, auto source_of) {
+    for (const auto& e : entries) {
+      const TextRef& other = source_of(*e);
+      if (e->name == name && other.text == src.text && other.index == src.index) return true;
+    }
+    return false;
+  };
   for (const TextRef& src : sources) {
     if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) continue;
     const sql::StatementFacts& f = (*src.text->effects)[src.index];
     for (const auto& name : f.prepares) {
+      if (in_flight(statements_in_flight_, name, src, [](const PreparedStatement& s) -> const TextRef& {
+            return s.source;
+          })) {
+        continue;
+      }
       auto s = std::make_shared<PreparedStatement>();
       s->name = name;
       s->source = src;
@@ -144,6 +170,9 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
       statements_in_flight_.push_back(std::move(s));
     }
     for (const auto& d : f.declares) {
+      if (in_flight(portals_in_flight_, d.name, src, [](const Portal& p) -> const TextRef& { return p.cursor; })) {
+        continue;
+      }
       auto p = std::make_shared<Portal>();
       p->name = d.name;
       p->origin = Portal::Origin::declare;
