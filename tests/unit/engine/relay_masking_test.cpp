@@ -318,6 +318,41 @@ TEST(MaskFilter, ACopyPortalThatSurvivedARollbackToSavepointIsStillMasked) {
   EXPECT_NE(h.client().find("7\t***-**-6789\n"), std::string::npos);
 }
 
+TEST(MaskFilter, ACopyRunByEXECUTEOfAProtocolStatementIsMasked) {
+  // Found by the random protocol test: a Query in the middle of a batch
+  // runs EXECUTE of a statement a Parse of that batch made.
+  Harness h;
+  ASSERT_TRUE(h.query("DECLARE p1 CURSOR WITH HOLD FOR SELECT email FROM customers; CLOSE p1; "
+                      "DECLARE p1 CURSOR WITH HOLD FOR SELECT ssn FROM customers"));
+  h.server(command_complete("DECLARE CURSOR"));
+  h.server(command_complete("CLOSE CURSOR"));
+  h.server(command_complete("DECLARE CURSOR"));
+  h.server(ready());
+  h.h.send(execute("p1"));
+  h.h.send(parse("s1", "COPY (SELECT id, ssn FROM customers) TO STDOUT"));
+  h.query("EXECUTE s1");
+  h.h.send(sync());
+  h.server(row_description({field("ssn", kCustomers, 4)}));  // the injected Describe
+  h.server(data_row({"123-45-6789"}));
+  h.server(command_complete("FETCH 1"));
+  h.server(parse_complete());
+  std::string copy_out;
+  pgwire::CopyOutResponse response;
+  const int16_t formats[] = {0, 0};
+  std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats, 2));
+  response.column_formats = pgwire::Int16Array(raw_formats);
+  pgwire::encode(response, copy_out);
+  h.server(copy_out);
+  h.server(simple('d', "7\t123-45-6789\n"));
+  h.server(simple('c'));
+  h.server(command_complete("COPY 1"));
+  h.server(ready('T'));
+  h.server(ready());
+  EXPECT_FALSE(h.failed()) << h.h.failure;
+  EXPECT_EQ(h.client().find("123-45-6789"), std::string::npos);
+  EXPECT_NE(h.client().find("7\t*"), std::string::npos) << "the COPY's row reached the client masked";
+}
+
 TEST(MaskFilter, AStatementTooDeepToTraceIsRefused) {
   Harness h;
   // Sub-selects nested 1000 deep in FROM: past what the tracer follows.

@@ -459,7 +459,10 @@ void ProtocolTracker::apply_command(Request& r, std::string_view tag) {
   if (r.kind == Kind::query) {
     source = {r.text, r.statements_done};
   } else if (r.kind == Kind::execute) {
-    if (auto portal = held_portal(r.name)) source = portal->source();
+    auto portal = held_portal(r.name);
+    // A cursor's Execute runs its query (a FETCH), which makes no name.
+    if (portal && portal->origin == Portal::Origin::declare) return;
+    if (portal) source = portal->source();
   }
   if (!source.text || source.text->effects_unknown) {
     // A statement pgwarden could not follow made or dropped a name.
