@@ -182,6 +182,35 @@ TEST_F(TrackerTest, ACursorsExecuteDefinesNothing) {
   EXPECT_EQ(t().portal_candidates("c").size(), 1u);
 }
 
+TEST_F(TrackerTest, APortalOfASqlPreparedStatementRunsItsQueryNotThePrepare) {
+  h.send(query("PREPARE s1 AS SELECT 1"));
+  h.server(command_complete("PREPARE"));
+  h.server(ready());
+  h.send(bind("p1", "s1"));
+  h.send(execute("p1"));
+  h.send(sync());
+  h.server(bind_complete());
+  h.server(command_complete("SELECT 1"));
+  h.server(ready());
+  EXPECT_FALSE(t().names_uncertain());
+  EXPECT_EQ(t().statement_candidates("s1").size(), 1u);
+}
+
+TEST_F(TrackerTest, EXECUTEMakesTheNamesOfWhatItsStatementHolds) {
+  h.send(parse("s1", "DEALLOCATE s2"));
+  h.send(sync());
+  h.server(parse_complete());
+  h.server(ready());
+  h.send(query("PREPARE s2 AS SELECT 1"));
+  h.server(command_complete("PREPARE"));
+  h.server(ready());
+  h.send(query("EXECUTE s1"));
+  h.server(command_complete("DEALLOCATE"));
+  h.server(ready());
+  EXPECT_FALSE(t().names_uncertain());
+  EXPECT_EQ(t().held_statement("s2"), nullptr);
+}
+
 TEST_F(TrackerTest, CursorsEndWithTheirTransaction) {
   h.send(query("BEGIN; DECLARE a CURSOR FOR SELECT 1; DECLARE b CURSOR WITH HOLD FOR SELECT 2"));
   h.server(command_complete("BEGIN"));

@@ -136,12 +136,12 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
     sources.push_back(src);
   };
   for (const auto& p : portal_candidates(r.name)) {
-    // A cursor's Execute runs its query, never its DECLARE again.
-    if (p->origin != Portal::Origin::bind) continue;
-    if (!p->statement) {
-      for (const auto& s : statement_candidates(p->statement_name)) add_source(s->source);
-    } else {
-      add_source(p->source());
+    if (p->origin == Portal::Origin::bind && !p->statement) {
+      for (const auto& s : statement_candidates(p->statement_name)) {
+        if (auto src = names_made_by(*s)) add_source(*src);
+      }
+    } else if (auto src = names_made_by(*p)) {
+      add_source(*src);
     }
   }
   const auto in_flight = [](const auto& entries, const std::string& name, const TextRef& src, auto source_of) {
@@ -183,6 +183,35 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
       portals_in_flight_.push_back(std::move(p));
     }
   }
+}
+
+// What a statement runs, as far as the names it makes go: EXECUTE runs what
+// its name holds now, a statement of SQL PREPARE holds a query (SELECT,
+// INSERT, ...) that makes no name, and a cursor's Execute runs its query
+// (a FETCH), never its DECLARE again. nullopt: it makes no name; an empty
+// TextRef: pgwarden cannot tell.
+std::optional<TextRef> ProtocolTracker::names_made_by(TextRef src) const {
+  for (int hop = 0; hop < 4; ++hop) {
+    if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) return TextRef{};
+    const sql::StatementFacts& f = (*src.text->effects)[src.index];
+    if (f.executes.empty()) return src;
+    auto held = held_statement(f.executes.front());
+    if (!held) return TextRef{};
+    if (held->from_sql_prepare) return std::nullopt;
+    src = held->source;
+  }
+  return TextRef{};
+}
+
+std::optional<TextRef> ProtocolTracker::names_made_by(const PreparedStatement& s) const {
+  if (s.from_sql_prepare) return std::nullopt;
+  return names_made_by(s.source);
+}
+
+std::optional<TextRef> ProtocolTracker::names_made_by(const Portal& p) const {
+  if (p.origin == Portal::Origin::declare) return std::nullopt;
+  if (p.origin != Portal::Origin::bind || !p.statement) return TextRef{};
+  return names_made_by(*p.statement);
 }
 
 // ---- server side ----------------------------------------------------------
@@ -455,15 +484,17 @@ void ProtocolTracker::apply_command(Request& r, std::string_view tag) {
       if (p->transaction == transaction_epoch_) p->uncertain = true;
     }
   }
-  TextRef source;
+  std::optional<TextRef> runs;
   if (r.kind == Kind::query) {
-    source = {r.text, r.statements_done};
+    runs = names_made_by({r.text, r.statements_done});
   } else if (r.kind == Kind::execute) {
     auto portal = held_portal(r.name);
-    // A cursor's Execute runs its query (a FETCH), which makes no name.
-    if (portal && portal->origin == Portal::Origin::declare) return;
-    if (portal) source = portal->source();
+    runs = portal ? names_made_by(*portal) : TextRef{};
+  } else {
+    runs = TextRef{};
   }
+  if (!runs) return;  // what ran makes no name
+  const TextRef source = *runs;
   if (!source.text || source.text->effects_unknown) {
     // A statement pgwarden could not follow made or dropped a name.
     if (names_tag(tag)) names_uncertain_ = true;

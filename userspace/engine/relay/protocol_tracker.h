@@ -196,6 +196,9 @@ class ProtocolTracker final : public policy::SessionProtocol {
  private:
   void start(Request& r);
   void add_defined_by_execute(Request& r);
+  std::optional<TextRef> names_made_by(TextRef statement) const;
+  std::optional<TextRef> names_made_by(const PreparedStatement& s) const;
+  std::optional<TextRef> names_made_by(const Portal& p) const;
   void confirm_statement(const std::shared_ptr<PreparedStatement>& s);
   void confirm_portal(const std::shared_ptr<Portal>& p);
   void drop_pending(Request& r);
