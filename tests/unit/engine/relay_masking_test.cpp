@@ -29,6 +29,17 @@ mask::MaskSpec fn(mask::MaskSpec::Kind kind, uint32_t last = 0) {
   return f;
 }
 
+// A CopyOutResponse of `columns` text columns.
+std::string text_copy_out(size_t columns) {
+  std::string out;
+  pgwire::CopyOutResponse response;
+  const std::vector<int16_t> formats(columns, 0);
+  const std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats));
+  response.column_formats = pgwire::Int16Array(raw_formats);
+  pgwire::encode(response, out);
+  return out;
+}
+
 struct FakePolicySide : MaskFilter::PolicySide {
   policy::Config config_;
   policy::Policy policy_;
@@ -268,13 +279,7 @@ TEST(MaskFilter, StrictRefusesFilteringOnMaskedColumns) {
 TEST(MaskFilter, CopyRowsAreMaskedByColumnPosition) {
   Harness h;
   ASSERT_TRUE(h.query("COPY customers (id, ssn) TO STDOUT"));
-  std::string copy_out;
-  pgwire::CopyOutResponse response;
-  const int16_t formats[] = {0, 0};
-  std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats, 2));
-  response.column_formats = pgwire::Int16Array(raw_formats);
-  pgwire::encode(response, copy_out);
-  h.server(copy_out);
+  h.server(text_copy_out(2));
   h.server(simple('d', "7\t123-45-6789\n"));
   h.server(simple('c'));
   h.server(command_complete("COPY 1"));
@@ -301,14 +306,8 @@ TEST(MaskFilter, ACopyPortalThatSurvivedARollbackToSavepointIsStillMasked) {
   h.server(ready('T'));
   h.h.send(execute("p"));
   h.h.send(sync());
-  std::string copy_out;
-  pgwire::CopyOutResponse response;
-  const int16_t formats[] = {0, 0};
-  std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats, 2));
-  response.column_formats = pgwire::Int16Array(raw_formats);
-  pgwire::encode(response, copy_out);
   h.server(simple('n'));  // the injected Describe: a COPY has no row shape
-  h.server(copy_out);
+  h.server(text_copy_out(2));
   h.server(simple('d', "7\t123-45-6789\n"));
   h.server(simple('c'));
   h.server(command_complete("COPY 1"));
@@ -336,13 +335,7 @@ TEST(MaskFilter, ACopyRunByEXECUTEOfAProtocolStatementIsMasked) {
   h.server(data_row({"123-45-6789"}));
   h.server(command_complete("FETCH 1"));
   h.server(parse_complete());
-  std::string copy_out;
-  pgwire::CopyOutResponse response;
-  const int16_t formats[] = {0, 0};
-  std::string raw_formats = pgwire::Int16Array::pack(std::span<const int16_t>(formats, 2));
-  response.column_formats = pgwire::Int16Array(raw_formats);
-  pgwire::encode(response, copy_out);
-  h.server(copy_out);
+  h.server(text_copy_out(2));
   h.server(simple('d', "7\t123-45-6789\n"));
   h.server(simple('c'));
   h.server(command_complete("COPY 1"));
