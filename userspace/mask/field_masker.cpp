@@ -53,13 +53,19 @@ FieldOutcome mask_json_whole(const MaskFunction& fn, std::string_view json_text,
   return FieldOutcome::replaced;
 }
 
+// How a whole value is masked follows its type (type_shapes.h): values whose
+// text (and binary form) is the string itself are masked in place; json and
+// jsonb become a JSON string (binary jsonb keeps its version byte), so
+// json-parsing clients still parse them; any other type's masked value is
+// NULL, since '***' in an int8 column would break every client's parser.
 FieldOutcome mask_whole(const ColumnRule& rule, std::string_view value, bool binary, std::string& out) {
-  switch (classify_type(rule.type_oid)) {
-    case ValueClass::text_like:
+  switch (rule.shape.shape) {
+    case Shape::text:
+    case Shape::untyped:  // a COPY column of a query: its text
       return rule.function.apply_into(value, out) ? FieldOutcome::replaced : FieldOutcome::null;
-    case ValueClass::json:
+    case Shape::json:
       return mask_json_whole(rule.function, value, out);
-    case ValueClass::jsonb:
+    case Shape::jsonb:
       if (!binary) return mask_json_whole(rule.function, value, out);
       if (value.empty() || value[0] != kJsonbVersion) return FieldOutcome::null;
       {
@@ -69,7 +75,11 @@ FieldOutcome mask_whole(const ColumnRule& rule, std::string_view value, bool bin
         if (r != FieldOutcome::replaced) out.resize(mark);
         return r;
       }
-    case ValueClass::other:
+    case Shape::hit_free:
+    case Shape::bytea:
+    case Shape::array:
+    case Shape::record:
+    case Shape::scalar:
       return FieldOutcome::null;
   }
   return FieldOutcome::null;

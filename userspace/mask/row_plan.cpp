@@ -4,26 +4,6 @@
 
 namespace pgw::mask {
 
-ValueClass classify_type(uint32_t type_oid) {
-  switch (type_oid) {
-    case 0:     // unknown to the caller
-    case 18:    // "char"
-    case 19:    // name
-    case 25:    // text
-    case 142:   // xml
-    case 705:   // unknown
-    case 1042:  // bpchar
-    case 1043:  // varchar
-      return ValueClass::text_like;
-    case 114:
-      return ValueClass::json;
-    case 3802:
-      return ValueClass::jsonb;
-    default:
-      return ValueClass::other;
-  }
-}
-
 ColumnRule ColumnRule::pass_through(uint32_t oid, int16_t fmt) {
   ColumnRule r;
   r.type_oid = oid;

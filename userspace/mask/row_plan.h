@@ -21,20 +21,6 @@ enum class ColumnAction : uint8_t {
   detect,   // mask what `detectors` find inside the value, with `function`
 };
 
-// How a type's values can be masked, by type OID.
-//   text_like: text, varchar, bpchar, name, "char", unknown, xml, and OID 0
-//              (the caller does not know the type, e.g. a COPY column list);
-//              the binary format of these types is the text itself, so they
-//              are masked in place in either format.
-//   json, jsonb: masked values become a JSON string (binary jsonb keeps its
-//              version byte), so json-parsing clients still parse them.
-//   other:     every other type (numbers, dates, uuid, arrays, ...): a masked
-//              value becomes NULL, because '***' in an int8 column would break
-//              every client's parser.
-// A type known to the caller to be string-like (a domain over text, citext)
-// should be passed as text's OID, 25.
-enum class ValueClass : uint8_t { text_like, json, jsonb, other };
-ValueClass classify_type(uint32_t type_oid);
 
 inline constexpr int16_t kTextFormat = 0;
 inline constexpr int16_t kBinaryFormat = 1;
