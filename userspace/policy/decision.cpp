@@ -444,10 +444,11 @@ class StatementJudge {
 };
 
 // Settings, and the names the protocol tracker follows (it learns them from
-// the decision's facts, cached ones included).
+// the decision's facts, cached ones included): EXECUTE too, since what it
+// runs may make or drop names (a protocol-prepared DECLARE or DEALLOCATE).
 bool changes_session(const sql::StatementFacts& f) {
   return !f.settings.empty() || !f.prepares.empty() || !f.deallocates.empty() || f.deallocate_all ||
-         !f.declares.empty() || !f.closes.empty() || f.close_all;
+         !f.declares.empty() || !f.closes.empty() || f.close_all || !f.executes.empty();
 }
 
 std::string message_for(Action a, std::string_view verb, std::string_view object, std::string_view identity) {

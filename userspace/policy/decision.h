@@ -94,7 +94,8 @@ struct Decision {
   // state key (EXECUTE of a prepared statement): never cache it.
   bool cacheable = true;
   // True when forwarding it changes the session (settings, PREPARE,
-  // DEALLOCATE): call SessionSqlState::apply() after forwarding.
+  // DEALLOCATE, DECLARE, CLOSE, and EXECUTE, which runs one of those):
+  // call SessionSqlState::apply() after forwarding.
   bool changes_session = false;
   // True when it changes what the catalog holds (DDL, GRANT): once it has
   // run, the engine should load a fresh snapshot for the upstream.

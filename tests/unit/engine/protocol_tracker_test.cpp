@@ -211,6 +211,25 @@ TEST_F(TrackerTest, EXECUTEMakesTheNamesOfWhatItsStatementHolds) {
   EXPECT_EQ(t().held_statement("s2"), nullptr);
 }
 
+TEST_F(TrackerTest, DeallocateAllKeepsTheUnnamedStatement) {
+  // Run by a protocol Execute: a simple Query drops the unnamed one anyway.
+  h.send(parse("", "SELECT 1"));
+  h.send(parse("s", "SELECT 2"));
+  h.send(parse("d", "DEALLOCATE ALL"));
+  h.send(bind("", "d"));
+  h.send(execute(""));
+  h.send(sync());
+  h.server(parse_complete());
+  h.server(parse_complete());
+  h.server(parse_complete());
+  h.server(bind_complete());
+  h.server(command_complete("DEALLOCATE ALL"));
+  h.server(ready());
+  EXPECT_FALSE(h.failed);
+  EXPECT_EQ(held_sql(""), "SELECT 1");
+  EXPECT_EQ(t().held_statement("s"), nullptr);
+}
+
 TEST_F(TrackerTest, CursorsEndWithTheirTransaction) {
   h.send(query("BEGIN; DECLARE a CURSOR FOR SELECT 1; DECLARE b CURSOR WITH HOLD FOR SELECT 2"));
   h.server(command_complete("BEGIN"));

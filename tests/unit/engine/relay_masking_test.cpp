@@ -184,6 +184,33 @@ TEST(MaskFilter, ADescribedPortalIsNotDescribedTwice) {
   EXPECT_EQ(types_of(h.h.upstream.substr(before)), "E");
 }
 
+TEST(MaskFilter, ABindThatMayFailLeavesTheHeldCursorToBeDescribed) {
+  // Found by the random protocol test: the Describe pgwarden sent after a
+  // Bind of the name counted, although the Bind's error voided it and the
+  // next cycle's Execute ran the cursor held before.
+  Harness h;
+  ASSERT_TRUE(h.query("DECLARE c1 CURSOR WITH HOLD FOR SELECT ssn || '' AS s FROM customers"));
+  h.server(command_complete("DECLARE CURSOR"));
+  h.server(ready());
+  h.h.send(parse("", "SELECT email FROM customers"));
+  h.h.send(bind("c1", ""));
+  h.h.send(execute("c1"));
+  h.h.send(sync());
+  const size_t before = h.h.upstream.size();
+  h.h.send(execute("c1"));
+  EXPECT_EQ(types_of(h.h.upstream.substr(before)), "DE") << "the held cursor was never described";
+  h.h.send(sync());
+  h.server(parse_complete());
+  h.server(error("42P03", "cursor \"c1\" already exists"));
+  h.server(ready());
+  h.server(row_description({field("s", 0, 0)}));
+  h.server(data_row({"123-45-6789"}));
+  h.server(command_complete("SELECT 1"));
+  h.server(ready());
+  EXPECT_FALSE(h.failed()) << h.h.failure;
+  EXPECT_EQ(h.client().find("123-45-6789"), std::string::npos);
+}
+
 TEST(MaskFilter, ASqlCursorReadByAProtocolExecuteIsDescribedAndMasked) {
   Harness h;
   ASSERT_TRUE(h.query("DECLARE c1 CURSOR WITH HOLD FOR SELECT ssn || '' AS s FROM customers"));

@@ -85,6 +85,10 @@ struct Portal {
   TextRef cursor;                                      // declare: the DECLARE statement
   bool holdable = false;
   uint64_t transaction = 0;  // the tracker's transaction epoch it was made in
+  // bind, in flight: the cycle of its Bind, and whether a Describe of it
+  // followed in that cycle (its rows' shape will be known before its rows).
+  uint64_t bound_in_cycle = 0;
+  bool described_with_bind = false;
   // It may be gone, or another portal may have taken its name where pgwarden
   // could not see it (ROLLBACK TO SAVEPOINT): masking assumes the worst.
   bool uncertain = false;

@@ -210,20 +210,23 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
 
 // Whether the portal an Execute of `name` will run has had, or will have
 // had, its row shape described under the rules in force before its rows
-// come. A portal bound in this pipeline is, when the client described it
-// since (the relay's own Describe counts); one the server holds, when it was
-// planned under these rules; anything else (a cursor being declared, a name
-// pgwarden never saw made) is not.
+// come, whichever of the candidates it is: one the server holds, when it
+// was planned under these rules; one bound in this pipeline, when a
+// Describe followed its Bind in the same cycle (the relay's own Describe
+// counts); anything else (a cursor being declared, a name pgwarden never saw
+// made) is not. A Bind that may fail leaves the portal held before in place.
 bool MaskFilter::row_shape_known(const std::string& name) const {
   const auto held = tracker_.held_portal(name);
-  bool in_flight = false;
-  for (const auto& p : tracker_.portal_candidates(name)) {
-    if (p == held) continue;
-    if (p->origin != Portal::Origin::bind) return false;
-    in_flight = true;
+  const auto candidates = tracker_.portal_candidates(name);
+  if (candidates.empty()) return false;
+  for (const auto& p : candidates) {
+    if (p == held) {
+      if (!p->mask.planned || p->mask.planned_with.lock() != current_) return false;
+    } else if (p->origin != Portal::Origin::bind || !p->described_with_bind) {
+      return false;
+    }
   }
-  if (in_flight) return tracker_.client_described(name);
-  return held && held->mask.planned && held->mask.planned_with.lock() == current_;
+  return true;
 }
 
 // ---- server side --------------------------------------------------------------

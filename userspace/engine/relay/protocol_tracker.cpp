@@ -96,12 +96,18 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     case Kind::bind:
       for (const auto& p : r->pending_portals) {
         p->policy.decided = r->decided;
+        p->bound_in_cycle = cycles_sent_;
         portals_in_flight_.push_back(p);
       }
-      if (!r->denial) client_described_[r->name] = false;
       break;
     case Kind::describe_portal:
-      client_described_[r->name] = true;
+      // Described with its Bind: if an error voids this Describe, it voided
+      // the Bind before it too, and that portal does not exist.
+      for (const auto& p : portals_in_flight_) {
+        if (p->name == r->name && p->origin == Portal::Origin::bind && p->bound_in_cycle == cycles_sent_) {
+          p->described_with_bind = true;
+        }
+      }
       break;
     case Kind::execute:
       if (!r->denial) add_defined_by_execute(*r);
@@ -563,11 +569,16 @@ void ProtocolTracker::apply_effects(Request& r, const sql::StatementFacts& f, co
   }
   if (f.deallocate_all || !f.deallocates.empty() || f.close_all || !f.closes.empty()) {
     expected = true;
+    // DEALLOCATE ALL drops the named statements only: the unnamed one is
+    // kept apart from them (postgres.c's unnamed_stmt_psrc).
+    const auto drop_named_statements = [this] {
+      std::erase_if(statements_, [](const auto& entry) { return !entry.first.empty(); });
+    };
     if (tag == "DISCARD ALL") {
-      statements_.clear();
+      drop_named_statements();
       portals_.clear();
     } else if (tag == "DEALLOCATE ALL" && f.deallocate_all) {
-      statements_.clear();
+      drop_named_statements();
     } else if (tag == "DEALLOCATE" && !f.deallocates.empty()) {
       for (const auto& name : f.deallocates) statements_.erase(name);
     } else if (tag == "CLOSE CURSOR ALL" && f.close_all) {
@@ -642,11 +653,6 @@ std::shared_ptr<PreparedStatement> ProtocolTracker::held_statement(std::string_v
 std::shared_ptr<Portal> ProtocolTracker::held_portal(std::string_view name) const {
   auto it = portals_.find(std::string(name));
   return it == portals_.end() ? nullptr : it->second;
-}
-
-bool ProtocolTracker::client_described(std::string_view portal) const {
-  auto it = client_described_.find(std::string(portal));
-  return it != client_described_.end() && it->second;
 }
 
 policy::FactsList ProtocolTracker::prepared(std::string_view name) const {

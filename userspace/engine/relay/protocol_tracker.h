@@ -178,10 +178,6 @@ class ProtocolTracker final : public policy::SessionProtocol {
   // what it holds is only a guess, and masking must assume the worst.
   bool names_uncertain() const { return names_uncertain_; }
 
-  // Whether the client described portal `name` since it last bound it (a
-  // masker that must know a row shape asks the server itself otherwise).
-  bool client_described(std::string_view portal) const;
-
   // policy::SessionProtocol: the facts behind the candidates.
   policy::FactsList prepared(std::string_view name) const override;
   policy::FactsList cursor(std::string_view name) const override;
@@ -215,8 +211,6 @@ class ProtocolTracker final : public policy::SessionProtocol {
   // Definitions sent and not answered yet, in the order sent.
   std::vector<std::shared_ptr<PreparedStatement>> statements_in_flight_;
   std::vector<std::shared_ptr<Portal>> portals_in_flight_;
-  // Client side: portals the client described since binding them.
-  std::unordered_map<std::string, bool> client_described_;
 
   uint64_t cycles_sent_ = 0;
   uint64_t cycles_answered_ = 0;
