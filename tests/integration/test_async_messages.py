@@ -1,5 +1,5 @@
 """Messages that arrive outside the request/response rhythm, and errors,
-pass through pgwarden exactly as they come from the server (issue 2, item 6).
+pass through pgwarden exactly as they come from the server.
 Every check compares pgwarden with a direct connection."""
 
 import re

@@ -1,4 +1,4 @@
-"""Who the client is and how pgwarden logs in upstream (issue 2, item 2).
+"""Who the client is and how pgwarden logs in upstream.
 
 Clients connect with any user name and no password at all; the cluster
 requires SCRAM on TCP; pgwarden logs in with the configured credential and the

@@ -1,4 +1,4 @@
-"""Query cancellation through pgwarden (issue 2, item 5): the client sends a
+"""Query cancellation through pgwarden: the client sends a
 CancelRequest with the BackendKeyData pgwarden gave it, pgwarden maps it to
 the upstream's key."""
 

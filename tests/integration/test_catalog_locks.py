@@ -1,4 +1,4 @@
-"""pgwarden's catalog connection and the clients' locks (issue 9).
+"""pgwarden's catalog connection and the clients' locks.
 
 pgwarden reloads its catalog snapshot after DDL it forwarded. Printing a
 view's definition (pg_get_viewdef) locks the view and every table it reads

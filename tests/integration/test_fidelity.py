@@ -1,4 +1,4 @@
-"""Fidelity: PostgreSQL's own regression suite through pgwarden (issue 9).
+"""Fidelity: PostgreSQL's own regression suite through pgwarden.
 
 The suite is the one of the installed server: src/test/regress of Debian's
 postgresql-15 source package (`apt-get source` with a private deb-src

@@ -1,4 +1,4 @@
-"""Transparent interception (issue 3, "What it must show" 1-9), end to end:
+"""Transparent interception, end to end:
 real eBPF programs attached to cgroups this test creates, a real PostgreSQL
 on 127.0.0.3 that requires SCRAM, real clients that know nothing of pgwarden
 and hold no password.

@@ -1,4 +1,4 @@
-"""pgbench through pgwarden in every query mode (issue 2, item 3)."""
+"""pgbench through pgwarden in every query mode."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Issue 4's corpus through the engine, against the real database.
+"""The policy corpus through the engine, against the real database.
 
 Every statement of tests/unit/policy/corpus/readonly_agent.tsv runs in a
 fresh session through pgwarden with policies/readonly-agent.yaml's policy

@@ -1,4 +1,4 @@
-"""Issue 4's corpus through `pgwarden policy explain`, the operator's view of
+"""The policy corpus through `pgwarden policy explain`, the operator's view of
 a decision: every line of tests/unit/policy/corpus/readonly_agent.tsv must be
 explained with the action the TSV expects and, when refused, a message naming
 what the TSV names. The catalog comes live from the database the engine test

@@ -1,5 +1,5 @@
 """COPY both ways, large results, bounded memory, and clients that vanish
-mid-result (issue 2, item 4)."""
+mid-result."""
 
 import hashlib
 import secrets

@@ -1,4 +1,4 @@
-"""An unreachable upstream (issue 2, item 8): the client learns it at once
+"""An unreachable upstream: the client learns it at once
 with 08006, and pgwarden goes on serving."""
 
 import time

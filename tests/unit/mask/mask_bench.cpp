@@ -2,7 +2,7 @@
 // realistic mixed text, and DataRow / COPY rewriting throughput.
 //
 // Run: build/tests/unit/mask/mask_bench [--benchmark_filter=Detector]
-// The target bar is >= 500 MB/s for every detector (issue 5).
+// The target bar is >= 500 MB/s for every detector.
 #include <benchmark/benchmark.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// The hot path of issue 4: a cached decision (the engine's common case) and
+// The policy's hot path: a cached decision (the engine's common case) and
 // an uncached one (parse + decide) for pgbench -S's statement, under
 // policies/readonly-agent.yaml with a catalog like the sample schema.
 //
