@@ -141,7 +141,9 @@ FactsList SessionSqlState::cursor(std::string_view name) const {
 }
 
 const std::string& SessionSqlState::meaning_key() const {
-  if (!key_dirty_ && key_position_ == protocol_->position_version()) return key_;
+  // Candidates move with the protocol's position only while a setting has
+  // values pending; settled, the key changes only when a setting does.
+  if (!key_dirty_ && (!any_pending() || key_position_ == protocol_->position_version())) return key_;
   key_position_ = protocol_->position_version();
   // Separators are control characters that cannot appear in identifiers the
   // parser accepts unquoted, and quoted ones are rare; even then two
@@ -324,11 +326,16 @@ void SessionSqlState::on_ready_for_query(char status) {
   // answered is the one numbered cycles_answered().
   const std::uint64_t cycle = protocol_->cycles_answered();
   const bool clean = protocol_->transaction_clean();
+  if (!any_pending()) return;  // nothing to settle: the key stands
   search_path_.on_ready_for_query(status, clean, cycle);
   role_.on_ready_for_query(status, clean, cycle);
   strings_.on_ready_for_query(status, clean, cycle);
   encoding_.on_ready_for_query(status, clean, cycle);
   changed();
+}
+
+bool SessionSqlState::any_pending() const {
+  return search_path_.has_pending() || role_.has_pending() || strings_.has_pending() || encoding_.has_pending();
 }
 
 }  // namespace pgw::policy

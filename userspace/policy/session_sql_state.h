@@ -121,6 +121,7 @@ class SessionSqlState {
   bool nothing_outstanding() const { return protocol_->cycles_answered() >= protocol_->cycles_sent(); }
   bool transaction_clean() const { return protocol_->transaction_clean(); }
   void changed() { key_dirty_ = true; }
+  bool any_pending() const;  // a setting has values not settled yet
 
   Start start_;
   const SessionProtocol* protocol_;
