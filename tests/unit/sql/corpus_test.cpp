@@ -286,6 +286,10 @@ const std::vector<Case>& corpus() {
       // ---- LOCK, TRUNCATE, FOR UPDATE ----------------------------------------------
       {"LOCK TABLE hr.salaries IN ACCESS EXCLUSIVE MODE", "lock", "hr.salaries:lock"},
       {"LOCK a, b", "lock", "a:lock b:lock"},
+      // ACCESS SHARE is what every SELECT takes (pg_dump locks each table so).
+      {"LOCK TABLE hr.salaries IN ACCESS SHARE MODE", "select", "hr.salaries:read"},
+      {"LOCK TABLE ONLY a, b IN ACCESS SHARE MODE NOWAIT", "select", "a:read b:read"},
+      {"LOCK TABLE a IN ROW SHARE MODE", "lock", "a:lock"},
       {"TRUNCATE hr.salaries", "truncate", "hr.salaries:write,truncate"},
       {"TRUNCATE TABLE a, b RESTART IDENTITY CASCADE", "truncate", "a:write,truncate b:write,truncate"},
       {"SELECT * FROM t FOR UPDATE", "select,lock", "t:read,lock"},

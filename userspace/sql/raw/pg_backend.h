@@ -28,6 +28,7 @@
 #include "nodes/pg_list.h"
 #include "nodes/value.h"
 #include "parser/parser.h"
+#include "storage/lockdefs.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
 #ifdef PGW_WITH_PLPGSQL

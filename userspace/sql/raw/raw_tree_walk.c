@@ -621,6 +621,17 @@ visit_other(pgw_walker *w, const pgw_walk_item *item)
 	const Node *node = item->node;
 	pgw_statement_info info = pgw_classify_statement(nodeTag(node));
 
+	/*
+	 * ACCESS SHARE is the lock every SELECT takes: LOCK in that mode (pg_dump
+	 * does it for each table it dumps) blocks only what a read would block,
+	 * so it is a read of the locked tables. Stronger modes stay "lock".
+	 */
+	if (IsA(node, LockStmt) && ((const LockStmt *) node)->mode == AccessShareLock)
+	{
+		info.classes = PGW_CLASS_BIT(SELECT);
+		info.usage = PGW_USE_READ;
+	}
+
 	if (!info.known && pgw_is_statement_tag(nodeTag(node)))
 		unsupported(w);
 	emit_classes(w, item, info.classes);
