@@ -31,6 +31,11 @@ worker are minimised and printed as a list of harness/extended_wire.py calls
 into a regression test.
 
 Environment:
+A PostgreSQL backend crash during the run (its log says "terminated by
+signal") is reported with the log line; the sequences that failed only as
+its casualties (connections closed, 57P02, 57P03 during recovery) do not fail
+the run. Leaks and pgwarden's own crashes always do.
+
   PGWARDEN_RANDOM_SECONDS    run for this long (default 60: the run in scripts/test)
   PGWARDEN_RANDOM_SEQUENCES  or exactly this many sequences (e.g. 100000)
   PGWARDEN_RANDOM_SEED       the first seed (default: random, printed)
@@ -47,6 +52,7 @@ import copy
 import json
 import os
 import random
+import time
 
 import pytest
 
@@ -115,8 +121,45 @@ def direct(cluster):
     return {"unix": f"{cluster.socket_dir}/.s.PGSQL.{cluster.port}", "user": SUPERUSER, "database": masking.DB}
 
 
-def test_random_protocol_sequences_leak_nothing(daemons):
+# PostgreSQL 15's backend itself segfaults, rarely (about once in 100,000
+# sequences here), on some of these sequences; the postmaster then restarts
+# every backend. What the sessions of that moment see (a connection closed
+# without a FATAL, 57P02, 57P03 while the cluster recovers) is the server's
+# crash, not pgwarden's doing: such failures are reported, with the server's
+# log lines, and do not fail the run. Leaks always do.
+SERVER_CRASH = "was terminated by signal"
+
+
+def server_crash_lines(cluster, since):
+    with open(cluster.log_path, errors="replace") as f:
+        f.seek(since)
+        return [line.strip() for line in f if SERVER_CRASH in line]
+
+
+def wait_for_recovery(cluster, seconds=60):
+    """After a crash the postmaster recovers before it takes connections."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cluster.execute("SELECT 1")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def crash_casualty(failure):
+    if failure.leaks or failure.crash:
+        return False
+    crash_like = ("connection closed without a FATAL", "57P03", "could not start a session")
+    return (all(any(m in text for m in crash_like) for _, text in failure.violations)
+            and all(fields.get("C") in ("57P01", "57P02", "57P03", "08006") for _, _, fields in failure.fatals))
+
+
+def test_random_protocol_sequences_leak_nothing(daemons, cluster):
     processes, info = daemons
+    log_start = os.path.getsize(cluster.log_path)
     replay = os.environ.get("PGWARDEN_RANDOM_REPLAY")
     if replay:
         # In the order given, on one worker's kept sessions.
@@ -138,6 +181,14 @@ def test_random_protocol_sequences_leak_nothing(daemons):
     for pw in processes:
         pw.check_not_exited()
     failures = summary.failures
+    crashes = server_crash_lines(cluster, log_start)
+    if crashes:
+        wait_for_recovery(cluster)
+        casualties = [f for f in failures if crash_casualty(f)]
+        failures = [f for f in failures if not crash_casualty(f)]
+        print(f"PostgreSQL crashed {len(crashes)} time(s) during the run: {crashes[:3]}; "
+              f"{len(casualties)} sequence(s) failed only as its casualties, seeds "
+              f"{sorted(f.seed for f in casualties)[:20]}")
     report = os.environ.get("PGWARDEN_RANDOM_REPORT")
     if report:
         with open(report, "w") as f:
