@@ -30,12 +30,12 @@ worker are minimised and printed as a list of harness/extended_wire.py calls
 `PGWARDEN_RANDOM_STEPS=FILE` runs it again (test_printed_steps), or paste it
 into a regression test.
 
-Environment:
 A PostgreSQL backend crash during the run (its log says "terminated by
 signal") is reported with the log line; the sequences that failed only as
 its casualties (connections closed, 57P02, 57P03 during recovery) do not fail
 the run. Leaks and pgwarden's own crashes always do.
 
+Environment:
   PGWARDEN_RANDOM_SECONDS    run for this long (default 60: the run in scripts/test)
   PGWARDEN_RANDOM_SEQUENCES  or exactly this many sequences (e.g. 100000)
   PGWARDEN_RANDOM_SEED       the first seed (default: random, printed)
