@@ -143,6 +143,7 @@ void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_
   bool again = !loaded;
   if (loaded) {
     entry->catalog_.store(loaded->catalog, std::memory_order_release);
+    entry->version_.store(loaded->catalog->version(), std::memory_order_release);
     entry->last_error_.clear();
     spdlog::debug("catalog of {}/{} loaded in {} ms: {} relations, definitions {} printed, {} reused, {} deferred",
                   entry->source().host, entry->source().dbname, ms, loaded->catalog->relation_count(),

@@ -46,6 +46,9 @@ class CatalogEntry {
   CatalogEntry(std::string upstream, policy::CatalogSource source)
       : upstream_(std::move(upstream)), source_(std::move(source)) {}
   std::shared_ptr<const policy::Catalog> current() const { return catalog_.load(std::memory_order_acquire); }
+  // current()'s version() (0: none yet), without taking a reference: what
+  // every Bind and Execute compares its decision against.
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   const policy::CatalogSource& source() const { return source_; }
 
@@ -54,6 +57,7 @@ class CatalogEntry {
   std::string upstream_;  // the configured upstream's name
   policy::CatalogSource source_;
   std::atomic<std::shared_ptr<const policy::Catalog>> catalog_;
+  std::atomic<std::uint64_t> version_{0};  // catalog_'s version, stored after it
   std::atomic<bool> ready_{false};  // a load finished (successfully or not)
   bool queued_ = false;
   std::string last_error_;

@@ -84,13 +84,11 @@ std::vector<std::string> PolicyFilter::search_path() const {
 }
 
 DecidedUnder PolicyFilter::now() {
-  auto catalog = catalog_->current();
-  return {current_generation(), catalog ? catalog->version() : 0, sql_state_.meaning_key()};
+  return {current_generation(), catalog_->version(), sql_state_.meaning_key()};
 }
 
 bool PolicyFilter::decided_now(const DecidedUnder& d) {
-  auto catalog = catalog_->current();
-  return d.config_generation == current_generation() && d.catalog_version == (catalog ? catalog->version() : 0) &&
+  return d.config_generation == current_generation() && d.catalog_version == catalog_->version() &&
          d.meaning_key == sql_state_.meaning_key();
 }
 

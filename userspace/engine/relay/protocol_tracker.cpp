@@ -136,6 +136,8 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
 void ProtocolTracker::add_defined_by_execute(Request& r) {
   std::vector<TextRef> sources;
   auto add_source = [&sources](const TextRef& src) {
+    // Without facts it makes no name (the usual Execute of a SELECT).
+    if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) return;
     for (const TextRef& known : sources) {
       if (known.text == src.text && known.index == src.index) return;
     }
@@ -158,7 +160,6 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
     return false;
   };
   for (const TextRef& src : sources) {
-    if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) continue;
     const sql::StatementFacts& f = (*src.text->effects)[src.index];
     for (const auto& name : f.prepares) {
       if (in_flight(statements_in_flight_, name, src, [](const PreparedStatement& s) -> const TextRef& {
@@ -284,9 +285,12 @@ Result<Answer> ProtocolTracker::answer(char type) {
     default:
       break;
   }
-  const std::string name(pgwire::backend_message_name(type).empty() ? pgwire::describe_type(type)
-                                                                    : pgwire::backend_message_name(type));
-  if (queue_.empty()) return desync("a " + name);
+  // Spelled out only when there is a desync to report.
+  const auto named = [type] {
+    const std::string_view known = pgwire::backend_message_name(type);
+    return "a " + (known.empty() ? pgwire::describe_type(type) : std::string(known));
+  };
+  if (queue_.empty()) return desync(named());
   const std::shared_ptr<Request>& front = queue_.front();
   a.request = front;
   a.statement_index = front->statements_done;
@@ -342,7 +346,7 @@ Result<Answer> ProtocolTracker::answer(char type) {
         a.ends_statement = msg == BackendMsg::CommandComplete || msg == BackendMsg::EmptyQueryResponse;
         return a;
       }
-      return desync("a " + name);
+      return desync(named());
     case BackendMsg::PortalSuspended:
       if (!expect({Kind::execute})) return desync("a PortalSuspended");
       a.portal = held_portal(front->name);
@@ -358,7 +362,7 @@ Result<Answer> ProtocolTracker::answer(char type) {
     default:
       // CopyBothResponse (replication is refused at startup), login
       // messages: nothing a relaying session expects.
-      return desync("a " + name);
+      return desync(named());
   }
 }
 
