@@ -88,28 +88,38 @@ def test_default_deny_refuses_unknown_workload_with_28000(make_pgwarden, transpo
     assert fields["M"].startswith("pgwarden:"), fields
 
 
-def test_startup_settings_pass_only_from_allow_list(pgwarden):
-    with pgwarden.connect(application_name="pgw-allowed-app") as conn:
-        assert conn.execute("SHOW application_name").fetchone()[0] == "pgw-allowed-app"
-    # `options` could set anything (search_path, session_replication_role...):
-    # pgwarden refuses it or drops it, it never reaches the server.
-    try:
-        conn = pgwarden.connect(options="-c search_path=evil_schema -c work_mem=123MB")
-    except psycopg.OperationalError as exc:
-        assert "pgwarden:" in str(exc)
-    else:
-        with conn:
-            assert conn.execute("SHOW search_path").fetchone()[0] != "evil_schema"
-            assert conn.execute("SHOW work_mem").fetchone()[0] != "123MB"
-    # The same for a setting sent as its own startup parameter.
-    try:
-        session = Session(pgwarden.host, pgwarden.port, user="alice", search_path="evil_schema")
-    except StartupError as exc:
-        assert exc.fields["M"].startswith("pgwarden:"), exc.fields
-    else:
-        with session:
-            rows, error = session.simple_query("SHOW search_path")
-            assert error is None and rows[0][0] != "evil_schema"
+def startup_policy(allow):
+    return {"default": "deny",
+            "identities": [{"name": "agent", "match": {"source": ["127.0.0.0/8"]}}],
+            "policies": [{"identity": "agent", "allow": allow}]}
+
+
+def test_startup_settings_are_judged_like_set(make_pgwarden):
+    """A startup setting is a SET the client makes before its first
+    statement: the identity's policy judges it as it would judge SET."""
+    pw = make_pgwarden(overrides=startup_policy(["select", "set", "transaction"]))
+    with pw.connect(application_name="pgw-app", options="-c search_path=hr,public -c work_mem=123MB") as conn:
+        assert conn.execute("SHOW application_name").fetchone()[0] == "pgw-app"
+        assert conn.execute("SHOW search_path").fetchone()[0] == "hr,public"
+        assert conn.execute("SHOW work_mem").fetchone()[0] == "123MB"
+    with Session(pw.host, pw.port, user="alice", statement_timeout="4321") as session:
+        rows, error = session.simple_query("SHOW statement_timeout")
+        assert error is None and rows[0][0] == "4321ms"
+    # The role is a class of its own, as in SET ROLE.
+    for params in [{"role": "postgres"}, {"session_authorization": "postgres"}, {"options": "-c role=postgres"}]:
+        kind, fields = try_startup(pw.host, pw.port, user="alice", **params)
+        assert kind == "error", (params, fields)
+        assert (fields["S"], fields["C"]) == ("FATAL", "42501"), fields
+        assert fields["M"].startswith("pgwarden: startup setting \"") and "role" in fields["M"], fields
+
+    # Under a policy without `set`, none passes, each refused by name.
+    strict = make_pgwarden(overrides=startup_policy(["select", "transaction"]))
+    kind, fields = try_startup(strict.host, strict.port, user="alice", search_path="evil_schema")
+    assert kind == "error" and fields["C"] == "42501", fields
+    assert "search_path=evil_schema" in fields["M"], fields
+    with pytest.raises(psycopg.OperationalError) as info:
+        strict.connect(options="-c work_mem=123MB")
+    assert "work_mem=123MB" in str(info.value)
 
 
 @pytest.mark.parametrize("value", ["database", "true"])

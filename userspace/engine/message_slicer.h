@@ -40,6 +40,10 @@ class MessageSlicer {
     // before any of its bytes are reported; `body_start` is as much of its
     // body as this chunk holds (possibly nothing).
     virtual void header(char /*type*/, std::string_view /*body_start*/) {}
+    // Asked after each inspected message: true stops the feed right after
+    // it (the relay holds the client's next messages until the server has
+    // answered a question of pgwarden's own); stopped_at() says where.
+    virtual bool stop() { return false; }
   };
 
   explicit MessageSlicer(uint32_t max_message_size = pgwire::kDefaultMaxMessageSize)
@@ -51,6 +55,10 @@ class MessageSlicer {
   bool feed(std::string_view chunk, Inspect&& inspect, Sink& sink);
 
   bool at_boundary() const { return header_have_ == 0 && left_ == 0; }
+  // After a feed the sink stopped: the offset in the chunk where the next
+  // message starts (the rest is the caller's to feed again later); npos
+  // when the whole chunk was taken.
+  size_t stopped_at() const { return stopped_at_; }
   // Body size of the message whose header was just reported (valid inside
   // Sink::header).
   uint64_t current_body_size() const { return current_body_; }
@@ -68,12 +76,14 @@ class MessageSlicer {
   bool assembling_ = false;   // the current message is being assembled
   std::string assembled_;
   std::string error_;
+  size_t stopped_at_ = std::string_view::npos;
 };
 
 template <typename Inspect>
 bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) {
   size_t pos = 0;
   size_t pass_from = 0;  // start of the pending pass-through range
+  stopped_at_ = std::string_view::npos;
   auto flush_pass = [&](size_t upto) {
     if (upto > pass_from) sink.pass_range(pass_from, upto - pass_from);
     pass_from = upto;
@@ -92,6 +102,10 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
           assembling_ = false;
           sink.message(assembled_[0], assembled_);
           assembled_.clear();
+          if (sink.stop()) {
+            stopped_at_ = pos;
+            return true;
+          }
         }
       }
       continue;
@@ -126,6 +140,10 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
         left_ = 0;
         pass_from = pos;
         sink.message(type, chunk.substr(header_start, pos - header_start));
+        if (sink.stop()) {
+          stopped_at_ = pos;
+          return true;
+        }
         continue;
       }
       assembling_ = true;
@@ -135,6 +153,10 @@ bool MessageSlicer::feed(std::string_view chunk, Inspect&& inspect, Sink& sink) 
         assembling_ = false;
         sink.message(type, assembled_);
         assembled_.clear();
+        if (sink.stop()) {
+          stopped_at_ = pos;
+          return true;
+        }
       }
     } else if (header_was_split) {
       // Part of this header was held back from the previous chunk.

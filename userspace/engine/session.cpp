@@ -244,7 +244,7 @@ void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
     if (to_client) {
       arm_receive(upstream_, OpKind::kUpstreamRecv);
       end_if_draining_and_idle();
-    } else {
+    } else if (!client_paused()) {
       arm_receive(client_, OpKind::kClientRecv);
     }
   }
@@ -330,7 +330,7 @@ void Session::release_segments(Endpoint& ep) {
 }
 
 void Session::retry_receives() {
-  if (client_.waiting_for_buffer) {
+  if (client_.waiting_for_buffer && !client_paused()) {
     client_.waiting_for_buffer = false;
     arm_receive(client_, OpKind::kClientRecv);
   }

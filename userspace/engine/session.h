@@ -143,14 +143,25 @@ class alignas(16) Session {
   void on_connected(const io_uring_cqe& cqe);
   void on_login_bytes();
   void enter_relay();
-  bool start_filters();
+  bool start_filters(const policy::StartupSettings& reported);
+  policy::StartupSettings session_start_settings(const policy::StartupSettings& reported) const;
   void forget_own_socket();
 
   // --- relay (session_relay.cpp)
   void relay_from_client(uint16_t buffer_id, uint32_t length);
+  // The client's bytes, from a receive buffer (buffer_id) or held ones
+  // (none); false when the session failed.
+  bool relay_client_bytes(std::string_view chunk, std::optional<uint16_t> buffer_id);
+  // The relay is holding the client's messages, or has some held: nothing
+  // more is read from the client until they have gone.
+  bool client_paused() const {
+    return relay_ && (relay_->relay.holding_client() || !relay_->held_client.empty());
+  }
+  // The settings probe was answered: what the client sent meanwhile goes on.
+  void resume_client();
   void relay_from_upstream(uint16_t buffer_id, uint32_t length);
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
-  void queue_pieces(Endpoint& to, uint16_t buffer_id);
+  void queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
 
@@ -206,6 +217,7 @@ class alignas(16) Session {
     std::optional<UpstreamLogin> login;
     std::string upstream_in;
     std::string to_client;  // messages collected for the client during login
+    policy::StartupSettings reported;  // the server's ParameterStatus during login
     bool authenticated = false;
     __kernel_timespec connect_timeout{};
     // A cancel connection: the key it delivers.
@@ -223,6 +235,9 @@ class alignas(16) Session {
     relay::Relay relay;
     bool waiting_for_catalog = false;
     std::optional<std::pair<uint16_t, uint32_t>> held_client_chunk;  // received while waiting for it
+    // Client bytes not yet decided, held while the relay waits for the
+    // server's answer to its settings probe (Relay::holding_client()).
+    std::string held_client;
     std::string scratch;  // a rewritten message before it joins the chunk's pieces
     bool failed = false;  // the relay lost track: nothing more is forwarded
     RelayState(uint32_t client_max, uint64_t session_id)

@@ -60,12 +60,14 @@ struct PieceSink : MessageSlicer::Sink {
 
 }  // namespace
 
-void Session::queue_pieces(Endpoint& to, uint16_t buffer_id) {
+void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id) {
   for (auto& piece : relay_->pieces) {
-    if (!piece.is_owned) {
-      queue_buffer(to, buffer_id, static_cast<uint32_t>(piece.offset), static_cast<uint32_t>(piece.length));
-    } else if (!piece.owned.empty()) {
+    if (piece.is_owned) {
       queue_owned(to, std::move(piece.owned));
+    } else if (buffer_id) {
+      queue_buffer(to, *buffer_id, static_cast<uint32_t>(piece.offset), static_cast<uint32_t>(piece.length));
+    } else {
+      queue_owned(to, std::string(chunk.substr(piece.offset, piece.length)));
     }
   }
   relay_->pieces.clear();
@@ -73,6 +75,20 @@ void Session::queue_pieces(Endpoint& to, uint16_t buffer_id) {
 
 void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+  if (client_paused()) {
+    // Decided once the relay's question to the server is answered.
+    relay_->held_client.append(chunk);
+    release_buffer(buffer_id);
+    return;
+  }
+  const bool ok = relay_client_bytes(chunk, buffer_id);
+  release_buffer(buffer_id);
+  if (!ok) return;
+  send_next(upstream_, OpKind::kUpstreamSend);
+  if (!client_paused()) read_ahead(client_, upstream_, OpKind::kClientRecv);
+}
+
+bool Session::relay_client_bytes(std::string_view chunk, std::optional<uint16_t> buffer_id) {
   struct ClientSink : PieceSink {
     RelayState& rs;
     ClientSink(RelayState& state, std::string_view c) : PieceSink(state.pieces, c), rs(state) {}
@@ -96,23 +112,35 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
           return;
       }
     }
+    bool stop() override { return rs.relay.holding_client(); }
   } sink(*relay_, chunk);
   const bool ok = relay_->client_slicer.feed(chunk, [](char type) { return relay::Relay::wants_client(type); }, sink);
   if (!ok) {
-    release_buffer(buffer_id);
+    relay_->pieces.clear();
     fail("08P01", "pgwarden: invalid message from client: " + relay_->client_slicer.error());
-    return;
+    return false;
   }
   if (relay_->failed) {
     relay_->pieces.clear();
-    release_buffer(buffer_id);
     fail("XX000", "pgwarden: the session was ended: " + relay_->relay.failure());
-    return;
+    return false;
   }
-  queue_pieces(upstream_, buffer_id);
-  release_buffer(buffer_id);
+  if (const size_t stopped = relay_->client_slicer.stopped_at(); stopped != std::string_view::npos) {
+    // The rest waits for the server's answer to the relay's question.
+    relay_->held_client.insert(0, chunk.substr(stopped));
+  }
+  queue_pieces(upstream_, chunk, buffer_id);
+  return true;
+}
+
+void Session::resume_client() {
+  while (!relay_->relay.holding_client() && !relay_->held_client.empty()) {
+    const std::string held = std::move(relay_->held_client);
+    relay_->held_client.clear();
+    if (!relay_client_bytes(held, std::nullopt)) return;
+  }
   send_next(upstream_, OpKind::kUpstreamSend);
-  read_ahead(client_, upstream_, OpKind::kClientRecv);
+  if (!client_paused()) read_ahead(client_, upstream_, OpKind::kClientRecv);
 }
 
 void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
@@ -144,6 +172,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
     }
   } sink(*relay_, chunk);
   RelayState& rs = *relay_;
+  const bool client_held = client_paused();
   const bool ok = rs.upstream_slicer.feed(
       chunk,
       [&rs](char type) {
@@ -159,16 +188,25 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
     return;
   }
   if (rs.failed) {
+    if (!rs.relay.failure_sqlstate().empty()) {
+      // Ended for a reason of policy (a forbidden role change): what came
+      // before it was checked and goes to the client, then the error.
+      queue_pieces(client_, chunk, buffer_id);
+      release_buffer(buffer_id);
+      fail(rs.relay.failure_sqlstate(), rs.relay.failure());
+      return;
+    }
     rs.pieces.clear();
     release_buffer(buffer_id);
     fail("XX000", "pgwarden: the session was ended because pgwarden could not check a result (" +
                       rs.relay.failure() + ")");
     return;
   }
-  queue_pieces(client_, buffer_id);
+  queue_pieces(client_, chunk, buffer_id);
   release_buffer(buffer_id);
   send_next(client_, OpKind::kClientSend);
   read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
+  if (client_held && !rs.relay.holding_client()) resume_client();
 }
 
 // Receiving the next chunk while the previous one is still being sent saves
@@ -188,7 +226,8 @@ void Session::read_ahead(Endpoint& from, const Endpoint& to, OpKind kind) {
 bool Session::idle_between_transactions() const {
   const relay::ProtocolTracker& t = relay_->relay.tracker();
   return t.idle() && t.transaction_status() == 'I' && relay_->upstream_slicer.at_boundary() &&
-         relay_->client_slicer.at_boundary() && upstream_.out.empty() && !upstream_.send_in_flight;
+         relay_->client_slicer.at_boundary() && relay_->held_client.empty() && upstream_.out.empty() &&
+         !upstream_.send_in_flight;
 }
 
 // Called when the client has been sent everything queued for it.

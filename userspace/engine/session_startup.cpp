@@ -13,6 +13,7 @@
 #include "engine/worker.h"
 #include "kernel/cgroup_v2.h"
 #include "pgwire/startup.h"
+#include "policy/startup_settings.h"
 
 namespace pgw::engine {
 
@@ -255,6 +256,13 @@ void Session::identified() {
       fail("28000", "pgwarden: identity \"" + identity_name_ + "\" has no policy for upstream \"" + upstream_name_ +
                         "\"");
       return;
+    }    // Startup settings are SETs made before the first statement: the
+    // policy judges them as it would judge the statement.
+    for (const auto& [name, value] : startup_->settings) {
+      if (auto refusal = policy::refuse_startup_setting(*policy_, name, value)) {
+        fail("42501", *refusal);
+        return;
+      }
     }
   }
   spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", id_, identity_name_,

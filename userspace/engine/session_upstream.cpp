@@ -13,6 +13,7 @@
 #include "engine/session.h"
 #include "engine/worker.h"
 #include "pgwire/backend_messages.h"
+#include "pgwire/byte_io.h"
 #include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
 #include "pgwire/startup.h"
@@ -169,8 +170,17 @@ void Session::on_login_bytes() {
                        l.to_client);
         break;
       }
+      case pgwire::BackendMsg::ParameterStatus: {
+        // What the session starts with: the server's word, after the
+        // client's startup settings and the role's and database's
+        // defaults (ALTER ROLE ... SET standard_conforming_strings = off).
+        pgwire::ByteReader r(msg.body);
+        std::string_view name, value;
+        if (r.read_cstring(name) && r.read_cstring(value)) l.reported.emplace_back(name, value);
+        l.to_client.append(raw);
+        break;
+      }
       case pgwire::BackendMsg::NegotiateProtocolVersion:  // the client negotiates with the real server
-      case pgwire::BackendMsg::ParameterStatus:
       case pgwire::BackendMsg::NoticeResponse:
         l.to_client.append(raw);
         break;
@@ -212,6 +222,7 @@ void Session::enter_relay() {
   relay_.emplace(client_max, id_);
   std::string to_client = std::move(login_->to_client);
   std::string upstream_in = std::move(login_->upstream_in);
+  policy::StartupSettings reported = std::move(login_->reported);
   login_.reset();
   // The server waits for the client after ReadyForQuery, so little can
   // follow it (an asynchronous notice); whatever did is forwarded, in order,
@@ -230,16 +241,24 @@ void Session::enter_relay() {
   to_client.append(upstream_in);
   queue_owned(client_, std::move(to_client));
   send_next(client_, OpKind::kClientSend);
-  if (policy_ != nullptr && !start_filters()) return;  // the client is read once the catalog is there
+  if (policy_ != nullptr && !start_filters(reported)) return;  // the client is read once the catalog is there
   arm_receive(client_, OpKind::kClientRecv);
   if (draining_) end_if_draining_and_idle();
+}
+
+// The settings the session starts with, in the order they took effect: the
+// client's, then what the server reported at login (the last word).
+policy::StartupSettings Session::session_start_settings(const policy::StartupSettings& reported) const {
+  policy::StartupSettings all = startup_->settings;
+  all.insert(all.end(), reported.begin(), reported.end());
+  return all;
 }
 
 // Every statement of a session whose identity has a policy goes through the
 // policy filter, and its results through the mask filter: a reload may add
 // mask rules, and they must apply from the next statement. Returns false
 // while the session waits for its catalog.
-bool Session::start_filters() {
+bool Session::start_filters(const policy::StartupSettings& reported) {
   engine::CatalogStore* catalogs = worker_.state().catalogs();
   const std::string database = upstream_config_->database.value_or(startup_->database);
   bool ready = false;
@@ -253,7 +272,7 @@ bool Session::start_filters() {
   relay::Relay& r = relay_->relay;
   auto policy = std::make_unique<relay::PolicyFilter>(worker_.state(), worker_.decision_cache(), r.tracker(),
                                                       identity_name_, upstream_name_, std::move(entry), *catalogs,
-                                                      upstream_config_->user);
+                                                      upstream_config_->user, session_start_settings(reported));
   auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_);
   r.add_filter(std::move(policy));
   r.add_filter(std::move(mask));

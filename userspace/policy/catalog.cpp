@@ -49,7 +49,12 @@ std::shared_ptr<const Catalog> Catalog::build(CatalogData data) {
     c->by_oid_.emplace(r.oid, i);
   }
   c->function_by_oid_.reserve(d.functions.size());
-  for (std::size_t i = 0; i < d.functions.size(); ++i) c->function_by_oid_.emplace(d.functions[i].oid, i);
+  for (std::size_t i = 0; i < d.functions.size(); ++i) {
+    const CatalogFunction& f = d.functions[i];
+    c->function_by_oid_.emplace(f.oid, i);
+    const bool system = f.schema == "pg_catalog" || f.schema == "information_schema";
+    (system ? c->system_function_names_ : c->user_function_names_).insert(f.name);
+  }
 
   std::sort(d.columns.begin(), d.columns.end(), [](const CatalogColumn& a, const CatalogColumn& b) {
     return a.relation != b.relation ? a.relation < b.relation : a.attnum < b.attnum;
@@ -85,6 +90,11 @@ const CatalogRelation* Catalog::relation(Oid oid) const {
 const CatalogFunction* Catalog::function(Oid oid) const {
   auto it = function_by_oid_.find(oid);
   return it == function_by_oid_.end() ? nullptr : &data_.functions[it->second];
+}
+
+bool Catalog::only_system_function_named(std::string_view name) const {
+  const std::string key(name);
+  return system_function_names_.count(key) != 0 && user_function_names_.count(key) == 0;
 }
 
 std::span<const CatalogColumn> Catalog::columns(Oid relation) const {

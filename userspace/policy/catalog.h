@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace pgw::policy {
@@ -120,6 +121,9 @@ class Catalog {
   const CatalogRelation* find(std::string_view schema, std::string_view name) const;
   const CatalogRelation* relation(Oid oid) const;
   const CatalogFunction* function(Oid oid) const;
+  // True when every function of this name is in pg_catalog or
+  // information_schema: an unqualified call of it runs a built-in.
+  bool only_system_function_named(std::string_view name) const;
   std::span<const CatalogColumn> columns(Oid relation) const;  // by attnum
 
   // The relations a view (or a table with rules) reads or writes, through
@@ -141,6 +145,8 @@ class Catalog {
   std::unordered_map<std::string, std::size_t> by_name_;  // "schema\0name" -> index
   std::unordered_map<Oid, std::size_t> by_oid_;
   std::unordered_map<Oid, std::size_t> function_by_oid_;
+  std::unordered_set<std::string> system_function_names_;  // functions in pg_catalog / information_schema
+  std::unordered_set<std::string> user_function_names_;    // functions in every other schema
   std::unordered_map<Oid, std::pair<std::size_t, std::size_t>> columns_by_relation_;  // [begin, end)
   std::unordered_map<Oid, std::vector<Oid>> view_bases_;
   std::vector<std::string> sorted_schemas_;

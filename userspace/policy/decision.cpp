@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "policy/decision_rules.h"
+#include "policy/settings_confirmation.h"
 
 namespace pgw::policy {
 namespace {
@@ -173,6 +174,14 @@ std::string why_unknown(const sql::StatementFacts& f) {
   return "pgwarden could not tell what this statement does";
 }
 
+// What may change settings unseen, for the message.
+std::string unseen_settings_object(const sql::StatementFacts& f) {
+  if (f.has_flag(sql::kUnknownSetting)) return "set_config with a computed name";
+  for (const auto& fn : f.functions)
+    if (fn.schema != "pg_catalog" && fn.schema != "information_schema") return "function " + fn.qualified();
+  return "statement";
+}
+
 std::string unknown_object(const sql::StatementFacts& f) {
   if (f.has_flag(sql::kDynamicSql)) return "dynamic SQL";
   if (f.has_flag(sql::kDoBodyUnknown)) return "DO block";
@@ -310,7 +319,6 @@ class StatementJudge {
       case sql::FunctionRisk::large_object: return "read or write large objects";
       case sql::FunctionRisk::sql_in_string: return "run SQL held in a string";
       case sql::FunctionRisk::remote_sql: return "reach other servers";
-      case sql::FunctionRisk::set_config: return "change settings";
       case sql::FunctionRisk::backend_signal: return "signal other sessions";
       case sql::FunctionRisk::server_control: return "control the server";
       case sql::FunctionRisk::replication: return "use replication slots";
@@ -519,6 +527,31 @@ Decision parse_failure(const Policy& policy, const sql::Analysis& analysis) {
   return d;
 }
 
+// A statement that may change settings unseen is allowed when the engine
+// can ask the server right after it, before anything else of the session
+// runs: not when more statements of the same string follow it, and not
+// while a COPY FROM STDIN it starts is reading the client's data.
+void confirm_settings_after(Decision& d, const Policy& policy, const Catalog* catalog) {
+  if (!policy_needs_settings_confirmation(policy)) return;
+  for (std::size_t i = 0; i < d.statements.size(); ++i) {
+    StatementDecision& st = d.statements[i];
+    if (st.action != Action::allow || !may_change_settings_unseen(st.facts, catalog)) continue;
+    const bool last = i + 1 == d.statements.size();
+    if (last && !st.facts.has(SC::copy_from)) {
+      d.confirm_settings = true;
+      continue;
+    }
+    st.action = Action::deny;
+    st.rule = "settings unseen";
+    st.verb = "execute";
+    st.object = unseen_settings_object(st.facts);
+    st.reason = last ? "it may change the session's role or search_path in a way its text does not show, and "
+                       "pgwarden cannot ask the server which while COPY FROM STDIN reads the client's data"
+                     : "it may change the session's role or search_path in a way its text does not show, so it "
+                       "must be the last statement of its query string (pgwarden asks the server right after it)";
+  }
+}
+
 Decision decide_statements(const Policy& policy, const std::vector<sql::StatementFacts>& statements,
                            const SessionSqlState& state, const Catalog* catalog) {
   Decision d;
@@ -538,6 +571,7 @@ Decision decide_statements(const Policy& policy, const std::vector<sql::Statemen
     }
   }
   d.cacheable = !depends_on_prepared;
+  confirm_settings_after(d, policy, catalog);
   finish(d, policy);
   return d;
 }

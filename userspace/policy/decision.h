@@ -97,6 +97,10 @@ struct Decision {
   // DEALLOCATE, DECLARE, CLOSE, and EXECUTE, which runs one of those):
   // call SessionSqlState::apply() after forwarding.
   bool changes_session = false;
+  // True when the last statement may change settings its text does not
+  // show, under a policy for which that matters (settings_confirmation.h):
+  // the engine asks the server what they are before anything else runs.
+  bool confirm_settings = false;
   // True when it changes what the catalog holds (DDL, GRANT): once it has
   // run, the engine should load a fresh snapshot for the upstream.
   bool changes_catalog = false;

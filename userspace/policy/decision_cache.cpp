@@ -19,6 +19,7 @@ CachedDecision CachedDecision::from(const Decision& d) {
   c.action = d.action;
   c.changes_session = d.changes_session;
   c.changes_catalog = d.changes_catalog;
+  c.confirm_settings = d.confirm_settings;
   c.forwarded_unparsed = d.forwarded_unparsed;
   c.syntax_error = d.syntax_error;
   c.sqlstate = d.sqlstate;

@@ -37,6 +37,7 @@ struct CachedDecision {
   Action action = Action::allow;
   bool changes_session = false;
   bool changes_catalog = false;
+  bool confirm_settings = false;
   bool forwarded_unparsed = false;
   bool syntax_error = false;
   std::string sqlstate, message, detail;

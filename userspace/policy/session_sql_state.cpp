@@ -40,6 +40,15 @@ std::string join_candidates(const std::vector<T>& values, F&& show) {
   return out + "}";
 }
 
+// Who the session runs as before its first statement: the login user, or
+// what the startup settings made it.
+RoleState start_role(const SessionSqlState::Start& start) {
+  const std::string& session_user =
+      start.session_authorization.empty() ? start.login_user : start.session_authorization;
+  const bool no_role = start.role.empty() || iequals(start.role, "none");
+  return RoleState{session_user, no_role ? session_user : start.role, false};
+}
+
 }  // namespace
 
 std::string normalize_encoding_name(std::string_view name) {
@@ -78,7 +87,7 @@ SessionSqlState::SessionSqlState(Start start, const SessionProtocol& protocol)
       protocol_(&protocol),
       reset_search_path_(parse_search_path(start_.search_path).value_or(SearchPath::unknown_path())),
       search_path_(reset_search_path_),
-      role_(RoleState{start_.login_user, start_.login_user, false}),
+      role_(start_role(start_)),
       strings_(start_.standard_conforming_strings ? StringsMode::standard : StringsMode::escape),
       encoding_(normalize_encoding_name(start_.client_encoding)) {}
 
@@ -244,13 +253,19 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
     const bool base_known = current.size() == 1 && !current[0].unknown;
     RoleState next = unknown_role;
     if (s.name == "role") {
-      if (!base_known) next = unknown_role;
+      // RESET ROLE goes back to a role set at startup, which a later
+      // SET SESSION AUTHORIZATION may or may not have cleared: unknown.
+      const bool startup_role = !start_.role.empty() && !iequals(start_.role, "none");
+      if (!base_known || (reset && startup_role)) next = unknown_role;
       else if (reset || (s.value_known && single && iequals(s.values[0], "none")))
         next = RoleState{current[0].session_user, current[0].session_user, false};
       else if (s.value_known && single) next = RoleState{current[0].session_user, s.values[0], false};
       else if (s.value_known) return;
     } else {
-      if (reset) next = RoleState{start_.login_user, start_.login_user, false};
+      if (reset) {
+        const RoleState initial = start_role(start_);
+        next = RoleState{initial.session_user, initial.session_user, false};
+      }
       else if (s.value_known && single) next = RoleState{s.values[0], s.values[0], false};
       else if (s.value_known) return;
     }
@@ -276,6 +291,15 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
     put(encoding_, std::move(enc), local, certain, unknown_encoding);
     return;
   }
+}
+
+void SessionSqlState::confirm(const ServerSettings& server, std::uint64_t cycle, bool certain) {
+  const bool no_role = server.role.empty() || iequals(server.role, "none");
+  RoleState role{server.session_authorization, no_role ? server.session_authorization : server.role, false};
+  role_.confirm(std::move(role), RoleState{"", "", true}, cycle, certain);
+  search_path_.confirm(parse_search_path(server.search_path).value_or(SearchPath::unknown_path()),
+                       SearchPath::unknown_path(), cycle, certain);
+  changed();
 }
 
 void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain) {

@@ -44,6 +44,15 @@ struct RoleState {
   friend bool operator==(const RoleState&, const RoleState&) = default;
 };
 
+// The settings as the server reports them when the engine asks, after a
+// statement that may have changed them where its text does not show
+// (settings_confirmation.h).
+struct ServerSettings {
+  std::string role;  // current_setting('role'): "none" unless SET ROLE is in effect
+  std::string session_authorization;
+  std::string search_path;
+};
+
 // standard_conforming_strings as tracked: a value pgwarden cannot know is
 // "either", and decisions then parse both ways.
 enum class StringsMode : std::uint8_t { standard, escape, unknown };
@@ -57,6 +66,9 @@ class SessionSqlState {
     std::string search_path = "\"$user\", public";
     bool standard_conforming_strings = true;
     std::string client_encoding = "UTF8";
+    // Startup settings (startup_settings.h): empty when the client set none.
+    std::string session_authorization;  // the session user, instead of login_user
+    std::string role;                   // the current role ("none": the session user)
   };
 
   // `protocol` must outlive the state (the session's tracker, or a
@@ -111,6 +123,9 @@ class SessionSqlState {
   void apply_certain(const sql::StatementFacts& facts);
 
   void on_parameter_status(std::string_view name, std::string_view value);
+  // The server's answer about a statement applied in cycle `cycle` (the
+  // protocol's cycles_sent() before it); certain: its transaction has ended.
+  void confirm(const ServerSettings& server, std::uint64_t cycle, bool certain);
   void on_ready_for_query(char status);
 
  private:

@@ -53,12 +53,21 @@ class TrackedSetting {
 
   // A forwarded statement set the value; `cycle` is the engine's count of
   // ReadyForQuery-terminated cycles sent before this statement's cycle.
-  // An earlier entry of the same cycle with the same value says nothing the
-  // new one does not (within a cycle only the set of values and the last
-  // one count): drop it, so repeating a SET does not grow the candidates.
-  void apply(T value, bool local, std::uint64_t cycle) {
-    std::erase_if(pending_, [&](const Pending& p) { return p.cycle == cycle && p.local == local && p.value == value; });
-    pending_.push_back({std::move(value), local, cycle});
+  void apply(T value, bool local, std::uint64_t cycle) { add_pending(std::move(value), local ? kLocal : kSession, cycle); }
+
+  // The server said what the value is after a statement of cycle `cycle`
+  // that may have changed it unseen (the engine asked; nothing ran since).
+  // The placeholder `unknown` that statement applied is replaced. certain:
+  // the statement's transaction has ended, so the value holds; else it may
+  // have been set for the session or only for the transaction (SET LOCAL
+  // inside a function), and after a commit either value may be in effect.
+  void confirm(T value, const T& unknown, std::uint64_t cycle, bool certain) {
+    std::erase_if(pending_, [&](const Pending& p) { return p.cycle == cycle && p.value == unknown; });
+    if (certain) {
+      set_certain(std::move(value));
+      return;
+    }
+    add_pending(std::move(value), kEither, cycle);
   }
 
   // The server answered cycle `cycle` with ReadyForQuery(status); `clean`:
@@ -68,14 +77,16 @@ class TrackedSetting {
     std::size_t n = 0;
     while (n < pending_.size() && pending_[n].cycle <= cycle) ++n;
     if (n == 0) return;
-    const Pending* last_session = nullptr;
-    for (std::size_t i = 0; i < n; ++i)
-      if (!pending_[i].local) last_session = &pending_[i];
     if (clean) {
-      if (last_session) settled_.assign(1, last_session->value);
+      // The last session-level value holds, or any value that may have
+      // been one after it.
+      for (std::size_t i = 0; i < n; ++i) {
+        if (pending_[i].scope == kSession) settled_.assign(1, pending_[i].value);
+        else if (pending_[i].scope == kEither) add_settled(pending_[i].value);
+      }
     } else {
       for (std::size_t i = 0; i < n; ++i)
-        if (!pending_[i].local) add_settled(pending_[i].value);
+        if (pending_[i].scope != kLocal) add_settled(pending_[i].value);
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
   }
@@ -97,11 +108,20 @@ class TrackedSetting {
   std::size_t size() const { return settled_.size() + pending_.size(); }
 
  private:
+  enum Scope : std::uint8_t { kSession, kLocal, kEither };
   struct Pending {
     T value;
-    bool local;
+    Scope scope;
     std::uint64_t cycle;
   };
+  // An earlier entry of the same cycle with the same value and scope says
+  // nothing the new one does not (within a cycle only the set of values and
+  // the last one count): drop it, so repeating a SET does not grow the
+  // candidates.
+  void add_pending(T value, Scope scope, std::uint64_t cycle) {
+    std::erase_if(pending_, [&](const Pending& p) { return p.cycle == cycle && p.scope == scope && p.value == value; });
+    pending_.push_back({std::move(value), scope, cycle});
+  }
   void add_settled(const T& v) {
     if (std::find(settled_.begin(), settled_.end(), v) == settled_.end()) settled_.push_back(v);
   }

@@ -51,8 +51,6 @@ constexpr std::array kDenylist = {
     DenylistEntry{"ts_rewrite", false, R::sql_in_string},  // ts_rewrite(q, 'SELECT ...')
     // Other servers.
     DenylistEntry{"dblink", true, R::remote_sql},  // dblink, dblink_exec, dblink_connect, ...
-    // Settings, the role included.
-    DenylistEntry{"set_config", false, R::set_config},
     // Other sessions.
     DenylistEntry{"pg_terminate_backend", false, R::backend_signal},
     DenylistEntry{"pg_cancel_backend", false, R::backend_signal},

@@ -81,7 +81,6 @@ std::string_view to_string(FunctionRisk r) {
     case FunctionRisk::large_object: return "large_object";
     case FunctionRisk::sql_in_string: return "sql_in_string";
     case FunctionRisk::remote_sql: return "remote_sql";
-    case FunctionRisk::set_config: return "set_config";
     case FunctionRisk::backend_signal: return "backend_signal";
     case FunctionRisk::server_control: return "server_control";
     case FunctionRisk::replication: return "replication";

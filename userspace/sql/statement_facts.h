@@ -111,7 +111,6 @@ enum class FunctionRisk : std::uint8_t {
   large_object,    // lo_* : server files (lo_import/lo_export) and large objects
   sql_in_string,   // runs SQL (or reads a table) named in a string: query_to_xml, ts_stat
   remote_sql,      // dblink and friends
-  set_config,      // changes settings, the role included
   backend_signal,  // pg_terminate_backend, pg_cancel_backend
   server_control,  // pg_reload_conf, pg_rotate_logfile, pg_promote, WAL and backup control
   replication,     // replication slots and logical decoding

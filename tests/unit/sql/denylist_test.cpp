@@ -63,7 +63,6 @@ TEST(Denylist, TheIssueListIsCovered) {
       {"dblink_exec", FunctionRisk::remote_sql},
       {"dblink_connect_u", FunctionRisk::remote_sql},
       {"dblink_send_query", FunctionRisk::remote_sql},
-      {"set_config", FunctionRisk::set_config},
       {"pg_terminate_backend", FunctionRisk::backend_signal},
       {"pg_cancel_backend", FunctionRisk::backend_signal},
       {"pg_reload_conf", FunctionRisk::server_control},

@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/engine_state.h"
+#include "engine/relay/settings_probe.h"
 #include "pgwire/byte_io.h"
+#include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
+#include "policy/settings_confirmation.h"
 
 namespace pgw::relay {
 
@@ -36,7 +39,8 @@ std::shared_ptr<const std::vector<sql::StatementFacts>> effects_of(const policy:
 
 PolicyFilter::PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
                            std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
-                           engine::CatalogStore& catalogs, std::string login_user)
+                           engine::CatalogStore& catalogs, std::string login_user,
+                           const policy::StartupSettings& startup_settings)
     : state_(state),
       cache_(cache),
       tracker_(tracker),
@@ -44,6 +48,7 @@ PolicyFilter::PolicyFilter(engine::EngineState& state, policy::DecisionCache& ca
       upstream_(std::move(upstream)),
       catalog_(std::move(catalog)),
       catalogs_(catalogs),
+      login_user_(login_user),
       sql_state_(
           [&] {
             policy::SessionSqlState::Start start;
@@ -51,6 +56,7 @@ PolicyFilter::PolicyFilter(engine::EngineState& state, policy::DecisionCache& ca
             if (auto c = catalog_->current(); c && !c->default_search_path().empty()) {
               start.search_path = c->default_search_path();
             }
+            policy::apply_startup_settings(start, startup_settings);
             return start;
           }(),
           tracker) {
@@ -136,7 +142,9 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
       text.effects = cached->effects;
       text.effects_unknown = cached->forwarded_unparsed;
       if (text.effects) r.decided = now();
-      return Verdict::forward();
+      Verdict v;
+      v.confirm_settings = cached->confirm_settings;
+      return v;
     }
   }
   last_decision_ = policy::decide_sql(*policy, text.parsed(policy::parse_options_for(sql_state_)), sql_state_,
@@ -153,7 +161,9 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   text.effects = effects_of(last_decision_);
   text.effects_unknown = last_decision_.forwarded_unparsed;
   if (last_decision_.changes_catalog) ran_ddl_ = true;
-  return Verdict::forward();
+  Verdict v;
+  v.confirm_settings = last_decision_.confirm_settings;
+  return v;
 }
 
 Verdict PolicyFilter::redecide(const sql::StatementFacts& facts) {
@@ -181,6 +191,7 @@ Verdict PolicyFilter::on_parse(Request& r) {
   // another policy decides them again.
   const policy::Decision* d = nullptr;
   Verdict v = decide_text(r, true, &d);
+  v.confirm_settings = false;  // nothing runs yet: asked at Execute
   if (!v.denied() && d != nullptr && r.defines) {
     if (d->statements.size() == 1) {
       r.defines->policy.facts = std::make_shared<const sql::StatementFacts>(d->statements[0].facts);
@@ -217,7 +228,9 @@ Verdict PolicyFilter::on_bind(Request& r) {
 }
 
 Verdict PolicyFilter::on_execute(Request& r) {
+  bool confirm = false;
   for (const auto& p : tracker_.portal_candidates(r.name)) {
+    confirm = confirm || must_confirm_settings(*p);
     if (decided_now(p->policy.decided)) continue;
     // A portal bound or a cursor declared under another policy: what it
     // runs is decided again before it runs.
@@ -227,22 +240,93 @@ Verdict PolicyFilter::on_execute(Request& r) {
     }
     p->policy.decided = now();
   }
-  return Verdict::forward();
+  Verdict v;
+  v.confirm_settings = confirm;
+  return v;
+}
+
+bool PolicyFilter::must_confirm_settings(const Portal& p) {
+  std::vector<std::shared_ptr<const sql::StatementFacts>> runs;
+  if (p.origin == Portal::Origin::declare) {
+    for (const auto& facts : tracker_.cursor(p.name)) runs.push_back(facts);
+  } else if (p.statement) {
+    runs.push_back(p.statement->policy.facts);
+  } else {
+    for (const auto& s : tracker_.statement_candidates(p.statement_name)) runs.push_back(s->policy.facts);
+  }
+  // Cheap for the common case: no function call, no computed set_config.
+  bool maybe = false;
+  for (const auto& f : runs) maybe = maybe || !f || !f->functions.empty() || f->has_flag(sql::kUnknownSetting);
+  if (!maybe) return false;
+  const policy::Policy* policy = current_policy();
+  if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
+  auto catalog = catalog_->current();
+  for (const auto& f : runs) {
+    if (!f || policy::may_change_settings_unseen(*f, catalog.get())) return true;
+  }
+  return false;
 }
 
 Verdict PolicyFilter::on_function_call(const pgwire::FunctionCall& call) {
   const policy::Policy* policy = current_policy();
   if (policy == nullptr) return no_policy();
   auto catalog = catalog_->current();
-  return verdict_for(policy::decide_function_call(*policy, call.function, catalog.get()));
+  Verdict v = verdict_for(policy::decide_function_call(*policy, call.function, catalog.get()));
+  if (!v.denied() && policy::policy_needs_settings_confirmation(*policy)) {
+    const policy::CatalogFunction* fn = catalog ? catalog->function(call.function) : nullptr;
+    v.confirm_settings = fn == nullptr || (fn->schema != "pg_catalog" && fn->schema != "information_schema");
+  }
+  return v;
 }
 
-bool PolicyFilter::wants(char type, const Answer&) const {
+bool PolicyFilter::wants(char type, const Answer& a) const {
+  if (a.request && a.request->settings_probe &&
+      (type == pgwire::type_byte(BackendMsg::DataRow) || type == pgwire::type_byte(BackendMsg::ErrorResponse))) {
+    return true;
+  }
   return type == pgwire::type_byte(BackendMsg::ParameterStatus) || type == pgwire::type_byte(BackendMsg::ReadyForQuery);
 }
 
-RelayFilter::Outcome PolicyFilter::on_answer(char type, std::string_view whole, const Answer&, std::string&) {
+RelayFilter::Outcome PolicyFilter::on_settings_answer(char type, std::string_view body, const Request& probe) {
+  const policy::Policy* policy = current_policy();
+  if (type == pgwire::type_byte(BackendMsg::ErrorResponse)) {
+    auto err = pgwire::ErrorResponse::decode(body);
+    // In a failed transaction block: the statement's transaction was
+    // aborted, and its setting changes with it.
+    if (err && err->sqlstate() == "25P02") return Outcome::forward;
+    failure_ = "pgwarden: the session was ended: pgwarden could not confirm the session's settings after a statement "
+               "that may have changed them (" +
+               (err ? std::string(err->sqlstate()) + ": " + std::string(err->message()) : std::string("no error text")) +
+               ")";
+    failure_sqlstate_ = "42501";
+    return Outcome::fail;
+  }
+  auto settings = read_settings_row(body);
+  if (!settings) {
+    failure_ = "the answer to pgwarden's settings probe: " + settings.error();
+    return Outcome::fail;
+  }
+  if (policy != nullptr) {
+    if (auto change = policy::forbidden_change(*policy, *settings, login_user_)) {
+      failure_ = "pgwarden: the session was ended: a statement changed the session's settings where its text does "
+                 "not show (" + *change + "), and the policy for " + identity_ + " does not allow role";
+      failure_sqlstate_ = "42501";
+      return Outcome::fail;
+    }
+  }
+  // After a simple Query outside a transaction block its transaction has
+  // ended: what the server says holds.
+  const bool certain = probe.kind == Kind::query && tracker_.transaction_status() == 'I';
+  sql_state_.confirm(*settings, probe.settings_cycle, certain);
+  return Outcome::forward;
+}
+
+RelayFilter::Outcome PolicyFilter::on_answer(char type, std::string_view whole, const Answer& a, std::string&) {
   const std::string_view body = whole.substr(pgwire::kHeaderSize);
+  if (a.request && a.request->settings_probe &&
+      (type == pgwire::type_byte(BackendMsg::DataRow) || type == pgwire::type_byte(BackendMsg::ErrorResponse))) {
+    return on_settings_answer(type, body, *a.request);
+  }
   if (type == pgwire::type_byte(BackendMsg::ParameterStatus)) {
     pgwire::ByteReader r(body);
     std::string_view name, value;

@@ -22,6 +22,7 @@
 #include "policy/decision.h"
 #include "policy/decision_cache.h"
 #include "policy/session_sql_state.h"
+#include "policy/startup_settings.h"
 
 namespace pgw::engine {
 class EngineState;
@@ -33,12 +34,14 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
  public:
   PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
                std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
-               engine::CatalogStore& catalogs, std::string login_user);
+               engine::CatalogStore& catalogs, std::string login_user,
+               const policy::StartupSettings& startup_settings);
 
   Verdict on_request(Request& request, const ClientMessage& message) override;
   bool wants(char type, const Answer& answer) const override;
   Outcome on_answer(char type, std::string_view whole, const Answer& answer, std::string& out) override;
   const std::string& failure() const override { return failure_; }
+  std::string_view failure_sqlstate() const override { return failure_sqlstate_; }
 
   // MaskFilter::PolicySide
   const policy::Config& config() override { return *current_config(); }
@@ -69,6 +72,11 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   template <typename D>  // policy::Decision or policy::CachedDecision
   Verdict verdict_for(const D& d) const;
   Verdict no_policy() const;
+  // Whether what the portal runs may change settings unseen, under a policy
+  // for which that matters (policy/settings_confirmation.h).
+  bool must_confirm_settings(const Portal& portal);
+  // The server's answer to pgwarden's settings probe.
+  Outcome on_settings_answer(char type, std::string_view body, const Request& probe);
 
   engine::EngineState& state_;
   policy::DecisionCache& cache_;
@@ -84,6 +92,8 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   policy::SessionSqlState sql_state_;
   policy::Decision last_decision_;
   std::string failure_;
+  std::string failure_sqlstate_;
+  const std::string login_user_;
   // The cache context is rebuilt only when something in it changed (most
   // statements of a session share one).
   const policy::DecisionCache::Context& cache_context(uint64_t catalog_version);

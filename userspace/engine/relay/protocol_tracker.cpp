@@ -608,6 +608,7 @@ void ProtocolTracker::end_transaction(bool committed) {
 }
 
 void ProtocolTracker::pop_front() {
+  queue_.front()->answered = true;
   drop_pending(*queue_.front());
   queue_.pop_front();
 }

@@ -82,7 +82,13 @@ struct Request {
   std::string statement_name;  // bind: the statement it binds
   std::shared_ptr<SqlText> text;                  // query, parse
   std::shared_ptr<PreparedStatement> defines;     // parse: what the name holds once confirmed
-  bool injected = false;       // pgwarden's own (a Describe): its answers are not the client's
+  bool injected = false;       // pgwarden's own (a Describe, a settings probe): its answers are not the client's
+  // pgwarden's question about the settings after a statement that may have
+  // changed them unseen (settings_probe.h), and that statement's cycle
+  // (cycles_sent() before it).
+  bool settings_probe = false;
+  uint64_t settings_cycle = 0;
+  bool answered = false;  // answered in full, or skipped after an error: out of the queue
   std::optional<Denial> denial;
   // query: sent as Parse of the unnamed statement and Sync, so that the
   // server parses the text without running it (denial_markers.h).

@@ -121,6 +121,7 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
     for (auto& f : filters_) {
       Verdict v = f->on_request(*r, *decoded.message);
       if (v.describe_first) verdict.describe_first = true;
+      if (v.confirm_settings) verdict.confirm_settings = true;
       if (v.denied()) {
         verdict = std::move(v);
         break;
@@ -142,6 +143,10 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
     tracker_.commit(std::move(r));
     return Outcome::replace;
   }
+  if (!verdict.describe_first && !verdict.confirm_settings) {
+    tracker_.commit(std::move(r));
+    return Outcome::forward;
+  }
   if (verdict.describe_first) {
     // Before the first row the masker must know the row shape: ask for it,
     // and keep the answer from the client, who did not ask.
@@ -151,12 +156,34 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
     for (auto& f : filters_) f->on_request(*describe, ClientMessage(pgwire::Describe{pgwire::kTargetPortal, r->name}));
     pgwire::encode(pgwire::Describe{pgwire::kTargetPortal, describe->name}, out);
     tracker_.commit(std::move(describe));
-    out.append(whole);
-    tracker_.commit(std::move(r));
-    return Outcome::replace;
   }
+  out.append(whole);
+  const uint64_t cycle = tracker_.cycles_sent();
+  const bool extended = r->kind == Kind::execute;
   tracker_.commit(std::move(r));
-  return Outcome::forward;
+  if (verdict.confirm_settings) ask_settings(cycle, extended, out);
+  return Outcome::replace;
+}
+
+// The question goes to the server right behind the statement; the engine
+// holds the client's next messages until it is answered.
+void Relay::ask_settings(uint64_t cycle, bool extended, std::string& out) {
+  for (ProbeMessage& m : settings_probe_messages(extended)) {
+    out.append(m.bytes);
+    if (!m.kind) continue;
+    auto q = tracker_.begin(*m.kind);
+    q->name = std::move(m.name);
+    if (*m.kind == Kind::bind) q->statement_name = q->name;
+    q->injected = true;
+    q->settings_probe = true;
+    q->settings_cycle = cycle;
+    probe_last_ = q;
+    tracker_.commit(std::move(q));
+  }
+}
+
+void Relay::release_if_answered() {
+  if (probe_last_ && probe_last_->answered) probe_last_.reset();
 }
 
 std::string Relay::marker_for(Request& r, std::string_view original_name, Verdict v) {
@@ -209,6 +236,7 @@ bool Relay::wants_server(char type) {
       pending_answer_.request && pending_answer_.request->injected) {
     wanted = true;  // the answer to pgwarden's own Describe is not forwarded
   }
+  if (pending_answer_.request && pending_answer_.request->settings_probe) wanted = true;  // never forwarded
   for (const auto& f : filters_) wanted = f->wants(type, pending_answer_) || wanted;
   pending_wanted_ = true;
   return wanted;
@@ -217,6 +245,7 @@ bool Relay::wants_server(char type) {
 Relay::Outcome Relay::on_server_header(char type) {
   if (!failure_.empty()) return Outcome::fail;
   tracker_.advance(type, {});
+  release_if_answered();
   return Outcome::forward;
 }
 
@@ -233,6 +262,7 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
     if (msg == BackendMsg::ParseComplete || (msg == BackendMsg::ErrorResponse && !server_refused_text(body))) {
       out.append(denial_reply(server_read_it(*answer.request->denial)));
       tracker_.advance(type, body);
+      release_if_answered();
       return Outcome::replace;
     }
   } else if (msg == BackendMsg::ErrorResponse && answer.request && answer.request->denial) {
@@ -240,10 +270,14 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
       // pgwarden's own denial: nothing of the server's text is in it.
       out.append(*replaced);
       tracker_.advance(type, body);
+      release_if_answered();
       return Outcome::replace;
     }
   }
-  if (answer.request && answer.request->injected && msg != BackendMsg::ErrorResponse) outcome = Outcome::drop;
+  if (answer.request && answer.request->injected &&
+      (msg != BackendMsg::ErrorResponse || answer.request->settings_probe)) {
+    outcome = Outcome::drop;
+  }
   // Every interested filter sees the server's message as it came (the policy
   // side must read a ParameterStatus the masker rewrites); the first one
   // that rewrites or drops it decides what the client gets. The filters
@@ -254,7 +288,10 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
     if (!f.wants(type, answer)) continue;
     scratch_.clear();
     const RelayFilter::Outcome o = f.on_answer(type, whole, answer, scratch_);
-    if (o == RelayFilter::Outcome::fail) return fail(f.failure());
+    if (o == RelayFilter::Outcome::fail) {
+      failure_sqlstate_ = std::string(f.failure_sqlstate());
+      return fail(f.failure());
+    }
     if (outcome != Outcome::forward) continue;
     if (o == RelayFilter::Outcome::drop) {
       outcome = Outcome::drop;
@@ -264,6 +301,7 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
     }
   }
   tracker_.advance(type, body);
+  release_if_answered();
   return outcome;
 }
 

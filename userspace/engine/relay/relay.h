@@ -18,6 +18,7 @@
 
 #include "engine/relay/protocol_tracker.h"
 #include "engine/relay/relay_filter.h"
+#include "engine/relay/settings_probe.h"
 
 namespace pgw::relay {
 
@@ -51,9 +52,18 @@ class Relay {
   Outcome on_server_message(char type, std::string_view whole, std::string& out);
 
   const std::string& failure() const { return failure_; }
+  // The SQLSTATE of a failure of policy (a forbidden role change); empty for
+  // a result pgwarden could not check.
+  const std::string& failure_sqlstate() const { return failure_sqlstate_; }
+
+  // A settings probe is outstanding (settings_probe.h): the engine must not
+  // pass the client's next messages on until it is answered (or skipped).
+  bool holding_client() const { return probe_last_ != nullptr; }
 
  private:
   Outcome fail(std::string why);
+  void ask_settings(uint64_t cycle, bool extended, std::string& out);
+  void release_if_answered();
   std::string marker_for(Request& request, std::string_view original_name, Verdict verdict);
 
   const uint64_t session_id_;
@@ -64,6 +74,9 @@ class Relay {
   bool pending_wanted_ = false;
   std::string scratch_;
   std::string failure_;
+  std::string failure_sqlstate_;
+  // The last request of the outstanding settings probe.
+  std::shared_ptr<const Request> probe_last_;
 };
 
 }  // namespace pgw::relay

@@ -39,6 +39,11 @@ struct Verdict {
   // forward, Execute only: pgwarden must learn the portal's row shape before
   // its first row; the relay sends a Describe of its own first.
   bool describe_first = false;
+  // forward, Query, Execute or FunctionCall: it may change settings where
+  // its text does not show; the relay asks the server what they are right
+  // after it and holds the client's next messages until the answer is in
+  // (settings_probe.h).
+  bool confirm_settings = false;
   // deny, Query only: refused because pgwarden's parser cannot read it. The
   // relay may have the server parse it without running it: when the server
   // refuses it too, the client reads the server's own error (its code, hint
@@ -78,6 +83,9 @@ class RelayFilter {
   // `out`. fail ends the session (failure() says why).
   virtual Outcome on_answer(char type, std::string_view whole, const Answer& answer, std::string& out) = 0;
   virtual const std::string& failure() const = 0;
+  // The SQLSTATE the client reads when fail ends the session for a reason
+  // of policy; empty: pgwarden could not check a result (XX000).
+  virtual std::string_view failure_sqlstate() const { return {}; }
 };
 
 }  // namespace pgw::relay

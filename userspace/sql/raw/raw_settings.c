@@ -145,9 +145,12 @@ pgw_report_set_config(pgw_walker *w, const FuncCall *call)
 	}
 	if (name == NULL)
 	{
-		/* Could be 'role': the safe reading is "any setting, the role included". */
+		/*
+		 * Could be 'role': the engine asks the server what the role and the
+		 * search_path are right after it runs (policy/settings_confirmation.h).
+		 */
 		pgw_walker_flags(w, PGW_FLAG_UNKNOWN_SETTING);
-		pgw_walker_classes(w, CLS(SET) | CLS(ROLE));
+		pgw_walker_classes(w, CLS(SET));
 		emit_setting(w, NULL, action, is_local, true, false, NULL, 0);
 		return;
 	}

@@ -1,0 +1,35 @@
+#include "policy/settings_confirmation.h"
+
+#include "common/quote.h"
+#include "policy/decision_rules.h"
+
+namespace pgw::policy {
+
+bool policy_needs_settings_confirmation(const Policy& policy) {
+  if (class_list(policy, StatementClass::role) != ListMatch::allow) return true;
+  const TableRules& t = policy.tables;
+  return !t.allow.empty() || !t.deny.empty() || !t.approve.empty() || !policy.mask.empty();
+}
+
+bool may_change_settings_unseen(const sql::StatementFacts& facts, const Catalog* catalog) {
+  if (facts.has_flag(sql::kUnknownSetting)) return true;
+  for (const auto& fn : facts.functions) {
+    if (fn.schema == "pg_catalog" || fn.schema == "information_schema") continue;
+    if (!fn.schema.empty()) return true;
+    // Unqualified: a user function of the same name may be the one the
+    // server picks (by search_path, or by argument types).
+    if (catalog == nullptr || !catalog->only_system_function_named(fn.name)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> forbidden_change(const Policy& policy, const ServerSettings& server,
+                                            std::string_view login_user) {
+  if (class_list(policy, StatementClass::role) == ListMatch::allow) return std::nullopt;
+  if (server.session_authorization != login_user)
+    return "the session authorization became " + quote_for_message(server.session_authorization);
+  if (!server.role.empty() && server.role != "none") return "the role became " + quote_for_message(server.role);
+  return std::nullopt;
+}
+
+}  // namespace pgw::policy
