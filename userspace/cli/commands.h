@@ -1,10 +1,21 @@
-// The subcommands. Each returns the process exit code.
+// The subcommands. Each adds itself, with its options, to the command line;
+// when the command line names it, it sets the action main runs, which returns
+// the process exit code (0 ok, 1 refused or failed, 2 bad usage or config).
 #pragma once
 
+#include <functional>
 #include <string_view>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace pgw::cli {
+
+using Action = std::function<int()>;
+
+void add_help_and_version_commands(CLI::App& app, Action& chosen);
 
 using Args = std::vector<std::string_view>;
 

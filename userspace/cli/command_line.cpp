@@ -1,0 +1,91 @@
+#include "cli/command_line.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace pgw::cli {
+
+namespace {
+
+// CLI11 2.1 reads `--name=` as `--name` without a value and then takes the
+// next argument as the value (`--search-path= -j` would set the path to
+// "-j"). pgwarden has always read it as an empty value: split it into
+// `--name ""`, which CLI11 reads that way.
+std::vector<std::string> with_empty_values_split(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 3 && a.starts_with("--") && a.find('=') == a.size() - 1) {
+      a.pop_back();
+      args.push_back(std::move(a));
+      args.emplace_back();
+    } else {
+      args.push_back(std::move(a));
+    }
+  }
+  return args;
+}
+
+// The command the error is about: the deepest one the parser entered.
+const CLI::App& failing_command(const CLI::App& app) {
+  const CLI::App* command = &app;
+  while (!command->get_subcommands().empty()) command = command->get_subcommands().front();
+  return *command;
+}
+
+// "pgwarden policy explain" for the explain command.
+std::string command_path(const CLI::App& command) {
+  std::string path = command.get_name();
+  for (const CLI::App* p = command.get_parent(); p != nullptr; p = p->get_parent()) path = p->get_name() + " " + path;
+  return path;
+}
+
+// What went wrong, in pgwarden's words where CLI11's are vague.
+std::string usage_message(const CLI::App& command, const CLI::ParseError& e) {
+  const std::vector<std::string> left = command.remaining();
+  const bool wants_command = command.get_require_subcommand_min() > 0 && command.get_subcommands().empty();
+  if (wants_command && !left.empty()) {
+    const std::string& word = left.front();
+    return (word.starts_with("-") ? "unknown option \"" : "unknown command \"") + word + "\"";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr && !left.empty()) {
+    const std::string& word = left.front();
+    return (word.starts_with("-") ? "unknown option \"" : "unexpected argument \"") + word + "\"";
+  }
+  return e.what();
+}
+
+int report(const CLI::App& app, const CLI::ParseError& e) {
+  // --help, --version: CLI11 prints them (to stdout) and says exit 0.
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  const CLI::App& command = failing_command(app);
+  const bool wants_command = command.get_require_subcommand_min() > 0 && command.get_subcommands().empty();
+  if (wants_command && command.remaining().empty()) {
+    // `pgwarden`, `pgwarden policy`: no command named at all; the help
+    // lists them (on stderr: this is still a usage error).
+    std::cerr << app.help();
+    return kExitUsage;
+  }
+  const std::string path = command_path(command);
+  std::cerr << path << ": " << usage_message(command, e) << " (try " << path << " --help)\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> args = with_empty_values_split(argc, argv);
+  // CLI11 takes the arguments last first.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(std::move(reversed));
+  } catch (const CLI::ParseError& e) {
+    return report(app, e);
+  }
+  return std::nullopt;
+}
+
+}  // namespace pgw::cli
