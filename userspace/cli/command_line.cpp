@@ -43,27 +43,28 @@ std::string command_path(const CLI::App& command) {
   return path;
 }
 
-// What went wrong, in pgwarden's words where CLI11's are vague.
+// A command that only groups others (`policy`), with none of them named.
+bool wants_command(const CLI::App& command) {
+  return command.get_require_subcommand_min() > 0 && command.get_subcommands().empty();
+}
+
+// What went wrong, in pgwarden's words where CLI11's are vague. A word the
+// command could not place is named first: it is the likely cause even when
+// CLI11 complains of something else (`run --conifg f`: "--config is required").
 std::string usage_message(const CLI::App& command, const CLI::ParseError& e) {
   const std::vector<std::string> left = command.remaining();
-  const bool wants_command = command.get_require_subcommand_min() > 0 && command.get_subcommands().empty();
-  if (wants_command && !left.empty()) {
-    const std::string& word = left.front();
-    return (word.starts_with("-") ? "unknown option \"" : "unknown command \"") + word + "\"";
-  }
-  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr && !left.empty()) {
-    const std::string& word = left.front();
-    return (word.starts_with("-") ? "unknown option \"" : "unexpected argument \"") + word + "\"";
-  }
-  return e.what();
+  if (left.empty()) return e.what();
+  const std::string& word = left.front();
+  if (word.starts_with("-")) return "unknown option \"" + word + "\"";
+  if (wants_command(command)) return "unknown command \"" + word + "\"";
+  return "unexpected argument \"" + word + "\"";
 }
 
 int report(const CLI::App& app, const CLI::ParseError& e) {
   // --help, --version: CLI11 prints them (to stdout) and says exit 0.
   if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
   const CLI::App& command = failing_command(app);
-  const bool wants_command = command.get_require_subcommand_min() > 0 && command.get_subcommands().empty();
-  if (wants_command && command.remaining().empty()) {
+  if (wants_command(command) && command.remaining().empty()) {
     // `pgwarden`, `pgwarden policy`: no command named at all; the help
     // lists them (on stderr: this is still a usage error).
     std::cerr << app.help();
