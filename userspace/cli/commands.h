@@ -15,11 +15,11 @@ namespace pgw::cli {
 
 using Action = std::function<int()>;
 
+void add_run_command(CLI::App& app, Action& chosen);
 void add_help_and_version_commands(CLI::App& app, Action& chosen);
 
 using Args = std::vector<std::string_view>;
 
-int cmd_run(Args args);
 int cmd_policy(Args args);
 int cmd_status(Args args);
 int cmd_sessions(Args args);

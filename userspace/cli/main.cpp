@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   pgw::cli::Action chosen;
-  add_unparsed(app, "run", "run the engine in the foreground", pgw::cli::cmd_run, chosen);
+  pgw::cli::add_run_command(app, chosen);
   add_unparsed(app, "status", "what the daemon is doing (programs, sessions)", pgw::cli::cmd_status, chosen);
   add_unparsed(app, "sessions", "live sessions (sessions list)", pgw::cli::cmd_sessions, chosen);
   add_unparsed(app, "policy", "check a config, or explain what it decides for a statement", pgw::cli::cmd_policy,
