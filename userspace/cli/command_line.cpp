@@ -29,10 +29,13 @@ std::vector<std::string> with_empty_values_split(int argc, char** argv) {
   return args;
 }
 
-// The command the error is about: the deepest one the parser entered.
+// The command the error is about: the first one, from the top, left with
+// words it could not place (`sessions -j list`: sessions), else the deepest
+// one the parser entered.
 const CLI::App& failing_command(const CLI::App& app) {
   const CLI::App* command = &app;
-  while (!command->get_subcommands().empty()) command = command->get_subcommands().front();
+  while (command->remaining().empty() && !command->get_subcommands().empty())
+    command = command->get_subcommands().front();
   return *command;
 }
 
