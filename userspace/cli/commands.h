@@ -16,13 +16,12 @@ namespace pgw::cli {
 using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& chosen);
+void add_status_commands(CLI::App& app, Action& chosen);  // status, sessions list
 void add_help_and_version_commands(CLI::App& app, Action& chosen);
 
 using Args = std::vector<std::string_view>;
 
 int cmd_policy(Args args);
-int cmd_status(Args args);
-int cmd_sessions(Args args);
 
 // Fetches the value of `--name VALUE` / `--name=VALUE` (or a short alias)
 // from args, removing it. Returns false when the option is absent; sets

@@ -47,8 +47,7 @@ int main(int argc, char** argv) {
 
   pgw::cli::Action chosen;
   pgw::cli::add_run_command(app, chosen);
-  add_unparsed(app, "status", "what the daemon is doing (programs, sessions)", pgw::cli::cmd_status, chosen);
-  add_unparsed(app, "sessions", "live sessions (sessions list)", pgw::cli::cmd_sessions, chosen);
+  pgw::cli::add_status_commands(app, chosen);
   add_unparsed(app, "policy", "check a config, or explain what it decides for a statement", pgw::cli::cmd_policy,
                chosen);
   pgw::cli::add_help_and_version_commands(app, chosen);
