@@ -4,8 +4,6 @@
 #pragma once
 
 #include <functional>
-#include <string_view>
-#include <vector>
 
 namespace CLI {
 class App;
@@ -17,15 +15,7 @@ using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& chosen);
 void add_status_commands(CLI::App& app, Action& chosen);  // status, sessions list
+void add_policy_commands(CLI::App& app, Action& chosen);  // policy check, policy explain
 void add_help_and_version_commands(CLI::App& app, Action& chosen);
-
-using Args = std::vector<std::string_view>;
-
-int cmd_policy(Args args);
-
-// Fetches the value of `--name VALUE` / `--name=VALUE` (or a short alias)
-// from args, removing it. Returns false when the option is absent; sets
-// `missing_value` when it is present without a value.
-bool take_option(Args& args, std::string_view name, std::string_view alias, std::string& value, bool& missing_value);
 
 }  // namespace pgw::cli

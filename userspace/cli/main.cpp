@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
-#include <vector>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
@@ -21,19 +20,6 @@ constexpr const char* kFooter =
     "Exit status: 0 ok, 1 refused or failed, 2 bad usage or bad config.\n"
     "pgwarden COMMAND --help describes a command and its options.";
 
-// Commands not yet parsed with CLI11 get their arguments as written.
-void add_unparsed(CLI::App& app, const char* name, const char* description, int (*command)(pgw::cli::Args),
-                  pgw::cli::Action& chosen) {
-  CLI::App* sub = app.add_subcommand(name, description);
-  sub->prefix_command();
-  sub->callback([sub, command, &chosen] {
-    chosen = [sub, command] {
-      const std::vector<std::string> words = sub->remaining();
-      return command(pgw::cli::Args(words.begin(), words.end()));
-    };
-  });
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,8 +34,7 @@ int main(int argc, char** argv) {
   pgw::cli::Action chosen;
   pgw::cli::add_run_command(app, chosen);
   pgw::cli::add_status_commands(app, chosen);
-  add_unparsed(app, "policy", "check a config, or explain what it decides for a statement", pgw::cli::cmd_policy,
-               chosen);
+  pgw::cli::add_policy_commands(app, chosen);
   pgw::cli::add_help_and_version_commands(app, chosen);
   // After the commands: a command would inherit the footer.
   app.footer(kFooter);
