@@ -187,7 +187,7 @@ void add_admin_command(CLI::App& parent, const std::string& name, const std::str
 }  // namespace
 
 void add_status_commands(CLI::App& app, Action& chosen) {
-  add_admin_command(app, "status", "what the daemon is doing (listeners, eBPF programs, upstreams, sessions)", status,
+  add_admin_command(app, "status", "what the daemon is doing (listeners, eBPF programs, sessions)", status,
                     chosen);
   CLI::App* sessions = app.add_subcommand("sessions", "the daemon's live sessions (sessions list)");
   sessions->require_subcommand(1);
