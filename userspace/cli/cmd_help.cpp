@@ -39,7 +39,8 @@ const CLI::App* named_command(const CLI::App& app, const std::vector<std::string
 void add_help_and_version_commands(CLI::App& app, Action& chosen) {
   auto words = std::make_shared<std::vector<std::string>>();
   CLI::App* help = app.add_subcommand("help", "print this help, or a command's (help policy explain)");
-  help->add_option("COMMAND", *words, "the command to describe (default: all of them)");
+  help->add_option("COMMAND", *words, "the command to describe, e.g. policy explain (default: pgwarden)")
+      ->type_name("");
   // Help never fails, as it never has: what it cannot place, it ignores.
   help->allow_extras();
   help->callback([&app, &chosen, words] {
