@@ -13,7 +13,8 @@ namespace {
 // CLI11 2.1 reads `--name=` as `--name` without a value and then takes the
 // next argument as the value (`--search-path= -j` would set the path to
 // "-j"). pgwarden has always read it as an empty value: split it into
-// `--name ""`, which CLI11 reads that way.
+// `--name ""`, which CLI11 reads that way. (A value that is itself `--x=`
+// would be split too; no option of pgwarden's takes one like that.)
 std::vector<std::string> with_empty_values_split(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
