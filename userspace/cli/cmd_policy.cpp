@@ -2,13 +2,19 @@
 // `pgwarden policy explain FILE --identity NAME --sql TEXT`: what the policy
 // decides for one SQL string, and why. Exit 0 when it would run, 1 when it
 // would be denied or held for approval, 2 on bad usage or a bad config.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/explain_masking.h"
+#include "cli/output_flags.h"
 #include "policy/catalog_loader.h"
 #include "policy/config.h"
 #include "policy/decision.h"
@@ -17,38 +23,37 @@ namespace pgw::cli {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: pgwarden policy check FILE\n"
-    "       pgwarden policy explain FILE --identity NAME --sql TEXT [--upstream NAME]\n"
-    "                               [--search-path TEXT] [--live [--dbname NAME]] [-j|-p]\n"
-    "\n"
+constexpr const char* kExplainFooter =
     "explain prints the decision, the classes, relations and functions found and the\n"
     "rule that decided, and, when the policy masks, what each result column becomes.\n"
     "Without --live there is no catalog: an unqualified name may mean any schema of\n"
     "the search_path, views are not expanded and column rules name no column yet.\n"
     "--live loads the upstream's catalog over a connection as its configured user.\n"
     "Exit status: 0 allowed, 1 denied (by the policy or by masking) or held for\n"
-    "approval, 2 bad usage or config.\n";
+    "approval, 2 bad usage or config.";
 
-int usage_error(const char* what) {
-  std::fprintf(stderr, "pgwarden policy: %s\n%s", what, kUsage);
-  return 2;
-}
+// What `policy explain` is told on the command line.
+struct ExplainOptions {
+  std::string config_path;
+  std::string identity;
+  std::string sql;
+  std::optional<std::string> upstream;     // default: the explicit clients' upstream
+  std::optional<std::string> search_path;  // default: the login user's
+  bool live = false;                       // load the upstream's catalog
+  std::optional<std::string> dbname;       // with --live: whose catalog
+  OutputFlags output;
+};
 
-int policy_check(Args args) {
-  if (args.size() != 1) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  auto config = policy::load_config_file(std::string(args[0]));
+int policy_check(const std::string& path) {
+  auto config = policy::load_config_file(path);
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
     return 2;
   }
   for (const auto& w : config->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::printf("%.*s: ok (%zu upstreams, %zu identities, %zu policies, default %s)\n",
-              static_cast<int>(args[0].size()), args[0].data(), config->upstreams.size(), config->identities.size(),
-              config->policies.size(), std::string(policy::to_string(config->default_action)).c_str());
+  std::printf("%s: ok (%zu upstreams, %zu identities, %zu policies, default %s)\n", path.c_str(),
+              config->upstreams.size(), config->identities.size(), config->policies.size(),
+              std::string(policy::to_string(config->default_action)).c_str());
   return 0;
 }
 
@@ -156,35 +161,10 @@ void print_text(const policy::Decision& d, std::string_view sql_text, const std:
   }
 }
 
-int policy_explain(Args args) {
-  std::string identity, sql_text, upstream_name, search_path, dbname;
-  bool missing = false, has_identity = false, has_sql = false, has_upstream = false, has_search_path = false;
-  has_identity = take_option(args, "--identity", "", identity, missing);
-  if (missing) return usage_error("--identity needs a value");
-  has_sql = take_option(args, "--sql", "", sql_text, missing);
-  if (missing) return usage_error("--sql needs a value");
-  has_upstream = take_option(args, "--upstream", "", upstream_name, missing);
-  if (missing) return usage_error("--upstream needs a value");
-  has_search_path = take_option(args, "--search-path", "", search_path, missing);
-  if (missing) return usage_error("--search-path needs a value");
-  const bool has_dbname = take_option(args, "--dbname", "", dbname, missing);
-  if (missing) return usage_error("--dbname needs a value");
-  bool live = false, json = false, pretty = false;
-  for (auto it = args.begin(); it != args.end();) {
-    if (*it == "--live") live = true;
-    else if (*it == "-j" || *it == "--json") json = true;
-    else if (*it == "-p" || *it == "--pretty") json = pretty = true;
-    else {
-      ++it;
-      continue;
-    }
-    it = args.erase(it);
-  }
-  if (args.size() != 1) return usage_error("expected one config FILE");
-  if (!has_identity || !has_sql) return usage_error("--identity and --sql are required");
-  if (has_dbname && !live) return usage_error("--dbname goes with --live");
-
-  auto config = policy::load_config_file(std::string(args[0]));
+int policy_explain(const ExplainOptions& options) {
+  const std::string& identity = options.identity;
+  const std::string& sql_text = options.sql;
+  auto config = policy::load_config_file(options.config_path);
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
     return 2;
@@ -194,10 +174,10 @@ int policy_explain(Args args) {
     return 2;
   }
   const policy::Upstream* upstream = nullptr;
-  if (has_upstream) {
-    upstream = config->find_upstream(upstream_name);
+  if (options.upstream) {
+    upstream = config->find_upstream(*options.upstream);
     if (!upstream) {
-      std::fprintf(stderr, "pgwarden: %s has no upstream \"%s\"\n", config->source.c_str(), upstream_name.c_str());
+      std::fprintf(stderr, "pgwarden: %s has no upstream \"%s\"\n", config->source.c_str(), options.upstream->c_str());
       return 2;
     }
   } else if (config->explicit_upstream) {
@@ -220,8 +200,8 @@ int policy_explain(Args args) {
   std::shared_ptr<const policy::Catalog> catalog;
   std::string catalog_note =
       "none (unqualified names may mean any schema of the search_path; views are not expanded; --live loads one)";
-  if (live) {
-    const std::string db = has_dbname ? dbname : upstream->database.value_or(upstream->user);
+  if (options.live) {
+    const std::string db = options.dbname.value_or(upstream->database.value_or(upstream->user));
     auto loaded = policy::load_catalog(policy::catalog_source(*upstream, db));
     if (!loaded) {
       std::fprintf(stderr, "pgwarden: %s\n", loaded.error().c_str());
@@ -236,9 +216,12 @@ int policy_explain(Args args) {
 
   policy::SessionSqlState::Start start;
   start.login_user = upstream->user;
-  if (has_search_path) start.search_path = search_path;
+  if (options.search_path) start.search_path = *options.search_path;
   else if (catalog) start.search_path = catalog->default_search_path();
-  if (!policy::parse_search_path(start.search_path)) return usage_error("--search-path is not a valid search_path");
+  if (!policy::parse_search_path(start.search_path)) {
+    std::fputs("pgwarden policy explain: --search-path is not a valid search_path\n", stderr);
+    return kExitUsage;
+  }
   // A statement decided on its own: nothing in flight, nothing prepared.
   const policy::StandaloneProtocol protocol;
   policy::SessionSqlState state(start, protocol);
@@ -249,12 +232,12 @@ int policy_explain(Args args) {
   // The engine traces masking only for what the policy allows.
   MaskingExplanation masking;
   if (d.action == policy::Action::allow) masking = explain_masking(*config, *pol, catalog.get(), sql_text, identity);
-  if (json) {
+  if (options.output.wants_json()) {
     auto j = to_json(d, catalog_note, state.describe());
     j["identity"] = identity;
     j["upstream"] = upstream->name;
     if (d.action == policy::Action::allow) j["masking"] = masking_json(masking);
-    std::printf("%s\n", pretty ? j.dump(2).c_str() : j.dump().c_str());
+    std::printf("%s\n", options.output.pretty ? j.dump(2).c_str() : j.dump().c_str());
   } else {
     print_text(d, sql_text, catalog_note, state.describe(), policy_line);
     if (d.action == policy::Action::allow) print_masking(masking, catalog != nullptr);
@@ -262,19 +245,52 @@ int policy_explain(Args args) {
   return d.action == policy::Action::allow && !masking.refuses() ? 0 : 1;
 }
 
+void add_explain_options(CLI::App& explain, ExplainOptions& o) {
+  explain.add_option("FILE", o.config_path, "the config file (YAML) whose policies decide")->required()->type_name("");
+  explain.add_option("--identity", o.identity, "the identity the statement comes from (one of the config's)")
+      ->required()
+      ->type_name("NAME");
+  explain.add_option("--sql", o.sql, "the SQL text: one statement or several, as a client sends it")
+      ->required()
+      ->type_name("TEXT");
+  explain
+      .add_option_function<std::string>(
+          "--upstream", [&o](const std::string& name) { o.upstream = name; },
+          "the upstream it goes to (one of the config's;\ndefault: explicit_upstream, else the first)")
+      ->type_name("NAME");
+  explain
+      .add_option_function<std::string>(
+          "--search-path", [&o](const std::string& path) { o.search_path = path; },
+          "the session's search_path (default: the login user's,\nfrom the catalog with --live, else \"$user\", public)")
+      ->type_name("TEXT");
+  CLI::Option* live = explain.add_flag(
+      "--live", o.live, "load the upstream's catalog, connecting as its configured user\n(default: no catalog)");
+  explain
+      .add_option_function<std::string>(
+          "--dbname", [&o](const std::string& name) { o.dbname = name; },
+          "the database whose catalog --live loads\n(default: the upstream's database, else its user's name)")
+      ->type_name("NAME")
+      ->needs(live);
+  add_output_flags(explain, o.output);
+}
+
 }  // namespace
 
-int cmd_policy(Args args) {
-  if (args.empty()) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  const std::string_view sub = args[0];
-  args.erase(args.begin());
-  if (sub == "check") return policy_check(args);
-  if (sub == "explain") return policy_explain(args);
-  std::fprintf(stderr, "pgwarden policy: unknown subcommand \"%.*s\"\n", static_cast<int>(sub.size()), sub.data());
-  return 2;
+void add_policy_commands(CLI::App& app, Action& chosen) {
+  CLI::App* policy = app.add_subcommand("policy", "check a config, or explain what it decides for a statement");
+  policy->require_subcommand(1);
+
+  auto check_path = std::make_shared<std::string>();
+  CLI::App* check = policy->add_subcommand("check", "validate a config file the way run does, without serving");
+  check->add_option("FILE", *check_path, "the config file (YAML) to validate")->required()->type_name("");
+  check->footer("Exit status: 0 valid (warnings on stderr), 2 not (one line on stderr says where).");
+  check->callback([&chosen, check_path] { chosen = [check_path] { return policy_check(*check_path); }; });
+
+  auto options = std::make_shared<ExplainOptions>();
+  CLI::App* explain = policy->add_subcommand("explain", "what the policy decides for one SQL text, and why");
+  add_explain_options(*explain, *options);
+  explain->footer(kExplainFooter);
+  explain->callback([&chosen, options] { chosen = [options] { return policy_explain(*options); }; });
 }
 
 }  // namespace pgw::cli

@@ -1,9 +1,11 @@
 // `pgwarden run --config FILE`: the foreground daemon.
+#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "admin/admin_server.h"
 #include "admin/status_report.h"
@@ -14,18 +16,9 @@
 
 namespace pgw::cli {
 
-int cmd_run(Args args) {
-  std::string config_path;
-  bool missing = false;
-  if (!take_option(args, "--config", "-c", config_path, missing) || missing) {
-    std::fputs("pgwarden run: --config FILE is required\n", stderr);
-    return 2;
-  }
-  if (!args.empty()) {
-    std::fprintf(stderr, "pgwarden run: unexpected argument \"%.*s\"\n", static_cast<int>(args[0].size()),
-                 args[0].data());
-    return 2;
-  }
+namespace {
+
+int run_daemon(const std::string& config_path) {
   auto config = policy::load_config_file(config_path);
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
@@ -62,6 +55,19 @@ int cmd_run(Args args) {
   const int rc = engine.wait_for_signals();
   admin_server.stop();
   return rc;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Action& chosen) {
+  auto config_path = std::make_shared<std::string>();
+  CLI::App* run = app.add_subcommand("run", "run the engine in the foreground");
+  run->add_option("-c,--config", *config_path,
+                  "the config file (YAML): listeners, upstreams, identities, policies;\n"
+                  "SIGHUP reloads it, SIGTERM or SIGINT drain the sessions and stop")
+      ->required()
+      ->type_name("FILE");
+  run->callback([&chosen, config_path] { chosen = [config_path] { return run_daemon(*config_path); }; });
 }
 
 }  // namespace pgw::cli

@@ -1,41 +1,32 @@
 // `pgwarden status` and `pgwarden sessions list`: what the daemon is doing,
 // read over its admin socket. Plain text by default, like bpftool; -j for
 // JSON, -p for indented JSON.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <ctime>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_server.h"
 #include "cli/commands.h"
+#include "cli/output_flags.h"
 #include "policy/config.h"
 
 namespace pgw::cli {
 
 namespace {
 
-struct OutputFlags {
-  bool json = false;
-  bool pretty = false;
+// What status and sessions list are told on the command line.
+struct AdminOptions {
+  OutputFlags output;
+  std::optional<std::string> config_path;   // --config: use its admin_socket
+  std::optional<std::string> admin_socket;  // --admin-socket: wins over --config
 };
-
-// Takes -j/--json and -p/--pretty out of args.
-OutputFlags take_output_flags(Args& args) {
-  OutputFlags f;
-  for (auto it = args.begin(); it != args.end();) {
-    if (*it == "-j" || *it == "--json") {
-      f.json = true;
-      it = args.erase(it);
-    } else if (*it == "-p" || *it == "--pretty") {
-      f.json = f.pretty = true;
-      it = args.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return f;
-}
 
 std::string format_bytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -121,34 +112,17 @@ void print_status_text(const nlohmann::json& st) {
 
 // Resolves the admin socket: --admin-socket, else the config's (when
 // --config is given), else the default.
-int admin_call(Args& args, const nlohmann::json& request, nlohmann::json& response) {
+int admin_call(const AdminOptions& options, const nlohmann::json& request, nlohmann::json& response) {
   std::string socket_path = policy::Config{}.admin_socket;
-  std::string value;
-  bool missing = false;
-  if (take_option(args, "--config", "-c", value, missing)) {
-    if (missing) {
-      std::fputs("pgwarden: --config needs a FILE\n", stderr);
-      return 2;
-    }
-    auto config = policy::load_config_file(value);
+  if (options.config_path) {
+    auto config = policy::load_config_file(*options.config_path);
     if (!config) {
       std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
       return 2;
     }
     socket_path = config->admin_socket;
   }
-  if (take_option(args, "--admin-socket", "", value, missing)) {
-    if (missing) {
-      std::fputs("pgwarden: --admin-socket needs a PATH\n", stderr);
-      return 2;
-    }
-    socket_path = value;
-  }
-  if (!args.empty()) {
-    std::fprintf(stderr, "pgwarden: unexpected argument \"%.*s\"\n", static_cast<int>(args[0].size()),
-                 args[0].data());
-    return 2;
-  }
+  if (options.admin_socket) socket_path = *options.admin_socket;
   auto answer = admin::admin_request(socket_path, request);
   if (!answer) {
     std::fprintf(stderr, "pgwarden: %s\n", answer.error().c_str());
@@ -166,36 +140,59 @@ void print_json(const nlohmann::json& j, const OutputFlags& f) {
   std::printf("%s\n", j.dump(f.pretty ? 2 : -1).c_str());
 }
 
-}  // namespace
-
-int cmd_status(Args args) {
-  OutputFlags flags = take_output_flags(args);
+int status(const AdminOptions& options) {
   nlohmann::json response;
-  if (int rc = admin_call(args, {{"command", "status"}}, response); rc != 0) return rc;
+  if (int rc = admin_call(options, {{"command", "status"}}, response); rc != 0) return rc;
   response.erase("ok");
-  if (flags.json) {
-    print_json(response, flags);
+  if (options.output.wants_json()) {
+    print_json(response, options.output);
   } else {
     print_status_text(response);
   }
   return 0;
 }
 
-int cmd_sessions(Args args) {
-  if (args.empty() || args[0] != "list") {
-    std::fputs("usage: pgwarden sessions list [-j|-p] [--admin-socket PATH | --config FILE]\n", stderr);
-    return 2;
-  }
-  args.erase(args.begin());
-  OutputFlags flags = take_output_flags(args);
+int sessions_list(const AdminOptions& options) {
   nlohmann::json response;
-  if (int rc = admin_call(args, {{"command", "sessions.list"}}, response); rc != 0) return rc;
-  if (flags.json) {
-    print_json(response["sessions"], flags);
+  if (int rc = admin_call(options, {{"command", "sessions.list"}}, response); rc != 0) return rc;
+  if (options.output.wants_json()) {
+    print_json(response["sessions"], options.output);
   } else {
     print_sessions_text(response["sessions"]);
   }
   return 0;
+}
+
+// A command that asks the daemon over its admin socket: the output flags and
+// the two ways to name the socket, then `body` once the command line parsed.
+void add_admin_command(CLI::App& parent, const std::string& name, const std::string& description,
+                       int (*body)(const AdminOptions&), Action& chosen) {
+  auto options = std::make_shared<AdminOptions>();
+  CLI::App* command = parent.add_subcommand(name, description);
+  add_output_flags(*command, options->output);
+  command
+      ->add_option_function<std::string>(
+          "-c,--config", [options](const std::string& path) { options->config_path = path; },
+          "reach the daemon at the admin_socket of this config file")
+      ->type_name("FILE");
+  command
+      ->add_option_function<std::string>(
+          "--admin-socket", [options](const std::string& path) { options->admin_socket = path; },
+          "the daemon's admin socket, whatever --config says\n(default: --config's admin_socket, else " +
+              policy::Config{}.admin_socket + ")")
+      ->type_name("PATH");
+  command->callback([&chosen, options, body] { chosen = [options, body] { return body(*options); }; });
+}
+
+}  // namespace
+
+void add_status_commands(CLI::App& app, Action& chosen) {
+  add_admin_command(app, "status", "what the daemon is doing (listeners, eBPF programs, sessions)", status,
+                    chosen);
+  CLI::App* sessions = app.add_subcommand("sessions", "the daemon's live sessions (sessions list)");
+  sessions->require_subcommand(1);
+  add_admin_command(*sessions, "list", "list the live sessions: identity, upstream, user, database, age, bytes",
+                    sessions_list, chosen);
 }
 
 }  // namespace pgw::cli

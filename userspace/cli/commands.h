@@ -1,21 +1,21 @@
-// The subcommands. Each returns the process exit code.
+// The subcommands. Each adds itself, with its options, to the command line;
+// when the command line names it, it sets the action main runs, which returns
+// the process exit code (0 ok, 1 refused or failed, 2 bad usage or config).
 #pragma once
 
-#include <string_view>
-#include <vector>
+#include <functional>
+
+namespace CLI {
+class App;
+}
 
 namespace pgw::cli {
 
-using Args = std::vector<std::string_view>;
+using Action = std::function<int()>;
 
-int cmd_run(Args args);
-int cmd_policy(Args args);
-int cmd_status(Args args);
-int cmd_sessions(Args args);
-
-// Fetches the value of `--name VALUE` / `--name=VALUE` (or a short alias)
-// from args, removing it. Returns false when the option is absent; sets
-// `missing_value` when it is present without a value.
-bool take_option(Args& args, std::string_view name, std::string_view alias, std::string& value, bool& missing_value);
+void add_run_command(CLI::App& app, Action& chosen);
+void add_status_commands(CLI::App& app, Action& chosen);  // status, sessions list
+void add_policy_commands(CLI::App& app, Action& chosen);  // policy check, policy explain
+void add_help_and_version_commands(CLI::App& app, Action& chosen);
 
 }  // namespace pgw::cli

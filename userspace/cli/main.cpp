@@ -1,50 +1,44 @@
 // pgwarden: one binary, subcommands in the style of bpftool and git.
 // Exit codes: 0 ok, 1 the operation was refused or failed, 2 bad usage or
 // bad config, with one clear line on stderr.
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <vector>
+#include <CLI/CLI.hpp>
 
+#include <string>
+
+#include "cli/command_line.h"
 #include "cli/commands.h"
 
 namespace {
 
-void print_usage(FILE* out) {
-  std::fputs(
-      "usage: pgwarden <command> [options]\n"
-      "\n"
-      "  run    --config FILE            run the engine in the foreground\n"
-      "  status [-j|-p]                  what the daemon is doing (programs, sessions)\n"
-      "  sessions list [-j|-p]           live sessions\n"
-      "  policy check FILE               validate a config file without serving\n"
-      "  policy explain FILE --identity NAME --sql TEXT   the decision and why (exit 1: refused)\n"
-      "\n"
-      "status and sessions reach the daemon over its admin socket: --admin-socket PATH,\n"
-      "or --config FILE to use that config's admin_socket (default /run/pgwarden/admin.sock).\n"
-      "  version                         print the version\n",
-      out);
-}
+constexpr const char* kAbout =
+    "pgwarden: a PostgreSQL gateway that knows which workload connects (from the kernel),\n"
+    "holds the database credential, and decides and masks each statement by policy.\n";
+
+constexpr const char* kFooter =
+    "status and sessions reach the daemon over its admin socket: --admin-socket PATH,\n"
+    "or --config FILE to use that config's admin_socket (default /run/pgwarden/admin.sock).\n"
+    "Exit status: 0 ok, 1 refused or failed, 2 bad usage or bad config.\n"
+    "pgwarden COMMAND --help describes a command and its options.";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    print_usage(args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
-  }
-  const std::string_view command = args[0];
-  args.erase(args.begin());
-  if (command == "run") return pgw::cli::cmd_run(args);
-  if (command == "policy") return pgw::cli::cmd_policy(args);
-  if (command == "status") return pgw::cli::cmd_status(args);
-  if (command == "sessions") return pgw::cli::cmd_sessions(args);
-  if (command == "version" || command == "--version") {
-    std::printf("pgwarden %s\n", PGWARDEN_VERSION);
-    return 0;
-  }
-  std::fprintf(stderr, "pgwarden: unknown command \"%.*s\" (try pgwarden --help)\n", static_cast<int>(command.size()),
-               command.data());
-  return 2;
+  CLI::App app(kAbout, "pgwarden");
+  // Set before the commands are added: they inherit the help flag and the
+  // formatter (but not the version flag).
+  app.set_help_flag("-h,--help", "print this help and exit");
+  app.get_formatter()->column_width(32);
+  app.set_version_flag("--version", std::string("pgwarden ") + PGWARDEN_VERSION, "print the version and exit");
+  app.require_subcommand(1);
+
+  pgw::cli::Action chosen;
+  pgw::cli::add_run_command(app, chosen);
+  pgw::cli::add_status_commands(app, chosen);
+  pgw::cli::add_policy_commands(app, chosen);
+  pgw::cli::add_help_and_version_commands(app, chosen);
+  // After the commands: a command would inherit the footer.
+  app.footer(kFooter);
+
+  if (auto exit_code = pgw::cli::parse_command_line(app, argc, argv)) return *exit_code;
+  return chosen();
 }
