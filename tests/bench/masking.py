@@ -16,7 +16,7 @@ ratios would compare the wrong things). Alongside the wall time, pgwarden's
 own CPU per SELECT (from /proc), since on a machine with a spare core its
 work overlaps PostgreSQL's and the wall time alone hides it.
 
-Targets from the issue: masked at most 1.5x the direct wall time, no rule at
+Targets: masked at most 1.5x the direct wall time, no rule at
 most 1.1x. The detectors' own speed (>= 500 MB/s each) comes from the Google
 Benchmark binary mask_bench, run here when it was built.
 """
@@ -76,7 +76,7 @@ MASK_RULES = [
 ]
 
 TARGETS = ["direct", "no rule", "masked"]
-# The issue's targets: each path's median wall time over direct's.
+# Targets: each path's median wall time over direct's.
 RATIO_TARGETS = {"masked/direct": ("masked", 1.5), "no rule/direct": ("no rule", 1.1)}
 
 
