@@ -10,16 +10,13 @@ loopback source. Both identities get policies/readonly-agent.yaml's policy.
 The database shows no effect afterwards.
 """
 
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from harness import binary_path, client_env, jdbc
+from harness import client_env, jdbc, node
 from policy_clients.readonly_agent import (DatabaseWatch, ReadonlyAgentPgwarden, create_corpus_database,
                                            fingerprint_diff, source_identity, stop_cleanly, uid_identity)
 
@@ -129,31 +126,9 @@ def expect_steps(steps, expected, denied_type):
     assert not problems, "\n".join(problems)
 
 
-def cache_dir(name):
-    """Where installed test dependencies are kept between runs: next to
-    the binary under test (the build tree), else a temp dir."""
-    root = os.environ.get("PGWARDEN_TEST_CACHE") or os.path.join(os.path.dirname(binary_path()), "test-cache")
-    try:
-        os.makedirs(root, exist_ok=True)
-        path = os.path.join(root, name)
-        os.makedirs(path, exist_ok=True)
-        return path
-    except OSError:
-        return tempfile.mkdtemp(prefix=f"pgwarden-{name}-")
-
-
 @pytest.fixture(scope="module")
 def node_pg():
-    """NODE_PATH holding the npm `pg` package, installed once into the cache."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not installed (scripts/setup installs nodejs and npm)")
-    prefix = cache_dir("node-pg")
-    modules = os.path.join(prefix, "node_modules")
-    if not os.path.exists(os.path.join(modules, "pg", "package.json")):
-        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "pg"],
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"npm install pg failed:\n{result.stdout}\n{result.stderr}"
-    return modules
+    return node.node_pg_modules()
 
 
 def test_node_postgres(agent, node_pg):

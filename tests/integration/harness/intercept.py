@@ -439,8 +439,18 @@ class InterceptRig:
         """A Pgwarden that intercepts connects from clients/ to the database's
         port, serving the database's IPv4 and [::1] address."""
         from .pgwarden import Pgwarden
-        pw = Pgwarden(self.db, overrides=self.config_overrides(**kw), listen_host=listen_host,
-                      binary=self.engine_wrapper)
+        pw = Pgwarden(self.db, overrides=self.config_overrides(**kw), listen_host=listen_host)
+        return self.adopt(pw, start=start)
+
+    def adopt(self, pw, start=True, **intercept_kw):
+        """Make a Pgwarden built elsewhere (e.g. with a policy file's text)
+        intercept as pgwarden() would: it runs in engine/, gets this rig's
+        `intercept` section unless its config has one (intercept_kw as for
+        intercept_config), the upstream match, and is stopped by close()."""
+        pw.binary = self.engine_wrapper
+        if "intercept" not in pw.config:
+            pw.config["intercept"] = intercept_config(self.clients.path, self.pin_dir,
+                                                      [self.db_port], **intercept_kw)
         pw.config["upstreams"][0]["match"] = [f"{self.db_host}:{self.db_port}",
                                               f"[::1]:{self.db_port}"]
         self.daemons.append(pw)
@@ -492,10 +502,13 @@ class InterceptRig:
         return (cgroup or self.clients).argv(argv)
 
     def probe(self, host=None, family="inet", sql="SELECT current_user", cgroup=None, uid=None,
-              netns=None, user="root", database="app", port=None, source=None, timeout=60):
+              netns=None, user="root", database="app", port=None, source=None, params=None,
+              timeout=60):
         """Run the client's probe inside a cgroup (default clients/); returns
-        its report. source: bind to this address before connecting."""
+        its report. source: bind to this address before connecting; params:
+        more startup parameters ({name: value}) after user and database."""
         options = [f"--source={source}"] if source else []
+        options += [f"--param={name}={value}" for name, value in (params or {}).items()]
         argv = self.client_script.argv("probe", *options, family, host or self.db_host,
                                        port or self.db_port, user, database, sql)
         result = subprocess.run(self._wrap(argv, cgroup, uid, netns), capture_output=True,
@@ -584,9 +597,9 @@ def parse_client_output(result):
 PROTOCOL_3_0 = 196608
 
 
-def _startup(user, database):
+def _startup(user, database, params=()):
     body = struct.pack("!I", PROTOCOL_3_0)
-    for key, value in (("user", user), ("database", database)):
+    for key, value in (("user", user), ("database", database), *params):
         body += key.encode() + b"\0" + value.encode() + b"\0"
     body += b"\0"
     return struct.pack("!I", len(body) + 4) + body
@@ -650,9 +663,9 @@ def _addr(sockaddr):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def client_probe(family, host, port, user, database, sql, source=None):
+def client_probe(family, host, port, user, database, sql, source=None, params=()):
     """One session: connect (from `source` if given), report both socket
-    addresses, log in, run sql."""
+    addresses, log in (params: more startup parameters), run sql."""
     fam = socket.AF_INET6 if family == "inet6" else socket.AF_INET
     out = {"pid": os.getpid(), "uid": os.getuid()}
     started = time.monotonic()
@@ -666,7 +679,7 @@ def client_probe(family, host, port, user, database, sql, source=None):
     try:
         out["peer"] = _addr(conn.sock.getpeername())
         out["local"] = _addr(conn.sock.getsockname())
-        conn.sock.sendall(_startup(user, database))
+        conn.sock.sendall(_startup(user, database, params))
         kind, fields = conn.until_ready()
         out["kind"] = kind
         if fields:
@@ -773,15 +786,19 @@ def client_many(family, host, port, user, database, count, threads, seconds, ful
 
 
 def client_main(argv):
-    """client probe [--source=ADDR] FAMILY HOST PORT USER DB [SQL]
+    """client probe [--source=ADDR] [--param=NAME=VALUE ...] FAMILY HOST PORT USER DB [SQL]
        client many FAMILY HOST PORT USER DB COUNT THREADS SECONDS FULL_EVERY"""
-    source = None
-    if len(argv) > 1 and argv[1].startswith("--source="):
-        source = argv.pop(1).split("=", 1)[1]
+    source, params = None, []
+    while len(argv) > 1 and argv[1].startswith(("--source=", "--param=")):
+        option, value = argv.pop(1)[2:].split("=", 1)
+        if option == "source":
+            source = value
+        else:
+            params.append(tuple(value.split("=", 1)))
     mode, family, host, port, user, database, *rest = argv
     if mode == "probe":
         out = client_probe(family, host, int(port), user, database, rest[0] if rest else "",
-                           source)
+                           source, params)
     elif mode == "many":
         count, threads, seconds, full_every = int(rest[0]), int(rest[1]), float(rest[2]), int(rest[3])
         out = client_many(family, host, int(port), user, database, count, threads, seconds,
