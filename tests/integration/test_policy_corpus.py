@@ -19,6 +19,7 @@ hold as the client sees it:
 """
 
 import collections
+import re
 import time
 
 import psycopg
@@ -89,7 +90,12 @@ def run_line(pw, c, fresh_state):
     problems, error = [], None
     with pw.connect(unix=True, dbname=DB, autocommit=True) as conn:
         try:
-            conn.execute(c.sql)  # no parameters: a simple Query, every statement of the string
+            if c.action == "allow" and re.match(r"(?is)^\s*COPY\b.*\bTO\s+STDOUT\s*$", c.sql):
+                with conn.cursor().copy(c.sql) as copy:  # the driver reads COPY data its own way
+                    for _ in copy:
+                        pass
+            else:
+                conn.execute(c.sql)  # no parameters: a simple Query, every statement of the string
         except psycopg.Error as exc:
             error = exc
         if c.action == "allow":

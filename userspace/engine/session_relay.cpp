@@ -170,6 +170,8 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
           return;
       }
     }
+    // Nothing after a failure leaves, not even messages nobody inspects.
+    bool stop() override { return rs.failed; }
   } sink(*relay_, chunk);
   RelayState& rs = *relay_;
   const bool client_held = client_paused();

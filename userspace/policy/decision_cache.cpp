@@ -34,9 +34,9 @@ CachedDecision CachedDecision::from(const Decision& d) {
   return c;
 }
 
-void CachedDecision::apply_to(SessionSqlState& state) const {
+void CachedDecision::apply_to(SessionSqlState& state, bool asked_after) const {
   if (!effects) return;
-  for (const auto& f : *effects) state.apply(f);
+  for (const auto& f : *effects) state.apply(f, asked_after);
 }
 
 DecisionCache::Context::Context(std::string_view identity, std::string_view upstream, std::uint64_t policy_version,

@@ -48,7 +48,8 @@ struct CachedDecision {
 
   static CachedDecision from(const Decision& d);
   // Forwarded: tell the session state what changed.
-  void apply_to(SessionSqlState& state) const;
+  // asked_after as for SessionSqlState::apply.
+  void apply_to(SessionSqlState& state, bool asked_after = false) const;
 };
 
 class DecisionCache {

@@ -207,11 +207,12 @@ void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool 
   changed();
 }
 
-void SessionSqlState::apply_setting(const sql::Setting& s, bool certain) {
+void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool asked_after) {
   const bool local = s.is_local;
   const RoleState unknown_role{"", "", true};
   const std::string unknown_encoding = "?";
   if (!s.name_known) {
+    if (asked_after) return;
     // set_config(<computed>, ...): any setting may have changed.
     put(search_path_, SearchPath::unknown_path(), local, certain, SearchPath::unknown_path());
     put(role_, unknown_role, local, certain, unknown_role);
@@ -302,11 +303,11 @@ void SessionSqlState::confirm(const ServerSettings& server, std::uint64_t cycle,
   changed();
 }
 
-void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain) {
+void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain, bool asked_after) {
   // PREPARE and DECLARE run nothing yet: the settings in their query take
   // effect at EXECUTE / FETCH.
   if (!facts.has(sql::StatementClass::prepare) && facts.declares.empty()) {
-    for (const auto& s : facts.settings) apply_setting(s, certain);
+    for (const auto& s : facts.settings) apply_setting(s, certain, asked_after);
   }
   if (!certain) return;
   // Simulating the rest of one string: what it names is known for sure.
@@ -323,10 +324,12 @@ void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain
   for (const auto& name : facts.closes) simulated_cursors_[name] = nullptr;
 }
 
-void SessionSqlState::apply(const sql::StatementFacts& facts) { apply_facts(facts, false); }
+void SessionSqlState::apply(const sql::StatementFacts& facts, bool asked_after) {
+  apply_facts(facts, false, asked_after);
+}
 
-void SessionSqlState::apply(const Decision& decision) {
-  for (const auto& st : decision.statements) apply_facts(st.facts, false);
+void SessionSqlState::apply(const Decision& decision, bool asked_after) {
+  for (const auto& st : decision.statements) apply_facts(st.facts, false, asked_after);
 }
 
 void SessionSqlState::apply_certain(const sql::StatementFacts& facts) { apply_facts(facts, true); }

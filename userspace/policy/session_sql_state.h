@@ -114,8 +114,14 @@ class SessionSqlState {
   // saw them: for EXECUTE, with the prepared statement's facts merged in).
   // Names it defines are the tracker's business: they count once the server
   // confirms them.
-  void apply(const sql::StatementFacts& facts);
-  void apply(const Decision& decision);  // every statement, in order
+  //
+  // asked_after: the engine asks the server what the settings are right
+  // after the statement, before anything else of the session is decided (a
+  // simple Query whose decision says confirm_settings): a set_config() of a
+  // computed name then changes nothing here; the server's answer, and its
+  // ParameterStatus for the reported settings, will say what it did.
+  void apply(const sql::StatementFacts& facts, bool asked_after = false);
+  void apply(const Decision& decision, bool asked_after = false);  // every statement, in order
 
   // decide() uses this on a private copy for the statements after a SET,
   // PREPARE or DECLARE in the same string: the server runs them only if the
@@ -129,8 +135,8 @@ class SessionSqlState {
   void on_ready_for_query(char status);
 
  private:
-  void apply_setting(const sql::Setting& s, bool certain);
-  void apply_facts(const sql::StatementFacts& facts, bool certain);
+  void apply_setting(const sql::Setting& s, bool certain, bool asked_after);
+  void apply_facts(const sql::StatementFacts& facts, bool certain, bool asked_after = false);
   template <typename T>
   void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown);
   bool nothing_outstanding() const { return protocol_->cycles_answered() >= protocol_->cycles_sent(); }

@@ -8,16 +8,15 @@ transparent path, and the two outputs are compared.
   and statistics (`\\dt+`, `\\l+`) stay put between the two runs;
 - an InterceptRig and a pgwarden intercepting connects from the rig's
   clients/ cgroup to that address, with the policy of
-  policies/readonly-agent.yaml (read from the file) plus the `mask:` list of
-  policies/example.yaml: the read-only policy masks nothing itself, and the
-  suite must also show what masked columns look like to each tool;
+  policies/readonly-agent.yaml, read from the file (its mask rules show
+  what masked columns look like to each tool);
 - `via(argv)`: the tool inside clients/, with no password anywhere (eBPF
   sends it to pgwarden, which logs in upstream as app_owner);
   `direct(argv)`: the same argv from the test's own cgroup, with
   app_owner's password in PGPASSWORD (PostgreSQL asks for SCRAM).
 
 Both log in as app_owner to the same database, so everything but the
-masked values must come out the same. The masks of example.yaml keep a
+masked values must come out the same. The policy's masks keep a
 text's length in characters (`partial`, `email` and `redact` replace
 characters by `*`), so `masked_like()` can check a masked value against the
 direct one position by position, and `column_mask()` computes what a
@@ -62,7 +61,7 @@ class CompatEnv:
 
     def __init__(self, request, setup=None):
         # Imported here: policy_clients is the tests' package, not the harness's.
-        from policy_clients.readonly_agent import ReadonlyAgentPgwarden, example_mask_text
+        from policy_clients.readonly_agent import ReadonlyAgentPgwarden
 
         reason = ic.bpf_unavailable_reason()
         if reason:
@@ -79,7 +78,7 @@ class CompatEnv:
             self.script = ic.ClientScript()
             self.rig = ic.InterceptRig(self.db, self.script, DB_HOST, self.port)
             identity = {"name": IDENTITY, "match": {"cgroup": self.rig.clients.path + "/**"}}
-            self.pgwarden = ReadonlyAgentPgwarden(self.db, [identity], extra_policy_text=example_mask_text())
+            self.pgwarden = ReadonlyAgentPgwarden(self.db, [identity])
             self.rig.adopt(self.pgwarden)
         except BaseException:
             self.close(check=False)
@@ -155,7 +154,7 @@ class CompatEnv:
 
 # ---- what masked values must look like ------------------------------------------
 
-# The column rules of example.yaml's mask list, as computed here from a direct
+# The column rules of readonly-agent.yaml's mask list, as computed here from a direct
 # value: public.customers.ssn with partial(last=4), .email with email
 # (docs/configuration.md, "Mask functions").
 def partial(value, first=0, last=0):

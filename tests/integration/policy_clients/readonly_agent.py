@@ -20,7 +20,6 @@ from harness import Pgwarden, sample_data, yamlgen
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 POLICY_FILE = REPO_ROOT / "policies" / "readonly-agent.yaml"
-EXAMPLE_FILE = REPO_ROOT / "policies" / "example.yaml"
 CORPUS_FILE = REPO_ROOT / "tests" / "unit" / "policy" / "corpus" / "readonly_agent.tsv"
 POLICY_IDENTITY = "readonly-agent"
 POLICY_UPSTREAM = "app"
@@ -46,36 +45,12 @@ def policy_item_text():
     return item
 
 
-def example_mask_text():
-    """The `mask:` list of policies/example.yaml (its coding agent's), as
-    the file writes it. readonly-agent.yaml masks nothing; tests that need
-    masked columns under the read-only policy add this list to it."""
-    lines = EXAMPLE_FILE.read_text().splitlines()
-    starts = [i for i, line in enumerate(lines) if re.match(r"^\s+mask:\s*$", line)]
-    assert len(starts) == 1, f"{EXAMPLE_FILE}: expected one mask list, found {len(starts)}"
-    indent = len(lines[starts[0]]) - len(lines[starts[0]].lstrip())
-    block = [lines[starts[0]]]
-    for line in lines[starts[0] + 1:]:
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
-            break  # the next key of the policy, or the next item
-        block.append(line)
-    assert any("column:" in line for line in block), block
-    return "\n".join(block).rstrip() + "\n"
-
-
-def policies_yaml(identity_names, upstream_name, extra_text=None):
+def policies_yaml(identity_names, upstream_name):
     """A `policies:` block giving each identity the file's policy on the
-    harness's upstream; extra_text (keys of a policy, e.g. example_mask_text())
-    is added to each item, indented as the item's keys are."""
+    harness's upstream."""
     item = policy_item_text()
     item = re.sub(rf"^(\s+)upstream: {POLICY_UPSTREAM}\s*$", rf"\1upstream: {upstream_name}", item,
                   flags=re.M)
-    if extra_text:
-        key_indent = re.search(r"^(\s+)upstream:", item, re.M).group(1)
-        extra_lines = extra_text.rstrip("\n").splitlines()
-        strip = min(len(line) - len(line.lstrip()) for line in extra_lines if line.strip())
-        item = item.rstrip("\n") + "\n" + "\n".join(
-            key_indent + line[strip:] if line.strip() else "" for line in extra_lines) + "\n"
     out = ["policies:"]
     for name in identity_names:
         out.append(re.sub(rf"^(\s*- identity: ){POLICY_IDENTITY}\s*$", rf"\g<1>{name}", item,
@@ -86,16 +61,16 @@ def policies_yaml(identity_names, upstream_name, extra_text=None):
 class ReadonlyAgentPgwarden(Pgwarden):
     """A Pgwarden whose identities all get the readonly-agent policy.
     identities: [{"name": ..., "match": {...}}]; `default: deny`, so a client
-    no identity matches is refused at startup. extra_policy_text: more keys
-    for each policy item (policies_yaml); overrides: more top-level keys."""
+    no identity matches is refused at startup. overrides: more top-level
+    keys."""
 
-    def __init__(self, upstream, identities, extra_policy_text=None, overrides=None, **kw):
+    def __init__(self, upstream, identities, overrides=None, **kw):
         super().__init__(upstream=upstream,
                          overrides={"default": "deny", "identities": identities, **(overrides or {})},
                          **kw)
         self.config.pop("policies", None)
         self.policies_text = policies_yaml([i["name"] for i in identities],
-                                           self.config["upstreams"][0]["name"], extra_policy_text)
+                                           self.config["upstreams"][0]["name"])
 
     def write_config(self, config=None, text=None):
         if text is None:
