@@ -435,8 +435,9 @@ constexpr Key<InterceptConfig> kInterceptKeys[] = {
     {"ports", custom<InterceptConfig>("list of ports", read_intercept_ports), "[5432]",
      "Destination ports whose connects are redirected (at most 64)."},
     {"fail", choice<&InterceptConfig::fail, kFailModes>, "closed",
-     "While pgwarden is not serving (stopped, crashed, heartbeat stale): `closed` makes a redirected connect fail "
-     "at once with EPERM, `open` lets it go straight to the database."},
+     "While the programs are attached but pgwarden is not serving (crashed or hung: its heartbeat is stale): "
+     "`closed` makes a redirected connect fail at once with EPERM, `open` lets it go straight to the database. "
+     "A clean stop detaches the programs, and connects then go straight to the database."},
     {"bpffs", custom<InterceptConfig>("path", read_bpffs), "/sys/fs/bpf/pgwarden",
      "Absolute path on a bpffs mount where the programs, links and maps are pinned, so a restarted pgwarden takes "
      "them over without a gap."},

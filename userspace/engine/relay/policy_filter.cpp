@@ -249,24 +249,22 @@ Verdict PolicyFilter::on_execute(Request& r) {
 }
 
 bool PolicyFilter::must_confirm_settings(const Portal& p) {
-  std::vector<std::shared_ptr<const sql::StatementFacts>> runs;
+  auto unseen = [this](const std::shared_ptr<const sql::StatementFacts>& f) {
+    // Cheap for the common case: no function call, no computed set_config.
+    if (f && f->functions.empty() && !f->has_flag(sql::kUnknownSetting)) return false;
+    const policy::Policy* policy = current_policy();
+    if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
+    auto catalog = catalog_->current();
+    return !f || policy::may_change_settings_unseen(*f, catalog.get());
+  };
   if (p.origin == Portal::Origin::declare) {
-    for (const auto& facts : tracker_.cursor(p.name)) runs.push_back(facts);
-  } else if (p.statement) {
-    runs.push_back(p.statement->policy.facts);
-  } else {
-    for (const auto& s : tracker_.statement_candidates(p.statement_name)) runs.push_back(s->policy.facts);
+    for (const auto& facts : tracker_.cursor(p.name))
+      if (unseen(facts)) return true;
+    return false;
   }
-  // Cheap for the common case: no function call, no computed set_config.
-  bool maybe = false;
-  for (const auto& f : runs) maybe = maybe || !f || !f->functions.empty() || f->has_flag(sql::kUnknownSetting);
-  if (!maybe) return false;
-  const policy::Policy* policy = current_policy();
-  if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
-  auto catalog = catalog_->current();
-  for (const auto& f : runs) {
-    if (!f || policy::may_change_settings_unseen(*f, catalog.get())) return true;
-  }
+  if (p.statement) return unseen(p.statement->policy.facts);
+  for (const auto& s : tracker_.statement_candidates(p.statement_name))
+    if (unseen(s->policy.facts)) return true;
   return false;
 }
 

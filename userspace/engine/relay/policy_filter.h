@@ -85,6 +85,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   const std::string upstream_;
   std::shared_ptr<engine::CatalogEntry> catalog_;
   engine::CatalogStore& catalogs_;
+  const std::string login_user_;  // the upstream user: the session authorization the policy expects
   bool ran_ddl_ = false;  // forwarded DDL: refresh the catalog when its transaction ends
   std::shared_ptr<const policy::Config> config_;
   uint64_t config_generation_ = 0;
@@ -93,7 +94,6 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   policy::Decision last_decision_;
   std::string failure_;
   std::string failure_sqlstate_;
-  const std::string login_user_;
   // The cache context is rebuilt only when something in it changed (most
   // statements of a session share one).
   const policy::DecisionCache::Context& cache_context(uint64_t catalog_version);

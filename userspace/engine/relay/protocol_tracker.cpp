@@ -44,6 +44,7 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     // The server is discarding everything up to the next Sync (an earlier
     // extended-protocol message failed): this gets no answer, and defines
     // nothing. A Query or FunctionCall ends its cycle without one.
+    r->answered = true;
     if (r->ends_cycle()) {
       ++cycles_sent_;
       ++cycles_answered_;
