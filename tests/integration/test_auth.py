@@ -120,6 +120,9 @@ def test_startup_settings_are_judged_like_set(make_pgwarden):
     with pytest.raises(psycopg.OperationalError) as info:
         strict.connect(options="-c work_mem=123MB")
     assert "work_mem=123MB" in str(info.value)
+    # What drivers send by themselves to shape results passes under any policy.
+    with strict.connect(application_name="pgw-app", options="-c DateStyle=German -c extra_float_digits=2") as conn:
+        assert conn.execute("SHOW DateStyle").fetchone()[0] == "German, DMY"
 
 
 @pytest.mark.parametrize("value", ["database", "true"])

@@ -16,6 +16,17 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// What drivers send by themselves, which only shapes how results look.
+bool presentation_setting(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "application_name", "client_encoding", "datestyle",   "timezone",  "intervalstyle", "extra_float_digits",
+      "lc_messages",      "lc_monetary",     "lc_numeric",  "lc_time",   "bytea_output",
+  };
+  for (std::string_view n : kNames)
+    if (n == name) return true;
+  return false;
+}
+
 bool loads_code_at_connect(std::string_view name) {
   return name == "local_preload_libraries" || name == "session_preload_libraries" ||
          name == "shared_preload_libraries";
@@ -41,6 +52,7 @@ sql::StatementFacts startup_setting_facts(std::string_view name, std::string_vie
 }
 
 std::optional<std::string> refuse_startup_setting(const Policy& policy, std::string_view name, std::string_view value) {
+  if (presentation_setting(lower(name))) return std::nullopt;
   // A setting's verdict depends on no session state and no catalog.
   StandaloneProtocol protocol;
   SessionSqlState state(SessionSqlState::Start{}, protocol);

@@ -43,12 +43,20 @@ TEST(StartupSettings, RoleAndSessionAuthorizationAreTheRoleClass) {
   EXPECT_EQ(refuse_startup_setting(only_policy(allowing), "role", "postgres"), std::nullopt);
 }
 
-TEST(StartupSettings, APolicyWithoutSetRefusesThemAll) {
+TEST(StartupSettings, APolicyWithoutSetRefusesAllButPresentation) {
   auto config = load_policy_config("    allow: [select]\n");
   ASSERT_TRUE(config);
   auto refusal = refuse_startup_setting(only_policy(config), "statement_timeout", "30000");
   ASSERT_TRUE(refusal.has_value());
   EXPECT_NE(refusal->find("statement_timeout=30000"), std::string::npos) << *refusal;
+  // What psql and pgJDBC send by themselves still connects.
+  for (const auto& [name, value] : StartupSettings{{"application_name", "psql"},
+                                                   {"DateStyle", "ISO"},
+                                                   {"TimeZone", "UTC"},
+                                                   {"extra_float_digits", "2"},
+                                                   {"client_encoding", "UTF8"}}) {
+    EXPECT_EQ(refuse_startup_setting(only_policy(config), name, value), std::nullopt) << name;
+  }
 }
 
 // At connection time these load code into the backend, which no SET can.

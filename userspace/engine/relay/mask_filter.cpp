@@ -120,6 +120,27 @@ Verdict MaskFilter::wrong_encoding() const {
 
 // A prepared statement checked under other rules (a reload added some) is
 // checked again before it runs.
+// Returns no rows and reads nothing masked (SET client_encoding back,
+// transaction control): runs whatever the client encoding.
+bool MaskFilter::source_is_quiet(const TextRef& ref) const {
+  if (!ref.text) return false;
+  auto list = current_->lineage(ref.text->sql, ref.text->standard_conforming_strings);
+  if (!list || ref.index >= list->size()) return false;
+  const sql::StatementLineage& st = (*list)[ref.index];
+  return st.source == Source::none && !st.touches_masked;
+}
+
+// A portal bound in the batch being sent has no statement yet: every
+// statement its name may stand for must be quiet.
+bool MaskFilter::portal_is_quiet(const Portal& p) const {
+  if (p.origin != Portal::Origin::bind || p.statement) return source_is_quiet(p.source());
+  const auto statements = tracker_.statement_candidates(p.statement_name);
+  if (statements.empty()) return false;
+  for (const auto& s : statements)
+    if (!source_is_quiet(s->source)) return false;
+  return true;
+}
+
 bool MaskFilter::source_reads_masked(const TextRef& ref) const {
   if (!ref.text) return true;
   auto list = current_->lineage(ref.text->sql, ref.text->standard_conforming_strings);
@@ -175,16 +196,24 @@ Verdict MaskFilter::on_request(Request& r, const ClientMessage& message) {
       if (!v.denied() && r.defines) r.defines->mask.checked_with = current_;
       return v;
     }
-    case Kind::bind:
-      if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
-      for (const auto& s : tracker_.statement_candidates(r.statement_name)) {
+    case Kind::bind: {
+      // Values are found and masked as UTF-8 (check_text).
+      const bool utf8 = policy_.client_encoding_is_utf8();
+      const auto candidates = tracker_.statement_candidates(r.statement_name);
+      if (!utf8 && candidates.empty()) return wrong_encoding();
+      for (const auto& s : candidates) {
+        if (!utf8 && !source_is_quiet(s->source)) return wrong_encoding();
         if (Verdict v = check_statement(*s, current_); v.denied()) return v;
         r.reads_masked = r.reads_masked || source_reads_masked(s->source);
       }
       return Verdict::forward();
+    }
     case Kind::execute: {
-      if (!policy_.client_encoding_is_utf8()) return wrong_encoding();
-      for (const auto& p : tracker_.portal_candidates(r.name)) {
+      const bool utf8 = policy_.client_encoding_is_utf8();
+      const auto candidates = tracker_.portal_candidates(r.name);
+      if (!utf8 && candidates.empty()) return wrong_encoding();
+      for (const auto& p : candidates) {
+        if (!utf8 && !portal_is_quiet(*p)) return wrong_encoding();
         r.reads_masked = r.reads_masked || p->origin == Portal::Origin::unknown || source_reads_masked(p->source());
         if (p->origin == Portal::Origin::bind) {
           if (p->statement) {

@@ -77,6 +77,8 @@ class MaskFilter final : public RelayFilter {
   bool row_shape_known(const std::string& portal) const;
   // Whether a statement of a text reads masked values (under the rules now).
   bool source_reads_masked(const TextRef& ref) const;
+  bool source_is_quiet(const TextRef& ref) const;
+  bool portal_is_quiet(const Portal& p) const;
 
   // Server side: what the rows of a statement are, following EXECUTE and
   // FETCH through what the server holds; an empty statement when unknown.

@@ -138,10 +138,7 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   if (!need_facts) {
     if (const policy::CachedDecision* cached = cache_.find(context, text.sql)) {
       if (cached->action != policy::Action::allow) return verdict_for(*cached);
-      // A Query is followed by the engine's question when it must be; a
-      // Parse runs later, and the unknowns it leaves guard what is decided
-      // before it runs.
-      cached->apply_to(sql_state_, r.kind == Kind::query && cached->confirm_settings);
+      cached->apply_to(sql_state_, cached->confirm_settings);
       text.effects = cached->effects;
       text.effects_unknown = cached->forwarded_unparsed;
       if (text.effects) r.decided = now();
@@ -160,7 +157,12 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   if (full != nullptr) *full = &last_decision_;
   if (last_decision_.action != policy::Action::allow) return verdict_for(last_decision_);
   r.decided = now();
-  sql_state_.apply(last_decision_, r.kind == Kind::query && last_decision_.confirm_settings);
+  // When the engine will ask the server right after the statement runs, a
+  // computed set_config name leaves no unknowns: a Query's question comes
+  // before anything else is decided; a Parse runs at its Execute, which is
+  // asked about too, and what the server parses before that Execute it
+  // parses with the settings as they are now.
+  sql_state_.apply(last_decision_, last_decision_.confirm_settings);
   text.effects = effects_of(last_decision_);
   text.effects_unknown = last_decision_.forwarded_unparsed;
   if (last_decision_.changes_catalog) ran_ddl_ = true;

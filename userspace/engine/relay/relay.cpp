@@ -180,6 +180,9 @@ void Relay::ask_settings(uint64_t cycle, bool extended, std::string& out) {
     probe_last_ = q;
     tracker_.commit(std::move(q));
   }
+  // The server is skipping to the client's Sync (an earlier message failed):
+  // the statement does not run, the question gets no answer, nothing waits.
+  release_if_answered();
 }
 
 void Relay::release_if_answered() {
