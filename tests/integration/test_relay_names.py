@@ -156,6 +156,26 @@ def test_rows_of_a_sql_cursor_through_execute_are_masked_not_dropped(masked):
     assert all(r[0].startswith(b"***-**-") for r in rows)
 
 
+def test_a_cursor_declared_by_execute_of_a_protocol_statement_is_described(masked):
+    """Pipelined: a bound portal c1 ends with its transaction, SQL `EXECUTE
+    c1` runs a protocol statement that declares a cursor c1, and an Execute
+    of c1 follows before any answer. The cursor is a candidate of that
+    Execute from the start, so pgwarden learns its row shape first (found by
+    the random protocol test: the session used to end with XX000)."""
+    messages = [parse("s1", MASKED), bind("c1", "s1"), execute("c1", 1),
+                parse("c1", "DECLARE c1 BINARY SCROLL CURSOR WITH HOLD FOR SELECT c FROM customers c "
+                            "WHERE id <= 3 ORDER BY id"),
+                SYNC, query_message("EXECUTE c1"), execute("c1", 5), SYNC]
+    received = []
+    with session(masked) as s:
+        s.send(b"".join(messages))
+        while sum(1 for kind, _ in received if kind == b"Z") < 3:  # Sync, the Query, Sync
+            received.append(s.read_message())
+    assert not errors(received), errors(received)
+    assert len(data_rows(received)) == 1 + 3
+    assert not leaks_in(received)
+
+
 # ---- reloads -----------------------------------------------------------------------------
 
 def reloaded(pw, config):

@@ -73,15 +73,16 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
             r->pending_statements.push_back(s);
             statements_in_flight_.push_back(std::move(s));
           }
-          for (const auto& d : f.declares) {
-            auto p = std::make_shared<Portal>();
-            p->name = d.name;
-            p->origin = Portal::Origin::declare;
-            p->cursor = {r->text, i};
-            p->holdable = d.holdable;
-            p->policy.decided = r->decided;
-            r->pending_portals.push_back(p);
-            portals_in_flight_.push_back(std::move(p));
+          for (const auto& d : f.declares) add_pending_cursor(*r, d, {r->text, i});
+          // EXECUTE of a protocol statement that runs DECLARE: the cursor
+          // it may make is a candidate too (apply_effects() confirms it).
+          for (const auto& name : f.executes) {
+            for (const auto& s : statement_candidates(name)) {
+              const TextRef& src = s->source;
+              if (s->from_sql_prepare || !src.text || !src.text->effects || src.index >= src.text->effects->size())
+                continue;
+              for (const auto& d : (*src.text->effects)[src.index].declares) add_pending_cursor(*r, d, src);
+            }
           }
         }
       }
@@ -191,6 +192,17 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
       portals_in_flight_.push_back(std::move(p));
     }
   }
+}
+
+void ProtocolTracker::add_pending_cursor(Request& r, const sql::CursorDeclaration& d, const TextRef& source) {
+  auto p = std::make_shared<Portal>();
+  p->name = d.name;
+  p->origin = Portal::Origin::declare;
+  p->cursor = source;
+  p->holdable = d.holdable;
+  p->policy.decided = r.decided;
+  r.pending_portals.push_back(p);
+  portals_in_flight_.push_back(std::move(p));
 }
 
 // What a statement runs, as far as the names it makes go: EXECUTE runs what
