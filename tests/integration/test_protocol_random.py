@@ -53,6 +53,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,9 +132,13 @@ SERVER_CRASH = "was terminated by signal"
 
 
 def server_crash_lines(cluster, since):
+    """Each crash line, with the server's next line (DETAIL: Failed process
+    was running: ...), which names the statement."""
     with open(cluster.log_path, errors="replace") as f:
         f.seek(since)
-        return [line.strip() for line in f if SERVER_CRASH in line]
+        lines = [line.strip() for line in f]
+    return [line + (" | " + lines[i + 1] if i + 1 < len(lines) and "Failed process" in lines[i + 1] else "")
+            for i, line in enumerate(lines) if SERVER_CRASH in line]
 
 
 def wait_for_recovery(cluster, seconds=60):
@@ -251,6 +256,16 @@ if os.environ.get("PGWARDEN_RANDOM_STEPS"):
         prints them (minimised or edited) on new sessions, and shows what
         came back."""
         _run_printed_steps(daemons, os.environ["PGWARDEN_RANDOM_STEPS"])
+
+
+REGRESSIONS = sorted((Path(__file__).parent / "random_regressions").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_sequences_that_once_failed(daemons, path):
+    """The minimised sequences of past failures (random_regressions/), each
+    run as a failure prints it."""
+    _run_printed_steps(daemons, str(path))
 
 
 def _run_printed_steps(daemons, path):

@@ -613,9 +613,14 @@ void ProtocolTracker::apply_effects(Request& r, const sql::StatementFacts& f, co
 // a WITH HOLD cursor outlives a committed transaction only.
 void ProtocolTracker::end_transaction(bool committed) {
   std::erase_if(portals_, [&](const auto& entry) {
-    const Portal& p = *entry.second;
+    Portal& p = *entry.second;
     if (!p.holdable) return true;
-    return p.transaction == transaction_epoch_ && !committed;
+    // A WITH HOLD cursor of a transaction that did not commit is gone,
+    // unless a ROLLBACK earlier in the same query string ended that
+    // transaction and the cursor was declared in the next one, which did
+    // commit ("ROLLBACK; DECLARE c CURSOR WITH HOLD ..."): it may be there.
+    if (p.transaction == transaction_epoch_ && !committed) p.uncertain = true;
+    return false;
   });
   ++transaction_epoch_;
 }
