@@ -8,8 +8,9 @@ intercepted cgroup and prints what it saw:
   stream() (single-row mode): the same rows, customers' masked columns
   masked;
 - COPY ... TO STDOUT: what the policy says of copy_to (readonly-agent.yaml
-  denies it): a clean 42501 the driver raises as InsufficientPrivilege, and
-  the session goes on, idle;
+  allows it: the same lines come, masked as test_compat_pg_dump.py checks;
+  a policy that denies it gives a clean 42501 the driver raises as
+  InsufficientPrivilege); either way the session goes on, idle;
 - pipeline mode: several SELECTs, some prepared, answered as directly.
 """
 

@@ -254,6 +254,18 @@ TEST_F(TrackerTest, CursorsEndWithTheirTransaction) {
   EXPECT_NE(t().held_portal("b"), nullptr);
 }
 
+// "ROLLBACK; DECLARE d CURSOR WITH HOLD ...": the ROLLBACK makes the cycle
+// unclean, but d is made in the next transaction, which commits. Which of
+// the two it was, the answers do not say: d stays, uncertain.
+TEST_F(TrackerTest, AHoldCursorMadeAfterARollbackOfTheSameStringStaysUncertain) {
+  h.send(query("ROLLBACK; DECLARE d CURSOR WITH HOLD FOR SELECT 3"));
+  h.server(command_complete("ROLLBACK"));
+  h.server(command_complete("DECLARE CURSOR"));
+  h.server(ready('I'));
+  ASSERT_NE(t().held_portal("d"), nullptr);
+  EXPECT_TRUE(t().held_portal("d")->uncertain);
+}
+
 TEST_F(TrackerTest, RollbackToASavepointMakesTheTransactionsPortalsUncertain) {
   h.send(query("BEGIN; DECLARE a CURSOR FOR SELECT 1"));
   h.server(command_complete("BEGIN"));

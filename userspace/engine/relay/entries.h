@@ -85,6 +85,7 @@ struct Portal {
   TextRef cursor;                                      // declare: the DECLARE statement
   bool holdable = false;
   uint64_t transaction = 0;  // the tracker's transaction epoch it was made in
+  uint64_t made_in_cycle = 0;  // the cycles answered before the one that made it
   // bind, in flight: the cycle of its Bind, and whether a Describe of it
   // followed in that cycle (its rows' shape will be known before its rows).
   uint64_t bound_in_cycle = 0;

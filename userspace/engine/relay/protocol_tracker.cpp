@@ -485,6 +485,7 @@ void ProtocolTracker::confirm_statement(const std::shared_ptr<PreparedStatement>
 void ProtocolTracker::confirm_portal(const std::shared_ptr<Portal>& p) {
   erase_entry(portals_in_flight_, p);
   p->transaction = transaction_epoch_;
+  p->made_in_cycle = cycles_answered_;
   portals_[p->name] = p;
 }
 
@@ -615,12 +616,16 @@ void ProtocolTracker::end_transaction(bool committed) {
   std::erase_if(portals_, [&](const auto& entry) {
     Portal& p = *entry.second;
     if (!p.holdable) return true;
+    if (p.transaction != transaction_epoch_ || committed) return false;
     // A WITH HOLD cursor of a transaction that did not commit is gone,
-    // unless a ROLLBACK earlier in the same query string ended that
-    // transaction and the cursor was declared in the next one, which did
+    // unless it was made in the cycle ending now, after a ROLLBACK of the
+    // same query string ended the failed transaction, in one that did
     // commit ("ROLLBACK; DECLARE c CURSOR WITH HOLD ..."): it may be there.
-    if (p.transaction == transaction_epoch_ && !committed) p.uncertain = true;
-    return false;
+    if (p.made_in_cycle + 1 == cycles_answered_) {
+      p.uncertain = true;
+      return false;
+    }
+    return true;
   });
   ++transaction_epoch_;
 }
