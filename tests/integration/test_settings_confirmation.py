@@ -196,3 +196,29 @@ def test_role_default_off_standard_conforming_strings_is_read_from_the_server(lo
     finally:
         logged_cluster.execute("ALTER ROLE app_owner IN DATABASE app RESET standard_conforming_strings")
         stop_cleanly(pw)
+
+
+def test_in_an_aborted_transaction_the_session_goes_on(agent):
+    """The statement fails (25P02) and so does pgwarden's question after it:
+    the aborted transaction undid whatever the statement set, the session
+    goes on, and ROLLBACK ends the transaction as usual."""
+    with agent.connect(unix=True, dbname=DB, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1/0")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT public.become_other()")
+        conn.execute("ROLLBACK")
+        assert conn.execute("SELECT current_user").fetchone()[0] == "app_owner"
+
+
+def test_in_a_transaction_block_a_role_change_ends_the_session(agent, logged_cluster):
+    with agent.connect(unix=True, dbname=DB, autocommit=True) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        conn.execute("BEGIN")
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT public.become_other()")
+            conn.execute("SELECT 'after the change', current_user")
+    ran = backend_log(logged_cluster, pid)
+    assert any("become_other" in s for s in ran), ran
+    assert not any("after the change" in s for s in ran), ran
