@@ -52,8 +52,7 @@ std::shared_ptr<const Catalog> Catalog::build(CatalogData data) {
   for (std::size_t i = 0; i < d.functions.size(); ++i) {
     const CatalogFunction& f = d.functions[i];
     c->function_by_oid_.emplace(f.oid, i);
-    const bool system = f.schema == "pg_catalog" || f.schema == "information_schema";
-    (system ? c->system_function_names_ : c->user_function_names_).insert(f.name);
+    (is_system_schema(f.schema) ? c->system_function_names_ : c->user_function_names_).insert(f.name);
   }
 
   std::sort(d.columns.begin(), d.columns.end(), [](const CatalogColumn& a, const CatalogColumn& b) {

@@ -107,6 +107,11 @@ struct RelationCandidate {
   std::string qualified() const { return schema + "." + name; }
 };
 
+// The server's own schemas: what is in them no client made.
+inline bool is_system_schema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
+
 class Catalog {
  public:
   // Indexes the data. Duplicate (schema, name) pairs keep the first.

@@ -174,14 +174,6 @@ std::string why_unknown(const sql::StatementFacts& f) {
   return "pgwarden could not tell what this statement does";
 }
 
-// What may change settings unseen, for the message.
-std::string unseen_settings_object(const sql::StatementFacts& f) {
-  if (f.has_flag(sql::kUnknownSetting)) return "set_config with a computed name";
-  for (const auto& fn : f.functions)
-    if (fn.schema != "pg_catalog" && fn.schema != "information_schema") return "function " + fn.qualified();
-  return "statement";
-}
-
 std::string unknown_object(const sql::StatementFacts& f) {
   if (f.has_flag(sql::kDynamicSql)) return "dynamic SQL";
   if (f.has_flag(sql::kDoBodyUnknown)) return "DO block";
@@ -535,7 +527,9 @@ void confirm_settings_after(Decision& d, const Policy& policy, const Catalog* ca
   if (!policy_needs_settings_confirmation(policy)) return;
   for (std::size_t i = 0; i < d.statements.size(); ++i) {
     StatementDecision& st = d.statements[i];
-    if (st.action != Action::allow || !may_change_settings_unseen(st.facts, catalog)) continue;
+    if (st.action != Action::allow) continue;
+    std::optional<std::string> changer = unseen_settings_changer(st.facts, catalog);
+    if (!changer) continue;
     const bool last = i + 1 == d.statements.size();
     if (last && !st.facts.has(SC::copy_from)) {
       d.confirm_settings = true;
@@ -544,7 +538,7 @@ void confirm_settings_after(Decision& d, const Policy& policy, const Catalog* ca
     st.action = Action::deny;
     st.rule = "settings unseen";
     st.verb = "execute";
-    st.object = unseen_settings_object(st.facts);
+    st.object = std::move(*changer);
     st.reason = last ? "it may change the session's role or search_path in a way its text does not show, and "
                        "pgwarden cannot ask the server which while COPY FROM STDIN reads the client's data"
                      : "it may change the session's role or search_path in a way its text does not show, so it "

@@ -14,7 +14,6 @@ std::uint64_t column_key(Oid relation, std::int16_t attnum) {
   return (static_cast<std::uint64_t>(relation) << 16) | static_cast<std::uint16_t>(attnum);
 }
 
-bool is_system_schema(std::string_view schema) { return schema == "pg_catalog" || schema == "information_schema"; }
 
 // Relations whose columns hold stored values a column rule can name.
 bool holds_rows(RelationKind k) {

@@ -40,13 +40,16 @@ std::string join_candidates(const std::vector<T>& values, F&& show) {
   return out + "}";
 }
 
+// A session user and the value of `role` ("none" or empty: no SET ROLE).
+RoleState role_state(const std::string& session_user, const std::string& role) {
+  const bool no_role = role.empty() || iequals(role, "none");
+  return RoleState{session_user, no_role ? session_user : role, false};
+}
+
 // Who the session runs as before its first statement: the login user, or
 // what the startup settings made it.
 RoleState start_role(const SessionSqlState::Start& start) {
-  const std::string& session_user =
-      start.session_authorization.empty() ? start.login_user : start.session_authorization;
-  const bool no_role = start.role.empty() || iequals(start.role, "none");
-  return RoleState{session_user, no_role ? session_user : start.role, false};
+  return role_state(start.session_authorization.empty() ? start.login_user : start.session_authorization, start.role);
 }
 
 }  // namespace
@@ -295,9 +298,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
 }
 
 void SessionSqlState::confirm(const ServerSettings& server, std::uint64_t cycle, bool certain) {
-  const bool no_role = server.role.empty() || iequals(server.role, "none");
-  RoleState role{server.session_authorization, no_role ? server.session_authorization : server.role, false};
-  role_.confirm(std::move(role), RoleState{"", "", true}, cycle, certain);
+  role_.confirm(role_state(server.session_authorization, server.role), RoleState{"", "", true}, cycle, certain);
   search_path_.confirm(parse_search_path(server.search_path).value_or(SearchPath::unknown_path()),
                        SearchPath::unknown_path(), cycle, certain);
   changed();

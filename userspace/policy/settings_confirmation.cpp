@@ -11,16 +11,16 @@ bool policy_needs_settings_confirmation(const Policy& policy) {
   return !t.allow.empty() || !t.deny.empty() || !t.approve.empty() || !policy.mask.empty();
 }
 
-bool may_change_settings_unseen(const sql::StatementFacts& facts, const Catalog* catalog) {
-  if (facts.has_flag(sql::kUnknownSetting)) return true;
+std::optional<std::string> unseen_settings_changer(const sql::StatementFacts& facts, const Catalog* catalog) {
+  if (facts.has_flag(sql::kUnknownSetting)) return "set_config with a computed name";
   for (const auto& fn : facts.functions) {
-    if (fn.schema == "pg_catalog" || fn.schema == "information_schema") continue;
-    if (!fn.schema.empty()) return true;
+    if (is_system_schema(fn.schema)) continue;
     // Unqualified: a user function of the same name may be the one the
     // server picks (by search_path, or by argument types).
-    if (catalog == nullptr || !catalog->only_system_function_named(fn.name)) return true;
+    if (!fn.schema.empty() || catalog == nullptr || !catalog->only_system_function_named(fn.name))
+      return "function " + fn.qualified();
   }
-  return false;
+  return std::nullopt;
 }
 
 std::optional<std::string> forbidden_change(const Policy& policy, const ServerSettings& server,

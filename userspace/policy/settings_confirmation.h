@@ -34,11 +34,21 @@ namespace pgw::policy {
 
 bool policy_needs_settings_confirmation(const Policy& policy);
 
-// True when the statement may change settings its facts do not show: a
-// set_config() with a computed name, or a call of a function that is not
-// one of the server's own (pg_catalog, information_schema). Without a
-// catalog every function counts as the client's own.
-bool may_change_settings_unseen(const sql::StatementFacts& facts, const Catalog* catalog);
+// What in the statement may change settings its facts do not show, for a
+// message ("set_config with a computed name", "function public.f"); nullopt
+// when nothing may: a set_config() with a computed name, or a call of a
+// function that is not one of the server's own (pg_catalog,
+// information_schema). Without a catalog every function counts as the
+// client's own.
+std::optional<std::string> unseen_settings_changer(const sql::StatementFacts& facts, const Catalog* catalog);
+inline bool may_change_settings_unseen(const sql::StatementFacts& facts, const Catalog* catalog) {
+  return unseen_settings_changer(facts, catalog).has_value();
+}
+
+// The same for a FunctionCall message (by OID; nullptr: not in the catalog).
+inline bool function_may_change_settings_unseen(const CatalogFunction* fn) {
+  return fn == nullptr || !is_system_schema(fn->schema);
+}
 
 // nullopt when the server's answer is one the policy allows; else what
 // changed, for the message that ends the session: under a policy that does

@@ -117,11 +117,19 @@ class CompatEnv:
         """psql -X as app_owner to the database's address (both ways)."""
         return ["psql", "-X", "-h", DB_HOST, "-p", str(self.port), "-U", self.db.app_user, "-d", DB, *args]
 
-    def json_both(self, argv, env_extra=None, timeout=120):
+    def json_both(self, argv, env_extra=None, timeout=120, connections=None, exact=True):
         """Run a client program that prints one JSON document both ways;
-        (direct, via) documents. Either failing fails the test with its output."""
+        (direct, via) documents. Either failing fails the test with its output.
+        connections: how many connects of the run through pgwarden eBPF
+        redirected (at least that many when not exact); None: not checked."""
+        before = self.redirected()
         direct, via = self.both(argv, env_extra, timeout)
-        return self.parse_json(direct, "direct"), self.parse_json(via, "through pgwarden")
+        documents = self.parse_json(direct, "direct"), self.parse_json(via, "through pgwarden")
+        if connections is not None:
+            made = self.redirected() - before
+            assert made == connections if exact else made >= connections, \
+                f"{made} connects redirected, expected {'' if exact else 'at least '}{connections}"
+        return documents
 
     def parse_json(self, result, how):
         assert result.returncode == 0, (f"{how}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"

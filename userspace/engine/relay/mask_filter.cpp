@@ -87,6 +87,10 @@ Verdict MaskFilter::check_lineages(const engine::LineageList& list, const Handle
 
 namespace {
 
+// Returns no rows and reads nothing masked (SET client_encoding back,
+// transaction control).
+bool quiet(const sql::StatementLineage& st) { return st.source == Source::none && !st.touches_masked; }
+
 bool lineage_reads_masked(const sql::StatementLineage& st) {
   if (st.touches_masked || st.source == sql::RowSource::execute || st.source == sql::RowSource::fetch) return true;
   for (const auto& o : st.outputs) {
@@ -103,11 +107,10 @@ Verdict MaskFilter::check_text(const SqlText& text, const Handle& handle, Reques
   for (const auto& st : *list) r.reads_masked = r.reads_masked || lineage_reads_masked(st);
   if (!policy_.client_encoding_is_utf8()) {
     // Values are found and masked as UTF-8; in SJIS or BIG5 a byte that
-    // looks like a quote or a digit can be half a character. Statements
-    // that return no rows and read nothing masked (SET client_encoding
-    // back, transaction control) still run.
+    // looks like a quote or a digit can be half a character. Quiet
+    // statements still run.
     for (const auto& st : *list) {
-      if (st.source != Source::none || st.touches_masked) return wrong_encoding();
+      if (!quiet(st)) return wrong_encoding();
     }
   }
   return check_lineages(*list, handle, 0);
@@ -118,16 +121,11 @@ Verdict MaskFilter::wrong_encoding() const {
                        "42501", "Masking is in force: SET client_encoding TO 'UTF8' first.");
 }
 
-// A prepared statement checked under other rules (a reload added some) is
-// checked again before it runs.
-// Returns no rows and reads nothing masked (SET client_encoding back,
-// transaction control): runs whatever the client encoding.
+// Runs whatever the client encoding (quiet).
 bool MaskFilter::source_is_quiet(const TextRef& ref) const {
   if (!ref.text) return false;
   auto list = current_->lineage(ref.text->sql, ref.text->standard_conforming_strings);
-  if (!list || ref.index >= list->size()) return false;
-  const sql::StatementLineage& st = (*list)[ref.index];
-  return st.source == Source::none && !st.touches_masked;
+  return list && ref.index < list->size() && quiet((*list)[ref.index]);
 }
 
 // A portal bound in the batch being sent has no statement yet: every
@@ -141,6 +139,8 @@ bool MaskFilter::portal_is_quiet(const Portal& p) const {
   return true;
 }
 
+// A prepared statement checked under other rules (a reload added some) is
+// checked again before it runs.
 bool MaskFilter::source_reads_masked(const TextRef& ref) const {
   if (!ref.text) return true;
   auto list = current_->lineage(ref.text->sql, ref.text->standard_conforming_strings);

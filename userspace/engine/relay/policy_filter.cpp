@@ -276,8 +276,8 @@ Verdict PolicyFilter::on_function_call(const pgwire::FunctionCall& call) {
   auto catalog = catalog_->current();
   Verdict v = verdict_for(policy::decide_function_call(*policy, call.function, catalog.get()));
   if (!v.denied() && policy::policy_needs_settings_confirmation(*policy)) {
-    const policy::CatalogFunction* fn = catalog ? catalog->function(call.function) : nullptr;
-    v.confirm_settings = fn == nullptr || (fn->schema != "pg_catalog" && fn->schema != "information_schema");
+    v.confirm_settings =
+        policy::function_may_change_settings_unseen(catalog ? catalog->function(call.function) : nullptr);
   }
   return v;
 }

@@ -22,6 +22,16 @@ void erase_entry(std::vector<std::shared_ptr<T>>& v, const std::shared_ptr<T>& e
   std::erase(v, e);
 }
 
+// A text statement that may define names, once (without facts it makes
+// none: the usual Execute of a SELECT).
+void add_source(std::vector<TextRef>& sources, const TextRef& src) {
+  if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) return;
+  for (const TextRef& known : sources) {
+    if (known.text == src.text && known.index == src.index) return;
+  }
+  sources.push_back(src);
+}
+
 bool is_extended(Kind k) {
   return k == Kind::parse || k == Kind::bind || k == Kind::describe_statement || k == Kind::describe_portal ||
          k == Kind::execute || k == Kind::close_statement || k == Kind::close_portal;
@@ -59,32 +69,20 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     case Kind::query:
       if (!r->denial && r->text && r->text->effects) {
         // SQL PREPARE and DECLARE become candidates now, names once the
-        // server completes them.
+        // server completes them; so do those of a protocol statement that
+        // an EXECUTE of the string runs.
+        std::vector<TextRef> sources;
         const auto& effects = *r->text->effects;
         for (size_t i = 0; i < effects.size(); ++i) {
-          const sql::StatementFacts& f = effects[i];
-          for (const auto& name : f.prepares) {
-            auto s = std::make_shared<PreparedStatement>();
-            s->name = name;
-            s->source = {r->text, i};
-            s->from_sql_prepare = true;
-            s->policy.facts = std::make_shared<const sql::StatementFacts>(f);
-            s->policy.decided = r->decided;
-            r->pending_statements.push_back(s);
-            statements_in_flight_.push_back(std::move(s));
+          if (effects[i].executes.empty()) {
+            add_source(sources, {r->text, i});
+            continue;
           }
-          for (const auto& d : f.declares) add_pending_cursor(*r, d, {r->text, i});
-          // EXECUTE of a protocol statement that runs DECLARE: the cursor
-          // it may make is a candidate too (apply_effects() confirms it).
-          for (const auto& name : f.executes) {
-            for (const auto& s : statement_candidates(name)) {
-              const TextRef& src = s->source;
-              if (s->from_sql_prepare || !src.text || !src.text->effects || src.index >= src.text->effects->size())
-                continue;
-              for (const auto& d : (*src.text->effects)[src.index].declares) add_pending_cursor(*r, d, src);
-            }
+          for (const auto& s : statement_candidates(effects[i].executes.front())) {
+            if (auto src = names_made_by(*s)) add_source(sources, *src);
           }
         }
+        add_pending_names(*r, sources);
       }
       ++cycles_sent_;
       ++position_version_;
@@ -137,23 +135,20 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
 // server's confirmation of this one still names the cursor (apply_effects).
 void ProtocolTracker::add_defined_by_execute(Request& r) {
   std::vector<TextRef> sources;
-  auto add_source = [&sources](const TextRef& src) {
-    // Without facts it makes no name (the usual Execute of a SELECT).
-    if (!src.text || !src.text->effects || src.index >= src.text->effects->size()) return;
-    for (const TextRef& known : sources) {
-      if (known.text == src.text && known.index == src.index) return;
-    }
-    sources.push_back(src);
-  };
   for (const auto& p : portal_candidates(r.name)) {
     if (p->origin == Portal::Origin::bind && !p->statement) {
       for (const auto& s : statement_candidates(p->statement_name)) {
-        if (auto src = names_made_by(*s)) add_source(*src);
+        if (auto src = names_made_by(*s)) add_source(sources, *src);
       }
     } else if (auto src = names_made_by(*p)) {
-      add_source(*src);
+      add_source(sources, *src);
     }
   }
+  add_pending_names(r, sources);
+}
+
+// The PREPAREs and DECLAREs of each source become candidates of `r`.
+void ProtocolTracker::add_pending_names(Request& r, const std::vector<TextRef>& sources) {
   const auto in_flight = [](const auto& entries, const std::string& name, const TextRef& src, auto source_of) {
     for (const auto& e : entries) {
       const TextRef& other = source_of(*e);
@@ -192,17 +187,6 @@ void ProtocolTracker::add_defined_by_execute(Request& r) {
       portals_in_flight_.push_back(std::move(p));
     }
   }
-}
-
-void ProtocolTracker::add_pending_cursor(Request& r, const sql::CursorDeclaration& d, const TextRef& source) {
-  auto p = std::make_shared<Portal>();
-  p->name = d.name;
-  p->origin = Portal::Origin::declare;
-  p->cursor = source;
-  p->holdable = d.holdable;
-  p->policy.decided = r.decided;
-  r.pending_portals.push_back(p);
-  portals_in_flight_.push_back(std::move(p));
 }
 
 // What a statement runs, as far as the names it makes go: EXECUTE runs what

@@ -198,8 +198,7 @@ class ProtocolTracker final : public policy::SessionProtocol {
  private:
   void start(Request& r);
   void add_defined_by_execute(Request& r);
-  // A DECLARE in flight: a candidate portal until the server completes it.
-  void add_pending_cursor(Request& r, const sql::CursorDeclaration& d, const TextRef& source);
+  void add_pending_names(Request& r, const std::vector<TextRef>& sources);
   std::optional<TextRef> names_made_by(TextRef statement) const;
   std::optional<TextRef> names_made_by(const PreparedStatement& s) const;
   std::optional<TextRef> names_made_by(const Portal& p) const;

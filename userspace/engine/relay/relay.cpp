@@ -189,6 +189,13 @@ void Relay::release_if_answered() {
   if (probe_last_ && probe_last_->answered) probe_last_.reset();
 }
 
+// Every server message moves the tracker, and may end (or skip) the
+// settings question the client's messages wait behind.
+void Relay::advance(char type, std::string_view body) {
+  tracker_.advance(type, body);
+  release_if_answered();
+}
+
 std::string Relay::marker_for(Request& r, std::string_view original_name, Verdict v) {
   Denial d;
   d.token = new_denial_token();
@@ -247,8 +254,7 @@ bool Relay::wants_server(char type) {
 
 Relay::Outcome Relay::on_server_header(char type) {
   if (!failure_.empty()) return Outcome::fail;
-  tracker_.advance(type, {});
-  release_if_answered();
+  advance(type, {});
   return Outcome::forward;
 }
 
@@ -264,16 +270,14 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
     // text, pgwarden refuses what it cannot judge.
     if (msg == BackendMsg::ParseComplete || (msg == BackendMsg::ErrorResponse && !server_refused_text(body))) {
       out.append(denial_reply(server_read_it(*answer.request->denial)));
-      tracker_.advance(type, body);
-      release_if_answered();
+      advance(type, body);
       return Outcome::replace;
     }
   } else if (msg == BackendMsg::ErrorResponse && answer.request && answer.request->denial) {
     if (auto replaced = denial_error(*answer.request->denial, body)) {
       // pgwarden's own denial: nothing of the server's text is in it.
       out.append(*replaced);
-      tracker_.advance(type, body);
-      release_if_answered();
+      advance(type, body);
       return Outcome::replace;
     }
   }
@@ -303,8 +307,7 @@ Relay::Outcome Relay::on_server_message(char type, std::string_view whole, std::
       outcome = Outcome::replace;
     }
   }
-  tracker_.advance(type, body);
-  release_if_answered();
+  advance(type, body);
   return outcome;
 }
 

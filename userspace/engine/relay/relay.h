@@ -64,6 +64,7 @@ class Relay {
   Outcome fail(std::string why);
   void ask_settings(uint64_t cycle, bool extended, std::string& out);
   void release_if_answered();
+  void advance(char type, std::string_view body);
   std::string marker_for(Request& request, std::string_view original_name, Verdict verdict);
 
   const uint64_t session_id_;
