@@ -23,6 +23,7 @@ struct CancelTarget {
   socklen_t upstream_len = 0;
   int32_t process_id = 0;
   std::string secret_key;
+  uint64_t session_id = 0;  // pgwarden's session (a held statement is withdrawn, not canceled upstream)
 };
 
 class CancelRegistry {

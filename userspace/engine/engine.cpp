@@ -32,10 +32,30 @@ unsigned worker_count_for(const policy::Config& config) {
   return config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+// Names this node in approval ids ("db-node-3-17"), so that requests of
+// several nodes sharing one store never collide.
+std::string node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "pgwarden";
+  std::string name(host);
+  if (auto dot = name.find('.'); dot != std::string::npos) name.resize(dot);
+  return name;
+}
+
+}  // namespace
+
 Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> config)
-    : config_path_(std::move(config_path)), state_(std::move(config)) {}
+    : config_path_(std::move(config_path)),
+      state_(std::move(config)),
+      approvals_(std::make_unique<approval::ApprovalQueue>(node_name())) {
+  state_.set_approvals(approvals_.get());
+}
 
 Engine::~Engine() {
+  // Every held client is answered while its loop thread still runs.
+  approvals_->abort_all("pgwarden is shutting down");
   // The catalog loader and the cgroup resolver post to loop threads: they
   // stop first.
   if (catalogs_) catalogs_->stop();
@@ -177,6 +197,8 @@ void Engine::reload() {
 void Engine::stop() {
   const auto grace = state_.config()->shutdown_grace;
   spdlog::info("stopping: no new connections; sessions get {} ms to finish", grace.count());
+  // Nothing held runs: each waiting client is told and its session ends.
+  approvals_->abort_all("pgwarden is shutting down");
   for (auto& w : workers_) w->begin_drain(grace);
   for (auto& w : workers_) w->join();
   if (catalogs_) catalogs_->stop();

@@ -35,6 +35,7 @@ class Engine {
   int wait_for_signals();
 
   const EngineState& state() const { return state_; }
+  EngineState& state() { return state_; }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
  private:
@@ -48,6 +49,8 @@ class Engine {
   // to loop threads, which must still exist.
   std::unique_ptr<class CatalogStore> catalogs_;
   std::unique_ptr<class CgroupResolver> cgroups_;
+  // After workers_ too: its threads deliver outcomes to loop threads.
+  std::unique_ptr<approval::ApprovalQueue> approvals_;
   Status attach_interceptor(const policy::Config& config);
   void detach_after_failed_start();
 

@@ -8,8 +8,12 @@
 #include <memory>
 #include <chrono>
 #include <mutex>
+#include <vector>
 
+#include "approval/approval_queue.h"
 #include "engine/cancel_registry.h"
+#include "engine/decision_feed.h"
+#include "engine/engine_metrics.h"
 #include "engine/mask_model_store.h"
 #include "engine/session_registry.h"
 #include "kernel/interceptor.h"
@@ -53,6 +57,11 @@ class EngineState {
   class CgroupResolver* cgroups() const { return cgroups_; }
   void set_cgroups(class CgroupResolver* c) { cgroups_ = c; }
 
+  // Held statements waiting for people; set once before the loop threads
+  // start (the queue locks for itself; only `approve` decisions touch it).
+  approval::ApprovalQueue* approvals() const { return approvals_; }
+  void set_approvals(approval::ApprovalQueue* q) { approvals_ = q; }
+
   // Mask models, built off the loop threads and shared by them.
   MaskModelStore& mask_model_store() { return mask_model_store_; }
 
@@ -66,12 +75,32 @@ class EngineState {
   std::atomic<uint64_t> sessions_open{0};
   std::atomic<uint64_t> sessions_total{0};
 
+  // One set of counters per loop thread (engine_metrics.h), made before the
+  // threads start; a scrape reads them all.
+  LoopMetrics& add_loop_metrics() {
+    std::lock_guard lock(mu_);
+    loop_metrics_.push_back(std::make_unique<LoopMetrics>());
+    return *loop_metrics_.back();
+  }
+  template <typename F>
+  void for_each_loop_metrics(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& m : loop_metrics_) f(static_cast<const LoopMetrics&>(*m));
+  }
+
+  // Recent refusals and approval requests, newest last, for the console.
+  DecisionFeed& decisions() { return decisions_; }
+  const DecisionFeed& decisions() const { return decisions_; }
+
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
   class CgroupResolver* cgroups_ = nullptr;
+  approval::ApprovalQueue* approvals_ = nullptr;
+  std::vector<std::unique_ptr<LoopMetrics>> loop_metrics_;
+  DecisionFeed decisions_;
   std::atomic<uint64_t> config_generation_{1};
   MaskModelStore mask_model_store_;
   CancelRegistry cancels_;

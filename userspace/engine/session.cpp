@@ -303,6 +303,8 @@ void Session::submit_shutdown(int fd) {
 
 void Session::close(std::string reason) {
   if (phase_ == Phase::kClosing) return;
+  // Nothing of a held statement ever runs once its session is gone.
+  withdraw_approval("its session ended: " + reason);
   if (phase_ == Phase::kRelay && !relay_->relay.tracker().idle() && upstream_cancel_target_) {
     // The upstream is still working on this session's statement. A backend
     // notices a closed socket only when it next writes, so a pg_sleep or a

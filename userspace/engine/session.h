@@ -105,6 +105,9 @@ class alignas(16) Session {
   // The client's cgroup path, resolved off the loop thread (empty: gone).
   void cgroup_resolved(std::string path);
 
+  // People decided the statement this session holds (session_approval.cpp).
+  void approval_decided(const approval::Outcome& outcome);
+
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
   // Called once a second: a session that has not started relaying within
   // the login deadline is ended.
@@ -164,6 +167,13 @@ class alignas(16) Session {
   void queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id);
   bool idle_between_transactions() const;
   void end_if_draining_and_idle();
+
+  // --- approvals (session_approval.cpp)
+  // The relay holds a message for approval: ask the queue.
+  void hold_for_approval();
+  // The client canceled or went away.
+  void withdraw_approval(std::string why);
+  bool waiting_for_approval() const { return !approval_id_.empty(); }
 
   Worker& worker_;
   const uint64_t id_;
@@ -244,6 +254,9 @@ class alignas(16) Session {
         : client_slicer(client_max), upstream_slicer(pgwire::kDefaultMaxMessageSize), relay(session_id) {}
   };
   std::optional<RelayState> relay_;
+  // The approval request the held message waits for ("" : none).
+  std::string approval_id_;
+  std::chrono::milliseconds approval_timeout_{0};
 };
 
 }  // namespace pgw::engine

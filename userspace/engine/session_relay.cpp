@@ -17,6 +17,10 @@ namespace pgw::engine {
 
 namespace {
 
+// What a client may send behind a statement held for approval before it
+// is no longer read (then only a CancelRequest withdraws the request).
+constexpr size_t kHeldWhileWaitingMax = 1 << 20;
+
 // Collects what a chunk becomes, in stream order, then queues it. Each piece
 // becomes one send, so bytes pgwarden writes itself (masked rows) are
 // gathered into one owned piece, and short stretches of the chunk between
@@ -76,9 +80,13 @@ void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<u
 void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   if (client_paused()) {
-    // Decided once the relay's question to the server is answered.
+    // Decided once the relay's question to the server is answered, or
+    // people decided the held statement. While people decide, the client
+    // is still read (up to a bound), so that closing the connection
+    // withdraws the request.
     relay_->held_client.append(chunk);
     release_buffer(buffer_id);
+    if (waiting_for_approval() && relay_->held_client.size() < kHeldWhileWaitingMax) arm_receive(client_, OpKind::kClientRecv);
     return;
   }
   const bool ok = relay_client_bytes(chunk, buffer_id);
@@ -86,6 +94,7 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   if (!ok) return;
   send_next(upstream_, OpKind::kUpstreamSend);
   if (!client_paused()) read_ahead(client_, upstream_, OpKind::kClientRecv);
+  else if (waiting_for_approval()) arm_receive(client_, OpKind::kClientRecv);
 }
 
 bool Session::relay_client_bytes(std::string_view chunk, std::optional<uint16_t> buffer_id) {
@@ -106,6 +115,7 @@ bool Session::relay_client_bytes(std::string_view chunk, std::optional<uint16_t>
           add(rs.scratch);
           return;
         case relay::Relay::Outcome::drop:
+        case relay::Relay::Outcome::hold:  // the relay keeps it until people decide
           return;
         case relay::Relay::Outcome::fail:
           rs.failed = true;
@@ -130,6 +140,7 @@ bool Session::relay_client_bytes(std::string_view chunk, std::optional<uint16_t>
     relay_->held_client.insert(0, chunk.substr(stopped));
   }
   queue_pieces(upstream_, chunk, buffer_id);
+  if (relay_->relay.held_ask() != nullptr && approval_id_.empty()) hold_for_approval();
   return true;
 }
 
@@ -164,6 +175,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
           if (!owned_tail) tail().append(rs.scratch);
           return;
         case relay::Relay::Outcome::drop:
+        case relay::Relay::Outcome::hold:
           return;
         case relay::Relay::Outcome::fail:
           rs.failed = true;

@@ -74,6 +74,14 @@ void Session::on_startup_bytes() {
       close("cancel request with an unknown key");
       return;
     }
+    // A statement held for approval has not reached the server: the cancel
+    // withdraws the request (the client reads 57014), and nothing is sent.
+    if (auto* approvals = worker_.state().approvals();
+        approvals != nullptr && approvals->withdraw_session(target->session_id, "the client canceled it")) {
+      phase_ = Phase::kCancel;
+      close("cancel request: withdrew a held statement");
+      return;
+    }
     send_cancel(*target);
     return;
   }

@@ -164,6 +164,7 @@ void Session::on_login_bytes() {
         target.upstream_len = upstream_addr_len_;
         target.process_id = key->process_id;
         target.secret_key = std::string(key->secret_key);
+        target.session_id = id_;
         issued_cancel_key_ = worker_.state().cancels().issue(target);
         upstream_cancel_target_ = target;
         pgwire::encode(pgwire::BackendKeyData{issued_cancel_key_->first, issued_cancel_key_->second},
@@ -270,8 +271,8 @@ bool Session::start_filters(const policy::StartupSettings& reported) {
     });
   }, ready);
   relay::Relay& r = relay_->relay;
-  auto policy = std::make_unique<relay::PolicyFilter>(worker_.state(), worker_.decision_cache(), r.tracker(),
-                                                      identity_name_, upstream_name_, std::move(entry), *catalogs,
+  auto policy = std::make_unique<relay::PolicyFilter>(worker_.state(), worker_.metrics(), worker_.decision_cache(),
+                                                      r.tracker(), id_, identity_name_, upstream_name_, std::move(entry), *catalogs,
                                                       upstream_config_->user, session_start_settings(reported));
   auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_);
   r.add_filter(std::move(policy));

@@ -23,7 +23,8 @@ constexpr uint16_t kBufferGroup = 1;
 }  // namespace
 
 Worker::Worker(EngineState& state, unsigned index, std::vector<ListenSocket> listeners)
-    : state_(state), index_(index), listeners_(std::move(listeners)), mask_models_(state.mask_model_store()) {}
+    : state_(state), index_(index), listeners_(std::move(listeners)), metrics_(state.add_loop_metrics()),
+      mask_models_(state.mask_model_store()) {}
 
 Worker::~Worker() {
   join();

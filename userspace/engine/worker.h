@@ -58,6 +58,7 @@ class Worker {
 
   // Policy decisions of this thread's sessions: no lock on the hot path.
   policy::DecisionCache& decision_cache() { return decision_cache_; }
+  LoopMetrics& metrics() { return metrics_; }
   MaskModels& mask_models() { return mask_models_; }
 
  private:
@@ -86,6 +87,7 @@ class Worker {
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;
   policy::DecisionCache decision_cache_;
+  LoopMetrics& metrics_;
   MaskModels mask_models_;
   void run_posted();
   std::vector<Session*> finished_candidates_;

@@ -124,6 +124,14 @@ struct MaskRule {
   friend bool operator==(const MaskRule&, const MaskRule&) = default;
 };
 
+// `policies[].approval`: overrides of the top-level `approval` settings for
+// the statements this policy holds.
+struct PolicyApproval {
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::string> notify;  // webhook URL
+  friend bool operator==(const PolicyApproval&, const PolicyApproval&) = default;
+};
+
 struct Policy {
   std::string identity;                // name of an IdentityRule
   std::optional<std::string> upstream; // absent: this identity on any upstream
@@ -132,7 +140,28 @@ struct Policy {
   std::vector<MaskRule> mask;
   UnparseableAction unparseable = UnparseableAction::deny;
   bool strict = false;                 // also deny masked columns in WHERE/JOIN/GROUP/ORDER
+  PolicyApproval approval;
   friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+// Who may decide a held statement. Unset lists: root on the admin socket
+// only. root may always decide (it can rewrite this file anyway); nobody
+// decides a request of their own uid.
+struct ApproverRules {
+  std::vector<std::string> unix_users;     // on the admin socket (SO_PEERCRED)
+  std::vector<std::string> unix_groups;    // members, primary or supplementary
+  std::vector<std::string> console_users;  // web console users (their token)
+  unsigned min_approvals = 1;              // distinct approvers a request needs
+  friend bool operator==(const ApproverRules&, const ApproverRules&) = default;
+};
+
+// `approval:` — how statements a policy marks `approve` are held and decided.
+struct ApprovalConfig {
+  std::chrono::milliseconds timeout{300'000};
+  std::optional<std::string> notify;         // webhook URL for new requests and outcomes
+  std::optional<std::string> store_dsn_file; // one queue for every node, in a PostgreSQL database
+  ApproverRules approvers;
+  friend bool operator==(const ApprovalConfig&, const ApprovalConfig&) = default;
 };
 
 struct Config {
@@ -141,6 +170,11 @@ struct Config {
   NetAddress listen = NetAddress::ipv4(0x7f000001, 15432);
   std::string unix_socket = "/run/pgwarden/.s.PGSQL.5432";  // empty: disabled
   std::string admin_socket = "/run/pgwarden/admin.sock";
+  std::string admin_socket_group;      // set: the socket is 0660 and this group may use it
+  std::optional<NetAddress> console_listen;  // web console; absent: off
+  std::optional<NetAddress> metrics_listen;  // TCP /metrics; absent: off (always on admin_socket)
+  std::string state_dir = "/var/lib/pgwarden";  // console tokens and other daemon state
+  ApprovalConfig approval;
   unsigned workers = 0;                // 0: one loop thread per online CPU
   uint64_t max_message_size = 64ull << 20;
   std::chrono::milliseconds shutdown_grace{30'000};

@@ -8,6 +8,7 @@
 // not supported yet") instead of ignoring them, and the reference lists them
 // as such. Implementing one is replacing not_yet() with a reader.
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "common/quote.h"
@@ -74,6 +75,58 @@ void read_mask_hash_key_file(ConfigReader& r, const YAML::Node& n, const std::st
     out.mask_hash_key_file = *file;
     out.mask_hash_key = r.secret_file(n, p, *file);
   }
+}
+
+// ---- approvals, admin ------------------------------------------------------
+
+bool plain_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return s.front() != '-' && s != "." && s != "..";
+}
+
+template <auto Member>
+void read_webhook_url(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordOf<Member>& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  const bool scheme = s->starts_with("http://") || s->starts_with("https://");
+  if (!scheme || s->find_first_of(" \t\r\n") != std::string::npos || s->size() > 2048) {
+    r.error(n, p, "expected an http:// or https:// URL, got " + quote_for_message(*s));
+    return;
+  }
+  out.*Member = *s;
+}
+
+template <auto Member>
+void read_user_names(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordOf<Member>& out) {
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.nonempty_text(e, ep);
+    if (!s) return;
+    if (!plain_name(*s)) {
+      r.error(e, ep, "expected a name of letters, digits, '.', '_' or '-', got " + quote_for_message(*s));
+    } else if (std::find((out.*Member).begin(), (out.*Member).end(), *s) != (out.*Member).end()) {
+      r.error(e, ep, quote_for_message(*s) + " is listed twice");
+    } else {
+      (out.*Member).push_back(*s);
+    }
+  });
+}
+
+void read_store_dsn_file(ConfigReader& r, const YAML::Node& n, const std::string& p, ApprovalConfig& out) {
+  if (auto file = r.file_path(n, p)) out.store_dsn_file = *file;
+}
+
+void read_admin_socket_group(ConfigReader& r, const YAML::Node& n, const std::string& p, Config& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  if (!plain_name(*s)) r.error(n, p, "expected a group name, got " + quote_for_message(*s));
+  else out.admin_socket_group = *s;
+}
+
+void read_state_dir(ConfigReader& r, const YAML::Node& n, const std::string& p, Config& out) {
+  if (auto dir = r.file_path(n, p)) out.state_dir = *dir;
 }
 
 // ---- intercept --------------------------------------------------------------
@@ -539,11 +592,13 @@ constexpr Key<MaskRule> kMaskRuleKeys[] = {
 };
 constexpr Section<MaskRule> kMaskRule{kMaskRuleKeys, check_mask_rule};
 
-constexpr Key<Unsupported> kPolicyApprovalKeys[] = {
-    {"timeout", not_yet<Unsupported>("duration"), "", "How long a held statement waits for a decision."},
-    {"notify", not_yet<Unsupported>("URL"), "", "An http(s) URL called when a statement is held."},
+constexpr Key<PolicyApproval> kPolicyApprovalKeys[] = {
+    {"timeout", duration<&PolicyApproval::timeout, 1000>, "(approval.timeout)",
+     "How long a statement of this policy waits for a decision before it is refused (42501 naming the request)."},
+    {"notify", custom<PolicyApproval>("URL", read_webhook_url<&PolicyApproval::notify>), "(approval.notify)",
+     "Webhook for this policy's requests and outcomes, instead of `approval.notify`."},
 };
-constexpr Section<Unsupported> kPolicyApproval{kPolicyApprovalKeys};
+constexpr Section<PolicyApproval> kPolicyApproval{kPolicyApprovalKeys};
 
 constexpr Key<Policy> kPolicyKeys[] = {
     {"identity", required(name<&Policy::identity>), "", "The identity this policy is for."},
@@ -553,7 +608,8 @@ constexpr Key<Policy> kPolicyKeys[] = {
     {"deny", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::deny>), "[]",
      "Refused with 42501. deny beats approve beats allow; a class or function in two lists is an error."},
     {"approve", custom<Policy>("list of classes and function:NAME", read_rules<&Policy::approve>), "[]",
-     "Statements that need approval: refused for now with \"requires approval\"."},
+     "Statements held until people approve them (`pgwarden approvals`, the web console); denied or timed out, "
+     "the client reads 42501 naming the request."},
     {"tables", section<&Policy::tables, kTables>, "", "Globs on `schema.table`, checked on every relation used."},
     {"mask", records<&Policy::mask, kMaskRule>, "[]", "What this identity never sees in clear."},
     {"unparseable", choice<&Policy::unparseable, kUnparseableActions>, "deny",
@@ -563,7 +619,7 @@ constexpr Key<Policy> kPolicyKeys[] = {
     {"strict", boolean<&Policy::strict>, "false",
      "Also refuse statements that use a masked column to filter, join, group, order or deduplicate, and make "
      "derived masked values a fixed `****`."},
-    {"approval", future_section<Policy, kPolicyApproval>, "", "How held statements are approved."},
+    {"approval", section<&Policy::approval, kPolicyApproval>, "", "How this policy's held statements are approved."},
 };
 constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
 
@@ -574,23 +630,35 @@ constexpr Key<Unsupported> kRecordingKeys[] = {
 };
 constexpr Section<Unsupported> kRecording{kRecordingKeys};
 
-constexpr Key<Unsupported> kApprovalStoreKeys[] = {
-    {"dsn_file", not_yet<Unsupported>("path"), "", "A file naming a PostgreSQL database that holds one approval "
-                                                   "queue for every pgwarden node."},
+constexpr Key<ApprovalConfig> kApprovalStoreKeys[] = {
+    {"dsn_file", custom<ApprovalConfig>("path", read_store_dsn_file), "(requests kept in this daemon only)",
+     "A file holding a libpq connection string of a PostgreSQL database that keeps one approval queue for every "
+     "pgwarden node (schema created by pgwarden). Read like a password file."},
 };
-constexpr Section<Unsupported> kApprovalStore{kApprovalStoreKeys};
+constexpr Section<ApprovalConfig> kApprovalStore{kApprovalStoreKeys};
 
-constexpr Key<Unsupported> kApproversKeys[] = {
-    {"unix_groups", not_yet<Unsupported>("list of texts"), "", "Unix groups whose members may approve."},
-    {"min_approvals", not_yet<Unsupported>("integer"), "", "Approvals a statement needs (k of n)."},
+constexpr Key<ApproverRules> kApproversKeys[] = {
+    {"unix_users", custom<ApproverRules>("list of user names", read_user_names<&ApproverRules::unix_users>), "[]",
+     "Users who may decide over the admin socket (it must be reachable to them: `admin_socket_group`)."},
+    {"unix_groups", custom<ApproverRules>("list of group names", read_user_names<&ApproverRules::unix_groups>), "[]",
+     "Unix groups whose members may decide over the admin socket."},
+    {"console_users", custom<ApproverRules>("list of user names", read_user_names<&ApproverRules::console_users>),
+     "[]", "Web console users (`pgwarden console url --user NAME`) who may decide."},
+    {"min_approvals", integer<&ApproverRules::min_approvals, 1, 16>, "1",
+     "Distinct approvers a statement needs (k of n); one denial ends the request."},
 };
-constexpr Section<Unsupported> kApprovers{kApproversKeys};
+constexpr Section<ApproverRules> kApprovers{kApproversKeys};
 
-constexpr Key<Unsupported> kApprovalKeys[] = {
-    {"store", future_section<Unsupported, kApprovalStore>, "", "Where pending approvals are kept."},
-    {"approvers", future_section<Unsupported, kApprovers>, "", "Who may approve."},
+constexpr Key<ApprovalConfig> kApprovalKeys[] = {
+    {"timeout", duration<&ApprovalConfig::timeout, 1000>, "300s",
+     "How long a held statement waits for a decision; then the client reads 42501 naming the request."},
+    {"notify", custom<ApprovalConfig>("URL", read_webhook_url<&ApprovalConfig::notify>), "(no webhook)",
+     "An http(s) URL that receives a JSON POST (with a `text` field, as Slack-style incoming webhooks want) for "
+     "each new request and each outcome; retried with backoff until delivered."},
+    {"store", inline_section<kApprovalStore>, "", "Where pending approvals are kept."},
+    {"approvers", section<&ApprovalConfig::approvers, kApprovers>, "(root on the admin socket)", "Who may approve."},
 };
-constexpr Section<Unsupported> kApproval{kApprovalKeys};
+constexpr Section<ApprovalConfig> kApproval{kApprovalKeys};
 
 constexpr Key<Unsupported> kTlsKeys[] = {
     {"cert_file", not_yet<Unsupported>("path"), "", "The certificate pgwarden presents to clients."},
@@ -608,9 +676,18 @@ constexpr Key<Config> kConfigKeys[] = {
      "Explicit mode over a unix socket, identity from SO_PEERCRED; empty (`\"\"` or nothing) turns it off.",
      restart<&Config::unix_socket>},
     {"admin_socket", socket_path<&Config::admin_socket>, "/run/pgwarden/admin.sock",
-     "The admin socket (mode 0600) that `pgwarden status` and `pgwarden sessions` talk to.", restart<&Config::admin_socket>},
-    {"console_listen", not_yet<Config>("address"), "", "The web console (approvals, sessions), token-protected."},
-    {"metrics_listen", not_yet<Config>("address"), "", "A TCP listener for Prometheus /metrics."},
+     "The admin socket (HTTP/1.1 with JSON, mode 0600) that every command but `run` talks to; `curl "
+     "--unix-socket` works.", restart<&Config::admin_socket>},
+    {"admin_socket_group", custom<Config>("group name", read_admin_socket_group), "(none: root only)",
+     "A unix group that may use the admin socket too (mode 0660): the people in `approval.approvers`.",
+     restart<&Config::admin_socket_group>},
+    {"console_listen", address<&Config::console_listen>, "(off)",
+     "The web console (pending approvals, sessions, decisions): `pgwarden console url` prints its login URL. "
+     "Keep it on loopback (or behind a TLS proxy): it is plain HTTP.", restart<&Config::console_listen>},
+    {"metrics_listen", address<&Config::metrics_listen>, "(off)",
+     "A TCP listener for Prometheus /metrics (also served on `admin_socket`).", restart<&Config::metrics_listen>},
+    {"state_dir", custom<Config>("path", read_state_dir), "/var/lib/pgwarden",
+     "Where the daemon keeps its state: the console's access tokens (mode 0600).", restart<&Config::state_dir>},
     {"workers", integer<&Config::workers, 0, 1024>, "0", "Loop threads (one io_uring each); `0` is one per CPU.",
      restart<&Config::workers>},
     {"max_message_size", custom<Config>("size", read_max_message_size), "64MiB",
@@ -639,7 +716,7 @@ constexpr Key<Config> kConfigKeys[] = {
      "What each identity may do on an upstream: the first policy for the identity whose upstream is this one or "
      "unset. A known identity without one is refused at startup."},
     {"recording", future_section<Config, kRecording>, "", "Session recording."},
-    {"approval", future_section<Config, kApproval>, "", "Approval of held statements."},
+    {"approval", section<&Config::approval, kApproval>, "", "Approval of held statements."},
 };
 constexpr Section<Config> kConfig{kConfigKeys, cross_check};
 

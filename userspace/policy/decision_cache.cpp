@@ -26,6 +26,7 @@ CachedDecision CachedDecision::from(const Decision& d) {
   c.message = d.message;
   c.detail = d.detail;
   c.position = d.position;
+  for (const auto& st : d.statements) c.classes.add(st.facts.classes);
   if (d.changes_session) {
     auto effects = std::make_shared<std::vector<sql::StatementFacts>>();
     for (const auto& st : d.statements) effects->push_back(st.facts);

@@ -42,6 +42,7 @@ struct CachedDecision {
   bool syntax_error = false;
   std::string sqlstate, message, detail;
   int position = 0;
+  sql::ClassSet classes;  // of all its statements (for /metrics)
   // The facts SessionSqlState::apply() needs after forwarding (only when
   // changes_session; empty otherwise).
   std::shared_ptr<const std::vector<sql::StatementFacts>> effects;

@@ -153,6 +153,7 @@ struct RelayHarness {
         upstream += out;
         return out.find(whole) != std::string::npos;  // an injected prefix, or a marker
       case Relay::Outcome::drop: return true;
+      case Relay::Outcome::hold: return false;  // kept by the relay until release_held()
       case Relay::Outcome::fail: failed = true; failure = relay.failure(); return false;
     }
     return false;
@@ -169,6 +170,7 @@ struct RelayHarness {
       case Relay::Outcome::forward: client += whole; break;
       case Relay::Outcome::replace: client += out; break;
       case Relay::Outcome::drop: break;
+      case Relay::Outcome::hold: failed = true; failure = "a server message cannot be held"; break;
       case Relay::Outcome::fail: failed = true; failure = relay.failure(); break;
     }
   }

@@ -69,6 +69,10 @@ struct PreparedStatement {
   struct PolicyNotes {
     std::shared_ptr<const sql::StatementFacts> facts;  // what it runs, as decided
     DecidedUnder decided;
+    // Its text needs approval: each Bind of it does, but the first after
+    // the approved Parse (runs_approved).
+    bool needs_approval = false;
+    int runs_approved = 0;
   } policy;
   struct MaskNotes {
     std::weak_ptr<const void> checked_with;  // the mask model its writes were checked under

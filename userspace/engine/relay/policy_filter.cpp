@@ -8,6 +8,7 @@
 #include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
 #include "policy/settings_confirmation.h"
+#include "sql/statement_shape.h"
 
 namespace pgw::relay {
 
@@ -37,11 +38,13 @@ std::shared_ptr<const std::vector<sql::StatementFacts>> effects_of(const policy:
 
 }  // namespace
 
-PolicyFilter::PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
-                           std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
+PolicyFilter::PolicyFilter(engine::EngineState& state, engine::LoopMetrics& metrics, policy::DecisionCache& cache,
+                           const ProtocolTracker& tracker, uint64_t session_id, std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
                            engine::CatalogStore& catalogs, std::string login_user,
                            const policy::StartupSettings& startup_settings)
     : state_(state),
+      metrics_(metrics),
+      session_id_(session_id),
       cache_(cache),
       tracker_(tracker),
       identity_(std::move(identity)),
@@ -136,8 +139,12 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   auto catalog = catalog_->current();
   const policy::DecisionCache::Context& context = cache_context(catalog ? catalog->version() : 0);
   if (!need_facts) {
-    if (const policy::CachedDecision* cached = cache_.find(context, text.sql)) {
-      if (cached->action != policy::Action::allow) return verdict_for(*cached);
+    const policy::CachedDecision* cached = cache_.find(context, text.sql);
+    // A statement that needs approval is decided in full below: the
+    // request people see names its classes and rule.
+    if (cached != nullptr) decided_classes_ = cached->classes;
+    if (cached != nullptr && cached->action == policy::Action::deny) return verdict_for(*cached);
+    if (cached != nullptr && cached->action == policy::Action::allow) {
       cached->apply_to(sql_state_, cached->confirm_settings);
       text.effects = cached->effects;
       text.effects_unknown = cached->forwarded_unparsed;
@@ -149,13 +156,17 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   }
   last_decision_ = policy::decide_sql(*policy, text.parsed(policy::parse_options_for(sql_state_)), sql_state_,
                                       catalog.get());
-  if (catalog == nullptr && last_decision_.action == policy::Action::allow && needs_catalog(last_decision_)) {
+  for (const auto& st : last_decision_.statements) decided_classes_.add(st.facts.classes);
+  if (catalog == nullptr && last_decision_.action != policy::Action::deny && needs_catalog(last_decision_)) {
     return Verdict::deny("pgwarden: cannot check the relations of this statement: the catalog of upstream " +
                          upstream_ + " is not available (see pgwarden's log)");
   }
   if (last_decision_.cacheable && catalog != nullptr) cache_.insert(context, text.sql, last_decision_);
   if (full != nullptr) *full = &last_decision_;
-  if (last_decision_.action != policy::Action::allow) return verdict_for(last_decision_);
+  if (last_decision_.action == policy::Action::deny) return verdict_for(last_decision_);
+  if (last_decision_.action == policy::Action::approve) {
+    if (auto held = hold_unless_approved(r, last_decision_, text.sql)) return std::move(*held);
+  }
   r.decided = now();
   // When the engine will ask the server right after the statement runs, a
   // computed set_config name leaves no unknowns: a Query's question comes
@@ -171,20 +182,97 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   return v;
 }
 
-Verdict PolicyFilter::redecide(const sql::StatementFacts& facts) {
+Verdict PolicyFilter::redecide(Request& r, const sql::StatementFacts& facts, std::string_view sql) {
   const policy::Policy* policy = current_policy();
   if (policy == nullptr) return no_policy();
   auto catalog = catalog_->current();
-  return verdict_for(policy::decide_facts(*policy, facts, sql_state_, catalog.get()));
+  const policy::Decision d = policy::decide_facts(*policy, facts, sql_state_, catalog.get());
+  if (d.action == policy::Action::approve) {
+    if (auto held = hold_unless_approved(r, d, sql)) return std::move(*held);
+    return Verdict::forward();
+  }
+  return verdict_for(d);
+}
+
+policy::Decision PolicyFilter::decide_prepared_again(const std::shared_ptr<const sql::StatementFacts>& facts) {
+  const policy::Policy* policy = current_policy();
+  policy::Decision d;
+  if (policy == nullptr || !facts) {
+    // Cannot be decided again: it needs approval as it did at Parse.
+    d.action = policy::Action::approve;
+    d.rule = "approve";
+    d.message = "pgwarden: a prepared statement that needs approval, for " + identity_;
+    return d;
+  }
+  auto catalog = catalog_->current();
+  return policy::decide_facts(*policy, *facts, sql_state_, catalog.get());
+}
+
+std::optional<Verdict> PolicyFilter::hold_unless_approved(Request& r, const policy::Decision& d,
+                                                          std::string_view sql) {
+  if (r.approved) return std::nullopt;  // people said yes: it runs, once
+  approval::Ask ask;
+  ask.sql = std::string(sql);
+  ask.rule = d.rule;
+  ask.message = d.message;
+  sql::ClassSet classes;
+  for (const auto& st : d.statements) classes.add(st.facts.classes);
+  for (auto c : classes.list()) ask.classes.emplace_back(sql::to_string(c));
+  ask.shape = sql::statement_shape(sql);
+  if (auto* queue = state_.approvals()) {
+    if (auto approver = queue->standing_grant(identity_, ask.shape)) {
+      spdlog::info("approval: a standing grant by {} lets {} run a statement of shape {} ({})", *approver, identity_,
+                   ask.shape, d.rule);
+      return std::nullopt;
+    }
+  } else {
+    return Verdict::deny(d.message, "42501", "pgwarden's approval queue is not running.");
+  }
+  return Verdict::hold(std::move(ask));
 }
 
 Verdict PolicyFilter::on_request(Request& r, const ClientMessage& message) {
+  switch (r.kind) {
+    case Kind::query:
+    case Kind::parse:
+    case Kind::bind:
+    case Kind::execute:
+    case Kind::function_call: break;
+    default: return Verdict::forward();
+  }
+  const auto started = std::chrono::steady_clock::now();
+  decided_classes_ = {};
+  Verdict v = decide(r, message);
+  metrics_.decision_latency.record(std::chrono::steady_clock::now() - started);
+  if (r.kind != Kind::execute) count(r, v);
+  return v;
+}
+
+void PolicyFilter::count(const Request& r, const Verdict& v) {
+  const policy::Action action =
+      v.denied() ? policy::Action::deny : v.held() ? policy::Action::approve : policy::Action::allow;
+  metrics_.count(action, decided_classes_);
+  if (action == policy::Action::allow) return;
+  engine::FedDecision d;
+  d.time = std::chrono::system_clock::now();
+  d.session = session_id_;
+  d.identity = identity_;
+  d.action = v.held() ? "approve" : "deny";
+  d.classes = decided_classes_.to_string();
+  d.rule = v.held() ? v.ask.rule : v.detail;
+  d.message = v.held() ? v.ask.message : v.message;
+  if (r.text) d.sql = r.text->sql;
+  else if (v.held()) d.sql = v.ask.sql;
+  state_.decisions().add(std::move(d));
+}
+
+Verdict PolicyFilter::decide(Request& r, const ClientMessage& message) {
   switch (r.kind) {
     case Kind::query: return on_query(r);
     case Kind::parse: return on_parse(r);
     case Kind::bind: return on_bind(r);
     case Kind::execute: return on_execute(r);
-    case Kind::function_call: return on_function_call(std::get<pgwire::FunctionCall>(message));
+    case Kind::function_call: return on_function_call(r, std::get<pgwire::FunctionCall>(message));
     default: return Verdict::forward();
   }
 }
@@ -197,9 +285,15 @@ Verdict PolicyFilter::on_parse(Request& r) {
   const policy::Decision* d = nullptr;
   Verdict v = decide_text(r, true, &d);
   v.confirm_settings = false;  // nothing runs yet: asked at Execute
-  if (!v.denied() && d != nullptr && r.defines) {
+  if (!v.stops() && d != nullptr && r.defines) {
     if (d->statements.size() == 1) {
       r.defines->policy.facts = std::make_shared<const sql::StatementFacts>(d->statements[0].facts);
+    }
+    if (d->action == policy::Action::approve) {
+      // Approved for one run: the Bind that follows. Each later Bind of a
+      // named statement needs its own approval.
+      r.defines->policy.needs_approval = true;
+      r.defines->policy.runs_approved = 1;
     }
     r.decided = now();
   }
@@ -217,6 +311,19 @@ Verdict PolicyFilter::on_bind(Request& r) {
                          "42501", "pgwarden did not see \"" + r.statement_name + "\" prepared in this session.");
   }
   for (const auto& s : candidates) {
+    if (s->policy.facts) decided_classes_.add(s->policy.facts->classes);
+    if (s->policy.needs_approval) {
+      if (s->policy.runs_approved > 0) {
+        --s->policy.runs_approved;
+      } else if (!r.approved) {
+        const std::string sql = s->source.text ? s->source.text->sql : std::string();
+        const policy::Decision d = decide_prepared_again(s->policy.facts);
+        if (d.action == policy::Action::deny) return verdict_for(d);
+        if (d.action == policy::Action::approve) {
+          if (auto held = hold_unless_approved(r, d, sql)) return std::move(*held);
+        }
+      }
+    }
     if (decided_now(s->policy.decided)) continue;
     // Decided under another policy, catalog or session meaning (a reload,
     // SET search_path ...): the server re-plans, pgwarden decides again.
@@ -224,8 +331,8 @@ Verdict PolicyFilter::on_bind(Request& r) {
       return Verdict::deny("pgwarden: prepared statement \"" + r.statement_name + "\" denied by policy for " +
                            identity_, "42501", "Its statement cannot be decided again.");
     }
-    Verdict v = redecide(*s->policy.facts);
-    if (v.denied()) return v;
+    Verdict v = redecide(r, *s->policy.facts, s->source.text ? s->source.text->sql : std::string());
+    if (v.stops()) return v;
     s->policy.decided = now();
   }
   r.decided = now();
@@ -240,8 +347,9 @@ Verdict PolicyFilter::on_execute(Request& r) {
     // A portal bound or a cursor declared under another policy: what it
     // runs is decided again before it runs.
     for (const auto& facts : tracker_.cursor(r.name)) {
-      Verdict v = redecide(*facts);
-      if (v.denied()) return v;
+      const TextRef source = p->source();
+      Verdict v = redecide(r, *facts, source.text ? source.text->sql : std::string());
+      if (v.stops()) return v;
     }
     p->policy.decided = now();
   }
@@ -270,11 +378,18 @@ bool PolicyFilter::must_confirm_settings(const Portal& p) {
   return false;
 }
 
-Verdict PolicyFilter::on_function_call(const pgwire::FunctionCall& call) {
+Verdict PolicyFilter::on_function_call(Request& r, const pgwire::FunctionCall& call) {
   const policy::Policy* policy = current_policy();
   if (policy == nullptr) return no_policy();
   auto catalog = catalog_->current();
-  Verdict v = verdict_for(policy::decide_function_call(*policy, call.function, catalog.get()));
+  const policy::Decision d = policy::decide_function_call(*policy, call.function, catalog.get());
+  Verdict v;
+  if (d.action == policy::Action::approve) {
+    if (auto held = hold_unless_approved(r, d, "-- FunctionCall of function oid " + std::to_string(call.function)))
+      return std::move(*held);
+  } else {
+    v = verdict_for(d);
+  }
   if (!v.denied() && policy::policy_needs_settings_confirmation(*policy)) {
     v.confirm_settings =
         policy::function_may_change_settings_unseen(catalog ? catalog->function(call.function) : nullptr);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/catalog_store.h"
+#include "engine/engine_metrics.h"
 #include "engine/relay/mask_filter.h"
 #include "engine/relay/relay_filter.h"
 #include "policy/config.h"
@@ -32,8 +33,8 @@ namespace pgw::relay {
 
 class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
  public:
-  PolicyFilter(engine::EngineState& state, policy::DecisionCache& cache, const ProtocolTracker& tracker,
-               std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
+  PolicyFilter(engine::EngineState& state, engine::LoopMetrics& metrics, policy::DecisionCache& cache,
+               const ProtocolTracker& tracker, uint64_t session_id, std::string identity, std::string upstream, std::shared_ptr<engine::CatalogEntry> catalog,
                engine::CatalogStore& catalogs, std::string login_user,
                const policy::StartupSettings& startup_settings);
 
@@ -63,12 +64,17 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   Verdict on_parse(Request& r);
   Verdict on_bind(Request& r);
   Verdict on_execute(Request& r);
-  Verdict on_function_call(const pgwire::FunctionCall& call);
+  Verdict on_function_call(Request& r, const pgwire::FunctionCall& call);
   // Decides a statement text through the cache; applies its effects to the
   // session state when allowed and tells the tracker what it does to names.
   Verdict decide_text(Request& r, bool need_facts, const policy::Decision** full);
   // A prepared statement or cursor decided again under what is in force now.
-  Verdict redecide(const sql::StatementFacts& facts);
+  Verdict redecide(Request& r, const sql::StatementFacts& facts, std::string_view sql);
+  policy::Decision decide_prepared_again(const std::shared_ptr<const sql::StatementFacts>& facts);
+  // An `approve` decision: the statement is held for people (a hold
+  // verdict), unless they already approved this request or a standing
+  // grant covers it (nothing: it runs as if allowed).
+  std::optional<Verdict> hold_unless_approved(Request& r, const policy::Decision& d, std::string_view sql);
   template <typename D>  // policy::Decision or policy::CachedDecision
   Verdict verdict_for(const D& d) const;
   Verdict no_policy() const;
@@ -78,7 +84,15 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   // The server's answer to pgwarden's settings probe.
   Outcome on_settings_answer(char type, std::string_view body, const Request& probe);
 
+  Verdict decide(Request& r, const ClientMessage& message);
+  // For /metrics and the console's feed.
+  void count(const Request& r, const Verdict& v);
+
   engine::EngineState& state_;
+  engine::LoopMetrics& metrics_;
+  const uint64_t session_id_;
+  // The classes of the text or statement just decided (for count()).
+  sql::ClassSet decided_classes_;
   policy::DecisionCache& cache_;
   const ProtocolTracker& tracker_;
   const std::string identity_;

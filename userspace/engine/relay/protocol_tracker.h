@@ -93,6 +93,9 @@ struct Request {
   // query: sent as Parse of the unnamed statement and Sync, so that the
   // server parses the text without running it (denial_markers.h).
   bool parse_probe = false;
+  // Made again from a held message that people approved: an `approve`
+  // decision lets it run (once).
+  bool approved = false;
 
   // Progress, as the server's answers arrive.
   bool started = false;        // some answer to it has arrived

@@ -1,5 +1,6 @@
 #include "engine/relay/relay.h"
 
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/relay/denial_markers.h"
@@ -82,6 +83,21 @@ void describe_request(Request& r, const ClientMessage& m) {
   }
 }
 
+// SHA-256 of the message as the client sent it (its text and, for a Bind,
+// its parameters): an approval is for this statement and no other.
+std::string statement_hash(std::string_view whole) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(whole.data()), whole.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(sizeof digest * 2);
+  for (unsigned char b : digest) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 15];
+  }
+  return hex;
+}
+
 }  // namespace
 
 bool Relay::wants_client(char type) {
@@ -112,6 +128,7 @@ void Relay::on_client_header(char type) {
 Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::string& out) {
   Decoded decoded = decode(type, whole.substr(pgwire::kHeaderSize));
   std::shared_ptr<Request> r = tracker_.begin(decoded.kind);
+  r->approved = releasing_approved_;
   Verdict verdict;
   if (!decoded.message) {
     // A message pgwarden cannot read is one it cannot check.
@@ -122,12 +139,20 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
       Verdict v = f->on_request(*r, *decoded.message);
       if (v.describe_first) verdict.describe_first = true;
       if (v.confirm_settings) verdict.confirm_settings = true;
-      if (v.denied()) {
+      if (v.stops()) {
         verdict = std::move(v);
         break;
       }
     }
     if (r->text) r->text->parse.reset();
+  }
+  if (verdict.held()) {
+    // Nothing of it reaches the server, and the request is not queued: the
+    // tracker learns of it only when people have decided.
+    verdict.ask.statement_hash = statement_hash(whole);
+    held_ = Held{type, std::string(whole), std::move(verdict.ask)};
+    spdlog::info("session {}: held for approval: {}", session_id_, held_->ask.message);
+    return Outcome::hold;
   }
   if (verdict.denied()) {
     if (decoded.kind == Kind::describe_statement || decoded.kind == Kind::describe_portal ||
@@ -162,6 +187,29 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
   const bool extended = r->kind == Kind::execute;
   tracker_.commit(std::move(r));
   if (verdict.confirm_settings) ask_settings(cycle, extended, out);
+  return Outcome::replace;
+}
+
+Relay::Outcome Relay::release_held(std::optional<Verdict> refusal, std::string& out) {
+  if (!held_) return Outcome::drop;
+  Held held = std::move(*held_);
+  held_.reset();
+  if (!refusal) {
+    releasing_approved_ = true;
+    const Outcome o = on_client_message(held.type, held.whole, out);
+    releasing_approved_ = false;
+    if (o == Outcome::forward) out.append(held.whole);
+    return o == Outcome::forward ? Outcome::replace : o;
+  }
+  // Refused where it stands in the stream: the server answers a marker
+  // with an error, which becomes the refusal (denial_markers.h).
+  Decoded decoded = decode(held.type, held.whole.substr(pgwire::kHeaderSize));
+  std::shared_ptr<Request> r = tracker_.begin(decoded.kind);
+  if (decoded.message) describe_request(*r, *decoded.message);
+  spdlog::info("session {}: refused after approval: {}", session_id_, refusal->message);
+  const std::string original_name = r->name;
+  out.append(marker_for(*r, original_name, std::move(*refusal)));
+  tracker_.commit(std::move(r));
   return Outcome::replace;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +31,10 @@ class Relay {
   ProtocolTracker& tracker() { return tracker_; }
   const ProtocolTracker& tracker() const { return tracker_; }
 
-  enum class Outcome : uint8_t { forward, replace, drop, fail };
+  // hold (client messages only): the message waits for people to decide
+  // (held_ask()); nothing more of the client's is decided until
+  // release_held().
+  enum class Outcome : uint8_t { forward, replace, drop, fail, hold };
 
   // ---- client → server
   // Whether a client message of this type must be assembled whole (those
@@ -58,8 +62,15 @@ class Relay {
 
   // A settings probe is outstanding (settings_probe.h): the engine must not
   // pass the client's next messages on until it is answered (or skipped).
-  bool holding_client() const { return probe_last_ != nullptr; }
+  bool holding_client() const { return probe_last_ != nullptr || held_.has_value(); }
 
+  // ---- approvals
+  // The ask of the message held for approval, or null.
+  const approval::Ask* held_ask() const { return held_ ? &held_->ask : nullptr; }
+  // People decided. Approved (`refusal` empty): the held message goes on as
+  // if the policy allowed it, once. Otherwise it is refused in its place of
+  // the stream with `refusal`. What goes to the server is written to `out`.
+  Outcome release_held(std::optional<Verdict> refusal, std::string& out);
  private:
   Outcome fail(std::string why);
   void ask_settings(uint64_t cycle, bool extended, std::string& out);
@@ -78,6 +89,14 @@ class Relay {
   std::string failure_sqlstate_;
   // The last request of the outstanding settings probe.
   std::shared_ptr<const Request> probe_last_;
+  // A client message held for approval, as it came.
+  struct Held {
+    char type = 0;
+    std::string whole;
+    approval::Ask ask;
+  };
+  std::optional<Held> held_;
+  bool releasing_approved_ = false;  // on_client_message() is making the held message again
 };
 
 }  // namespace pgw::relay

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <variant>
 
+#include "approval/approval_request.h"
 #include "engine/relay/protocol_tracker.h"
 #include "pgwire/frontend_messages.h"
 
@@ -29,7 +30,10 @@ using ClientMessage =
                  pgwire::FunctionCall, std::monostate /* Sync */>;
 
 struct Verdict {
-  enum class Action : uint8_t { forward, deny };
+  // hold: the policy says people must approve it first. Nothing of it
+  // reaches the server; the relay keeps it, and the client's later
+  // messages, until a decision (Relay::release_held()).
+  enum class Action : uint8_t { forward, deny, hold };
   Action action = Action::forward;
   // deny: what the client reads, starting with "pgwarden:".
   std::string message;
@@ -52,6 +56,8 @@ struct Verdict {
   bool server_checks_syntax = false;
   std::string if_server_reads_message;
   std::string if_server_reads_detail;
+  // hold: what people are asked (the relay adds the statement hash).
+  approval::Ask ask;
 
   static Verdict forward() { return {}; }
   static Verdict deny(std::string message, std::string sqlstate = "42501", std::string detail = {},
@@ -64,7 +70,16 @@ struct Verdict {
     v.position = position;
     return v;
   }
+  static Verdict hold(approval::Ask ask) {
+    Verdict v;
+    v.action = Action::hold;
+    v.ask = std::move(ask);
+    return v;
+  }
   bool denied() const { return action == Action::deny; }
+  bool held() const { return action == Action::hold; }
+  // Stops the chain: later filters do not see it.
+  bool stops() const { return action != Action::forward; }
 };
 
 class RelayFilter {
@@ -72,7 +87,8 @@ class RelayFilter {
   virtual ~RelayFilter() = default;
 
   // A client message, its request begun (not yet queued). Filters run in
-  // chain order; the first denial stops the chain.
+  // chain order; the first denial or hold stops the chain. A request made
+  // again from a held message that people approved has `approved` set.
   virtual Verdict on_request(Request& request, const ClientMessage& message) = 0;
 
   // Server side. Whether this filter must see a message of `type`, whole,

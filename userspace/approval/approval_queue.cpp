@@ -1,0 +1,295 @@
+#include "approval/approval_queue.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace pgw::approval {
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+constexpr size_t kRecentKept = 200;
+
+// The unix user name of a uid, for the self-approval rule of console users.
+std::string user_name(uint32_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || found == nullptr) return {};
+  return found->pw_name;
+}
+
+}  // namespace
+
+ApprovalQueue::ApprovalQueue(std::string node) : node_(std::move(node)) {
+  timer_ = std::thread([this] { run_timer(); });
+}
+
+ApprovalQueue::~ApprovalQueue() {
+  abort_all("pgwarden is shutting down");
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_timer_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
+
+void ApprovalQueue::add_observer(Observer observer) {
+  std::lock_guard lock(mu_);
+  observers_.push_back(std::move(observer));
+}
+
+void ApprovalQueue::notify(Event e, const Request& r) {
+  std::vector<Observer> observers;
+  {
+    std::lock_guard lock(mu_);
+    observers = observers_;
+  }
+  for (const auto& o : observers) o(e, r);
+}
+
+Request ApprovalQueue::submit(Request request, Deliver deliver) {
+  Request queued;
+  {
+    std::unique_lock lock(mu_);
+    if (closed_) {
+      // Shutting down: answered at once, nothing waits.
+      lock.unlock();
+      request.id = node_ + "-closed";
+      request.state = State::aborted;
+      request.reason = "pgwarden is shutting down";
+      if (deliver) deliver(Outcome{State::aborted, request.id, {}, request.reason});
+      return request;
+    }
+    request.id = node_ + "-" + std::to_string(next_++);
+    request.node = node_;
+    request.state = State::pending;
+    if (request.created == Clock::time_point{}) request.created = Clock::now();
+    queued = request;
+    ++counters_.requested;
+    pending_.emplace(request.id, Entry{std::move(request), std::move(deliver)});
+  }
+  wake_timer_.notify_all();
+  spdlog::info("approval {}: requested for session {} ({} uid {} comm {} cgroup {}): {} [{}]", queued.id,
+               queued.session, queued.requester.identity,
+               queued.requester.uid ? std::to_string(*queued.requester.uid) : "-", queued.requester.comm,
+               queued.requester.cgroup, queued.ask.rule, queued.ask.statement_hash.substr(0, 16));
+  notify(Event::requested, queued);
+  return queued;
+}
+
+std::optional<std::string> ApprovalQueue::standing_grant(const std::string& identity, const std::string& shape) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find({identity, shape});
+  if (it == grants_.end()) return std::nullopt;
+  if (it->second.expires <= Clock::now()) {
+    grants_.erase(it);
+    return std::nullopt;
+  }
+  ++counters_.granted_standing;
+  return it->second.approver;
+}
+
+bool ApprovalQueue::own_request(const Request& r, const Approver& who) {
+  if (!r.requester.uid) return false;
+  if (who.uid && *who.uid == *r.requester.uid) return true;
+  return !who.uid && !who.name.empty() && who.name == user_name(*r.requester.uid);
+}
+
+Result<Request> ApprovalQueue::approve(const std::string& id, const Approver& who,
+                                       std::optional<std::chrono::milliseconds> grant_for) {
+  Ended ended;
+  Request now;
+  bool complete = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return make_error("no pending approval request " + id);
+    Request& r = it->second.request;
+    if (own_request(r, who)) {
+      return make_error(who.name + " may not decide a request of their own identity (uid " +
+                        std::to_string(*r.requester.uid) + ")");
+    }
+    if (std::find(r.approved_by.begin(), r.approved_by.end(), who.name) != r.approved_by.end()) {
+      return make_error(who.name + " has already approved " + id + "; it needs another approver (" +
+                        std::to_string(r.approved_by.size()) + " of " + std::to_string(r.min_approvals) + ")");
+    }
+    r.approved_by.push_back(who.name);
+    if (grant_for && (!r.grant_for || *grant_for < *r.grant_for)) r.grant_for = grant_for;
+    if (r.approved_by.size() >= r.min_approvals) {
+      if (r.grant_for) {
+        grants_[{r.requester.identity, r.ask.shape}] =
+            Grant{r.requester.identity, r.ask.shape, who.name, Clock::now() + *r.grant_for};
+      }
+      ended = end_locked(it, State::approved, who.name, {});
+      now = ended.request;
+      complete = true;
+    } else {
+      now = r;
+    }
+  }
+  spdlog::info("approval {}: approved by {} via {} ({} of {}){}", id, who.name, who.via, now.approved_by.size(),
+               now.min_approvals,
+               now.grant_for && complete ? ", standing for " + std::to_string(now.grant_for->count() / 1000) + "s"
+                                         : std::string());
+  if (complete) {
+    finish(std::move(ended));
+  } else {
+    notify(Event::approval_added, now);
+  }
+  return now;
+}
+
+Result<Request> ApprovalQueue::deny(const std::string& id, const Approver& who, std::string reason) {
+  Ended ended;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return make_error("no pending approval request " + id);
+    if (own_request(it->second.request, who)) {
+      return make_error(who.name + " may not decide a request of their own identity (uid " +
+                        std::to_string(*it->second.request.requester.uid) + ")");
+    }
+    ended = end_locked(it, State::denied, who.name, std::move(reason));
+  }
+  spdlog::info("approval {}: denied by {} via {}: {}", id, who.name, who.via, ended.request.reason);
+  Request r = ended.request;
+  finish(std::move(ended));
+  return r;
+}
+
+bool ApprovalQueue::withdraw(const std::string& id, std::string why) {
+  Ended ended;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    ended = end_locked(it, State::withdrawn, {}, std::move(why));
+  }
+  spdlog::info("approval {}: withdrawn: {}", id, ended.request.reason);
+  finish(std::move(ended));
+  return true;
+}
+
+bool ApprovalQueue::withdraw_session(uint64_t session, std::string why) {
+  std::string id;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, e] : pending_) {
+      if (e.request.session == session) id = key;
+    }
+  }
+  return !id.empty() && withdraw(id, std::move(why));
+}
+
+void ApprovalQueue::abort_all(std::string why) {
+  std::vector<Ended> all;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    while (!pending_.empty()) all.push_back(end_locked(pending_.begin(), State::aborted, {}, why));
+  }
+  for (auto& e : all) {
+    spdlog::info("approval {}: not decided: {}", e.request.id, why);
+    finish(std::move(e));
+  }
+}
+
+ApprovalQueue::Ended ApprovalQueue::end_locked(std::map<std::string, Entry>::iterator it, State state,
+                                               std::string by, std::string reason) {
+  Ended ended{std::move(it->second.request), std::move(it->second.deliver)};
+  pending_.erase(it);
+  ended.request.state = state;
+  ended.request.decided_by = std::move(by);
+  ended.request.reason = std::move(reason);
+  switch (state) {
+    case State::approved: ++counters_.approved; break;
+    case State::denied: ++counters_.denied; break;
+    case State::timed_out: ++counters_.timed_out; break;
+    case State::withdrawn: ++counters_.withdrawn; break;
+    case State::aborted: ++counters_.aborted; break;
+    case State::pending: break;
+  }
+  recent_.push_back(ended.request);
+  if (recent_.size() > kRecentKept) recent_.erase(recent_.begin());
+  return ended;
+}
+
+void ApprovalQueue::finish(Ended ended) {
+  if (ended.deliver) {
+    ended.deliver(Outcome{ended.request.state, ended.request.id, ended.request.decided_by, ended.request.reason});
+  }
+  notify(Event::decided, ended.request);
+}
+
+void ApprovalQueue::run_timer() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto next = Clock::time_point::max();
+    for (const auto& [id, e] : pending_) next = std::min(next, e.request.deadline);
+    if (next == Clock::time_point::max()) {
+      wake_timer_.wait(lock);
+      continue;
+    }
+    if (Clock::now() < next) {
+      wake_timer_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<Ended> due;
+    const auto now = Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      auto here = it++;
+      if (here->second.request.deadline <= now) {
+        due.push_back(end_locked(here, State::timed_out, {}, "no decision in time"));
+      }
+    }
+    lock.unlock();
+    for (auto& e : due) {
+      spdlog::info("approval {}: timed out", e.request.id);
+      finish(std::move(e));
+    }
+    lock.lock();
+  }
+}
+
+std::vector<Request> ApprovalQueue::list(bool recent) const {
+  std::lock_guard lock(mu_);
+  std::vector<Request> out;
+  for (const auto& [id, e] : pending_) out.push_back(e.request);
+  std::sort(out.begin(), out.end(), [](const Request& a, const Request& b) { return a.created < b.created; });
+  if (recent) out.insert(out.end(), recent_.rbegin(), recent_.rend());
+  return out;
+}
+
+std::optional<Request> ApprovalQueue::find(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  if (auto it = pending_.find(id); it != pending_.end()) return it->second.request;
+  for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
+    if (it->id == id) return *it;
+  }
+  return std::nullopt;
+}
+
+QueueCounters ApprovalQueue::counters() const {
+  std::lock_guard lock(mu_);
+  QueueCounters c = counters_;
+  c.pending = pending_.size();
+  return c;
+}
+
+std::vector<ApprovalQueue::Grant> ApprovalQueue::grants() const {
+  std::lock_guard lock(mu_);
+  std::vector<Grant> out;
+  const auto now = Clock::now();
+  for (const auto& [key, g] : grants_) {
+    if (g.expires > now) out.push_back(g);
+  }
+  return out;
+}
+
+}  // namespace pgw::approval

@@ -1,0 +1,77 @@
+#include "approval/approval_request.h"
+
+#include "common/quote.h"
+
+namespace pgw::approval {
+
+std::string_view to_string(State s) {
+  switch (s) {
+    case State::pending: return "pending";
+    case State::approved: return "approved";
+    case State::denied: return "denied";
+    case State::timed_out: return "timed_out";
+    case State::withdrawn: return "withdrawn";
+    case State::aborted: return "aborted";
+  }
+  return "?";
+}
+
+namespace {
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point now) {
+  nlohmann::json identity = {{"name", r.requester.identity}, {"cgroup", r.requester.cgroup},
+                             {"comm", r.requester.comm},     {"pod", r.requester.pod},
+                             {"source", r.requester.source}};
+  identity["uid"] = r.requester.uid ? nlohmann::json(*r.requester.uid) : nlohmann::json(nullptr);
+  identity["gid"] = r.requester.gid ? nlohmann::json(*r.requester.gid) : nlohmann::json(nullptr);
+  identity["pid"] = r.requester.pid ? nlohmann::json(*r.requester.pid) : nlohmann::json(nullptr);
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - r.created).count();
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(r.deadline - now).count();
+  nlohmann::json j = {{"id", r.id},
+                      {"state", std::string(to_string(r.state))},
+                      {"node", r.node},
+                      {"session", r.session},
+                      {"upstream", r.upstream},
+                      {"database", r.database},
+                      {"identity", std::move(identity)},
+                      {"sql", r.ask.sql},
+                      {"classes", r.ask.classes},
+                      {"rule", r.ask.rule},
+                      {"statement_hash", r.ask.statement_hash},
+                      {"created", unix_seconds(r.created)},
+                      {"age_s", age < 0 ? 0 : age},
+                      {"expires_in_s", r.state == State::pending ? (left < 0 ? 0 : left) : 0},
+                      {"approvals", r.approved_by},
+                      {"min_approvals", r.min_approvals}};
+  if (r.state != State::pending) {
+    j["decided_by"] = r.decided_by;
+    j["reason"] = r.reason;
+  }
+  return j;
+}
+
+std::string describe_for_chat(const Request& r) {
+  const std::string who = r.requester.identity + (r.requester.comm.empty() ? "" : " (" + r.requester.comm + ")");
+  std::string sql = r.ask.sql.size() > 300 ? r.ask.sql.substr(0, 300) + "…" : r.ask.sql;
+  switch (r.state) {
+    case State::pending:
+      return "pgwarden " + r.id + ": " + who + " wants to run on " + r.upstream + ": " + sql + " — " + r.ask.rule +
+             ". Decide with `pgwarden approvals approve " + r.id + "` or `deny " + r.id + " --reason …`.";
+    case State::approved:
+      return "pgwarden " + r.id + ": approved by " + r.decided_by + "; the statement of " + who + " runs.";
+    case State::denied:
+      return "pgwarden " + r.id + ": denied by " + r.decided_by + " (" + r.reason + ").";
+    case State::timed_out: return "pgwarden " + r.id + ": nobody decided in time; the statement was refused.";
+    case State::withdrawn: return "pgwarden " + r.id + ": withdrawn (" + r.reason + ").";
+    case State::aborted: return "pgwarden " + r.id + ": not decided (" + r.reason + "); nothing ran.";
+  }
+  return r.id;
+}
+
+}  // namespace pgw::approval
