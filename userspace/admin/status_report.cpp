@@ -10,6 +10,8 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+}  // namespace
+
 nlohmann::json sessions_json(const engine::EngineState& state) {
   nlohmann::json list = nlohmann::json::array();
   const auto now = std::chrono::system_clock::now();
@@ -29,6 +31,8 @@ nlohmann::json sessions_json(const engine::EngineState& state) {
   }
   return list;
 }
+
+namespace {
 
 // The eBPF side, in the shape of `bpftool prog show` / `map show`.
 nlohmann::json intercept_json(const engine::EngineState& state) {
@@ -74,6 +78,8 @@ nlohmann::json intercept_json(const engine::EngineState& state) {
             {"tcp_bytes", c.tcp_bytes}}}};
 }
 
+}  // namespace
+
 nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
   auto config = state.config();
   nlohmann::json upstreams = nlohmann::json::array();
@@ -111,14 +117,5 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
   };
 }
 
-}  // namespace
-
-nlohmann::json handle_request(const nlohmann::json& request, const engine::EngineState& state,
-                              const DaemonFacts& facts) {
-  const std::string command = request.value("command", "");
-  if (command == "status") return status_json(state, facts);
-  if (command == "sessions.list") return {{"ok", true}, {"sessions", sessions_json(state)}};
-  return {{"ok", false}, {"error", "unknown command \"" + command + "\""}};
-}
 
 }  // namespace pgw::admin

@@ -1,4 +1,4 @@
-// The daemon's answers to admin requests: `status` and `sessions list`.
+// The daemon's state as `status` and `sessions list` show it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,8 @@ struct DaemonFacts {
   std::string config_path;
 };
 
-nlohmann::json handle_request(const nlohmann::json& request, const engine::EngineState& state,
-                              const DaemonFacts& facts);
+// GET /v1/status and GET /v1/sessions (admin_api.h adds approvals and webhooks).
+nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts);
+nlohmann::json sessions_json(const engine::EngineState& state);
 
 }  // namespace pgw::admin

@@ -101,23 +101,41 @@ bool ApprovalQueue::own_request(const Request& r, const Approver& who) {
   return !who.uid && !who.name.empty() && who.name == user_name(*r.requester.uid);
 }
 
-Result<Request> ApprovalQueue::approve(const std::string& id, const Approver& who,
-                                       std::optional<std::chrono::milliseconds> grant_for) {
+ApprovalQueue::Decided ApprovalQueue::not_pending_locked(const std::string& id) const {
+  for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
+    if (it->id != id) continue;
+    Decided d{Decided::Refusal::already_decided, id + " is no longer pending: " + std::string(to_string(it->state)),
+              *it};
+    if (!it->decided_by.empty()) d.error += " by " + it->decided_by;
+    return d;
+  }
+  return {Decided::Refusal::unknown_id, "no approval request " + id, {}};
+}
+
+namespace {
+
+std::string own_request_error(const Approver& who, const Request& r) {
+  return who.name + " may not decide a request of their own identity (uid " + std::to_string(*r.requester.uid) + ")";
+}
+
+}  // namespace
+
+ApprovalQueue::Decided ApprovalQueue::approve(const std::string& id, const Approver& who,
+                                              std::optional<std::chrono::milliseconds> grant_for) {
   Ended ended;
   Request now;
   bool complete = false;
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(id);
-    if (it == pending_.end()) return make_error("no pending approval request " + id);
+    if (it == pending_.end()) return not_pending_locked(id);
     Request& r = it->second.request;
-    if (own_request(r, who)) {
-      return make_error(who.name + " may not decide a request of their own identity (uid " +
-                        std::to_string(*r.requester.uid) + ")");
-    }
+    if (own_request(r, who)) return {Decided::Refusal::own_request, own_request_error(who, r), r};
     if (std::find(r.approved_by.begin(), r.approved_by.end(), who.name) != r.approved_by.end()) {
-      return make_error(who.name + " has already approved " + id + "; it needs another approver (" +
-                        std::to_string(r.approved_by.size()) + " of " + std::to_string(r.min_approvals) + ")");
+      return {Decided::Refusal::already_approved,
+              who.name + " has already approved " + id + "; it needs another approver (" +
+                  std::to_string(r.approved_by.size()) + " of " + std::to_string(r.min_approvals) + ")",
+              r};
     }
     r.approved_by.push_back(who.name);
     if (grant_for && (!r.grant_for || *grant_for < *r.grant_for)) r.grant_for = grant_for;
@@ -142,25 +160,24 @@ Result<Request> ApprovalQueue::approve(const std::string& id, const Approver& wh
   } else {
     notify(Event::approval_added, now);
   }
-  return now;
+  return {Decided::Refusal::none, {}, now};
 }
 
-Result<Request> ApprovalQueue::deny(const std::string& id, const Approver& who, std::string reason) {
+ApprovalQueue::Decided ApprovalQueue::deny(const std::string& id, const Approver& who, std::string reason) {
   Ended ended;
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(id);
-    if (it == pending_.end()) return make_error("no pending approval request " + id);
+    if (it == pending_.end()) return not_pending_locked(id);
     if (own_request(it->second.request, who)) {
-      return make_error(who.name + " may not decide a request of their own identity (uid " +
-                        std::to_string(*it->second.request.requester.uid) + ")");
+      return {Decided::Refusal::own_request, own_request_error(who, it->second.request), it->second.request};
     }
     ended = end_locked(it, State::denied, who.name, std::move(reason));
   }
   spdlog::info("approval {}: denied by {} via {}: {}", id, who.name, who.via, ended.request.reason);
   Request r = ended.request;
   finish(std::move(ended));
-  return r;
+  return {Decided::Refusal::none, {}, r};
 }
 
 bool ApprovalQueue::withdraw(const std::string& id, std::string why) {

@@ -73,9 +73,16 @@ class ApprovalQueue {
   // nothing. Counts the use.
   std::optional<std::string> standing_grant(const std::string& identity, const std::string& shape);
 
-  Result<Request> approve(const std::string& id, const Approver& who,
-                          std::optional<std::chrono::milliseconds> grant_for = std::nullopt);
-  Result<Request> deny(const std::string& id, const Approver& who, std::string reason);
+  // What a decision did; `refusal` says why it did nothing.
+  struct Decided {
+    enum class Refusal : uint8_t { none, unknown_id, already_decided, own_request, already_approved };
+    Refusal refusal = Refusal::none;
+    std::string error;  // one sentence, for the decider
+    Request request;    // as it stands after the decision
+  };
+  Decided approve(const std::string& id, const Approver& who,
+                  std::optional<std::chrono::milliseconds> grant_for = std::nullopt);
+  Decided deny(const std::string& id, const Approver& who, std::string reason);
   // The client canceled or went away: the request ends, nothing runs.
   bool withdraw(const std::string& id, std::string why);
   // Withdraws the pending request of a session (a CancelRequest names the
@@ -112,6 +119,8 @@ class ApprovalQueue {
   void notify(Event e, const Request& r);
   void run_timer();
   static bool own_request(const Request& r, const Approver& who);
+  // The refusal for an id that is not pending (under the lock).
+  Decided not_pending_locked(const std::string& id) const;
 
   const std::string node_;
   mutable std::mutex mu_;

@@ -12,21 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin/admin_server.h"
+#include "cli/admin_client.h"
 #include "cli/commands.h"
-#include "cli/output_flags.h"
 #include "policy/config.h"
 
 namespace pgw::cli {
 
 namespace {
-
-// What status and sessions list are told on the command line.
-struct AdminOptions {
-  OutputFlags output;
-  std::optional<std::string> config_path;   // --config: use its admin_socket
-  std::optional<std::string> admin_socket;  // --admin-socket: wins over --config
-};
 
 std::string format_bytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -110,40 +102,9 @@ void print_status_text(const nlohmann::json& st) {
   print_sessions_text(s["list"]);
 }
 
-// Resolves the admin socket: --admin-socket, else the config's (when
-// --config is given), else the default.
-int admin_call(const AdminOptions& options, const nlohmann::json& request, nlohmann::json& response) {
-  std::string socket_path = policy::Config{}.admin_socket;
-  if (options.config_path) {
-    auto config = policy::load_config_file(*options.config_path);
-    if (!config) {
-      std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
-      return 2;
-    }
-    socket_path = config->admin_socket;
-  }
-  if (options.admin_socket) socket_path = *options.admin_socket;
-  auto answer = admin::admin_request(socket_path, request);
-  if (!answer) {
-    std::fprintf(stderr, "pgwarden: %s\n", answer.error().c_str());
-    return 1;
-  }
-  if (!answer->value("ok", false)) {
-    std::fprintf(stderr, "pgwarden: %s\n", answer->value("error", "the daemon refused the request").c_str());
-    return 1;
-  }
-  response = std::move(answer).value();
-  return 0;
-}
-
-void print_json(const nlohmann::json& j, const OutputFlags& f) {
-  std::printf("%s\n", j.dump(f.pretty ? 2 : -1).c_str());
-}
-
 int status(const AdminOptions& options) {
   nlohmann::json response;
-  if (int rc = admin_call(options, {{"command", "status"}}, response); rc != 0) return rc;
-  response.erase("ok");
+  if (int rc = admin_call(options, "GET", "/v1/status", nullptr, response); rc != 0) return rc;
   if (options.output.wants_json()) {
     print_json(response, options.output);
   } else {
@@ -154,7 +115,7 @@ int status(const AdminOptions& options) {
 
 int sessions_list(const AdminOptions& options) {
   nlohmann::json response;
-  if (int rc = admin_call(options, {{"command", "sessions.list"}}, response); rc != 0) return rc;
+  if (int rc = admin_call(options, "GET", "/v1/sessions", nullptr, response); rc != 0) return rc;
   if (options.output.wants_json()) {
     print_json(response["sessions"], options.output);
   } else {
@@ -169,18 +130,7 @@ void add_admin_command(CLI::App& parent, const std::string& name, const std::str
                        int (*body)(const AdminOptions&), Action& chosen) {
   auto options = std::make_shared<AdminOptions>();
   CLI::App* command = parent.add_subcommand(name, description);
-  add_output_flags(*command, options->output);
-  command
-      ->add_option_function<std::string>(
-          "-c,--config", [options](const std::string& path) { options->config_path = path; },
-          "reach the daemon at the admin_socket of this config file")
-      ->type_name("FILE");
-  command
-      ->add_option_function<std::string>(
-          "--admin-socket", [options](const std::string& path) { options->admin_socket = path; },
-          "the daemon's admin socket, whatever --config says\n(default: --config's admin_socket, else " +
-              policy::Config{}.admin_socket + ")")
-      ->type_name("PATH");
+  add_admin_options(*command, *options);
   command->callback([&chosen, options, body] { chosen = [options, body] { return body(*options); }; });
 }
 

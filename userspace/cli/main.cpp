@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   pgw::cli::Action chosen;
   pgw::cli::add_run_command(app, chosen);
   pgw::cli::add_status_commands(app, chosen);
+  pgw::cli::add_approval_commands(app, chosen);
   pgw::cli::add_policy_commands(app, chosen);
   pgw::cli::add_help_and_version_commands(app, chosen);
   // After the commands: a command would inherit the footer.

@@ -136,6 +136,7 @@ void CatalogStore::load(const std::shared_ptr<CatalogEntry>& entry, std::unique_
   source.print_definitions = !wanted || wanted(entry->upstream_);
   const auto started = std::chrono::steady_clock::now();
   auto loaded = policy::load_catalog(source, entry->definitions_);
+  (loaded ? loads_ : load_failures_).fetch_add(1, std::memory_order_relaxed);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (loaded && on_loaded) on_loaded(entry->upstream_, loaded->catalog);

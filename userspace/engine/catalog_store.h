@@ -102,7 +102,13 @@ class CatalogStore {
   void for_each_current(const LoadedHook& f);
   void stop();
 
+  // Loads done and failed since start (for /metrics).
+  uint64_t loads() const { return loads_.load(std::memory_order_relaxed); }
+  uint64_t load_failures() const { return load_failures_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<uint64_t> loads_{0};
+  std::atomic<uint64_t> load_failures_{0};
   void run();
   void enqueue(const std::shared_ptr<CatalogEntry>& entry);
   void load(const std::shared_ptr<CatalogEntry>& entry, std::unique_lock<std::mutex>& lock);

@@ -25,7 +25,7 @@ struct alignas(64) LoopMetrics {
   std::atomic<uint64_t> statements[kActions][kClasses + 1] = {};
   // Statements decided, by decision (each once).
   std::atomic<uint64_t> decisions[kActions] = {};
-  std::atomic<uint64_t> masked_values{0};
+  // Result rows (DataRow or COPY rows) in which pgwarden changed a value.
   std::atomic<uint64_t> masked_rows{0};
   LatencyHistogram decision_latency;
 

@@ -274,7 +274,8 @@ bool Session::start_filters(const policy::StartupSettings& reported) {
   auto policy = std::make_unique<relay::PolicyFilter>(worker_.state(), worker_.metrics(), worker_.decision_cache(),
                                                       r.tracker(), id_, identity_name_, upstream_name_, std::move(entry), *catalogs,
                                                       upstream_config_->user, session_start_settings(reported));
-  auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_);
+  auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_,
+                                                  &worker_.metrics());
   r.add_filter(std::move(policy));
   r.add_filter(std::move(mask));
   relay_->waiting_for_catalog = !ready;

@@ -44,8 +44,13 @@ bool is(char type, BackendMsg m) { return type == pgwire::type_byte(m); }
 }  // namespace
 
 MaskFilter::MaskFilter(PolicySide& policy, engine::MaskModels& models, const ProtocolTracker& tracker,
-                       std::string identity, uint64_t session_id)
-    : policy_(policy), models_(models), tracker_(tracker), identity_(std::move(identity)), session_id_(session_id) {}
+                       std::string identity, uint64_t session_id, engine::LoopMetrics* metrics)
+    : policy_(policy),
+      models_(models),
+      tracker_(tracker),
+      identity_(std::move(identity)),
+      session_id_(session_id),
+      metrics_(metrics) {}
 
 Result<MaskFilter::Handle> MaskFilter::handle_now() {
   const policy::Policy* policy = policy_.policy();
@@ -412,6 +417,7 @@ RelayFilter::Outcome MaskFilter::on_data_row(std::string_view whole, const Answe
     return Outcome::forward;
   }
   finish_message(out, start);
+  if (metrics_ != nullptr) engine::bump(metrics_->masked_rows);
   return Outcome::replace;
 }
 
@@ -479,6 +485,7 @@ RelayFilter::Outcome MaskFilter::on_copy_data(std::string_view whole, const Answ
     return Outcome::forward;
   }
   finish_message(out, start);
+  if (metrics_ != nullptr) engine::bump(metrics_->masked_rows);
   return Outcome::replace;
 }
 

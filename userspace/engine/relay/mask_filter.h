@@ -24,6 +24,7 @@
 #include "engine/mask_models.h"
 #include "policy/catalog.h"
 #include "policy/config.h"
+#include "engine/engine_metrics.h"
 #include "engine/relay/relay_filter.h"
 #include "mask/copy_rewriter.h"
 #include "mask/row_plan.h"
@@ -47,8 +48,9 @@ class MaskFilter final : public RelayFilter {
     virtual bool client_encoding_is_utf8() const = 0;
   };
 
+  // `metrics`: where rows masked are counted (none in unit tests).
   MaskFilter(PolicySide& policy, engine::MaskModels& models, const ProtocolTracker& tracker, std::string identity,
-             uint64_t session_id);
+             uint64_t session_id, engine::LoopMetrics* metrics = nullptr);
 
   Verdict on_request(Request& request, const ClientMessage& message) override;
   bool wants(char type, const Answer& answer) const override;
@@ -97,6 +99,7 @@ class MaskFilter final : public RelayFilter {
   const ProtocolTracker& tracker_;
   const std::string identity_;
   const uint64_t session_id_;
+  engine::LoopMetrics* const metrics_;
   Handle current_;  // the rules at the last client message (for messages that answer nothing)
 
   // The result streaming now: a simple Query's statement and its plan.

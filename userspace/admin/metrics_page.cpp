@@ -1,0 +1,135 @@
+#include "admin/metrics_page.h"
+
+#include "engine/catalog_store.h"
+#include "policy/statement_class.h"
+
+namespace pgw::admin {
+
+namespace {
+
+using engine::LoopMetrics;
+
+constexpr const char* kActionNames[LoopMetrics::kActions] = {"allow", "approve", "deny"};
+
+// Histograms of all loop threads, bucket by bucket (they share bounds).
+HistogramSnapshot merged_latency(const engine::EngineState& state) {
+  HistogramSnapshot total;
+  state.for_each_loop_metrics([&](const LoopMetrics& m) {
+    HistogramSnapshot s = m.decision_latency.snapshot();
+    if (total.upper_bounds.empty()) {
+      total = std::move(s);
+      return;
+    }
+    for (size_t i = 0; i < total.cumulative_counts.size() && i < s.cumulative_counts.size(); ++i)
+      total.cumulative_counts[i] += s.cumulative_counts[i];
+    total.count += s.count;
+    total.sum += s.sum;
+  });
+  if (total.upper_bounds.empty()) total = LatencyHistogram().snapshot();
+  return total;
+}
+
+void sessions(PrometheusText& out, const engine::EngineState& state) {
+  out.gauge("pgwarden_sessions_open", "Client sessions open now.", static_cast<double>(state.sessions_open.load()));
+  out.counter("pgwarden_sessions_total", "Client sessions accepted since start.",
+              static_cast<double>(state.sessions_total.load()));
+  uint64_t from_clients = 0, to_clients = 0;
+  for (const auto& s : state.sessions().snapshot()) {
+    from_clients += s->bytes_from_client.load(std::memory_order_relaxed);
+    to_clients += s->bytes_to_client.load(std::memory_order_relaxed);
+  }
+  out.family("pgwarden_session_bytes", MetricType::gauge,
+             "Bytes moved by the sessions open now, by direction (client to upstream, upstream to client).");
+  out.sample({{"direction", "from_client"}}, static_cast<double>(from_clients));
+  out.sample({{"direction", "to_client"}}, static_cast<double>(to_clients));
+}
+
+void statements(PrometheusText& out, const engine::EngineState& state) {
+  uint64_t by_class[LoopMetrics::kActions][LoopMetrics::kClasses + 1] = {};
+  uint64_t by_decision[LoopMetrics::kActions] = {};
+  uint64_t masked_rows = 0;
+  state.for_each_loop_metrics([&](const LoopMetrics& m) {
+    for (size_t a = 0; a < LoopMetrics::kActions; ++a) {
+      by_decision[a] += m.decisions[a].load(std::memory_order_relaxed);
+      for (size_t c = 0; c <= LoopMetrics::kClasses; ++c) by_class[a][c] += m.statements[a][c].load(std::memory_order_relaxed);
+    }
+    masked_rows += m.masked_rows.load(std::memory_order_relaxed);
+  });
+  out.family("pgwarden_decisions_total", MetricType::counter,
+             "Client messages decided by the policy (Query, Parse, Bind, FunctionCall), by decision.");
+  for (size_t a = 0; a < LoopMetrics::kActions; ++a) out.sample({{"decision", kActionNames[a]}}, static_cast<double>(by_decision[a]));
+  out.family("pgwarden_statements_total", MetricType::counter,
+             "Decisions by decision and statement class; a text of several classes counts in each.");
+  for (size_t a = 0; a < LoopMetrics::kActions; ++a) {
+    for (size_t c = 0; c <= LoopMetrics::kClasses; ++c) {
+      if (by_class[a][c] == 0) continue;  // keep the page short: absent means zero
+      const std::string cls =
+          c == LoopMetrics::kClasses ? "none" : std::string(to_string(static_cast<sql::StatementClass>(c)));
+      out.sample({{"decision", kActionNames[a]}, {"class", cls}}, static_cast<double>(by_class[a][c]));
+    }
+  }
+  out.family("pgwarden_decision_duration_seconds", MetricType::histogram,
+             "Time to decide a client message against the policy (cache hit or full analysis).");
+  out.histogram({}, merged_latency(state));
+  out.counter("pgwarden_masked_rows_total", "Result rows (DataRow or COPY rows) in which pgwarden masked a value.",
+              static_cast<double>(masked_rows));
+}
+
+void approvals(PrometheusText& out, const engine::EngineState& state) {
+  if (state.approvals() == nullptr) return;
+  const approval::QueueCounters c = state.approvals()->counters();
+  out.counter("pgwarden_approval_requests_total", "Statements held for approval.", static_cast<double>(c.requested));
+  out.family("pgwarden_approvals_total", MetricType::counter, "Approval requests ended, by outcome.");
+  const std::pair<const char*, uint64_t> outcomes[] = {{"approved", c.approved},   {"denied", c.denied},
+                                                       {"timed_out", c.timed_out}, {"withdrawn", c.withdrawn},
+                                                       {"aborted", c.aborted}};
+  for (const auto& [name, n] : outcomes) out.sample({{"outcome", name}}, static_cast<double>(n));
+  out.gauge("pgwarden_approvals_pending", "Statements waiting for a decision now.", static_cast<double>(c.pending));
+  out.counter("pgwarden_approval_standing_grant_uses_total",
+              "Statements run under a standing grant (approve --for) without a new request.",
+              static_cast<double>(c.granted_standing));
+}
+
+void catalogs(PrometheusText& out, const engine::EngineState& state) {
+  const engine::CatalogStore* store = state.catalogs();
+  if (store == nullptr) return;
+  out.family("pgwarden_catalog_loads_total", MetricType::counter,
+             "Catalog snapshots loaded from the upstreams (at first use, after DDL, periodically), by result.");
+  out.sample({{"result", "ok"}}, static_cast<double>(store->loads()));
+  out.sample({{"result", "failed"}}, static_cast<double>(store->load_failures()));
+}
+
+void bpf_maps(PrometheusText& out, const engine::EngineState& state) {
+  const kernel::Interceptor* icpt = state.interceptor();
+  if (icpt == nullptr) return;
+  auto st = icpt->status();
+  if (!st) return;
+  out.family("pgwarden_bpf_map_entries", MetricType::gauge, "Entries in each of pgwarden's BPF maps.");
+  for (const auto& m : st->maps) {
+    if (m.entries) out.sample({{"map", m.name}}, static_cast<double>(*m.entries));
+  }
+  out.family("pgwarden_bpf_map_max_entries", MetricType::gauge, "Capacity of each of pgwarden's BPF maps.");
+  for (const auto& m : st->maps) out.sample({{"map", m.name}}, static_cast<double>(m.max_entries));
+  const auto& c = st->counters;
+  out.family("pgwarden_bpf_connects_total", MetricType::counter, "Connects seen by the cgroup hooks, by outcome.");
+  out.sample({{"outcome", "redirected"}}, static_cast<double>(c.connect_redirected));
+  out.sample({{"outcome", "refused"}}, static_cast<double>(c.connect_refused));
+  out.sample({{"outcome", "passed_open"}}, static_cast<double>(c.connect_passed_open));
+  out.gauge("pgwarden_engine_heartbeat_age_seconds", "Age of the engine's heartbeat as the connect hooks see it.",
+            static_cast<double>(st->heartbeat_age.count()) / 1000.0);
+}
+
+}  // namespace
+
+std::string render_metrics(const engine::EngineState& state, const std::function<void(PrometheusText&)>& more) {
+  PrometheusText out;
+  sessions(out, state);
+  statements(out, state);
+  approvals(out, state);
+  catalogs(out, state);
+  bpf_maps(out, state);
+  if (more) more(out);
+  return out.take();
+}
+
+}  // namespace pgw::admin
