@@ -38,7 +38,7 @@ int status_for(Refusal r) {
   return 400;
 }
 
-HttpResponse decided(AdminContext& c, const approval::ApprovalQueue::Decided& d) {
+HttpResponse decided(const approval::ApprovalQueue::Decided& d) {
   if (d.refusal != Refusal::none) return HttpResponse::error(status_for(d.refusal), d.error);
   return HttpResponse::json(200, approval::to_json(d.request, Clock::now()));
 }
@@ -57,7 +57,7 @@ HttpResponse approve(AdminContext& c, const HttpRequest& req, const approval::Ap
     }
     grant_for = *d;
   }
-  return decided(c, queue(c).approve(std::string(req.param("id")), who, grant_for));
+  return decided(queue(c).approve(std::string(req.param("id")), who, grant_for));
 }
 
 HttpResponse deny(AdminContext& c, const HttpRequest& req, const approval::Approver& who) {
@@ -71,7 +71,7 @@ HttpResponse deny(AdminContext& c, const HttpRequest& req, const approval::Appro
     if (!r.get<std::string>().empty()) reason = r.get<std::string>();
   }
   if (reason.size() > 1000) return HttpResponse::error(400, "\"reason\" is longer than 1000 bytes");
-  return decided(c, queue(c).deny(std::string(req.param("id")), who, std::move(reason)));
+  return decided(queue(c).deny(std::string(req.param("id")), who, std::move(reason)));
 }
 
 HttpResponse list_approvals(AdminContext& c, const HttpRequest& req) {

@@ -3,12 +3,22 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <cstdio>
-#include <memory>
-#include <string>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "admin/admin_server.h"
-#include "admin/status_report.h"
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admin/admin_api.h"
+#include "admin/console_tokens.h"
+#include "admin/http_server.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/logging.h"
@@ -17,6 +27,23 @@
 namespace pgw::cli {
 
 namespace {
+
+// admin_socket_group: the approvers' group may use the admin socket too.
+Status share_admin_socket(const policy::Config& config) {
+  if (config.admin_socket_group.empty()) return ok_status();
+  group gr{};
+  group* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getgrnam_r(config.admin_socket_group.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return make_error("admin_socket_group: no group named \"" + config.admin_socket_group + "\"");
+  }
+  if (::chown(config.admin_socket.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0 ||
+      ::chmod(config.admin_socket.c_str(), 0660) != 0) {
+    return make_error("admin_socket_group: cannot give " + config.admin_socket + " to group " +
+                      config.admin_socket_group + ": " + std::strerror(errno));
+  }
+  return ok_status();
+}
 
 int run_daemon(const std::string& config_path) {
   auto config = policy::load_config_file(config_path);
@@ -36,24 +63,45 @@ int run_daemon(const std::string& config_path) {
   engine::block_engine_signals();
 
   engine::Engine engine(config_path, std::make_shared<const policy::Config>(std::move(config).value()));
+  const auto settings = engine.state().config();
+  admin::ConsoleTokens tokens(std::filesystem::path(settings->state_dir) / "console");
+  admin::AdminContext context{engine.state(),
+                              admin::DaemonFacts{engine::worker_count_for(*settings), config_path},
+                              tokens,
+                              {},
+                              {}};
   // The admin socket first: a second pgwarden with the same config fails
   // here, before it could touch the listeners or the eBPF pins.
-  const admin::DaemonFacts facts{engine::worker_count_for(*engine.state().config()), config_path};
-  admin::AdminServer admin_server(engine.state().config()->admin_socket, [&](const nlohmann::json& request) {
-    return admin::handle_request(request, engine.state(), facts);
-  });
-  if (auto st = admin_server.start(); !st) {
-    spdlog::error("{}", st.error());
-    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
-    return 1;
+  admin::HttpServer admin_http(admin::HttpListen::unix_socket(settings->admin_socket));
+  admin::add_admin_routes(admin_http, context);
+  std::optional<admin::HttpServer> console_http, metrics_http;
+  if (settings->console_listen) {
+    admin::HttpServerOptions options;
+    options.default_headers = admin::console_headers();
+    console_http.emplace(admin::HttpListen::tcp_address(*settings->console_listen), options);
+    admin::add_console_routes(*console_http, context);
   }
-  if (auto st = engine.start(); !st) {
-    spdlog::error("{}", st.error());
-    std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
-    return 1;
+  if (settings->metrics_listen) {
+    metrics_http.emplace(admin::HttpListen::tcp_address(*settings->metrics_listen));
+    admin::add_metrics_routes(*metrics_http, context);
   }
+  auto failed = [](const std::string& why) {
+    spdlog::error("{}", why);
+    std::fprintf(stderr, "pgwarden: %s\n", why.c_str());
+    return 1;
+  };
+  if (auto st = admin_http.start(); !st) return failed(st.error());
+  if (auto st = share_admin_socket(*settings); !st) return failed(st.error());
+  for (auto* http : {console_http ? &*console_http : nullptr, metrics_http ? &*metrics_http : nullptr}) {
+    if (http == nullptr) continue;
+    if (auto st = http->start(); !st) return failed(st.error());
+    spdlog::info("serving {} over HTTP", http->listen().to_string());
+  }
+  if (auto st = engine.start(); !st) return failed(st.error());
   const int rc = engine.wait_for_signals();
-  admin_server.stop();
+  if (console_http) console_http->stop();
+  if (metrics_http) metrics_http->stop();
+  admin_http.stop();
   return rc;
 }
 
