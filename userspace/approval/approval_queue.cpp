@@ -39,18 +39,33 @@ ApprovalQueue::~ApprovalQueue() {
   if (timer_.joinable()) timer_.join();
 }
 
-void ApprovalQueue::add_observer(Observer observer) {
+int ApprovalQueue::add_observer(Observer observer) {
   std::lock_guard lock(mu_);
-  observers_.push_back(std::move(observer));
+  const int id = next_observer_++;
+  observers_.emplace(id, std::make_shared<Observer>(std::move(observer)));
+  return id;
+}
+
+void ApprovalQueue::remove_observer(int id) {
+  std::shared_ptr<Observer> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto it = observers_.find(id);
+    if (it == observers_.end()) return;
+    gone = std::move(it->second);
+    observers_.erase(it);
+  }
+  // Wait for calls in flight: each holds a reference.
+  while (gone.use_count() > 1) std::this_thread::yield();
 }
 
 void ApprovalQueue::notify(Event e, const Request& r) {
-  std::vector<Observer> observers;
+  std::vector<std::shared_ptr<Observer>> observers;
   {
     std::lock_guard lock(mu_);
-    observers = observers_;
+    for (const auto& [id, o] : observers_) observers.push_back(o);
   }
-  for (const auto& o : observers) o(e, r);
+  for (const auto& o : observers) (*o)(e, r);
 }
 
 Request ApprovalQueue::submit(Request request, Deliver deliver) {

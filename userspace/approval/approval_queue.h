@@ -65,7 +65,9 @@ class ApprovalQueue {
   ApprovalQueue& operator=(const ApprovalQueue&) = delete;
 
   // Observers run on the thread that made the change, outside the lock.
-  void add_observer(Observer observer);
+  // remove_observer() returns once no call of it is running.
+  int add_observer(Observer observer);
+  void remove_observer(int id);
 
   // Holds a statement; returns the request as queued (its id set).
   Request submit(Request request, Deliver deliver);
@@ -128,7 +130,8 @@ class ApprovalQueue {
   std::map<std::string, Entry> pending_;
   std::vector<Request> recent_;  // decided, newest last, bounded
   std::map<std::pair<std::string, std::string>, Grant> grants_;
-  std::vector<Observer> observers_;
+  std::map<int, std::shared_ptr<Observer>> observers_;
+  int next_observer_ = 1;
   uint64_t next_ = 1;
   QueueCounters counters_;
   bool stopping_ = false;

@@ -19,6 +19,7 @@
 #include "admin/admin_api.h"
 #include "admin/console_tokens.h"
 #include "admin/http_server.h"
+#include "approval/approval_webhooks.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/logging.h"
@@ -45,6 +46,37 @@ Status share_admin_socket(const policy::Config& config) {
   return ok_status();
 }
 
+nlohmann::json webhook_status(const approval::ApprovalWebhooks& webhooks) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& h : webhooks.health()) {
+    nlohmann::json j = {{"url", h.url},
+                        {"queued", h.queued},
+                        {"delivered", h.delivered},
+                        {"failed_attempts", h.failed_attempts},
+                        {"dropped", h.dropped()},
+                        {"last_error", h.last_error}};
+    if (h.last_success) {
+      j["last_success_age_s"] =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - *h.last_success).count();
+    }
+    list.push_back(std::move(j));
+  }
+  return list;
+}
+
+void webhook_metrics(const approval::ApprovalWebhooks& webhooks, admin::PrometheusText& out) {
+  const auto health = webhooks.health();
+  out.family("pgwarden_webhook_deliveries_total", admin::MetricType::counter,
+             "Approval webhook payloads delivered (2xx), by redacted URL.");
+  for (const auto& h : health) out.sample({{"url", h.url}}, static_cast<double>(h.delivered));
+  out.family("pgwarden_webhook_failed_attempts_total", admin::MetricType::counter,
+             "Approval webhook attempts that failed (to be retried), by redacted URL.");
+  for (const auto& h : health) out.sample({{"url", h.url}}, static_cast<double>(h.failed_attempts));
+  out.family("pgwarden_webhook_queued", admin::MetricType::gauge,
+             "Approval webhook payloads waiting for delivery, by redacted URL.");
+  for (const auto& h : health) out.sample({{"url", h.url}}, static_cast<double>(h.queued));
+}
+
 int run_daemon(const std::string& config_path) {
   auto config = policy::load_config_file(config_path);
   if (!config) {
@@ -65,11 +97,12 @@ int run_daemon(const std::string& config_path) {
   engine::Engine engine(config_path, std::make_shared<const policy::Config>(std::move(config).value()));
   const auto settings = engine.state().config();
   admin::ConsoleTokens tokens(std::filesystem::path(settings->state_dir) / "console");
+  approval::ApprovalWebhooks webhooks(*engine.state().approvals());
   admin::AdminContext context{engine.state(),
                               admin::DaemonFacts{engine::worker_count_for(*settings), config_path},
                               tokens,
-                              {},
-                              {}};
+                              [&webhooks] { return webhook_status(webhooks); },
+                              [&webhooks](admin::PrometheusText& out) { webhook_metrics(webhooks, out); }};
   // The admin socket first: a second pgwarden with the same config fails
   // here, before it could touch the listeners or the eBPF pins.
   admin::HttpServer admin_http(admin::HttpListen::unix_socket(settings->admin_socket));
