@@ -87,13 +87,12 @@ Request ApprovalQueue::submit(Request request, Deliver deliver) {
     if (request.created == Clock::time_point{}) request.created = Clock::now();
     queued = request;
     ++counters_.requested;
-    pending_.emplace(request.id, Entry{std::move(request), std::move(deliver)});
+    const std::string id = request.id;  // the key, before the request moves into the entry
+    pending_.emplace(id, Entry{std::move(request), std::move(deliver)});
   }
   wake_timer_.notify_all();
-  spdlog::info("approval {}: requested for session {} ({} uid {} comm {} cgroup {}): {} [{}]", queued.id,
-               queued.session, queued.requester.identity,
-               queued.requester.uid ? std::to_string(*queued.requester.uid) : "-", queued.requester.comm,
-               queued.requester.cgroup, queued.ask.rule, queued.ask.statement_hash.substr(0, 16));
+  spdlog::info("approval {}: requested for session {} ({}): {}, statement sha256 {}", queued.id, queued.session,
+               describe(queued.requester), queued.ask.rule, queued.ask.statement_hash.substr(0, 16));
   notify(Event::requested, queued);
   return queued;
 }

@@ -56,6 +56,17 @@ nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point n
   return j;
 }
 
+std::string describe(const Requester& who) {
+  std::string out = "identity " + who.identity;
+  if (!who.cgroup.empty()) out += ", cgroup " + who.cgroup;
+  if (who.uid) out += ", uid " + std::to_string(*who.uid);
+  if (who.pid) out += ", pid " + std::to_string(*who.pid);
+  if (!who.comm.empty()) out += ", comm " + who.comm;
+  if (!who.pod.empty()) out += ", pod " + who.pod;
+  if (!who.source.empty()) out += ", source " + who.source;
+  return out;
+}
+
 std::string describe_for_chat(const Request& r) {
   const std::string who = r.requester.identity + (r.requester.comm.empty() ? "" : " (" + r.requester.comm + ")");
   std::string sql = r.ask.sql.size() > 300 ? r.ask.sql.substr(0, 300) + "…" : r.ask.sql;

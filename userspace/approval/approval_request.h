@@ -72,6 +72,8 @@ struct Outcome {
 
 // The JSON the admin API, the webhook and the console share.
 nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point now);
+// "identity agent, cgroup /agents/a1, uid 1000, comm psql" (the fields known).
+std::string describe(const Requester& who);
 // The one-line text a chat webhook shows for a new request or an outcome.
 std::string describe_for_chat(const Request& r);
 

@@ -310,20 +310,23 @@ Verdict PolicyFilter::on_bind(Request& r) {
                              identity_,
                          "42501", "pgwarden did not see \"" + r.statement_name + "\" prepared in this session.");
   }
-  for (const auto& s : candidates) {
-    if (s->policy.facts) decided_classes_.add(s->policy.facts->classes);
-    if (s->policy.needs_approval) {
-      if (s->policy.runs_approved > 0) {
-        --s->policy.runs_approved;
-      } else if (!r.approved) {
-        const std::string sql = s->source.text ? s->source.text->sql : std::string();
-        const policy::Decision d = decide_prepared_again(s->policy.facts);
-        if (d.action == policy::Action::deny) return verdict_for(d);
-        if (d.action == policy::Action::approve) {
-          if (auto held = hold_unless_approved(r, d, sql)) return std::move(*held);
-        }
+  // Approval goes with the statement the Bind runs, if it runs at all:
+  // the latest Parse of the name (the server skips this Bind when that
+  // Parse failed). Earlier candidates cannot be bound by it.
+  if (const auto& bound = candidates.back(); bound->policy.needs_approval) {
+    if (bound->policy.runs_approved > 0) {
+      --bound->policy.runs_approved;
+    } else if (!r.approved) {
+      const std::string sql = bound->source.text ? bound->source.text->sql : std::string();
+      const policy::Decision d = decide_prepared_again(bound->policy.facts);
+      if (d.action == policy::Action::deny) return verdict_for(d);
+      if (d.action == policy::Action::approve) {
+        if (auto held = hold_unless_approved(r, d, sql)) return std::move(*held);
       }
     }
+  }
+  for (const auto& s : candidates) {
+    if (s->policy.facts) decided_classes_.add(s->policy.facts->classes);
     if (decided_now(s->policy.decided)) continue;
     // Decided under another policy, catalog or session meaning (a reload,
     // SET search_path ...): the server re-plans, pgwarden decides again.
