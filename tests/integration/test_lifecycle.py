@@ -199,13 +199,12 @@ def test_policy_check_validates_without_serving(make_pgwarden, cluster):
 def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
     """Keys of the file format that this version does not implement are
     refused by name (exit 2, one line), by `policy check` and by `run`: a
-    recording or approval setting must never look as if it were in force."""
+    recording or TLS setting must never look as if it were in force."""
     pw = make_pgwarden(start=False)
     good = dump(pw.config) + "\n"
     cases = {
         "recording:\n  dir: /var/lib/pgwarden/sessions\n": "recording.dir: not supported yet",
-        "console_listen: 127.0.0.1:9187\n": "console_listen: not supported yet",
-        "approval:\n  approvers: { unix_groups: [dba] }\n": "approval.approvers.unix_groups: not supported yet",
+        "tls:\n  cert_file: /etc/pgwarden/server.crt\n": "tls.cert_file: not supported yet",
     }
     for extra, message in cases.items():
         result = _check(pw, good + extra)
