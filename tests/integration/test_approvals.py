@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from harness import client_env, jdbc, rawpg
+from harness import pgbench
 from harness import extended_wire as ew
 from approvals.helpers import (AGENT, approval_config, cli, finish, pending, second_approver, start_psql,
                                wait_for_request, wait_no_request)
@@ -409,3 +410,40 @@ def test_shutdown_answers_waiting_clients_and_runs_nothing(make_pgwarden, db):
     assert code != 0
     assert f"approval {req['id']} was not decided (pgwarden is shutting down); the statement did not run" in err
     assert table_exists(db, "t_shutdown")
+
+
+# ---- other sessions are not slowed ----------------------------------------------------
+
+def test_other_sessions_run_at_their_normal_rate_while_one_waits(make_pgwarden, db):
+    """pgbench -S on other connections, without and then with a client
+    waiting for approval, in the same run: the waiting client costs the
+    loop threads nothing (its messages sit in its session), so the rates
+    match within this machine's noise."""
+    pw = approval_config(make_pgwarden(start=False), timeout="120s",
+                         extra_policy={"allow": ["select", "insert", "update", "transaction", "set", "ddl",
+                                                 "copy_from", "admin", "truncate"],
+                                       "approve": ["drop"]}).start()
+    init = pgbench.run(db.host, db.port, db.app_user, DB, ["-i", "-s", "1", "-q"], env=db.app_env())
+    assert init.returncode == 0, init.stderr
+    args = ["-S", "-c", "4", "-j", "2", "-T", "4", "-n"]
+
+    def rate():
+        r = pgbench.run(pw.host, pw.port, "alice", DB, args)
+        assert r.returncode == 0, r.stderr
+        summary = pgbench.parse_summary(r.stdout)
+        assert summary["failed"] == 0
+        return summary["tps"]
+
+    rate()  # warm: catalog, caches
+    before = rate()
+    make_table(db, "t_waiting")
+    proc = start_psql(pw, "DROP TABLE t_waiting", DB)
+    [req] = wait_for_request(pw)
+    during = rate()
+    assert proc.poll() is None and pending(pw)  # it waited all along
+    cli(pw, "approvals", "deny", req["id"], "--reason", "load test")
+    finish(proc)
+    after = rate()
+    print(f"pgbench -S tps: before {before:.0f}, while a client waits {during:.0f}, after {after:.0f}; "
+          f"ratio {during / max(before, after):.2f}")
+    assert during >= 0.8 * max(before, after)
