@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from harness import PgCluster, client_env
+from harness import PgCluster, binary_path, client_env
 from harness import intercept as ic
 from harness.system import RunAs
 
@@ -103,6 +103,31 @@ def test_psql_in_the_cgroup_is_intercepted_and_outside_it_is_not(rig, db):
     assert "no password supplied" in outside.stderr, outside.stderr
     assert len(session_lines(pw)) == 1, "a connect from outside the cgroup reached pgwarden"
     assert rig.status(pw)["intercept"]["counters"]["connect_redirected"] == 1
+
+
+def test_status_shows_program_run_counts_while_bpf_stats_are_enabled(rig, db):
+    """As `bpftool prog show` does: run_cnt and run_time_ns, only while
+    kernel.bpf_stats_enabled is on (the kernel counts nothing otherwise)."""
+    pw = rig.pgwarden()
+    knob = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(knob) as f:
+        before = f.read().strip()
+    try:
+        with open(knob, "w") as f:
+            f.write("0")
+        assert all("run_cnt" not in p for p in rig.status(pw)["intercept"]["programs"])
+        with open(knob, "w") as f:
+            f.write("1")
+        assert rig.psql("-At", "-c", "SELECT 1").returncode == 0
+        programs = {p["name"]: p for p in rig.status(pw)["intercept"]["programs"]}
+        connect4 = programs["pgw_connect4"]
+        assert connect4["run_cnt"] >= 1 and connect4["run_time_ns"] > 0, connect4
+        text = subprocess.run([binary_path(), "status", "--admin-socket", pw.config["admin_socket"]],
+                              capture_output=True, text=True, timeout=20)
+        assert "run_cnt" in text.stdout and "run_time_ns" in text.stdout, text.stdout
+    finally:
+        with open(knob, "w") as f:
+            f.write(before)
 
 
 # ---- 2. the client still sees the address it asked for -------------------

@@ -42,12 +42,15 @@ nlohmann::json intercept_json(const engine::EngineState& state) {
   if (!st) return {{"enabled", true}, {"error", st.error()}};
   nlohmann::json programs = nlohmann::json::array();
   for (const auto& p : st->programs) {
-    programs.push_back({{"name", p.name},
-                        {"id", p.prog_id},
-                        {"link_id", p.link_id},
-                        {"attach_type", p.attach_type},
-                        {"attach_point", p.attach_point},
-                        {"pin", p.pin}});
+    nlohmann::json prog = {{"name", p.name},
+                           {"id", p.prog_id},
+                           {"link_id", p.link_id},
+                           {"attach_type", p.attach_type},
+                           {"attach_point", p.attach_point},
+                           {"pin", p.pin}};
+    if (p.run_count) prog["run_cnt"] = *p.run_count;
+    if (p.run_time_ns) prog["run_time_ns"] = *p.run_time_ns;
+    programs.push_back(std::move(prog));
   }
   nlohmann::json maps = nlohmann::json::array();
   for (const auto& m : st->maps) {

@@ -71,6 +71,12 @@ void print_status_text(const nlohmann::json& st) {
       std::printf("  prog %u: %s  %s  %s", p.value("id", 0u), p.value("name", "").c_str(),
                   p.value("attach_type", "").c_str(), p.value("attach_point", "").c_str());
       if (p.value("link_id", 0u) != 0) std::printf("  link %u", p.value("link_id", 0u));
+      // As bpftool prints them, while kernel.bpf_stats_enabled is on.
+      if (p.contains("run_cnt")) {
+        std::printf("  run_time_ns %llu  run_cnt %llu",
+                    static_cast<unsigned long long>(p.value("run_time_ns", 0ull)),
+                    static_cast<unsigned long long>(p.value("run_cnt", 0ull)));
+      }
       std::printf("\n");
     }
     for (const auto& m : icpt["maps"]) {

@@ -11,6 +11,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -92,6 +93,19 @@ Result<bpf_link_info> link_info(int fd) {
   __u32 len = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return make_error(errno_text(errno));
   return info;
+}
+
+// Run count and time, as `bpftool prog show` prints them: the kernel keeps
+// them only while kernel.bpf_stats_enabled is 1 (it costs every run).
+void add_run_stats(int prog_fd, ProgramStatus& p) {
+  std::ifstream enabled("/proc/sys/kernel/bpf_stats_enabled");
+  int on = 0;
+  if (!(enabled >> on) || on == 0) return;
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (prog_fd < 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return;
+  p.run_count = info.run_cnt;
+  p.run_time_ns = info.run_time_ns;
 }
 
 // 16-byte v4-mapped form, as in struct pgw_tuple.
@@ -583,6 +597,7 @@ Result<InterceptorStatus> Interceptor::status() const {
       p.link_id = info->id;
       p.prog_id = info->prog_id;
     }
+    add_run_stats(bpf_program__fd(spec.prog), p);
     out.programs.push_back(std::move(p));
   }
   {
@@ -595,6 +610,7 @@ Result<InterceptorStatus> Interceptor::status() const {
     if (bpf_obj_get_info_by_fd(bpf_program__fd(impl.skel->progs.pgw_sk_msg), &info, &len) == 0) {
       p.prog_id = info.id;
     }
+    add_run_stats(bpf_program__fd(impl.skel->progs.pgw_sk_msg), p);
     out.programs.push_back(std::move(p));
   }
 

@@ -144,6 +144,8 @@ struct ProgramStatus {
   std::string attach_type;  // "cgroup_inet4_connect", ..., "sk_msg_verdict"
   std::string attach_point; // cgroup path, or the map name for sk_msg
   std::string pin;          // link pin path ("" for sk_msg)
+  // With kernel.bpf_stats_enabled=1 only (bpftool's run_cnt, run_time_ns).
+  std::optional<uint64_t> run_count, run_time_ns;
 };
 
 struct MapStatus {
