@@ -9,9 +9,12 @@ Uses the integration-test harness (tests/integration/harness) for the
 throwaway PostgreSQL, the demo cgroups and the daemon, so the demo and the
 tests run the same way, and everything is removed at the end."""
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from harness import PgCluster, Pgwarden, client_env, psql  # noqa: E402
 from harness import intercept  # noqa: E402
+from harness.system import RunAs  # noqa: E402
 
 DB_HOST = "127.0.0.3"  # stands for the database host a workload knows
 
@@ -52,6 +56,41 @@ def pgwarden_status(pw):
     show("pgwarden status", r)
 
 
+def approvals(pw, *args):
+    argv = [intercept.binary_path(), "approvals", *args, "--admin-socket", pw.config["admin_socket"]]
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def drop_waits_for_approval(pg, pw, run_psql, shown_cmd):
+    """A DROP is held in pgwarden until a person approves it from the CLI."""
+    say("a DROP needs a person's approval: the client waits, nothing reaches the database meanwhile")
+    pg.execute_app("DROP TABLE IF EXISTS old_reports; CREATE TABLE old_reports(id int)", dbname=pg.app_db)
+    sql = "DROP TABLE old_reports"
+    result = {}
+    client = threading.Thread(target=lambda: result.update(r=run_psql(sql)))
+    client.start()
+    pending = []
+    for _ in range(200):
+        pending = json.loads(approvals(pw, "list", "-j").stdout or "{}").get("approvals", [])
+        if pending:
+            break
+        time.sleep(0.05)
+    print(f"$ {shown_cmd(sql)} &     # waits")
+    show("pgwarden approvals list", approvals(pw, "list"))
+    exists = pg.execute("SELECT to_regclass('old_reports') IS NOT NULL", dbname=pg.app_db)[0][0]
+    print(f"(checked directly: old_reports still exists: {exists})")
+    if not pending:
+        print("no request appeared; see pgwarden's log")
+        client.join(30)
+        return
+    request_id = pending[0]["id"]
+    show(f"pgwarden approvals approve {request_id}", approvals(pw, "approve", request_id))
+    client.join(30)
+    show(f"(the waiting client) {shown_cmd(sql)}", result["r"])
+    exists = pg.execute("SELECT to_regclass('old_reports') IS NOT NULL", dbname=pg.app_db)[0][0]
+    print(f"(checked directly: old_reports still exists: {exists})")
+
+
 def refused_without_password(pg):
     say("the database requires a password (SCRAM): a client outside the demo cgroup is refused")
     direct = psql(["-h", pg.host, "-p", str(pg.port), "-U", pg.app_user, "-d", pg.app_db], "-c", "SELECT 1",
@@ -63,8 +102,8 @@ def transparent(pg):
     rig = intercept.InterceptRig(pg, intercept.ClientScript(), DB_HOST, pg.port)
     try:
         identities = [{"name": "coding-agent", "match": {"cgroup": rig.clients.path + "/**"}}]
-        policies = [{"identity": "coding-agent", "allow": ["select"],
-                     "deny": ["insert", "update", "delete", "ddl"], "tables": {"deny": ["hr.*"]},
+        policies = [{"identity": "coding-agent", "allow": ["select"], "approve": ["ddl"],
+                     "deny": ["insert", "update", "delete"], "tables": {"deny": ["hr.*"]},
                      "mask": MASK_RULES}]
         pw = rig.pgwarden(identities=identities, policies=policies)
         say(f"pgwarden intercepts connects to port {pg.port} from cgroup {rig.clients.path} (eBPF), "
@@ -92,6 +131,13 @@ def transparent(pg):
         count = pg.execute("SELECT count(*) FROM customers WHERE id = 1", dbname=pg.app_db)[0][0]
         print(f"(checked directly: customer 1 is still there: {count} row)")
 
+        # The agent runs as an unprivileged user: nobody approves a request
+        # of their own uid, and the approver here is root.
+        agent_uid = RunAs().uid
+        drop_waits_for_approval(pg, pw, lambda sql: rig.psql("-c", sql, uid=agent_uid),
+                                lambda sql: f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"     "
+                                            f"# as uid {agent_uid}")
+
         refused_without_password(pg)
 
         say("pgwarden status: the programs, their attach points, the maps and the sessions")
@@ -107,13 +153,21 @@ def transparent(pg):
 
 def explicit(pg, reason):
     say(f"eBPF interception is not available here ({reason}): explicit mode over the unix socket")
+    policy = {"allow": ["select"], "approve": ["ddl"], "mask": MASK_RULES}
     with Pgwarden(pg, overrides={"default": "deny", "identities": [
-            {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}}],
-            "policies": [{"identity": "quickstart-shell", "allow": ["select"], "mask": MASK_RULES}]}) as pw:
+            {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}},
+            {"name": "quickstart-tcp", "match": {"source": ["127.0.0.0/8"]}}],
+            "policies": [dict(identity="quickstart-shell", **policy),
+                         dict(identity="quickstart-tcp", **policy)]}) as pw:
         sock_dir = os.path.dirname(pw.config["unix_socket"])
         args = ["-h", sock_dir, "-p", str(pw.port), "-d", pg.app_db]
         for sql in ["SELECT current_user", *MASKED_QUERIES, "DELETE FROM customers WHERE id = 1"]:
             show(f"psql -h {sock_dir} -p {pw.port} -d {pg.app_db} -c \"{sql}\"", psql(args, "-c", sql))
+        # Nobody approves a request of their own uid: the DROP comes over TCP
+        # (a workload without a kernel identity), and root approves it.
+        tcp = ["-h", pw.host, "-p", str(pw.port), "-d", pg.app_db]
+        drop_waits_for_approval(pg, pw, lambda sql: psql(tcp, "-c", sql),
+                                lambda sql: f"psql -h {pw.host} -p {pw.port} -d {pg.app_db} -c \"{sql}\"")
         refused_without_password(pg)
         pgwarden_status(pw)
         pw.stop()
