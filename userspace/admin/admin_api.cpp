@@ -95,6 +95,19 @@ HttpResponse one_approval(AdminContext& c, const HttpRequest& req) {
   return HttpResponse::json(200, approval::to_json(*r, Clock::now()));
 }
 
+// The feed keeps a decision's classes as "ddl,drop"; the API gives a list,
+// as it does for approval requests (the console shows one chip per class).
+nlohmann::json class_list(std::string_view classes) {
+  nlohmann::json out = nlohmann::json::array();
+  while (!classes.empty()) {
+    const size_t comma = classes.find(',');
+    if (comma != 0) out.push_back(std::string(classes.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    classes.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 HttpResponse decisions(AdminContext& c, const HttpRequest& req) {
   size_t limit = 50;
   if (auto it = req.query.find("limit"); it != req.query.end()) {
@@ -110,7 +123,7 @@ HttpResponse decisions(AdminContext& c, const HttpRequest& req) {
                     {"session", d.session},
                     {"identity", d.identity},
                     {"action", d.action},
-                    {"classes", d.classes},
+                    {"classes", class_list(d.classes)},
                     {"rule", d.rule},
                     {"message", d.message},
                     {"sql", d.sql}});

@@ -4,6 +4,7 @@
 // socket's peer credentials; nothing here claims an identity.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -73,12 +74,34 @@ int list(const DecideOptions& o) {
   return 0;
 }
 
+// The id as one URL path segment: whatever it holds (a space, '/', '?', '#',
+// "..") reaches the daemon as that id, which then says there is no such
+// request, instead of turning into another path, a query or a bad URL.
+std::string path_segment(const std::string& id) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 int decide(const DecideOptions& o, bool approve) {
+  if (o.id.empty()) {
+    std::fprintf(stderr, "pgwarden: the approval id is empty (see pgwarden approvals list)\n");
+    return 1;
+  }
   nlohmann::json body = nlohmann::json::object();
   if (approve && !o.grant_for.empty()) body["for"] = o.grant_for;
   if (!approve && !o.reason.empty()) body["reason"] = o.reason;
   nlohmann::json response;
-  const std::string path = "/v1/approvals/" + o.id + (approve ? "/approve" : "/deny");
+  const std::string path = "/v1/approvals/" + path_segment(o.id) + (approve ? "/approve" : "/deny");
   if (int rc = admin_call(o.admin, "POST", path, &body, response); rc) return rc;
   if (o.admin.output.wants_json()) {
     print_json(response, o.admin.output);

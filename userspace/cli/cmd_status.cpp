@@ -49,6 +49,32 @@ void print_sessions_text(const nlohmann::json& list) {
   }
 }
 
+unsigned long long count(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<unsigned long long>() : 0ull;
+}
+
+// The approval queue's counters and each approval webhook's delivery state.
+void print_approvals_text(const nlohmann::json& a, const nlohmann::json& webhooks) {
+  std::printf("approvals: %llu pending  %llu requested  %llu approved  %llu denied  %llu timed out  %llu withdrawn  "
+              "%llu aborted  %llu standing grant uses\n",
+              count(a, "pending"), count(a, "requested"), count(a, "approved"), count(a, "denied"),
+              count(a, "timed_out"), count(a, "withdrawn"), count(a, "aborted"), count(a, "standing_grant_uses"));
+  if (!webhooks.is_array() || webhooks.empty()) {
+    std::printf("webhooks: (none used yet)\n");
+    return;
+  }
+  std::printf("webhooks:\n");
+  for (const auto& h : webhooks) {
+    std::printf("  %s: %llu delivered  %llu queued  %llu failed attempts  %llu dropped", h.value("url", "").c_str(),
+                count(h, "delivered"), count(h, "queued"), count(h, "failed_attempts"), count(h, "dropped"));
+    if (h.contains("last_success_age_s") && h["last_success_age_s"].is_number()) {
+      std::printf("  last delivery %llds ago", h["last_success_age_s"].get<long long>());
+    }
+    if (const std::string e = h.value("last_error", ""); !e.empty()) std::printf("  last error: %s", e.c_str());
+    std::printf("\n");
+  }
+}
+
 void print_status_text(const nlohmann::json& st) {
   const auto& d = st["daemon"];
   std::printf("daemon: pid %d  uptime %llds  workers %u  config %s\n", d.value("pid", 0),
@@ -106,6 +132,8 @@ void print_status_text(const nlohmann::json& st) {
   std::printf("sessions: %llu open, %llu since start\n", static_cast<unsigned long long>(s.value("open", 0ull)),
               static_cast<unsigned long long>(s.value("total", 0ull)));
   print_sessions_text(s["list"]);
+  print_approvals_text(st.value("approvals", nlohmann::json::object()),
+                       st.value("webhooks", nlohmann::json::array()));
 }
 
 int status(const AdminOptions& options) {
