@@ -254,6 +254,8 @@ def test_every_api_call_needs_a_valid_token(console, db):
     for method, path in V1_CALLS:
         assert api(console, method, path, token=token).status == 200, path
     assert api(console, "GET", "/v1/whoami", token=token).json() == {"user": "alice", "may_approve": True}
+    # The scheme is case-insensitive (RFC 9110), the token is not.
+    assert api(console, "GET", "/v1/whoami", authorization="bearer " + token).status == 200
     [held] = [d for d in api(console, "GET", "/v1/decisions", token=token).json()["decisions"]
               if d["sql"] == "DROP TABLE t_console_401"]
     assert held["action"] == "approve" and held["classes"] == ["ddl", "drop"] and held["identity"] == AGENT, held

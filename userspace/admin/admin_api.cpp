@@ -1,6 +1,7 @@
 #include "admin/admin_api.h"
 
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include "admin/approver_auth.h"
 #include "admin/console_assets.h"
@@ -163,7 +164,8 @@ HttpHandler as_socket_approver(AdminContext& c, F f) {
 // The console's token: its user, or nothing.
 std::optional<std::string> console_user(AdminContext& c, const HttpRequest& req) {
   const std::string* auth = req.header("Authorization");
-  if (auth == nullptr || !auth->starts_with("Bearer ")) return std::nullopt;
+  // The scheme is case-insensitive (RFC 9110 11.1); the token is not.
+  if (auth == nullptr || auth->size() < 7 || strncasecmp(auth->c_str(), "Bearer ", 7) != 0) return std::nullopt;
   return c.tokens.user_for(std::string_view(*auth).substr(7));
 }
 
