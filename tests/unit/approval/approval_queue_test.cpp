@@ -16,7 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Collects the outcomes delivered for the requests it made.
+// Collects the outcomes delivered for the requests it made. Declared before
+// the queue in each test: the queue's destructor answers requests still
+// waiting, and must find their client alive.
 struct Client {
   std::mutex mu;
   std::condition_variable cv;
@@ -61,8 +63,8 @@ const Approver kBob{"bob", 1001, "admin socket"};
 const Approver kAlice{"alice", std::nullopt, "console"};
 
 TEST(ApprovalQueue, SubmittedRequestsAreListedWithTheirIds) {
-  ApprovalQueue q("node");
   Client c;
+  ApprovalQueue q("node");
   const Request a = q.submit(request(), c.deliver());
   const Request b = q.submit(request(), c.deliver());
   EXPECT_EQ(a.id, "node-1");
@@ -74,8 +76,8 @@ TEST(ApprovalQueue, SubmittedRequestsAreListedWithTheirIds) {
 }
 
 TEST(ApprovalQueue, KOfNNeedsDistinctApprovers) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(2), c.deliver()).id;
   auto first = q.approve(id, kRoot);
   EXPECT_EQ(first.refusal, ApprovalQueue::Decided::Refusal::none);
@@ -94,8 +96,8 @@ TEST(ApprovalQueue, KOfNNeedsDistinctApprovers) {
 }
 
 TEST(ApprovalQueue, OneDenialEndsARequestThatNeedsMore) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(3), c.deliver()).id;
   q.approve(id, kRoot);
   auto d = q.deny(id, kBob, "not now");
@@ -107,8 +109,8 @@ TEST(ApprovalQueue, OneDenialEndsARequestThatNeedsMore) {
 }
 
 TEST(ApprovalQueue, NobodyDecidesTheirOwnRequest) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(1, 1001), c.deliver()).id;
   EXPECT_EQ(q.approve(id, kBob).refusal, ApprovalQueue::Decided::Refusal::own_request);
   EXPECT_EQ(q.deny(id, kBob, "x").refusal, ApprovalQueue::Decided::Refusal::own_request);
@@ -132,8 +134,8 @@ TEST(ApprovalQueue, UnknownIdsAreRefused) {
 }
 
 TEST(ApprovalQueue, StandingGrantCoversTheSameShapeFromTheSameIdentityUntilItExpires) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(1, 1000, "shape-1"), c.deliver()).id;
   EXPECT_FALSE(q.standing_grant("agent", "shape-1"));
   q.approve(id, kRoot, 200ms);
@@ -147,8 +149,8 @@ TEST(ApprovalQueue, StandingGrantCoversTheSameShapeFromTheSameIdentityUntilItExp
 }
 
 TEST(ApprovalQueue, AGrantWaitsForTheLastApproval) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(2, 1000, "s"), c.deliver()).id;
   q.approve(id, kRoot, 10min);
   EXPECT_FALSE(q.standing_grant("agent", "s"));  // one of two: not approved yet
@@ -157,8 +159,8 @@ TEST(ApprovalQueue, AGrantWaitsForTheLastApproval) {
 }
 
 TEST(ApprovalQueue, TimeoutEndsTheRequest) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   const std::string id = q.submit(request(1, 1000, "s", 100ms), c.deliver()).id;
   const Outcome o = c.wait();
   EXPECT_EQ(o.state, State::timed_out);
@@ -168,8 +170,8 @@ TEST(ApprovalQueue, TimeoutEndsTheRequest) {
 }
 
 TEST(ApprovalQueue, WithdrawBySessionTellsTheClient) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   q.submit(request(), c.deliver());
   EXPECT_FALSE(q.withdraw_session(8, "canceled"));
   EXPECT_TRUE(q.withdraw_session(7, "canceled"));
@@ -178,8 +180,8 @@ TEST(ApprovalQueue, WithdrawBySessionTellsTheClient) {
 }
 
 TEST(ApprovalQueue, ShutdownAnswersEveryWaitingClientAndLaterOnesAtOnce) {
-  ApprovalQueue q("n");
   Client a, b;
+  ApprovalQueue q("n");
   q.submit(request(), a.deliver());
   q.abort_all("stopping");
   EXPECT_EQ(a.wait().state, State::aborted);
@@ -190,8 +192,8 @@ TEST(ApprovalQueue, ShutdownAnswersEveryWaitingClientAndLaterOnesAtOnce) {
 }
 
 TEST(ApprovalQueue, ObserversSeeEveryChangeAndCanLeave) {
-  ApprovalQueue q("n");
   Client c;
+  ApprovalQueue q("n");
   std::vector<ApprovalQueue::Event> seen;
   const int id = q.add_observer([&](ApprovalQueue::Event e, const Request&) { seen.push_back(e); });
   const std::string r = q.submit(request(2), c.deliver()).id;
