@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "approval/approval_rules.h"
+
 namespace pgw::approval {
 
 namespace {
@@ -109,30 +111,18 @@ std::optional<std::string> ApprovalQueue::standing_grant(const std::string& iden
   return it->second.approver;
 }
 
-bool ApprovalQueue::own_request(const Request& r, const Approver& who) {
-  if (!r.requester.uid) return false;
-  if (who.uid && *who.uid == *r.requester.uid) return true;
-  return !who.uid && !who.name.empty() && who.name == user_name(*r.requester.uid);
+// The requester's unix user name, when the rules need it (an approver
+// without a uid: a console user).
+std::string ApprovalQueue::requester_user(const Request& r, const Approver& who) {
+  return who.uid || !r.requester.uid ? std::string() : user_name(*r.requester.uid);
 }
 
 ApprovalQueue::Decided ApprovalQueue::not_pending_locked(const std::string& id) const {
   for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
-    if (it->id != id) continue;
-    Decided d{Decided::Refusal::already_decided, id + " is no longer pending: " + std::string(to_string(it->state)),
-              *it};
-    if (!it->decided_by.empty()) d.error += " by " + it->decided_by;
-    return d;
+    if (it->id == id) return not_pending(*it);
   }
   return {Decided::Refusal::unknown_id, "no approval request " + id, {}};
 }
-
-namespace {
-
-std::string own_request_error(const Approver& who, const Request& r) {
-  return who.name + " may not decide a request of their own identity (uid " + std::to_string(*r.requester.uid) + ")";
-}
-
-}  // namespace
 
 ApprovalQueue::Decided ApprovalQueue::approve(const std::string& id, const Approver& who,
                                               std::optional<std::chrono::milliseconds> grant_for) {
@@ -144,16 +134,9 @@ ApprovalQueue::Decided ApprovalQueue::approve(const std::string& id, const Appro
     auto it = pending_.find(id);
     if (it == pending_.end()) return not_pending_locked(id);
     Request& r = it->second.request;
-    if (own_request(r, who)) return {Decided::Refusal::own_request, own_request_error(who, r), r};
-    if (std::find(r.approved_by.begin(), r.approved_by.end(), who.name) != r.approved_by.end()) {
-      return {Decided::Refusal::already_approved,
-              who.name + " has already approved " + id + "; it needs another approver (" +
-                  std::to_string(r.approved_by.size()) + " of " + std::to_string(r.min_approvals) + ")",
-              r};
-    }
-    r.approved_by.push_back(who.name);
-    if (grant_for && (!r.grant_for || *grant_for < *r.grant_for)) r.grant_for = grant_for;
-    if (r.approved_by.size() >= r.min_approvals) {
+    Decided d = apply_approval(r, who, requester_user(r, who), grant_for);
+    if (d.refusal != Decided::Refusal::none) return d;
+    if (r.state == State::approved) {
       if (r.grant_for) {
         grants_[{r.requester.identity, r.ask.shape}] =
             Grant{r.requester.identity, r.ask.shape, who.name, Clock::now() + *r.grant_for};
@@ -183,10 +166,11 @@ ApprovalQueue::Decided ApprovalQueue::deny(const std::string& id, const Approver
     std::lock_guard lock(mu_);
     auto it = pending_.find(id);
     if (it == pending_.end()) return not_pending_locked(id);
-    if (own_request(it->second.request, who)) {
-      return {Decided::Refusal::own_request, own_request_error(who, it->second.request), it->second.request};
-    }
-    ended = end_locked(it, State::denied, who.name, std::move(reason));
+    Request& r = it->second.request;
+    Decided d = apply_denial(r, who, requester_user(r, who), std::move(reason));
+    if (d.refusal != Decided::Refusal::none) return d;
+    std::string why = r.reason;  // end_locked moves the request it is part of
+    ended = end_locked(it, State::denied, who.name, std::move(why));
   }
   spdlog::info("approval {}: denied by {} via {}: {}", id, who.name, who.via, ended.request.reason);
   Request r = ended.request;

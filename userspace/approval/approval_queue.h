@@ -120,7 +120,7 @@ class ApprovalQueue {
   void finish(Ended ended);
   void notify(Event e, const Request& r);
   void run_timer();
-  static bool own_request(const Request& r, const Approver& who);
+  static std::string requester_user(const Request& r, const Approver& who);
   // The refusal for an id that is not pending (under the lock).
   Decided not_pending_locked(const std::string& id) const;
 
