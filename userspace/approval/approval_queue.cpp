@@ -1,13 +1,13 @@
 #include "approval/approval_queue.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <random>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "approval/approval_rules.h"
+#include "approval/approval_store.h"
 
 namespace pgw::approval {
 
@@ -15,19 +15,14 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 constexpr size_t kRecentKept = 200;
-
-// The unix user name of a uid, for the self-approval rule of console users.
-std::string user_name(uint32_t uid) {
-  passwd pw{};
-  passwd* found = nullptr;
-  char buf[4096];
-  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || found == nullptr) return {};
-  return found->pw_name;
-}
+// With a store, a request past its deadline is timed out there first (a
+// decision made just before wins). If the store has not answered this long
+// after, the timer answers the client itself.
+constexpr std::chrono::seconds kExpiryGrace{3};
 
 }  // namespace
 
-ApprovalQueue::ApprovalQueue(std::string node) : node_(std::move(node)) {
+ApprovalQueue::ApprovalQueue(std::string node) : node_(std::move(node)), id_prefix_(node_) {
   timer_ = std::thread([this] { run_timer(); });
 }
 
@@ -39,6 +34,32 @@ ApprovalQueue::~ApprovalQueue() {
   }
   wake_timer_.notify_all();
   if (timer_.joinable()) timer_.join();
+  // Its thread calls back into this queue: it ends while all is still here.
+  store_ptr_ = nullptr;
+  store_.reset();
+}
+
+void ApprovalQueue::use_store(std::unique_ptr<ApprovalStore> store) {
+  std::random_device random;
+  {
+    std::lock_guard lock(mu_);
+    id_prefix_ = node_ + "-" + fmt::format("{:06x}", random() & 0xffffff);
+    store_ = std::move(store);
+  }
+  ApprovalStore::Hooks hooks;
+  hooks.holds = [this](const std::string& id) {
+    std::lock_guard lock(mu_);
+    return pending_.count(id) != 0;
+  };
+  hooks.pending_ids = [this] {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> ids;
+    for (const auto& [id, e] : pending_) ids.push_back(id);
+    return ids;
+  };
+  hooks.changed = [this](const StoredState& s) { on_stored(s); };
+  store_->start(std::move(hooks));
+  store_ptr_ = store_.get();
 }
 
 int ApprovalQueue::add_observer(Observer observer) {
@@ -83,7 +104,7 @@ Request ApprovalQueue::submit(Request request, Deliver deliver) {
       if (deliver) deliver(Outcome{State::aborted, request.id, {}, request.reason});
       return request;
     }
-    request.id = node_ + "-" + std::to_string(next_++);
+    request.id = id_prefix_ + "-" + std::to_string(next_++);
     request.node = node_;
     request.state = State::pending;
     if (request.created == Clock::time_point{}) request.created = Clock::now();
@@ -91,6 +112,8 @@ Request ApprovalQueue::submit(Request request, Deliver deliver) {
     ++counters_.requested;
     const std::string id = request.id;  // the key, before the request moves into the entry
     pending_.emplace(id, Entry{std::move(request), std::move(deliver)});
+    // Under the lock, so that the row is written before any mark of it.
+    if (ApprovalStore* s = store()) s->insert(queued);
   }
   wake_timer_.notify_all();
   spdlog::info("approval {}: requested for session {} ({}): {}, statement sha256 {}", queued.id, queued.session,
@@ -114,7 +137,7 @@ std::optional<std::string> ApprovalQueue::standing_grant(const std::string& iden
 // The requester's unix user name, when the rules need it (an approver
 // without a uid: a console user).
 std::string ApprovalQueue::requester_user(const Request& r, const Approver& who) {
-  return who.uid || !r.requester.uid ? std::string() : user_name(*r.requester.uid);
+  return who.uid || !r.requester.uid ? std::string() : unix_user_name(*r.requester.uid);
 }
 
 ApprovalQueue::Decided ApprovalQueue::not_pending_locked(const std::string& id) const {
@@ -126,6 +149,8 @@ ApprovalQueue::Decided ApprovalQueue::not_pending_locked(const std::string& id) 
 
 ApprovalQueue::Decided ApprovalQueue::approve(const std::string& id, const Approver& who,
                                               std::optional<std::chrono::milliseconds> grant_for) {
+  // The store decides for every node; the owner learns it (on_stored).
+  if (ApprovalStore* s = store()) return s->approve(id, who, grant_for);
   Ended ended;
   Request now;
   bool complete = false;
@@ -161,6 +186,7 @@ ApprovalQueue::Decided ApprovalQueue::approve(const std::string& id, const Appro
 }
 
 ApprovalQueue::Decided ApprovalQueue::deny(const std::string& id, const Approver& who, std::string reason) {
+  if (ApprovalStore* s = store()) return s->deny(id, who, std::move(reason));
   Ended ended;
   {
     std::lock_guard lock(mu_);
@@ -185,6 +211,7 @@ bool ApprovalQueue::withdraw(const std::string& id, std::string why) {
     auto it = pending_.find(id);
     if (it == pending_.end()) return false;
     ended = end_locked(it, State::withdrawn, {}, std::move(why));
+    if (ApprovalStore* s = store()) s->mark_ended(ended.request);
   }
   spdlog::info("approval {}: withdrawn: {}", id, ended.request.reason);
   finish(std::move(ended));
@@ -207,7 +234,10 @@ void ApprovalQueue::abort_all(std::string why) {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
-    while (!pending_.empty()) all.push_back(end_locked(pending_.begin(), State::aborted, {}, why));
+    while (!pending_.empty()) {
+      all.push_back(end_locked(pending_.begin(), State::aborted, {}, why));
+      if (ApprovalStore* s = store()) s->mark_ended(all.back().request);
+    }
   }
   for (auto& e : all) {
     spdlog::info("approval {}: not decided: {}", e.request.id, why);
@@ -244,9 +274,12 @@ void ApprovalQueue::finish(Ended ended) {
 
 void ApprovalQueue::run_timer() {
   std::unique_lock lock(mu_);
+  // When an entry is due: at its deadline, or with the store asked to time
+  // it out, when the store is late with the answer.
+  auto due_at = [](const Entry& e) { return e.expiry_asked ? e.request.deadline + kExpiryGrace : e.request.deadline; };
   while (!stopping_) {
     auto next = Clock::time_point::max();
-    for (const auto& [id, e] : pending_) next = std::min(next, e.request.deadline);
+    for (const auto& [id, e] : pending_) next = std::min(next, due_at(e));
     if (next == Clock::time_point::max()) {
       wake_timer_.wait(lock);
       continue;
@@ -257,11 +290,18 @@ void ApprovalQueue::run_timer() {
     }
     std::vector<Ended> due;
     const auto now = Clock::now();
+    ApprovalStore* store = this->store();
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto here = it++;
-      if (here->second.request.deadline <= now) {
-        due.push_back(end_locked(here, State::timed_out, {}, "no decision in time"));
+      Entry& e = here->second;
+      if (due_at(e) > now) continue;
+      if (store != nullptr && !e.expiry_asked) {
+        e.expiry_asked = true;
+        store->expire(e.request.id);  // the answer comes through on_stored()
+        continue;
       }
+      due.push_back(end_locked(here, State::timed_out, {}, "no decision in time"));
+      if (store != nullptr) store->mark_ended(due.back().request);
     }
     lock.unlock();
     for (auto& e : due) {
@@ -272,7 +312,55 @@ void ApprovalQueue::run_timer() {
   }
 }
 
+void ApprovalQueue::on_stored(const StoredState& s) {
+  Ended ended;
+  Request now;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(s.id);
+    if (it == pending_.end()) return;  // ended here already (withdrawn, timed out)
+    Request& r = it->second.request;
+    const bool more_approvals = s.approved_by != r.approved_by;
+    r.approved_by = s.approved_by;
+    r.grant_for = s.grant_for;
+    if (s.state == State::pending) {
+      if (!more_approvals || r.approved_by.empty()) return;
+      now = r;
+    } else {
+      // The owning node keeps the standing grant: its clients use it.
+      if (s.state == State::approved && s.grant_for) {
+        grants_[{r.requester.identity, r.ask.shape}] =
+            Grant{r.requester.identity, r.ask.shape, s.decided_by, Clock::now() + *s.grant_for};
+      }
+      ended = end_locked(it, s.state, s.decided_by, s.reason);
+    }
+  }
+  if (ended.request.id.empty()) {
+    spdlog::info("approval {}: approved by {} ({} of {}), in the shared store", now.id, now.approved_by.back(),
+                 now.approved_by.size(), now.min_approvals);
+    notify(Event::approval_added, now);
+    return;
+  }
+  const Request& r = ended.request;
+  if (r.state == State::approved) {
+    spdlog::info("approval {}: approved by {} in the shared store{}", r.id, r.decided_by,
+                 r.grant_for ? ", standing for " + std::to_string(r.grant_for->count() / 1000) + "s" : std::string());
+  } else if (r.state == State::denied) {
+    spdlog::info("approval {}: denied by {} in the shared store: {}", r.id, r.decided_by, r.reason);
+  } else {
+    spdlog::info("approval {}: {}: {}", r.id, to_string(r.state), r.reason);
+  }
+  finish(std::move(ended));
+}
+
 std::vector<Request> ApprovalQueue::list(bool recent) const {
+  // Every node's requests. Without the database, this node's own are still
+  // worth showing (nobody can decide them until it is back).
+  if (ApprovalStore* s = store()) {
+    auto stored = s->list(recent);
+    if (stored) return std::move(stored).value();
+    spdlog::debug("approvals list: {}; showing this node's requests only", stored.error());
+  }
   std::lock_guard lock(mu_);
   std::vector<Request> out;
   for (const auto& [id, e] : pending_) out.push_back(e.request);
@@ -282,6 +370,11 @@ std::vector<Request> ApprovalQueue::list(bool recent) const {
 }
 
 std::optional<Request> ApprovalQueue::find(const std::string& id) const {
+  if (ApprovalStore* s = store()) {
+    auto stored = s->find(id);
+    if (stored) return std::move(stored).value();
+    spdlog::debug("approval {}: {}; showing this node's view", id, stored.error());
+  }
   std::lock_guard lock(mu_);
   if (auto it = pending_.find(id); it != pending_.end()) return it->second.request;
   for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {

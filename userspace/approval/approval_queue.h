@@ -16,12 +16,20 @@
 //   - a decision is used once: the held statement runs once;
 //   - `approve --for D` also lets the same statement shape from the same
 //     identity run without a new request until it expires.
+// (approval_rules.h has them.)
+//
+// With a shared store (use_store, approval_store.h) the requests of every
+// node are kept in one database: this node still holds its clients, their
+// Deliver callbacks and timers, while listing and deciding go to the store,
+// and the store tells this node when one of its requests changed there.
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -32,6 +40,9 @@
 #include "common/result.h"
 
 namespace pgw::approval {
+
+class ApprovalStore;
+struct StoredState;
 
 // Someone deciding, as the admin layer authenticated them.
 struct Approver {
@@ -63,6 +74,12 @@ class ApprovalQueue {
   ~ApprovalQueue();
   ApprovalQueue(const ApprovalQueue&) = delete;
   ApprovalQueue& operator=(const ApprovalQueue&) = delete;
+
+  // Keeps requests in a store shared with other nodes from now on. Call
+  // once, before the first submit(). Ids then carry a random tag of this
+  // process ("<node>-<tag>-<n>"): two pgwardens of one host, or one
+  // restarted, never reuse an id still in the store.
+  void use_store(std::unique_ptr<ApprovalStore> store);
 
   // Observers run on the thread that made the change, outside the lock.
   // remove_observer() returns once no call of it is running.
@@ -110,6 +127,7 @@ class ApprovalQueue {
   struct Entry {
     Request request;
     Deliver deliver;
+    bool expiry_asked = false;  // the store was asked to time it out
   };
   // Ends a pending request; returns what to tell and whom (call outside the lock).
   struct Ended {
@@ -120,12 +138,18 @@ class ApprovalQueue {
   void finish(Ended ended);
   void notify(Event e, const Request& r);
   void run_timer();
+  // A request of this node changed in the store (the store's thread).
+  void on_stored(const StoredState& s);
+  ApprovalStore* store() const { return store_ptr_.load(); }
   static std::string requester_user(const Request& r, const Approver& who);
   // The refusal for an id that is not pending (under the lock).
   Decided not_pending_locked(const std::string& id) const;
 
   const std::string node_;
+  std::unique_ptr<ApprovalStore> store_;
+  std::atomic<ApprovalStore*> store_ptr_{nullptr};  // read without the lock (admin calls)
   mutable std::mutex mu_;
+  std::string id_prefix_;  // node_, or node_-tag with a store
   std::condition_variable wake_timer_;
   std::map<std::string, Entry> pending_;
   std::vector<Request> recent_;  // decided, newest last, bounded

@@ -1,10 +1,20 @@
 #include "approval/approval_rules.h"
 
+#include <pwd.h>
+
 #include <algorithm>
 
 namespace pgw::approval {
 
 using Refusal = ApprovalQueue::Decided::Refusal;
+
+std::string unix_user_name(uint32_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || found == nullptr) return {};
+  return found->pw_name;
+}
 
 bool own_request(const Request& r, const Approver& who, const std::string& requester_user) {
   if (!r.requester.uid) return false;

@@ -16,6 +16,10 @@
 
 namespace pgw::approval {
 
+// The unix user name of a uid on this host ("" when unknown), for the
+// self-approval rule of console users.
+std::string unix_user_name(uint32_t uid);
+
 // Whether `who` is the requester. `requester_user` is the unix user name of
 // the requester's uid ("" when unknown), for approvers without a uid.
 bool own_request(const Request& r, const Approver& who, const std::string& requester_user);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "approval/approval_store.h"
 #include "engine/catalog_store.h"
 #include "engine/cgroup_resolver.h"
 #include "policy/config_keys.h"
@@ -69,6 +70,13 @@ Engine::~Engine() {
 Status Engine::start() {
   auto config = state_.config();
   const unsigned count = worker_count_for(*config);
+  // approval.store: one queue for every node. A store this pgwarden cannot
+  // use stops the start; one that does not answer yet is waited for.
+  if (config->approval.store_dsn_file) {
+    auto store = approval::SharedApprovalStore::open_file(*config->approval.store_dsn_file);
+    if (!store) return make_error(store.error());
+    approvals_->use_store(std::move(store).value());
+  }
   catalogs_ = std::make_unique<CatalogStore>();
   state_.set_catalogs(catalogs_.get());
   // Without masking nothing needs view definitions or function bodies: the
