@@ -319,3 +319,42 @@ def test_a_store_with_a_newer_schema_is_refused_at_startup(make_pgwarden, cluste
         assert cluster.app_password not in run.stdout + run.stderr
     finally:
         cluster.drop_database(db)
+
+
+def test_a_node_with_only_the_documented_grants_uses_a_store_another_made(make_pgwarden, cluster, tmp_path):
+    """docs/operations.md's least privileges: once the schema exists, a role
+    with CONNECT, USAGE on the schema, SELECT on schema_version and SELECT,
+    INSERT, UPDATE on approvals runs a node."""
+    db, role, password = "pgw_control_grants", "pgw_store_node", "pw-store-node-7f3a"
+    cluster.drop_database(db)
+    cluster.execute(f"DROP ROLE IF EXISTS {role}")
+    cluster.create_database(db)
+    try:
+        owner_dsn = write_dsn(str(tmp_path / "owner.dsn"), cluster.host, cluster.port, db, cluster.app_user,
+                              cluster.app_password)
+        a = make_pgwarden(overrides=shared_overrides(owner_dsn, "30s"))  # creates the schema
+        cluster.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        cluster.execute(f"GRANT CONNECT ON DATABASE {db} TO {role}")
+        cluster.execute_app(f"GRANT USAGE ON SCHEMA pgwarden TO {role}; "
+                            f"GRANT SELECT ON pgwarden.schema_version TO {role}; "
+                            f"GRANT SELECT, INSERT, UPDATE ON pgwarden.approvals TO {role}", dbname=db)
+        node_dsn = write_dsn(str(tmp_path / "node.dsn"), cluster.host, cluster.port, db, role, password)
+        b = make_pgwarden(overrides=shared_overrides(node_dsn, "30s"))
+        assert "cannot reach" not in b.log_text(), b.log_tail()
+        sql = "CREATE TABLE shared_grants_probe (i int)"
+        cluster.execute_app("DROP TABLE IF EXISTS shared_grants_probe")
+        client = held_client(b, sql)
+        try:
+            request = wait_listed(a, sql)
+            approvals(a, "approve", request["id"])
+            out, err = client.communicate(timeout=10)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        assert client.returncode == 0 and out.strip() == "CREATE TABLE", err
+        cluster.execute_app("DROP TABLE shared_grants_probe")
+        a.stop()
+        b.stop()
+    finally:
+        cluster.drop_database(db)
+        cluster.execute(f"DROP ROLE IF EXISTS {role}")
