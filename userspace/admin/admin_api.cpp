@@ -35,6 +35,7 @@ int status_for(Refusal r) {
     case Refusal::already_decided:
     case Refusal::already_approved: return 409;
     case Refusal::own_request: return 403;
+    case Refusal::unavailable: return 503;  // the shared store cannot be reached: nothing was decided
   }
   return 400;
 }

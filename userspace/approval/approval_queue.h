@@ -94,7 +94,7 @@ class ApprovalQueue {
 
   // What a decision did; `refusal` says why it did nothing.
   struct Decided {
-    enum class Refusal : uint8_t { none, unknown_id, already_decided, own_request, already_approved };
+    enum class Refusal : uint8_t { none, unknown_id, already_decided, own_request, already_approved, unavailable };
     Refusal refusal = Refusal::none;
     std::string error;  // one sentence, for the decider
     Request request;    // as it stands after the decision

@@ -511,7 +511,7 @@ ApprovalQueue::Decided SharedApprovalStore::decide(const std::string& id, const 
   // layer maps refusals to HTTP statuses, so this is unknown_id (404) with
   // an error that says what happened.
   auto unreachable = [&](const std::string& why) {
-    return ApprovalQueue::Decided{Refusal::unknown_id,
+    return ApprovalQueue::Decided{Refusal::unavailable,
                                   "cannot reach the approval store (" + why + "); nothing was decided", {}};
   };
   if (auto st = admin_ready(until); !st) return unreachable(st.error());

@@ -29,7 +29,11 @@ void Session::hold_for_approval() {
   const approval::Ask* ask = relay_->relay.held_ask();
   if (ask == nullptr || !approval_id_.empty()) return;
   approval::ApprovalQueue* queue = worker_.state().approvals();
-  const policy::Config& config = *config_;
+  // The approval settings in force now (a reload applies to the next
+  // request), with this identity's policy on its upstream.
+  const auto current = worker_.state().config();
+  const policy::Config& config = *current;
+  const policy::Policy* policy = config.policy_for(identity_name_, upstream_name_);
   approval::Request request;
   request.session = id_;
   request.upstream = upstream_name_;
@@ -46,13 +50,13 @@ void Session::hold_for_approval() {
   }
   request.ask = *ask;
   std::chrono::milliseconds timeout = config.approval.timeout;
-  if (policy_ != nullptr && policy_->approval.timeout) timeout = *policy_->approval.timeout;
+  if (policy != nullptr && policy->approval.timeout) timeout = *policy->approval.timeout;
   approval_timeout_ = timeout;
   request.created = std::chrono::system_clock::now();
   request.deadline = request.created + timeout;
   request.min_approvals = config.approval.approvers.min_approvals;
-  request.notify = policy_ != nullptr && policy_->approval.notify ? *policy_->approval.notify
-                                                                   : config.approval.notify.value_or("");
+  request.notify = policy != nullptr && policy->approval.notify ? *policy->approval.notify
+                                                                 : config.approval.notify.value_or("");
   Worker* worker = &worker_;
   const uint64_t session = id_;
   // Set before submit: a queue that is shutting down answers at once.

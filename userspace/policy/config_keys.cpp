@@ -633,7 +633,8 @@ constexpr Section<Unsupported> kRecording{kRecordingKeys};
 constexpr Key<ApprovalConfig> kApprovalStoreKeys[] = {
     {"dsn_file", custom<ApprovalConfig>("path", read_store_dsn_file), "(requests kept in this daemon only)",
      "A file holding a libpq connection string of a PostgreSQL database that keeps one approval queue for every "
-     "pgwarden node (schema created by pgwarden). Read like a password file."},
+     "pgwarden node (schema created by pgwarden). Read like a password file.",
+     restart<&ApprovalConfig::store_dsn_file>},
 };
 constexpr Section<ApprovalConfig> kApprovalStore{kApprovalStoreKeys};
 
@@ -769,6 +770,9 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   for (const Key<Config>& key : kConfigKeys) {
     if (key.restart != nullptr && !key.restart(running, loaded)) changed.emplace_back(key.name);
   }
+  // The one nested key a reload cannot change: the engine opened the store
+  // at start (the rest of `approval` applies to the next request).
+  if (running.approval.store_dsn_file != loaded.approval.store_dsn_file) changed.emplace_back("approval.store");
   return changed;
 }
 
