@@ -379,8 +379,9 @@ def test_held_statement_in_the_middle_of_a_pipeline(held, db, decision):
         assert ew.data_rows(received) == [[b"42"]]
         assert not table_exists(db, "t_pipe")
     else:
-        # The error ends the pipeline up to Sync, the whole transaction with it.
-        assert kinds == b"12CEZ", kinds
+        # The Parse ran (nothing runs at Parse); the Bind waited and its
+        # error ends the pipeline up to Sync, the whole transaction with it.
+        assert kinds == b"12C1EZ", kinds
         err = ew.errors(received)[0]
         assert err["C"] == "42501" and f"approval {req['id']} denied" in err["M"]
         assert table_exists(db, "t_pipe")
@@ -447,3 +448,32 @@ def test_other_sessions_run_at_their_normal_rate_while_one_waits(make_pgwarden, 
     print(f"pgbench -S tps: before {before:.0f}, while a client waits {during:.0f}, after {after:.0f}; "
           f"ratio {during / max(before, after):.2f}")
     assert during >= 0.8 * max(before, after)
+
+
+def test_each_execution_of_a_prepared_statement_waits_with_its_parameters(make_pgwarden, db):
+    """Extended protocol: the Bind waits, so people see the parameters they
+    approve, and a named statement prepared once asks again at every run."""
+    pw = approval_config(make_pgwarden(start=False),
+                         extra_policy={"approve": ["ddl", "truncate", "update"]}).start()
+    make_table(db, "t_params")
+    outcomes = []
+
+    def run():
+        with pw.connect(dbname=DB, autocommit=True) as conn:
+            for old, new in ((1, 10), (10, 20)):
+                cur = conn.execute("UPDATE t_params SET id = %s WHERE id = %s", (new, old), prepare=True)
+                outcomes.append(cur.statusmessage)
+
+    t = threading.Thread(target=run)
+    t.start()
+    [first] = wait_for_request(pw)
+    assert first["sql"] == "UPDATE t_params SET id = $1 WHERE id = $2"
+    assert first["parameters"] == ["10", "1"]
+    cli(pw, "approvals", "approve", first["id"])
+    [second] = wait_for_request(pw, sql_part="t_params")
+    assert second["id"] != first["id"] and second["parameters"] == ["20", "10"]
+    assert db.execute_app("SELECT id FROM t_params", dbname=DB) == [(10,)]
+    cli(pw, "approvals", "approve", second["id"])
+    t.join(20)
+    assert outcomes == ["UPDATE 1", "UPDATE 1"]
+    assert db.execute_app("SELECT id FROM t_params", dbname=DB) == [(20,)]

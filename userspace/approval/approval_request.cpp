@@ -22,6 +22,12 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+nlohmann::json parameters_json(const std::vector<std::optional<std::string>>& params) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : params) out.push_back(p ? nlohmann::json(*p) : nlohmann::json(nullptr));
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point now) {
@@ -41,6 +47,7 @@ nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point n
                       {"database", r.database},
                       {"identity", std::move(identity)},
                       {"sql", r.ask.sql},
+                      {"parameters", parameters_json(r.ask.parameters)},
                       {"classes", r.ask.classes},
                       {"rule", r.ask.rule},
                       {"statement_hash", r.ask.statement_hash},
@@ -70,6 +77,7 @@ std::string describe(const Requester& who) {
 std::string describe_for_chat(const Request& r) {
   const std::string who = r.requester.identity + (r.requester.comm.empty() ? "" : " (" + r.requester.comm + ")");
   std::string sql = r.ask.sql.size() > 300 ? r.ask.sql.substr(0, 300) + "…" : r.ask.sql;
+  if (!r.ask.parameters.empty()) sql += " (with " + std::to_string(r.ask.parameters.size()) + " parameters)";
   switch (r.state) {
     case State::pending:
       return "pgwarden " + r.id + ": " + who + " wants to run on " + r.upstream + ": " + sql + " — " + r.ask.rule +

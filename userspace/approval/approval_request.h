@@ -28,6 +28,9 @@ struct Requester {
 // to it.
 struct Ask {
   std::string sql;                  // the text as the client sent it
+  // A Bind's parameters as the statement gets them ($1, $2, ...): text
+  // values as sent, binary ones as "\\x" hex, NULL as null.
+  std::vector<std::optional<std::string>> parameters;
   std::vector<std::string> classes; // statement classes of the text
   std::string rule;                 // "approve: ddl", "tables.approve: hr.*", ...
   std::string message;              // "pgwarden: ddl on public.t requires approval by policy for agent"

@@ -65,14 +65,16 @@ struct PreparedStatement {
   std::string name;
   TextRef source;  // the Parse's query, or the PREPARE statement of a Query
   bool from_sql_prepare = false;
+  // The parameter types the Parse gave (0: unspecified); for showing a
+  // Bind's binary parameters to people approving it.
+  std::vector<uint32_t> parameter_types;
 
   struct PolicyNotes {
     std::shared_ptr<const sql::StatementFacts> facts;  // what it runs, as decided
     DecidedUnder decided;
-    // Its text needs approval: each Bind of it does, but the first after
-    // the approved Parse (runs_approved).
+    // Its text needs approval: each Bind of it waits for people (with the
+    // parameters they approve), unless a standing grant covers it.
     bool needs_approval = false;
-    int runs_approved = 0;
   } policy;
   struct MaskNotes {
     std::weak_ptr<const void> checked_with;  // the mask model its writes were checked under

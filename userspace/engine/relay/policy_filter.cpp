@@ -4,6 +4,7 @@
 
 #include "engine/engine_state.h"
 #include "engine/relay/settings_probe.h"
+#include "pgwire/binary_text.h"
 #include "pgwire/byte_io.h"
 #include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
@@ -34,6 +35,53 @@ std::shared_ptr<const std::vector<sql::StatementFacts>> effects_of(const policy:
   effects->reserve(d.statements.size());
   for (const auto& st : d.statements) effects->push_back(st.facts);
   return effects;
+}
+
+// int2, int4, oid and bool in binary (binary_text.h leaves them out: no
+// detector matches them).
+std::optional<std::string> small_binary_number(uint32_t type, std::string_view v) {
+  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
+  if (type == 21 && v.size() == 2) return std::to_string(static_cast<int16_t>((b[0] << 8) | b[1]));
+  if ((type == 23 || type == 26) && v.size() == 4) {
+    const uint32_t u = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+    return type == 23 ? std::to_string(static_cast<int32_t>(u)) : std::to_string(u);
+  }
+  if (type == 16 && v.size() == 1) return std::string(b[0] ? "true" : "false");
+  return std::nullopt;
+}
+
+// A Bind's parameters as people approving it read them: text as sent;
+// binary in its type's text form where the Parse named a type pgwarden can
+// render (numbers, text types), else as \x hex; NULL as null.
+std::vector<std::optional<std::string>> shown_parameters(const pgwire::Bind& bind,
+                                                         const std::vector<uint32_t>& types) {
+  constexpr uint32_t kTextTypes[] = {25 /*text*/, 1043 /*varchar*/, 1042 /*bpchar*/, 19 /*name*/,
+                                     114 /*json*/, 18 /*char*/};
+  std::vector<std::optional<std::string>> out;
+  size_t i = 0;
+  for (const pgwire::Value v : bind.parameters) {
+    const uint32_t type = i < types.size() ? types[i] : 0;
+    if (!v) {
+      out.emplace_back(std::nullopt);
+    } else if (bind.parameter_format(i) == 0 ||
+               std::find(std::begin(kTextTypes), std::end(kTextTypes), type) != std::end(kTextTypes)) {
+      out.emplace_back(std::string(*v));
+    } else if (auto small = small_binary_number(type, *v)) {
+      out.emplace_back(std::move(*small));
+    } else if (std::string text; pgwire::has_binary_text(type) && pgwire::binary_to_text(type, *v, text)) {
+      out.emplace_back(std::move(text));
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      std::string hex = "\\x";
+      for (unsigned char c : *v) {
+        hex += kHex[c >> 4];
+        hex += kHex[c & 15];
+      }
+      out.emplace_back(std::move(hex));
+    }
+    ++i;
+  }
+  return out;
 }
 
 }  // namespace
@@ -164,7 +212,9 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   if (last_decision_.cacheable && catalog != nullptr) cache_.insert(context, text.sql, last_decision_);
   if (full != nullptr) *full = &last_decision_;
   if (last_decision_.action == policy::Action::deny) return verdict_for(last_decision_);
-  if (last_decision_.action == policy::Action::approve) {
+  // A Query that needs approval waits here; a Parse does not (nothing runs
+  // at Parse): its Bind waits, when the parameters people approve are known.
+  if (last_decision_.action == policy::Action::approve && r.kind != Kind::parse) {
     if (auto held = hold_unless_approved(r, last_decision_, text.sql)) return std::move(*held);
   }
   r.decided = now();
@@ -270,7 +320,7 @@ Verdict PolicyFilter::decide(Request& r, const ClientMessage& message) {
   switch (r.kind) {
     case Kind::query: return on_query(r);
     case Kind::parse: return on_parse(r);
-    case Kind::bind: return on_bind(r);
+    case Kind::bind: return on_bind(r, std::get<pgwire::Bind>(message));
     case Kind::execute: return on_execute(r);
     case Kind::function_call: return on_function_call(r, std::get<pgwire::FunctionCall>(message));
     default: return Verdict::forward();
@@ -289,18 +339,14 @@ Verdict PolicyFilter::on_parse(Request& r) {
     if (d->statements.size() == 1) {
       r.defines->policy.facts = std::make_shared<const sql::StatementFacts>(d->statements[0].facts);
     }
-    if (d->action == policy::Action::approve) {
-      // Approved for one run: the Bind that follows. Each later Bind of a
-      // named statement needs its own approval.
-      r.defines->policy.needs_approval = true;
-      r.defines->policy.runs_approved = 1;
-    }
+    // Each Bind of it needs people's approval (or a standing grant).
+    if (d->action == policy::Action::approve) r.defines->policy.needs_approval = true;
     r.decided = now();
   }
   return v;
 }
 
-Verdict PolicyFilter::on_bind(Request& r) {
+Verdict PolicyFilter::on_bind(Request& r, const pgwire::Bind& bind) {
   const auto candidates = tracker_.statement_candidates(r.statement_name);
   if (candidates.empty()) {
     // Not prepared as far as pgwarden saw: the server has no such statement
@@ -313,15 +359,14 @@ Verdict PolicyFilter::on_bind(Request& r) {
   // Approval goes with the statement the Bind runs, if it runs at all:
   // the latest Parse of the name (the server skips this Bind when that
   // Parse failed). Earlier candidates cannot be bound by it.
-  if (const auto& bound = candidates.back(); bound->policy.needs_approval) {
-    if (bound->policy.runs_approved > 0) {
-      --bound->policy.runs_approved;
-    } else if (!r.approved) {
-      const std::string sql = bound->source.text ? bound->source.text->sql : std::string();
-      const policy::Decision d = decide_prepared_again(bound->policy.facts);
-      if (d.action == policy::Action::deny) return verdict_for(d);
-      if (d.action == policy::Action::approve) {
-        if (auto held = hold_unless_approved(r, d, sql)) return std::move(*held);
+  if (const auto& bound = candidates.back(); bound->policy.needs_approval && !r.approved) {
+    const std::string sql = bound->source.text ? bound->source.text->sql : std::string();
+    const policy::Decision d = decide_prepared_again(bound->policy.facts);
+    if (d.action == policy::Action::deny) return verdict_for(d);
+    if (d.action == policy::Action::approve) {
+      if (auto held = hold_unless_approved(r, d, sql)) {
+        held->ask.parameters = shown_parameters(bind, bound->parameter_types);
+        return std::move(*held);
       }
     }
   }

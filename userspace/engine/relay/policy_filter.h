@@ -62,7 +62,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
 
   Verdict on_query(Request& r);
   Verdict on_parse(Request& r);
-  Verdict on_bind(Request& r);
+  Verdict on_bind(Request& r, const pgwire::Bind& bind);
   Verdict on_execute(Request& r);
   Verdict on_function_call(Request& r, const pgwire::FunctionCall& call);
   // Decides a statement text through the cache; applies its effects to the

@@ -66,6 +66,7 @@ void describe_request(Request& r, const ClientMessage& m) {
     r.defines = std::make_shared<PreparedStatement>();
     r.defines->name = r.name;
     r.defines->source = {text, 0};
+    for (size_t i = 0; i < p->parameter_types.size(); ++i) r.defines->parameter_types.push_back(p->parameter_types[i]);
   } else if (auto* b = std::get_if<pgwire::Bind>(&m)) {
     r.name = std::string(b->portal);
     r.statement_name = std::string(b->statement);
