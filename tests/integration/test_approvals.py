@@ -469,6 +469,8 @@ def test_each_execution_of_a_prepared_statement_waits_with_its_parameters(make_p
     [first] = wait_for_request(pw)
     assert first["sql"] == "UPDATE t_params SET id = $1 WHERE id = $2"
     assert first["parameters"] == ["10", "1"]
+    listing = cli(pw, "approvals", "list").stdout
+    assert "parameters: $1 = '10', $2 = '1'" in listing, listing
     cli(pw, "approvals", "approve", first["id"])
     [second] = wait_for_request(pw, sql_part="t_params")
     assert second["id"] != first["id"] and second["parameters"] == ["20", "10"]

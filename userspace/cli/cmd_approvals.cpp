@@ -54,6 +54,15 @@ void print_request(const nlohmann::json& r) {
     std::printf("decided by %s  %s\n", r.value("decided_by", "-").c_str(), r.value("reason", "").c_str());
   }
   std::printf("\tsql: %s\n", one_line(r.value("sql", ""), 400).c_str());
+  if (r.contains("parameters") && !r["parameters"].empty()) {
+    std::string params;
+    size_t i = 1;
+    for (const auto& p : r["parameters"]) {
+      params += (params.empty() ? "" : ", ") + ("$" + std::to_string(i++)) + " = " +
+                (p.is_null() ? std::string("NULL") : "'" + one_line(p.get<std::string>(), 100) + "'");
+    }
+    std::printf("\tparameters: %s\n", params.c_str());
+  }
 }
 
 int list(const DecideOptions& o) {

@@ -209,7 +209,10 @@
   function fillRow(row, a) {
     const idn = a.identity && typeof a.identity === 'object' ? a.identity : { name: a.identity };
     setText(row.idCell, row.id);
-    setText(row.sql, a.sql ?? '');
+    // A Bind's parameters follow the text: $1 = '10', ... (null as NULL).
+    const params = Array.isArray(a.parameters) ? a.parameters : [];
+    setText(row.sql, (a.sql ?? '') + params.map((p, i) =>
+      `\n  $${i + 1} = ${p === null ? 'NULL' : "'" + String(p) + "'"}`).join(''));
     const details = [['cgroup', idn.cgroup], ['uid', idn.uid], ['comm', idn.comm], ['pod', idn.pod]]
       .filter(([, v]) => v !== undefined && v !== null && v !== '');
     setParts(row, 'identity', row.identity, JSON.stringify([idn.name, details]), () => [
