@@ -166,6 +166,7 @@ struct RecordingReader::Impl {
         return false;
       }
       report.first_bad_record = BadRecord{count, at};
+      report.truncated = true;
       if (report.in_use) {
         report.problem = "still being written: no close signature yet (" + signed_so_far() + ")";
       } else {
@@ -181,6 +182,7 @@ struct RecordingReader::Impl {
     }
     auto truncated = [&](uint64_t readable) {
       report.unsigned_records = readable;
+      report.truncated = true;
       const uint64_t last = count + readable;  // one past the last record that is there
       std::string where = last == 0 ? std::string("file ends inside its first block")
                                     : "file ends inside a block after record " + std::to_string(last - 1);

@@ -42,6 +42,7 @@ struct VerifyReport {
   bool authenticated = false;  // signatures were checked (a public key was given)
   bool closed = false;         // the close signature was reached
   bool in_use = false;         // a writer still holds the file: a live session, not a truncation
+  bool truncated = false;      // the only problem is that it ends without a close signature
   uint64_t records = 0;        // records verified (signed when authenticated)
   std::optional<uint64_t> last_good_record;
   std::optional<BadRecord> first_bad_record;
