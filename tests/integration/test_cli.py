@@ -27,6 +27,7 @@ OPTIONS = {
     ("run",): ["-c,--config FILE REQUIRED"],
     ("status",): ADMIN_OPTIONS,
     ("sessions", "list"): ADMIN_OPTIONS,
+    ("sessions", "verify"): ["FILES ID|FILE ...", "--dir DIR", "--public-key FILE REQUIRED"] + OUTPUT_FLAGS,
     ("policy", "check"): ["FILE REQUIRED"],
     ("policy", "explain"): ["FILE REQUIRED", "--identity NAME REQUIRED", "--sql TEXT REQUIRED",
                             "--upstream NAME", "--search-path TEXT", "--live",
@@ -34,7 +35,7 @@ OPTIONS = {
     ("help",): ["COMMAND ..."],
     ("version",): [],
 }
-SUBCOMMANDS = {("sessions",): ["list"], ("policy",): ["check", "explain"]}
+SUBCOMMANDS = {("sessions",): ["list", "verify"], ("policy",): ["check", "explain"]}
 
 
 def pgwarden(*args):

@@ -173,10 +173,12 @@ void add_admin_command(CLI::App& parent, const std::string& name, const std::str
 void add_status_commands(CLI::App& app, Action& chosen) {
   add_admin_command(app, "status", "what the daemon is doing (listeners, eBPF programs, sessions)", status,
                     chosen);
-  CLI::App* sessions = app.add_subcommand("sessions", "the daemon's live sessions (sessions list)");
+  CLI::App* sessions =
+      app.add_subcommand("sessions", "the daemon's live sessions (sessions list), their recordings (sessions verify)");
   sessions->require_subcommand(1);
   add_admin_command(*sessions, "list", "list the live sessions: identity, upstream, user, database, age, bytes",
                     sessions_list, chosen);
+  add_sessions_verify_command(*sessions, chosen);
 }
 
 }  // namespace pgw::cli
