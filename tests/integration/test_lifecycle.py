@@ -199,12 +199,12 @@ def test_policy_check_validates_without_serving(make_pgwarden, cluster):
 def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
     """Keys of the file format that this version does not implement are
     refused by name (exit 2, one line), by `policy check` and by `run`: a
-    recording or TLS setting must never look as if it were in force."""
+    TLS setting must never look as if it were in force."""
     pw = make_pgwarden(start=False)
     good = dump(pw.config) + "\n"
     cases = {
-        "recording:\n  dir: /var/lib/pgwarden/sessions\n": "recording.dir: not supported yet",
         "tls:\n  cert_file: /etc/pgwarden/server.crt\n": "tls.cert_file: not supported yet",
+        "tls:\n  client: require\n": "tls.client: not supported yet",
     }
     for extra, message in cases.items():
         result = _check(pw, good + extra)
@@ -213,12 +213,12 @@ def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
         assert len(lines) == 1 and message in lines[0], result.stderr
         assert lines[0].startswith("pgwarden: ") and "check.yaml:" in lines[0], result.stderr
 
-    pw.config["recording"] = {"dir": os.path.join(pw.dir, "sessions")}
+    pw.config["tls"] = {"key_file": os.path.join(pw.dir, "server.key")}
     pw.write_config()
     run = subprocess.run([binary_path(), "run", "--config", pw.config_path], capture_output=True,
                          text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert run.returncode == 2
-    assert "recording.dir: not supported yet" in run.stderr
+    assert "tls.key_file: not supported yet" in run.stderr
     assert not port_accepts(pw.host, pw.port)
     pw.close()
 

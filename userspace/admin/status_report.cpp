@@ -1,5 +1,7 @@
 #include "admin/status_report.h"
 
+#include "engine/recording_service.h"
+
 #include <unistd.h>
 
 namespace pgw::admin {
@@ -83,6 +85,20 @@ nlohmann::json intercept_json(const engine::EngineState& state) {
 
 }  // namespace
 
+namespace {
+
+nlohmann::json recording_json(const engine::EngineState& state) {
+  const engine::RecordingService* rec = state.recordings();
+  if (rec == nullptr) return {{"enabled", false}};
+  const auto h = rec->health();
+  return {{"enabled", true},     {"dir", h.dir},           {"required", h.required},
+          {"sessions", h.sessions}, {"open", h.open},      {"records", h.records},
+          {"failures", h.failures}, {"last_error", h.last_error},
+          {"refusing", !rec->refusing().empty()}};
+}
+
+}  // namespace
+
 nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
   auto config = state.config();
   nlohmann::json upstreams = nlohmann::json::array();
@@ -112,6 +128,7 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
         {"admin_socket", config->admin_socket}}},
       {"upstreams", upstreams},
       {"intercept", intercept_json(state)},
+      {"recording", recording_json(state)},
       {"sessions",
        {{"open", state.sessions_open.load()},
         {"total", state.sessions_total.load()},

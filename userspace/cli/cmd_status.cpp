@@ -75,6 +75,22 @@ void print_approvals_text(const nlohmann::json& a, const nlohmann::json& webhook
   }
 }
 
+void print_recording_text(const nlohmann::json& rec) {
+  if (!rec.value("enabled", false)) {
+    std::printf("recording: off\n");
+    return;
+  }
+  const std::string error = rec.value("last_error", "");
+  std::printf("recording: %s%s  %llu sessions  %llu open  %llu records  %llu failures%s%s\n",
+              rec.value("dir", "").c_str(), rec.value("required", false) ? " (required)" : "",
+              static_cast<unsigned long long>(rec.value("sessions", 0ull)),
+              static_cast<unsigned long long>(rec.value("open", 0ull)),
+              static_cast<unsigned long long>(rec.value("records", 0ull)),
+              static_cast<unsigned long long>(rec.value("failures", 0ull)),
+              error.empty() ? "" : ("  last error: " + error).c_str(),
+              rec.value("refusing", false) ? "  REFUSING new sessions" : "");
+}
+
 void print_status_text(const nlohmann::json& st) {
   const auto& d = st["daemon"];
   std::printf("daemon: pid %d  uptime %llds  workers %u  config %s\n", d.value("pid", 0),
@@ -134,6 +150,7 @@ void print_status_text(const nlohmann::json& st) {
   print_sessions_text(s["list"]);
   print_approvals_text(st.value("approvals", nlohmann::json::object()),
                        st.value("webhooks", nlohmann::json::array()));
+  print_recording_text(st.value("recording", nlohmann::json::object()));
 }
 
 int status(const AdminOptions& options) {

@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "engine/recording_service.h"
 
 #include <signal.h>
 #include <fmt/ranges.h>
@@ -68,6 +69,13 @@ Engine::~Engine() {
 }
 
 Status Engine::start() {
+  if (const auto& rec = state_.config()->recording; !rec.dir.empty()) {
+    auto service = RecordingService::start(rec);
+    if (!service) return make_error(service.error());
+    recordings_ = std::move(service).value();
+    state_.set_recordings(recordings_.get());
+    spdlog::info("recording sessions to {}{}", rec.dir, rec.required ? " (required)" : "");
+  }
   auto config = state_.config();
   const unsigned count = worker_count_for(*config);
   // approval.store: one queue for every node. A store this pgwarden cannot

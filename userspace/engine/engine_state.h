@@ -57,6 +57,10 @@ class EngineState {
   class CgroupResolver* cgroups() const { return cgroups_; }
   void set_cgroups(class CgroupResolver* c) { cgroups_ = c; }
 
+  // Session recording (recording.dir), or null; set before the loop threads start.
+  class RecordingService* recordings() const { return recordings_; }
+  void set_recordings(class RecordingService* r) { recordings_ = r; }
+
   // Held statements waiting for people; set once before the loop threads
   // start (the queue locks for itself; only `approve` decisions touch it).
   approval::ApprovalQueue* approvals() const { return approvals_; }
@@ -99,6 +103,7 @@ class EngineState {
   class CatalogStore* catalogs_ = nullptr;
   class CgroupResolver* cgroups_ = nullptr;
   approval::ApprovalQueue* approvals_ = nullptr;
+  class RecordingService* recordings_ = nullptr;
   std::vector<std::unique_ptr<LoopMetrics>> loop_metrics_;
   DecisionFeed decisions_;
   std::atomic<uint64_t> config_generation_{1};

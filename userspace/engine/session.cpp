@@ -1,4 +1,5 @@
 // Session lifecycle and the I/O primitives every phase uses.
+#include "engine/recording_service.h"
 #include "engine/session.h"
 
 #include <netinet/in.h>
@@ -282,6 +283,7 @@ void Session::fail(std::string_view sqlstate, std::string message) {
   }
   std::string bytes;
   pgwire::build_error_response({.severity = "FATAL", .sqlstate = sqlstate, .message = message}, bytes);
+  if (capture_) capture_->server_bytes(bytes);
   close_reason_ = std::move(message);
   // Nothing more is read from either side; the upstream is no longer needed.
   if (upstream_.fd >= 0) submit_shutdown(upstream_.fd);
@@ -305,6 +307,11 @@ void Session::close(std::string reason) {
   if (phase_ == Phase::kClosing) return;
   // Nothing of a held statement ever runs once its session is gone.
   withdraw_approval("its session ended: " + reason);
+  if (capture_) {
+    capture_->event({{"event", "session_end"}, {"reason", reason}});
+    worker_.state().recordings()->close(capture_);
+    capture_.reset();
+  }
   if (phase_ == Phase::kRelay && !relay_->relay.tracker().idle() && upstream_cancel_target_) {
     // The upstream is still working on this session's statement. A backend
     // notices a closed socket only when it next writes, so a pg_sleep or a

@@ -32,6 +32,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/cancel_registry.h"
 #include "engine/message_slicer.h"
 #include "engine/op.h"
@@ -254,6 +256,9 @@ class alignas(16) Session {
         : client_slicer(client_max), upstream_slicer(pgwire::kDefaultMaxMessageSize), relay(session_id) {}
   };
   std::optional<RelayState> relay_;
+  // This session's recording (recording.dir), or null.
+  std::shared_ptr<class SessionCapture> capture_;
+  nlohmann::json recording_header() const;
   // The approval request the held message waits for ("" : none).
   std::string approval_id_;
   std::chrono::milliseconds approval_timeout_{0};

@@ -8,6 +8,7 @@
 // request; a CancelRequest withdraws it too (engine/session_startup.cpp).
 #include <spdlog/spdlog.h>
 
+#include "engine/recording_service.h"
 #include "engine/session.h"
 #include "engine/worker.h"
 #include "policy/kubernetes_cgroup.h"
@@ -67,12 +68,22 @@ void Session::hold_for_approval() {
     });
   });
   if (approval_id_ == "(submitting)") approval_id_ = queued.id;
+  if (capture_) {
+    capture_->event({{"event", "approval_requested"}, {"id", queued.id}, {"rule", queued.ask.rule},
+                     {"statement_hash", queued.ask.statement_hash}});
+  }
 }
 
 void Session::approval_decided(const approval::Outcome& outcome) {
   if (phase_ != Phase::kRelay || !relay_ || approval_id_.empty()) return;
   if (approval_id_ != outcome.id && approval_id_ != "(submitting)") return;
   approval_id_.clear();
+  if (capture_) {
+    capture_->event({{"event", "approval_" + std::string(approval::to_string(outcome.state))},
+                     {"id", outcome.id},
+                     {"by", outcome.decided_by},
+                     {"reason", outcome.reason}});
+  }
   const approval::Ask* ask = relay_->relay.held_ask();
   const std::string held_message = ask ? ask->message : std::string();
   std::optional<relay::Verdict> refusal;

@@ -10,6 +10,7 @@
 // stays a range too when it was whole in the chunk.
 #include <spdlog/spdlog.h>
 
+#include "engine/recording_service.h"
 #include "engine/session.h"
 #include "engine/worker.h"
 
@@ -65,6 +66,12 @@ struct PieceSink : MessageSlicer::Sink {
 }  // namespace
 
 void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id) {
+  if (capture_ && &to == &client_) {
+    // What the client receives, after masking.
+    for (const auto& piece : relay_->pieces) {
+      capture_->server_bytes(piece.is_owned ? std::string_view(piece.owned) : chunk.substr(piece.offset, piece.length));
+    }
+  }
   for (auto& piece : relay_->pieces) {
     if (piece.is_owned) {
       queue_owned(to, std::move(piece.owned));
@@ -79,6 +86,14 @@ void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<u
 
 void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+  if (capture_) {
+    capture_->client_bytes(chunk);
+    if (capture_->failed() && config_->recording.required) {
+      release_buffer(buffer_id);
+      fail("53100", "pgwarden: the session was ended: it can no longer be recorded (" + capture_->failure() + ")");
+      return;
+    }
+  }
   if (client_paused()) {
     // Decided once the relay's question to the server is answered, or
     // people decided the held statement. While people decide, the client

@@ -10,7 +10,9 @@
 #include "engine/catalog_store.h"
 #include "engine/relay/mask_filter.h"
 #include "engine/relay/policy_filter.h"
+#include "engine/recording_service.h"
 #include "engine/session.h"
+#include "policy/kubernetes_cgroup.h"
 #include "engine/worker.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/byte_io.h"
@@ -221,6 +223,15 @@ void Session::enter_relay() {
   const auto client_max =
       static_cast<uint32_t>(std::min<uint64_t>(config_->max_message_size, pgwire::kDefaultMaxMessageSize));
   relay_.emplace(client_max, id_);
+  if (RecordingService* recordings = worker_.state().recordings()) {
+    // No recording, no session (recording.required): refused before
+    // anything of it runs.
+    if (const std::string why = recordings->refusing(); !why.empty()) {
+      fail("53100", "pgwarden: session refused: it cannot be recorded (" + why + ")");
+      return;
+    }
+    capture_ = recordings->open(id_, recording_header());
+  }
   std::string to_client = std::move(login_->to_client);
   std::string upstream_in = std::move(login_->upstream_in);
   policy::StartupSettings reported = std::move(login_->reported);
@@ -240,11 +251,37 @@ void Session::enter_relay() {
     }
   }
   to_client.append(upstream_in);
+  if (capture_) capture_->server_bytes(to_client);
   queue_owned(client_, std::move(to_client));
   send_next(client_, OpKind::kClientSend);
   if (policy_ != nullptr && !start_filters(reported)) return;  // the client is read once the catalog is there
   arm_receive(client_, OpKind::kClientRecv);
   if (draining_) end_if_draining_and_idle();
+}
+
+// The header of the session's recording: who, where, with what.
+nlohmann::json Session::recording_header() const {
+  nlohmann::json identity = {{"name", identity_name_}};
+  if (identity_.cgroup_path) identity["cgroup"] = *identity_.cgroup_path;
+  if (identity_.pid) identity["pid"] = *identity_.pid;
+  if (identity_.uid) identity["uid"] = *identity_.uid;
+  if (identity_.gid) identity["gid"] = *identity_.gid;
+  if (identity_.comm) identity["comm"] = *identity_.comm;
+  if (identity_.source) identity["source"] = identity_.source->to_string();
+  if (identity_.cgroup_path) {
+    if (auto pod = policy::parse_kubernetes_cgroup(*identity_.cgroup_path).pod_uid) identity["pod_uid"] = *pod;
+  }
+  nlohmann::json startup = nlohmann::json::object();
+  for (const auto& [name, value] : startup_->settings) startup[name] = value;
+  return {{"pgwarden_session", id_},
+          {"identity", identity},
+          {"upstream", upstream_name_},
+          {"database", startup_->database},
+          {"user", startup_->user},
+          {"startup_parameters", startup},
+          {"pgwarden_version", PGWARDEN_VERSION_STRING},
+          {"config", config_->source},
+          {"config_generation", worker_.state().config_generation()}};
 }
 
 // The settings the session starts with, in the order they took effect: the
@@ -276,6 +313,7 @@ bool Session::start_filters(const policy::StartupSettings& reported) {
                                                       upstream_config_->user, session_start_settings(reported));
   auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_,
                                                   &worker_.metrics());
+  if (capture_) policy->record_to(capture_);
   r.add_filter(std::move(policy));
   r.add_filter(std::move(mask));
   relay_->waiting_for_catalog = !ready;

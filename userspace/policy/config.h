@@ -155,6 +155,14 @@ struct ApproverRules {
   friend bool operator==(const ApproverRules&, const ApproverRules&) = default;
 };
 
+// `recording:` — every session on disk as the client saw it, signed.
+struct RecordingConfig {
+  std::string dir;               // empty: recording is off
+  std::string signing_key_file;  // Ed25519 private key (PEM), required with dir
+  bool required = false;         // true: no recording, no session (53100)
+  friend bool operator==(const RecordingConfig&, const RecordingConfig&) = default;
+};
+
 // `approval:` — how statements a policy marks `approve` are held and decided.
 struct ApprovalConfig {
   std::chrono::milliseconds timeout{300'000};
@@ -175,6 +183,7 @@ struct Config {
   std::optional<NetAddress> metrics_listen;  // TCP /metrics; absent: off (always on admin_socket)
   std::string state_dir = "/var/lib/pgwarden";  // console tokens and other daemon state
   ApprovalConfig approval;
+  RecordingConfig recording;
   unsigned workers = 0;                // 0: one loop thread per online CPU
   uint64_t max_message_size = 64ull << 20;
   std::chrono::milliseconds shutdown_grace{30'000};

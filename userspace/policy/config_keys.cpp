@@ -129,6 +129,25 @@ void read_state_dir(ConfigReader& r, const YAML::Node& n, const std::string& p, 
   if (auto dir = r.file_path(n, p)) out.state_dir = *dir;
 }
 
+// ---- recording -------------------------------------------------------------
+
+void read_recording_dir(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordingConfig& out) {
+  if (auto dir = r.file_path(n, p)) out.dir = *dir;
+}
+
+void read_recording_key_file(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordingConfig& out) {
+  if (auto file = r.file_path(n, p)) out.signing_key_file = *file;
+}
+
+void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& path, RecordingConfig& out) {
+  if (!out.dir.empty() && out.signing_key_file.empty()) {
+    r.error(n, path, "recording.dir needs recording.signing_key_file (an Ed25519 key: openssl genpkey -algorithm "
+                     "ed25519 -out recording.key)");
+  }
+  if (out.dir.empty() && !out.signing_key_file.empty()) r.error(n, path, "recording.signing_key_file without recording.dir");
+  if (out.dir.empty() && out.required) r.error(n, path, "recording.required without recording.dir");
+}
+
 // ---- intercept --------------------------------------------------------------
 
 void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
@@ -623,12 +642,21 @@ constexpr Key<Policy> kPolicyKeys[] = {
 };
 constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
 
-constexpr Key<Unsupported> kRecordingKeys[] = {
-    {"dir", not_yet<Unsupported>("path"), "", "Where session recordings are written."},
-    {"signing_key_file", not_yet<Unsupported>("path"), "", "Ed25519 key signing each recording's hash chain."},
-    {"required", not_yet<Unsupported>("boolean"), "", "`true`: no recording, no session (53100)."},
+constexpr Key<RecordingConfig> kRecordingKeys[] = {
+    {"dir", custom<RecordingConfig>("path", read_recording_dir), "(no recording)",
+     "Where each session's recording is written (one file per session, mode 0600): every client message, every "
+     "message the client received (after masking) and every decision, hash-chained and signed. Verify with "
+     "`pgwarden sessions verify`.",
+     restart<&RecordingConfig::dir>},
+    {"signing_key_file", custom<RecordingConfig>("path", read_recording_key_file), "",
+     "The Ed25519 private key (PEM: `openssl genpkey -algorithm ed25519`) that signs each recording's hash chain; "
+     "required with `dir`. A file others can read is refused.",
+     restart<&RecordingConfig::signing_key_file>},
+    {"required", boolean<&RecordingConfig::required>, "false",
+     "`true`: no recording, no session — while recordings cannot be written, new sessions are refused with 53100 "
+     "and running ones end; `false`: sessions go on and the failure shows in the log, `status` and /metrics."},
 };
-constexpr Section<Unsupported> kRecording{kRecordingKeys};
+constexpr Section<RecordingConfig> kRecording{kRecordingKeys, check_recording};
 
 constexpr Key<ApprovalConfig> kApprovalStoreKeys[] = {
     {"dsn_file", custom<ApprovalConfig>("path", read_store_dsn_file), "(requests kept in this daemon only)",
@@ -716,7 +744,7 @@ constexpr Key<Config> kConfigKeys[] = {
     {"policies", records<&Config::policies, kPolicy>, "[]",
      "What each identity may do on an upstream: the first policy for the identity whose upstream is this one or "
      "unset. A known identity without one is refused at startup."},
-    {"recording", future_section<Config, kRecording>, "", "Session recording."},
+    {"recording", section<&Config::recording, kRecording>, "(off)", "Session recording."},
     {"approval", section<&Config::approval, kApproval>, "", "Approval of held statements."},
 };
 constexpr Section<Config> kConfig{kConfigKeys, cross_check};

@@ -302,6 +302,18 @@ void PolicyFilter::count(const Request& r, const Verdict& v) {
   const policy::Action action =
       v.denied() ? policy::Action::deny : v.held() ? policy::Action::approve : policy::Action::allow;
   metrics_.count(action, decided_classes_);
+  if (capture_) {
+    // Every decision, in the recording: small and fixed for allowed ones.
+    nlohmann::json e = {{"event", "decision"},
+                        {"decision", std::string(policy::to_string(action))},
+                        {"message_type", std::string(to_string(r.kind))},
+                        {"classes", decided_classes_.to_string()}};
+    if (action != policy::Action::allow) {
+      e["rule"] = v.held() ? v.ask.rule : v.detail;
+      e["message"] = v.held() ? v.ask.message : v.message;
+    }
+    capture_->event(e);
+  }
   if (action == policy::Action::allow) return;
   engine::FedDecision d;
   d.time = std::chrono::system_clock::now();

@@ -17,6 +17,7 @@
 
 #include "engine/catalog_store.h"
 #include "engine/engine_metrics.h"
+#include "engine/recording_service.h"
 #include "engine/relay/mask_filter.h"
 #include "engine/relay/relay_filter.h"
 #include "policy/config.h"
@@ -43,6 +44,9 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   Outcome on_answer(char type, std::string_view whole, const Answer& answer, std::string& out) override;
   const std::string& failure() const override { return failure_; }
   std::string_view failure_sqlstate() const override { return failure_sqlstate_; }
+
+  // Decisions also go to the session's recording from now on.
+  void record_to(std::shared_ptr<engine::SessionCapture> capture) { capture_ = std::move(capture); }
 
   // MaskFilter::PolicySide
   const policy::Config& config() override { return *current_config(); }
@@ -90,6 +94,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
 
   engine::EngineState& state_;
   engine::LoopMetrics& metrics_;
+  std::shared_ptr<engine::SessionCapture> capture_;
   const uint64_t session_id_;
   // The classes of the text or statement just decided (for count()).
   sql::ClassSet decided_classes_;

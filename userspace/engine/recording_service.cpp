@@ -1,0 +1,214 @@
+#include "engine/recording_service.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "audit/recording_format.h"
+
+namespace pgw::engine {
+
+namespace {
+
+constexpr auto kFlushEvery = std::chrono::milliseconds(100);
+constexpr size_t kFrameHeader = 1 + 8 + 4;
+
+uint64_t monotonic_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+uint32_t load_be32(const char* p) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+}  // namespace
+
+void SessionCapture::append(Kind kind, std::string_view bytes) {
+  char head[kFrameHeader];
+  head[0] = static_cast<char>(kind);
+  const uint64_t ns = monotonic_ns();
+  const auto len = static_cast<uint32_t>(bytes.size());
+  std::memcpy(head + 1, &ns, 8);
+  std::memcpy(head + 9, &len, 4);
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  pending_.append(head, sizeof head);
+  pending_.append(bytes);
+}
+
+std::string SessionCapture::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+Result<std::unique_ptr<RecordingService>> RecordingService::start(const policy::RecordingConfig& config) {
+  auto key = audit::SigningKey::load(config.signing_key_file);
+  if (!key) return make_error("recording.signing_key_file: " + key.error());
+  std::unique_ptr<RecordingService> s(
+      new RecordingService(config, std::make_shared<const audit::SigningKey>(std::move(key).value())));
+  if (::access(config.dir.c_str(), W_OK | X_OK) != 0) {
+    const std::string why = "recording.dir " + config.dir + " is not writable: " + std::strerror(errno);
+    if (config.required) {
+      s->refusing_.store(true);
+      s->refusing_why_ = why;
+    }
+    s->health_.last_error = why;
+    ++s->health_.failures;
+    spdlog::error("recording: {}{}", why, config.required ? "; new sessions are refused (recording.required)" : "");
+  }
+  return s;
+}
+
+RecordingService::RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key)
+    : config_(std::move(config)), key_(std::move(key)) {
+  health_.required = config_.required;
+  health_.dir = config_.dir;
+  thread_ = std::thread([this] { run(); });
+}
+
+RecordingService::~RecordingService() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string RecordingService::refusing() const {
+  if (!refusing_.load(std::memory_order_relaxed)) return {};
+  std::lock_guard lock(mu_);
+  return refusing_why_;
+}
+
+std::shared_ptr<SessionCapture> RecordingService::open(uint64_t session_id, nlohmann::json header) {
+  auto c = std::make_shared<SessionCapture>();
+  c->id_ = std::to_string(session_id);
+  c->header_ = std::move(header);
+  std::lock_guard lock(mu_);
+  captures_.push_back(c);
+  ++health_.open;
+  return c;
+}
+
+void RecordingService::close(const std::shared_ptr<SessionCapture>& c) {
+  if (!c) return;
+  {
+    std::lock_guard lock(c->mu_);
+    c->closed_ = true;
+  }
+  wake_.notify_all();  // finished soon, not at the next tick
+}
+
+void RecordingService::fail(SessionCapture& c, const std::string& why) {
+  {
+    std::lock_guard lock(c.mu_);
+    if (c.failure_.empty()) c.failure_ = why;
+  }
+  c.failed_.store(true, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  ++health_.failures;
+  health_.last_error = why;
+  if (config_.required) {
+    refusing_.store(true);
+    refusing_why_ = why;
+  }
+}
+
+// Cuts a batch of captured chunks into protocol messages (one record each).
+void RecordingService::write(SessionCapture& c, std::string_view batch) {
+  uint64_t records = 0;
+  while (batch.size() >= kFrameHeader) {
+    const auto kind = static_cast<SessionCapture::Kind>(batch[0]);
+    uint64_t ns;
+    uint32_t len;
+    std::memcpy(&ns, batch.data() + 1, 8);
+    std::memcpy(&len, batch.data() + 9, 4);
+    const std::string_view bytes = batch.substr(kFrameHeader, len);
+    batch.remove_prefix(kFrameHeader + len);
+    if (!c.writer_) continue;
+    if (kind == SessionCapture::Kind::event) {
+      if (auto st = c.writer_->append(audit::RecordType::event, ns, bytes); !st) return fail(c, st.error());
+      ++records;
+      continue;
+    }
+    const bool client = kind == SessionCapture::Kind::client;
+    std::string& carry = c.carry_[client ? 0 : 1];
+    carry.append(bytes);
+    size_t at = 0;
+    while (carry.size() - at >= 5) {
+      const size_t whole = 1 + static_cast<size_t>(load_be32(carry.data() + at + 1));
+      if (whole < 5 || carry.size() - at < whole) break;
+      const auto type = client ? audit::RecordType::client_message : audit::RecordType::server_message;
+      if (auto st = c.writer_->append(type, ns, std::string_view(carry).substr(at, whole)); !st) {
+        return fail(c, st.error());
+      }
+      ++records;
+      at += whole;
+    }
+    carry.erase(0, at);
+  }
+  std::lock_guard lock(mu_);
+  health_.records += records;
+}
+
+void RecordingService::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait_for(lock, kFlushEvery);
+    const bool stopping = stopping_;
+    std::vector<std::shared_ptr<SessionCapture>> captures = captures_;
+    lock.unlock();
+    std::string batch;
+    std::vector<SessionCapture*> finished;
+    for (const auto& c : captures) {
+      bool closed;
+      {
+        std::lock_guard cl(c->mu_);
+        batch.swap(c->pending_);
+        c->pending_.clear();
+        closed = c->closed_ || stopping;
+      }
+      if (!c->writer_ && !c->failed()) {
+        auto w = audit::RecordingWriter::create(config_.dir, c->id_, c->header_, key_);
+        if (w) {
+          c->writer_ = std::move(w).value();
+          std::lock_guard l(mu_);
+          ++health_.sessions;
+        } else {
+          spdlog::error("recording: session {}: {}", c->id_, w.error());
+          fail(*c, w.error());
+        }
+      }
+      write(*c, batch);
+      batch.clear();
+      if (c->writer_ && !c->failed()) {
+        if (auto st = closed ? c->writer_->close() : c->writer_->flush(); !st) {
+          spdlog::error("recording: session {}: {}", c->id_, st.error());
+          fail(*c, st.error());
+        }
+      }
+      if (closed) finished.push_back(c.get());
+    }
+    lock.lock();
+    if (!finished.empty()) {
+      std::erase_if(captures_, [&](const std::shared_ptr<SessionCapture>& c) {
+        return std::find(finished.begin(), finished.end(), c.get()) != finished.end();
+      });
+      health_.open = captures_.size();
+    }
+    if (stopping) return;
+  }
+}
+
+RecordingService::Health RecordingService::health() const {
+  std::lock_guard lock(mu_);
+  return health_;
+}
+
+}  // namespace pgw::engine

@@ -1,0 +1,110 @@
+// Session recording, engine side (recording.dir): what each session's client
+// sent and received (after masking) and what pgwarden decided, on disk, off
+// the loop threads.
+//
+// A loop thread only appends bytes to its session's SessionCapture (a small
+// mutex it shares with nobody but the recording thread, taken per relayed
+// chunk). The recording thread, every 100 ms, takes each capture's bytes,
+// cuts them into protocol messages, and writes them with the session's
+// RecordingWriter (audit/recording_writer.h: hash chain, signed block, one
+// write); a session that ends is closed and fsynced. A write that fails
+// marks the capture failed: under `recording.required` its session ends
+// with 53100 and new sessions are refused until writing works again.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/recording_keys.h"
+#include "audit/recording_writer.h"
+#include "common/result.h"
+#include "policy/config.h"
+
+namespace pgw::engine {
+
+class SessionCapture {
+ public:
+  // As the client sent them / as the client received them: whole chunks,
+  // cut into messages on the recording thread.
+  void client_bytes(std::string_view bytes) { append(Kind::client, bytes); }
+  void server_bytes(std::string_view bytes) { append(Kind::server, bytes); }
+  // One JSON object: a decision, an approval event.
+  void event(const nlohmann::json& e) { append(Kind::event, e.dump()); }
+  void event_json(std::string_view json) { append(Kind::event, json); }
+  // Writing failed: the session must end when recording is required.
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  std::string failure() const;
+
+ private:
+  friend class RecordingService;
+  enum class Kind : uint8_t { client, server, event };
+  void append(Kind kind, std::string_view bytes);
+
+  mutable std::mutex mu_;
+  std::string pending_;  // [kind u8][monotonic ns u64][length u32][bytes] ... (under mu_)
+  bool closed_ = false;  // under mu_
+  std::string failure_;  // under mu_
+  std::atomic<bool> failed_{false};
+  // Recording thread only.
+  std::unique_ptr<audit::RecordingWriter> writer_;
+  std::string carry_[2];  // a message cut across chunks, per direction
+  nlohmann::json header_;
+  std::string id_;
+};
+
+class RecordingService {
+ public:
+  static Result<std::unique_ptr<RecordingService>> start(const policy::RecordingConfig& config);
+  ~RecordingService();
+  RecordingService(const RecordingService&) = delete;
+  RecordingService& operator=(const RecordingService&) = delete;
+
+  // While recording is required and recordings cannot be written, new
+  // sessions are refused: the reason, or empty.
+  std::string refusing() const;
+  // A session starts being recorded (its file is made on the recording
+  // thread; a failure shows as failed() on the capture).
+  std::shared_ptr<SessionCapture> open(uint64_t session_id, nlohmann::json header);
+  // The session ended: its file is finished, signed as closed, fsynced.
+  void close(const std::shared_ptr<SessionCapture>& capture);
+
+  struct Health {
+    bool required = false;
+    std::string dir;
+    uint64_t sessions = 0;        // files made
+    uint64_t open = 0;
+    uint64_t records = 0;
+    uint64_t failures = 0;        // writes or creates that failed
+    std::string last_error;       // "" : none
+  };
+  Health health() const;
+
+ private:
+  RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key);
+  void run();
+  void write(SessionCapture& c, std::string_view batch);
+  void fail(SessionCapture& c, const std::string& why);
+
+  const policy::RecordingConfig config_;
+  const std::shared_ptr<const audit::SigningKey> key_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<std::shared_ptr<SessionCapture>> captures_;  // under mu_
+  bool stopping_ = false;
+  std::atomic<bool> refusing_{false};
+  std::string refusing_why_;  // under mu_
+  Health health_;             // under mu_
+  std::thread thread_;
+};
+
+}  // namespace pgw::engine
