@@ -65,6 +65,9 @@ struct PreparedStatement {
   std::string name;
   TextRef source;  // the Parse's query, or the PREPARE statement of a Query
   bool from_sql_prepare = false;
+  // cycles_sent() when it was sent: a Bind in the same cycle (no Sync
+  // between) binds it or is skipped with it.
+  uint64_t parsed_in_cycle = 0;
   // The parameter types the Parse gave (0: unspecified); for showing a
   // Bind's binary parameters to people approving it.
   std::vector<uint32_t> parameter_types;

@@ -53,17 +53,23 @@ std::optional<std::string> small_binary_number(uint32_t type, std::string_view v
 // A Bind's parameters as people approving it read them: text as sent;
 // binary in its type's text form where the Parse named a type pgwarden can
 // render (numbers, text types), else as \x hex; NULL as null.
-std::vector<std::optional<std::string>> shown_parameters(const pgwire::Bind& bind,
+// (A FunctionCall's arguments the same way, their types unknown.)
+std::vector<std::optional<std::string>> shown_parameters(const pgwire::Int16Array& formats,
+                                                         const pgwire::ValueList& values,
                                                          const std::vector<uint32_t>& types) {
   constexpr uint32_t kTextTypes[] = {25 /*text*/, 1043 /*varchar*/, 1042 /*bpchar*/, 19 /*name*/,
                                      114 /*json*/, 18 /*char*/};
+  auto format = [&formats](size_t i) -> int16_t {
+    if (formats.empty()) return 0;
+    return formats.size() == 1 ? formats[0] : formats[i];
+  };
   std::vector<std::optional<std::string>> out;
   size_t i = 0;
-  for (const pgwire::Value v : bind.parameters) {
+  for (const pgwire::Value v : values) {
     const uint32_t type = i < types.size() ? types[i] : 0;
     if (!v) {
       out.emplace_back(std::nullopt);
-    } else if (bind.parameter_format(i) == 0 ||
+    } else if (format(i) == 0 ||
                std::find(std::begin(kTextTypes), std::end(kTextTypes), type) != std::end(kTextTypes)) {
       out.emplace_back(std::string(*v));
     } else if (auto small = small_binary_number(type, *v)) {
@@ -368,16 +374,40 @@ Verdict PolicyFilter::on_bind(Request& r, const pgwire::Bind& bind) {
                              identity_,
                          "42501", "pgwarden did not see \"" + r.statement_name + "\" prepared in this session.");
   }
-  // Approval goes with the statement the Bind runs, if it runs at all:
-  // the latest Parse of the name (the server skips this Bind when that
-  // Parse failed). Earlier candidates cannot be bound by it.
-  if (const auto& bound = candidates.back(); bound->policy.needs_approval && !r.approved) {
-    const std::string sql = bound->source.text ? bound->source.text->sql : std::string();
-    const policy::Decision d = decide_prepared_again(bound->policy.facts);
-    if (d.action == policy::Action::deny) return verdict_for(d);
-    if (d.action == policy::Action::approve) {
-      if (auto held = hold_unless_approved(r, d, sql)) {
-        held->ask.parameters = shown_parameters(bind, bound->parameter_types);
+  // Approval goes with the statement the Bind runs, if it runs at all.
+  // A Parse of the name earlier in this batch (no Sync between) is what it
+  // binds: when that Parse fails, the server skips this Bind too. A Parse
+  // in an earlier batch may have been skipped (an error before it in its
+  // batch): then the Bind binds whatever the name held before, and every
+  // candidate may be what runs.
+  if (!r.approved) {
+    const auto& latest = candidates.back();
+    const bool same_batch = latest != tracker_.held_statement(r.statement_name) &&
+                            latest->parsed_in_cycle == tracker_.cycles_sent();
+    std::optional<policy::Decision> asked;
+    std::shared_ptr<PreparedStatement> shown;
+    std::string sql;
+    for (const auto& s : candidates) {
+      if (same_batch && s != latest) continue;
+      // SQL PREPARE's statements are decided again too: PREPARE p AS
+      // UPDATE ... needs approval for each execution, as EXECUTE p does.
+      if (!s->policy.needs_approval && !s->from_sql_prepare) continue;
+      const policy::Decision d = decide_prepared_again(s->policy.facts);
+      if (d.action == policy::Action::deny) return verdict_for(d);
+      if (d.action != policy::Action::approve) continue;
+      const std::string text = s->source.text ? s->source.text->sql : std::string();
+      if (!asked) {
+        asked = d;
+        shown = s;
+        sql = text;
+      } else if (sql != text) {
+        // People approve every statement the Bind may run.
+        sql += "\n-- or, if the server skipped a Parse of this name in an earlier batch:\n" + text;
+      }
+    }
+    if (asked) {
+      if (auto held = hold_unless_approved(r, *asked, sql)) {
+        held->ask.parameters = shown_parameters(bind.parameter_formats, bind.parameters, shown->parameter_types);
         return std::move(*held);
       }
     }
@@ -445,8 +475,11 @@ Verdict PolicyFilter::on_function_call(Request& r, const pgwire::FunctionCall& c
   const policy::Decision d = policy::decide_function_call(*policy, call.function, catalog.get());
   Verdict v;
   if (d.action == policy::Action::approve) {
-    if (auto held = hold_unless_approved(r, d, "-- FunctionCall of function oid " + std::to_string(call.function)))
+    if (auto held = hold_unless_approved(r, d, "-- FunctionCall of function oid " + std::to_string(call.function))) {
+      // People see the arguments they approve, as a Bind's parameters.
+      held->ask.parameters = shown_parameters(call.argument_formats, call.arguments, {});
       return std::move(*held);
+    }
   } else {
     v = verdict_for(d);
   }

@@ -90,6 +90,7 @@ void ProtocolTracker::commit(std::shared_ptr<Request> r) {
     case Kind::parse:
       if (r->defines) {
         r->defines->policy.decided = r->decided;
+        r->defines->parsed_in_cycle = cycles_sent_;
         statements_in_flight_.push_back(r->defines);
       }
       break;
@@ -168,6 +169,7 @@ void ProtocolTracker::add_pending_names(Request& r, const std::vector<TextRef>& 
       s->name = name;
       s->source = src;
       s->from_sql_prepare = true;
+      s->parsed_in_cycle = cycles_sent_;
       s->policy.facts = std::make_shared<const sql::StatementFacts>(f);
       s->policy.decided = r.decided;
       r.pending_statements.push_back(s);
