@@ -51,7 +51,8 @@ class Engine {
   std::unique_ptr<class CgroupResolver> cgroups_;
   // After workers_ too: its threads deliver outcomes to loop threads.
   std::unique_ptr<approval::ApprovalQueue> approvals_;
-  // After workers_: sessions close their captures before it finishes them.
+  // Destroyed before workers_, which stop() has joined by then: its last
+  // pass closes (and signs as closed) every capture still open.
   std::unique_ptr<class RecordingService> recordings_;
   Status attach_interceptor(const policy::Config& config);
   void detach_after_failed_start();
