@@ -28,10 +28,19 @@ from harness import binary_path, client_env
 from harness.operator_http import (WebhookReceiver, curl_unix, parse_metrics, raw_exchange, raw_status,
                                    tcp_connector, tcp_request, unix_connector, unix_request)
 from harness.system import RunAs, free_port
+from approvals import helpers
 from approvals.helpers import AGENT, approval_config, cli, finish, pending, start_psql, wait_for_request
 
 DB = "pgw_admin_http"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def make_table(cluster, name):
+    helpers.make_table(cluster, name, DB)
+
+
+def table_exists(cluster, name):
+    return helpers.table_exists(cluster, name, DB)
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +50,6 @@ def db(cluster):
     cluster.drop_database(DB)
 
 
-def make_table(cluster, name):
-    cluster.execute_app(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name}(id int); INSERT INTO {name} VALUES (1)",
-                        dbname=DB)
-
-
-def table_exists(cluster, name):
-    return cluster.execute_app("SELECT to_regclass(%s) IS NOT NULL", (name,), dbname=DB)[0][0]
 
 
 def configure(pw, notify=None):

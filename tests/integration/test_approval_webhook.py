@@ -14,9 +14,18 @@ import pytest
 
 from harness.operator_http import WebhookReceiver
 from harness.system import free_port, port_accepts
+from approvals import helpers
 from approvals.helpers import AGENT, approval_config, cli, finish, start_psql, wait_for_request
 
 DB = "pgw_webhook"
+
+
+def make_table(cluster, name):
+    helpers.make_table(cluster, name, DB)
+
+
+def table_exists(cluster, name):
+    return helpers.table_exists(cluster, name, DB)
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +35,6 @@ def db(cluster):
     cluster.drop_database(DB)
 
 
-def make_table(cluster, name):
-    cluster.execute_app(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name}(id int); INSERT INTO {name} VALUES (1)",
-                        dbname=DB)
-
-
-def table_exists(cluster, name):
-    return cluster.execute_app("SELECT to_regclass(%s) IS NOT NULL", (name,), dbname=DB)[0][0]
 
 
 def webhooks(pw):

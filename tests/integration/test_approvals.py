@@ -20,11 +20,20 @@ import pytest
 from harness import client_env, jdbc, rawpg
 from harness import pgbench
 from harness import extended_wire as ew
+from approvals import helpers
 from approvals.helpers import (AGENT, approval_config, cli, finish, pending, second_approver, start_psql,
                                wait_for_request, wait_no_request)
 
 DB = "pgw_approvals"
 HERE = Path(__file__).resolve().parent
+
+
+def make_table(cluster, name):
+    helpers.make_table(cluster, name, DB)
+
+
+def table_exists(cluster, name):
+    return helpers.table_exists(cluster, name, DB)
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +43,6 @@ def db(cluster):
     cluster.drop_database(DB)
 
 
-def table_exists(cluster, name):
-    return cluster.execute_app("SELECT to_regclass(%s) IS NOT NULL", (name,), dbname=DB)[0][0]
-
-
-def make_table(cluster, name):
-    cluster.execute_app(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name}(id int); INSERT INTO {name} VALUES (1)",
-                        dbname=DB)
 
 
 @pytest.fixture

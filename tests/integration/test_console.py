@@ -28,11 +28,20 @@ import pytest
 
 from harness.operator_http import tcp_request
 from harness.system import free_port
+from approvals import helpers
 from approvals.helpers import AGENT, approval_config, cli, finish, pending, start_psql, wait_for_request
 
 DB = "pgw_console"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def make_table(cluster, name):
+    helpers.make_table(cluster, name, DB)
+
+
+def table_exists(cluster, name):
+    return helpers.table_exists(cluster, name, DB)
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +51,6 @@ def db(cluster):
     cluster.drop_database(DB)
 
 
-def make_table(cluster, name):
-    cluster.execute_app(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name}(id int); INSERT INTO {name} VALUES (1)",
-                        dbname=DB)
-
-
-def table_exists(cluster, name):
-    return cluster.execute_app("SELECT to_regclass(%s) IS NOT NULL", (name,), dbname=DB)[0][0]
 
 
 @pytest.fixture

@@ -92,6 +92,17 @@ def finish(proc, timeout=20):
     return proc.returncode, out, err
 
 
+def make_table(cluster, name, dbname):
+    """A one-row table `name` in dbname, made anew (directly, not through pgwarden)."""
+    cluster.execute_app(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name}(id int); INSERT INTO {name} VALUES (1)",
+                        dbname=dbname)
+
+
+def table_exists(cluster, name, dbname):
+    """Checked directly: whether a held or refused statement left it alone."""
+    return cluster.execute_app("SELECT to_regclass(%s) IS NOT NULL", (name,), dbname=dbname)[0][0]
+
+
 def second_approver():
     """The unprivileged test user, as a second approver on a shared admin
     socket (admin_socket_group is its primary group)."""

@@ -5,6 +5,7 @@
 #include "engine/engine_state.h"
 #include "engine/relay/settings_probe.h"
 #include "pgwire/binary_text.h"
+#include "pgwire/bytea_text.h"
 #include "pgwire/byte_io.h"
 #include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
@@ -77,12 +78,8 @@ std::vector<std::optional<std::string>> shown_parameters(const pgwire::Int16Arra
     } else if (std::string text; pgwire::has_binary_text(type) && pgwire::binary_to_text(type, *v, text)) {
       out.emplace_back(std::move(text));
     } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      std::string hex = "\\x";
-      for (unsigned char c : *v) {
-        hex += kHex[c >> 4];
-        hex += kHex[c & 15];
-      }
+      std::string hex;
+      pgwire::encode_bytea_text(*v, pgwire::ByteaTextForm::hex, hex);
       out.emplace_back(std::move(hex));
     }
     ++i;
