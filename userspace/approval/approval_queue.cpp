@@ -1,13 +1,13 @@
 #include "approval/approval_queue.h"
 
 #include <algorithm>
-#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "approval/approval_rules.h"
 #include "approval/approval_store.h"
+#include "common/instance_name.h"
 
 namespace pgw::approval {
 
@@ -40,10 +40,9 @@ ApprovalQueue::~ApprovalQueue() {
 }
 
 void ApprovalQueue::use_store(std::unique_ptr<ApprovalStore> store) {
-  std::random_device random;
   {
     std::lock_guard lock(mu_);
-    id_prefix_ = node_ + "-" + fmt::format("{:06x}", random() & 0xffffff);
+    id_prefix_ = node_ + "-" + instance_tag();
     store_ = std::move(store);
   }
   ApprovalStore::Hooks hooks;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "approval/approval_store.h"
+#include "common/instance_name.h"
 #include "engine/catalog_store.h"
 #include "engine/cgroup_resolver.h"
 #include "policy/config_keys.h"
@@ -33,20 +34,6 @@ void block_engine_signals() {
 unsigned worker_count_for(const policy::Config& config) {
   return config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 }
-
-namespace {
-
-// Names this node in approval ids ("db-node-3-17"), so that requests of
-// several nodes sharing one store never collide.
-std::string node_name() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "pgwarden";
-  std::string name(host);
-  if (auto dot = name.find('.'); dot != std::string::npos) name.resize(dot);
-  return name;
-}
-
-}  // namespace
 
 Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> config)
     : config_path_(std::move(config_path)),

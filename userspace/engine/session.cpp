@@ -1,4 +1,5 @@
 // Session lifecycle and the I/O primitives every phase uses.
+#include "audit/recording_time.h"
 #include "engine/recording_service.h"
 #include "engine/session.h"
 
@@ -41,9 +42,9 @@ Session::~Session() {
   if (phase_reached_relay_) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     spdlog::info("session {} closed: identity={} upstream={} duration={}ms bytes_from_client={} bytes_to_client={} ({})",
-                 id_, identity_name_, upstream_name_, ms.count(), client_.bytes_in, client_.bytes_out, close_reason_);
+                 session_name(id_), identity_name_, upstream_name_, ms.count(), client_.bytes_in, client_.bytes_out, close_reason_);
   } else if (!login_ || login_->cancel_key.empty()) {
-    spdlog::info("session {} ended before relaying: {}", id_, close_reason_);
+    spdlog::info("session {} ended before relaying: {}", session_name(id_), close_reason_);
   }
 }
 
@@ -274,7 +275,7 @@ void Session::on_peer_closed(bool client_side) {
 
 void Session::fail(std::string_view sqlstate, std::string message) {
   if (phase_ == Phase::kClosing || close_after_flush_) return;
-  spdlog::warn("session {}: {}", id_, message);
+  spdlog::warn("session {}: {}", session_name(id_), message);
   if (client_.fd < 0 || (phase_ == Phase::kRelay && !relay_->upstream_slicer.at_boundary())) {
     // No client to tell (a cancel connection), or the client is in the
     // middle of a message: an ErrorResponse now would garble its stream.
@@ -308,7 +309,17 @@ void Session::close(std::string reason) {
   // Nothing of a held statement ever runs once its session is gone.
   withdraw_approval("its session ended: " + reason);
   if (capture_) {
-    capture_->event({{"event", "session_end"}, {"reason", reason}});
+    // The end time and the counts: what `sessions list` shows of an ended
+    // session without reading its statements.
+    nlohmann::json end = {{"event", "session_end"},
+                          {"reason", reason},
+                          {"end_time", audit::format_utc(std::chrono::system_clock::now())}};
+    if (info_) {
+      end["statements"] = {{"allowed", info_->statements_allowed.load(std::memory_order_relaxed)},
+                           {"denied", info_->statements_denied.load(std::memory_order_relaxed)},
+                           {"held", info_->statements_held.load(std::memory_order_relaxed)}};
+    }
+    capture_->event(end);
     worker_.state().recordings()->close(capture_);
     capture_.reset();
   }

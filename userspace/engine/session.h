@@ -34,6 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/instance_name.h"
 #include "engine/cancel_registry.h"
 #include "engine/message_slicer.h"
 #include "engine/op.h"

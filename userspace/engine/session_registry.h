@@ -17,7 +17,8 @@
 namespace pgw::engine {
 
 struct SessionInfo {
-  uint64_t id = 0;
+  uint64_t id = 0;        // the engine's number for it (this run only)
+  std::string name;       // unique across runs and nodes (common/instance_name.h): its recording's id
   std::string identity;
   std::string workload;  // cgroup, uid, comm / source address
   std::string upstream;
@@ -26,12 +27,19 @@ struct SessionInfo {
   std::chrono::system_clock::time_point started;
   std::atomic<uint64_t> bytes_from_client{0};
   std::atomic<uint64_t> bytes_to_client{0};
+  // Statements decided (policy_filter.cpp says what counts as one).
+  std::atomic<uint64_t> statements_allowed{0};
+  std::atomic<uint64_t> statements_denied{0};
+  std::atomic<uint64_t> statements_held{0};
 
   void add_from_client(uint64_t n) {
     bytes_from_client.store(bytes_from_client.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   void add_to_client(uint64_t n) {
     bytes_to_client.store(bytes_to_client.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static void bump(std::atomic<uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 };
 

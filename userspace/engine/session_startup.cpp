@@ -70,7 +70,7 @@ void Session::on_startup_bytes() {
       // PostgreSQL ignores unknown keys silently; so does pgwarden (the log
       // says it, for whoever investigates).
       phase_ = Phase::kCancel;
-      spdlog::info("session {}: cancel request with an unknown key ignored", id_);
+      spdlog::info("session {}: cancel request with an unknown key ignored", session_name(id_));
       close("cancel request with an unknown key");
       return;
     }
@@ -273,7 +273,7 @@ void Session::identified() {
       }
     }
   }
-  spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", id_, identity_name_,
+  spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", session_name(id_), identity_name_,
                policy::describe(identity_), startup_->user, startup_->database, upstream_name_,
                original_destination_ ? (" intercepted=" + original_destination_->to_string() +
                                         (fast_path_ ? " fast_path" : ""))

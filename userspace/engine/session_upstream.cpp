@@ -213,6 +213,7 @@ void Session::enter_relay() {
   phase_reached_relay_ = true;
   info_ = std::make_shared<SessionInfo>();
   info_->id = id_;
+  info_->name = session_name(id_);
   info_->identity = identity_name_;
   info_->workload = policy::describe(identity_);
   info_->upstream = upstream_name_;
@@ -230,7 +231,7 @@ void Session::enter_relay() {
       fail("53100", "pgwarden: session refused: it cannot be recorded (" + why + ")");
       return;
     }
-    capture_ = recordings->open(id_, recording_header());
+    capture_ = recordings->open(info_, recording_header());
   }
   std::string to_client = std::move(login_->to_client);
   std::string upstream_in = std::move(login_->upstream_in);
@@ -274,6 +275,7 @@ nlohmann::json Session::recording_header() const {
   nlohmann::json startup = nlohmann::json::object();
   for (const auto& [name, value] : startup_->settings) startup[name] = value;
   return {{"pgwarden_session", id_},
+          {"node", node_name()},
           {"identity", identity},
           {"upstream", upstream_name_},
           {"database", startup_->database},
@@ -314,6 +316,7 @@ bool Session::start_filters(const policy::StartupSettings& reported) {
   auto mask = std::make_unique<relay::MaskFilter>(*policy, worker_.mask_models(), r.tracker(), identity_name_, id_,
                                                   &worker_.metrics());
   if (capture_) policy->record_to(capture_);
+  policy->count_statements_into(info_.get());
   r.add_filter(std::move(policy));
   r.add_filter(std::move(mask));
   relay_->waiting_for_catalog = !ready;

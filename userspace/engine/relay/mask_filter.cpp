@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/instance_name.h"
 #include "engine/result_plan.h"
 #include "engine/side_channels.h"
 #include "mask/data_row_rewriter.h"
@@ -346,7 +347,7 @@ bool MaskFilter::wants(char type, const Answer& a) const {
 
 RelayFilter::Outcome MaskFilter::fail(std::string why) {
   failure_ = std::move(why);
-  spdlog::warn("session {}: masking: {}", session_id_, failure_);
+  spdlog::warn("session {}: masking: {}", session_name(session_id_), failure_);
   return Outcome::fail;
 }
 
@@ -358,7 +359,7 @@ void MaskFilter::log_untraceable(const std::vector<std::string>& names) const {
     list += n;
   }
   spdlog::info("session {}: masking: cannot trace column(s) {} to their source; content detectors applied",
-               session_id_, list);
+               session_name(session_id_), list);
 }
 
 RelayFilter::Outcome MaskFilter::on_row_description(std::string_view body, const Answer& a) {

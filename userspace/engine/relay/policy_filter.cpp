@@ -305,6 +305,14 @@ void PolicyFilter::count(const Request& r, const Verdict& v) {
   const policy::Action action =
       v.denied() ? policy::Action::deny : v.held() ? policy::Action::approve : policy::Action::allow;
   metrics_.count(action, decided_classes_);
+  // A statement counts once, at the message that runs it (Query, Bind,
+  // FunctionCall); a Parse only when it is refused or held, since then no
+  // Bind follows. Relaxed single-writer counters: no allocation, no lock.
+  if (info_ != nullptr && (r.kind != Kind::parse || action != policy::Action::allow)) {
+    engine::SessionInfo::bump(action == policy::Action::allow  ? info_->statements_allowed
+                              : action == policy::Action::deny ? info_->statements_denied
+                                                               : info_->statements_held);
+  }
   if (capture_) {
     // Every decision, in the recording: small and fixed for allowed ones.
     nlohmann::json e = {{"event", "decision"},

@@ -18,6 +18,7 @@
 #include "engine/catalog_store.h"
 #include "engine/engine_metrics.h"
 #include "engine/recording_service.h"
+#include "engine/session_registry.h"
 #include "engine/relay/mask_filter.h"
 #include "engine/relay/relay_filter.h"
 #include "policy/config.h"
@@ -47,6 +48,8 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
 
   // Decisions also go to the session's recording from now on.
   void record_to(std::shared_ptr<engine::SessionCapture> capture) { capture_ = std::move(capture); }
+  // The session's statement counts (`sessions list`, the session index).
+  void count_statements_into(engine::SessionInfo* info) { info_ = info; }
 
   // MaskFilter::PolicySide
   const policy::Config& config() override { return *current_config(); }
@@ -95,6 +98,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   engine::EngineState& state_;
   engine::LoopMetrics& metrics_;
   std::shared_ptr<engine::SessionCapture> capture_;
+  engine::SessionInfo* info_ = nullptr;  // the session's, lives as long as it
   const uint64_t session_id_;
   // The classes of the text or statement just decided (for count()).
   sql::ClassSet decided_classes_;

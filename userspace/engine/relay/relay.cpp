@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "common/instance_name.h"
 #include "engine/relay/denial_markers.h"
 #include "pgwire/empty_message.h"
 #include "pgwire/frame.h"
@@ -152,7 +153,7 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
     // tracker learns of it only when people have decided.
     verdict.ask.statement_hash = statement_hash(whole);
     held_ = Held{type, std::string(whole), std::move(verdict.ask)};
-    spdlog::info("session {}: held for approval: {}", session_id_, held_->ask.message);
+    spdlog::info("session {}: held for approval: {}", session_name(session_id_), held_->ask.message);
     return Outcome::hold;
   }
   if (verdict.denied()) {
@@ -163,7 +164,7 @@ Relay::Outcome Relay::on_client_message(char type, std::string_view whole, std::
       tracker_.commit(std::move(r));
       return Outcome::forward;
     }
-    spdlog::info("session {}: denied: {}", session_id_, verdict.message);
+    spdlog::info("session {}: denied: {}", session_name(session_id_), verdict.message);
     const std::string original_name = r->name;
     out = marker_for(*r, original_name, std::move(verdict));
     tracker_.commit(std::move(r));
@@ -207,7 +208,7 @@ Relay::Outcome Relay::release_held(std::optional<Verdict> refusal, std::string& 
   Decoded decoded = decode(held.type, held.whole.substr(pgwire::kHeaderSize));
   std::shared_ptr<Request> r = tracker_.begin(decoded.kind);
   if (decoded.message) describe_request(*r, *decoded.message);
-  spdlog::info("session {}: refused after approval: {}", session_id_, refusal->message);
+  spdlog::info("session {}: refused after approval: {}", session_name(session_id_), refusal->message);
   const std::string original_name = r->name;
   out.append(marker_for(*r, original_name, std::move(*refusal)));
   tracker_.commit(std::move(r));
