@@ -6,6 +6,7 @@
 #include "admin/approver_auth.h"
 #include "admin/console_assets.h"
 #include "admin/metrics_page.h"
+#include "admin/recordings_api.h"
 #include "policy/config_values.h"
 
 namespace pgw::admin {
@@ -206,6 +207,7 @@ void add_admin_routes(HttpServer& s, AdminContext& c) {
   s.add("GET", "/v1/status", [&c](const HttpRequest&) { return status(c); });
   s.add("GET", "/v1/sessions",
         [&c](const HttpRequest&) { return HttpResponse::json(200, {{"sessions", sessions_json(c.state)}}); });
+  s.add("GET", "/v1/recordings", [&c](const HttpRequest& req) { return list_recordings(c, req); });
   s.add("GET", "/v1/approvals", [&c](const HttpRequest& req) { return list_approvals(c, req); });
   s.add("GET", "/v1/approvals/{id}", [&c](const HttpRequest& req) { return one_approval(c, req); });
   s.add("POST", "/v1/approvals/{id}/approve", as_socket_approver(c, approve));

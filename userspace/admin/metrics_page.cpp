@@ -1,5 +1,6 @@
 #include "admin/metrics_page.h"
 
+#include "admin/recordings_api.h"
 #include "engine/catalog_store.h"
 #include "policy/statement_class.h"
 
@@ -128,6 +129,7 @@ std::string render_metrics(const engine::EngineState& state, const std::function
   approvals(out, state);
   catalogs(out, state);
   bpf_maps(out, state);
+  recording_metrics(out, state);
   if (more) more(out);
   return out.take();
 }

@@ -19,7 +19,8 @@ nlohmann::json sessions_json(const engine::EngineState& state) {
   const auto now = std::chrono::system_clock::now();
   for (const auto& s : state.sessions().snapshot()) {
     list.push_back({
-        {"id", s->id},
+        {"id", s->name},
+        {"number", s->id},
         {"identity", s->identity},
         {"workload", s->workload},
         {"upstream", s->upstream},
@@ -91,10 +92,22 @@ nlohmann::json recording_json(const engine::EngineState& state) {
   const engine::RecordingService* rec = state.recordings();
   if (rec == nullptr) return {{"enabled", false}};
   const auto h = rec->health();
-  return {{"enabled", true},     {"dir", h.dir},           {"required", h.required},
-          {"sessions", h.sessions}, {"open", h.open},      {"records", h.records},
-          {"failures", h.failures}, {"last_error", h.last_error},
-          {"refusing", !rec->refusing().empty()}};
+  nlohmann::json j = {{"enabled", true},     {"dir", h.dir},           {"required", h.required},
+                      {"sessions", h.sessions}, {"open", h.open},      {"records", h.records},
+                      {"failures", h.failures}, {"last_error", h.last_error},
+                      {"refusing", !rec->refusing().empty()},
+                      {"retention",
+                       {{"max_bytes", h.max_bytes},
+                        {"max_age_s", h.max_age_s},
+                        {"dir_bytes", h.dir_bytes},
+                        {"removed_files", h.retention_removed_files},
+                        {"removed_bytes", h.retention_removed_bytes}}}};
+  if (const engine::SessionIndex* index = rec->index()) {
+    const auto i = index->health();
+    j["index"] = {{"up", i.up},         {"written", i.written},   {"queued", i.queued},
+                  {"dropped", i.dropped}, {"failures", i.failures}, {"last_error", i.last_error}};
+  }
+  return j;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "approval/approval_rules.h"
 #include "approval/approval_store_schema.h"
+#include "approval/control_schema.h"
 
 namespace pgw::approval {
 
@@ -204,39 +205,14 @@ SharedApprovalStore::SetupResult SharedApprovalStore::connect_listener() {
     return {Setup::unreachable, st.error()};
   }
   const auto until = deadline();
-  auto fail = [&](const std::string& why) -> SetupResult {
-    if (!listener_.connected()) return {Setup::unreachable, why};
-    listener_.close();  // the server rolls the setup back
-    return {Setup::refused, why};
-  };
-  // Under the lock, only one node at a time looks and creates; the others
-  // then find the schema made.
-  auto began = listener_.exec("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLockKey) + ")", until);
-  if (!began) return fail("setting up the schema: " + began.error());
-  auto exists = listener_.exec("SELECT to_regclass('pgwarden.schema_version') IS NOT NULL", until);
-  if (!exists || exists->size() != 1) {
-    return fail("reading the schema version: " + (exists ? "no row" : exists.error()));
-  }
-  int version = 0;
-  if ((*exists)[0][0] == "t") {
-    auto v = listener_.exec("SELECT coalesce(max(version), 0) FROM pgwarden.schema_version", until);
-    if (!v || v->size() != 1 || !parse_number((*v)[0][0], version)) {
-      return fail("reading pgwarden.schema_version: " + (v ? "unreadable" : v.error()));
-    }
-  }
-  if (version > kSchemaVersion) {
-    return fail("the database's pgwarden schema is version " + std::to_string(version) +
-                ", newer than this pgwarden knows (" + std::to_string(kSchemaVersion) +
-                "): upgrade pgwarden on this node, or point approval.store.dsn_file at another database");
-  }
-  if (version == 0) {
-    if (auto made = listener_.exec(std::string(kSchemaDdl), until); !made) {
-      return fail("creating the schema pgwarden: " + made.error());
-    }
-    spdlog::info("approval store: created schema pgwarden (version {})", kSchemaVersion);
-  }
-  if (auto done = listener_.exec("COMMIT; LISTEN " + std::string(kNotifyChannel), until); !done) {
-    return fail("setting up the schema: " + done.error());
+  const SchemaSetup schema = set_up_control_schema(listener_, until, "approval.store.dsn_file");
+  if (schema.outcome == SchemaSetup::Outcome::unreachable) return {Setup::unreachable, schema.why};
+  if (schema.outcome == SchemaSetup::Outcome::refused) return {Setup::refused, schema.why};
+  if (schema.created) spdlog::info("approval store: created schema pgwarden (version {})", kSchemaVersion);
+  if (auto listening = listener_.exec("LISTEN " + std::string(kNotifyChannel), until); !listening) {
+    if (!listener_.connected()) return {Setup::unreachable, listening.error()};
+    listener_.close();
+    return {Setup::refused, "LISTEN " + std::string(kNotifyChannel) + ": " + listening.error()};
   }
   return {Setup::ok, {}};
 }

@@ -1,4 +1,7 @@
-// The shared approval store's schema, as pgwarden creates it.
+// The control database's schema (schema pgwarden), as pgwarden creates it:
+// the shared approval store (approval.store.dsn_file) and the session index
+// (recording.index.dsn_file) may be one database or two; each sets up the
+// whole schema through control_schema.h.
 //
 // Every node runs the setup when its store connection is made: in one
 // transaction, under an advisory lock (so two nodes starting together do
@@ -9,11 +12,12 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 namespace pgw::approval {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // pg_advisory_xact_lock key of the setup ("pgwarden" in ASCII).
 inline constexpr int64_t kSchemaLockKey = 0x7067776172646e;
@@ -43,5 +47,29 @@ CREATE TABLE IF NOT EXISTS pgwarden.approvals (
 CREATE INDEX IF NOT EXISTS approvals_pending ON pgwarden.approvals (created) WHERE state = 'pending';
 INSERT INTO pgwarden.schema_version (version) VALUES (1);
 )sql";
+
+// Version 2: the session index, a row per recorded session of every node.
+inline constexpr std::string_view kSchemaStep2 = R"sql(
+CREATE TABLE IF NOT EXISTS pgwarden.sessions (
+  id          text PRIMARY KEY,            -- <node>-<instance>-<n>, the recording's session_id
+  node        text NOT NULL,
+  identity    text NOT NULL,
+  upstream    text NOT NULL,
+  database    text NOT NULL,
+  username    text NOT NULL,
+  start_time  timestamptz NOT NULL,
+  end_time    timestamptz,                 -- NULL while the session is live
+  allowed     bigint NOT NULL DEFAULT 0,   -- statements allowed, denied, held for approval
+  denied      bigint NOT NULL DEFAULT 0,
+  held        bigint NOT NULL DEFAULT 0,
+  file        text                         -- the recording's file name on its node
+);
+CREATE INDEX IF NOT EXISTS sessions_start ON pgwarden.sessions (start_time DESC);
+UPDATE pgwarden.schema_version SET version = 2;
+)sql";
+
+// The steps from version 0: kSchemaSteps[v] takes version v to v + 1.
+inline constexpr std::string_view kSchemaSteps[] = {kSchemaDdl, kSchemaStep2};
+static_assert(std::size(kSchemaSteps) == kSchemaVersion);
 
 }  // namespace pgw::approval

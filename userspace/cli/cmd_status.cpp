@@ -39,8 +39,8 @@ void print_sessions_text(const nlohmann::json& list) {
     return;
   }
   for (const auto& s : list) {
-    std::printf("  %llu: identity %s  upstream %s  user %s  database %s  age %llds\n",
-                static_cast<unsigned long long>(s.value("id", 0ull)), s.value("identity", "").c_str(),
+    std::printf("  %s: identity %s  upstream %s  user %s  database %s  age %llds\n",
+                s.value("id", "").c_str(), s.value("identity", "").c_str(),
                 s.value("upstream", "").c_str(), s.value("user", "").c_str(), s.value("database", "").c_str(),
                 static_cast<long long>(s.value("age_s", 0ll)));
     std::printf("\tworkload %s  from client %s  to client %s\n", s.value("workload", "").c_str(),
@@ -89,6 +89,20 @@ void print_recording_text(const nlohmann::json& rec) {
               static_cast<unsigned long long>(rec.value("failures", 0ull)),
               error.empty() ? "" : ("  last error: " + error).c_str(),
               rec.value("refusing", false) ? "  REFUSING new sessions" : "");
+  const nlohmann::json ret = rec.value("retention", nlohmann::json::object());
+  if (count(ret, "max_bytes") != 0 || count(ret, "max_age_s") != 0) {
+    std::printf("  retention: max_bytes %s  max_age %llds  recordings take %s  removed %llu files (%s)\n",
+                count(ret, "max_bytes") != 0 ? format_bytes(count(ret, "max_bytes")).c_str() : "-",
+                static_cast<long long>(ret.value("max_age_s", 0ll)), format_bytes(count(ret, "dir_bytes")).c_str(),
+                count(ret, "removed_files"), format_bytes(count(ret, "removed_bytes")).c_str());
+  }
+  if (rec.contains("index")) {
+    const auto& i = rec["index"];
+    const std::string error = i.value("last_error", "");
+    std::printf("  session index: %s  %llu rows written  %llu queued  %llu dropped  %llu failures%s\n",
+                i.value("up", false) ? "up" : "DOWN", count(i, "written"), count(i, "queued"), count(i, "dropped"),
+                count(i, "failures"), error.empty() ? "" : ("  last error: " + error).c_str());
+  }
 }
 
 void print_status_text(const nlohmann::json& st) {
@@ -164,17 +178,6 @@ int status(const AdminOptions& options) {
   return 0;
 }
 
-int sessions_list(const AdminOptions& options) {
-  nlohmann::json response;
-  if (int rc = admin_call(options, "GET", "/v1/sessions", nullptr, response); rc != 0) return rc;
-  if (options.output.wants_json()) {
-    print_json(response["sessions"], options.output);
-  } else {
-    print_sessions_text(response["sessions"]);
-  }
-  return 0;
-}
-
 // A command that asks the daemon over its admin socket: the output flags and
 // the two ways to name the socket, then `body` once the command line parsed.
 void add_admin_command(CLI::App& parent, const std::string& name, const std::string& description,
@@ -193,8 +196,7 @@ void add_status_commands(CLI::App& app, Action& chosen) {
   CLI::App* sessions =
       app.add_subcommand("sessions", "the daemon's live sessions (sessions list), their recordings (sessions verify)");
   sessions->require_subcommand(1);
-  add_admin_command(*sessions, "list", "list the live sessions: identity, upstream, user, database, age, bytes",
-                    sessions_list, chosen);
+  add_sessions_list_command(*sessions, chosen);
   add_sessions_verify_command(*sessions, chosen);
 }
 

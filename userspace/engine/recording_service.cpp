@@ -6,7 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <set>
+
 #include "audit/recording_format.h"
+#include "common/instance_name.h"
+#include "engine/recording_retention.h"
 
 namespace pgw::engine {
 
@@ -49,8 +54,14 @@ std::string SessionCapture::failure() const {
 Result<std::unique_ptr<RecordingService>> RecordingService::start(const policy::RecordingConfig& config) {
   auto key = audit::SigningKey::load(config.signing_key_file);
   if (!key) return make_error("recording.signing_key_file: " + key.error());
-  std::unique_ptr<RecordingService> s(
-      new RecordingService(config, std::make_shared<const audit::SigningKey>(std::move(key).value())));
+  std::unique_ptr<SessionIndex> index;
+  if (config.index_dsn_file) {
+    auto opened = SessionIndex::open_file(*config.index_dsn_file);
+    if (!opened) return make_error(opened.error());
+    index = std::move(opened).value();
+  }
+  std::unique_ptr<RecordingService> s(new RecordingService(
+      config, std::make_shared<const audit::SigningKey>(std::move(key).value()), std::move(index)));
   if (::access(config.dir.c_str(), W_OK | X_OK) != 0) {
     const std::string why = "recording.dir " + config.dir + " is not writable: " + std::strerror(errno);
     if (config.required) {
@@ -64,10 +75,16 @@ Result<std::unique_ptr<RecordingService>> RecordingService::start(const policy::
   return s;
 }
 
-RecordingService::RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key)
-    : config_(std::move(config)), key_(std::move(key)) {
+RecordingService::RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key,
+                                   std::unique_ptr<SessionIndex> index)
+    : config_(std::move(config)),
+      key_(std::move(key)),
+      directory_(config_.dir, key_->public_key()),
+      index_(std::move(index)) {
   health_.required = config_.required;
   health_.dir = config_.dir;
+  health_.max_bytes = config_.max_bytes;
+  health_.max_age_s = config_.max_age.count();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -78,6 +95,7 @@ RecordingService::~RecordingService() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  index_.reset();  // after the recording thread's last rows: they get their final flush
 }
 
 std::string RecordingService::refusing() const {
@@ -86,9 +104,10 @@ std::string RecordingService::refusing() const {
   return refusing_why_;
 }
 
-std::shared_ptr<SessionCapture> RecordingService::open(uint64_t session_id, nlohmann::json header) {
+std::shared_ptr<SessionCapture> RecordingService::open(std::shared_ptr<const SessionInfo> info, nlohmann::json header) {
   auto c = std::make_shared<SessionCapture>();
-  c->id_ = std::to_string(session_id);
+  c->id_ = info->name;
+  c->info_ = std::move(info);
   c->header_ = std::move(header);
   std::lock_guard lock(mu_);
   captures_.push_back(c);
@@ -178,8 +197,13 @@ void RecordingService::run() {
         auto w = audit::RecordingWriter::create(config_.dir, c->id_, c->header_, key_);
         if (w) {
           c->writer_ = std::move(w).value();
-          std::lock_guard l(mu_);
-          ++health_.sessions;
+          c->file_ = std::filesystem::path(c->writer_->path()).filename().string();
+          {
+            std::lock_guard l(mu_);
+            ++health_.sessions;
+            open_files_[c->id_] = c->file_;
+          }
+          index_row(*c, false);
         } else {
           spdlog::error("recording: session {}: {}", c->id_, w.error());
           fail(*c, w.error());
@@ -193,17 +217,70 @@ void RecordingService::run() {
           fail(*c, st.error());
         }
       }
-      if (closed) finished.push_back(c.get());
+      if (closed) {
+        finished.push_back(c.get());
+        index_row(*c, true);
+      }
     }
     lock.lock();
     if (!finished.empty()) {
+      for (SessionCapture* c : finished) open_files_.erase(c->id_);
       std::erase_if(captures_, [&](const std::shared_ptr<SessionCapture>& c) {
         return std::find(finished.begin(), finished.end(), c.get()) != finished.end();
       });
       health_.open = captures_.size();
     }
     if (stopping) return;
+    // Retention after a session closed (its file may tip the balance), and
+    // every few seconds for max_age.
+    if ((config_.max_bytes != 0 || config_.max_age.count() != 0) &&
+        (!finished.empty() || std::chrono::steady_clock::now() >= next_retention_)) {
+      lock.unlock();
+      retain();
+      lock.lock();
+    }
   }
+}
+
+// The session's row in the index: at its start, and at its end with the
+// counts.
+void RecordingService::index_row(const SessionCapture& c, bool ended) {
+  if (!index_ || !c.info_ || c.file_.empty()) return;
+  const SessionInfo& info = *c.info_;
+  audit::RecordingSummary row;
+  row.id = c.id_;
+  row.node = node_name();
+  row.file = c.file_;
+  row.start = info.started;
+  if (ended) row.end = std::chrono::system_clock::now();
+  row.live = !ended;
+  row.identity = info.identity;
+  row.upstream = info.upstream;
+  row.database = info.database;
+  row.user = info.user;
+  row.statements = {info.statements_allowed.load(std::memory_order_relaxed),
+                    info.statements_denied.load(std::memory_order_relaxed),
+                    info.statements_held.load(std::memory_order_relaxed)};
+  index_->put(std::move(row));
+}
+
+void RecordingService::retain() {
+  std::set<std::string> open;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, file] : open_files_) open.insert(file);
+  }
+  const RetentionPass pass = apply_retention(config_.dir, config_.max_bytes, config_.max_age, open);
+  next_retention_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::lock_guard lock(mu_);
+  health_.dir_bytes = pass.kept_bytes;
+  health_.retention_removed_files += pass.removed_files;
+  health_.retention_removed_bytes += pass.removed_bytes;
+}
+
+std::map<std::string, std::string> RecordingService::open_files() const {
+  std::lock_guard lock(mu_);
+  return open_files_;
 }
 
 RecordingService::Health RecordingService::health() const {

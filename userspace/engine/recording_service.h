@@ -10,12 +10,17 @@
 // write); a session that ends is closed and fsynced. A write that fails
 // marks the capture failed: under `recording.required` its session ends
 // with 53100 and new sessions are refused until writing works again.
+//
+// The recording thread also keeps the directory under recording.max_bytes
+// and max_age (recording_retention.h), and hands each session's row to the
+// session index (session_index.h) when one is configured.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,8 +31,11 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/recording_keys.h"
+#include "audit/recording_list.h"
 #include "audit/recording_writer.h"
 #include "common/result.h"
+#include "engine/session_index.h"
+#include "engine/session_registry.h"
 #include "policy/config.h"
 
 namespace pgw::engine {
@@ -60,6 +68,8 @@ class SessionCapture {
   std::string carry_[2];  // a message cut across chunks, per direction
   nlohmann::json header_;
   std::string id_;
+  std::shared_ptr<const SessionInfo> info_;  // who, and the statement counts
+  std::string file_;                         // the file's name, once made
 };
 
 class RecordingService {
@@ -74,7 +84,7 @@ class RecordingService {
   std::string refusing() const;
   // A session starts being recorded (its file is made on the recording
   // thread; a failure shows as failed() on the capture).
-  std::shared_ptr<SessionCapture> open(uint64_t session_id, nlohmann::json header);
+  std::shared_ptr<SessionCapture> open(std::shared_ptr<const SessionInfo> info, nlohmann::json header);
   // The session ended: its file is finished, signed as closed, fsynced.
   void close(const std::shared_ptr<SessionCapture>& capture);
 
@@ -86,14 +96,31 @@ class RecordingService {
     uint64_t records = 0;
     uint64_t failures = 0;        // writes or creates that failed
     std::string last_error;       // "" : none
+    // Retention (recording.max_bytes / max_age).
+    uint64_t max_bytes = 0;
+    int64_t max_age_s = 0;
+    uint64_t dir_bytes = 0;       // what the recordings took after the last pass
+    uint64_t retention_removed_files = 0;
+    uint64_t retention_removed_bytes = 0;
   };
   Health health() const;
 
+  // The file each live recording is written to, by session id.
+  std::map<std::string, std::string> open_files() const;
+  // The recording directory's listing (cached), signatures checked with
+  // this engine's key.
+  audit::RecordingDirectory& directory() { return directory_; }
+  // The session index, or null when recording.index is not configured.
+  SessionIndex* index() const { return index_.get(); }
+
  private:
-  RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key);
+  RecordingService(policy::RecordingConfig config, std::shared_ptr<const audit::SigningKey> key,
+                   std::unique_ptr<SessionIndex> index);
   void run();
   void write(SessionCapture& c, std::string_view batch);
   void fail(SessionCapture& c, const std::string& why);
+  void index_row(const SessionCapture& c, bool ended);
+  void retain();
 
   const policy::RecordingConfig config_;
   const std::shared_ptr<const audit::SigningKey> key_;
@@ -104,6 +131,10 @@ class RecordingService {
   std::atomic<bool> refusing_{false};
   std::string refusing_why_;  // under mu_
   Health health_;             // under mu_
+  std::map<std::string, std::string> open_files_;  // id -> file name (under mu_)
+  audit::RecordingDirectory directory_;
+  std::unique_ptr<SessionIndex> index_;
+  std::chrono::steady_clock::time_point next_retention_{};
   std::thread thread_;
 };
 

@@ -160,6 +160,11 @@ struct RecordingConfig {
   std::string dir;               // empty: recording is off
   std::string signing_key_file;  // Ed25519 private key (PEM), required with dir
   bool required = false;         // true: no recording, no session (53100)
+  // Retention: the oldest closed recordings go until both hold (0: no limit).
+  uint64_t max_bytes = 0;
+  std::chrono::seconds max_age{0};
+  // The control database's session index (a row per session of every node).
+  std::optional<std::string> index_dsn_file;
   friend bool operator==(const RecordingConfig&, const RecordingConfig&) = default;
 };
 

@@ -139,6 +139,34 @@ void read_recording_key_file(ConfigReader& r, const YAML::Node& n, const std::st
   if (auto file = r.file_path(n, p)) out.signing_key_file = *file;
 }
 
+void read_recording_max_bytes(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordingConfig& out) {
+  if (auto v = r.size(n, p)) out.max_bytes = *v;
+}
+
+// Recordings are kept for days or months: "30d" and "12w" as well as the
+// usual 250ms..1h units (which stop at a week elsewhere).
+void read_recording_max_age(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordingConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  uint64_t days = 0;
+  const std::string_view unit = s->empty() ? "" : std::string_view(*s).substr(s->size() - 1);
+  if (unit == "d" || unit == "w") {
+    const std::string digits = s->substr(0, s->size() - 1);
+    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      r.error(n, p, "expected an age such as 30d, 12w or 12h, got " + quote_for_message(*s));
+      return;
+    }
+    days = std::stoull(digits) * (unit == "w" ? 7 : 1);
+    out.max_age = std::chrono::hours(24 * days);
+  } else if (auto d = r.duration(n, p)) {
+    out.max_age = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  }
+}
+
+void read_recording_index_dsn_file(ConfigReader& r, const YAML::Node& n, const std::string& p, RecordingConfig& out) {
+  if (auto file = r.file_path(n, p)) out.index_dsn_file = *file;
+}
+
 void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& path, RecordingConfig& out) {
   if (!out.dir.empty() && out.signing_key_file.empty()) {
     r.error(n, path, "recording.dir needs recording.signing_key_file (an Ed25519 key: openssl genpkey -algorithm "
@@ -146,6 +174,10 @@ void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& pa
   }
   if (out.dir.empty() && !out.signing_key_file.empty()) r.error(n, path, "recording.signing_key_file without recording.dir");
   if (out.dir.empty() && out.required) r.error(n, path, "recording.required without recording.dir");
+  if (out.dir.empty() && (out.max_bytes != 0 || out.max_age.count() != 0)) {
+    r.error(n, path, "recording.max_bytes and recording.max_age need recording.dir");
+  }
+  if (out.dir.empty() && out.index_dsn_file) r.error(n, path, "recording.index without recording.dir");
 }
 
 // ---- intercept --------------------------------------------------------------
@@ -642,6 +674,15 @@ constexpr Key<Policy> kPolicyKeys[] = {
 };
 constexpr Section<Policy> kPolicy{kPolicyKeys, check_policy};
 
+constexpr Key<RecordingConfig> kRecordingIndexKeys[] = {
+    {"dsn_file", custom<RecordingConfig>("path", read_recording_index_dsn_file), "(no index: each node lists its own)",
+     "A file holding a libpq connection string of a PostgreSQL database (it may be the approval store's) where "
+     "each node writes a row per session: id, node, identity, upstream, times, statement counts, file. Read "
+     "like a password file.",
+     restart<&RecordingConfig::index_dsn_file>},
+};
+constexpr Section<RecordingConfig> kRecordingIndex{kRecordingIndexKeys};
+
 constexpr Key<RecordingConfig> kRecordingKeys[] = {
     {"dir", custom<RecordingConfig>("path", read_recording_dir), "(no recording)",
      "Where each session's recording is written (one file per session, mode 0600): every client message, every "
@@ -655,6 +696,14 @@ constexpr Key<RecordingConfig> kRecordingKeys[] = {
     {"required", boolean<&RecordingConfig::required>, "false",
      "`true`: no recording, no session — while recordings cannot be written, new sessions are refused with 53100 "
      "and running ones end; `false`: sessions go on and the failure shows in the log, `status` and /metrics."},
+    {"max_bytes", custom<RecordingConfig>("size", read_recording_max_bytes), "(no limit)",
+     "Retention: while the recordings in `dir` take more than this (e.g. `10GiB`), the oldest closed ones are "
+     "removed (never one being written); logged and counted in `status` and /metrics."},
+    {"max_age", custom<RecordingConfig>("age", read_recording_max_age), "(no limit)",
+     "Retention: closed recordings whose session started longer ago than this (`30d`, `12w`, `12h`) are removed."},
+    {"index", inline_section<kRecordingIndex>, "",
+     "A session index in a control database, so that `sessions list --all` on any node shows every node's "
+     "sessions."},
 };
 constexpr Section<RecordingConfig> kRecording{kRecordingKeys, check_recording};
 

@@ -1,0 +1,146 @@
+#include "admin/recordings_api.h"
+
+#include <charconv>
+#include <set>
+
+#include "audit/recording_list.h"
+#include "common/instance_name.h"
+#include "engine/recording_service.h"
+
+namespace pgw::admin {
+
+namespace {
+
+using audit::RecordingSummary;
+
+constexpr size_t kDefaultLimit = 1000;
+constexpr size_t kMaxLimit = 100'000;
+
+// A live session as this engine sees it now (its recording's file, if any,
+// and the counts so far).
+RecordingSummary live_summary(const engine::SessionInfo& s, const std::map<std::string, std::string>& files) {
+  RecordingSummary r;
+  r.id = s.name;
+  r.node = node_name();
+  if (auto f = files.find(s.name); f != files.end()) r.file = f->second;
+  r.start = s.started;
+  r.live = true;
+  r.identity = s.identity;
+  r.upstream = s.upstream;
+  r.database = s.database;
+  r.user = s.user;
+  r.statements = {s.statements_allowed.load(std::memory_order_relaxed),
+                  s.statements_denied.load(std::memory_order_relaxed),
+                  s.statements_held.load(std::memory_order_relaxed)};
+  return r;
+}
+
+std::optional<std::string> query_value(const HttpRequest& req, const char* name) {
+  auto it = req.query.find(name);
+  if (it == req.query.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+HttpResponse list_recordings(AdminContext& c, const HttpRequest& req) {
+  audit::RecordingFilter filter;
+  filter.identity = query_value(req, "identity");
+  filter.upstream = query_value(req, "upstream");
+  const auto now = std::chrono::system_clock::now();
+  for (auto [name, bound] : {std::pair{"since", &filter.since}, std::pair{"until", &filter.until}}) {
+    if (auto text = query_value(req, name)) {
+      auto t = audit::parse_time_bound(*text, now);
+      if (!t) return HttpResponse::error(400, std::string(name) + ": " + t.error());
+      *bound = *t;
+    }
+  }
+  size_t limit = kDefaultLimit;
+  if (auto text = query_value(req, "limit")) {
+    if (std::from_chars(text->data(), text->data() + text->size(), limit).ec != std::errc() || limit == 0) {
+      return HttpResponse::error(400, "limit must be a number above 0");
+    }
+    limit = std::min(limit, kMaxLimit);
+  }
+  const auto all_it = req.query.find("all");
+  const bool all = all_it != req.query.end() && all_it->second != "0" && all_it->second != "false";
+
+  engine::RecordingService* recordings = c.state.recordings();
+  const auto files = recordings ? recordings->open_files() : std::map<std::string, std::string>{};
+  std::vector<RecordingSummary> list;
+  std::set<std::string> live_ids;
+  for (const auto& s : c.state.sessions().snapshot()) {
+    RecordingSummary r = live_summary(*s, files);
+    live_ids.insert(r.id);
+    if (filter.matches(r)) list.push_back(std::move(r));
+  }
+  nlohmann::json out = nlohmann::json::object();
+  std::string source = recordings && recordings->index() ? "index" : "directory";
+  if (all && recordings) {
+    std::vector<RecordingSummary> ended;
+    bool listed = false;
+    if (engine::SessionIndex* index = recordings->index()) {
+      auto rows = index->list(filter, limit + live_ids.size());
+      if (rows) {
+        ended = std::move(rows).value();
+        listed = true;
+      } else {
+        // The index is down: this node's own directory is still an answer.
+        out["index_error"] = rows.error();
+        source = "directory";
+      }
+    }
+    if (!listed) {
+      auto scanned = recordings->directory().list();
+      if (!scanned) return HttpResponse::error(500, scanned.error());
+      ended = std::move(scanned).value();
+    }
+    for (auto& r : ended) {
+      if (live_ids.count(r.id) != 0) continue;  // this engine's live view is the fresher one
+      if (filter.matches(r)) list.push_back(std::move(r));
+    }
+  }
+  audit::sort_newest_first(list);
+  if (list.size() > limit) list.resize(limit);
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& r : list) items.push_back(audit::to_json(r));
+  out["source"] = source;
+  out["recordings"] = std::move(items);
+  return HttpResponse::json(200, out);
+}
+
+void recording_metrics(PrometheusText& out, const engine::EngineState& state) {
+  const engine::RecordingService* rec = state.recordings();
+  if (rec == nullptr) return;
+  const auto h = rec->health();
+  out.counter("pgwarden_recording_sessions_total", "Session recordings made since start.",
+              static_cast<double>(h.sessions));
+  out.gauge("pgwarden_recording_open", "Recordings being written now.", static_cast<double>(h.open));
+  out.counter("pgwarden_recording_records_total", "Records written to recordings since start.",
+              static_cast<double>(h.records));
+  out.counter("pgwarden_recording_failures_total", "Recording creates or writes that failed.",
+              static_cast<double>(h.failures));
+  out.gauge("pgwarden_recording_refusing", "1 while new sessions are refused because they cannot be recorded.",
+            rec->refusing().empty() ? 0.0 : 1.0);
+  out.gauge("pgwarden_recording_dir_bytes", "Bytes the recordings took after the last retention pass.",
+            static_cast<double>(h.dir_bytes));
+  out.counter("pgwarden_recording_retention_removed_files_total",
+              "Closed recordings removed by recording.max_bytes / max_age.",
+              static_cast<double>(h.retention_removed_files));
+  out.counter("pgwarden_recording_retention_removed_bytes_total", "Bytes of the recordings retention removed.",
+              static_cast<double>(h.retention_removed_bytes));
+  if (const engine::SessionIndex* index = rec->index()) {
+    const auto i = index->health();
+    out.gauge("pgwarden_session_index_up", "1 while the session index's database takes writes.", i.up ? 1.0 : 0.0);
+    out.counter("pgwarden_session_index_rows_written_total", "Session index rows written.",
+                static_cast<double>(i.written));
+    out.gauge("pgwarden_session_index_rows_queued", "Session index rows waiting for the database.",
+              static_cast<double>(i.queued));
+    out.counter("pgwarden_session_index_rows_dropped_total",
+                "Session index rows lost because too many waited for the database.", static_cast<double>(i.dropped));
+    out.counter("pgwarden_session_index_failures_total", "Session index connects or writes that failed.",
+                static_cast<double>(i.failures));
+  }
+}
+
+}  // namespace pgw::admin
