@@ -315,7 +315,7 @@ def test_a_store_with_a_newer_schema_is_refused_at_startup(make_pgwarden, cluste
         run = subprocess.run([binary_path(), "run", "--config", pw.config_path], capture_output=True, text=True,
                              timeout=30, stdin=subprocess.DEVNULL)
         assert run.returncode == 1, (run.stdout, run.stderr)
-        assert "pgwarden schema is version 99, newer than this pgwarden knows (1)" in run.stderr, run.stderr
+        assert "pgwarden schema is version 99, newer than this pgwarden knows (2)" in run.stderr, run.stderr
         assert cluster.app_password not in run.stdout + run.stderr
     finally:
         cluster.drop_database(db)

@@ -26,7 +26,8 @@ ADMIN_OPTIONS = OUTPUT_FLAGS + ["-c,--config FILE", "--admin-socket PATH"]
 OPTIONS = {
     ("run",): ["-c,--config FILE REQUIRED"],
     ("status",): ADMIN_OPTIONS,
-    ("sessions", "list"): ADMIN_OPTIONS,
+    ("sessions", "list"): ADMIN_OPTIONS + ["--identity NAME", "--upstream NAME", "--since T", "--until T",
+                                          "-a,--all", "--limit N", "--dir DIR", "--public-key FILE"],
     ("sessions", "verify"): ["FILES ID|FILE ...", "--dir DIR", "--public-key FILE REQUIRED"] + OUTPUT_FLAGS,
     ("policy", "check"): ["FILE REQUIRED"],
     ("policy", "explain"): ["FILE REQUIRED", "--identity NAME REQUIRED", "--sql TEXT REQUIRED",

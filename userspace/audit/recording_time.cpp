@@ -48,6 +48,8 @@ Result<TimePoint> parse_rfc3339(std::string_view s) {
     return bad();
   }
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return bad();
+  // The clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (year < 1970 || year > 2200) return make_error("a time between 1970 and 2200, got " + quote_for_message(s));
   size_t at = 19;
   int64_t nanos = 0;
   if (at < s.size() && s[at] == '.') {
