@@ -77,7 +77,7 @@ def wait_for(predicate, timeout, interval=0.05):
 
 
 def session_lines(pw):
-    return [line for line in pw.log_text().splitlines() if re.search(r"session \d+ opened", line)]
+    return [line for line in pw.log_text().splitlines() if re.search(r"session \S+ opened", line)]
 
 
 # ---- 1. in scope: intercepted, no password; out of scope: untouched ------

@@ -115,7 +115,7 @@ Request ApprovalQueue::submit(Request request, Deliver deliver) {
     if (ApprovalStore* s = store()) s->insert(queued);
   }
   wake_timer_.notify_all();
-  spdlog::info("approval {}: requested for session {} ({}): {}, statement sha256 {}", queued.id, queued.session,
+  spdlog::info("approval {}: requested for session {} ({}): {}, statement sha256 {}", queued.id, session_name(queued.session),
                describe(queued.requester), queued.ask.rule, queued.ask.statement_hash.substr(0, 16));
   notify(Event::requested, queued);
   return queued;

@@ -698,9 +698,11 @@ constexpr Key<RecordingConfig> kRecordingKeys[] = {
      "and running ones end; `false`: sessions go on and the failure shows in the log, `status` and /metrics."},
     {"max_bytes", custom<RecordingConfig>("size", read_recording_max_bytes), "(no limit)",
      "Retention: while the recordings in `dir` take more than this (e.g. `10GiB`), the oldest closed ones are "
-     "removed (never one being written); logged and counted in `status` and /metrics."},
+     "removed (never one being written); logged and counted in `status` and /metrics.",
+     restart<&RecordingConfig::max_bytes>},
     {"max_age", custom<RecordingConfig>("age", read_recording_max_age), "(no limit)",
-     "Retention: closed recordings whose session started longer ago than this (`30d`, `12w`, `12h`) are removed."},
+     "Retention: closed recordings last written longer ago than this (`30d`, `12w`, `12h`) are removed.",
+     restart<&RecordingConfig::max_age>},
     {"index", inline_section<kRecordingIndex>, "",
      "A session index in a control database, so that `sessions list --all` on any node shows every node's "
      "sessions."},
