@@ -139,7 +139,8 @@ Result<std::vector<RecordingSummary>> RecordingDirectory::list() {
     const std::string name = it->path().filename().string();
     if (name.size() <= kFileSuffix.size() || !name.ends_with(kFileSuffix)) continue;
     struct stat st {};
-    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // Regular files only: a symlink planted in the directory is not followed.
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     seen.insert(name);
     auto c = cache_.find(name);
     const auto size = static_cast<uint64_t>(st.st_size);

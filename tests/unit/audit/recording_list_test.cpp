@@ -157,6 +157,9 @@ TEST(RecordingDirectory, ListsNewestFirstAndRereadsOnlyWhatChanged) {
   const std::string a = write_session(dir.path, key, "n1-abcdef-1", {decision("allow", "query")});
   const std::string b = write_session(dir.path, key, "n1-abcdef-2", {decision("deny", "query")});
   testing::write_file(dir.path + "/notes.txt", "not a recording");
+  // A symlink planted in the directory is not followed (nor listed twice).
+  std::filesystem::create_symlink("/etc/passwd", dir.path + "/planted.pgwrec");
+  std::filesystem::create_symlink(b, dir.path + "/again.pgwrec");
   RecordingDirectory listing(dir.path, key->public_key());
   auto first = listing.list();
   ASSERT_TRUE(first.ok());
