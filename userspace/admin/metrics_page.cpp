@@ -1,6 +1,7 @@
 #include "admin/metrics_page.h"
 
 #include "engine/catalog_store.h"
+#include "engine/recording_service.h"
 #include "policy/statement_class.h"
 
 namespace pgw::admin {
@@ -90,6 +91,27 @@ void approvals(PrometheusText& out, const engine::EngineState& state) {
               static_cast<double>(c.granted_standing));
 }
 
+// Session recording's health: a failure shows here as in `status` (with
+// recording.required false, sessions go on unrecorded).
+void recordings(PrometheusText& out, const engine::EngineState& state) {
+  const engine::RecordingService* rec = state.recordings();
+  if (rec == nullptr) return;
+  const auto h = rec->health();
+  out.counter("pgwarden_recording_sessions_total", "Session recordings started (files made).",
+              static_cast<double>(h.sessions));
+  out.gauge("pgwarden_recording_sessions_open", "Sessions being recorded now.", static_cast<double>(h.open));
+  out.counter("pgwarden_recording_records_total", "Records written to session recordings.",
+              static_cast<double>(h.records));
+  out.counter("pgwarden_recording_failures_total",
+              "Recording writes or file creations that failed (full or unwritable recording.dir).",
+              static_cast<double>(h.failures));
+  out.counter("pgwarden_recording_failed_sessions_total",
+              "Sessions whose recording failed: missing or incomplete.", static_cast<double>(h.failed_sessions));
+  out.gauge("pgwarden_recording_refusing",
+            "1 while recording.required refuses new sessions because recordings cannot be written.",
+            rec->refusing().empty() ? 0.0 : 1.0);
+}
+
 void catalogs(PrometheusText& out, const engine::EngineState& state) {
   const engine::CatalogStore* store = state.catalogs();
   if (store == nullptr) return;
@@ -126,6 +148,7 @@ std::string render_metrics(const engine::EngineState& state, const std::function
   sessions(out, state);
   statements(out, state);
   approvals(out, state);
+  recordings(out, state);
   catalogs(out, state);
   bpf_maps(out, state);
   if (more) more(out);
