@@ -4,7 +4,8 @@ and policy with recording on and off, in the same run.
 (a) pgbench -S through each, in interleaved rounds (median counts): tps,
     the ratio on/off (the target is >= 0.9), and pgwarden's CPU per
     transaction (utime + stime from /proc over the run, so a spare core does
-    not hide the cost).
+    not hide the cost) and, where perf works, its instructions per
+    transaction (steady even on a busy machine).
 (b) pgbench -S through each while another session fetches a ~200 MB result
     through the same pgwarden (the COPY of transparent.py, again and again
     until pgbench ends): that pgbench's tps with recording on vs off (the
@@ -12,6 +13,8 @@ and policy with recording on and off, in the same run.
 """
 
 import os
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -56,12 +59,61 @@ def _pgbench(pw, db, mode, args):
     return s
 
 
+class _Instructions:
+    """pgwarden's instructions retired (user and kernel) over a run, from
+    `perf stat -p`, when perf works here: unlike CPU time, hardly moved by
+    what else the machine runs."""
+
+    def __init__(self, pid):
+        self.proc = None
+        if shutil.which("perf") is None:
+            return
+        self.proc = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "instructions", "-p", str(pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=30)
+        for line in err.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return int(fields[0])
+        return None
+
+
+def _recording_thread_cpu(pid):
+    """utime + stime of pgwarden's recording thread (named pgw-recording)."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != "pgw-recording":
+                    continue
+            total += cpu_seconds(f"{pid}/task/{tid}")
+        except FileNotFoundError:
+            continue
+    return total
+
+
 def _measured(pw, db, mode, args, label):
     before = cpu_seconds(pw.pid)
+    before_rec = _recording_thread_cpu(pw.pid)
+    counter = _Instructions(pw.pid)
+    time.sleep(0.2)  # perf attached
     s = _pgbench(pw, db, mode, args)
-    s["cpu_us_per_tx"] = (cpu_seconds(pw.pid) - before) / max(s["processed"], 1) * 1e6
+    instructions = counter.stop()
+    tx = max(s["processed"], 1)
+    s["cpu_us_per_tx"] = (cpu_seconds(pw.pid) - before) / tx * 1e6
+    # The loop threads' share (the hot path) and the recording thread's.
+    s["recording_thread_us_per_tx"] = (_recording_thread_cpu(pw.pid) - before_rec) / tx * 1e6
+    s["loop_us_per_tx"] = s["cpu_us_per_tx"] - s["recording_thread_us_per_tx"]
+    s["instructions_per_tx"] = instructions / tx if instructions else None
+    note = f"  {s['instructions_per_tx'] / 1000:6.1f}k instructions/tx" if instructions else ""
     print(f"  {mode:<9} recording {label:<4} {s['tps']:>10.0f} tps  {s['latency_ms']:>7.3f} ms  "
-          f"pgwarden CPU {s['cpu_us_per_tx']:6.1f} us/tx", flush=True)
+          f"pgwarden CPU {s['cpu_us_per_tx']:6.1f} us/tx (recording thread {s['recording_thread_us_per_tx']:.1f})"
+          f"{note}", flush=True)
     return s
 
 
@@ -138,7 +190,12 @@ def print_summary(r):
     for mode, t in r["plain"].items():
         on, off = t["on"], t["off"]
         print(f"  {mode:<9} on {on['tps']:>8.0f} tps, off {off['tps']:>8.0f} tps, on/off {on['tps'] / off['tps']:.2f}"
-              f" (target >= 0.90); pgwarden CPU {on['cpu_us_per_tx']:.1f} vs {off['cpu_us_per_tx']:.1f} us/tx")
+              f" (target >= 0.90); pgwarden CPU {on['cpu_us_per_tx']:.1f} vs {off['cpu_us_per_tx']:.1f} us/tx"
+              f" (loop threads {on['loop_us_per_tx']:.1f} vs {off['loop_us_per_tx']:.1f}, recording thread "
+              f"{on['recording_thread_us_per_tx']:.1f})")
+        if on.get("instructions_per_tx") and off.get("instructions_per_tx"):
+            print(f"  {'':<9} pgwarden instructions per transaction: on {on['instructions_per_tx'] / 1000:.1f}k, "
+                  f"off {off['instructions_per_tx'] / 1000:.1f}k (+{(on['instructions_per_tx'] - off['instructions_per_tx']) / 1000:.1f}k)")
     for mode, t in r["large"].items():
         on, off = t["on"], t["off"]
         print(f"  {mode:<9} with a 200 MB result alongside: pgbench on {on['tps']:>8.0f} tps, off "

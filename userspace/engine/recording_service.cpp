@@ -1,6 +1,7 @@
 #include "engine/recording_service.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -185,6 +186,8 @@ void RecordingService::run() {
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kRecordingNice) != 0) {
     spdlog::debug("recording: cannot lower the recording thread's priority: {}", std::strerror(errno));
   }
+  // Named, so that top -H and scripts/bench tell its CPU from the loop threads'.
+  ::pthread_setname_np(::pthread_self(), "pgw-recording");
   std::unique_lock lock(mu_);
   while (true) {
     wake_.wait_for(lock, kFlushEvery);
