@@ -16,7 +16,6 @@ import subprocess
 import time
 
 import psycopg
-import pytest
 
 from harness import binary_path
 from harness.operator_http import parse_metrics, unix_request
