@@ -5,6 +5,9 @@ pgwarden   pgbench -> pgwarden (explicit TCP listen, no client password) -> Post
 policy     the same, with a read-only policy deciding every statement
 pgbouncer  pgbench -> pgbouncer (session mode, SCRAM) -> PostgreSQL
 
+Then, unless skipped: the transparent (eBPF) path, session recording on vs
+off (bench/recording.py), and masking of a big result.
+
 All hit the same throwaway cluster in the same run, in interleaved rounds
 (direct, pgwarden, policy, pgbouncer, then again), and each target's median
 run counts, so the ratios compare like with like on whatever machine runs it.
@@ -23,6 +26,7 @@ from harness import PgCluster, Pgwarden, client_env  # noqa: E402
 from harness import pgbench  # noqa: E402
 from bench.pgbouncer import PgBouncer  # noqa: E402
 from bench import masking  # noqa: E402
+from bench import recording  # noqa: E402
 from bench import transparent  # noqa: E402
 from harness import intercept  # noqa: E402
 
@@ -55,6 +59,9 @@ def parse_args(argv):
     p.add_argument("--mask-transactions", type=int, default=2,
                    help="SELECT * per pgbench run in the masking runs (2)")
     p.add_argument("--only-masking", action="store_true", help="run only the masking section")
+    p.add_argument("--no-recording", action="store_true",
+                   help="skip the recording runs (pgbench -S with recording on and off, also beside a 200 MB result)")
+    p.add_argument("--only-recording", action="store_true", help="run only the recording section")
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
                    help="where pgwarden and mask_bench were built (build); PGWARDEN_BIN, when set, "
                         "still names the pgwarden binary")
@@ -96,6 +103,20 @@ def main(argv=None):
                 json.dump({"args": vars(args), "masking": result}, f, indent=2)
         return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if args.only_recording:
+        with PgCluster(sample_data=False) as pg:
+            pg.create_database(DB)
+            init = pgbench.run(pg.host, pg.port, pg.app_user, DB, ["-i", "-q", "-s", str(args.scale)],
+                               env=pg.app_env())
+            if init.returncode != 0:
+                raise SystemExit(f"bench: pgbench -i failed:\n{init.stderr}")
+            pg.execute("VACUUM ANALYZE", dbname=DB)
+            result = recording.run(pg, DB, modes, args)
+        recording.print_summary(result)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "recording": result}, f, indent=2)
+        return 0
     targets = ["direct", "pgbouncer"] + ([] if args.only_direct_and_pgbouncer else ["pgwarden"])
     results = {m: {} for m in modes}
     info = {}
@@ -160,6 +181,8 @@ def main(argv=None):
                 guarded.stop()
             if want_transparent:
                 info["transparent"] = transparent.run(pg, DB, modes, args)
+            if not args.no_recording and not args.only_direct_and_pgbouncer:
+                info["recording"] = recording.run(pg, DB, modes, args)
             if not args.no_masking and not args.only_direct_and_pgbouncer:
                 info["masking"] = masking.run(pg, args)
         finally:
@@ -190,6 +213,8 @@ def main(argv=None):
               f"{ratio(tps.get('policy'), tps.get('pgbouncer'), 16)}")
     if "transparent" in info:
         transparent.print_summary(info["transparent"], modes)
+    if "recording" in info:
+        recording.print_summary(info["recording"])
     if "masking" in info:
         masking.print_summary(info["masking"])
     if "pgwarden_peak_rss_kb" in info:

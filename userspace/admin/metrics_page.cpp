@@ -1,7 +1,8 @@
 #include "admin/metrics_page.h"
 
-#include "admin/recordings_api.h"
+#include "engine/session_index.h"
 #include "engine/catalog_store.h"
+#include "engine/recording_service.h"
 #include "policy/statement_class.h"
 
 namespace pgw::admin {
@@ -91,6 +92,46 @@ void approvals(PrometheusText& out, const engine::EngineState& state) {
               static_cast<double>(c.granted_standing));
 }
 
+// Session recording's health: a failure shows here as in `status` (with
+// recording.required false, sessions go on unrecorded).
+void recordings(PrometheusText& out, const engine::EngineState& state) {
+  const engine::RecordingService* rec = state.recordings();
+  if (rec == nullptr) return;
+  const auto h = rec->health();
+  out.counter("pgwarden_recording_sessions_total", "Session recordings started (files made).",
+              static_cast<double>(h.sessions));
+  out.gauge("pgwarden_recording_sessions_open", "Sessions being recorded now.", static_cast<double>(h.open));
+  out.counter("pgwarden_recording_records_total", "Records written to session recordings.",
+              static_cast<double>(h.records));
+  out.counter("pgwarden_recording_failures_total",
+              "Recording writes or file creations that failed (full or unwritable recording.dir).",
+              static_cast<double>(h.failures));
+  out.counter("pgwarden_recording_failed_sessions_total",
+              "Sessions whose recording failed: missing or incomplete.", static_cast<double>(h.failed_sessions));
+  out.gauge("pgwarden_recording_refusing",
+            "1 while recording.required refuses new sessions because recordings cannot be written.",
+            rec->refusing().empty() ? 0.0 : 1.0);
+  out.gauge("pgwarden_recording_dir_bytes", "Bytes the recordings took after the last retention pass.",
+            static_cast<double>(h.dir_bytes));
+  out.counter("pgwarden_recording_retention_removed_files_total",
+              "Closed recordings removed by recording.max_bytes / max_age.",
+              static_cast<double>(h.retention_removed_files));
+  out.counter("pgwarden_recording_retention_removed_bytes_total", "Bytes of the recordings retention removed.",
+              static_cast<double>(h.retention_removed_bytes));
+  if (const engine::SessionIndex* index = rec->index()) {
+    const auto i = index->health();
+    out.gauge("pgwarden_session_index_up", "1 while the session index's database takes writes.", i.up ? 1.0 : 0.0);
+    out.counter("pgwarden_session_index_rows_written_total", "Session index rows written.",
+                static_cast<double>(i.written));
+    out.gauge("pgwarden_session_index_rows_queued", "Session index rows waiting for the database.",
+              static_cast<double>(i.queued));
+    out.counter("pgwarden_session_index_rows_dropped_total",
+                "Session index rows lost because too many waited for the database.", static_cast<double>(i.dropped));
+    out.counter("pgwarden_session_index_failures_total", "Session index connects or writes that failed.",
+                static_cast<double>(i.failures));
+  }
+}
+
 void catalogs(PrometheusText& out, const engine::EngineState& state) {
   const engine::CatalogStore* store = state.catalogs();
   if (store == nullptr) return;
@@ -127,9 +168,9 @@ std::string render_metrics(const engine::EngineState& state, const std::function
   sessions(out, state);
   statements(out, state);
   approvals(out, state);
+  recordings(out, state);
   catalogs(out, state);
   bpf_maps(out, state);
-  recording_metrics(out, state);
   if (more) more(out);
   return out.take();
 }

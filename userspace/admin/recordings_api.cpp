@@ -109,38 +109,4 @@ HttpResponse list_recordings(AdminContext& c, const HttpRequest& req) {
   return HttpResponse::json(200, out);
 }
 
-void recording_metrics(PrometheusText& out, const engine::EngineState& state) {
-  const engine::RecordingService* rec = state.recordings();
-  if (rec == nullptr) return;
-  const auto h = rec->health();
-  out.counter("pgwarden_recording_sessions_total", "Session recordings made since start.",
-              static_cast<double>(h.sessions));
-  out.gauge("pgwarden_recording_open", "Recordings being written now.", static_cast<double>(h.open));
-  out.counter("pgwarden_recording_records_total", "Records written to recordings since start.",
-              static_cast<double>(h.records));
-  out.counter("pgwarden_recording_failures_total", "Recording creates or writes that failed.",
-              static_cast<double>(h.failures));
-  out.gauge("pgwarden_recording_refusing", "1 while new sessions are refused because they cannot be recorded.",
-            rec->refusing().empty() ? 0.0 : 1.0);
-  out.gauge("pgwarden_recording_dir_bytes", "Bytes the recordings took after the last retention pass.",
-            static_cast<double>(h.dir_bytes));
-  out.counter("pgwarden_recording_retention_removed_files_total",
-              "Closed recordings removed by recording.max_bytes / max_age.",
-              static_cast<double>(h.retention_removed_files));
-  out.counter("pgwarden_recording_retention_removed_bytes_total", "Bytes of the recordings retention removed.",
-              static_cast<double>(h.retention_removed_bytes));
-  if (const engine::SessionIndex* index = rec->index()) {
-    const auto i = index->health();
-    out.gauge("pgwarden_session_index_up", "1 while the session index's database takes writes.", i.up ? 1.0 : 0.0);
-    out.counter("pgwarden_session_index_rows_written_total", "Session index rows written.",
-                static_cast<double>(i.written));
-    out.gauge("pgwarden_session_index_rows_queued", "Session index rows waiting for the database.",
-              static_cast<double>(i.queued));
-    out.counter("pgwarden_session_index_rows_dropped_total",
-                "Session index rows lost because too many waited for the database.", static_cast<double>(i.dropped));
-    out.counter("pgwarden_session_index_failures_total", "Session index connects or writes that failed.",
-                static_cast<double>(i.failures));
-  }
-}
-
 }  // namespace pgw::admin

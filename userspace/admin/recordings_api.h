@@ -8,13 +8,9 @@
 
 #include "admin/admin_api.h"
 #include "admin/http_server.h"
-#include "admin/prometheus_text.h"
 
 namespace pgw::admin {
 
 HttpResponse list_recordings(AdminContext& c, const HttpRequest& req);
-
-// The recording's health for /metrics: files, failures, retention, index.
-void recording_metrics(PrometheusText& out, const engine::EngineState& state);
 
 }  // namespace pgw::admin

@@ -94,7 +94,7 @@ nlohmann::json recording_json(const engine::EngineState& state) {
   const auto h = rec->health();
   nlohmann::json j = {{"enabled", true},     {"dir", h.dir},           {"required", h.required},
                       {"sessions", h.sessions}, {"open", h.open},      {"records", h.records},
-                      {"failures", h.failures}, {"last_error", h.last_error},
+                      {"failures", h.failures}, {"failed_sessions", h.failed_sessions}, {"last_error", h.last_error},
                       {"refusing", !rec->refusing().empty()},
                       {"retention",
                        {{"max_bytes", h.max_bytes},
@@ -134,6 +134,8 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
         {"uptime_s",
          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - state.started).count()},
         {"config", facts.config_path},
+        {"config_generation", state.config_generation()},
+        {"policy_hash", config->sha256},
         {"workers", facts.workers}}},
       {"listeners",
        {{"listen", config->listen.to_string()},

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include <openssl/evp.h>
 
@@ -25,6 +27,20 @@ class Sha256 {
     unsigned int len = 0;
     return EVP_DigestInit_ex(ctx_, md_, nullptr) == 1 && EVP_DigestUpdate(ctx_, a, a_len) == 1 &&
            EVP_DigestUpdate(ctx_, b, b_len) == 1 && EVP_DigestFinal_ex(ctx_, out, &len) == 1 && len == 32;
+  }
+
+  // "sha256:" and the lowercase hex digest of `bytes` (as sha256sum prints
+  // it); empty if OpenSSL has no SHA-256.
+  std::string tagged_hex(std::string_view bytes) {
+    unsigned char digest[32];
+    if (!ok() || !hash2(bytes.data(), bytes.size(), nullptr, 0, digest)) return {};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "sha256:";
+    for (unsigned char b : digest) {
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+    return out;
   }
 
  private:

@@ -110,6 +110,10 @@ void print_status_text(const nlohmann::json& st) {
   std::printf("daemon: pid %d  uptime %llds  workers %u  config %s\n", d.value("pid", 0),
               static_cast<long long>(d.value("uptime_s", 0ll)), d.value("workers", 0u),
               d.value("config", "").c_str());
+  if (const std::string hash = d.value("policy_hash", ""); !hash.empty()) {
+    std::printf("policy: %s  generation %llu\n", hash.c_str(),
+                static_cast<unsigned long long>(d.value("config_generation", 0ull)));
+  }
   const auto& l = st["listeners"];
   std::printf("listen: %s  unix_socket %s  admin_socket %s\n", l.value("listen", "").c_str(),
               l.value("unix_socket", "").c_str(), l.value("admin_socket", "").c_str());

@@ -1,5 +1,8 @@
 #include "engine/recording_service.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -19,6 +22,13 @@ namespace {
 
 constexpr auto kFlushEvery = std::chrono::milliseconds(100);
 constexpr size_t kFrameHeader = 1 + 8 + 4;
+// While refusing, how often and with how much the directory is tried.
+constexpr auto kProbeEvery = std::chrono::seconds(1);
+constexpr size_t kProbeBytes = 256u << 10;
+// The recording thread's nice value (see run()).
+constexpr int kRecordingNice = 10;
+// A capture's buffers keep up to this much capacity between flushes.
+constexpr size_t kKeepCapacity = 1u << 20;
 
 uint64_t monotonic_ns() {
   return static_cast<uint64_t>(
@@ -34,16 +44,26 @@ uint32_t load_be32(const char* p) {
 }  // namespace
 
 void SessionCapture::append(Kind kind, std::string_view bytes) {
-  char head[kFrameHeader];
-  head[0] = static_cast<char>(kind);
-  const uint64_t ns = monotonic_ns();
-  const auto len = static_cast<uint32_t>(bytes.size());
-  std::memcpy(head + 1, &ns, 8);
-  std::memcpy(head + 9, &len, 4);
   std::lock_guard lock(mu_);
   if (closed_) return;
-  pending_.append(head, sizeof head);
+  const size_t at = begin_frame(kind);
   pending_.append(bytes);
+  end_frame(at);
+}
+
+size_t SessionCapture::begin_frame(Kind kind) {
+  char head[kFrameHeader] = {};
+  head[0] = static_cast<char>(kind);
+  const uint64_t ns = monotonic_ns();
+  std::memcpy(head + 1, &ns, 8);
+  const size_t at = pending_.size();
+  pending_.append(head, sizeof head);
+  return at;
+}
+
+void SessionCapture::end_frame(size_t at) {
+  const auto len = static_cast<uint32_t>(pending_.size() - at - kFrameHeader);
+  std::memcpy(pending_.data() + at + 9, &len, 4);
 }
 
 std::string SessionCapture::failure() const {
@@ -129,8 +149,9 @@ void RecordingService::fail(SessionCapture& c, const std::string& why) {
     std::lock_guard lock(c.mu_);
     if (c.failure_.empty()) c.failure_ = why;
   }
-  c.failed_.store(true, std::memory_order_relaxed);
+  const bool first = !c.failed_.exchange(true, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
+  if (first) ++health_.failed_sessions;
   ++health_.failures;
   health_.last_error = why;
   if (config_.required) {
@@ -177,20 +198,28 @@ void RecordingService::write(SessionCapture& c, std::string_view batch) {
 }
 
 void RecordingService::run() {
+  // Hashing, compressing and signing a big result takes a core for a while;
+  // the loop threads (and the clients and servers they serve) come first.
+  // The bytes wait in memory for a spare moment, and a session's recording
+  // is still finished before it is reported closed.
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kRecordingNice) != 0) {
+    spdlog::debug("recording: cannot lower the recording thread's priority: {}", std::strerror(errno));
+  }
+  // Named, so that top -H and scripts/bench tell its CPU from the loop threads'.
+  ::pthread_setname_np(::pthread_self(), "pgw-recording");
   std::unique_lock lock(mu_);
   while (true) {
     wake_.wait_for(lock, kFlushEvery);
     const bool stopping = stopping_;
     std::vector<std::shared_ptr<SessionCapture>> captures = captures_;
     lock.unlock();
-    std::string batch;
     std::vector<SessionCapture*> finished;
     for (const auto& c : captures) {
       bool closed;
+      std::string& batch = c->spare_;
       {
         std::lock_guard cl(c->mu_);
         batch.swap(c->pending_);
-        c->pending_.clear();
         closed = c->closed_ || stopping;
       }
       if (!c->writer_ && !c->failed()) {
@@ -210,7 +239,12 @@ void RecordingService::run() {
         }
       }
       write(*c, batch);
-      batch.clear();
+      // Kept for the next swap, unless a burst (a large result) grew it.
+      if (batch.capacity() > kKeepCapacity) {
+        std::string().swap(batch);
+      } else {
+        batch.clear();
+      }
       if (c->writer_ && !c->failed()) {
         if (auto st = closed ? c->writer_->close() : c->writer_->flush(); !st) {
           spdlog::error("recording: session {}: {}", c->id_, st.error());
@@ -222,6 +256,7 @@ void RecordingService::run() {
         index_row(*c, true);
       }
     }
+    if (refusing_.load(std::memory_order_relaxed)) probe_recovery();
     lock.lock();
     if (!finished.empty()) {
       for (SessionCapture* c : finished) open_files_.erase(c->id_);
@@ -281,6 +316,26 @@ void RecordingService::retain() {
 std::map<std::string, std::string> RecordingService::open_files() const {
   std::lock_guard lock(mu_);
   return open_files_;
+}
+
+void RecordingService::probe_recovery() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_probe_ < kProbeEvery) return;
+  last_probe_ = now;
+  // As much as a busy block takes, written and synced: a directory with a
+  // few bytes free would only fail the next session.
+  const std::string path = config_.dir + "/.pgwarden-probe";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  static const std::string kProbe(kProbeBytes, '\0');
+  const bool ok = ::write(fd, kProbe.data(), kProbe.size()) == static_cast<ssize_t>(kProbe.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (!ok) return;
+  std::lock_guard lock(mu_);
+  spdlog::info("recording: {} takes writes again; new sessions are accepted (was: {})", config_.dir, refusing_why_);
+  refusing_why_.clear();
+  refusing_.store(false);
 }
 
 RecordingService::Health RecordingService::health() const {

@@ -46,8 +46,21 @@ class SessionCapture {
   // cut into messages on the recording thread.
   void client_bytes(std::string_view bytes) { append(Kind::client, bytes); }
   void server_bytes(std::string_view bytes) { append(Kind::server, bytes); }
+  // A chunk that reaches the client in several pieces (passed through and
+  // rewritten by masking): one frame and one lock for all of them.
+  // `for_each_piece(add)` calls add(std::string_view) per piece, in order.
+  template <class ForEachPiece>
+  void server_pieces(ForEachPiece&& for_each_piece) {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    const size_t at = begin_frame(Kind::server);
+    for_each_piece([this](std::string_view piece) { pending_.append(piece); });
+    end_frame(at);
+  }
   // One JSON object: a decision, an approval event.
   void event(const nlohmann::json& e) { append(Kind::event, e.dump()); }
+  // An event already encoded as a JSON object (the allowed decision's fixed
+  // form, built without allocating in steady state).
   void event_json(std::string_view json) { append(Kind::event, json); }
   // Writing failed: the session must end when recording is required.
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
@@ -57,9 +70,17 @@ class SessionCapture {
   friend class RecordingService;
   enum class Kind : uint8_t { client, server, event };
   void append(Kind kind, std::string_view bytes);
+  // A frame's header at the end of pending_ (its length patched by
+  // end_frame); under mu_.
+  size_t begin_frame(Kind kind);
+  void end_frame(size_t at);
 
   mutable std::mutex mu_;
   std::string pending_;  // [kind u8][monotonic ns u64][length u32][bytes] ... (under mu_)
+  // The recording thread swaps pending_ with this and writes it; the two
+  // buffers keep their capacity, so appending does not allocate in steady
+  // state (recording thread only, outside the swap).
+  std::string spare_;
   bool closed_ = false;  // under mu_
   std::string failure_;  // under mu_
   std::atomic<bool> failed_{false};
@@ -95,6 +116,7 @@ class RecordingService {
     uint64_t open = 0;
     uint64_t records = 0;
     uint64_t failures = 0;        // writes or creates that failed
+    uint64_t failed_sessions = 0; // sessions whose recording failed (incomplete or missing)
     std::string last_error;       // "" : none
     // Retention (recording.max_bytes / max_age).
     uint64_t max_bytes = 0;
@@ -121,6 +143,10 @@ class RecordingService {
   void fail(SessionCapture& c, const std::string& why);
   void index_row(const SessionCapture& c, bool ended);
   void retain();
+  // While refusing: whether the directory takes a write again (a full disk
+  // with space freed, a directory made writable); if so, sessions are
+  // accepted again.
+  void probe_recovery();
 
   const policy::RecordingConfig config_;
   const std::shared_ptr<const audit::SigningKey> key_;
@@ -130,6 +156,7 @@ class RecordingService {
   bool stopping_ = false;
   std::atomic<bool> refusing_{false};
   std::string refusing_why_;  // under mu_
+  std::chrono::steady_clock::time_point last_probe_{};  // recording thread only
   Health health_;             // under mu_
   std::map<std::string, std::string> open_files_;  // id -> file name (under mu_)
   audit::RecordingDirectory directory_;

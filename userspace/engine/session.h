@@ -260,6 +260,7 @@ class alignas(16) Session {
   // This session's recording (recording.dir), or null.
   std::shared_ptr<class SessionCapture> capture_;
   nlohmann::json recording_header() const;
+  bool ended_for_recording(uint16_t buffer_id);
   // The approval request the held message waits for ("" : none).
   std::string approval_id_;
   std::chrono::milliseconds approval_timeout_{0};

@@ -68,9 +68,11 @@ struct PieceSink : MessageSlicer::Sink {
 void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id) {
   if (capture_ && &to == &client_) {
     // What the client receives, after masking.
-    for (const auto& piece : relay_->pieces) {
-      capture_->server_bytes(piece.is_owned ? std::string_view(piece.owned) : chunk.substr(piece.offset, piece.length));
-    }
+    capture_->server_pieces([&](auto add) {
+      for (const auto& piece : relay_->pieces) {
+        add(piece.is_owned ? std::string_view(piece.owned) : chunk.substr(piece.offset, piece.length));
+      }
+    });
   }
   for (auto& piece : relay_->pieces) {
     if (piece.is_owned) {
@@ -88,11 +90,7 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   if (capture_) {
     capture_->client_bytes(chunk);
-    if (capture_->failed() && config_->recording.required) {
-      release_buffer(buffer_id);
-      fail("53100", "pgwarden: the session was ended: it can no longer be recorded (" + capture_->failure() + ")");
-      return;
-    }
+    if (ended_for_recording(buffer_id)) return;
   }
   if (client_paused()) {
     // Decided once the relay's question to the server is answered, or
@@ -169,7 +167,18 @@ void Session::resume_client() {
   if (!client_paused()) read_ahead(client_, upstream_, OpKind::kClientRecv);
 }
 
+// Under recording.required a session whose recording failed ends, in
+// either direction: a client that only reads (a long result) must not go on
+// receiving rows that are no longer recorded.
+bool Session::ended_for_recording(uint16_t buffer_id) {
+  if (!capture_ || !capture_->failed() || !config_->recording.required) return false;
+  release_buffer(buffer_id);
+  fail("53100", "pgwarden: the session was ended: it can no longer be recorded (" + capture_->failure() + ")");
+  return true;
+}
+
 void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
+  if (ended_for_recording(buffer_id)) return;
   const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   struct UpstreamSink : PieceSink {
     RelayState& rs;

@@ -283,7 +283,8 @@ nlohmann::json Session::recording_header() const {
           {"startup_parameters", startup},
           {"pgwarden_version", PGWARDEN_VERSION_STRING},
           {"config", config_->source},
-          {"config_generation", worker_.state().config_generation()}};
+          {"config_generation", worker_.state().config_generation()},
+          {"policy_hash", config_->sha256}};
 }
 
 // The settings the session starts with, in the order they took effect: the

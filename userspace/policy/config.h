@@ -179,6 +179,11 @@ struct ApprovalConfig {
 
 struct Config {
   std::string source;                  // file name the config came from (for messages)
+  // "sha256:<hex>" of the config's bytes as loaded: the policy in force, so a
+  // recording (its header's policy_hash) can be matched to the exact file.
+  // The config has no includes; the files it names (passwords, keys) are
+  // secrets and are not covered.
+  std::string sha256;
 
   NetAddress listen = NetAddress::ipv4(0x7f000001, 15432);
   std::string unix_socket = "/run/pgwarden/.s.PGSQL.5432";  // empty: disabled

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "audit/sha256.h"
 #include "policy/config.h"
 #include "policy/config_document.h"
 #include "policy/config_reader.h"
@@ -78,6 +79,7 @@ Result<Config> load_config_string(std::string_view text, const std::string& name
   }
   Config config;
   config.source = name_for_errors;
+  config.sha256 = audit::Sha256().tagged_hex(text);
   if (root.IsNull()) {
     reader.error(root, "", "the config is empty");
     return make_error(reader.report());

@@ -42,8 +42,18 @@ std::vector<StatementClass> ClassSet::list() const {
 
 std::string ClassSet::to_string() const {
   std::string out;
-  for (auto c : list()) append_list(out, sql::to_string(c));
+  append_to(out);
   return out;
+}
+
+void ClassSet::append_to(std::string& out) const {
+  bool first = true;
+  for (std::size_t i = 0; i < kStatementClassCount; ++i) {
+    if ((bits_ & (1u << i)) == 0) continue;
+    if (!first) out += ',';
+    out += kClassNames[i];
+    first = false;
+  }
 }
 
 std::string usage_to_string(std::uint8_t usage) {

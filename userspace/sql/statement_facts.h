@@ -65,6 +65,7 @@ class ClassSet {
   constexpr std::uint32_t bits() const { return bits_; }
   std::vector<StatementClass> list() const;
   std::string to_string() const;  // "select,delete"
+  void append_to(std::string& out) const;  // to_string()'s text, without allocating beyond `out`
   friend constexpr bool operator==(ClassSet, ClassSet) = default;
 
  private:

@@ -630,6 +630,24 @@ TEST_F(ConfigTest, WarningsForLikelyMistakes) {
   EXPECT_EQ(all.find("pw\n"), std::string::npos);
 }
 
+// policy_hash of a recording: the file's bytes exactly (sha256sum's digest),
+// changed by any byte, and not by the password file it names.
+TEST_F(ConfigTest, Sha256IsTheHashOfTheFileBytes) {
+  write("pgwarden.yaml", minimal());
+  write("two.yaml", minimal() + "\n");
+  auto a = load_config_file(dir_ + "/pgwarden.yaml");
+  auto b = load_config_file(dir_ + "/two.yaml");
+  ASSERT_TRUE(a.ok()) << a.error();
+  ASSERT_TRUE(b.ok()) << b.error();
+  // sha256sum of minimal()'s text.
+  EXPECT_EQ(a->sha256, "sha256:7e96cd4b9d156c81cdaed73b289a02c549c14726dbc3d2ef1f971c4dcfa73225");
+  EXPECT_NE(a->sha256, b->sha256);
+  write("orders.pw", "another password\n");
+  auto c = load_config_file(dir_ + "/pgwarden.yaml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->sha256, a->sha256);
+}
+
 TEST_F(ConfigTest, FileLoadingResolvesRelativePathsAgainstTheConfigDirectory) {
   write("pgwarden.yaml", minimal("admin_socket: run/admin.sock\n"));
   auto r = load_config_file(dir_ + "/pgwarden.yaml");

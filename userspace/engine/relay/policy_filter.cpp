@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/engine_state.h"
+#include "engine/relay/decision_event.h"
 #include "engine/relay/settings_probe.h"
 #include "pgwire/binary_text.h"
 #include "pgwire/bytea_text.h"
@@ -130,9 +131,17 @@ uint64_t PolicyFilter::current_generation() {
 const policy::Policy* PolicyFilter::current_policy() {
   const uint64_t generation = state_.config_generation();
   if (config_ == nullptr || generation != config_generation_) {
+    const bool reloaded = config_ != nullptr;
     config_ = state_.config();
     config_generation_ = generation;
     policy_ = config_->policy_for(identity_, upstream_);
+    // The recording's header names the policy the session started under;
+    // from here on the next statements are decided under this one.
+    if (reloaded && capture_) {
+      capture_->event({{"event", "policy_reloaded"},
+                       {"config_generation", generation},
+                       {"policy_hash", config_->sha256}});
+    }
   }
   return policy_;
 }
@@ -313,18 +322,7 @@ void PolicyFilter::count(const Request& r, const Verdict& v) {
                               : action == policy::Action::deny ? info_->statements_denied
                                                                : info_->statements_held);
   }
-  if (capture_) {
-    // Every decision, in the recording: small and fixed for allowed ones.
-    nlohmann::json e = {{"event", "decision"},
-                        {"decision", std::string(policy::to_string(action))},
-                        {"message_type", std::string(to_string(r.kind))},
-                        {"classes", decided_classes_.to_string()}};
-    if (action != policy::Action::allow) {
-      e["rule"] = v.held() ? v.ask.rule : v.detail;
-      e["message"] = v.held() ? v.ask.message : v.message;
-    }
-    capture_->event(e);
-  }
+  if (capture_) record_decision(r, v, action);
   if (action == policy::Action::allow) return;
   engine::FedDecision d;
   d.time = std::chrono::system_clock::now();
@@ -337,6 +335,17 @@ void PolicyFilter::count(const Request& r, const Verdict& v) {
   if (r.text) d.sql = r.text->sql;
   else if (v.held()) d.sql = v.ask.sql;
   state_.decisions().add(std::move(d));
+}
+
+// Every decision, in the recording (decision_event.h: cheap when allowed).
+void PolicyFilter::record_decision(const Request& r, const Verdict& v, policy::Action action) {
+  if (action == policy::Action::allow) {
+    allowed_decision_event(allowed_event_, decided_classes_, to_string(r.kind));
+    capture_->event_json(allowed_event_);
+    return;
+  }
+  capture_->event(refused_decision_event(policy::to_string(action), decided_classes_, to_string(r.kind),
+                                         v.held() ? v.ask.rule : v.detail, v.held() ? v.ask.message : v.message));
 }
 
 Verdict PolicyFilter::decide(Request& r, const ClientMessage& message) {

@@ -94,11 +94,13 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   Verdict decide(Request& r, const ClientMessage& message);
   // For /metrics and the console's feed.
   void count(const Request& r, const Verdict& v);
+  void record_decision(const Request& r, const Verdict& v, policy::Action action);
 
   engine::EngineState& state_;
   engine::LoopMetrics& metrics_;
   std::shared_ptr<engine::SessionCapture> capture_;
   engine::SessionInfo* info_ = nullptr;  // the session's, lives as long as it
+  std::string allowed_event_;  // the allowed decision's event, rebuilt in place
   const uint64_t session_id_;
   // The classes of the text or statement just decided (for count()).
   sql::ClassSet decided_classes_;
