@@ -16,9 +16,10 @@
  *   cgroup/getpeername  the client sees the address it connected to
  *   connect_unix        (kernel >= 6.7) a unix connect to a configured socket
  *                       path (the database's, pgw_unix_paths) goes to the
- *                       engine's own socket; the record goes on the client
- *                       socket and into pgw_unix_pend under its inode number
- *   getpeername_unix    the client sees the path it connected to
+ *                       engine's own socket; the record goes into
+ *                       pgw_unix_pend under the client socket's inode number
+ *   getpeername_unix    the client sees the path it connected to (the hook
+ *                       runs on the engine's end, whose peer is the client)
  *
  * Attach points (userspace/kernel/interceptor.cpp): connect and getpeername at
  * the intercepted cgroup subtree only; sockops at that subtree and at the
@@ -145,17 +146,10 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgw_unix_config SEC(".maps");
 
-struct {
-  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
-  __type(value, struct pgw_unix_origin);
-  __uint(pinning, LIBBPF_PIN_BY_NAME);
-} pgw_unix_origin SEC(".maps");
-
-/* Client socket inode -> record, until the engine takes it on accept. LRU:
- * a connect that never reaches the engine (it failed, the client gave up)
- * leaves an entry that ages out instead of filling the map. */
+/* Client socket inode -> record: the engine reads it on accept, the
+ * client's getpeername_unix for as long as the connection lives. LRU: the
+ * entries of closed connections age out instead of filling the map (a
+ * connection older than the last 65536 connects shows the engine's path). */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, PGW_MAX_UNIX_PENDING);
@@ -705,13 +699,12 @@ static __always_inline __u32 path_len(const struct pgw_unix_path *p) {
   return n;
 }
 
-/* The client socket's inode number: what sock_diag reports as the engine's
+/* The inode number of a unix socket: what sock_diag reports as the engine's
  * accepted socket's peer. 0 when it cannot be read. */
-static __always_inline __u64 unix_socket_inode(struct bpf_sock *sk) {
-  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
-  if (!u)
+static __always_inline __u64 socket_inode(struct sock *sk) {
+  if (!sk)
     return 0;
-  struct socket *so = u->sk.sk_socket;
+  struct socket *so = sk->sk_socket;
   if (!so)
     return 0;
   struct file *f = so->file;
@@ -723,12 +716,6 @@ static __always_inline __u64 unix_socket_inode(struct bpf_sock *sk) {
   return ino->i_ino;
 }
 
-static __always_inline void disown_unix_record(struct bpf_sock *sk) {
-  struct pgw_unix_origin *o = bpf_sk_storage_get(&pgw_unix_origin, sk, 0, 0);
-  if (o)
-    o->role = PGW_ROLE_NONE;
-}
-
 SEC("cgroup/connect4") /* attach type set by the loader: BPF_CGROUP_UNIX_CONNECT */
 int pgw_connect_unix(struct bpf_sock_addr *ctx) {
   if (ctx->type != SOCK_STREAM)
@@ -737,32 +724,25 @@ int pgw_connect_unix(struct bpf_sock_addr *ctx) {
   if (!sk)
     return 1;
   struct pgw_unix_path asked = {};
-  if (!user_sun_path(ctx, &asked) || !bpf_map_lookup_elem(&pgw_unix_paths, &asked) || is_own_socket(ctx)) {
-    disown_unix_record(sk);
+  if (!user_sun_path(ctx, &asked) || !bpf_map_lookup_elem(&pgw_unix_paths, &asked) || is_own_socket(ctx))
     return 1;
-  }
 
   __u32 zero = 0;
   struct pgw_unix_config *ucfg = bpf_map_lookup_elem(&pgw_unix_config, &zero);
   struct pgw_state *st;
-  if (!engine_alive(&st) || !ucfg) {
-    disown_unix_record(sk);
+  if (!engine_alive(&st) || !ucfg)
     return stale_engine_verdict(st);
-  }
   __u32 target_len = ucfg->target_len;
-  if (target_len == 0 || target_len > PGW_UNIX_PATH_LEN) {
-    disown_unix_record(sk);
+  if (target_len == 0 || target_len > PGW_UNIX_PATH_LEN)
     return stale_engine_verdict(st);
-  }
 
   /* Without its record the engine could not tell who connected: refuse. */
-  const __u64 ino = unix_socket_inode(sk);
+  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
+  const __u64 ino = u ? socket_inode(&u->sk) : 0;
   if (!ino)
     return 0;
-  struct pgw_unix_origin *o =
-      bpf_sk_storage_get(&pgw_unix_origin, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-  if (!o)
-    return 0;
+  struct pgw_unix_origin rec = {};
+  struct pgw_unix_origin *o = &rec;
   __builtin_memcpy(&o->original, &asked, sizeof(asked));
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u64 uid_gid = bpf_get_current_uid_gid();
@@ -783,10 +763,18 @@ int pgw_connect_unix(struct bpf_sock_addr *ctx) {
 
 SEC("cgroup/getpeername4") /* attach type set by the loader: BPF_CGROUP_UNIX_GETPEERNAME */
 int pgw_peername_unix(struct bpf_sock_addr *ctx) {
+  /* The kernel runs this hook on the peer of the socket asked about (for the
+   * client: the engine's end); the record is on that peer's peer. */
   struct bpf_sock *sk = ctx->sk;
   if (!sk)
     return 1;
-  struct pgw_unix_origin *o = bpf_sk_storage_get(&pgw_unix_origin, sk, 0, 0);
+  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
+  if (!u)
+    return 1;
+  const __u64 ino = socket_inode(u->peer);
+  if (!ino)
+    return 1;
+  struct pgw_unix_origin *o = bpf_map_lookup_elem(&pgw_unix_pend, &ino);
   if (!o || o->role != PGW_ROLE_CLIENT)
     return 1;
   __u32 len = path_len(&o->original);

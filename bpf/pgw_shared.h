@@ -105,10 +105,10 @@ struct pgw_unix_config {
 };
 
 /*
- * The record of an intercepted unix connect: on the client socket (for
- * getpeername_unix) and in pgw_unix_pending under the client socket's inode
- * number, where the engine finds it through its accepted socket's peer (the
- * kernel's sock_diag names a unix socket's peer by inode). Socket inode
+ * The record of an intercepted unix connect, in pgw_unix_pend under the
+ * client socket's inode number: the engine finds it through its accepted
+ * socket's peer (the kernel's sock_diag names a unix socket's peer by
+ * inode), getpeername_unix through the engine end's peer. Socket inode
  * numbers come from a counter and are not reused while the socket lives.
  */
 struct pgw_unix_origin {

@@ -293,6 +293,7 @@ Result<int> HttpServer::bind_unix() {
     std::filesystem::create_directories(p.parent_path(), ec);
     if (ec) return make_error("cannot create " + p.parent_path().string() + ": " + ec.message());
   }
+  bool replacing = false;
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     // Only ever remove a socket: a typo in the config must not delete a file.
@@ -303,14 +304,15 @@ Result<int> HttpServer::bind_unix() {
     if (probe >= 0) ::close(probe);
     if (live && !options_.replace_live) return make_error("another process is already serving " + path);
     if (!live) ::unlink(path.c_str());  // stale: left by a process that died
+    replacing = live;
   }
 
-  // Bound under a temporary name and renamed over `path`, so that a live
-  // socket being replaced (a handover) never leaves the path empty.
-  const std::string temporary = path + ".new-" + std::to_string(::getpid());
+  // A live socket being replaced (a handover) is replaced by renaming a new
+  // one over it, so that the path is never empty.
+  const std::string temporary = replacing ? path + ".new-" + std::to_string(::getpid()) : path;
   if (temporary.size() >= sizeof addr.sun_path) return make_error("unix socket path is too long: " + path);
   std::memcpy(addr.sun_path, temporary.c_str(), temporary.size() + 1);
-  ::unlink(temporary.c_str());
+  if (replacing) ::unlink(temporary.c_str());
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return make_error("socket: " + errno_text());
   // Created 0600 from the start: there is no moment in which another user
@@ -318,9 +320,9 @@ Result<int> HttpServer::bind_unix() {
   mode_t old = ::umask(0177);
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   ::umask(old);
-  if (rc != 0 || ::listen(fd, 64) != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
+  if (rc != 0 || ::listen(fd, 64) != 0 || (replacing && ::rename(temporary.c_str(), path.c_str()) != 0)) {
     std::string e = "cannot listen on " + path + ": " + errno_text();
-    ::unlink(temporary.c_str());
+    if (replacing) ::unlink(temporary.c_str());
     ::close(fd);
     return make_error(e);
   }

@@ -59,9 +59,10 @@ Result<int> open_unix_listener(const std::string& path, bool replace_live) {
   ::close(probe);
   if (live && !replace_live) return make_error("another process is already listening on " + path);
 
-  // Bound under a temporary name and renamed over `path`: a client never
-  // finds no socket there, not even while a live one is being replaced.
-  const std::string temporary = path + ".new-" + std::to_string(::getpid());
+  // A live socket (a handover) is replaced by renaming a new one over it, so
+  // a client never finds no socket there (its getpeername() then shows the
+  // temporary name); otherwise the socket is bound at `path` itself.
+  const std::string temporary = live ? path + ".new-" + std::to_string(::getpid()) : path;
   if (temporary.size() >= sizeof addr.sun_path) return make_error("unix_socket path is too long: " + path);
   sockaddr_un bind_addr{};
   bind_addr.sun_family = AF_UNIX;
@@ -76,7 +77,7 @@ Result<int> open_unix_listener(const std::string& path, bool replace_live) {
     return e;
   }
   ::chmod(temporary.c_str(), 0666);
-  if (::listen(fd, 4096) != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
+  if (::listen(fd, 4096) != 0 || (temporary != path && ::rename(temporary.c_str(), path.c_str()) != 0)) {
     Error e = sys_error("listen on " + path);
     ::unlink(temporary.c_str());
     ::close(fd);

@@ -573,7 +573,9 @@ std::optional<UnixConnectionRecord> Interceptor::record_for_accepted_unix(int fd
   const __u64 key = *peer;
   pgw_unix_origin o{};
   const int pending = bpf_map__fd(impl_->skel->maps.pgw_unix_pend);
-  if (bpf_map_lookup_and_delete_elem(pending, &key, &o) != 0) return std::nullopt;
+  // Left in the map: the client's getpeername() reads it for as long as the
+  // connection lives (the map is an LRU).
+  if (bpf_map_lookup_elem(pending, &key, &o) != 0) return std::nullopt;
   if (o.role != PGW_ROLE_CLIENT) return std::nullopt;
   UnixConnectionRecord r;
   r.original_path.assign(o.original.path, strnlen(o.original.path, sizeof(o.original.path)));

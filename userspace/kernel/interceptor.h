@@ -234,8 +234,7 @@ class Interceptor {
   std::optional<ConnectionRecord> record_for_accepted(int fd) const;
   std::optional<FastPathState> fast_path_state(int accepted_fd) const;
   // The record of a unix connection accepted on `unix_target`; nullopt for
-  // one that did not come through the redirect. Takes the record: a second
-  // call for the same connection finds nothing.
+  // one that did not come through the redirect.
   std::optional<UnixConnectionRecord> record_for_accepted_unix(int fd) const;
   // Whether unix connects are redirected (the kernel has the hooks and
   // unix_paths is not empty).
