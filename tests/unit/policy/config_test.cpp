@@ -837,7 +837,8 @@ TEST(InterceptUnixPaths, PathsAndTheUpstreamThatServesThem) {
 }
 
 TEST(InterceptUnixPaths, RelativeLongAndRepeatedPathsAreRefused) {
-  for (const std::string& paths : {std::string("[run/.s.PGSQL.5432]"), "[/a, /a]", "[/" + std::string(107, 'x') + "]"}) {
+  for (const std::string& paths : {std::string("[run/.s.PGSQL.5432]"), std::string("[/a, /a]"),
+                                   "[/" + std::string(107, 'x') + "]"}) {
     auto r = load_config_string("intercept:\n  unix_paths: " + paths + "\n" + one_upstream(), "c.yaml", "");
     EXPECT_FALSE(r.ok()) << paths;
   }
