@@ -14,6 +14,12 @@
  *                       pgw_sockhash (see client_is_nonblocking)
  *   sk_msg              bytes between the two ends skip the loopback TCP stack
  *   cgroup/getpeername  the client sees the address it connected to
+ *   connect_unix        (kernel >= 6.7) a unix connect to a configured socket
+ *                       path (the database's, pgw_unix_paths) goes to the
+ *                       engine's own socket; the record goes into
+ *                       pgw_unix_pend under the client socket's inode number
+ *   getpeername_unix    the client sees the path it connected to (the hook
+ *                       runs on the engine's end, whose peer is the client)
  *
  * Attach points (userspace/kernel/interceptor.cpp): connect and getpeername at
  * the intercepted cgroup subtree only; sockops at that subtree and at the
@@ -26,6 +32,7 @@
  */
 #include "vmlinux.h"
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -121,6 +128,35 @@ struct {
   __type(value, __u64);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgw_stats SEC(".maps");
+
+/* Unix-socket interception (see pgw_shared.h). The configured paths: */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, PGW_MAX_UNIX_PATHS);
+  __type(key, struct pgw_unix_path);
+  __type(value, __u8);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgw_unix_paths SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct pgw_unix_config);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgw_unix_config SEC(".maps");
+
+/* Client socket inode -> record: the engine reads it on accept, the
+ * client's getpeername_unix for as long as the connection lives. LRU: the
+ * entries of closed connections age out instead of filling the map (a
+ * connection older than the last 65536 connects shows the engine's path). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PGW_MAX_UNIX_PENDING);
+  __type(key, __u64);
+  __type(value, struct pgw_unix_origin);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgw_unix_pend SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -613,4 +649,137 @@ int pgw_sk_msg(struct sk_msg_md *msg) {
     o->tx_path = PGW_TX_TCP;
   count(PGW_STAT_TCP_BYTES, msg->size);
   return SK_PASS;
+}
+
+/* ---- connect_unix / getpeername_unix (kernel >= 6.7) --------------------- */
+
+/*
+ * libbpf 1.1 (Debian 12) knows no section name for these attach types, so
+ * the programs are declared as sock_addr programs here and the loader gives
+ * them BPF_CGROUP_UNIX_CONNECT / BPF_CGROUP_UNIX_GETPEERNAME before loading
+ * (userspace/kernel/interceptor.cpp), or does not load them at all on a
+ * kernel without the hooks. The kfuncs are weak for the same kernels.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+extern int bpf_sock_addr_set_sun_path(struct bpf_sock_addr_kern *sa_kern, const __u8 *sun_path,
+                                      __u32 sun_path__sz) __ksym __weak;
+
+/* The path the caller named, NUL-padded; 0 for an unnamed or abstract
+ * address (abstract sockets are not files and are not intercepted). */
+static __always_inline int user_sun_path(struct bpf_sock_addr *ctx, struct pgw_unix_path *out) {
+  struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+  const __u32 family_len = sizeof(__u16);
+  __u32 len = sa->uaddrlen;
+  if (len <= family_len)
+    return 0;
+  len -= family_len;
+  struct sockaddr_un *un = bpf_rdonly_cast(sa->uaddr, bpf_core_type_id_kernel(struct sockaddr_un));
+  /* Unrolled (so no break): the verifier allows only constant offsets into
+   * kernel memory. Bytes after the first NUL or past the length stay 0. */
+  int ended = 0;
+#pragma clang loop unroll(full)
+  for (__u32 i = 0; i < PGW_UNIX_PATH_LEN; i++) {
+    char c = i < len ? un->sun_path[i] : 0;
+    if (c == 0)
+      ended = 1;
+    if (!ended)
+      out->path[i] = c;
+  }
+  return out->path[0] != 0;
+}
+
+static __always_inline __u32 path_len(const struct pgw_unix_path *p) {
+  __u32 n = 0;
+  for (__u32 i = 0; i < PGW_UNIX_PATH_LEN; i++) {
+    if (p->path[i] == 0)
+      break;
+    n++;
+  }
+  return n;
+}
+
+/* The inode number of a unix socket: what sock_diag reports as the engine's
+ * accepted socket's peer. 0 when it cannot be read. */
+static __always_inline __u64 socket_inode(struct sock *sk) {
+  if (!sk)
+    return 0;
+  struct socket *so = sk->sk_socket;
+  if (!so)
+    return 0;
+  struct file *f = so->file;
+  if (!f)
+    return 0;
+  struct inode *ino = f->f_inode;
+  if (!ino)
+    return 0;
+  return ino->i_ino;
+}
+
+SEC("cgroup/connect4") /* attach type set by the loader: BPF_CGROUP_UNIX_CONNECT */
+int pgw_connect_unix(struct bpf_sock_addr *ctx) {
+  if (ctx->type != SOCK_STREAM)
+    return 1;
+  struct bpf_sock *sk = ctx->sk;
+  if (!sk)
+    return 1;
+  struct pgw_unix_path asked = {};
+  if (!user_sun_path(ctx, &asked) || !bpf_map_lookup_elem(&pgw_unix_paths, &asked) || is_own_socket(ctx))
+    return 1;
+
+  __u32 zero = 0;
+  struct pgw_unix_config *ucfg = bpf_map_lookup_elem(&pgw_unix_config, &zero);
+  struct pgw_state *st;
+  if (!engine_alive(&st) || !ucfg)
+    return stale_engine_verdict(st);
+  __u32 target_len = ucfg->target_len;
+  if (target_len == 0 || target_len > PGW_UNIX_PATH_LEN)
+    return stale_engine_verdict(st);
+
+  /* Without its record the engine could not tell who connected: refuse. */
+  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
+  const __u64 ino = u ? socket_inode(&u->sk) : 0;
+  if (!ino)
+    return 0;
+  struct pgw_unix_origin rec = {};
+  struct pgw_unix_origin *o = &rec;
+  __builtin_memcpy(&o->original, &asked, sizeof(asked));
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u64 uid_gid = bpf_get_current_uid_gid();
+  o->tgid = pid_tgid >> 32;
+  o->uid = (__u32)uid_gid;
+  o->gid = uid_gid >> 32;
+  o->cgroup_id = bpf_get_current_cgroup_id();
+  bpf_get_current_comm(o->comm, sizeof(o->comm));
+  o->role = PGW_ROLE_CLIENT;
+  if (bpf_map_update_elem(&pgw_unix_pend, &ino, o, BPF_ANY))
+    return 0;
+
+  if (bpf_sock_addr_set_sun_path(bpf_cast_to_kern_ctx(ctx), (const __u8 *)ucfg->target.path, target_len))
+    return 0;
+  count(PGW_STAT_CONNECT_REDIRECTED, 1);
+  return 1;
+}
+
+SEC("cgroup/getpeername4") /* attach type set by the loader: BPF_CGROUP_UNIX_GETPEERNAME */
+int pgw_peername_unix(struct bpf_sock_addr *ctx) {
+  /* The kernel runs this hook on the peer of the socket asked about (for the
+   * client: the engine's end); the record is on that peer's peer. */
+  struct bpf_sock *sk = ctx->sk;
+  if (!sk)
+    return 1;
+  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
+  if (!u)
+    return 1;
+  const __u64 ino = socket_inode(u->peer);
+  if (!ino)
+    return 1;
+  struct pgw_unix_origin *o = bpf_map_lookup_elem(&pgw_unix_pend, &ino);
+  if (!o || o->role != PGW_ROLE_CLIENT)
+    return 1;
+  __u32 len = path_len(&o->original);
+  if (len == 0 || len > PGW_UNIX_PATH_LEN)
+    return 1;
+  bpf_sock_addr_set_sun_path(bpf_cast_to_kern_ctx(ctx), (const __u8 *)o->original.path, len);
+  return 1;
 }

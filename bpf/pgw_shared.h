@@ -22,6 +22,9 @@
 #define PGW_MAX_OWN_SOCKETS 65536
 #define PGW_MAX_PENDING 65536
 #define PGW_MAX_FAST_SOCKETS 65536 /* two per fast-pathed connection */
+#define PGW_MAX_UNIX_PATHS 16
+#define PGW_MAX_UNIX_PENDING 65536
+#define PGW_UNIX_PATH_LEN 108 /* sizeof(((struct sockaddr_un *)0)->sun_path) */
 
 /* Role of a socket that carries a pgw_origin record. */
 enum pgw_role {
@@ -81,6 +84,44 @@ struct pgw_tuple {
   __u32 pad;
 };
 
+/*
+ * Unix-socket interception (cgroup connect_unix, kernel >= 6.7). Kept in maps
+ * of their own so that pgw_origin and pgw_config keep the layout a previous
+ * engine pinned.
+ *
+ * A socket path, NUL-padded to the full sun_path size: the key of
+ * pgw_unix_paths (the configured paths) and the engine's target in
+ * pgw_unix_config.
+ */
+struct pgw_unix_path {
+  char path[PGW_UNIX_PATH_LEN];
+};
+
+/* Value of pgw_unix_config (array, one entry): where intercepted unix
+ * connects go (the engine's own socket, a path in the workloads' view). */
+struct pgw_unix_config {
+  struct pgw_unix_path target;
+  __u32 target_len; /* bytes of target.path, without NUL; 0 = redirect nothing */
+};
+
+/*
+ * The record of an intercepted unix connect, in pgw_unix_pend under the
+ * client socket's inode number: the engine finds it through its accepted
+ * socket's peer (the kernel's sock_diag names a unix socket's peer by
+ * inode), getpeername_unix through the engine end's peer. Socket inode
+ * numbers come from a counter and are not reused while the socket lives.
+ */
+struct pgw_unix_origin {
+  struct pgw_unix_path original; /* the path the client named */
+  __u32 tgid;                    /* in the initial pid namespace */
+  __u64 cgroup_id;
+  __u32 uid;
+  __u32 gid;
+  char comm[PGW_COMM_LEN];
+  __u8 role; /* enum pgw_role */
+  __u8 pad[7];
+};
+
 /* Value of pgw_config (array, one entry): where redirected connects go. */
 struct pgw_config {
   __u32 listen4_addr; /* network byte order; 0 = not configured: redirect nothing */
@@ -106,7 +147,8 @@ struct pgw_state {
   __u32 pad;
 };
 
-/* Indexes of pgw_stats (per-CPU array of __u64 counters). */
+/* Indexes of pgw_stats (per-CPU array of __u64 counters). Unix connects
+ * count as connects; the array's size stays what a previous engine pinned. */
 enum pgw_stat {
   PGW_STAT_CONNECT_REDIRECTED = 0,
   PGW_STAT_CONNECT_REFUSED,     /* fail closed: engine heartbeat stale */
@@ -129,5 +171,7 @@ PGW_STATIC_ASSERT(sizeof(struct pgw_origin) == 64, "pgw_origin layout");
 PGW_STATIC_ASSERT(sizeof(struct pgw_tuple) == 40, "pgw_tuple layout");
 PGW_STATIC_ASSERT(sizeof(struct pgw_config) == 32, "pgw_config layout");
 PGW_STATIC_ASSERT(sizeof(struct pgw_state) == 24, "pgw_state layout");
+PGW_STATIC_ASSERT(sizeof(struct pgw_unix_config) == 112, "pgw_unix_config layout");
+PGW_STATIC_ASSERT(sizeof(struct pgw_unix_origin) == 152, "pgw_unix_origin layout");
 
 #endif /* PGW_SHARED_H */

@@ -293,6 +293,7 @@ Result<int> HttpServer::bind_unix() {
     std::filesystem::create_directories(p.parent_path(), ec);
     if (ec) return make_error("cannot create " + p.parent_path().string() + ": " + ec.message());
   }
+  bool replacing = false;
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     // Only ever remove a socket: a typo in the config must not delete a file.
@@ -301,10 +302,17 @@ Result<int> HttpServer::bind_unix() {
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     if (probe >= 0) ::close(probe);
-    if (live) return make_error("another process is already serving " + path);
-    ::unlink(path.c_str());  // stale: left by a process that died
+    if (live && !options_.replace_live) return make_error("another process is already serving " + path);
+    if (!live) ::unlink(path.c_str());  // stale: left by a process that died
+    replacing = live;
   }
 
+  // A live socket being replaced (a handover) is replaced by renaming a new
+  // one over it, so that the path is never empty.
+  const std::string temporary = replacing ? path + ".new-" + std::to_string(::getpid()) : path;
+  if (temporary.size() >= sizeof addr.sun_path) return make_error("unix socket path is too long: " + path);
+  std::memcpy(addr.sun_path, temporary.c_str(), temporary.size() + 1);
+  if (replacing) ::unlink(temporary.c_str());
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return make_error("socket: " + errno_text());
   // Created 0600 from the start: there is no moment in which another user
@@ -312,13 +320,23 @@ Result<int> HttpServer::bind_unix() {
   mode_t old = ::umask(0177);
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   ::umask(old);
-  if (rc != 0 || ::listen(fd, 64) != 0) {
+  if (rc != 0 || ::listen(fd, 64) != 0 || (replacing && ::rename(temporary.c_str(), path.c_str()) != 0)) {
     std::string e = "cannot listen on " + path + ": " + errno_text();
+    if (replacing) ::unlink(temporary.c_str());
     ::close(fd);
     return make_error(e);
   }
+  if (::lstat(path.c_str(), &st) == 0) bound_inode_ = st.st_ino;
   unlink_on_stop_ = true;
   return fd;
+}
+
+void HttpServer::unlink_own_socket() {
+  struct stat st {};
+  if (unlink_on_stop_ && ::lstat(listen_.unix_path.c_str(), &st) == 0 && st.st_ino == bound_inode_) {
+    ::unlink(listen_.unix_path.c_str());
+  }
+  unlink_on_stop_ = false;
 }
 
 Result<int> HttpServer::bind_tcp() {
@@ -377,8 +395,7 @@ Status HttpServer::start() {
                              MHD_OPTION_END);
   if (daemon_ == nullptr) {
     ::close(*fd);
-    if (unlink_on_stop_) ::unlink(listen_.unix_path.c_str());
-    unlink_on_stop_ = false;
+    unlink_own_socket();
     return make_error("cannot start the HTTP server on " + listen_.to_string() + " (libmicrohttpd refused)");
   }
   return ok_status();
@@ -389,8 +406,7 @@ void HttpServer::stop() {
   // Joins MHD's threads: no handler runs after this returns.
   MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
-  if (unlink_on_stop_) ::unlink(listen_.unix_path.c_str());
-  unlink_on_stop_ = false;
+  unlink_own_socket();
 }
 
 }  // namespace pgw::admin

@@ -97,6 +97,9 @@ struct HttpServerOptions {
   unsigned max_connections = 32;  // beyond this MHD stops accepting
   unsigned threads = 1;           // MHD's polling threads (a pool when > 1)
   HeaderList default_headers;     // on every response this server builds
+  // A unix socket another process answers on is replaced (renamed over)
+  // instead of being an error: the next engine of a handover.
+  bool replace_live = false;
 };
 
 class HttpServer {
@@ -142,6 +145,8 @@ class HttpServer {
   std::vector<Route> routes_;
   MHD_Daemon* daemon_ = nullptr;
   bool unlink_on_stop_ = false;
+  uint64_t bound_inode_ = 0;  // the socket file this server made: after a handover it may be another's
+  void unlink_own_socket();
   std::optional<policy::NetAddress> bound_;
 };
 

@@ -71,6 +71,9 @@ nlohmann::json intercept_json(const engine::EngineState& state) {
           {"fast_path", st->fast_path},
           {"engine_alive", st->engine_alive},
           {"heartbeat_age_ms", st->heartbeat_age.count()},
+          {"unix_sockets", st->unix_sockets},
+          {"unix_paths", st->unix_paths},
+          {"unix_target", st->unix_target},
           {"programs", programs},
           {"maps", maps},
           {"counters",
@@ -118,6 +121,7 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
   for (const auto& u : config->upstreams) {
     nlohmann::json match = nlohmann::json::array();
     for (const auto& m : u.match) match.push_back(m.to_string());
+    for (const auto& path : u.match_unix) match.push_back(path);
     // Never the password: only whether one is configured.
     upstreams.push_back({{"name", u.name},
                          {"address", u.address.to_string()},

@@ -22,6 +22,7 @@
 #include "approval/approval_webhooks.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
+#include "kernel/interceptor.h"
 #include "engine/logging.h"
 #include "policy/config.h"
 
@@ -104,8 +105,13 @@ int run_daemon(const std::string& config_path) {
                               [&webhooks] { return webhook_status(webhooks); },
                               [&webhooks](admin::PrometheusText& out) { webhook_metrics(webhooks, out); }};
   // The admin socket first: a second pgwarden with the same config fails
-  // here, before it could touch the listeners or the eBPF pins.
-  admin::HttpServer admin_http(admin::HttpListen::unix_socket(settings->admin_socket));
+  // here, before it could touch the listeners or the eBPF pins, unless the
+  // first one serves from the pins (a handover: this one takes its place,
+  // the admin socket included; see docs/operations.md).
+  admin::HttpServerOptions admin_options;
+  admin_options.replace_live =
+      settings->intercept.enabled && kernel::Interceptor::serving_engine(settings->intercept.bpffs).has_value();
+  admin::HttpServer admin_http(admin::HttpListen::unix_socket(settings->admin_socket), admin_options);
   admin::add_admin_routes(admin_http, context);
   std::optional<admin::HttpServer> console_http, metrics_http;
   if (settings->console_listen) {

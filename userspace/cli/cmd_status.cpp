@@ -127,6 +127,13 @@ void print_status_text(const nlohmann::json& st) {
                 icpt.value("cgroup", "").c_str(), icpt.value("fail", "").c_str(),
                 icpt.value("fast_path", false) ? "on" : "off", icpt.value("engine_alive", false) ? "alive" : "STALE",
                 static_cast<long long>(icpt.value("heartbeat_age_ms", 0ll)), icpt.value("pin_dir", "").c_str());
+    if (const auto paths = icpt.value("unix_paths", nlohmann::json::array()); !paths.empty()) {
+      std::string listed;
+      for (const auto& path : paths) listed += (listed.empty() ? "" : ", ") + path.get<std::string>();
+      std::printf("  unix sockets: %s  (%s)", icpt.value("unix_sockets", "").c_str(), listed.c_str());
+      if (const auto target = icpt.value("unix_target", ""); !target.empty()) std::printf("  -> %s", target.c_str());
+      std::printf("\n");
+    }
     for (const auto& p : icpt["programs"]) {
       std::printf("  prog %u: %s  %s  %s", p.value("id", 0u), p.value("name", "").c_str(),
                   p.value("attach_type", "").c_str(), p.value("attach_point", "").c_str());

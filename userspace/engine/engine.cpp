@@ -2,12 +2,15 @@
 #include "engine/recording_service.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "approval/approval_store.h"
@@ -35,6 +38,18 @@ unsigned worker_count_for(const policy::Config& config) {
   return config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+// Where redirected unix connects go: beside the admin socket, named after
+// this process, so the next engine of a handover binds its own beside it.
+std::string intercept_socket_path(const policy::Config& config) {
+  const std::string dir = std::filesystem::path(config.admin_socket).parent_path().string();
+  return (dir.empty() ? std::string("/run/pgwarden") : dir) + "/pgwarden-intercept-" + std::to_string(::getpid()) +
+         ".sock";
+}
+
+}  // namespace
+
 Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> config)
     : config_path_(std::move(config_path)),
       state_(std::move(config)),
@@ -52,7 +67,8 @@ Engine::~Engine() {
   // After a failed start the loop threads still run: end them.
   for (auto& w : workers_) w->begin_drain(std::chrono::milliseconds(0));
   workers_.clear();
-  if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
+  unlink_own_socket_file(unix_socket_path_, unix_socket_inode_);
+  unlink_own_socket_file(intercept_socket_path_, intercept_socket_inode_);
 }
 
 Status Engine::start() {
@@ -90,15 +106,33 @@ Status Engine::start() {
     state_.mask_model_store().build(*config, generation, upstream, std::move(catalog));
   });
 
-  auto tcp = open_tcp_listener(config->listen);
+  // A previous engine still serving from the pins: this start is a
+  // handover. Both listen on the same address until it lets go.
+  const bool intercepting = config->intercept.enabled;
+  std::optional<uint32_t> predecessor;
+  if (intercepting) predecessor = kernel::Interceptor::serving_engine(config->intercept.bpffs);
+  if (predecessor) spdlog::info("taking over from pgwarden pid {} (its pins in {})", *predecessor, config->intercept.bpffs);
+  auto tcp = open_tcp_listener(config->listen, intercepting);
   if (!tcp) return make_error(tcp.error());
   const int tcp_fd = *tcp;
+  listen_fds_.push_back(tcp_fd);
   int unix_fd = -1;
   if (!config->unix_socket.empty()) {
-    auto fd = open_unix_listener(config->unix_socket);
+    auto fd = open_unix_listener(config->unix_socket, predecessor.has_value());
     if (!fd) return make_error(fd.error());
     unix_fd = *fd;
     unix_socket_path_ = config->unix_socket;
+    unix_socket_inode_ = socket_file_inode(unix_socket_path_);
+    listen_fds_.push_back(unix_fd);
+  }
+  int intercept_unix_fd = -1;
+  if (intercepting && !config->intercept.unix_paths.empty()) {
+    auto fd = open_unix_listener(intercept_socket_path(*config));
+    if (!fd) return make_error(fd.error());
+    intercept_unix_fd = *fd;
+    intercept_socket_path_ = intercept_socket_path(*config);
+    intercept_socket_inode_ = socket_file_inode(intercept_socket_path_);
+    listen_fds_.push_back(intercept_unix_fd);
   }
   // The listeners are open, so redirected connects queue in their backlog;
   // attach before any loop thread accepts, so that no redirected connection
@@ -108,8 +142,11 @@ Status Engine::start() {
   }
   for (unsigned i = 0; i < count; ++i) {
     std::vector<ListenSocket> listeners;
-    listeners.push_back({i == 0 ? tcp_fd : ::dup(tcp_fd), false});
-    if (unix_fd >= 0) listeners.push_back({i == 0 ? unix_fd : ::dup(unix_fd), true});
+    listeners.push_back({i == 0 ? tcp_fd : ::dup(tcp_fd), Transport::kTcp});
+    if (unix_fd >= 0) listeners.push_back({i == 0 ? unix_fd : ::dup(unix_fd), Transport::kUnix});
+    if (intercept_unix_fd >= 0) {
+      listeners.push_back({i == 0 ? intercept_unix_fd : ::dup(intercept_unix_fd), Transport::kUnixIntercepted});
+    }
     auto worker = std::make_unique<Worker>(state_, i, std::move(listeners));
     if (auto st = worker->start(); !st) {
       detach_after_failed_start();
@@ -138,6 +175,8 @@ Status Engine::attach_interceptor(const policy::Config& config) {
   settings.heartbeat_timeout = config.intercept.heartbeat_timeout;
   settings.fast_path = config.intercept.fast_path;
   settings.pin_dir = config.intercept.bpffs;
+  settings.unix_paths = config.intercept.unix_paths;
+  settings.unix_target = intercept_socket_path_;
   auto cgroup2 = kernel::Cgroup2::discover();
   if (!cgroup2.ok()) return make_error("intercept: " + cgroup2.error());
   cgroups_ = std::make_unique<CgroupResolver>(*cgroup2);
@@ -151,6 +190,15 @@ Status Engine::attach_interceptor(const policy::Config& config) {
                fmt::join(config.intercept.ports, ","), config.intercept.cgroup,
                policy::to_string(config.intercept.fail), config.intercept.fast_path ? "on" : "off",
                config.intercept.bpffs);
+  if (!config.intercept.unix_paths.empty()) {
+    if (interceptor_->intercepts_unix()) {
+      spdlog::info("intercepting unix connects to {} (to {})", fmt::join(config.intercept.unix_paths, ", "),
+                   intercept_socket_path_);
+    } else {
+      spdlog::warn("intercept.unix_paths: unix sockets are not intercepted: this kernel has no cgroup "
+                   "connect_unix hook (Linux 6.7 or newer has it)");
+    }
+  }
   return ok_status();
 }
 
@@ -206,7 +254,12 @@ void Engine::stop() {
   for (auto& w : workers_) w->join();
   if (catalogs_) catalogs_->stop();
   if (cgroups_) cgroups_->stop();
-  if (interceptor_) {
+  if (interceptor_ && handed_over_) {
+    // The programs, links and maps are the successor's now.
+    state_.set_interceptor(nullptr);
+    interceptor_.reset();
+    spdlog::info("intercept: handed over, pins left to the successor");
+  } else if (interceptor_) {
     // Only now: bytes still queued on the sockmap fast path would be lost
     // if the programs went away under a live session.
     state_.set_interceptor(nullptr);
@@ -220,6 +273,29 @@ void Engine::stop() {
   spdlog::info("stopped");
 }
 
+// Why each step: the successor's attach() already sent new redirected
+// connects (and the unix_paths redirect) its way, and its heartbeat keeps
+// fail-closed from blinking, so this engine stops heartbeating at once (a
+// successor that dies must not look alive). Connects the hooks sent here a
+// moment ago are still on their way to this engine's sockets: they get a
+// second. Shutting the TCP listener down takes it out of the SO_REUSEPORT
+// group and, with net.ipv4.tcp_migrate_req, moves the connections queued on
+// it to the successor's listener instead of resetting them. The unix
+// listeners refuse new connects from then on and what they queued is
+// accepted before the drain.
+void Engine::hand_over(uint32_t successor) {
+  handed_over_ = true;
+  spdlog::info("pgwarden pid {} took over the pins: handing over", successor);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  {
+    std::ofstream migrate("/proc/sys/net/ipv4/tcp_migrate_req");
+    if (!(migrate << "1\n")) spdlog::warn("handover: cannot set net.ipv4.tcp_migrate_req; queued connections may be reset");
+  }
+  for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop();
+}
+
 int Engine::wait_for_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -228,7 +304,13 @@ int Engine::wait_for_signals() {
   sigaddset(&set, SIGHUP);
   for (;;) {
     timespec timeout{0, 200'000'000};
-    if (interceptor_) interceptor_->heartbeat();
+    if (interceptor_) {
+      if (auto successor = interceptor_->taken_over_by()) {
+        hand_over(*successor);
+        return 0;
+      }
+      interceptor_->heartbeat();
+    }
     siginfo_t info{};
     int sig = sigtimedwait(&set, &info, &timeout);
     if (sig == SIGHUP) {

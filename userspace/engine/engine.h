@@ -41,6 +41,9 @@ class Engine {
  private:
   void reload();
   void stop();
+  // Another engine took over the pins (a rolling update): stop accepting,
+  // let it have the queued connections, drain, exit without detaching.
+  void hand_over(uint32_t successor);
 
   std::string config_path_;
   EngineState state_;
@@ -58,6 +61,13 @@ class Engine {
   void detach_after_failed_start();
 
   std::string unix_socket_path_;
+  uint64_t unix_socket_inode_ = 0;
+  // intercept.unix_paths: the socket redirected unix connects arrive on.
+  std::string intercept_socket_path_;
+  uint64_t intercept_socket_inode_ = 0;
+  // The listening sockets (worker 0 owns them), shut down at a handover.
+  std::vector<int> listen_fds_;
+  bool handed_over_ = false;  // no heartbeat, no detach: the pins are the successor's
   std::unique_ptr<kernel::Interceptor> interceptor_;
 };
 

@@ -36,6 +36,7 @@
 
 #include "common/instance_name.h"
 #include "engine/cancel_registry.h"
+#include "engine/transport.h"
 #include "engine/message_slicer.h"
 #include "engine/op.h"
 #include "engine/relay/relay.h"
@@ -50,7 +51,6 @@ namespace pgw::engine {
 
 class Worker;
 
-enum class Transport : uint8_t { kTcp, kUnix };
 
 // Part of a received chunk as the relay passes it on: a range of the receive
 // buffer, or bytes pgwarden wrote in its place (`owned` not empty).
@@ -200,6 +200,7 @@ class alignas(16) Session {
   std::optional<ClientStartup> startup_;
   policy::WorkloadIdentity identity_;  // from the kernel (SO_PEERCRED + /proc, or the eBPF record)
   std::optional<policy::NetAddress> original_destination_;  // intercepted connections only
+  std::optional<std::string> original_unix_path_;           // intercepted unix connections only
   bool fast_path_ = false;
   std::string identity_name_ = "-";
   const policy::Upstream* upstream_config_ = nullptr;

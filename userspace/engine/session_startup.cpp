@@ -102,7 +102,23 @@ void Session::identify() {
   // client that goes away is noticed at once (and one that talks out of
   // turn is refused).
   arm_receive(client_, OpKind::kClientRecv);
-  if (transport_ == Transport::kUnix) {
+  if (transport_ == Transport::kUnixIntercepted) {
+    // Redirected by connect_unix: the hook recorded who connected and which
+    // database socket they named, under the client socket's inode.
+    const kernel::Interceptor* icpt = worker_.state().interceptor();
+    if (auto record = icpt != nullptr ? icpt->record_for_accepted_unix(client_.fd) : std::nullopt) {
+      identity_.pid = record->pid;
+      identity_.uid = record->uid;
+      identity_.gid = record->gid;
+      identity_.comm = record->comm;
+      original_unix_path_ = record->original_path;
+      resolve_cgroup(record->cgroup_id);
+      return;
+    }
+    // Dialled directly (or its record aged out): an explicit unix client,
+    // named by SO_PEERCRED like one on unix_socket.
+  }
+  if (transport_ == Transport::kUnix || transport_ == Transport::kUnixIntercepted) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(client_.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
@@ -239,7 +255,13 @@ void Session::identified() {
     // kernel identity, explicit upstream.
     original_destination_.reset();
   }
-  if (original_destination_) {
+  if (original_unix_path_) {
+    upstream_config_ = policy::upstream_for_unix_path(config, *original_unix_path_);
+    if (upstream_config_ == nullptr) {
+      fail("08004", "pgwarden: no upstream serves " + *original_unix_path_ + " (add it to an upstream's match)");
+      return;
+    }
+  } else if (original_destination_) {
     // Intercepted: the upstream is the one serving where the client meant
     // to go.
     upstream_config_ = policy::upstream_for_destination(config, *original_destination_);
@@ -275,9 +297,10 @@ void Session::identified() {
   }
   spdlog::info("session {} opened: identity={} ({}) user={} database={} upstream={}{}", session_name(id_), identity_name_,
                policy::describe(identity_), startup_->user, startup_->database, upstream_name_,
-               original_destination_ ? (" intercepted=" + original_destination_->to_string() +
-                                        (fast_path_ ? " fast_path" : ""))
-                                     : std::string());
+               original_unix_path_     ? (" intercepted=" + *original_unix_path_)
+               : original_destination_ ? (" intercepted=" + original_destination_->to_string() +
+                                          (fast_path_ ? " fast_path" : ""))
+                                       : std::string());
   connect_upstream(upstream_config_->address, upstream_config_->connect_timeout);
 }
 

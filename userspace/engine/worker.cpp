@@ -80,6 +80,9 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   const bool ended = !(cqe.flags & IORING_CQE_F_MORE);
   if (cqe.res < 0) {
     if (cqe.res == -ECANCELED || draining_) return;
+    // The listener was shut down for a handover (Engine::hand_over): its
+    // queue went to the successor; nothing more to accept here.
+    if (cqe.res == -EINVAL) return;
     if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
       // Out of descriptors or memory: accepting again at once would spin.
       // Wait for the next tick, and say it once per pause.
@@ -102,8 +105,7 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
   getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
-  auto* session = new Session(*this, state_.next_session_id(), fd,
-                              listeners_[listener].unix_socket ? Transport::kUnix : Transport::kTcp, peer);
+  auto* session = new Session(*this, state_.next_session_id(), fd, listeners_[listener].transport, peer);
   sessions_.insert(session);
   sessions_by_id_[session->id()] = session;
   session->start();

@@ -18,6 +18,7 @@
 #include "engine/mask_models.h"
 #include "engine/ring.h"
 #include "policy/decision_cache.h"
+#include "engine/transport.h"
 
 namespace pgw::engine {
 
@@ -25,7 +26,7 @@ class Session;
 
 struct ListenSocket {
   int fd = -1;
-  bool unix_socket = false;
+  Transport transport = Transport::kTcp;
 };
 
 class Worker {

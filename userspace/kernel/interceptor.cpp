@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <set>
 
 #include "kernel/cgroup_v2.h"
+#include "kernel/unix_peer.h"
 #include "pgw.skel.h"
 #include "pgw_shared.h"
 
@@ -156,6 +159,8 @@ struct Interceptor::Impl {
   pgw_bpf* skel = nullptr;
   bool took_over = false;
   bool detached = false;
+  bool unix_on = false;           // the unix programs are loaded and attached
+  std::string unix_state = "off";  // for status()
   // Held links, by pin name; each also pinned as pin_dir/<pin name>.
   std::vector<std::pair<LinkSpec, bpf_link*>> links;
 
@@ -192,6 +197,72 @@ Status validate(const InterceptSettings& s) {
     return make_error("the IPv6 listen address must be a concrete IPv6 address and port");
   }
   if (s.heartbeat_timeout.count() <= 0) return make_error("heartbeat_timeout must be positive");
+  if (s.unix_paths.size() > PGW_MAX_UNIX_PATHS) {
+    return make_error("intercept.unix_paths has more than " + std::to_string(PGW_MAX_UNIX_PATHS) + " paths");
+  }
+  for (const auto& path : s.unix_paths) {
+    if (path.empty() || path.front() != '/' || path.size() >= PGW_UNIX_PATH_LEN) {
+      return make_error("intercept.unix_paths: " + path + " is not an absolute path shorter than " +
+                        std::to_string(PGW_UNIX_PATH_LEN) + " bytes");
+    }
+  }
+  if (!s.unix_paths.empty() && (s.unix_target.empty() || s.unix_target.size() >= PGW_UNIX_PATH_LEN)) {
+    return make_error("the engine's unix socket for intercepted connects must be a path shorter than " +
+                      std::to_string(PGW_UNIX_PATH_LEN) + " bytes");
+  }
+  return ok_status();
+}
+
+// The cgroup connect_unix / getpeername_unix hooks came with the kfunc that
+// rewrites a unix address (Linux 6.7): the kernel's BTF naming the kfunc is
+// the test.
+bool kernel_has_unix_hooks() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) return false;
+  const bool found = btf__find_by_name_kind(vmlinux, "bpf_sock_addr_set_sun_path", BTF_KIND_FUNC) >= 0;
+  btf__free(vmlinux);
+  return found;
+}
+
+// Attach types libbpf 1.1 has no names for (linux/bpf.h of 6.7).
+constexpr auto kUnixConnect = static_cast<bpf_attach_type>(49);      // BPF_CGROUP_UNIX_CONNECT
+constexpr auto kUnixGetpeername = static_cast<bpf_attach_type>(52);  // BPF_CGROUP_UNIX_GETPEERNAME
+
+pgw_unix_path unix_path_key(const std::string& path) {
+  pgw_unix_path key{};
+  std::memcpy(key.path, path.data(), std::min(path.size(), sizeof(key.path)));
+  return key;
+}
+
+pgw_unix_config unix_config_value(const InterceptSettings& s, bool on) {
+  pgw_unix_config c{};
+  if (!on) return c;
+  c.target = unix_path_key(s.unix_target);
+  c.target_len = static_cast<__u32>(s.unix_target.size());
+  return c;
+}
+
+// Makes the unix paths map hold exactly `wanted` (none while off), adding
+// before removing like sync_ports.
+Status sync_unix_paths(int fd, const std::vector<std::string>& wanted) {
+  const __u8 one = 1;
+  std::set<std::string> keep;
+  for (const auto& path : wanted) {
+    const pgw_unix_path key = unix_path_key(path);
+    if (bpf_map_update_elem(fd, &key, &one, BPF_ANY) != 0) {
+      return make_error("cannot add unix path " + path + ": " + errno_text(errno));
+    }
+    keep.insert(std::string(key.path, strnlen(key.path, sizeof(key.path))));
+  }
+  std::vector<pgw_unix_path> stale;
+  pgw_unix_path key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (!keep.count(std::string(next.path, strnlen(next.path, sizeof(next.path))))) stale.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : stale) bpf_map_delete_elem(fd, &k);
   return ok_status();
 }
 
@@ -289,13 +360,17 @@ Result<bpf_link*> ensure_link(const std::string& pin_dir, const LinkSpec& spec, 
 }
 
 // Where the programs go, given the intercepted subtree and the engine's cgroup.
-std::vector<LinkSpec> link_plan(pgw_bpf* skel, const std::string& scope, const std::string& engine) {
+std::vector<LinkSpec> link_plan(pgw_bpf* skel, const std::string& scope, const std::string& engine, bool unix_on) {
   std::vector<LinkSpec> plan = {
       {"link_connect4", skel->progs.pgw_connect4, scope},
       {"link_connect6", skel->progs.pgw_connect6, scope},
       {"link_peername4", skel->progs.pgw_peername4, scope},
       {"link_peername6", skel->progs.pgw_peername6, scope},
   };
+  if (unix_on) {
+    plan.push_back({"link_connect_unix", skel->progs.pgw_connect_unix, scope});
+    plan.push_back({"link_peername_unix", skel->progs.pgw_peername_unix, scope});
+  }
   if (cgroup_contains(engine, scope)) {
     plan.push_back({"link_sockops", skel->progs.pgw_sockops, engine});
   } else {
@@ -308,6 +383,8 @@ std::vector<LinkSpec> link_plan(pgw_bpf* skel, const std::string& scope, const s
 }
 
 std::string attach_type_name(bpf_attach_type type) {
+  if (type == kUnixConnect) return "cgroup_unix_connect";
+  if (type == kUnixGetpeername) return "cgroup_unix_getpeername";
   const char* name = libbpf_bpf_attach_type_str(type);
   return name ? name : std::to_string(static_cast<int>(type));
 }
@@ -377,6 +454,24 @@ Result<std::unique_ptr<Interceptor>> Interceptor::attach(const InterceptSettings
   impl.skel = pgw_bpf__open_opts(&opts);
   if (!impl.skel) return make_error("cannot open the eBPF object: " + errno_text(errno) + libbpf_said());
 
+  // The unix programs load only where the kernel has their hooks; elsewhere
+  // the rest works and status() says unix sockets are not intercepted.
+  if (!settings.unix_paths.empty()) {
+    if (kernel_has_unix_hooks()) {
+      impl.unix_on = true;
+      impl.unix_state = "on";
+    } else {
+      impl.unix_state = "not intercepted: this kernel has no cgroup connect_unix hook (Linux 6.7 or newer has it)";
+    }
+  }
+  if (impl.unix_on) {
+    bpf_program__set_expected_attach_type(impl.skel->progs.pgw_connect_unix, kUnixConnect);
+    bpf_program__set_expected_attach_type(impl.skel->progs.pgw_peername_unix, kUnixGetpeername);
+  } else {
+    bpf_program__set_autoload(impl.skel->progs.pgw_connect_unix, false);
+    bpf_program__set_autoload(impl.skel->progs.pgw_peername_unix, false);
+  }
+
   // A failed first attach leaves nothing behind; a failed takeover leaves the
   // previous engine's attachments in place (still redirecting, fail closed).
   auto fail = [&](const std::string& what) -> Result<std::unique_ptr<Interceptor>> {
@@ -402,6 +497,15 @@ Result<std::unique_ptr<Interceptor>> Interceptor::attach(const InterceptSettings
   if (auto s = sync_ports(impl.map_fd(impl.skel->maps.pgw_ports), settings.ports); !s.ok()) {
     return fail(s.error());
   }
+  const pgw_unix_config ucfg = unix_config_value(settings, impl.unix_on);
+  if (bpf_map_update_elem(impl.map_fd(impl.skel->maps.pgw_unix_config), &zero, &ucfg, BPF_ANY) != 0) {
+    return fail("cannot write pgw_unix_config: " + errno_text(errno));
+  }
+  if (auto s = sync_unix_paths(impl.map_fd(impl.skel->maps.pgw_unix_paths),
+                               impl.unix_on ? settings.unix_paths : std::vector<std::string>{});
+      !s.ok()) {
+    return fail(s.error());
+  }
 
   // sk_msg hangs off the SOCKHASH (not a link): attaching replaces the
   // previous engine's program atomically.
@@ -411,7 +515,7 @@ Result<std::unique_ptr<Interceptor>> Interceptor::attach(const InterceptSettings
   }
 
   std::set<std::string> planned;
-  for (const LinkSpec& spec : link_plan(impl.skel, settings.cgroup, engine_cgroup)) {
+  for (const LinkSpec& spec : link_plan(impl.skel, settings.cgroup, engine_cgroup, impl.unix_on)) {
     auto link = ensure_link(settings.pin_dir, spec, *cg);
     if (!link.ok()) return fail(link.error());
     impl.links.emplace_back(spec, *link);
@@ -460,6 +564,38 @@ std::optional<ConnectionRecord> Interceptor::record_for_accepted(int fd) const {
   r.comm.assign(o.comm, strnlen(o.comm, sizeof(o.comm)));
   r.fast_path = (o.flags & PGW_F_IN_SOCKHASH) != 0;
   return r;
+}
+
+std::optional<UnixConnectionRecord> Interceptor::record_for_accepted_unix(int fd) const {
+  if (impl_->detached || !impl_->unix_on) return std::nullopt;
+  auto peer = unix_peer_inode(fd);
+  if (!peer.ok()) return std::nullopt;
+  const __u64 key = *peer;
+  pgw_unix_origin o{};
+  const int pending = bpf_map__fd(impl_->skel->maps.pgw_unix_pend);
+  // Left in the map: the client's getpeername() reads it for as long as the
+  // connection lives (the map is an LRU).
+  if (bpf_map_lookup_elem(pending, &key, &o) != 0) return std::nullopt;
+  if (o.role != PGW_ROLE_CLIENT) return std::nullopt;
+  UnixConnectionRecord r;
+  r.original_path.assign(o.original.path, strnlen(o.original.path, sizeof(o.original.path)));
+  r.cgroup_id = o.cgroup_id;
+  r.pid = o.tgid;
+  r.uid = o.uid;
+  r.gid = o.gid;
+  r.comm.assign(o.comm, strnlen(o.comm, sizeof(o.comm)));
+  return r;
+}
+
+bool Interceptor::intercepts_unix() const { return !impl_->detached && impl_->unix_on; }
+
+std::optional<uint32_t> Interceptor::taken_over_by() const {
+  if (impl_->detached) return std::nullopt;
+  const __u32 zero = 0;
+  pgw_config cfg{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.pgw_config), &zero, &cfg) != 0) return std::nullopt;
+  if (cfg.engine_tgid == 0 || cfg.engine_tgid == static_cast<__u32>(::getpid())) return std::nullopt;
+  return cfg.engine_tgid;
 }
 
 std::optional<FastPathState> Interceptor::fast_path_state(int accepted_fd) const {
@@ -577,6 +713,25 @@ Status Interceptor::remove_pinned(const std::string& pin_dir) {
   return ok_status();
 }
 
+std::optional<uint32_t> Interceptor::serving_engine(const std::string& pin_dir) {
+  const int config_fd = bpf_obj_get((pin_dir + "/pgw_config").c_str());
+  const int state_fd = bpf_obj_get((pin_dir + "/pgw_state").c_str());
+  std::optional<uint32_t> serving;
+  const __u32 zero = 0;
+  pgw_config cfg{};
+  pgw_state st{};
+  if (config_fd >= 0 && state_fd >= 0 && bpf_map_lookup_elem(config_fd, &zero, &cfg) == 0 &&
+      bpf_map_lookup_elem(state_fd, &zero, &st) == 0) {
+    const uint64_t now = monotonic_ns();
+    const bool fresh = st.heartbeat_ns != 0 && (now <= st.heartbeat_ns || now - st.heartbeat_ns <= st.heartbeat_timeout_ns);
+    const bool other = cfg.engine_tgid != 0 && cfg.engine_tgid != static_cast<__u32>(::getpid());
+    if (fresh && other && ::kill(static_cast<pid_t>(cfg.engine_tgid), 0) == 0) serving = cfg.engine_tgid;
+  }
+  if (config_fd >= 0) ::close(config_fd);
+  if (state_fd >= 0) ::close(state_fd);
+  return serving;
+}
+
 Result<InterceptorStatus> Interceptor::status() const {
   const Impl& impl = *impl_;
   if (impl.detached || !impl.skel) return make_error("the interceptor is detached");
@@ -586,6 +741,9 @@ Result<InterceptorStatus> Interceptor::status() const {
   out.took_over = impl.took_over;
   out.fail_closed = settings_.fail_closed;
   out.fast_path = settings_.fast_path;
+  out.unix_sockets = impl.unix_state;
+  out.unix_paths = settings_.unix_paths;
+  if (impl.unix_on) out.unix_target = settings_.unix_target;
 
   for (const auto& [spec, link] : impl.links) {
     ProgramStatus p;

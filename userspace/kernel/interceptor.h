@@ -26,6 +26,11 @@
 //  - the engine's own upstream sockets are never redirected if it calls
 //    exclude_own_socket(fd) before connect() (and forget_own_socket after):
 //    this holds even when the engine runs inside the intercepted cgroup.
+//  - unix sockets (kernel >= 6.7, cgroup connect_unix): a connect from
+//    `cgroup` to one of `unix_paths` goes to `unix_target` (the engine's own
+//    socket); the client's getpeername() shows the path it asked for; the
+//    engine's accepted socket gives record_for_accepted_unix(fd). On older
+//    kernels nothing is attached for them and status() says so.
 //  - fail closed: the engine calls heartbeat() from a timer (e.g. every
 //    200 ms). When the last heartbeat is older than `heartbeat_timeout`, a
 //    connect that would be redirected fails with EPERM (fail_closed) or goes
@@ -105,6 +110,11 @@ struct InterceptSettings {
   // cgroup of the process that owns the engine's listening socket; default:
   // this process's cgroup.
   std::optional<std::string> engine_cgroup;
+  // Unix socket paths (the database's, as clients name them) whose connects
+  // go to `unix_target`, a socket the engine listens on. At most 16, each
+  // shorter than sun_path.
+  std::vector<std::string> unix_paths;
+  std::string unix_target;
 };
 
 // Who connected and where to, as the kernel saw it at connect().
@@ -125,6 +135,16 @@ struct ConnectionRecord {
   // original_dst with v4-mapped IPv6 turned into AF_INET: what upstream
   // `match` rules ("127.0.0.3:5432") compare against.
   sockaddr_storage destination() const;
+};
+
+// Who connected to an intercepted unix socket path, and which one.
+struct UnixConnectionRecord {
+  std::string original_path;  // as the client named it (what its getpeername() shows)
+  uint64_t cgroup_id = 0;
+  uint32_t pid = 0;  // tgid, in the initial pid namespace
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string comm;
 };
 
 enum class TxPath { kUndecided, kFast, kTcp };
@@ -175,6 +195,11 @@ struct InterceptorStatus {
   bool fail_closed = true;
   bool fast_path = true;
   bool engine_alive = false;  // heartbeat younger than the timeout
+  // Unix-socket interception: "on", "off" (no unix_paths) or why not
+  // ("not supported by this kernel ...").
+  std::string unix_sockets = "off";
+  std::vector<std::string> unix_paths;
+  std::string unix_target;
   std::chrono::milliseconds heartbeat_age{0};
   std::vector<ProgramStatus> programs;
   std::vector<MapStatus> maps;
@@ -193,6 +218,12 @@ class Interceptor {
   // operator cleaning up after a crashed engine that will not come back.
   static Status remove_pinned(const std::string& pin_dir);
 
+  // The pid of another engine serving from the pins in `pin_dir` (its
+  // heartbeat is fresh and the process exists), or nullopt: a second engine
+  // started while this is set is a handover, and may share the listen
+  // address (SO_REUSEPORT) and replace the unix_socket file.
+  static std::optional<uint32_t> serving_engine(const std::string& pin_dir);
+
   ~Interceptor();
   Interceptor(const Interceptor&) = delete;
   Interceptor& operator=(const Interceptor&) = delete;
@@ -202,6 +233,16 @@ class Interceptor {
   // One bpf syscall (plus a path resolution the first time a cgroup is seen).
   std::optional<ConnectionRecord> record_for_accepted(int fd) const;
   std::optional<FastPathState> fast_path_state(int accepted_fd) const;
+  // The record of a unix connection accepted on `unix_target`; nullopt for
+  // one that did not come through the redirect.
+  std::optional<UnixConnectionRecord> record_for_accepted_unix(int fd) const;
+  // Whether unix connects are redirected (the kernel has the hooks and
+  // unix_paths is not empty).
+  bool intercepts_unix() const;
+
+  // The pid of another engine that took over the pins (its attach() wrote
+  // its own pid into the shared config), or nullopt while this one owns them.
+  std::optional<uint32_t> taken_over_by() const;
 
   // By socket cookie (SO_COOKIE): the kernel's own, unforgeable id.
   Status exclude_own_socket(int fd);

@@ -20,8 +20,12 @@ Interceptor::~Interceptor() = default;
 
 Result<std::unique_ptr<Interceptor>> Interceptor::attach(const InterceptSettings&) { return unavailable(); }
 Status Interceptor::remove_pinned(const std::string&) { return unavailable(); }
+std::optional<uint32_t> Interceptor::serving_engine(const std::string&) { return std::nullopt; }
 std::optional<ConnectionRecord> Interceptor::record_for_accepted(int) const { return std::nullopt; }
 std::optional<FastPathState> Interceptor::fast_path_state(int) const { return std::nullopt; }
+std::optional<UnixConnectionRecord> Interceptor::record_for_accepted_unix(int) const { return std::nullopt; }
+bool Interceptor::intercepts_unix() const { return false; }
+std::optional<uint32_t> Interceptor::taken_over_by() const { return std::nullopt; }
 Status Interceptor::exclude_own_socket(int) { return unavailable(); }
 void Interceptor::forget_own_socket(int) {}
 void Interceptor::heartbeat() {}

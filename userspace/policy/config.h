@@ -67,12 +67,16 @@ struct InterceptConfig {
   // While the engine's heartbeat is older than this, redirected connects
   // fail (closed) or go straight to the database (open).
   std::chrono::milliseconds heartbeat_timeout{1000};
+  // The database's unix sockets (as clients name them) whose connects go to
+  // pgwarden too (cgroup connect_unix, Linux >= 6.7).
+  std::vector<std::string> unix_paths;
   friend bool operator==(const InterceptConfig&, const InterceptConfig&) = default;
 };
 
 struct Upstream {
   std::string name;
   std::vector<NetPrefix> match;        // original destinations this upstream serves (ports required)
+  std::vector<std::string> match_unix; // intercepted unix socket paths this upstream serves
   NetAddress address;                  // where the engine connects
   std::string user;
   std::optional<Secret> password;      // from password_file; absent: no password auth

@@ -61,6 +61,19 @@ void check_upstreams(ConfigReader& r, Config& config) {
                    m.to_string() + " is redirected");
       }
     }
+    const auto& unix_paths = config.intercept.unix_paths;
+    for (const std::string& path : u.match_unix) {
+      for (size_t j = 0; j < i; ++j) {
+        const auto& earlier = config.upstreams[j].match_unix;
+        if (std::find(earlier.begin(), earlier.end(), path) != earlier.end()) {
+          r.error(node, at + ".match",
+                  path + " is already served by upstream " + quote_for_message(config.upstreams[j].name));
+        }
+      }
+      if (std::find(unix_paths.begin(), unix_paths.end(), path) == unix_paths.end()) {
+        r.warn(node, at + ".match", path + " is not in intercept.unix_paths, so no connection to it is redirected");
+      }
+    }
   }
 }
 

@@ -219,6 +219,41 @@ void read_intercept_ports(ConfigReader& r, const YAML::Node& n, const std::strin
   }
 }
 
+// sun_path holds 108 bytes with the NUL; the eBPF side keeps 16 paths.
+constexpr size_t kMaxUnixPathBytes = 107;
+constexpr size_t kMaxUnixPaths = 16;
+
+bool valid_unix_path(ConfigReader& r, const YAML::Node& n, const std::string& p, const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    r.error(n, p, "expected an absolute socket path (\"/var/run/postgresql/.s.PGSQL.5432\"), got " +
+                      quote_for_message(path));
+    return false;
+  }
+  if (path.size() > kMaxUnixPathBytes) {
+    r.error(n, p, "a unix socket path has at most " + std::to_string(kMaxUnixPathBytes) + " bytes");
+    return false;
+  }
+  return true;
+}
+
+void read_intercept_unix_paths(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  std::vector<std::string> paths;
+  r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    auto s = r.nonempty_text(e, ep);
+    if (!s || !valid_unix_path(r, e, ep, *s)) return;
+    if (std::find(paths.begin(), paths.end(), *s) != paths.end()) {
+      r.error(e, ep, *s + " is listed twice");
+      return;
+    }
+    paths.push_back(*s);
+  });
+  if (paths.size() > kMaxUnixPaths) {
+    r.error(n, p, "at most " + std::to_string(kMaxUnixPaths) + " unix socket paths can be intercepted");
+  } else {
+    out.unix_paths = paths;
+  }
+}
+
 void read_bpffs(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
   auto s = r.nonempty_text(n, p);
   if (!s) return;
@@ -239,6 +274,16 @@ void check_intercept(ConfigReader& r, const YAML::Node&, const std::string& path
 
 void read_upstream_match(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
   r.for_each(n, p, true, [&](const YAML::Node& e, const std::string& ep) {
+    if (e.IsScalar() && e.Scalar().rfind('/', 0) == 0) {  // a unix socket path
+      const std::string path = e.Scalar();
+      if (!valid_unix_path(r, e, ep, path)) return;
+      if (std::find(out.match_unix.begin(), out.match_unix.end(), path) != out.match_unix.end()) {
+        r.error(e, ep, path + " is listed twice");
+        return;
+      }
+      out.match_unix.push_back(path);
+      return;
+    }
     auto prefix = r.prefix(e, ep, NetPrefix::PortRule::required);
     if (!prefix) return;
     if (std::find(out.match.begin(), out.match.end(), *prefix) != out.match.end()) {
@@ -549,17 +594,20 @@ constexpr Key<InterceptConfig> kInterceptKeys[] = {
      "Bytes between the workload and pgwarden (both local) skip the TCP stack (sk_msg and a socket hash)."},
     {"heartbeat_timeout", duration<&InterceptConfig::heartbeat_timeout, 100, 60'000>, "1s",
      "How stale pgwarden's heartbeat (refreshed every 200ms) may get before `fail` applies; 100ms to 60s."},
-    {"unix_paths", not_yet<InterceptConfig>("list of paths"), "",
-     "Local unix sockets of the database to intercept too."},
+    {"unix_paths", custom<InterceptConfig>("list of paths", read_intercept_unix_paths), "[]",
+     "The database's unix sockets, as clients name them (`/var/run/postgresql/.s.PGSQL.5432`; at most 16): a "
+     "connect to one of them from `cgroup` goes to pgwarden's own socket beside `admin_socket` (Linux 6.7 or "
+     "newer; on older kernels `status` says unix sockets are not intercepted). An upstream serves a path listed "
+     "in its `match`."},
 };
 constexpr Section<InterceptConfig> kIntercept{kInterceptKeys, check_intercept};
 
 constexpr Key<Upstream> kUpstreamKeys[] = {
     {"name", required(name<&Upstream::name>), "",
      "Names the upstream in policies, messages, logs and status: up to 63 letters, digits, `_`, `-` or `.`."},
-    {"match", custom<Upstream>("list of address:port or CIDR:port", read_upstream_match), "[]",
+    {"match", custom<Upstream>("list of address:port, CIDR:port or unix socket paths", read_upstream_match), "[]",
      "The original destinations this upstream serves: a redirected connection to one of them is served by this "
-     "upstream. A destination may be claimed by one upstream only."},
+     "upstream (a path: an `intercept.unix_paths` socket). A destination may be claimed by one upstream only."},
     {"address", required(address<&Upstream::address>), "",
      "Where pgwarden connects (numeric `host:port` or `[v6]:port`; `localhost` is the only name)."},
     {"user", required(custom<Upstream>("text", read_upstream_user)), "",

@@ -55,6 +55,13 @@ const Upstream* upstream_for_destination(const Config& config, const NetAddress&
   return nullptr;
 }
 
+const Upstream* upstream_for_unix_path(const Config& config, const std::string& original_path) {
+  for (const Upstream& u : config.upstreams) {
+    if (std::find(u.match_unix.begin(), u.match_unix.end(), original_path) != u.match_unix.end()) return &u;
+  }
+  return nullptr;
+}
+
 const Upstream* explicit_upstream(const Config& config) {
   if (!config.explicit_upstream) return nullptr;
   return config.find_upstream(*config.explicit_upstream);

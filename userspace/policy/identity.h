@@ -34,6 +34,8 @@ const IdentityRule* match_identity(const Config& config, const WorkloadIdentity&
 // The upstream serving a redirected connection's original destination: the
 // first upstream with a match entry covering it, or nullptr.
 const Upstream* upstream_for_destination(const Config& config, const NetAddress& original_dst);
+// Likewise for an intercepted unix connect: the upstream whose match names the path.
+const Upstream* upstream_for_unix_path(const Config& config, const std::string& original_path);
 
 // The upstream for clients that reach pgwarden directly (see config.h).
 const Upstream* explicit_upstream(const Config& config);
