@@ -196,6 +196,7 @@ void add_status_commands(CLI::App& app, Action& chosen) {
   add_admin_command(*sessions, "list", "list the live sessions: identity, upstream, user, database, age, bytes",
                     sessions_list, chosen);
   add_sessions_verify_command(*sessions, chosen);
+  add_sessions_replay_commands(*sessions, chosen);
 }
 
 }  // namespace pgw::cli
