@@ -100,14 +100,23 @@ int replay(const ReplayOptions& o) {
   audit::TranscriptOptions options;
   options.max_rows = o.max_rows;
   options.with_session = false;  // the header is printed once
+  // The header once it verified (open() read the first block), before
+  // any entry.
+  bool header_shown = false;
+  auto show_header = [&] {
+    if (header_shown || json || r.header().is_null()) return;
+    print_transcript_header(stdout, r.header());
+    header_shown = true;
+  };
   audit::SessionTranscript transcript(options, [&](nlohmann::json e) {
     if (json) {
       entries.push_back(std::move(e));
     } else {
+      show_header();
       print_transcript_entry(stdout, e);
     }
   });
-  bool header_shown = false;
+  show_header();
   int idle = 0;
   audit::Record record;
   for (;;) {
@@ -115,10 +124,7 @@ int replay(const ReplayOptions& o) {
       transcript.add(record);
       idle = 0;
     }
-    if (!header_shown && !r.header().is_null() && !json) {
-      print_transcript_header(stdout, r.header());
-      header_shown = true;
-    }
+    show_header();
     std::fflush(stdout);
     const auto& report = r.report();
     if (!o.follow || report.closed || !report.truncated) break;
@@ -136,7 +142,7 @@ int replay(const ReplayOptions& o) {
                                  nlohmann::json::error_handler_t::replace)
                             .c_str());
   } else {
-    if (!header_shown && !r.header().is_null()) print_transcript_header(stdout, r.header());
+    show_header();
     print_transcript_footer(stdout, r.report());
   }
   std::fflush(stdout);
