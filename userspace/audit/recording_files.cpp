@@ -35,12 +35,8 @@ std::optional<RecordingName> parse_recording_name(const std::string& path) {
 }
 
 Result<std::string> find_recording(const std::string& dir, const std::string& name) {
-  if (name.find('/') != std::string::npos || name.ends_with(kFileSuffix)) {
-    std::error_code ec;
-    if (fs::exists(name, ec) || dir.empty()) return name;
-    if (name.find('/') == std::string::npos) return (fs::path(dir) / name).string();  // a file name in dir
-    return name;
-  }
+  if (name.find('/') != std::string::npos) return name;  // a path
+  if (name.ends_with(kFileSuffix)) return dir.empty() ? name : (fs::path(dir) / name).string();  // a file name
   if (dir.empty()) return make_error("no recording directory to look for session " + name + " in (give --dir)");
   auto files = recording_files(dir);
   if (!files) return make_error(files.error());

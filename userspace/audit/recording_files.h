@@ -28,8 +28,9 @@ struct RecordingName {
 };
 std::optional<RecordingName> parse_recording_name(const std::string& path);
 
-// `name` is a path (it has a '/' or ends in .pgwrec), or a session id whose
-// file is in `dir`. Session ids are opaque: matched whole, never by prefix.
+// `name` is a path (it has a '/'), a file name (*.pgwrec: in `dir`, or the
+// working directory when `dir` is empty), or a session id whose file is in
+// `dir`. Session ids are opaque: matched whole, never by prefix.
 Result<std::string> find_recording(const std::string& dir, const std::string& name);
 
 // How far a file verified, as the API and export show it:
