@@ -28,6 +28,10 @@ OPTIONS = {
     ("status",): ADMIN_OPTIONS,
     ("sessions", "list"): ADMIN_OPTIONS,
     ("sessions", "verify"): ["FILES ID|FILE ...", "--dir DIR", "--public-key FILE REQUIRED"] + OUTPUT_FLAGS,
+    ("sessions", "replay"): ["SESSION ID|FILE REQUIRED", "-f,--follow", "--max-rows N", "--dir DIR",
+                             "--public-key FILE"] + ADMIN_OPTIONS,
+    ("sessions", "export"): ["SESSION ID|FILE", "--since T", "--until T", "--dir DIR",
+                             "--public-key FILE"] + ADMIN_OPTIONS,
     ("policy", "check"): ["FILE REQUIRED"],
     ("policy", "explain"): ["FILE REQUIRED", "--identity NAME REQUIRED", "--sql TEXT REQUIRED",
                             "--upstream NAME", "--search-path TEXT", "--live",
@@ -35,7 +39,7 @@ OPTIONS = {
     ("help",): ["COMMAND ..."],
     ("version",): [],
 }
-SUBCOMMANDS = {("sessions",): ["list", "verify"], ("policy",): ["check", "explain"]}
+SUBCOMMANDS = {("sessions",): ["list", "verify", "replay", "export"], ("policy",): ["check", "explain"]}
 
 
 def pgwarden(*args):
