@@ -29,6 +29,10 @@ OPTIONS = {
     ("sessions", "list"): ADMIN_OPTIONS + ["--identity NAME", "--upstream NAME", "--since T", "--until T",
                                           "-a,--all", "--limit N", "--dir DIR", "--public-key FILE"],
     ("sessions", "verify"): ["FILES ID|FILE ...", "--dir DIR", "--public-key FILE REQUIRED"] + OUTPUT_FLAGS,
+    ("sessions", "replay"): ["SESSION ID|FILE REQUIRED", "-f,--follow", "--max-rows N", "--dir DIR",
+                             "--public-key FILE"] + ADMIN_OPTIONS,
+    ("sessions", "export"): ["SESSION ID|FILE", "--since T", "--until T", "--dir DIR",
+                             "--public-key FILE"] + ADMIN_OPTIONS,
     ("policy", "check"): ["FILE REQUIRED"],
     ("policy", "explain"): ["FILE REQUIRED", "--identity NAME REQUIRED", "--sql TEXT REQUIRED",
                             "--upstream NAME", "--search-path TEXT", "--live",
@@ -36,7 +40,7 @@ OPTIONS = {
     ("help",): ["COMMAND ..."],
     ("version",): [],
 }
-SUBCOMMANDS = {("sessions",): ["list", "verify"], ("policy",): ["check", "explain"]}
+SUBCOMMANDS = {("sessions",): ["list", "verify", "replay", "export"], ("policy",): ["check", "explain"]}
 
 
 def pgwarden(*args):

@@ -7,6 +7,7 @@
 #include "admin/console_assets.h"
 #include "admin/metrics_page.h"
 #include "admin/recordings_api.h"
+#include "admin/recording_transcript.h"
 #include "policy/config_values.h"
 
 namespace pgw::admin {
@@ -213,6 +214,7 @@ void add_admin_routes(HttpServer& s, AdminContext& c) {
   s.add("POST", "/v1/approvals/{id}/approve", as_socket_approver(c, approve));
   s.add("POST", "/v1/approvals/{id}/deny", as_socket_approver(c, deny));
   s.add("GET", "/v1/decisions", [&c](const HttpRequest& req) { return decisions(c, req); });
+  s.add("GET", "/v1/recordings/{id}", [&c](const HttpRequest& req) { return recording_transcript(c, req); });
   s.add("GET", "/metrics", [&c](const HttpRequest&) { return metrics(c); });
   s.add("POST", "/v1/console/token", [&c](const HttpRequest& req) {
     // Console tokens are credentials: only root hands them out.
@@ -255,6 +257,9 @@ void add_console_routes(HttpServer& s, AdminContext& c) {
         }));
   s.add("GET", "/v1/decisions", with_token(c, [](AdminContext& c, const HttpRequest& req, const std::string&) {
           return decisions(c, req);
+        }));
+  s.add("GET", "/v1/recordings/{id}", with_token(c, [](AdminContext& c, const HttpRequest& req, const std::string&) {
+          return recording_transcript(c, req);
         }));
   s.add("POST", "/v1/approvals/{id}/approve", as_console_approver(c, approve));
   s.add("POST", "/v1/approvals/{id}/deny", as_console_approver(c, deny));

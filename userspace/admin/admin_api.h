@@ -2,14 +2,14 @@
 //
 //   admin_socket (unix, 0600 or 0660 with admin_socket_group): everything —
 //     GET  /v1/status, /v1/sessions, /v1/approvals[?all=1], /v1/approvals/{id},
-//          /v1/decisions[?limit=N], /metrics
+//          /v1/decisions[?limit=N], /v1/recordings/{id}[?max_rows=N], /metrics
 //     POST /v1/approvals/{id}/approve  {"for": "10m"}   (body optional)
 //     POST /v1/approvals/{id}/deny     {"reason": "..."}
 //     POST /v1/console/token           {"user": "alice"}  (root only)
 //     who decides is the peer's uid (SO_PEERCRED);
 //   console_listen (TCP): the console page (/, /console.js, /console.css)
 //     and, with `Authorization: Bearer TOKEN`, GET /v1/whoami, /v1/approvals,
-//     /v1/sessions, /v1/decisions and the two POSTs; the decider is the
+//     /v1/sessions, /v1/decisions, /v1/recordings/{id} and the two POSTs; the decider is the
 //     token's console user;
 //   metrics_listen (TCP): GET /metrics.
 //

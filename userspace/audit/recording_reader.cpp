@@ -32,6 +32,13 @@ bool read_at(int fd, void* buf, size_t n, uint64_t offset) {
   return true;
 }
 
+// A writer holds an exclusive lock while it writes.
+bool held_by_writer(int fd) {
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  ::flock(fd, LOCK_UN);
+  return false;
+}
+
 std::string rec(uint64_t index) { return "record " + std::to_string(index); }
 
 }  // namespace
@@ -45,6 +52,7 @@ struct RecordingReader::Impl {
   unsigned char head[kHashSize] = {};  // hash of the last verified record
   uint64_t count = 0;                  // records verified
   bool any_signature_verified = false;
+  bool preamble_read = false;
   bool done = false;
   std::string raw;     // the current block's body, uncompressed
   std::string stored;  // its compressed body
@@ -91,6 +99,7 @@ struct RecordingReader::Impl {
     if (have < kPreambleSize) return fail(0, 0, "file ends inside its preamble: truncated (no record is signed)");
     std::memcpy(file_id, pre + kFileMagic.size(), kFileIdSize);
     std::memcpy(head, file_id, kHashSize);
+    preamble_read = true;
     return true;
   }
 
@@ -326,12 +335,7 @@ Result<std::unique_ptr<RecordingReader>> RecordingReader::open(const std::string
   }
   impl->size = static_cast<uint64_t>(st.st_size);
   if (!impl->sha.ok()) return make_error("cannot set up SHA-256");
-  // A writer holds an exclusive lock while it writes.
-  if (::flock(impl->fd, LOCK_SH | LOCK_NB) != 0) {
-    impl->report.in_use = errno == EWOULDBLOCK;
-  } else {
-    ::flock(impl->fd, LOCK_UN);
-  }
+  impl->report.in_use = held_by_writer(impl->fd);
   if (key) impl->key = *key;
   impl->report.authenticated = key != nullptr;
   if (impl->read_preamble()) impl->load_block();
@@ -344,6 +348,30 @@ bool RecordingReader::next(Record& out) {
     if (!m.load_block()) return false;
   }
   out = m.records[m.position++];
+  return true;
+}
+
+bool RecordingReader::resume() {
+  Impl& m = *impl_;
+  const bool at_end = m.done && !m.report.closed &&
+                      (m.report.truncated || (!m.preamble_read && m.report.first_bad_record &&
+                                              m.report.first_bad_record->offset == 0 && m.size < kPreambleSize));
+  if (!at_end) return false;
+  // Whether the writer is gone is read before the size: a writer that
+  // finished in between has written everything it will.
+  m.report.in_use = held_by_writer(m.fd);
+  struct stat st {};
+  if (::fstat(m.fd, &st) != 0 || static_cast<uint64_t>(st.st_size) <= m.size) return false;
+  m.size = static_cast<uint64_t>(st.st_size);
+  // Read on from the block the reading stopped at; nothing of it was handed out.
+  m.done = false;
+  m.report.truncated = false;
+  m.report.unsigned_records = 0;
+  m.report.first_bad_record.reset();
+  m.report.problem.clear();
+  if (!m.preamble_read) {
+    if (!m.read_preamble()) return false;
+  }
   return true;
 }
 

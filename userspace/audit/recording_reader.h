@@ -66,6 +66,12 @@ class RecordingReader {
   // The next verified record, header first; false at the end or at the
   // first problem (then report() says which).
   bool next(Record& out);
+  // Following a live recording: once next() returned false at the end of a
+  // file that is not closed (report().truncated: the writer had not written
+  // more yet), looks again at the file's size and at whether a writer still
+  // holds it. True when the file grew, so next() may hand out more records;
+  // false when it did not, or the reading ended at a real problem.
+  bool resume();
   // The header record's JSON (null until it verified).
   const nlohmann::json& header() const;
   // So far; final once next() returned false.

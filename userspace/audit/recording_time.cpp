@@ -1,5 +1,6 @@
 #include "audit/recording_time.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include "common/quote.h"
@@ -20,7 +21,9 @@ bool digits(std::string_view s, size_t at, size_t n, int& out) {
 
 }  // namespace
 
-std::string format_utc(TimePoint t) {
+namespace {
+
+std::string format(TimePoint t, const char* pattern) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(ns / 1000000000);
   long frac = static_cast<long>(ns % 1000000000);
@@ -31,9 +34,25 @@ std::string format_utc(TimePoint t) {
   struct tm tm {};
   ::gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, pattern, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                tm.tm_sec, frac);
   return buf;
+}
+
+}  // namespace
+
+std::string format_utc(TimePoint t) { return format(t, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ"); }
+
+std::string format_utc_compact(TimePoint t) { return format(t, "%04d%02d%02dT%02d%02d%02d.%09ldZ"); }
+
+Result<TimePoint> parse_utc_compact(std::string_view s) {
+  // YYYYMMDDTHHMMSS[.f]Z: put the separators back and read it as RFC 3339.
+  if (s.size() < 16 || s[8] != 'T') return make_error("not a compact UTC time: " + quote_for_message(s));
+  std::string rfc;
+  rfc.reserve(s.size() + 4);
+  rfc.append(s.substr(0, 4)).append("-").append(s.substr(4, 2)).append("-").append(s.substr(6, 2));
+  rfc.append("T").append(s.substr(9, 2)).append(":").append(s.substr(11, 2)).append(":").append(s.substr(13));
+  return parse_rfc3339(rfc);
 }
 
 Result<TimePoint> parse_rfc3339(std::string_view s) {

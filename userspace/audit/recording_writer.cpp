@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <zstd.h>
 
+#include "audit/recording_time.h"
 #include "audit/sha256.h"
 #include "common/quote.h"
 
@@ -73,27 +74,10 @@ uint64_t monotonic_now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// 2024-06-11T10:15:00.123456789Z, or compact 20240611T101500.123456789Z.
-std::string utc_time(std::chrono::system_clock::time_point t, bool compact) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ns / 1000000000);
-  long frac = static_cast<long>(ns % 1000000000);
-  if (frac < 0) {
-    frac += 1000000000;
-    --secs;
-  }
-  struct tm tm {};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, compact ? "%04d%02d%02dT%02d%02d%02d.%09ldZ" : "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
-}
-
 }  // namespace
 
 std::string recording_file_name(std::chrono::system_clock::time_point start, std::string_view session_id) {
-  return utc_time(start, true) + "-" + std::string(session_id) + std::string(kFileSuffix);
+  return format_utc_compact(start) + "-" + std::string(session_id) + std::string(kFileSuffix);
 }
 
 Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(const std::string& dir, std::string_view session_id,
@@ -122,7 +106,7 @@ Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(const std::stri
   // every signature, so no block of another file fits in this one.
   unsigned char nonce[16];
   if (RAND_bytes(nonce, sizeof nonce) != 1) return make_error("no random bytes for the recording's file id");
-  const std::string seed = std::string(kFileMagic) + std::string(session_id) + "\n" + utc_time(start, false);
+  const std::string seed = std::string(kFileMagic) + std::string(session_id) + "\n" + format_utc(start);
   if (!w->hasher_->hash2(seed.data(), seed.size(), nonce, sizeof nonce, w->file_id_)) {
     return make_error("SHA-256 failed");
   }
@@ -151,7 +135,7 @@ Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(const std::stri
   nlohmann::json h = header;
   h["recording_format"] = kFormatVersion;
   h["session_id"] = std::string(session_id);
-  h["start_time"] = utc_time(start, false);
+  h["start_time"] = format_utc(start);
   h["key_fingerprint"] = w->key_->fingerprint();
   const std::string text = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (auto st = w->append(RecordType::header, monotonic_now_ns(), text); !st) return fail(st.error());

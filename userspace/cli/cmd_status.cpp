@@ -205,10 +205,11 @@ void add_status_commands(CLI::App& app, Action& chosen) {
   add_admin_command(app, "status", "what the daemon is doing (listeners, eBPF programs, sessions)", status,
                     chosen);
   CLI::App* sessions =
-      app.add_subcommand("sessions", "the daemon's live sessions (sessions list), their recordings (sessions verify)");
+      app.add_subcommand("sessions", "the daemon's live sessions (sessions list), their recordings (sessions verify, replay, export)");
   sessions->require_subcommand(1);
   add_sessions_list_command(*sessions, chosen);
   add_sessions_verify_command(*sessions, chosen);
+  add_sessions_replay_commands(*sessions, chosen);
 }
 
 }  // namespace pgw::cli

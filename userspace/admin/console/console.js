@@ -1,4 +1,5 @@
-// pgwarden web console: pending approvals, live sessions, recent decisions.
+// pgwarden web console: pending approvals, live sessions, recorded
+// sessions and their transcripts, recent decisions.
 //
 // Plain script, no framework, served under a strict Content-Security-Policy
 // (script-src 'self': no inline code, no eval). Everything the API returns
@@ -22,6 +23,8 @@
   const rows = new Map();  // approval id -> row state (kept across polls)
   let sessionsKey = '';
   let decisionsKey = '';
+  let recordingsKey = '';
+  let transcriptId = null;  // the recording whose transcript is open
 
   // ---- small DOM helpers (text only) ----
   function el(tag, attrs, ...kids) {
@@ -161,6 +164,7 @@
     if (appr) renderApprovals(Array.isArray(appr.approvals) ? appr.approvals : []);
     if (sess) renderSessions(Array.isArray(sess.sessions) ? sess.sessions : []);
     if (dec) renderDecisions(Array.isArray(dec.decisions) ? dec.decisions : []);
+    await refreshRecordings(gen);
     lastUpdate = new Date().toLocaleTimeString();
     if (failed.length) setUpdated('Partly updated at ' + lastUpdate + ' (' + failed.join('; ') + ')', true);
     else setUpdated('Live, updated ' + lastUpdate, false);
@@ -324,7 +328,8 @@
       cell('Workload', el('span', { class: 'detail' }, String(s.workload ?? ''))),
       cell('Upstream', String(s.upstream ?? '')), cell('User', String(s.user ?? '')),
       cell('Database', String(s.database ?? '')), cell('Age', fmtDur(s.age_s)),
-      cell('Bytes in / out', fmtBytes(s.bytes_from_client) + ' / ' + fmtBytes(s.bytes_to_client))));
+      cell('Bytes in / out', fmtBytes(s.bytes_from_client) + ' / ' + fmtBytes(s.bytes_to_client)),
+      cell('Recording', transcriptButton(s.recording ?? s.id))));
   }
   function renderDecisions(list) {
     const key = JSON.stringify(list);
@@ -343,7 +348,132 @@
     });
   }
 
+  // ---- recordings and transcripts ----
+  function transcriptButton(id) {
+    if (id === undefined || id === null || id === '') return '—';
+    return el('button', { type: 'button', class: 'open-transcript', 'data-recording': String(id) }, 'Transcript');
+  }
+  // GET /v1/recordings lists recordings (newest first); a pgwarden without
+  // it still opens transcripts from the live sessions.
+  async function refreshRecordings(gen) {
+    let data = null;
+    let why = '';
+    try { data = await api('GET', 'v1/recordings?limit=50'); } catch (e) { why = e.message; }
+    if (gen !== generation) return;
+    const list = data && Array.isArray(data.recordings) ? data.recordings : null;
+    const key = list ? JSON.stringify(list) : 'none:' + why;
+    if (key === recordingsKey) return;
+    recordingsKey = key;
+    if (!list) {
+      $('recordings').hidden = true;
+      $('recordings-empty').hidden = false;
+      setText($('recordings-count'), '');
+      setText($('recordings-empty'), 'The list of recordings is not available (' + why +
+        '): open a transcript from the live sessions above.');
+      return;
+    }
+    setText($('recordings-empty'), 'No recorded session.');
+    setText($('recordings-count'), list.length ? '(' + list.length + ')' : '');
+    renderTable('recordings', 'recordings-empty', list, (r) => {
+      const st = r.statements || {};
+      return el('tr', {},
+        cell('Session', String(r.id ?? ''), r.live ? el('span', { class: 'chip' }, 'live') : ''),
+        cell('Identity', String(r.identity ?? '')),
+        cell('Upstream / database', String(r.upstream ?? '') + ' / ' + String(r.database ?? '')),
+        cell('Started', String(r.start_time ?? '')),
+        cell('Statements', String(st.allowed ?? 0) + ' allowed, ' + String(st.denied ?? 0) + ' denied, ' +
+          String(st.held ?? 0) + ' held'),
+        cell('Recording', transcriptButton(r.id)));
+    });
+  }
+  function fmtMs(ms) {
+    const n = Number(ms);
+    return Number.isFinite(n) ? (n / 1000).toFixed(3) + 's' : '—';
+  }
+  function valueText(v) { return v === null || v === undefined ? 'NULL' : String(v); }
+  function resultTable(e) {
+    const cols = Array.isArray(e.columns) ? e.columns : [];
+    const head = el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, String(c && c.name ? c.name : ''))));
+    const body = (Array.isArray(e.rows) ? e.rows : []).map((row) =>
+      el('tr', {}, ...(Array.isArray(row) ? row : []).map((v) => el('td', {}, valueText(v)))));
+    const n = Number(e.row_count ?? body.length);
+    const more = e.rows_omitted ? ' (' + String(e.rows_omitted) + ' not shown)' : '';
+    return [el('table', { class: 'grid result' }, el('thead', {}, head), el('tbody', {}, ...body)),
+      el('p', { class: 'detail' }, '(' + n + (n === 1 ? ' row)' : ' rows)') + more)];
+  }
+  function entryItem(e) {
+    const type = String(e.type ?? '');
+    const li = el('li', { class: 'entry entry-' + type.replace(/[^a-z_]/g, '') });
+    const at = el('span', { class: 'detail' }, fmtMs(e.offset_ms) + ' ');
+    if (type === 'statement') {
+      let meta = '#' + String(e.n ?? '') + ' at ' + fmtMs(e.offset_ms);
+      if (e.elapsed_ms !== undefined) meta += ', took ' + Number(e.elapsed_ms).toFixed(3) + ' ms';
+      if (e.protocol && e.protocol !== 'simple') meta += ', ' + String(e.protocol);
+      li.append(el('p', { class: 'detail' }, meta),
+        sqlBlock(e.protocol === 'function_call' ? 'FunctionCall ' + String(e.function_oid ?? '') : e.sql));
+      const params = Array.isArray(e.parameters) ? e.parameters : Array.isArray(e.arguments) ? e.arguments : [];
+      if (params.length) {
+        li.append(el('p', { class: 'detail' }, 'parameters: ' +
+          params.map((p, i) => '$' + (i + 1) + ' = ' + valueText(p)).join(', ')));
+      }
+    } else if (type === 'result') {
+      li.append(...resultTable(e));
+    } else if (type === 'complete') {
+      li.append(at, String(e.tag ?? ''));
+    } else if (type === 'error' || type === 'notice') {
+      li.append(at, el('strong', {}, String(e.severity ?? '') + ' ' + String(e.sqlstate ?? '') + ': '),
+        String(e.message ?? ''));
+      if (e.detail) li.append(el('p', { class: 'detail' }, 'DETAIL: ' + String(e.detail)));
+    } else if (type === 'copy') {
+      li.append(at, 'COPY ' + String(e.direction ?? '') + ': ' + String(e.rows ?? 0) + ' rows, ' +
+        String(e.bytes ?? 0) + ' bytes');
+    } else if (type === 'event') {
+      const ev = String(e.event ?? '');
+      let text = ev;
+      if (ev === 'decision') text = 'decision: ' + String(e.decision ?? '') + (e.rule ? ' (rule ' + String(e.rule) + ')' : '');
+      else if (ev.startsWith('approval_')) text = ev.replace('_', ' ') + ' ' + String(e.id ?? '') + (e.by ? ' by ' + String(e.by) : '');
+      else if (ev === 'session_end') text = 'session ended: ' + String(e.reason ?? '');
+      li.append(at, el('span', { class: 'chip' }, 'pgwarden'), ' ' + text);
+    } else {
+      li.append(at, type + ': ' + JSON.stringify(e));
+    }
+    return li;
+  }
+  async function openTranscript(id) {
+    transcriptId = id;
+    const gen = generation;
+    let data;
+    try {
+      data = await api('GET', 'v1/recordings/' + encodeURIComponent(id));
+    } catch (e) {
+      say('error', 'Cannot open the transcript of ' + id + ': ' + e.message);
+      return;
+    }
+    if (gen !== generation || transcriptId !== id) return;
+    const h = data.session || {};
+    const who = h.identity || {};
+    const v = data.verified || {};
+    setText($('transcript-title'), 'Transcript of session ' + String(h.session_id ?? id));
+    setText($('transcript-who'), 'identity ' + String(who.name ?? '') + (who.comm ? ', ' + String(who.comm) : '') +
+      (who.pid !== undefined ? ', pid ' + String(who.pid) : '') + '; upstream ' + String(h.upstream ?? '') +
+      ', database ' + String(h.database ?? '') + ', user ' + String(h.user ?? '') + '; started ' +
+      String(h.start_time ?? ''));
+    setText($('transcript-verified'), (v.ok ? 'Verified: ' : v.live ? 'Live, verified so far: ' : 'Verified only in part: ') +
+      String(v.records ?? 0) + ' records' + (v.problem ? ' (' + String(v.problem) + ')' : ''));
+    const entries = Array.isArray(data.entries) ? data.entries : [];
+    $('transcript-entries').replaceChildren(...entries.filter((e) => e && typeof e === 'object' &&
+      !(e.type === 'event' && e.event === 'decision' && e.decision === 'allow')).map(entryItem));
+    $('transcript').hidden = false;
+    $('transcript').scrollIntoView();
+  }
+  function onTranscriptClick(ev) {
+    const b = ev.target.closest('button.open-transcript');
+    if (b) openTranscript(b.dataset.recording);
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
+    $('console').addEventListener('click', onTranscriptClick);
+    $('transcript-close').addEventListener('click', () => { transcriptId = null; $('transcript').hidden = true; });
     const tbody = $('approvals').tBodies[0];
     tbody.addEventListener('click', onClick);
     tbody.addEventListener('keydown', onKey);

@@ -5,11 +5,10 @@
 #include "engine/engine_state.h"
 #include "engine/relay/decision_event.h"
 #include "engine/relay/settings_probe.h"
-#include "pgwire/binary_text.h"
-#include "pgwire/bytea_text.h"
 #include "pgwire/byte_io.h"
 #include "pgwire/error_response.h"
 #include "pgwire/message_types.h"
+#include "pgwire/shown_value.h"
 #include "policy/settings_confirmation.h"
 #include "sql/statement_shape.h"
 
@@ -37,55 +36,6 @@ std::shared_ptr<const std::vector<sql::StatementFacts>> effects_of(const policy:
   effects->reserve(d.statements.size());
   for (const auto& st : d.statements) effects->push_back(st.facts);
   return effects;
-}
-
-// int2, int4, oid and bool in binary (binary_text.h leaves them out: no
-// detector matches them).
-std::optional<std::string> small_binary_number(uint32_t type, std::string_view v) {
-  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
-  if (type == 21 && v.size() == 2) return std::to_string(static_cast<int16_t>((b[0] << 8) | b[1]));
-  if ((type == 23 || type == 26) && v.size() == 4) {
-    const uint32_t u = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
-    return type == 23 ? std::to_string(static_cast<int32_t>(u)) : std::to_string(u);
-  }
-  if (type == 16 && v.size() == 1) return std::string(b[0] ? "true" : "false");
-  return std::nullopt;
-}
-
-// A Bind's parameters as people approving it read them: text as sent;
-// binary in its type's text form where the Parse named a type pgwarden can
-// render (numbers, text types), else as \x hex; NULL as null.
-// (A FunctionCall's arguments the same way, their types unknown.)
-std::vector<std::optional<std::string>> shown_parameters(const pgwire::Int16Array& formats,
-                                                         const pgwire::ValueList& values,
-                                                         const std::vector<uint32_t>& types) {
-  constexpr uint32_t kTextTypes[] = {25 /*text*/, 1043 /*varchar*/, 1042 /*bpchar*/, 19 /*name*/,
-                                     114 /*json*/, 18 /*char*/};
-  auto format = [&formats](size_t i) -> int16_t {
-    if (formats.empty()) return 0;
-    return formats.size() == 1 ? formats[0] : formats[i];
-  };
-  std::vector<std::optional<std::string>> out;
-  size_t i = 0;
-  for (const pgwire::Value v : values) {
-    const uint32_t type = i < types.size() ? types[i] : 0;
-    if (!v) {
-      out.emplace_back(std::nullopt);
-    } else if (format(i) == 0 ||
-               std::find(std::begin(kTextTypes), std::end(kTextTypes), type) != std::end(kTextTypes)) {
-      out.emplace_back(std::string(*v));
-    } else if (auto small = small_binary_number(type, *v)) {
-      out.emplace_back(std::move(*small));
-    } else if (std::string text; pgwire::has_binary_text(type) && pgwire::binary_to_text(type, *v, text)) {
-      out.emplace_back(std::move(text));
-    } else {
-      std::string hex;
-      pgwire::encode_bytea_text(*v, pgwire::ByteaTextForm::hex, hex);
-      out.emplace_back(std::move(hex));
-    }
-    ++i;
-  }
-  return out;
 }
 
 }  // namespace
@@ -421,7 +371,7 @@ Verdict PolicyFilter::on_bind(Request& r, const pgwire::Bind& bind) {
     }
     if (asked) {
       if (auto held = hold_unless_approved(r, *asked, sql)) {
-        held->ask.parameters = shown_parameters(bind.parameter_formats, bind.parameters, shown->parameter_types);
+        held->ask.parameters = pgwire::shown_values(bind.parameter_formats, bind.parameters, shown->parameter_types);
         return std::move(*held);
       }
     }
@@ -491,7 +441,7 @@ Verdict PolicyFilter::on_function_call(Request& r, const pgwire::FunctionCall& c
   if (d.action == policy::Action::approve) {
     if (auto held = hold_unless_approved(r, d, "-- FunctionCall of function oid " + std::to_string(call.function))) {
       // People see the arguments they approve, as a Bind's parameters.
-      held->ask.parameters = shown_parameters(call.argument_formats, call.arguments, {});
+      held->ask.parameters = pgwire::shown_values(call.argument_formats, call.arguments, {});
       return std::move(*held);
     }
   } else {
