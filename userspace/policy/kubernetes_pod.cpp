@@ -1,0 +1,21 @@
+#include "policy/kubernetes_pod.h"
+
+#include "policy/glob.h"
+
+namespace pgw::policy {
+
+bool selector_matches(const KubernetesSelector& selector, const KubernetesPod& pod) {
+  // '/' never occurs in a namespace or service account name, so `*` spans
+  // the whole name.
+  if (selector.namespace_glob && !glob_match(*selector.namespace_glob, pod.namespace_name, '/')) return false;
+  if (selector.service_account_glob && !glob_match(*selector.service_account_glob, pod.service_account, '/')) {
+    return false;
+  }
+  for (const auto& [key, value] : selector.labels) {
+    auto it = pod.labels.find(key);
+    if (it == pod.labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace pgw::policy
