@@ -1,6 +1,7 @@
 #include "admin/metrics_page.h"
 
 #include "engine/catalog_store.h"
+#include "engine/kubernetes_watch.h"
 #include "policy/statement_class.h"
 
 namespace pgw::admin {
@@ -99,6 +100,19 @@ void catalogs(PrometheusText& out, const engine::EngineState& state) {
   out.sample({{"result", "failed"}}, static_cast<double>(store->load_failures()));
 }
 
+void kubernetes(PrometheusText& out, const engine::EngineState& state) {
+  const engine::KubernetesWatch* watch = state.kubernetes();
+  if (watch == nullptr) return;
+  const auto h = watch->pods().health();
+  out.gauge("pgwarden_kubernetes_connected", "1 while the pod list is loaded and the API server answers.",
+            h.connected ? 1.0 : 0.0);
+  out.gauge("pgwarden_kubernetes_pods", "Pods of this node known from the API server.", static_cast<double>(h.pods));
+  out.counter("pgwarden_kubernetes_lists_total", "Full pod lists loaded (start, 410 Gone, after errors).",
+              static_cast<double>(h.lists));
+  out.counter("pgwarden_kubernetes_watch_events_total", "Pod watch events received.", static_cast<double>(h.events));
+  out.counter("pgwarden_kubernetes_errors_total", "Failed requests to the API server.", static_cast<double>(h.errors));
+}
+
 void bpf_maps(PrometheusText& out, const engine::EngineState& state) {
   const kernel::Interceptor* icpt = state.interceptor();
   if (icpt == nullptr) return;
@@ -127,6 +141,7 @@ std::string render_metrics(const engine::EngineState& state, const std::function
   statements(out, state);
   approvals(out, state);
   catalogs(out, state);
+  kubernetes(out, state);
   bpf_maps(out, state);
   if (more) more(out);
   return out.take();
