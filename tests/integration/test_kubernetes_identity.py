@@ -15,6 +15,8 @@ PGWARDEN_REQUIRE_BPF=1), like test_intercept.py.
 
 import json
 import re
+import struct
+import subprocess
 import tempfile
 import time
 
@@ -215,8 +217,7 @@ def test_service_account_and_label_pick_the_workload_in_every_cgroup_layout(rig,
     assert api.requests_with("watch", "1"), api.requests
     st = kube_status(rig, pw)
     assert st["connected"] and st["pods"] == 7 and st["last_error"] == "", st
-    metrics = rig.status(pw)  # status stays JSON-clean with the section in it
-    assert json.dumps(metrics["kubernetes"])
+    assert st["node"] == NODE and st["api_server"] == api.url(), st
 
 
 def test_recording_header_names_namespace_pod_and_service_account(rig, api, db, tmp_path):
@@ -226,27 +227,39 @@ def test_recording_header_names_namespace_pod_and_service_account(rig, api, db, 
     overrides["kubernetes"] = api.kubernetes_config()
     pw = Pgwarden(rig.db, overrides=overrides, listen_host="127.0.0.1")
     key = tmp_path / "recording.key"
-    import subprocess
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True,
                    capture_output=True)
     key.chmod(0o600)
+    (tmp_path / "rec").mkdir()
     pw.config["recording"] = {"dir": str(tmp_path / "rec"), "signing_key_file": str(key)}
     rig.adopt(pw)
     wait_synced(rig, pw, pods=1)
     assert served(rig.probe(cgroup=pod.cgroup))
 
+    # The first block holds the header record (format: docs/recording-format.md).
     def header():
-        for f in (tmp_path / "rec").glob("*"):
-            data = f.read_bytes()
-            if b'"namespace"' in data or b"namespace" in data:
-                return data
-        return None
-    # The recording is written every 100 ms and closed at session end.
-    data = wait_for(header, timeout=10)
-    assert data is not None, list((tmp_path / "rec").glob("*"))
-    for needle in (b'"namespace":"billing"', b'"pod":"billing-0"', b'"serviceAccount":"billing-agent"',
-                   pod.uid.encode()):
-        assert needle in data.replace(b" ", b""), needle
+        files = sorted((tmp_path / "rec").glob("*.pgwrec"))
+        if not files:
+            return None
+        data = files[0].read_bytes()
+        block = data[9 + 32:]
+        if len(block) < 28 or block[:4] != b"PGWB":
+            return None
+        flags = block[4]
+        body_len = struct.unpack("<I", block[20:24])[0]
+        body = block[28:28 + body_len]
+        if len(body) < body_len:
+            return None
+        if flags & 1:
+            body = subprocess.run(["zstd", "-dc"], input=body, capture_output=True, check=True).stdout
+        length = struct.unpack("<I", body[9:13])[0]
+        return json.loads(body[13:13 + length])
+    head = wait_for(header, timeout=10)
+    assert head is not None, list((tmp_path / "rec").glob("*"))
+    who = head["identity"]
+    assert (who["namespace"], who["pod"], who["serviceAccount"], who["pod_uid"]) == \
+        ("billing", "billing-0", "billing-agent", pod.uid), who
+    assert who["name"] == "billing-agent", who
 
 
 # ---- pods come and go ------------------------------------------------------
@@ -274,6 +287,27 @@ def test_pod_deleted_and_recreated_under_a_new_uid_is_resolved_again(rig, api, d
     # A label change arrives as MODIFIED and takes effect for new sessions.
     api.modify_pod(second.uid, labels={"app": "retired"})
     assert wait_for(lambda: rig.probe(cgroup=second.cgroup)["kind"] == "error"), pw.log_tail()
+
+
+def test_an_open_session_outlives_its_pods_deletion(rig, api, db):
+    """Documented: a session keeps the identity it started with."""
+    pod = Workload(rig, api, "billing-0", "billing", "billing-agent", {"app": "billing"},
+                   "cgroupfs/containerd")
+    pw = start_pgwarden(rig, api, BILLING, BILLING_POLICIES)
+    wait_synced(rig, pw, pods=1)
+    from harness.clients import client_env
+    psql = subprocess.Popen(rig._wrap(rig.psql_argv("-At", "-c", "SELECT 1", "-c", "SELECT pg_sleep(2)",
+                                                    "-c", "SELECT 2"), pod.cgroup, None, None),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env(),
+                            stdin=subprocess.DEVNULL)
+    time.sleep(0.7)
+    api.delete_pod(pod.uid)
+    assert wait_for(lambda: kube_status(rig, pw)["pods"] == 0), kube_status(rig, pw)
+    out, err = psql.communicate(timeout=30)
+    assert psql.returncode == 0, err
+    assert out.split() == ["1", "2"], (out, err)
+    # A new session from the deleted pod's cgroup is refused.
+    assert "pod unknown" in refusal(rig.probe(cgroup=pod.cgroup))
 
 
 def test_410_gone_lists_again_and_sees_what_the_watch_missed(rig, api, db):

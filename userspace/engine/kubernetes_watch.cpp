@@ -142,12 +142,17 @@ void KubernetesWatch::run() {
         continue;
       }
     }
+    const auto began = std::chrono::steady_clock::now();
     auto err = watch();
     if (stopping()) break;
     if (err) {
       spdlog::warn("kubernetes: watching the pods of node {} failed: {}", node_name_, *err);
       pods_.set_error(*err);
       backoff();
+    } else if (std::chrono::steady_clock::now() - began < std::chrono::seconds(1) && !resource_version_.empty()) {
+      // A server that ends every watch at once must not make this a busy loop.
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
     }
   }
 }
