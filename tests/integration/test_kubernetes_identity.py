@@ -387,3 +387,47 @@ def test_api_server_with_a_certificate_of_another_ca_is_not_trusted(rig, api, db
     assert "API server unreachable" in refusal(rig.probe(cgroup=pod.cgroup))
     assert api.requests == [], api.requests
     assert api.token not in pw.log_text()
+
+
+# ---- where the resolver finds the API server and the node ---------------------
+
+def test_without_an_api_server_or_a_node_name_pgwarden_does_not_start(db, api, monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("NODE_NAME", raising=False)
+    # k8s selectors and no kubernetes section, outside a pod: nothing could
+    # ever resolve, so it says so instead of refusing every pod later.
+    pw = Pgwarden(db, overrides={"identities": BILLING, "policies": BILLING_POLICIES})
+    try:
+        with pytest.raises(AssertionError) as exc:
+            pw.start()
+        assert "no API server to resolve pods through" in str(exc.value), str(exc.value)
+    finally:
+        pw.close()
+    pw = Pgwarden(db, overrides={"identities": BILLING, "policies": BILLING_POLICIES,
+                                 "kubernetes": {"api_server": api.url(), "ca_file": api.ca_file,
+                                                "token_file": api.token_file}})
+    try:
+        with pytest.raises(AssertionError) as exc:
+            pw.start()
+        assert "no node name" in str(exc.value) and "NODE_NAME" in str(exc.value), str(exc.value)
+    finally:
+        pw.close()
+
+
+def test_in_cluster_defaults_and_node_name_from_the_environment(rig, api, db, monkeypatch):
+    pod = Workload(rig, api, "billing-0", "billing", "billing-agent", {"app": "billing"},
+                   "systemd/docker")
+    Workload(rig, api, "other-node", "billing", "billing-agent", {"app": "billing"},
+             "systemd/docker", node="node-b")
+    # What a pod gets from the kubelet: KUBERNETES_SERVICE_HOST/PORT, and the
+    # node name from the downward API in an environment variable.
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
+    monkeypatch.setenv("PGW_TEST_NODE", NODE)
+    pw = start_pgwarden(rig, api, BILLING, BILLING_POLICIES,
+                        kubernetes={"token_file": api.token_file, "ca_file": api.ca_file,
+                                    "node_name_env": "PGW_TEST_NODE"})
+    wait_synced(rig, pw, pods=1)
+    st = kube_status(rig, pw)
+    assert st["api_server"] == f"https://127.0.0.1:{api.port}" and st["node"] == NODE, st
+    assert served(rig.probe(cgroup=pod.cgroup))
