@@ -115,7 +115,9 @@ class Workload:
 
 def start_pgwarden(rig, api, identities, policies, kubernetes=None):
     overrides = rig.config_overrides(identities=identities, policies=policies)
-    overrides["kubernetes"] = kubernetes or api.kubernetes_config()
+    overrides["kubernetes"] = dict(kubernetes or api.kubernetes_config())
+    # The test's kubelet tree starts below the intercepted cgroup.
+    overrides["kubernetes"].setdefault("cgroup_root", rig.clients.path)
     pw = Pgwarden(rig.db, overrides=overrides, listen_host="127.0.0.1")
     return rig.adopt(pw)
 
@@ -220,11 +222,27 @@ def test_service_account_and_label_pick_the_workload_in_every_cgroup_layout(rig,
     assert st["node"] == NODE and st["api_server"] == api.url(), st
 
 
+def test_a_cgroup_outside_the_kubelet_tree_cannot_claim_a_pod(rig, api, db):
+    """A process with a cgroup subtree of its own (systemd delegation, a
+    rootless container engine) makes kubepods/pod<victim uid>/ there: the uid
+    is real, the API server knows it, and still it must not resolve."""
+    victim = Workload(rig, api, "billing-0", "billing", "billing-agent", {"app": "billing"},
+                      "cgroupfs/containerd")
+    delegated = rig.clients.child("user.slice")
+    pw = start_pgwarden(rig, api, BILLING, BILLING_POLICIES)
+    wait_synced(rig, pw, pods=1)
+    for layout in ("cgroupfs/containerd", "systemd/containerd"):
+        forged = nested_cgroup(delegated, kubelet_segments(layout, "burstable", victim.uid, victim.cid))
+        message = refusal(rig.probe(cgroup=forged))
+        assert f"pod {victim.uid} not resolved: the cgroup is not in the kubelet's tree" in message, message
+    assert served(rig.probe(cgroup=victim.cgroup))
+
+
 def test_recording_header_names_namespace_pod_and_service_account(rig, api, db, tmp_path):
     pod = Workload(rig, api, "billing-0", "billing", "billing-agent", {"app": "billing"},
                    "systemd/containerd")
     overrides = rig.config_overrides(identities=BILLING, policies=BILLING_POLICIES)
-    overrides["kubernetes"] = api.kubernetes_config()
+    overrides["kubernetes"] = api.kubernetes_config(cgroup_root=rig.clients.path)
     pw = Pgwarden(rig.db, overrides=overrides, listen_host="127.0.0.1")
     key = tmp_path / "recording.key"
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True,

@@ -231,6 +231,11 @@ void Session::resolve_pod() {
   if (!identity_.cgroup_path) return;
   const auto uid = policy::parse_kubernetes_cgroup(*identity_.cgroup_path).pod_uid;
   if (!uid) return;
+  if (!policy::in_kubelet_tree(*identity_.cgroup_path, config_->kubernetes.cgroup_root)) {
+    identity_.pod_unresolved = "the cgroup is not in the kubelet's tree (kubernetes.cgroup_root " +
+                               config_->kubernetes.cgroup_root + ")";
+    return;
+  }
   if (const KubernetesWatch* watch = worker_.state().kubernetes()) {
     auto found = watch->pods().find(*uid);
     identity_.pod = std::move(found.pod);

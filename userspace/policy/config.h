@@ -94,6 +94,9 @@ struct KubernetesConfig {
   std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
   std::string node_name;               // empty: from the environment variable node_name_env
   std::string node_name_env = "NODE_NAME";
+  // The kubelet's --cgroup-root: a pod uid counts only from a cgroup whose
+  // kubepods level sits directly below it (see kubernetes_pod.h).
+  std::string cgroup_root = "/";
   friend bool operator==(const KubernetesConfig&, const KubernetesConfig&) = default;
 };
 

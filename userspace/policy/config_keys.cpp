@@ -150,9 +150,11 @@ void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& pa
 
 // ---- intercept --------------------------------------------------------------
 
-void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+// A plain cgroup v2 path relative to the cgroup2 mount ("/" or "/a/b"),
+// or nothing after an error.
+std::optional<std::string> read_cgroup_path(ConfigReader& r, const YAML::Node& n, const std::string& p) {
   auto s = r.nonempty_text(n, p);
-  if (!s) return;
+  if (!s) return std::nullopt;
   const bool bad = s->front() != '/' || (s->size() > 1 && s->back() == '/') || s->find("//") != std::string::npos ||
                    s->find("/./") != std::string::npos || s->find("/../") != std::string::npos ||
                    s->ends_with("/..") || s->ends_with("/.") || s->find_first_of("*?") != std::string::npos;
@@ -160,9 +162,13 @@ void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::stri
     r.error(n, p,
             "expected a cgroup v2 path such as / or /pgwarden/agents (relative to the cgroup2 mount, no globs, "
             "no . or ..), got " + quote_for_message(*s));
-  } else {
-    out.cgroup = *s;
+    return std::nullopt;
   }
+  return s;
+}
+
+void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  if (auto path = read_cgroup_path(r, n, p)) out.cgroup = *path;
 }
 
 void read_intercept_ports(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
@@ -414,6 +420,10 @@ void read_k8s_node_name_env(ConfigReader& r, const YAML::Node& n, const std::str
   });
   if (!ok) r.error(n, p, "expected an environment variable name, got " + quote_for_message(*s));
   else out.node_name_env = *s;
+}
+
+void read_k8s_cgroup_root(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  if (auto path = read_cgroup_path(r, n, p)) out.cgroup_root = *path;
 }
 
 template <std::string KubernetesConfig::*Member>
@@ -679,6 +689,10 @@ constexpr Key<KubernetesConfig> kKubernetesKeys[] = {
     {"node_name_env", custom<KubernetesConfig>("text", read_k8s_node_name_env), "NODE_NAME",
      "The environment variable holding the node name when `node_name` is not set (the DaemonSet sets it from "
      "`spec.nodeName`)."},
+    {"cgroup_root", custom<KubernetesConfig>("cgroup path", read_k8s_cgroup_root), "/",
+     "The kubelet's cgroup root (its `--cgroup-root`): a pod uid counts only from a cgroup whose `kubepods` or "
+     "`kubepods.slice` level is directly below it, so a process that makes cgroups of its own elsewhere cannot "
+     "claim a pod."},
 };
 constexpr Section<KubernetesConfig> kKubernetes{kKubernetesKeys, check_kubernetes};
 

@@ -18,4 +18,15 @@ bool selector_matches(const KubernetesSelector& selector, const KubernetesPod& p
   return true;
 }
 
+bool in_kubelet_tree(std::string_view cgroup_path, std::string_view cgroup_root) {
+  if (cgroup_root != "/") {
+    if (!cgroup_path.starts_with(cgroup_root)) return false;
+    cgroup_path.remove_prefix(cgroup_root.size());
+  }
+  if (!cgroup_path.starts_with("/")) return false;
+  cgroup_path.remove_prefix(1);
+  const std::string_view first = cgroup_path.substr(0, cgroup_path.find('/'));
+  return (first == "kubepods" || first == "kubepods.slice") && first.size() < cgroup_path.size();
+}
+
 }  // namespace pgw::policy

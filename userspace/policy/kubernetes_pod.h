@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace pgw::policy {
 
@@ -36,5 +37,13 @@ struct KubernetesSelector {
 };
 
 bool selector_matches(const KubernetesSelector& selector, const KubernetesPod& pod);
+
+// Whether `cgroup_path` is in the kubelet's own tree: its `kubepods` or
+// `kubepods.slice` level directly below `cgroup_root`. The cgroup path
+// parser finds a pod uid under any `kubepods` segment, and a process given
+// a cgroup subtree of its own (systemd delegation, a rootless container
+// engine) can make `…/kubepods/pod<someone else's uid>/` there: such a
+// path must never resolve to that pod.
+bool in_kubelet_tree(std::string_view cgroup_path, std::string_view cgroup_root);
 
 }  // namespace pgw::policy

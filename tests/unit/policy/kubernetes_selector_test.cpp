@@ -106,12 +106,25 @@ TEST(KubernetesSelector, RefusesWhatCouldNeverMatch) {
       {"identities: [{name: a, match: {k8s: {service_account: x}}}]\n", "did you mean \"serviceAccount\""},
       {"kubernetes: {api_server: \"http://10.0.0.1:6443\"}\n", "expected an https:// URL"},
       {"kubernetes: {node_name_env: \"NODE-NAME\"}\n", "expected an environment variable name"},
+      {"kubernetes: {cgroup_root: \"kubelet\"}\n", "expected a cgroup v2 path"},
   };
   for (const auto& [yaml, expected] : cases) {
     auto c = load(yaml);
     ASSERT_FALSE(c.ok()) << yaml;
     EXPECT_NE(c.error().find(expected), std::string::npos) << yaml << "\n" << c.error();
   }
+}
+
+TEST(KubernetesSelector, OnlyTheKubeletsTreeCountsForAPod) {
+  EXPECT_TRUE(in_kubelet_tree(kPodCgroup, "/"));
+  EXPECT_TRUE(in_kubelet_tree("/kubepods/burstable/pod" + kUid + "/" + std::string(64, 'b'), "/"));
+  EXPECT_TRUE(in_kubelet_tree("/kubelet/kubepods/pod" + kUid, "/kubelet"));
+  // A kubepods level of someone's own making, deeper down.
+  EXPECT_FALSE(in_kubelet_tree("/user.slice/user-1000.slice/user@1000.service" + kPodCgroup, "/"));
+  EXPECT_FALSE(in_kubelet_tree("/kubelet" + kPodCgroup, "/"));
+  EXPECT_FALSE(in_kubelet_tree("/kubeletx/kubepods/pod" + kUid, "/kubelet"));
+  EXPECT_FALSE(in_kubelet_tree("/kubepods", "/"));
+  EXPECT_FALSE(in_kubelet_tree("/kubepods-evil/pod" + kUid, "/"));
 }
 
 TEST(KubernetesSelector, KubernetesSectionDefaultsAndPaths) {
@@ -124,6 +137,7 @@ TEST(KubernetesSelector, KubernetesSectionDefaultsAndPaths) {
   EXPECT_EQ(c->kubernetes.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
   EXPECT_EQ(c->kubernetes.node_name, "node-a");
   EXPECT_EQ(c->kubernetes.node_name_env, "NODE_NAME");
+  EXPECT_EQ(c->kubernetes.cgroup_root, "/");
   auto none = load("");
   ASSERT_TRUE(none.ok()) << none.error();
   EXPECT_FALSE(none->wants_kubernetes());
