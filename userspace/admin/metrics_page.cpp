@@ -3,6 +3,7 @@
 #include "engine/session_index.h"
 #include "engine/catalog_store.h"
 #include "engine/recording_service.h"
+#include "engine/kubernetes_watch.h"
 #include "policy/statement_class.h"
 
 namespace pgw::admin {
@@ -141,6 +142,19 @@ void catalogs(PrometheusText& out, const engine::EngineState& state) {
   out.sample({{"result", "failed"}}, static_cast<double>(store->load_failures()));
 }
 
+void kubernetes(PrometheusText& out, const engine::EngineState& state) {
+  const engine::KubernetesWatch* watch = state.kubernetes();
+  if (watch == nullptr) return;
+  const auto h = watch->pods().health();
+  out.gauge("pgwarden_kubernetes_connected", "1 while the pod list is loaded and the API server answers.",
+            h.connected ? 1.0 : 0.0);
+  out.gauge("pgwarden_kubernetes_pods", "Pods of this node known from the API server.", static_cast<double>(h.pods));
+  out.counter("pgwarden_kubernetes_lists_total", "Full pod lists loaded (start, 410 Gone, after errors).",
+              static_cast<double>(h.lists));
+  out.counter("pgwarden_kubernetes_watch_events_total", "Pod watch events received.", static_cast<double>(h.events));
+  out.counter("pgwarden_kubernetes_errors_total", "Failed requests to the API server.", static_cast<double>(h.errors));
+}
+
 void bpf_maps(PrometheusText& out, const engine::EngineState& state) {
   const kernel::Interceptor* icpt = state.interceptor();
   if (icpt == nullptr) return;
@@ -170,6 +184,7 @@ std::string render_metrics(const engine::EngineState& state, const std::function
   approvals(out, state);
   recordings(out, state);
   catalogs(out, state);
+  kubernetes(out, state);
   bpf_maps(out, state);
   if (more) more(out);
   return out.take();

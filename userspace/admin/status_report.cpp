@@ -1,5 +1,6 @@
 #include "admin/status_report.h"
 
+#include "engine/kubernetes_watch.h"
 #include "engine/recording_service.h"
 
 #include <unistd.h>
@@ -113,6 +114,18 @@ nlohmann::json recording_json(const engine::EngineState& state) {
   return j;
 }
 
+nlohmann::json kubernetes_json(const engine::EngineState& state) {
+  const engine::KubernetesWatch* watch = state.kubernetes();
+  if (watch == nullptr) return {{"enabled", false}};
+  const auto h = watch->pods().health();
+  nlohmann::json out = {{"enabled", true},       {"api_server", watch->api_server()}, {"node", watch->node_name()},
+                        {"connected", h.connected}, {"synced", h.synced},             {"pods", h.pods},
+                        {"lists", h.lists},       {"events", h.events},              {"errors", h.errors},
+                        {"last_error", h.last_error}};
+  out["last_list"] = h.last_list ? nlohmann::json(unix_seconds(*h.last_list)) : nlohmann::json(nullptr);
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
@@ -148,6 +161,7 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
       {"upstreams", upstreams},
       {"intercept", intercept_json(state)},
       {"recording", recording_json(state)},
+      {"kubernetes", kubernetes_json(state)},
       {"sessions",
        {{"open", state.sessions_open.load()},
         {"total", state.sessions_total.load()},

@@ -105,6 +105,20 @@ void print_recording_text(const nlohmann::json& rec) {
   }
 }
 
+// Shown only when pods are resolved through the API server.
+void print_kubernetes_text(const nlohmann::json& k) {
+  if (!k.value("enabled", false)) return;
+  const std::string error = k.value("last_error", "");
+  std::printf("kubernetes: %s  node %s  %s  %llu pods  %llu lists  %llu events  %llu errors%s\n",
+              k.value("api_server", "").c_str(), k.value("node", "").c_str(),
+              k.value("connected", false) ? "connected" : "NOT CONNECTED",
+              static_cast<unsigned long long>(k.value("pods", 0ull)),
+              static_cast<unsigned long long>(k.value("lists", 0ull)),
+              static_cast<unsigned long long>(k.value("events", 0ull)),
+              static_cast<unsigned long long>(k.value("errors", 0ull)),
+              error.empty() ? "" : ("  last error: " + error).c_str());
+}
+
 void print_status_text(const nlohmann::json& st) {
   const auto& d = st["daemon"];
   std::printf("daemon: pid %d  uptime %llds  workers %u  config %s\n", d.value("pid", 0),
@@ -176,6 +190,7 @@ void print_status_text(const nlohmann::json& st) {
   print_approvals_text(st.value("approvals", nlohmann::json::object()),
                        st.value("webhooks", nlohmann::json::array()));
   print_recording_text(st.value("recording", nlohmann::json::object()));
+  print_kubernetes_text(st.value("kubernetes", nlohmann::json::object()));
 }
 
 int status(const AdminOptions& options) {

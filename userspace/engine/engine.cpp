@@ -17,6 +17,7 @@
 #include "common/instance_name.h"
 #include "engine/catalog_store.h"
 #include "engine/cgroup_resolver.h"
+#include "engine/kubernetes_watch.h"
 #include "policy/config_keys.h"
 #include "engine/listeners.h"
 #include "engine/logging.h"
@@ -81,6 +82,12 @@ Status Engine::start() {
   }
   auto config = state_.config();
   const unsigned count = worker_count_for(*config);
+  if (config->wants_kubernetes()) {
+    auto watch = KubernetesWatch::start(config->kubernetes);
+    if (!watch) return make_error(watch.error());
+    kubernetes_ = std::move(watch).value();
+    state_.set_kubernetes(kubernetes_.get());
+  }
   // approval.store: one queue for every node. A store this pgwarden cannot
   // use stops the start; one that does not answer yet is waited for.
   if (config->approval.store_dsn_file) {
@@ -225,6 +232,10 @@ void Engine::reload() {
   if (auto restart = policy::restart_only_changes(*current, *loaded); !restart.empty()) {
     spdlog::warn("reload: changes of {} take effect only after a restart", fmt::join(restart, ", "));
   }
+  if (loaded->wants_kubernetes() && !kubernetes_) {
+    spdlog::warn("reload: k8s selectors need the Kubernetes resolver, which starts with pgwarden: until a restart, "
+                 "pods are not resolved and no k8s selector matches");
+  }
   apply_log_level(loaded->log_level);
   for (const auto& w : loaded->warnings) spdlog::warn("config: {}", w);
   auto config = std::make_shared<const policy::Config>(std::move(loaded).value());
@@ -254,6 +265,7 @@ void Engine::stop() {
   for (auto& w : workers_) w->join();
   if (catalogs_) catalogs_->stop();
   if (cgroups_) cgroups_->stop();
+  if (kubernetes_) kubernetes_->stop();
   if (interceptor_ && handed_over_) {
     // The programs, links and maps are the successor's now.
     state_.set_interceptor(nullptr);

@@ -52,6 +52,8 @@ class Engine {
   // to loop threads, which must still exist.
   std::unique_ptr<class CatalogStore> catalogs_;
   std::unique_ptr<class CgroupResolver> cgroups_;
+  // Posts to nobody: loop threads only read its pod map.
+  std::unique_ptr<class KubernetesWatch> kubernetes_;
   // After workers_ too: its threads deliver outcomes to loop threads.
   std::unique_ptr<approval::ApprovalQueue> approvals_;
   // Destroyed before workers_, which stop() has joined by then: its last

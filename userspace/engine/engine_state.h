@@ -57,6 +57,11 @@ class EngineState {
   class CgroupResolver* cgroups() const { return cgroups_; }
   void set_cgroups(class CgroupResolver* c) { cgroups_ = c; }
 
+  // Pods of this node from the Kubernetes API server (`k8s:` selectors), or
+  // null; set before the loop threads start.
+  class KubernetesWatch* kubernetes() const { return kubernetes_; }
+  void set_kubernetes(class KubernetesWatch* k) { kubernetes_ = k; }
+
   // Session recording (recording.dir), or null; set before the loop threads start.
   class RecordingService* recordings() const { return recordings_; }
   void set_recordings(class RecordingService* r) { recordings_ = r; }
@@ -104,6 +109,7 @@ class EngineState {
   class CgroupResolver* cgroups_ = nullptr;
   approval::ApprovalQueue* approvals_ = nullptr;
   class RecordingService* recordings_ = nullptr;
+  class KubernetesWatch* kubernetes_ = nullptr;
   std::vector<std::unique_ptr<LoopMetrics>> loop_metrics_;
   DecisionFeed decisions_;
   std::atomic<uint64_t> config_generation_{1};

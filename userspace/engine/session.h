@@ -142,6 +142,7 @@ class alignas(16) Session {
   void resolve_cgroup(uint64_t cgroup_id);
   void start_proc_read();
   void on_proc_file(OpKind kind, const io_uring_cqe& cqe);
+  void resolve_pod();
   void identified();
 
   // --- upstream connection and login (session_upstream.cpp)

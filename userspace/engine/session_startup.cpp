@@ -8,11 +8,13 @@
 #include <cstring>
 
 #include "engine/cgroup_resolver.h"
+#include "engine/kubernetes_watch.h"
 #include "engine/proc_identity.h"
 #include "engine/session.h"
 #include "engine/worker.h"
 #include "kernel/cgroup_v2.h"
 #include "pgwire/startup.h"
+#include "policy/kubernetes_cgroup.h"
 #include "policy/startup_settings.h"
 
 namespace pgw::engine {
@@ -237,8 +239,31 @@ void Session::on_proc_file(OpKind kind, const io_uring_cqe& cqe) {
   start_proc_read();
 }
 
+// The pod the cgroup path names, from the cache the Kubernetes watch keeps
+// (one atomic load: the loop thread never waits for the API server). An open
+// session keeps the pod it was identified with: a pod deleted later does not
+// end its sessions, as a process that left its cgroup would not either.
+void Session::resolve_pod() {
+  if (!identity_.cgroup_path) return;
+  const auto uid = policy::parse_kubernetes_cgroup(*identity_.cgroup_path).pod_uid;
+  if (!uid) return;
+  if (!policy::in_kubelet_tree(*identity_.cgroup_path, config_->kubernetes.cgroup_root)) {
+    identity_.pod_unresolved = "the cgroup is not in the kubelet's tree (kubernetes.cgroup_root " +
+                               config_->kubernetes.cgroup_root + ")";
+    return;
+  }
+  if (const KubernetesWatch* watch = worker_.state().kubernetes()) {
+    auto found = watch->pods().find(*uid);
+    identity_.pod = std::move(found.pod);
+    identity_.pod_unresolved = std::move(found.why_not);
+  } else if (config_->wants_kubernetes()) {
+    identity_.pod_unresolved = "the Kubernetes resolver is not running (restart pgwarden after adding k8s selectors)";
+  }
+}
+
 void Session::identified() {
   const policy::Config& config = *config_;
+  resolve_pod();
   const policy::IdentityRule* rule = policy::match_identity(config, identity_);
   if (rule != nullptr) {
     identity_name_ = rule->name;

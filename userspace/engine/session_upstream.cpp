@@ -272,6 +272,11 @@ nlohmann::json Session::recording_header() const {
   if (identity_.cgroup_path) {
     if (auto pod = policy::parse_kubernetes_cgroup(*identity_.cgroup_path).pod_uid) identity["pod_uid"] = *pod;
   }
+  if (identity_.pod) {
+    identity["namespace"] = identity_.pod->namespace_name;
+    identity["pod"] = identity_.pod->name;
+    identity["serviceAccount"] = identity_.pod->service_account;
+  }
   nlohmann::json startup = nlohmann::json::object();
   for (const auto& [name, value] : startup_->settings) startup[name] = value;
   return {{"pgwarden_session", id_},

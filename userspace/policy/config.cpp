@@ -33,6 +33,14 @@ std::string_view to_string(UnparseableAction a) {
   return a == UnparseableAction::deny ? "deny" : "forward";
 }
 
+bool Config::wants_kubernetes() const {
+  if (kubernetes.enabled) return true;
+  for (const IdentityRule& rule : identities) {
+    if (!rule.k8s.empty()) return true;
+  }
+  return false;
+}
+
 const Upstream* Config::find_upstream(std::string_view name) const {
   for (const auto& u : upstreams) {
     if (u.name == name) return &u;

@@ -36,6 +36,7 @@
 #include "common/result.h"
 #include "mask/detector.h"
 #include "mask/mask_function.h"
+#include "policy/kubernetes_pod.h"
 #include "policy/net_address.h"
 #include "policy/secret.h"
 #include "policy/statement_class.h"
@@ -87,6 +88,22 @@ struct Upstream {
   friend bool operator==(const Upstream&, const Upstream&) = default;
 };
 
+// `kubernetes:` — where the pod uids of this node's cgroups are resolved to
+// namespace, name, service account and labels (engine/kubernetes_watch.h).
+// The resolver runs when the section is written or an identity uses `k8s:`.
+struct KubernetesConfig {
+  bool enabled = false;                // the section is written
+  std::string api_server;              // empty: in-cluster (KUBERNETES_SERVICE_HOST/PORT)
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string node_name;               // empty: from the environment variable node_name_env
+  std::string node_name_env = "NODE_NAME";
+  // The kubelet's --cgroup-root: a pod uid counts only from a cgroup whose
+  // kubepods level sits directly below it (see kubernetes_pod.h).
+  std::string cgroup_root = "/";
+  friend bool operator==(const KubernetesConfig&, const KubernetesConfig&) = default;
+};
+
 // A workload rule. Every field that is given must match; a field the
 // workload does not have (e.g. no cgroup for an explicit TCP client) does
 // not match.
@@ -99,6 +116,7 @@ struct IdentityRule {
   std::vector<NetPrefix> source;       // peer address of explicit TCP clients (no ports)
   std::vector<std::string> pod_uid;       // Kubernetes pod uids, from the cgroup path
   std::vector<std::string> container_id;  // container ids (64 hex), from the cgroup path
+  KubernetesSelector k8s;                 // needs the pod resolved through the API server
   friend bool operator==(const IdentityRule&, const IdentityRule&) = default;
 };
 
@@ -209,6 +227,7 @@ struct Config {
   std::string mask_hash_key_file;
 
   InterceptConfig intercept;
+  KubernetesConfig kubernetes;
   std::vector<Upstream> upstreams;
   std::vector<IdentityRule> identities;
   std::vector<Policy> policies;
@@ -220,6 +239,10 @@ struct Config {
   std::vector<std::string> warnings;
 
   friend bool operator==(const Config&, const Config&) = default;
+
+  // Whether pods must be resolved through the API server: the `kubernetes`
+  // section is written, or an identity has a `k8s:` selector.
+  bool wants_kubernetes() const;
 
   const Upstream* find_upstream(std::string_view name) const;
   const IdentityRule* find_identity(std::string_view name) const;

@@ -182,9 +182,11 @@ void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& pa
 
 // ---- intercept --------------------------------------------------------------
 
-void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+// A plain cgroup v2 path relative to the cgroup2 mount ("/" or "/a/b"),
+// or nothing after an error.
+std::optional<std::string> read_cgroup_path(ConfigReader& r, const YAML::Node& n, const std::string& p) {
   auto s = r.nonempty_text(n, p);
-  if (!s) return;
+  if (!s) return std::nullopt;
   const bool bad = s->front() != '/' || (s->size() > 1 && s->back() == '/') || s->find("//") != std::string::npos ||
                    s->find("/./") != std::string::npos || s->find("/../") != std::string::npos ||
                    s->ends_with("/..") || s->ends_with("/.") || s->find_first_of("*?") != std::string::npos;
@@ -192,9 +194,13 @@ void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::stri
     r.error(n, p,
             "expected a cgroup v2 path such as / or /pgwarden/agents (relative to the cgroup2 mount, no globs, "
             "no . or ..), got " + quote_for_message(*s));
-  } else {
-    out.cgroup = *s;
+    return std::nullopt;
   }
+  return s;
+}
+
+void read_intercept_cgroup(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
+  if (auto path = read_cgroup_path(r, n, p)) out.cgroup = *path;
 }
 
 void read_intercept_ports(ConfigReader& r, const YAML::Node& n, const std::string& p, InterceptConfig& out) {
@@ -395,6 +401,115 @@ void read_match_k8s_ids(ConfigReader& r, const YAML::Node& n, const std::string&
     }
   });
   refuse_empty_list(r, n, p);
+}
+
+// ---- kubernetes ---------------------------------------------------------------
+
+// A namespace or service account glob: Kubernetes names are lower-case
+// letters, digits, '-' and '.', so anything else could never match (an
+// upper-case letter is a typo, not a pattern).
+template <std::optional<std::string> KubernetesSelector::*Member>
+void read_k8s_name_glob(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesSelector& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  const bool ok = s->size() <= 253 && std::all_of(s->begin(), s->end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*' || c == '?';
+  });
+  if (!ok) {
+    r.error(n, p,
+            "expected a Kubernetes name or a glob of one (lower-case letters, digits, '-', '.', '*', '?'), got " +
+                quote_for_message(*s));
+  } else {
+    out.*Member = *s;
+  }
+}
+
+// Label key: an optional DNS prefix and '/', then a name of at most 63
+// characters; value: at most 63 characters. Matched exactly.
+bool label_part(std::string_view s, size_t max, bool allow_slash_dots) {
+  if (s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           (allow_slash_dots && c == '/');
+  });
+}
+
+void read_k8s_labels(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesSelector& out) {
+  if (!n.IsMap()) {
+    r.error(n, p, "expected a mapping of label names to values ({app: billing}), got " + describe_kind(n));
+    return;
+  }
+  if (n.size() == 0) {
+    r.error(n, p, "an empty label mapping selects nothing; remove the key instead");
+    return;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const YAML::Node key = it->first, value = it->second;
+    if (!key.IsScalar() || key.Scalar().empty() || !label_part(key.Scalar(), 253 + 1 + 63, true) ||
+        std::count(key.Scalar().begin(), key.Scalar().end(), '/') > 1) {
+      r.error(key, p, "expected a label name such as app or app.kubernetes.io/name, got " + describe_kind(key));
+      continue;
+    }
+    const std::string ep = child_path(p, key.Scalar());
+    if (!value.IsScalar() || !label_part(value.Scalar(), 63, false)) {
+      r.error(value, ep, "expected a label value (at most 63 letters, digits, '-', '_' or '.'), got " +
+                             describe_kind(value));
+      continue;
+    }
+    out.labels[key.Scalar()] = value.Scalar();
+  }
+}
+
+void check_k8s_selector(ConfigReader& r, const YAML::Node& n, const std::string& path, KubernetesSelector& out) {
+  const bool written = r.written(child_path(path, "namespace")) || r.written(child_path(path, "serviceAccount")) ||
+                       r.written(child_path(path, "labels"));
+  if (out.empty() && !written) {
+    r.error(n, path, "a k8s selector needs namespace, serviceAccount or labels");
+  }
+}
+
+void read_k8s_api_server(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  // The bearer token goes with every request: never in clear.
+  if (!s->starts_with("https://") || s->size() <= 8 || s->find_first_of(" \t\r\n?#") != std::string::npos ||
+      s->size() > 2048) {
+    r.error(n, p, "expected an https:// URL (the service account token is sent with every request), got " +
+                      quote_for_message(*s));
+    return;
+  }
+  while (s->ends_with("/")) s->pop_back();
+  out.api_server = *s;
+}
+
+void read_k8s_node_name(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  if (!plain_name(*s)) r.error(n, p, "expected a node name, got " + quote_for_message(*s));
+  else out.node_name = *s;
+}
+
+void read_k8s_node_name_env(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  auto s = r.nonempty_text(n, p);
+  if (!s) return;
+  const bool ok = std::all_of(s->begin(), s->end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+  if (!ok) r.error(n, p, "expected an environment variable name, got " + quote_for_message(*s));
+  else out.node_name_env = *s;
+}
+
+void read_k8s_cgroup_root(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  if (auto path = read_cgroup_path(r, n, p)) out.cgroup_root = *path;
+}
+
+template <std::string KubernetesConfig::*Member>
+void read_k8s_file(ConfigReader& r, const YAML::Node& n, const std::string& p, KubernetesConfig& out) {
+  if (auto file = r.file_path(n, p)) out.*Member = *file;
+}
+
+void check_kubernetes(ConfigReader&, const YAML::Node&, const std::string&, KubernetesConfig& out) {
+  out.enabled = true;
 }
 
 // ---- policies -----------------------------------------------------------------
@@ -628,12 +743,38 @@ constexpr Key<Upstream> kUpstreamKeys[] = {
 };
 constexpr Section<Upstream> kUpstream{kUpstreamKeys};
 
-constexpr Key<Unsupported> kKubernetesKeys[] = {
-    {"namespace", not_yet<Unsupported>("text"), "", "The pod's namespace, from the Kubernetes API."},
-    {"serviceAccount", not_yet<Unsupported>("text"), "", "The pod's service account."},
-    {"labels", not_yet<Unsupported>("mapping"), "", "Labels the pod must carry."},
+constexpr Key<KubernetesSelector> kK8sSelectorKeys[] = {
+    {"namespace", custom<KubernetesSelector>("glob", read_k8s_name_glob<&KubernetesSelector::namespace_glob>), "",
+     "The pod's namespace, from the Kubernetes API: a name or a glob (`*` any run of characters, `?` one)."},
+    {"serviceAccount",
+     custom<KubernetesSelector>("glob", read_k8s_name_glob<&KubernetesSelector::service_account_glob>), "",
+     "The pod's service account (`spec.serviceAccountName`, without the namespace): a name or a glob."},
+    {"labels", custom<KubernetesSelector>("mapping of label to value", read_k8s_labels), "",
+     "Labels the pod must carry, each with exactly this value; other labels may be there too."},
 };
-constexpr Section<Unsupported> kKubernetes{kKubernetesKeys};
+constexpr Section<KubernetesSelector> kK8sSelector{kK8sSelectorKeys, check_k8s_selector};
+
+constexpr Key<KubernetesConfig> kKubernetesKeys[] = {
+    {"api_server", custom<KubernetesConfig>("https URL", read_k8s_api_server),
+     "(in-cluster: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)",
+     "The Kubernetes API server that pod uids are resolved through (a list and watch of this node's pods)."},
+    {"token_file", custom<KubernetesConfig>("path", read_k8s_file<&KubernetesConfig::token_file>),
+     "/var/run/secrets/kubernetes.io/serviceaccount/token",
+     "The bearer token sent to the API server (read again at every reconnect, so a rotated token is picked up); "
+     "its service account needs get, list and watch on pods."},
+    {"ca_file", custom<KubernetesConfig>("path", read_k8s_file<&KubernetesConfig::ca_file>),
+     "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", "The CA the API server's certificate is checked against."},
+    {"node_name", custom<KubernetesConfig>("text", read_k8s_node_name), "(from `node_name_env`)",
+     "This node's name: only pods scheduled here are watched (`spec.nodeName`)."},
+    {"node_name_env", custom<KubernetesConfig>("text", read_k8s_node_name_env), "NODE_NAME",
+     "The environment variable holding the node name when `node_name` is not set (the DaemonSet sets it from "
+     "`spec.nodeName`)."},
+    {"cgroup_root", custom<KubernetesConfig>("cgroup path", read_k8s_cgroup_root), "/",
+     "The kubelet's cgroup root (its `--cgroup-root`): a pod uid counts only from a cgroup whose `kubepods` or "
+     "`kubepods.slice` level is directly below it, so a process that makes cgroups of its own elsewhere cannot "
+     "claim a pod."},
+};
+constexpr Section<KubernetesConfig> kKubernetes{kKubernetesKeys, check_kubernetes};
 
 constexpr Key<Unsupported> kOidcKeys[] = {
     {"subject", not_yet<Unsupported>("list of texts"), "", "Subjects of an OIDC ID token a person presents as password."},
@@ -657,8 +798,9 @@ constexpr Key<IdentityRule> kMatchKeys[] = {
      "Kubernetes pod uids, read from the kubelet's cgroup names (systemd and cgroupfs drivers)."},
     {"container_id", custom<IdentityRule>("list of texts", read_match_k8s_ids<&IdentityRule::container_id, 64>), "",
      "Container ids (64 hex digits; containerd, CRI-O and docker), read from the cgroup names."},
-    {"k8s", future_section<IdentityRule, kKubernetes>, "",
-     "Kubernetes selectors resolved through the API server."},
+    {"k8s", section<&IdentityRule::k8s, kK8sSelector>, "",
+     "Kubernetes selectors, matched against what the API server says about the pod whose uid the cgroup path "
+     "names (see `kubernetes`). A pod not resolved (yet) matches no rule with `k8s`."},
     {"oidc", future_section<IdentityRule, kOidc>, "", "Selectors on an OIDC ID token."},
 };
 constexpr Section<IdentityRule> kMatch{kMatchKeys};
@@ -837,6 +979,8 @@ constexpr Key<Config> kConfigKeys[] = {
     {"tls", future_section<Config, kTls>, "", "TLS on the client leg."},
     {"intercept", section<&Config::intercept, kIntercept>, "(no interception: explicit mode only)",
      "Transparent interception with eBPF: present, it is on.", restart<&Config::intercept>},
+    {"kubernetes", section<&Config::kubernetes, kKubernetes>, "(in-cluster defaults when an identity uses `k8s`)",
+     "Where pods are resolved for `k8s` selectors.", restart<&Config::kubernetes>},
     {"upstreams", required(records<&Config::upstreams, kUpstream>), "",
      "The databases pgwarden serves (at least one)."},
     {"identities", records<&Config::identities, kIdentity>, "[]", "Who a workload is."},

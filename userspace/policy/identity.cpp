@@ -30,6 +30,7 @@ bool rule_matches(const IdentityRule& rule, const WorkloadIdentity& who) {
       return false;
     }
   }
+  if (!rule.k8s.empty() && (!who.pod || !selector_matches(rule.k8s, *who.pod))) return false;
   if (!rule.source.empty()) {
     if (!who.source) return false;
     bool covered = std::any_of(rule.source.begin(), rule.source.end(),
@@ -78,7 +79,12 @@ std::string describe(const WorkloadIdentity& who) {
   if (who.cgroup_path) {
     add("cgroup " + quote_for_message(*who.cgroup_path));
     const KubernetesIds k8s = parse_kubernetes_cgroup(*who.cgroup_path);
-    if (k8s.pod_uid) add("pod " + *k8s.pod_uid);
+    if (who.pod) {
+      add("pod " + quote_for_message(who.pod->namespace_name + "/" + who.pod->name));
+      add("serviceAccount " + quote_for_message(who.pod->service_account));
+    } else if (k8s.pod_uid) {
+      add("pod " + *k8s.pod_uid + (who.pod_unresolved.empty() ? "" : " not resolved: " + who.pod_unresolved));
+    }
     if (k8s.container_id) add("container " + k8s.container_id->substr(0, 12));
   }
   if (who.uid) add("uid " + std::to_string(*who.uid));

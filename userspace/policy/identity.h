@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,11 +21,17 @@ struct WorkloadIdentity {
   std::optional<uint32_t> pid, uid, gid;
   std::optional<std::string> comm;         // the kernel's task name (<= 15 bytes)
   std::optional<NetAddress> source;        // peer address of an explicit TCP client
+  // The pod the cgroup path names, as the API server describes it; null
+  // while it is not resolved, and then `pod_unresolved` says why ("API
+  // server unreachable", "pod unknown"). Only `k8s:` selectors read it.
+  std::shared_ptr<const KubernetesPod> pod;
+  std::string pod_unresolved;
 };
 
 // True when every field the rule gives matches the workload. A field the rule
 // gives but the workload lacks does not match: an explicit TCP client has no
-// cgroup, so a cgroup rule never admits it. A rule with no fields matches
+// cgroup, so a cgroup rule never admits it, and a pod not resolved matches no
+// `k8s:` selector. A rule with no fields matches
 // every workload.
 bool rule_matches(const IdentityRule& rule, const WorkloadIdentity& who);
 
@@ -41,7 +48,9 @@ const Upstream* upstream_for_unix_path(const Config& config, const std::string& 
 const Upstream* explicit_upstream(const Config& config);
 
 // One line for the FATAL 28000 "no identity matched" message and the log:
-// `cgroup "/agents/a1", uid 1000, comm "psql"` (only the fields known).
+// `cgroup "/agents/a1", uid 1000, comm "psql"` (only the fields known), with
+// `pod "ns/name", serviceAccount "sa"` when the pod is resolved, or
+// `pod <uid> not resolved: <why>` when it is not.
 std::string describe(const WorkloadIdentity& who);
 
 }  // namespace pgw::policy
