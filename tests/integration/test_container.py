@@ -15,8 +15,9 @@ How, within a few minutes on 2 cores:
 - it runs with `podman --runtime runc run --network=host --pid=host
   --cap-drop=ALL --cap-add=<the DaemonSet's list>` and the DaemonSet's host
   mounts (bpffs, the cgroup v2 root) plus the test's run directory (config,
-  sockets, state), in the test rig's engine cgroup (--cgroup-parent), and
-  with the host's cgroup namespace. containers.conf (CONTAINERS_CONF, the
+  sockets, state), in the test rig's engine cgroup (--cgroup-parent), in a
+  private cgroup namespace as the kubelet makes on cgroup v2 (and, once, the
+  host's). containers.conf (CONTAINERS_CONF, the
   test's own) sets `default_ulimits = []`: this machine lacks
   CAP_SYS_RESOURCE, so the default rlimits cannot be raised; crun refuses
   the hybrid cgroup layout, runc does not.
@@ -148,15 +149,18 @@ def rig(request, db):
         pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
 
 
-def containerized(rig, image, env, capabilities):
-    """A Pgwarden of the rig's whose process is `podman run` of the image."""
+def containerized(rig, image, env, capabilities, cgroupns="private"):
+    """A Pgwarden of the rig's whose process is `podman run` of the image.
+    cgroupns: private is what the kubelet gives a container on cgroup v2
+    (the engine sees itself at "/" and resolves workloads' cgroup ids
+    through the host's hierarchy mounted over its own)."""
     pw = rig.adopt(Pgwarden(rig.db, overrides=rig.config_overrides()), start=False)
     pw.config["state_dir"] = os.path.join(pw.dir, "state")
     cgroup_mount = ic.cgroup2_mount()
     name = os.path.basename(pw.dir)
     argv = ["env", f"CONTAINERS_CONF={env['CONTAINERS_CONF']}",
             "podman", "--runtime", "runc", "run", "--rm", "--name", name,
-            "--network=host", "--pid=host", "--cgroupns=host",
+            "--network=host", "--pid=host", f"--cgroupns={cgroupns}",
             "--cgroup-parent", rig.engine_cg.path,
             "--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges",
             "--read-only", "--cap-drop=ALL", "--cap-add=" + ",".join(capabilities),
@@ -166,9 +170,11 @@ def containerized(rig, image, env, capabilities):
     return pw, name
 
 
+@pytest.mark.parametrize("cgroupns", ["private", "host"])
 def test_image_serves_a_psql_in_a_test_cgroup_with_the_daemonsets_capabilities(rig, db, image,
-                                                                                container_env):
-    pw, name = containerized(rig, image, container_env, deploy.ENGINE_CAPABILITIES)
+                                                                                container_env,
+                                                                                cgroupns):
+    pw, name = containerized(rig, image, container_env, deploy.ENGINE_CAPABILITIES, cgroupns)
     rig.start(pw)
     pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", name], env=container_env).stdout.strip()
     with open(f"/proc/{pid}/status") as f:
