@@ -53,8 +53,6 @@ Result<EffectiveSet> effective_capabilities() {
 
 }  // namespace
 
-std::span<const RequiredCapability> intercept_capabilities() { return kIntercept; }
-
 Status check_intercept_capabilities() {
   auto caps = effective_capabilities();
   if (!caps) return make_error(caps.error());

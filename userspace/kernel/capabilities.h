@@ -4,22 +4,18 @@
 // program load.
 #pragma once
 
-#include <span>
 #include <string>
 
 #include "common/result.h"
 
 namespace pgw::kernel {
 
+// One capability interception needs (README, "Privileges").
 struct RequiredCapability {
   int number;           // CAP_* from <linux/capability.h>
   const char* name;     // "CAP_BPF"
   const char* purpose;  // the calls that need it
 };
-
-// What `intercept` needs, each found by running the engine without it (see
-// the README's privileges section): nothing else is asked for.
-std::span<const RequiredCapability> intercept_capabilities();
 
 // Ok when the process holds every capability in its effective set (CAP_SYS_ADMIN
 // also stands in for CAP_BPF and CAP_PERFMON, as the kernel lets it); otherwise
