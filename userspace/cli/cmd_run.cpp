@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "kernel/interceptor.h"
 #include "engine/logging.h"
+#include "kernel/capabilities.h"
 #include "policy/config.h"
 
 namespace pgw::cli {
@@ -83,6 +84,14 @@ int run_daemon(const std::string& config_path) {
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
     return 2;
+  }
+  // Before anything is opened or loaded: a container or unit granting too
+  // few capabilities gets one line naming the missing one, not a libbpf EPERM.
+  if (config->intercept.enabled) {
+    if (auto st = kernel::check_intercept_capabilities(); !st) {
+      std::fprintf(stderr, "pgwarden: %s\n", st.error().c_str());
+      return 1;
+    }
   }
   // Every session holds two descriptors: take the hard limit, not the soft
   // 1024 most systems start processes with.
