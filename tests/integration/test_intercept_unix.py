@@ -77,7 +77,7 @@ def unix_pgwarden(rig, db, fail="closed", heartbeat_timeout="1s", paths=None):
                                                      identities=identities, policies=policies))
     pw.config["intercept"]["unix_paths"] = paths or [db_socket(db)]
     rig.adopt(pw, start=False)
-    pw.config["upstreams"][0]["match"].append(db_socket(db))
+    pw.config["upstreams"][0]["match"].extend(paths or [db_socket(db)])
     rig.start(pw)
     return pw
 
@@ -246,3 +246,26 @@ def test_sigterm_detaches_the_unix_hooks_too(rig, db):
     assert unix_probe(rig, db_socket(db)).get("peer") == db_socket(db)
     back = psql_unix(rig, db, "SELECT current_user")
     assert back.returncode == 0 and back.stdout.strip() == ASKED_USER, back.stderr
+
+
+def test_the_run_spelling_of_a_var_run_socket_is_intercepted_too(rig, db):
+    """/var/run is a symlink to /run: a workload naming /run/... for a socket
+    configured as /var/run/... reaches the same socket, so it must be
+    intercepted and served the same, not let through around pgwarden."""
+    link = f"/run/pgw-test-{os.getpid()}"
+    os.symlink(db.socket_dir, link)
+    try:
+        configured = f"/var{link}/.s.PGSQL.{DB_PORT}"
+        pw = unix_pgwarden(rig, db, paths=[configured])
+        st = require_unix_hook(rig, pw)
+        assert sorted(st["unix_paths"]) == sorted([configured, f"{link}/.s.PGSQL.{DB_PORT}"])
+        for host in (link, "/var" + link):
+            argv = rig.clients.argv(["psql", "-X", "-At", "-h", host, "-p", str(DB_PORT), "-U", ASKED_USER,
+                                     "-d", "app", "-c", "SELECT current_user"])
+            served = subprocess.run(argv, capture_output=True, text=True, env=client_env(), timeout=60,
+                                    stdin=subprocess.DEVNULL)
+            assert served.returncode == 0, (host, served.stderr)
+            assert served.stdout.strip() == db.app_user, (host, served.stdout)
+        assert len(session_lines(pw)) == 2, pw.log_tail()
+    finally:
+        os.unlink(link)

@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "policy/identity.h"
 #include "engine/recording_service.h"
 
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -182,7 +184,15 @@ Status Engine::attach_interceptor(const policy::Config& config) {
   settings.heartbeat_timeout = config.intercept.heartbeat_timeout;
   settings.fast_path = config.intercept.fast_path;
   settings.pin_dir = config.intercept.bpffs;
-  settings.unix_paths = config.intercept.unix_paths;
+  // Every spelling of each path: a client writing /run/... for a configured
+  // /var/run/... must not reach the socket around pgwarden.
+  for (const std::string& path : config.intercept.unix_paths) {
+    for (std::string& p : policy::unix_path_spellings(path)) {
+      if (std::find(settings.unix_paths.begin(), settings.unix_paths.end(), p) == settings.unix_paths.end()) {
+        settings.unix_paths.push_back(std::move(p));
+      }
+    }
+  }
   settings.unix_target = intercept_socket_path_;
   auto cgroup2 = kernel::Cgroup2::discover();
   if (!cgroup2.ok()) return make_error("intercept: " + cgroup2.error());

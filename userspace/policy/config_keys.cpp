@@ -227,7 +227,7 @@ void read_intercept_ports(ConfigReader& r, const YAML::Node& n, const std::strin
 
 // sun_path holds 108 bytes with the NUL; the eBPF side keeps 16 paths.
 constexpr size_t kMaxUnixPathBytes = 107;
-constexpr size_t kMaxUnixPaths = 16;
+constexpr size_t kMaxUnixPaths = 8;  // each may take two of the BPF map's 16 entries (/run and /var/run)
 
 bool valid_unix_path(ConfigReader& r, const YAML::Node& n, const std::string& p, const std::string& path) {
   if (path.empty() || path.front() != '/') {
@@ -710,7 +710,7 @@ constexpr Key<InterceptConfig> kInterceptKeys[] = {
     {"heartbeat_timeout", duration<&InterceptConfig::heartbeat_timeout, 100, 60'000>, "1s",
      "How stale pgwarden's heartbeat (refreshed every 200ms) may get before `fail` applies; 100ms to 60s."},
     {"unix_paths", custom<InterceptConfig>("list of paths", read_intercept_unix_paths), "[]",
-     "The database's unix sockets, as clients name them (`/var/run/postgresql/.s.PGSQL.5432`; at most 16): a "
+     "The database's unix sockets, as clients name them (`/var/run/postgresql/.s.PGSQL.5432`; at most 8; its /run or /var/run twin is intercepted too): a "
      "connect to one of them from `cgroup` goes to pgwarden's own socket beside `admin_socket` (Linux 6.7 or "
      "newer; on older kernels `status` says unix sockets are not intercepted). An upstream serves a path listed "
      "in its `match`."},

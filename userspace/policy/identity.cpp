@@ -56,9 +56,19 @@ const Upstream* upstream_for_destination(const Config& config, const NetAddress&
   return nullptr;
 }
 
+std::vector<std::string> unix_path_spellings(const std::string& path) {
+  std::vector<std::string> out{path};
+  if (path.starts_with("/var/run/")) out.push_back(path.substr(4));
+  else if (path.starts_with("/run/")) out.push_back("/var" + path);
+  return out;
+}
+
 const Upstream* upstream_for_unix_path(const Config& config, const std::string& original_path) {
+  const std::vector<std::string> spellings = unix_path_spellings(original_path);
   for (const Upstream& u : config.upstreams) {
-    if (std::find(u.match_unix.begin(), u.match_unix.end(), original_path) != u.match_unix.end()) return &u;
+    for (const std::string& p : spellings) {
+      if (std::find(u.match_unix.begin(), u.match_unix.end(), p) != u.match_unix.end()) return &u;
+    }
   }
   return nullptr;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/config.h"
 #include "policy/net_address.h"
@@ -42,7 +43,13 @@ const IdentityRule* match_identity(const Config& config, const WorkloadIdentity&
 // first upstream with a match entry covering it, or nullptr.
 const Upstream* upstream_for_destination(const Config& config, const NetAddress& original_dst);
 // Likewise for an intercepted unix connect: the upstream whose match names the path.
+// /run/X and /var/run/X are one path (on every current distribution /var/run
+// is a symlink to /run), so either spelling matches an entry naming the other.
 const Upstream* upstream_for_unix_path(const Config& config, const std::string& original_path);
+// The spellings of a socket path a client may use for the same socket: the
+// path itself and its /run <-> /var/run twin. The kernel hook matches the
+// bytes a client wrote, so each spelling must be intercepted.
+std::vector<std::string> unix_path_spellings(const std::string& path);
 
 // The upstream for clients that reach pgwarden directly (see config.h).
 const Upstream* explicit_upstream(const Config& config);
