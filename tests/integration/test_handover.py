@@ -128,3 +128,31 @@ def test_a_second_engine_without_interception_still_refuses_the_address(rig, db)
         second.close()
         assert result.returncode != 0
         assert "Address already in use" in result.stderr, result.stderr
+
+
+def test_stay_after_handover_keeps_the_old_engine_idle_until_sigterm_and_leaves_the_pins(rig, db):
+    """Under a supervisor that restarts exited processes (a DaemonSet pod),
+    the old engine must neither exit after the handover nor detach at its
+    SIGTERM: the pins are the successor's."""
+    first = rig.pgwarden(start=False)
+    first.run_args = ["--stay-after-handover"]
+    rig.start(first)
+    assert rig.probe()["kind"] == "ready"
+    pins_before = sorted(os.listdir(rig.pin_dir))
+
+    second = successor_of(rig, db, first)
+    second.start()
+    deadline = time.monotonic() + 30
+    while "idle until SIGTERM" not in first.log_text():
+        assert time.monotonic() < deadline, first.log_tail()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert first.alive(), "the old engine exited after the handover\n" + first.log_tail()
+    assert rig.probe()["kind"] == "ready"
+
+    first.stop()  # SIGTERM; raises unless it exits with 0 in time
+    assert "programs detached" not in first.log_text(), first.log_tail()
+    assert sorted(os.listdir(rig.pin_dir)) == pins_before
+    st = rig.status(second)["intercept"]
+    assert st["engine_alive"] is True, st
+    assert rig.probe()["kind"] == "ready"

@@ -1,5 +1,6 @@
 // `pgwarden run --config FILE`: the foreground daemon.
 #include <CLI/CLI.hpp>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -79,7 +80,7 @@ void webhook_metrics(const approval::ApprovalWebhooks& webhooks, admin::Promethe
   for (const auto& h : health) out.sample({{"url", h.url}}, static_cast<double>(h.queued));
 }
 
-int run_daemon(const std::string& config_path) {
+int run_daemon(const std::string& config_path, bool stay_after_handover) {
   auto config = policy::load_config_file(config_path);
   if (!config) {
     std::fprintf(stderr, "pgwarden: %s\n", config.error().c_str());
@@ -150,6 +151,18 @@ int run_daemon(const std::string& config_path) {
   if (console_http) console_http->stop();
   if (metrics_http) metrics_http->stop();
   admin_http.stop();
+  if (stay_after_handover && engine.handed_over()) {
+    // Under a supervisor that restarts what exits (a DaemonSet's pod), an
+    // exit would start an engine that takes the pins back from the successor.
+    spdlog::info("handed over; idle until SIGTERM (--stay-after-handover)");
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+  }
   return rc;
 }
 
@@ -163,7 +176,13 @@ void add_run_command(CLI::App& app, Action& chosen) {
                   "SIGHUP reloads it, SIGTERM or SIGINT drain the sessions and stop")
       ->required()
       ->type_name("FILE");
-  run->callback([&chosen, config_path] { chosen = [config_path] { return run_daemon(*config_path); }; });
+  auto stay = std::make_shared<bool>(false);
+  run->add_flag("--stay-after-handover", *stay,
+                "after a new engine took over (an upgrade), stay idle until SIGTERM instead of exiting,\n"
+                "so a supervisor that restarts exited processes does not take the pins back");
+  run->callback([&chosen, config_path, stay] {
+    chosen = [config_path, stay] { return run_daemon(*config_path, *stay); };
+  });
 }
 
 }  // namespace pgw::cli

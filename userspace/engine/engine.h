@@ -31,8 +31,11 @@ class Engine {
 
   // Opens listeners and starts the loop threads.
   Status start();
-  // Blocks until a stop signal; returns the process exit code.
+  // Blocks until a stop signal, or until a successor took the pins over and
+  // this engine handed over; returns the process exit code.
   int wait_for_signals();
+  // Whether wait_for_signals() ended in a handover (the pins are the successor's).
+  bool handed_over() const { return handed_over_; }
 
   const EngineState& state() const { return state_; }
   EngineState& state() { return state_; }

@@ -42,6 +42,7 @@ class Pgwarden:
     def __init__(self, upstream=None, upstream_address=None, password=None, overrides=None,
                  listen_host="127.0.0.1", binary=None):
         self.binary = binary or binary_path()
+        self.run_args = []  # more `pgwarden run` options (e.g. --stay-after-handover)
         sweep_stale_daemons()
         self.dir = tempfile.mkdtemp(prefix=RUN_PREFIX)
         with open(os.path.join(self.dir, "owner.pid"), "w") as f:
@@ -104,7 +105,7 @@ class Pgwarden:
                                 "(build it, or set PGWARDEN_BIN)")
         self.write_config()
         self._log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "run", "--config", self.config_path],
+        self.proc = subprocess.Popen([self.binary, "run", "--config", self.config_path, *self.run_args],
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         self.returncode = None
