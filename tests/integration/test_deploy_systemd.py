@@ -20,7 +20,6 @@ import time
 
 import pytest
 
-from harness import PgCluster
 from harness import deploy
 from harness import intercept as ic
 
@@ -64,29 +63,7 @@ def test_unit_grants_the_daemonsets_capabilities_and_nothing_more():
 
 # ---- the ExecStart, restricted as the unit says --------------------------
 
-@pytest.fixture(scope="module")
-def bpf_privileges():
-    reason = ic.bpf_unavailable_reason()
-    if reason:
-        ic.skip_or_fail(reason)
-
-
-@pytest.fixture(scope="module")
-def db(bpf_privileges):
-    with PgCluster(host=DB_HOST, port=DB_PORT, sample_data=False) as pg:
-        yield pg
-
-
-@pytest.fixture
-def rig(request, db):
-    script = ic.ClientScript()
-    rig = ic.InterceptRig(db, script, DB_HOST, DB_PORT)
-    yield rig
-    failed = getattr(request.node, "rep_call", None)
-    errors = rig.close(show_logs=failed is not None and failed.failed)
-    script.close()
-    if errors:
-        pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
+bpf_privileges, db, client_script, rig = ic.module_fixtures(DB_HOST, DB_PORT, autouse=False)
 
 
 # Run as `unshare -m sh -c SANDBOX sh WRITABLE_DIR ARGV...`: the unit's

@@ -15,9 +15,7 @@ import subprocess
 import threading
 import time
 
-import pytest
 
-from harness import PgCluster
 from harness import intercept as ic
 from harness.pgwarden import Pgwarden
 
@@ -26,34 +24,7 @@ DB_PORT = ic.db_port(DB_HOST)
 ATTEMPTS = 2000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def bpf_privileges():
-    reason = ic.bpf_unavailable_reason()
-    if reason:
-        ic.skip_or_fail(reason)
-
-
-@pytest.fixture(scope="module")
-def db(bpf_privileges):
-    with PgCluster(host=DB_HOST, port=DB_PORT, sample_data=False) as pg:
-        yield pg
-
-
-@pytest.fixture(scope="module")
-def client_script(bpf_privileges):
-    script = ic.ClientScript()
-    yield script
-    script.close()
-
-
-@pytest.fixture
-def rig(request, db, client_script):
-    rig = ic.InterceptRig(db, client_script, DB_HOST, DB_PORT)
-    yield rig
-    failed = getattr(request.node, "rep_call", None)
-    errors = rig.close(show_logs=failed is not None and failed.failed)
-    if errors:
-        pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
+bpf_privileges, db, client_script, rig = ic.module_fixtures(DB_HOST, DB_PORT)
 
 
 def successor_of(rig, db, first):

@@ -20,9 +20,8 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-from harness import PgCluster, client_env
+from harness import client_env
 from harness import intercept as ic
 
 DB_HOST = "127.0.0.3"
@@ -30,36 +29,9 @@ DB_PORT = ic.db_port(DB_HOST)
 ASKED_USER = "postgres"  # what the client asks for; pgwarden logs in as the app owner
 
 
-@pytest.fixture(scope="module", autouse=True)
-def bpf_privileges():
-    reason = ic.bpf_unavailable_reason()
-    if reason:
-        ic.skip_or_fail(reason)
-
-
-@pytest.fixture(scope="module")
-def db(bpf_privileges):
-    with PgCluster(host=DB_HOST, port=DB_PORT, sample_data=False) as pg:
-        pg.execute_app("CREATE TABLE public.people (id int PRIMARY KEY, email text);"
-                       "INSERT INTO public.people VALUES (1, 'ada@example.com');", dbname="app")
-        yield pg
-
-
-@pytest.fixture(scope="module")
-def client_script(bpf_privileges):
-    script = ic.ClientScript()
-    yield script
-    script.close()
-
-
-@pytest.fixture
-def rig(request, db, client_script):
-    rig = ic.InterceptRig(db, client_script, DB_HOST, DB_PORT)
-    yield rig
-    failed = getattr(request.node, "rep_call", None)
-    errors = rig.close(show_logs=failed is not None and failed.failed)
-    if errors:
-        pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
+bpf_privileges, db, client_script, rig = ic.module_fixtures(
+    DB_HOST, DB_PORT, setup_sql="CREATE TABLE public.people (id int PRIMARY KEY, email text);"
+                                "INSERT INTO public.people VALUES (1, 'ada@example.com');")
 
 
 def db_socket(db):

@@ -813,3 +813,46 @@ if __name__ == "__main__":
         client_main(sys.argv[2:])
     else:
         raise SystemExit(__doc__)
+
+
+def module_fixtures(db_host, db_port, setup_sql=None, autouse=True):
+    """The fixtures every eBPF test module uses, made once here:
+    bpf_privileges (skips, or fails under PGWARDEN_REQUIRE_BPF, without BPF;
+    autouse unless told otherwise), db (a throwaway cluster on
+    db_host:db_port, `setup_sql` run in database app), client_script and rig
+    (an InterceptRig, closed after each test, logs shown when it failed).
+
+        bpf_privileges, db, client_script, rig = ic.module_fixtures(DB_HOST, DB_PORT)
+    """
+    import pytest
+    from .cluster import PgCluster
+
+    @pytest.fixture(scope="module", autouse=autouse, name="bpf_privileges")
+    def bpf_privileges():
+        reason = bpf_unavailable_reason()
+        if reason:
+            skip_or_fail(reason)
+
+    @pytest.fixture(scope="module", name="db")
+    def db(bpf_privileges):
+        with PgCluster(host=db_host, port=db_port, sample_data=False) as pg:
+            if setup_sql:
+                pg.execute_app(setup_sql, dbname="app")
+            yield pg
+
+    @pytest.fixture(scope="module", name="client_script")
+    def client_script(bpf_privileges):
+        script = ClientScript()
+        yield script
+        script.close()
+
+    @pytest.fixture(name="rig")
+    def rig(request, db, client_script):
+        made = InterceptRig(db, client_script, db_host, db_port)
+        yield made
+        failed = getattr(request.node, "rep_call", None)
+        errors = made.close(show_logs=failed is not None and failed.failed)
+        if errors:
+            pytest.fail("teardown:\n" + "\n".join(errors), pytrace=False)
+
+    return bpf_privileges, db, client_script, rig
