@@ -109,6 +109,14 @@ def test_a_killed_engine_leaves_a_verifiable_prefix_and_a_reported_tail(make_pgw
     r = verify(rec_dir, public)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "BAD" in r.stdout and ("truncated" in r.stdout or "not closed" in r.stdout), r.stdout
+    # Everything up to the last flush is intact and replays: the five
+    # statements and their (masked) rows, then the footer naming the cut.
+    [name] = files(rec_dir)
+    replay = subprocess.run([binary_path(), "sessions", "replay", os.path.join(rec_dir, name), "--public-key", public],
+                            capture_output=True, text=True, timeout=60)
+    assert replay.stdout.count("SELECT ssn FROM people") == 5, replay.stdout
+    assert replay.stdout.count("6789") == 5 and "123-45-6789" not in replay.stdout, replay.stdout
+    assert "truncated" in replay.stdout or "not closed" in replay.stdout, replay.stdout
 
 
 def test_required_recording_refuses_sessions_it_cannot_write(make_pgwarden, db):
