@@ -203,7 +203,9 @@ def test_the_rendered_config_passes_policy_check(tmp_path, pod, engine, objects)
     out = (rendered / "pgwarden.yaml").read_text()
     assert "listen: 10.11.12.13:15432" in out and "${HOST_IP}" not in out
     # The engine reads the rendered file where the init container wrote it.
-    assert engine["args"] == ["run", "--config", f"{rendered_dir}/pgwarden.yaml"]
+    # --stay-after-handover: the old pod idles after a rolling update hands the
+    # pins over, instead of exiting and being restarted to take them back.
+    assert engine["args"] == ["run", "--config", f"{rendered_dir}/pgwarden.yaml", "--stay-after-handover"]
     assert mounts(engine, pod)[rendered_dir][0]["name"] == m[rendered_dir][0]["name"]
     check = subprocess.run([binary_path(), "policy", "check", str(rendered / "pgwarden.yaml")],
                            capture_output=True, text=True, timeout=30)
