@@ -11,8 +11,10 @@ tests run the same way, and everything is removed at the end."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -91,6 +93,45 @@ def drop_waits_for_approval(pg, pw, run_psql, shown_cmd):
     print(f"(checked directly: old_reports still exists: {exists})")
 
 
+def recording_config(directory):
+    """recording: every session on disk, signed with a fresh Ed25519 key."""
+    key = os.path.join(directory, "recording.key")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    public = os.path.join(directory, "recording.pub")
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", public], check=True, capture_output=True)
+    recordings = os.path.join(directory, "recordings")
+    os.makedirs(recordings, exist_ok=True)
+    return {"dir": recordings, "signing_key_file": key}, public
+
+
+def replay_the_drop(pw, public):
+    """The session that waited for approval, as it was recorded: listed,
+    replayed as its client saw it, and its signatures verified."""
+    say("every session is recorded as its client saw it (masked), signed: the DROP's session, replayed")
+
+    def sessions(*args):
+        return subprocess.run([intercept.binary_path(), "sessions", *args, "--admin-socket",
+                               pw.config["admin_socket"]], capture_output=True, text=True)
+
+    deadline = time.monotonic() + 10
+    held = []
+    while not held and time.monotonic() < deadline:
+        listed = json.loads(sessions("list", "--all", "-j").stdout or "{}").get("recordings", [])
+        held = [r for r in listed if not r.get("live") and r.get("statements", {}).get("held", 0) > 0]
+        if not held:
+            time.sleep(0.2)
+    show("pgwarden sessions list --all", sessions("list", "--all"))
+    if not held:
+        print("(the DROP's session is not in the list yet)")
+        return
+    sid = held[0]["id"]
+    show(f"pgwarden sessions replay {sid} --public-key recording.pub", sessions("replay", sid, "--public-key", public))
+    verify = subprocess.run([intercept.binary_path(), "sessions", "verify", "--dir", pw.config["recording"]["dir"],
+                             "--public-key", public], capture_output=True, text=True)
+    show(f"pgwarden sessions verify --dir {pw.config['recording']['dir']} --public-key recording.pub", verify)
+
+
 def refused_without_password(pg):
     say("the database requires a password (SCRAM): a client outside the demo cgroup is refused")
     direct = psql(["-h", pg.host, "-p", str(pg.port), "-U", pg.app_user, "-d", pg.app_db], "-c", "SELECT 1",
@@ -105,7 +146,9 @@ def transparent(pg):
         policies = [{"identity": "coding-agent", "allow": ["select"], "approve": ["ddl"],
                      "deny": ["insert", "update", "delete"], "tables": {"deny": ["hr.*"]},
                      "mask": MASK_RULES}]
-        pw = rig.pgwarden(identities=identities, policies=policies)
+        pw = rig.pgwarden(identities=identities, policies=policies, start=False)
+        pw.config["recording"], public = recording_config(pw.dir)
+        rig.start(pw)
         say(f"pgwarden intercepts connects to port {pg.port} from cgroup {rig.clients.path} (eBPF), "
             "holds the credential and knows each workload from the kernel")
         print(open(pw.config_path).read().rstrip())
@@ -137,6 +180,7 @@ def transparent(pg):
         drop_waits_for_approval(pg, pw, lambda sql: rig.psql("-c", sql, uid=agent_uid),
                                 lambda sql: f"psql -h {DB_HOST} -p {pg.port} -d app -c \"{sql}\"     "
                                             f"# as uid {agent_uid}")
+        replay_the_drop(pw, public)
 
         refused_without_password(pg)
 
@@ -154,7 +198,9 @@ def transparent(pg):
 def explicit(pg, reason):
     say(f"eBPF interception is not available here ({reason}): explicit mode over the unix socket")
     policy = {"allow": ["select"], "approve": ["ddl"], "mask": MASK_RULES}
-    with Pgwarden(pg, overrides={"default": "deny", "identities": [
+    keys = tempfile.mkdtemp(prefix="pgwarden-quickstart-")
+    recording, public = recording_config(keys)
+    with Pgwarden(pg, overrides={"default": "deny", "recording": recording, "identities": [
             {"name": "quickstart-shell", "match": {"uid": [os.getuid()], "comm": ["psql"]}},
             {"name": "quickstart-tcp", "match": {"source": ["127.0.0.0/8"]}}],
             "policies": [dict(identity="quickstart-shell", **policy),
@@ -168,9 +214,11 @@ def explicit(pg, reason):
         tcp = ["-h", pw.host, "-p", str(pw.port), "-d", pg.app_db]
         drop_waits_for_approval(pg, pw, lambda sql: psql(tcp, "-c", sql),
                                 lambda sql: f"psql -h {pw.host} -p {pw.port} -d {pg.app_db} -c \"{sql}\"")
+        replay_the_drop(pw, public)
         refused_without_password(pg)
         pgwarden_status(pw)
         pw.stop()
+    shutil.rmtree(keys, ignore_errors=True)
 
 
 def main():
