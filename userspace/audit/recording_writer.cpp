@@ -138,7 +138,8 @@ Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(const std::stri
   h["start_time"] = format_utc(start);
   h["key_fingerprint"] = w->key_->fingerprint();
   const std::string text = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (auto st = w->append(RecordType::header, monotonic_now_ns(), text); !st) return fail(st.error());
+  const uint64_t header_ns = options.start_monotonic_ns.value_or(monotonic_now_ns());
+  if (auto st = w->append(RecordType::header, header_ns, text); !st) return fail(st.error());
   if (auto st = w->flush(); !st) return fail(st.error());
   return w;
 }

@@ -31,6 +31,10 @@ struct WriterOptions {
   // The session's start, for the file name and the header's start_time
   // (default: now).
   std::optional<std::chrono::system_clock::time_point> start_time;
+  // The same moment on CLOCK_MONOTONIC, the header record's timestamp
+  // (default: now). Record times count from it in replays, so a writer made
+  // after the session's first bytes were captured passes the start here.
+  std::optional<uint64_t> start_monotonic_ns;
 };
 
 class RecordingWriter {

@@ -129,6 +129,8 @@ std::shared_ptr<SessionCapture> RecordingService::open(std::shared_ptr<const Ses
   c->id_ = info->name;
   c->info_ = std::move(info);
   c->header_ = std::move(header);
+  c->opened_at_ = std::chrono::system_clock::now();
+  c->opened_ns_ = monotonic_ns();
   std::lock_guard lock(mu_);
   captures_.push_back(c);
   ++health_.open;
@@ -223,7 +225,10 @@ void RecordingService::run() {
         closed = c->closed_ || stopping;
       }
       if (!c->writer_ && !c->failed()) {
-        auto w = audit::RecordingWriter::create(config_.dir, c->id_, c->header_, key_);
+        audit::WriterOptions options;
+        options.start_time = c->opened_at_;  // the file is made up to a tick later
+        options.start_monotonic_ns = c->opened_ns_;
+        auto w = audit::RecordingWriter::create(config_.dir, c->id_, c->header_, key_, options);
         if (w) {
           c->writer_ = std::move(w).value();
           c->file_ = std::filesystem::path(c->writer_->path()).filename().string();

@@ -88,6 +88,9 @@ class SessionCapture {
   std::unique_ptr<audit::RecordingWriter> writer_;
   std::string carry_[2];  // a message cut across chunks, per direction
   nlohmann::json header_;
+  // When the session started being recorded (open()): the file says so.
+  std::chrono::system_clock::time_point opened_at_;
+  uint64_t opened_ns_ = 0;
   std::string id_;
   std::shared_ptr<const SessionInfo> info_;  // who, and the statement counts
   std::string file_;                         // the file's name, once made
