@@ -16,25 +16,6 @@ using audit::RecordingSummary;
 constexpr size_t kDefaultLimit = 1000;
 constexpr size_t kMaxLimit = 100'000;
 
-// A live session as this engine sees it now (its recording's file, if any,
-// and the counts so far).
-RecordingSummary live_summary(const engine::SessionInfo& s, const std::map<std::string, std::string>& files) {
-  RecordingSummary r;
-  r.id = s.name;
-  r.node = node_name();
-  if (auto f = files.find(s.name); f != files.end()) r.file = f->second;
-  r.start = s.started;
-  r.live = true;
-  r.identity = s.identity;
-  r.upstream = s.upstream;
-  r.database = s.database;
-  r.user = s.user;
-  r.statements = {s.statements_allowed.load(std::memory_order_relaxed),
-                  s.statements_denied.load(std::memory_order_relaxed),
-                  s.statements_held.load(std::memory_order_relaxed)};
-  return r;
-}
-
 std::optional<std::string> query_value(const HttpRequest& req, const char* name) {
   auto it = req.query.find(name);
   if (it == req.query.end() || it->second.empty()) return std::nullopt;
@@ -70,7 +51,8 @@ HttpResponse list_recordings(AdminContext& c, const HttpRequest& req) {
   std::vector<RecordingSummary> list;
   std::set<std::string> live_ids;
   for (const auto& s : c.state.sessions().snapshot()) {
-    RecordingSummary r = live_summary(*s, files);
+    RecordingSummary r = engine::live_recording_summary(*s);
+    if (auto f = files.find(r.id); f != files.end()) r.file = f->second;
     live_ids.insert(r.id);
     if (filter.matches(r)) list.push_back(std::move(r));
   }

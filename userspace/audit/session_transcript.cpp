@@ -276,10 +276,7 @@ void SessionTranscript::client(char type, std::string_view body, uint64_t ns) {
       awaiting_.push_back({type, 0, {}});
       return;
     case pgwire::CopyData::kType:
-      if (copy_) {
-        (*copy_)["rows"] = (*copy_)["rows"].get<uint64_t>() + 1;
-        (*copy_)["bytes"] = (*copy_)["bytes"].get<uint64_t>() + body.size();
-      }
+      count_copy_data(body.size());
       return;
     case pgwire::CopyFail::kType: {
       if (copy_) {
@@ -307,6 +304,12 @@ void SessionTranscript::end_result() {
   json e = std::move(*result_);
   result_.reset();
   emit(std::move(e));
+}
+
+void SessionTranscript::count_copy_data(size_t bytes) {
+  if (!copy_) return;
+  (*copy_)["rows"] = (*copy_)["rows"].get<uint64_t>() + 1;
+  (*copy_)["bytes"] = (*copy_)["bytes"].get<uint64_t>() + bytes;
 }
 
 void SessionTranscript::end_copy() {
@@ -472,10 +475,7 @@ void SessionTranscript::server(char type, std::string_view body, uint64_t ns) {
       return;
     }
     case pgwire::CopyData::kType:
-      if (copy_) {
-        (*copy_)["rows"] = (*copy_)["rows"].get<uint64_t>() + 1;
-        (*copy_)["bytes"] = (*copy_)["bytes"].get<uint64_t>() + body.size();
-      }
+      count_copy_data(body.size());
       return;
     case pgwire::NotificationResponse::kType: {
       auto n = pgwire::NotificationResponse::decode(body);

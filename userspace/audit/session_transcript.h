@@ -95,6 +95,8 @@ class SessionTranscript {
   void start_result(std::vector<Column> columns, uint64_t ns);
   void end_result();
   void end_copy();
+  // One CopyData, either direction, into the open COPY entry (if any).
+  void count_copy_data(size_t bytes);
   std::vector<Column> columns_with_formats(const std::vector<Column>& columns,
                                            const std::vector<int16_t>& formats) const;
   void pop_awaiting(char type);

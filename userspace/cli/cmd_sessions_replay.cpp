@@ -70,6 +70,14 @@ Result<std::string> recording_dir(const RecordingOptions& o) {
   return rec["dir"].get<std::string>();
 }
 
+// Where to look for `name`: none needed for a file named by path (unless
+// --dir says where), else --dir or the daemon's recording directory.
+Result<std::string> directory_for(const RecordingOptions& o, const std::string& name) {
+  const bool is_path = name.find('/') != std::string::npos || name.ends_with(audit::kFileSuffix);
+  if (is_path && o.dir.empty()) return std::string();
+  return recording_dir(o);
+}
+
 Result<std::optional<audit::PublicKey>> public_key(const RecordingOptions& o) {
   if (o.public_key.empty()) return std::optional<audit::PublicKey>();
   auto key = audit::PublicKey::load(o.public_key);
@@ -83,13 +91,9 @@ int replay(const ReplayOptions& o) {
   const char* kName = "replay";
   auto key = public_key(o.recordings);
   if (!key) return fail(kName, key.error(), kExitUsage);
-  const bool is_path = o.name.find('/') != std::string::npos || o.name.ends_with(audit::kFileSuffix);
-  std::string dir;
-  if (!is_path || !o.recordings.dir.empty()) {
-    auto d = recording_dir(o.recordings);
-    if (!d) return fail(kName, d.error(), kExitUsage);
-    dir = *d;
-  }
+  auto found_dir = directory_for(o.recordings, o.name);
+  if (!found_dir) return fail(kName, found_dir.error(), kExitUsage);
+  const std::string dir = *found_dir;
   auto path = audit::find_recording(dir, o.name);
   if (!path) return fail(kName, path.error(), 1);
   auto reader = audit::RecordingReader::open(*path, *key ? &**key : nullptr);
@@ -164,13 +168,9 @@ int export_lines(const ExportOptions& o) {
     if (!t) return fail(kName, flag + *text + ": " + t.error(), kExitUsage);
     *out = *t;
   }
-  const bool is_path = o.name.find('/') != std::string::npos || o.name.ends_with(audit::kFileSuffix);
-  std::string dir;
-  if (!is_path || !o.recordings.dir.empty()) {
-    auto d = recording_dir(o.recordings);
-    if (!d) return fail(kName, d.error(), kExitUsage);
-    dir = *d;
-  }
+  auto found_dir = directory_for(o.recordings, o.name);
+  if (!found_dir) return fail(kName, found_dir.error(), kExitUsage);
+  const std::string dir = *found_dir;
   std::vector<std::string> files;
   if (!o.name.empty()) {
     auto path = audit::find_recording(dir, o.name);

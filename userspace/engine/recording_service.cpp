@@ -282,25 +282,30 @@ void RecordingService::run() {
   }
 }
 
+audit::RecordingSummary live_recording_summary(const SessionInfo& info) {
+  audit::RecordingSummary r;
+  r.id = info.name;
+  r.node = node_name();
+  r.start = info.started;
+  r.live = true;
+  r.identity = info.identity;
+  r.upstream = info.upstream;
+  r.database = info.database;
+  r.user = info.user;
+  r.statements = {info.statements_allowed.load(std::memory_order_relaxed),
+                  info.statements_denied.load(std::memory_order_relaxed),
+                  info.statements_held.load(std::memory_order_relaxed)};
+  return r;
+}
+
 // The session's row in the index: at its start, and at its end with the
 // counts.
 void RecordingService::index_row(const SessionCapture& c, bool ended) {
   if (!index_ || !c.info_ || c.file_.empty()) return;
-  const SessionInfo& info = *c.info_;
-  audit::RecordingSummary row;
-  row.id = c.id_;
-  row.node = node_name();
+  audit::RecordingSummary row = live_recording_summary(*c.info_);  // its id is the capture's
   row.file = c.file_;
-  row.start = info.started;
   if (ended) row.end = std::chrono::system_clock::now();
   row.live = !ended;
-  row.identity = info.identity;
-  row.upstream = info.upstream;
-  row.database = info.database;
-  row.user = info.user;
-  row.statements = {info.statements_allowed.load(std::memory_order_relaxed),
-                    info.statements_denied.load(std::memory_order_relaxed),
-                    info.statements_held.load(std::memory_order_relaxed)};
   index_->put(std::move(row));
 }
 

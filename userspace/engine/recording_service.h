@@ -96,6 +96,10 @@ class SessionCapture {
   std::string file_;                         // the file's name, once made
 };
 
+// What `sessions list` and the session index say of a live session now:
+// who, where, since when, its counts so far (file, end: the caller's).
+audit::RecordingSummary live_recording_summary(const SessionInfo& info);
+
 class RecordingService {
  public:
   static Result<std::unique_ptr<RecordingService>> start(const policy::RecordingConfig& config);
