@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from harness import binary_path
+from harness.clients import client_env
 
 DB = "pgw_recording"
 
@@ -151,3 +152,45 @@ def test_without_required_sessions_go_on_and_status_shows_the_failure(make_pgwar
         pw.stop()
     finally:
         subprocess.run(["umount", rec_dir], check=False)
+
+
+def test_a_large_result_waits_for_its_recording_and_memory_stays_bounded(make_pgwarden, db):
+    """A session pulling 160 MB outruns the recording thread (hashing and
+    compressing every byte, at SCHED_IDLE): it is not read while more than
+    4 MiB of it wait to be recorded, so the engine's memory stays bounded,
+    another session keeps answering meanwhile, and the recording is whole."""
+    pw, rec_dir, public = recording_pgwarden(make_pgwarden)
+    pw.start()
+    with pw.connect(dbname=DB, autocommit=True) as warm:
+        warm.execute("SELECT 1")
+    before_kb = pw.peak_rss_kb()
+    rows, width = 20000, 8000
+    # psql's output to a file, not a pipe: nobody reads a pipe until the end.
+    output = os.path.join(pw.dir, "large.out")
+    with open(output, "wb") as sink:
+        big = subprocess.Popen(
+            ["psql", "-X", "-At", *pw.psql_args(dbname=DB), "-c",
+             f"SELECT repeat('x', {width}) FROM generate_series(1, {rows})"],
+            stdout=sink, stderr=subprocess.PIPE, env=client_env())
+    # Another session while it streams: answered promptly each time.
+    slowest = 0.0
+    with pw.connect(dbname=DB, autocommit=True) as other:
+        while big.poll() is None:
+            started = time.monotonic()
+            assert other.execute("SELECT ssn FROM people").fetchone() == ("***-**-6789",)
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.05)
+    _, err = big.communicate(timeout=300)
+    assert big.returncode == 0, err
+    assert os.path.getsize(output) == rows * (width + 1)
+    os.unlink(output)
+    assert slowest < 2.0, f"the other session waited {slowest:.2f} s"
+    grew_mb = (pw.peak_rss_kb() - before_kb) / 1024
+    assert grew_mb < 64, f"peak RSS grew {grew_mb:.0f} MB while 160 MB were relayed and recorded"
+    st = json.loads(subprocess.run([binary_path(), "status", "-j", "--admin-socket", pw.config["admin_socket"]],
+                                   capture_output=True, text=True).stdout)["recording"]
+    assert st["backpressure_pauses"] >= 1, st
+    wait_closed(rec_dir, public, count=3, timeout=60)
+    report = {e["file"]: e for e in json.loads(verify(rec_dir, public, "-j").stdout)}
+    assert all(e["status"] == "ok" for e in report.values()), report
+    assert max(e["records"] for e in report.values()) >= rows, report

@@ -8,6 +8,7 @@
 #include "admin/metrics_page.h"
 #include "admin/recordings_api.h"
 #include "admin/recording_transcript.h"
+#include "common/instance_name.h"
 #include "policy/config_values.h"
 
 namespace pgw::admin {
@@ -125,6 +126,7 @@ HttpResponse decisions(AdminContext& c, const HttpRequest& req) {
   for (const auto& d : c.state.decisions().recent(limit)) {
     list.push_back({{"time", std::chrono::duration<double>(d.time.time_since_epoch()).count()},
                     {"session", d.session},
+                    {"session_id", session_name(d.session)},
                     {"identity", d.identity},
                     {"action", d.action},
                     {"classes", class_list(d.classes)},

@@ -109,6 +109,9 @@ void recordings(PrometheusText& out, const engine::EngineState& state) {
               static_cast<double>(h.failures));
   out.counter("pgwarden_recording_failed_sessions_total",
               "Sessions whose recording failed: missing or incomplete.", static_cast<double>(h.failed_sessions));
+  out.counter("pgwarden_recording_backpressure_pauses_total",
+              "Times a session was not read because its recording was more than 4 MiB behind (a large result).",
+              static_cast<double>(h.backpressure_pauses));
   out.gauge("pgwarden_recording_refusing",
             "1 while recording.required refuses new sessions because recordings cannot be written.",
             rec->refusing().empty() ? 0.0 : 1.0);

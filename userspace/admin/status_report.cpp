@@ -99,6 +99,7 @@ nlohmann::json recording_json(const engine::EngineState& state) {
   nlohmann::json j = {{"enabled", true},     {"dir", h.dir},           {"required", h.required},
                       {"sessions", h.sessions}, {"open", h.open},      {"records", h.records},
                       {"failures", h.failures}, {"failed_sessions", h.failed_sessions}, {"last_error", h.last_error},
+                      {"backpressure_pauses", h.backpressure_pauses},
                       {"refusing", !rec->refusing().empty()},
                       {"retention",
                        {{"max_bytes", h.max_bytes},

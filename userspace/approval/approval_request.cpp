@@ -43,6 +43,7 @@ nlohmann::json to_json(const Request& r, std::chrono::system_clock::time_point n
                       {"state", std::string(to_string(r.state))},
                       {"node", r.node},
                       {"session", r.session},
+                      {"session_id", r.session_id},
                       {"upstream", r.upstream},
                       {"database", r.database},
                       {"identity", std::move(identity)},

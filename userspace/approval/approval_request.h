@@ -50,6 +50,7 @@ struct Request {
   std::string id;          // "<node>-<n>": unique across the nodes of a shared store
   std::string node;        // the host whose engine holds the client
   uint64_t session = 0;
+  std::string session_id;  // the session's unique id (its recording's), as `sessions list` shows it
   std::string upstream;
   std::string database;
   Requester requester;

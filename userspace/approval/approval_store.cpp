@@ -139,6 +139,7 @@ nlohmann::json stored_request_json(const Request& r, const std::string& requeste
 
 std::string read_stored_request_json(const nlohmann::json& j, Request& r) {
   r.session = j.value("session", uint64_t{0});
+  r.session_id = j.value("session_id", "");
   r.upstream = j.value("upstream", "");
   r.database = j.value("database", "");
   if (auto it = j.find("identity"); it != j.end() && it->is_object()) {

@@ -41,9 +41,12 @@ void print_request(const nlohmann::json& r) {
               who.value("cgroup", "").c_str());
   std::string classes;
   for (const auto& c : r["classes"]) classes += (classes.empty() ? "" : ",") + c.get<std::string>();
-  std::printf("\tupstream %s  database %s  session %llu  rule %s  classes %s\n", r.value("upstream", "").c_str(),
-              r.value("database", "").c_str(), static_cast<unsigned long long>(r.value("session", 0ull)),
-              r.value("rule", "").c_str(), classes.c_str());
+  // The session's unique id (as `sessions list` and its recording name it);
+  // a request from an older node carries only the engine's number.
+  std::string session = r.value("session_id", "");
+  if (session.empty()) session = std::to_string(r.value("session", 0ull));
+  std::printf("\tupstream %s  database %s  session %s  rule %s  classes %s\n", r.value("upstream", "").c_str(),
+              r.value("database", "").c_str(), session.c_str(), r.value("rule", "").c_str(), classes.c_str());
   std::string approvals;
   for (const auto& a : r["approvals"]) approvals += (approvals.empty() ? "" : ", ") + a.get<std::string>();
   std::printf("\tapprovals %zu of %u%s%s  age %llds  ", r["approvals"].size(), r.value("min_approvals", 1u),

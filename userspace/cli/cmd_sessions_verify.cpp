@@ -4,7 +4,6 @@
 // by another key. One line per file; exit 0 all good, 1 any bad, 2 bad usage.
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -14,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/recording_files.h"
 #include "audit/recording_reader.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
@@ -41,11 +41,6 @@ int usage(const std::string& message) {
 int bad_config(const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", kCommand, message.c_str());
   return kExitUsage;
-}
-
-bool is_recording_name(const std::filesystem::path& p) {
-  const std::string name = p.filename().string();
-  return name.size() > audit::kFileSuffix.size() && name.ends_with(audit::kFileSuffix);
 }
 
 // What one file, or one name that found no file, came to.
@@ -82,18 +77,10 @@ int sessions_verify(const VerifyOptions& o) {
   // The files: those named, a session id's in --dir, or all of --dir's.
   std::vector<std::string> files;
   std::vector<Outcome> outcomes;
-  auto in_dir = [&o, &ec](const std::string& suffix) {
-    std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(o.dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (is_recording_name(entry.path()) && name.ends_with(suffix)) found.push_back(entry.path().string());
-    }
-    std::sort(found.begin(), found.end());  // by start time: the names start with it
-    return found;
-  };
   if (o.names.empty()) {
-    files = in_dir(std::string(audit::kFileSuffix));
-    if (ec) return bad_config("cannot list --dir " + o.dir + ": " + ec.message());
+    auto all = audit::recording_files(o.dir);
+    if (!all) return bad_config(all.error());
+    files = std::move(all).value();
   }
   for (const std::string& name : o.names) {
     const bool looks_like_file = name.find('/') != std::string::npos || name.ends_with(audit::kFileSuffix);
@@ -101,14 +88,15 @@ int sessions_verify(const VerifyOptions& o) {
       files.push_back(name);
       continue;
     }
-    auto found = in_dir("-" + name + std::string(audit::kFileSuffix));
-    if (found.empty()) {
+    auto found = audit::find_recording(o.dir, name);
+    if (!found) {
       Outcome missing;
       missing.file = name;
-      missing.report.problem = "no recording of session " + name + " in " + o.dir;
+      missing.report.problem = found.error();
       outcomes.push_back(std::move(missing));
+      continue;
     }
-    files.insert(files.end(), found.begin(), found.end());
+    files.push_back(std::move(found).value());
   }
 
   for (const std::string& file : files) {

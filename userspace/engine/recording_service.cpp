@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include "audit/recording_format.h"
 #include "common/instance_name.h"
@@ -25,9 +27,13 @@ constexpr size_t kFrameHeader = 1 + 8 + 4;
 // While refusing, how often and with how much the directory is tried.
 constexpr auto kProbeEvery = std::chrono::seconds(1);
 constexpr size_t kProbeBytes = 256u << 10;
-// The recording thread's nice value (see run()).
+// The recording thread's nice value where SCHED_IDLE is not allowed (see run()).
 constexpr int kRecordingNice = 10;
-// A capture's buffers keep up to this much capacity between flushes.
+// How far a session's capture may run ahead of the recording thread before
+// the session is no longer read (backpressure).
+constexpr size_t kPendingCap = 4u << 20;
+// A capture's buffers keep up to this much capacity between flushes; a
+// session streaming at the cap keeps its two buffers until it stops.
 constexpr size_t kKeepCapacity = 1u << 20;
 
 uint64_t monotonic_ns() {
@@ -64,6 +70,13 @@ size_t SessionCapture::begin_frame(Kind kind) {
 void SessionCapture::end_frame(size_t at) {
   const auto len = static_cast<uint32_t>(pending_.size() - at - kFrameHeader);
   std::memcpy(pending_.data() + at + 9, &len, 4);
+}
+
+bool SessionCapture::pause_if_behind() {
+  std::lock_guard lock(mu_);
+  if (closed_ || pending_.size() < kPendingCap || !resume_) return false;
+  paused_ = true;
+  return true;
 }
 
 std::string SessionCapture::failure() const {
@@ -201,11 +214,16 @@ void RecordingService::write(SessionCapture& c, std::string_view batch) {
 
 void RecordingService::run() {
   // Hashing, compressing and signing a big result takes a core for a while;
-  // the loop threads (and the clients and servers they serve) come first.
-  // The bytes wait in memory for a spare moment, and a session's recording
-  // is still finished before it is reported closed.
-  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kRecordingNice) != 0) {
-    spdlog::debug("recording: cannot lower the recording thread's priority: {}", std::strerror(errno));
+  // the loop threads (and the clients and servers they serve) come first:
+  // SCHED_IDLE runs this thread only on CPU time nothing else wants. A
+  // session whose bytes then wait too long stops being read
+  // (SessionCapture::pause_if_behind), so it is the one that slows down.
+  sched_param idle{};
+  if (::sched_setscheduler(0, SCHED_IDLE, &idle) != 0) {
+    spdlog::debug("recording: SCHED_IDLE refused ({}); nice {} instead", std::strerror(errno), kRecordingNice);
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kRecordingNice) != 0) {
+      spdlog::debug("recording: cannot lower the recording thread's priority: {}", std::strerror(errno));
+    }
   }
   // Named, so that top -H and scripts/bench tell its CPU from the loop threads'.
   ::pthread_setname_np(::pthread_self(), "pgw-recording");
@@ -216,6 +234,7 @@ void RecordingService::run() {
     std::vector<std::shared_ptr<SessionCapture>> captures = captures_;
     lock.unlock();
     std::vector<SessionCapture*> finished;
+    uint64_t resumed = 0;
     for (const auto& c : captures) {
       bool closed;
       std::string& batch = c->spare_;
@@ -223,6 +242,12 @@ void RecordingService::run() {
         std::lock_guard cl(c->mu_);
         batch.swap(c->pending_);
         closed = c->closed_ || stopping;
+        // Read again while this batch is written: the cap allows one more.
+        // Under the lock, so that a session being destroyed is not called.
+        if (std::exchange(c->paused_, false)) {
+          ++resumed;
+          if (!closed && c->resume_) c->resume_();
+        }
       }
       if (!c->writer_ && !c->failed()) {
         audit::WriterOptions options;
@@ -244,8 +269,9 @@ void RecordingService::run() {
         }
       }
       write(*c, batch);
-      // Kept for the next swap, unless a burst (a large result) grew it.
-      if (batch.capacity() > kKeepCapacity) {
+      // Kept for the next swap, unless a burst (a large result) grew it
+      // and is over; a session at the cap keeps streaming into it.
+      if (batch.capacity() > kKeepCapacity && batch.size() < kPendingCap / 2) {
         std::string().swap(batch);
       } else {
         batch.clear();
@@ -263,6 +289,7 @@ void RecordingService::run() {
     }
     if (refusing_.load(std::memory_order_relaxed)) probe_recovery();
     lock.lock();
+    health_.backpressure_pauses += resumed;
     if (!finished.empty()) {
       for (SessionCapture* c : finished) open_files_.erase(c->id_);
       std::erase_if(captures_, [&](const std::shared_ptr<SessionCapture>& c) {

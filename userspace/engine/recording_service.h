@@ -11,6 +11,12 @@
 // marks the capture failed: under `recording.required` its session ends
 // with 53100 and new sessions are refused until writing works again.
 //
+// Backpressure: a session whose bytes outrun the recording thread (a large
+// result) stops being read once kPendingCap bytes wait in its capture, and
+// is read again when the recording thread has taken them. The recording
+// thread runs at SCHED_IDLE, so a session recording 200 MB pays for that
+// itself, with CPU nobody else wants, and the other sessions do not.
+//
 // The recording thread also keeps the directory under recording.max_bytes
 // and max_age (recording_retention.h), and hands each session's row to the
 // session index (session_index.h) when one is configured.
@@ -20,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +69,17 @@ class SessionCapture {
   // An event already encoded as a JSON object (the allowed decision's fixed
   // form, built without allocating in steady state).
   void event_json(std::string_view json) { append(Kind::event, json); }
+  // More bytes wait than the recording thread is let fall behind by: the
+  // session reads no more until `resume` (set_resume) is called, from the
+  // recording thread, once they are taken. Checked before each receive.
+  bool pause_if_behind();
+  // How a paused session is woken (posted to its loop thread); set once,
+  // before the session relays.
+  // Cleared (null) when the session is destroyed.
+  void set_resume(std::function<void()> resume) {
+    std::lock_guard lock(mu_);
+    resume_ = std::move(resume);
+  }
   // Writing failed: the session must end when recording is required.
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
   std::string failure() const;
@@ -82,6 +100,8 @@ class SessionCapture {
   // state (recording thread only, outside the swap).
   std::string spare_;
   bool closed_ = false;  // under mu_
+  bool paused_ = false;  // pause_if_behind() said so; under mu_
+  std::function<void()> resume_;  // under mu_
   std::string failure_;  // under mu_
   std::atomic<bool> failed_{false};
   // Recording thread only.
@@ -115,6 +135,8 @@ class RecordingService {
   std::shared_ptr<SessionCapture> open(std::shared_ptr<const SessionInfo> info, nlohmann::json header);
   // The session ended: its file is finished, signed as closed, fsynced.
   void close(const std::shared_ptr<SessionCapture>& capture);
+  // A capture paused its session: write now rather than at the next tick.
+  void hurry() { wake_.notify_one(); }
 
   struct Health {
     bool required = false;
@@ -125,6 +147,9 @@ class RecordingService {
     uint64_t failures = 0;        // writes or creates that failed
     uint64_t failed_sessions = 0; // sessions whose recording failed (incomplete or missing)
     std::string last_error;       // "" : none
+    // Times a session stopped being read because its recording was more
+    // than kPendingCap behind (a large result, a COPY): backpressure.
+    uint64_t backpressure_pauses = 0;
     // Retention (recording.max_bytes / max_age).
     uint64_t max_bytes = 0;
     int64_t max_age_s = 0;

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "engine/worker.h"
 #include "pgwire/error_response.h"
@@ -21,8 +22,10 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
       id_(id),
       transport_(transport),
       peer_(peer),
-      started_(std::chrono::steady_clock::now()),
-      config_(worker.state().config()) {
+      started_(std::chrono::steady_clock::now()) {
+  // Read together: a reload between the two would give a recording header
+  // a generation that is not its policy_hash's.
+  std::tie(config_, config_generation_) = worker.state().config_and_generation();
   client_.fd = client_fd;
   worker_.state().sessions_open.fetch_add(1, std::memory_order_relaxed);
   worker_.state().sessions_total.fetch_add(1, std::memory_order_relaxed);
@@ -30,6 +33,7 @@ Session::Session(Worker& worker, uint64_t id, int client_fd, Transport transport
 
 Session::~Session() {
   forget_own_socket();
+  if (capture_) capture_->set_resume(nullptr);
   if (relay_ && relay_->held_client_chunk) release_buffer(relay_->held_client_chunk->first);
   release_segments(client_);
   release_segments(upstream_);
@@ -94,6 +98,14 @@ void Session::on_completion(OpKind kind, const io_uring_cqe& cqe) {
 
 void Session::arm_receive(Endpoint& from, OpKind kind) {
   if (from.recv_in_flight || from.eof || from.fd < 0 || phase_ == Phase::kClosing) return;
+  if (from.waiting_for_recording) return;
+  if (capture_ && capture_->pause_if_behind()) {
+    // The recording is more than a few MiB behind (a large result or COPY):
+    // this session waits for it, the others do not.
+    from.waiting_for_recording = true;
+    worker_.state().recordings()->hurry();
+    return;
+  }
   io_uring_sqe* sqe = worker_.ring().sqe();
   io_uring_prep_recv(sqe, from.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -346,6 +358,18 @@ void Session::release_segments(Endpoint& ep) {
       release_buffer(static_cast<uint16_t>(seg.buffer_id));
     }
     ep.out.pop_back();
+  }
+}
+
+void Session::recording_caught_up() {
+  if (phase_ != Phase::kRelay) return;
+  if (upstream_.waiting_for_recording) {
+    upstream_.waiting_for_recording = false;
+    arm_receive(upstream_, OpKind::kUpstreamRecv);
+  }
+  if (client_.waiting_for_recording) {
+    client_.waiting_for_recording = false;
+    if (!client_paused() || waiting_for_approval()) arm_receive(client_, OpKind::kClientRecv);
   }
 }
 

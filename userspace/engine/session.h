@@ -77,6 +77,7 @@ struct Endpoint {
   bool send_in_flight = false;
   bool eof = false;
   bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS)
+  bool waiting_for_recording = false;  // not read until the recording catches up
   std::deque<Segment> out;          // to be sent to this endpoint
   uint64_t bytes_in = 0;            // received from this endpoint
   uint64_t bytes_out = 0;           // sent to this endpoint
@@ -105,6 +106,9 @@ class alignas(16) Session {
   void retry_receives();
   // The catalog this session's policy decisions need has been loaded.
   void catalog_ready();
+  // The recording thread took the bytes this session's capture held back
+  // (SessionCapture::pause_if_behind): read again.
+  void recording_caught_up();
   // The client's cgroup path, resolved off the loop thread (empty: gone).
   void cgroup_resolved(std::string path);
 
@@ -185,6 +189,7 @@ class alignas(16) Session {
   const sockaddr_storage peer_;
   const std::chrono::steady_clock::time_point started_;
   std::shared_ptr<const policy::Config> config_;  // the config this session started under
+  uint64_t config_generation_ = 0;                // ... and its generation
 
   Phase phase_ = Phase::kReadStartup;
   uint32_t in_flight_ = 0;

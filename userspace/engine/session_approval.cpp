@@ -37,6 +37,7 @@ void Session::hold_for_approval() {
   const policy::Policy* policy = config.policy_for(identity_name_, upstream_name_);
   approval::Request request;
   request.session = id_;
+  request.session_id = session_name(id_);
   request.upstream = upstream_name_;
   request.database = startup_ ? startup_->database : std::string();
   request.requester.identity = identity_name_;

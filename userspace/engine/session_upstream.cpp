@@ -232,6 +232,11 @@ void Session::enter_relay() {
       return;
     }
     capture_ = recordings->open(info_, recording_header());
+    capture_->set_resume([worker = &worker_, id = id_] {
+      worker->post([worker, id] {
+        if (Session* s = worker->find_session(id)) s->recording_caught_up();
+      });
+    });
   }
   std::string to_client = std::move(login_->to_client);
   std::string upstream_in = std::move(login_->upstream_in);
@@ -288,7 +293,7 @@ nlohmann::json Session::recording_header() const {
           {"startup_parameters", startup},
           {"pgwarden_version", PGWARDEN_VERSION_STRING},
           {"config", config_->source},
-          {"config_generation", worker_.state().config_generation()},
+          {"config_generation", config_generation_},
           {"policy_hash", config_->sha256}};
 }
 

@@ -222,9 +222,9 @@
     setParts(row, 'identity', row.identity, JSON.stringify([idn.name, details]), () => [
       el('strong', {}, String(idn.name ?? '')),
       ...details.map(([k, v]) => el('span', { class: 'detail' }, k + ' ' + v))]);
-    setParts(row, 'where', row.where, JSON.stringify([a.upstream, a.database, a.session, a.node]), () => [
+    setParts(row, 'where', row.where, JSON.stringify([a.upstream, a.database, a.session_id || a.session, a.node]), () => [
       el('span', {}, String(a.upstream ?? '') + ' / ' + String(a.database ?? '')),
-      el('span', { class: 'detail' }, 'session ' + String(a.session ?? '?') + (a.node ? ' on ' + a.node : ''))]);
+      el('span', { class: 'detail' }, 'session ' + String(a.session_id || a.session || '?') + (a.node ? ' on ' + a.node : ''))]);
     setParts(row, 'classes', row.classes, JSON.stringify(a.classes), () => [chips(a.classes)]);
     setText(row.rule, a.rule ?? '');
     setParts(row, 'age', row.age, fmtDur(a.age_s) + '|' + fmtDur(a.expires_in_s), () => [
@@ -342,7 +342,7 @@
       const action = String(d.action ?? '');
       return el('tr', {},
         cell('Time', ok ? el('time', { datetime: t.toISOString() }, t.toLocaleTimeString()) : '—'),
-        cell('Session', String(d.session ?? '')), cell('Identity', String(d.identity ?? '')),
+        cell('Session', String(d.session_id || d.session || '')), cell('Identity', String(d.identity ?? '')),
         cell('Action', el('span', { class: 'action action-' + (ACTIONS.has(action) ? action : 'other') }, action)),
         cell('Classes', chips(d.classes)), cell('Rule', String(d.rule ?? '')), cell('SQL', sqlBlock(d.sql)));
     });
