@@ -18,6 +18,7 @@
 #include "policy/config_schema.h"
 #include "policy/config_values.h"
 #include "policy/glob.h"
+#include "policy/pem_files.h"
 #include "policy/statement_class.h"
 
 namespace pgw::policy {
@@ -315,18 +316,65 @@ void read_password_file(ConfigReader& r, const YAML::Node& n, const std::string&
 }
 
 void read_upstream_tls(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
-  auto v = r.choice(n, p, kTlsModes);
+  if (auto v = r.choice(n, p, kTlsModes)) out.tls = *v;
+}
+
+// A CA bundle is checked here, so a missing or broken file is a config
+// error (policy check, a refused reload), not a failed handshake later.
+void read_upstream_ca_file(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto file = r.file_path(n, p);
+  if (!file) return;
+  if (auto count = count_pem_certificates(*file); !count) {
+    r.error(n, p, count.error());
+    return;
+  }
+  out.ca_file = *file;
+}
+
+// A DNS name (letters, digits, '-', '.', '_'; at most 253 bytes) or an IP
+// address: what SNI carries and a certificate's SAN can name.
+void read_upstream_server_name(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto v = r.nonempty_text(n, p);
   if (!v) return;
-  out.tls = *v;
-  // Upstream TLS is not built yet. A mode that demands it must not quietly
-  // connect in the clear; `prefer` is honest only with a warning.
-  if (*v == TlsMode::require || *v == TlsMode::verify_ca || *v == TlsMode::verify_full) {
-    r.error(n, p,
-            "\"" + std::string(to_string(*v)) +
-                "\" is not supported yet: pgwarden connects to upstreams without TLS (use disable, or prefer to "
-                "accept that)");
-  } else if (*v == TlsMode::prefer) {
-    r.warn(n, p, "prefer connects without TLS: pgwarden does not speak TLS to upstreams yet");
+  const bool name_chars = std::all_of(v->begin(), v->end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == ':';
+  });
+  if (v->size() > 253 || !name_chars || v->front() == '.' || v->front() == '-') {
+    r.error(n, p, "expected a host name or IP address as the server's certificate names it, got " +
+                      quote_for_message(*v));
+    return;
+  }
+  out.server_name = *v;
+}
+
+// The host part of `address` as written: "db.local" is not accepted there,
+// but "localhost" is, and a certificate for localhost names it so.
+std::string written_host(const YAML::Node& address) {
+  std::string text = address.IsScalar() ? address.Scalar() : std::string();
+  if (text.starts_with('[')) {
+    const size_t close = text.find(']');
+    return close == std::string::npos ? std::string() : text.substr(1, close - 1);
+  }
+  const size_t colon = text.rfind(':');
+  return colon == std::string::npos ? text : text.substr(0, colon);
+}
+
+void check_upstream(ConfigReader& r, const YAML::Node& n, const std::string& path, Upstream& out) {
+  const bool ca_file_written = n.IsMap() && n["ca_file"];  // a broken one is reported already
+  if ((out.tls == TlsMode::verify_ca || out.tls == TlsMode::verify_full) && !ca_file_written) {
+    r.error(n["tls"], child_path(path, "tls"),
+            std::string(to_string(out.tls)) + " needs ca_file: the PEM file of the CA that signed the server's "
+            "certificate");
+  }
+  if (out.tls == TlsMode::disable && !out.ca_file.empty()) {
+    r.warn(n["ca_file"], child_path(path, "ca_file"), "not used: tls is disable");
+  }
+  if (!out.server_name.empty() && out.tls == TlsMode::disable) {
+    r.warn(n["server_name"], child_path(path, "server_name"), "not used: tls is disable");
+  }
+  if (out.server_name.empty() && n.IsMap() && n["address"]) {
+    out.server_name = written_host(n["address"]);
+    if (out.server_name.empty()) out.server_name = out.address.ip_string();
   }
 }
 
@@ -733,15 +781,24 @@ constexpr Key<Upstream> kUpstreamKeys[] = {
      "read is a warning; the password never appears in a message."},
     {"tls", custom<Upstream>("`disable` | `prefer` | `require` | `verify-ca` | `verify-full`", read_upstream_tls),
      "prefer",
-     "TLS to the upstream is not implemented yet: `disable` and `prefer` connect without it (`prefer` with a "
-     "warning); `require`, `verify-ca` and `verify-full` are refused as not supported yet."},
-    {"ca_file", not_yet<Upstream>("path"), "", "The CA that `verify-ca` and `verify-full` check the server against."},
+     "TLS to the upstream, as libpq's `sslmode`: `prefer` asks for it and goes on in plaintext if the server "
+     "declines; `require` refuses plaintext; `verify-ca` also checks the server's certificate chain against "
+     "`ca_file`; `verify-full` also checks that the certificate names `server_name`. A TLS session logs in with "
+     "SCRAM-SHA-256-PLUS (channel binding) when the server offers it."},
+    {"ca_file", custom<Upstream>("path", read_upstream_ca_file), "",
+     "PEM file of the CA certificates the upstream's certificate chain must lead to; required by `verify-ca` and "
+     "`verify-full`, and with `prefer` or `require` it makes them verify the chain too (as libpq does with a root "
+     "certificate file). Read again on reload (SIGHUP), for new sessions."},
+    {"server_name", custom<Upstream>("host name or IP address", read_upstream_server_name),
+     "(the host part of `address`)",
+     "The name sent as SNI and that `verify-full` checks against the certificate's subject alternative names "
+     "(DNS name or IP address), for an `address` that is an IP address while the certificate names a host."},
     {"connect_timeout", duration<&Upstream::connect_timeout, 1>, "5s",
      "How long connecting to the upstream may take before the client gets FATAL 08006."},
     {"database", custom<Upstream>("text", read_upstream_database), "(the client's database name)",
      "The database pgwarden asks the upstream for, whatever the client named."},
 };
-constexpr Section<Upstream> kUpstream{kUpstreamKeys};
+constexpr Section<Upstream> kUpstream{kUpstreamKeys, check_upstream};
 
 constexpr Key<KubernetesSelector> kK8sSelectorKeys[] = {
     {"namespace", custom<KubernetesSelector>("glob", read_k8s_name_glob<&KubernetesSelector::namespace_glob>), "",
