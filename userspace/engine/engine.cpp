@@ -75,6 +75,10 @@ Engine::~Engine() {
 }
 
 Status Engine::start() {
+  // Upstream CA files: a broken one stops the start, as a broken config does.
+  auto upstream_tls = UpstreamTlsContexts::build(*state_.config());
+  if (!upstream_tls) return make_error(upstream_tls.error());
+  state_.replace_upstream_tls(std::move(upstream_tls).value());
   if (const auto& rec = state_.config()->recording; !rec.dir.empty()) {
     auto service = RecordingService::start(rec);
     if (!service) return make_error(service.error());
@@ -238,6 +242,13 @@ void Engine::reload() {
     spdlog::error("reload refused, keeping the running config: {}", loaded.error());
     return;
   }
+  // The upstreams' CA files are read again: a new ca_file (or a renewed
+  // CA in the same file) is in force for new sessions.
+  auto upstream_tls = UpstreamTlsContexts::build(*loaded);
+  if (!upstream_tls) {
+    spdlog::error("reload refused, keeping the running config: {}", upstream_tls.error());
+    return;
+  }
   auto current = state_.config();
   if (auto restart = policy::restart_only_changes(*current, *loaded); !restart.empty()) {
     spdlog::warn("reload: changes of {} take effect only after a restart", fmt::join(restart, ", "));
@@ -258,6 +269,7 @@ void Engine::reload() {
       state_.mask_model_store().build(*config, generation, upstream, std::move(catalog));
     });
   }
+  state_.replace_upstream_tls(std::move(upstream_tls).value());
   state_.replace_config(std::move(config));
   // The previous generation stays for sessions between two statements.
   state_.mask_model_store().forget_before(generation - 1);

@@ -16,6 +16,7 @@
 #include "engine/engine_metrics.h"
 #include "engine/mask_model_store.h"
 #include "engine/session_registry.h"
+#include "engine/upstream_tls.h"
 #include "kernel/interceptor.h"
 #include "policy/config.h"
 
@@ -43,6 +44,17 @@ class EngineState {
   // Bumped by every reload: open sessions compare it per statement (one
   // atomic load) and pick up the new policy from their next statement.
   uint64_t config_generation() const { return config_generation_.load(std::memory_order_acquire); }
+
+  // The upstreams' TLS client contexts, swapped with the config by a reload
+  // (a new ca_file is in force for the sessions that start after it).
+  std::shared_ptr<const UpstreamTlsContexts> upstream_tls() const {
+    std::lock_guard lock(mu_);
+    return upstream_tls_;
+  }
+  void replace_upstream_tls(std::shared_ptr<const UpstreamTlsContexts> contexts) {
+    std::lock_guard lock(mu_);
+    upstream_tls_ = std::move(contexts);
+  }
 
   // Catalog snapshots for policy decisions; set before the loop threads start.
   class CatalogStore* catalogs() const { return catalogs_; }
@@ -104,6 +116,7 @@ class EngineState {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
+  std::shared_ptr<const UpstreamTlsContexts> upstream_tls_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
   class CgroupResolver* cgroups_ = nullptr;
