@@ -18,6 +18,7 @@
 #include "engine/session_registry.h"
 #include "engine/upstream_tls.h"
 #include "kernel/interceptor.h"
+#include "pgwire/tls_channel.h"
 #include "policy/config.h"
 
 namespace pgw::engine {
@@ -95,6 +96,13 @@ class EngineState {
 
   std::atomic<uint64_t> sessions_open{0};
   std::atomic<uint64_t> sessions_total{0};
+  // Client sessions whose TLS handshake completed.
+  std::atomic<uint64_t> tls_sessions_open{0};
+  std::atomic<uint64_t> tls_sessions_total{0};
+
+  // The certificate offered to clients (tls.cert_file): swapped by a reload;
+  // a session takes it when its client asks for TLS and keeps it.
+  pgwire::TlsContextSlot& client_tls() { return client_tls_; }
 
   // One set of counters per loop thread (engine_metrics.h), made before the
   // threads start; a scrape reads them all.
@@ -129,6 +137,7 @@ class EngineState {
   MaskModelStore mask_model_store_;
   CancelRegistry cancels_;
   SessionRegistry sessions_;
+  pgwire::TlsContextSlot client_tls_;
   std::atomic<uint64_t> next_session_id_{1};
 };
 

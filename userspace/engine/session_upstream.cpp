@@ -335,7 +335,12 @@ void Session::catalog_ready() {
   if (relay_->held_client_chunk) {
     auto [buffer_id, length] = *relay_->held_client_chunk;
     relay_->held_client_chunk.reset();
-    relay_from_client(buffer_id, length);
+    relay_from_client(std::string_view(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length),
+                      buffer_id);
+  } else if (!relay_->held_client_plain.empty()) {
+    const std::string held = std::move(relay_->held_client_plain);
+    relay_->held_client_plain.clear();
+    relay_from_client(held, std::nullopt);
   } else {
     arm_receive(client_, OpKind::kClientRecv);
   }

@@ -195,6 +195,19 @@ struct ApproverRules {
   friend bool operator==(const ApproverRules&, const ApproverRules&) = default;
 };
 
+// `tls:` — TLS on the client leg. pgwarden terminates it: the certificate
+// and key are loaded (and checked to match) at load and at every reload.
+enum class ClientTls : uint8_t { disable, allow, require };
+std::string_view to_string(ClientTls m);  // "require"
+struct TlsConfig {
+  std::string cert_file;  // empty: no TLS for clients (SSLRequest answered 'N')
+  std::string key_file;
+  ClientTls client = ClientTls::allow;
+  // Whether an SSLRequest is answered 'S'.
+  bool offered() const { return !cert_file.empty() && client != ClientTls::disable; }
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
 // `recording:` — every session on disk as the client saw it, signed.
 struct RecordingConfig {
   std::string dir;               // empty: recording is off
@@ -234,6 +247,7 @@ struct Config {
   std::string state_dir = "/var/lib/pgwarden";  // console tokens and other daemon state
   ApprovalConfig approval;
   RecordingConfig recording;
+  TlsConfig tls;
   unsigned workers = 0;                // 0: one loop thread per online CPU
   uint64_t max_message_size = 64ull << 20;
   std::chrono::milliseconds shutdown_grace{30'000};

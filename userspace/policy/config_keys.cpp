@@ -14,6 +14,7 @@
 #include "common/quote.h"
 #include "mask/detector.h"
 #include "mask/mask_function.h"
+#include "pgwire/tls_channel.h"
 #include "policy/config_document.h"
 #include "policy/config_schema.h"
 #include "policy/config_values.h"
@@ -37,6 +38,8 @@ constexpr Choice<DefaultAction> kDefaultActions[] = {{"allow", DefaultAction::al
 constexpr Choice<FailMode> kFailModes[] = {{"closed", FailMode::closed}, {"open", FailMode::open}};
 constexpr Choice<UnparseableAction> kUnparseableActions[] = {
     {"deny", UnparseableAction::deny}, {"forward", UnparseableAction::forward}};
+constexpr Choice<ClientTls> kClientTlsModes[] = {
+    {"disable", ClientTls::disable}, {"allow", ClientTls::allow}, {"require", ClientTls::require}};
 constexpr Choice<TlsMode> kTlsModes[] = {
     {"disable", TlsMode::disable},     {"prefer", TlsMode::prefer},          {"require", TlsMode::require},
     {"verify-ca", TlsMode::verify_ca}, {"verify-full", TlsMode::verify_full},
@@ -179,6 +182,30 @@ void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& pa
     r.error(n, path, "recording.max_bytes and recording.max_age need recording.dir");
   }
   if (out.dir.empty() && out.index_dsn_file) r.error(n, path, "recording.index without recording.dir");
+}
+
+// ---- tls ------------------------------------------------------------------
+
+void read_tls_cert_file(ConfigReader& r, const YAML::Node& n, const std::string& p, TlsConfig& out) {
+  if (auto file = r.file_path(n, p)) out.cert_file = *file;
+}
+void read_tls_key_file(ConfigReader& r, const YAML::Node& n, const std::string& p, TlsConfig& out) {
+  if (auto file = r.file_path(n, p)) out.key_file = *file;
+}
+
+// The files are loaded here, the way the engine will load them, so a
+// missing, unreadable or mismatched pair fails `policy check`, start and
+// reload alike (a reload that fails keeps the running certificate).
+void check_tls(ConfigReader& r, const YAML::Node& n, const std::string& path, TlsConfig& out) {
+  if (out.cert_file.empty() != out.key_file.empty()) {
+    r.error(n, path, out.cert_file.empty() ? "tls.key_file needs tls.cert_file" : "tls.cert_file needs tls.key_file");
+    return;
+  }
+  if (out.cert_file.empty()) {
+    if (out.client == ClientTls::require) r.error(n, path, "tls.client: require needs tls.cert_file and tls.key_file");
+    return;
+  }
+  if (auto ctx = pgwire::TlsContext::server({out.cert_file, out.key_file}); !ctx) r.error(n, path, ctx.error());
 }
 
 // ---- intercept --------------------------------------------------------------
@@ -987,12 +1014,18 @@ constexpr Key<ApprovalConfig> kApprovalKeys[] = {
 };
 constexpr Section<ApprovalConfig> kApproval{kApprovalKeys};
 
-constexpr Key<Unsupported> kTlsKeys[] = {
-    {"cert_file", not_yet<Unsupported>("path"), "", "The certificate pgwarden presents to clients."},
-    {"key_file", not_yet<Unsupported>("path"), "", "Its private key."},
-    {"client", not_yet<Unsupported>("choice"), "", "Whether clients may, must or must not use TLS."},
+constexpr Key<TlsConfig> kTlsKeys[] = {
+    {"cert_file", custom<TlsConfig>("path", read_tls_cert_file), "(no TLS for clients)",
+     "PEM certificate (then any intermediates) pgwarden presents to clients that ask for TLS; its SANs should "
+     "name the hosts clients dial (`sslmode=verify-full`). Re-read on reload."},
+    {"key_file", custom<TlsConfig>("path", read_tls_key_file), "",
+     "The certificate's PEM private key (required with `cert_file`; checked to match it)."},
+    {"client", choice<&TlsConfig::client, kClientTlsModes>, "allow",
+     "`allow`: an SSLRequest is answered `S` when `cert_file` is set; `require`: a TCP client that starts "
+     "without TLS is refused (FATAL 08P01 naming `tls.client: require`; unix sockets never use TLS); "
+     "`disable`: `N`, and direct TLS is refused."},
 };
-constexpr Section<Unsupported> kTls{kTlsKeys};
+constexpr Section<TlsConfig> kTls{kTlsKeys, check_tls};
 
 constexpr Key<Config> kConfigKeys[] = {
     {"listen", address<&Config::listen>, "127.0.0.1:15432",
@@ -1033,7 +1066,8 @@ constexpr Key<Config> kConfigKeys[] = {
     {"mask_hash_key_file", custom<Config>("path", read_mask_hash_key_file), "",
      "File holding the key of the `hash` mask function (HMAC-SHA256); required when a rule uses `hash`. Read "
      "like a password file."},
-    {"tls", future_section<Config, kTls>, "", "TLS on the client leg."},
+    {"tls", section<&Config::tls, kTls>, "(off: clients are answered N)",
+     "TLS on the client leg, which pgwarden terminates (README: TLS)."},
     {"intercept", section<&Config::intercept, kIntercept>, "(no interception: explicit mode only)",
      "Transparent interception with eBPF: present, it is on.", restart<&Config::intercept>},
     {"kubernetes", section<&Config::kubernetes, kKubernetes>, "(in-cluster defaults when an identity uses `k8s`)",
