@@ -211,9 +211,23 @@ void Session::deliver(Endpoint& /*from: the phases know which side*/, bool from_
         fail("08P01", "pgwarden: client sent data before authentication completed");
         return;
       }
+      if (login_->tls_stage == LoginState::TlsStage::kAwaitAnswer) {
+        std::string answer;
+        copy_and_recycle(answer);
+        on_ssl_answer(answer);
+        return;
+      }
       copy_and_recycle(login_->upstream_in);
       on_login_bytes();
       return;
+    case Phase::kCancel:
+      if (!from_client && login_ && login_->tls_stage == LoginState::TlsStage::kAwaitAnswer) {
+        std::string answer;
+        copy_and_recycle(answer);
+        on_ssl_answer(answer);
+        return;
+      }
+      break;
     case Phase::kRelay:
       if (from_client && relay_->waiting_for_catalog) {
         // Decided once the catalog is there; nothing more is read until then.
@@ -266,7 +280,7 @@ void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
     close(close_reason_.empty() ? "closed after error" : close_reason_);
     return;
   }
-  if (phase_ == Phase::kCancel && !to_client) {
+  if (phase_ == Phase::kCancel && !to_client && login_ && login_->cancel_sent) {
     close("cancel request forwarded");
     return;
   }

@@ -174,7 +174,15 @@ class alignas(16) Session {
   // --- upstream connection and login (session_upstream.cpp)
   void connect_upstream(const policy::NetAddress& address, std::chrono::milliseconds timeout);
   void on_connected(const io_uring_cqe& cqe);
+  void start_upstream_login();
+  void send_cancel_request();
   void on_login_bytes();
+  // --- TLS to the upstream (session_upstream_tls.cpp)
+  void choose_upstream_tls();
+  void request_upstream_tls();
+  void on_ssl_answer(std::string_view bytes);
+  void upstream_tls_established();
+  void upstream_tls_failed(const std::string& why);
   void enter_relay();
   bool start_filters(const policy::StartupSettings& reported);
   policy::StartupSettings session_start_settings(const policy::StartupSettings& reported) const;
@@ -264,6 +272,14 @@ class alignas(16) Session {
     // A cancel connection: the key it delivers.
     int32_t cancel_process_id = 0;
     std::string cancel_key;
+    bool cancel_sent = false;  // the CancelRequest is queued (the connection ends once it is out)
+    // TLS to the upstream (session_upstream_tls.cpp): where the SSLRequest
+    // stands, and the context and checks the channel is made with.
+    enum class TlsStage : uint8_t { kNone, kAwaitAnswer, kHandshake, kDone };
+    TlsStage tls_stage = TlsStage::kNone;
+    std::shared_ptr<const pgwire::TlsContext> tls_context;
+    std::string tls_server_name;
+    bool tls_check_host = false;
   };
   std::optional<LoginState> login_;
 

@@ -45,9 +45,14 @@ void Session::on_tls_bytes(Endpoint& from, bool from_client, std::string_view ci
   auto status = from.tls->receive(ciphertext, plain);
   flush_tls(from);  // handshake flights, or the alert of a failure
   if (!status) {
+    if (!from_client && login_) {
+      // The handshake with the upstream (or a cancel connection's): the
+      // client hears which upstream failed and why (a certificate that does
+      // not verify, a host name that does not match); session_upstream_tls.cpp.
+      upstream_tls_failed(status.error());
+      return;
+    }
     if (!from_client) {
-      // The client hears which upstream failed and why (a certificate that
-      // does not verify, a host name that does not match).
       fail("08006", "pgwarden: upstream \"" + upstream_name_ + "\": " + status.error());
       return;
     }
@@ -73,6 +78,10 @@ void Session::on_tls_bytes(Endpoint& from, bool from_client, std::string_view ci
     worker_.state().tls_sessions_open.fetch_add(1, std::memory_order_relaxed);
     worker_.state().tls_sessions_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("session {}: client TLS: {}", session_name(id_), from.tls->describe());
+  }
+  if (!was_done && from.tls->handshake_done() && !from_client) {
+    upstream_tls_established();  // the startup packet (or the cancel) goes out over it
+    if (plain.empty()) return;   // it armed what comes next
   }
   if (plain.empty()) {
     if (from.tls->peer_closed()) {
