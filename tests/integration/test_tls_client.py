@@ -338,3 +338,19 @@ def test_verify_full_through_the_transparent_path(bpf_privileges, rig, db, ca, l
     assert r.stdout.splitlines()[0] == db.app_user
     assert "SSL connection" in r.stdout
     assert rig.status(pw)["sessions"]["tls_total"] == 1
+
+
+def test_cancel_reaches_a_tls_session(make_pgwarden, leaf):
+    """libpq sends its CancelRequest on a new connection (plaintext before
+    PostgreSQL 17's libpq): accepted even under require, as PostgreSQL does."""
+    pw = make_pgwarden(overrides={"tls": tls_config(leaf, client="require")})
+    with psycopg.connect(**pw.conninfo(), sslmode="require", connect_timeout=10, autocommit=True) as conn:
+        import threading
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(20)")
+        timer.join()
+        assert time.monotonic() - started < 10
+        assert conn.execute("SELECT 1").fetchone() == (1,)
