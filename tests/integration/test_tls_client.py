@@ -124,6 +124,24 @@ def test_verify_ca_with_another_ca_fails(tls_pgwarden, tmp_path):
     assert "certificate verify failed" in r.stderr, r.stderr
 
 
+def test_an_expired_certificate_fails_verification(make_pgwarden, ca):
+    old = ca.issue("expired", sans=["127.0.0.1"], expired=True)
+    pw = make_pgwarden(overrides={"tls": tls_config(old)})
+    r = psql(pw, "SELECT 1", sslmode="verify-full", sslrootcert=ca.cert)
+    assert r.returncode != 0
+    assert "certificate verify failed" in r.stderr, r.stderr
+    # libpq does not say why; a verifying client that does:
+    ctx = ssl.create_default_context(cafile=ca.cert)
+    with socket.create_connection((pw.host, pw.port), timeout=5) as raw:
+        raw.sendall(rawpg.ssl_request())
+        assert raw.recv(1) == b"S"
+        with pytest.raises(ssl.SSLCertVerificationError) as info:
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    assert info.value.verify_message == "certificate has expired"
+    # sslmode=require checks nothing and still gets in.
+    assert psql(pw, "SELECT 1", sslmode="require").returncode == 0
+
+
 def test_psycopg_verify_full(tls_pgwarden, ca):
     pw = tls_pgwarden
     with psycopg.connect(**pw.conninfo(), sslmode="verify-full", sslrootcert=ca.cert, connect_timeout=10) as conn:
