@@ -356,6 +356,9 @@ def test_verify_full_through_the_transparent_path(bpf_privileges, rig, db, ca, l
     assert r.stdout.splitlines()[0] == db.app_user
     assert "SSL connection" in r.stdout
     assert rig.status(pw)["sessions"]["tls_total"] == 1
+    # Who the client is still comes from the kernel, TLS or not.
+    opened = [l for l in pw.log_text().splitlines() if " opened: " in l]
+    assert len(opened) == 1 and "identity=agent" in opened[0] and 'comm "psql"' in opened[0], opened
 
 
 def test_cancel_reaches_a_tls_session(make_pgwarden, leaf):
