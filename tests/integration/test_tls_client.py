@@ -124,6 +124,24 @@ def test_verify_ca_with_another_ca_fails(tls_pgwarden, tmp_path):
     assert "certificate verify failed" in r.stderr, r.stderr
 
 
+def test_an_expired_certificate_fails_verification(make_pgwarden, ca):
+    old = ca.issue("expired", sans=["127.0.0.1"], expired=True)
+    pw = make_pgwarden(overrides={"tls": tls_config(old)})
+    r = psql(pw, "SELECT 1", sslmode="verify-full", sslrootcert=ca.cert)
+    assert r.returncode != 0
+    assert "certificate verify failed" in r.stderr, r.stderr
+    # libpq does not say why; a verifying client that does:
+    ctx = ssl.create_default_context(cafile=ca.cert)
+    with socket.create_connection((pw.host, pw.port), timeout=5) as raw:
+        raw.sendall(rawpg.ssl_request())
+        assert raw.recv(1) == b"S"
+        with pytest.raises(ssl.SSLCertVerificationError) as info:
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    assert info.value.verify_message == "certificate has expired"
+    # sslmode=require checks nothing and still gets in.
+    assert psql(pw, "SELECT 1", sslmode="require").returncode == 0
+
+
 def test_psycopg_verify_full(tls_pgwarden, ca):
     pw = tls_pgwarden
     with psycopg.connect(**pw.conninfo(), sslmode="verify-full", sslrootcert=ca.cert, connect_timeout=10) as conn:
@@ -338,3 +356,22 @@ def test_verify_full_through_the_transparent_path(bpf_privileges, rig, db, ca, l
     assert r.stdout.splitlines()[0] == db.app_user
     assert "SSL connection" in r.stdout
     assert rig.status(pw)["sessions"]["tls_total"] == 1
+    # Who the client is still comes from the kernel, TLS or not.
+    opened = [l for l in pw.log_text().splitlines() if " opened: " in l]
+    assert len(opened) == 1 and "identity=agent" in opened[0] and 'comm "psql"' in opened[0], opened
+
+
+def test_cancel_reaches_a_tls_session(make_pgwarden, leaf):
+    """libpq sends its CancelRequest on a new connection (plaintext before
+    PostgreSQL 17's libpq): accepted even under require, as PostgreSQL does."""
+    pw = make_pgwarden(overrides={"tls": tls_config(leaf, client="require")})
+    with psycopg.connect(**pw.conninfo(), sslmode="require", connect_timeout=10, autocommit=True) as conn:
+        import threading
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(20)")
+        timer.join()
+        assert time.monotonic() - started < 10
+        assert conn.execute("SELECT 1").fetchone() == (1,)
