@@ -6,7 +6,8 @@ policy     the same, with a read-only policy deciding every statement
 pgbouncer  pgbench -> pgbouncer (session mode, SCRAM) -> PostgreSQL
 
 Then, unless skipped: the transparent (eBPF) path, session recording on vs
-off (bench/recording.py), and masking of a big result.
+off (bench/recording.py), TLS vs plaintext clients through pgwarden
+(bench/tls.py), and masking of a big result.
 
 All hit the same throwaway cluster in the same run, in interleaved rounds
 (direct, pgwarden, policy, pgbouncer, then again), and each target's median
@@ -27,6 +28,7 @@ from harness import pgbench  # noqa: E402
 from bench.pgbouncer import PgBouncer  # noqa: E402
 from bench import masking  # noqa: E402
 from bench import recording  # noqa: E402
+from bench import tls  # noqa: E402
 from bench import transparent  # noqa: E402
 from harness import intercept  # noqa: E402
 
@@ -62,6 +64,8 @@ def parse_args(argv):
     p.add_argument("--no-recording", action="store_true",
                    help="skip the recording runs (pgbench -S with recording on and off, also beside a 200 MB result)")
     p.add_argument("--only-recording", action="store_true", help="run only the recording section")
+    p.add_argument("--no-tls", action="store_true", help="skip TLS vs plaintext clients through pgwarden")
+    p.add_argument("--only-tls", action="store_true", help="run only the TLS section")
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
                    help="where pgwarden and mask_bench were built (build); PGWARDEN_BIN, when set, "
                         "still names the pgwarden binary")
@@ -103,6 +107,20 @@ def main(argv=None):
                 json.dump({"args": vars(args), "masking": result}, f, indent=2)
         return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if args.only_tls:
+        with PgCluster(sample_data=False) as pg:
+            pg.create_database(DB)
+            init = pgbench.run(pg.host, pg.port, pg.app_user, DB, ["-i", "-q", "-s", str(args.scale)],
+                               env=pg.app_env())
+            if init.returncode != 0:
+                raise SystemExit(f"bench: pgbench -i failed:\n{init.stderr}")
+            pg.execute("VACUUM ANALYZE", dbname=DB)
+            result = tls.run(pg, DB, modes, args)
+        tls.print_summary(result)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "tls": result}, f, indent=2)
+        return 0
     if args.only_recording:
         with PgCluster(sample_data=False) as pg:
             pg.create_database(DB)
@@ -183,6 +201,8 @@ def main(argv=None):
                 info["transparent"] = transparent.run(pg, DB, modes, args)
             if not args.no_recording and not args.only_direct_and_pgbouncer:
                 info["recording"] = recording.run(pg, DB, modes, args)
+            if not args.no_tls and not args.only_direct_and_pgbouncer:
+                info["tls"] = tls.run(pg, DB, modes, args)
             if not args.no_masking and not args.only_direct_and_pgbouncer:
                 info["masking"] = masking.run(pg, args)
         finally:
@@ -215,6 +235,8 @@ def main(argv=None):
         transparent.print_summary(info["transparent"], modes)
     if "recording" in info:
         recording.print_summary(info["recording"])
+    if "tls" in info:
+        tls.print_summary(info["tls"])
     if "masking" in info:
         masking.print_summary(info["masking"])
     if "pgwarden_peak_rss_kb" in info:

@@ -199,12 +199,14 @@ def test_policy_check_validates_without_serving(make_pgwarden, cluster):
 def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
     """Keys of the file format that this version does not implement are
     refused by name (exit 2, one line), by `policy check` and by `run`: a
-    TLS setting must never look as if it were in force."""
+    setting must never look as if it were in force. So is a TLS setting that
+    cannot be honoured."""
     pw = make_pgwarden(start=False)
     good = dump(pw.config) + "\n"
     cases = {
-        "tls:\n  cert_file: /etc/pgwarden/server.crt\n": "tls.cert_file: not supported yet",
-        "tls:\n  client: require\n": "tls.client: not supported yet",
+        "identities:\n  - name: a\n    match:\n      oidc:\n        subject: [x]\n":
+            "identities[0].match.oidc.subject: not supported yet",
+        "tls:\n  client: require\n": "tls.client: require needs tls.cert_file",
     }
     for extra, message in cases.items():
         result = _check(pw, good + extra)
@@ -218,7 +220,7 @@ def test_keys_not_supported_yet_are_refused_not_ignored(make_pgwarden):
     run = subprocess.run([binary_path(), "run", "--config", pw.config_path], capture_output=True,
                          text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert run.returncode == 2
-    assert "tls.key_file: not supported yet" in run.stderr
+    assert "tls.key_file needs tls.cert_file" in run.stderr
     assert not port_accepts(pw.host, pw.port)
     pw.close()
 

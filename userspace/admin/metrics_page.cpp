@@ -36,6 +36,10 @@ void sessions(PrometheusText& out, const engine::EngineState& state) {
   out.gauge("pgwarden_sessions_open", "Client sessions open now.", static_cast<double>(state.sessions_open.load()));
   out.counter("pgwarden_sessions_total", "Client sessions accepted since start.",
               static_cast<double>(state.sessions_total.load()));
+  out.gauge("pgwarden_tls_sessions_open", "Client sessions open now over TLS (handshake done).",
+            static_cast<double>(state.tls_sessions_open.load()));
+  out.counter("pgwarden_tls_sessions_total", "Client sessions whose TLS handshake completed, since start.",
+              static_cast<double>(state.tls_sessions_total.load()));
   uint64_t from_clients = 0, to_clients = 0;
   for (const auto& s : state.sessions().snapshot()) {
     from_clients += s->bytes_from_client.load(std::memory_order_relaxed);

@@ -166,6 +166,8 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
       {"sessions",
        {{"open", state.sessions_open.load()},
         {"total", state.sessions_total.load()},
+        {"tls_open", state.tls_sessions_open.load()},
+        {"tls_total", state.tls_sessions_total.load()},
         {"cancel_keys", state.cancels_size()},
         {"list", sessions_json(state)}}},
   };

@@ -184,8 +184,11 @@ void print_status_text(const nlohmann::json& st) {
                 u.value("password", "").c_str(), match.c_str());
   }
   const auto& s = st["sessions"];
-  std::printf("sessions: %llu open, %llu since start\n", static_cast<unsigned long long>(s.value("open", 0ull)),
-              static_cast<unsigned long long>(s.value("total", 0ull)));
+  std::printf("sessions: %llu open, %llu since start; TLS: %llu open, %llu since start\n",
+              static_cast<unsigned long long>(s.value("open", 0ull)),
+              static_cast<unsigned long long>(s.value("total", 0ull)),
+              static_cast<unsigned long long>(s.value("tls_open", 0ull)),
+              static_cast<unsigned long long>(s.value("tls_total", 0ull)));
   print_sessions_text(s["list"]);
   print_approvals_text(st.value("approvals", nlohmann::json::object()),
                        st.value("webhooks", nlohmann::json::array()));

@@ -11,10 +11,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
+
+#include "pgwire/tls_channel.h"
 
 namespace pgw::engine {
 
@@ -24,6 +27,12 @@ struct CancelTarget {
   int32_t process_id = 0;
   std::string secret_key;
   uint64_t session_id = 0;  // pgwarden's session (a held statement is withdrawn, not canceled upstream)
+  std::string upstream_name;  // for messages
+  // Set when the session reached its upstream over TLS: the cancel does too,
+  // with the same context (CA) and checks.
+  std::shared_ptr<const pgwire::TlsContext> tls;
+  std::string tls_server_name;
+  bool tls_check_host = false;
 };
 
 class CancelRegistry {

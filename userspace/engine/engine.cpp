@@ -51,6 +51,23 @@ std::string intercept_socket_path(const policy::Config& config) {
          ".sock";
 }
 
+// tls.cert_file/key_file into a new context for the sessions that start
+// from now on (none: clients are answered 'N'). Sessions already running
+// keep the context they took. The config loader read the same files a
+// moment ago; they are read again here because they may have changed since.
+Status load_client_tls(const policy::Config& config, EngineState& state) {
+  if (config.tls.cert_file.empty()) {
+    state.client_tls().replace(nullptr);
+    return ok_status();
+  }
+  auto ctx = pgwire::TlsContext::server({config.tls.cert_file, config.tls.key_file});
+  if (!ctx) return make_error("tls: " + ctx.error());
+  spdlog::info("client TLS: {} ({}), tls.client: {}", config.tls.cert_file, (*ctx)->subject(),
+               policy::to_string(config.tls.client));
+  state.client_tls().replace(std::move(ctx).value());
+  return ok_status();
+}
+
 }  // namespace
 
 Engine::Engine(std::string config_path, std::shared_ptr<const policy::Config> config)
@@ -75,6 +92,10 @@ Engine::~Engine() {
 }
 
 Status Engine::start() {
+  // Upstream CA files: a broken one stops the start, as a broken config does.
+  auto upstream_tls = UpstreamTlsContexts::build(*state_.config());
+  if (!upstream_tls) return make_error(upstream_tls.error());
+  state_.replace_upstream_tls(std::move(upstream_tls).value());
   if (const auto& rec = state_.config()->recording; !rec.dir.empty()) {
     auto service = RecordingService::start(rec);
     if (!service) return make_error(service.error());
@@ -83,6 +104,7 @@ Status Engine::start() {
     spdlog::info("recording sessions to {}{}", rec.dir, rec.required ? " (required)" : "");
   }
   auto config = state_.config();
+  if (auto st = load_client_tls(*config, state_); !st) return st;
   const unsigned count = worker_count_for(*config);
   if (config->wants_kubernetes()) {
     auto watch = KubernetesWatch::start(config->kubernetes);
@@ -238,6 +260,13 @@ void Engine::reload() {
     spdlog::error("reload refused, keeping the running config: {}", loaded.error());
     return;
   }
+  // The upstreams' CA files are read again: a new ca_file (or a renewed
+  // CA in the same file) is in force for new sessions.
+  auto upstream_tls = UpstreamTlsContexts::build(*loaded);
+  if (!upstream_tls) {
+    spdlog::error("reload refused, keeping the running config: {}", upstream_tls.error());
+    return;
+  }
   auto current = state_.config();
   if (auto restart = policy::restart_only_changes(*current, *loaded); !restart.empty()) {
     spdlog::warn("reload: changes of {} take effect only after a restart", fmt::join(restart, ", "));
@@ -245,6 +274,11 @@ void Engine::reload() {
   if (loaded->wants_kubernetes() && !kubernetes_) {
     spdlog::warn("reload: k8s selectors need the Kubernetes resolver, which starts with pgwarden: until a restart, "
                  "pods are not resolved and no k8s selector matches");
+  }
+  // A certificate that no longer loads keeps the running one (and config).
+  if (auto st = load_client_tls(*loaded, state_); !st) {
+    spdlog::error("reload refused, keeping the running config and certificate: {}", st.error());
+    return;
   }
   apply_log_level(loaded->log_level);
   for (const auto& w : loaded->warnings) spdlog::warn("config: {}", w);
@@ -258,6 +292,7 @@ void Engine::reload() {
       state_.mask_model_store().build(*config, generation, upstream, std::move(catalog));
     });
   }
+  state_.replace_upstream_tls(std::move(upstream_tls).value());
   state_.replace_config(std::move(config));
   // The previous generation stays for sessions between two statements.
   state_.mask_model_store().forget_before(generation - 1);

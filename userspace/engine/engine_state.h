@@ -16,7 +16,9 @@
 #include "engine/engine_metrics.h"
 #include "engine/mask_model_store.h"
 #include "engine/session_registry.h"
+#include "engine/upstream_tls.h"
 #include "kernel/interceptor.h"
+#include "pgwire/tls_channel.h"
 #include "policy/config.h"
 
 namespace pgw::engine {
@@ -43,6 +45,17 @@ class EngineState {
   // Bumped by every reload: open sessions compare it per statement (one
   // atomic load) and pick up the new policy from their next statement.
   uint64_t config_generation() const { return config_generation_.load(std::memory_order_acquire); }
+
+  // The upstreams' TLS client contexts, swapped with the config by a reload
+  // (a new ca_file is in force for the sessions that start after it).
+  std::shared_ptr<const UpstreamTlsContexts> upstream_tls() const {
+    std::lock_guard lock(mu_);
+    return upstream_tls_;
+  }
+  void replace_upstream_tls(std::shared_ptr<const UpstreamTlsContexts> contexts) {
+    std::lock_guard lock(mu_);
+    upstream_tls_ = std::move(contexts);
+  }
 
   // Catalog snapshots for policy decisions; set before the loop threads start.
   class CatalogStore* catalogs() const { return catalogs_; }
@@ -83,6 +96,13 @@ class EngineState {
 
   std::atomic<uint64_t> sessions_open{0};
   std::atomic<uint64_t> sessions_total{0};
+  // Client sessions whose TLS handshake completed.
+  std::atomic<uint64_t> tls_sessions_open{0};
+  std::atomic<uint64_t> tls_sessions_total{0};
+
+  // The certificate offered to clients (tls.cert_file): swapped by a reload;
+  // a session takes it when its client asks for TLS and keeps it.
+  pgwire::TlsContextSlot& client_tls() { return client_tls_; }
 
   // One set of counters per loop thread (engine_metrics.h), made before the
   // threads start; a scrape reads them all.
@@ -104,6 +124,7 @@ class EngineState {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
+  std::shared_ptr<const UpstreamTlsContexts> upstream_tls_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
   class CgroupResolver* cgroups_ = nullptr;
@@ -116,6 +137,7 @@ class EngineState {
   MaskModelStore mask_model_store_;
   CancelRegistry cancels_;
   SessionRegistry sessions_;
+  pgwire::TlsContextSlot client_tls_;
   std::atomic<uint64_t> next_session_id_{1};
 };
 

@@ -42,6 +42,7 @@ Session::~Session() {
   if (proc_.fd >= 0) ::close(proc_.fd);
   if (issued_cancel_key_) worker_.state().cancels().forget(issued_cancel_key_->first, issued_cancel_key_->second);
   worker_.state().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  if (tls_counted_) worker_.state().tls_sessions_open.fetch_sub(1, std::memory_order_relaxed);
   if (info_) worker_.state().sessions().remove(id_);
   if (phase_reached_relay_) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
@@ -120,6 +121,16 @@ void Session::arm_receive(Endpoint& from, OpKind kind) {
 
 void Session::queue_owned(Endpoint& to, std::string bytes) {
   if (bytes.empty()) return;
+  if (to.tls) {
+    // A failed channel has nothing more to say; the session is ending anyway.
+    if (to.tls->send(bytes)) flush_tls(to);
+    return;
+  }
+  queue_wire(to, std::move(bytes));
+}
+
+void Session::queue_wire(Endpoint& to, std::string bytes) {
+  if (bytes.empty()) return;
   Segment seg;
   seg.owned = std::move(bytes);
   seg.length = static_cast<uint32_t>(seg.owned.size());
@@ -130,6 +141,11 @@ void Session::queue_owned(Endpoint& to, std::string bytes) {
 
 void Session::queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t offset, uint32_t length) {
   if (length == 0) return;
+  if (to.tls) {
+    // Encrypted now: the buffer goes back to the kernel without waiting for the send.
+    queue_owned(to, std::string(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)) + offset, length));
+    return;
+  }
   Segment seg;
   seg.buffer_id = buffer_id;
   seg.data = worker_.buffers().data(buffer_id) + offset;
@@ -179,10 +195,19 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
   const auto length = static_cast<uint32_t>(cqe.res);
   from.bytes_in += length;
   if (info_ && from_client) info_->add_from_client(length);
-
-  auto copy_and_recycle = [&](std::string& into) {
-    into.append(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+  const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+  if (from.tls) {
+    on_tls_bytes(from, from_client, chunk);  // copies out what it decrypts
     release_buffer(buffer_id);
+    return;
+  }
+  deliver(from, from_client, chunk, buffer_id);
+}
+
+void Session::deliver(Endpoint& /*from: the phases know which side*/, bool from_client, std::string_view chunk, std::optional<uint16_t> buffer_id) {
+  auto copy_and_recycle = [&](std::string& into) {
+    into.append(chunk);
+    release_if(buffer_id);
   };
   switch (phase_) {
     case Phase::kReadStartup:
@@ -194,30 +219,48 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
       if (from_client) {
         // The client must wait for AuthenticationOk; anything it sends
         // before is a protocol violation.
-        release_buffer(buffer_id);
+        release_if(buffer_id);
         fail("08P01", "pgwarden: client sent data before authentication completed");
+        return;
+      }
+      if (login_->tls_stage == LoginState::TlsStage::kAwaitAnswer) {
+        std::string answer;
+        copy_and_recycle(answer);
+        on_ssl_answer(answer);
         return;
       }
       copy_and_recycle(login_->upstream_in);
       on_login_bytes();
       return;
+    case Phase::kCancel:
+      if (!from_client && login_ && login_->tls_stage == LoginState::TlsStage::kAwaitAnswer) {
+        std::string answer;
+        copy_and_recycle(answer);
+        on_ssl_answer(answer);
+        return;
+      }
+      break;
     case Phase::kRelay:
       if (from_client && relay_->waiting_for_catalog) {
         // Decided once the catalog is there; nothing more is read until then.
-        relay_->held_client_chunk = {buffer_id, length};
+        if (buffer_id) {
+          relay_->held_client_chunk = {*buffer_id, static_cast<uint32_t>(chunk.size())};
+        } else {
+          relay_->held_client_plain.append(chunk);
+        }
         return;
       }
       if (from_client) {
-        relay_from_client(buffer_id, length);
+        relay_from_client(chunk, buffer_id);
       } else {
-        relay_from_upstream(buffer_id, length);
+        relay_from_upstream(chunk, buffer_id);
       }
       return;
     default:
       break;
   }
   // Bytes in a phase that expects none (e.g. a cancel connection talking).
-  release_buffer(buffer_id);
+  release_if(buffer_id);
   close("unexpected data");
 }
 
@@ -249,7 +292,7 @@ void Session::on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe) {
     close(close_reason_.empty() ? "closed after error" : close_reason_);
     return;
   }
-  if (phase_ == Phase::kCancel && !to_client) {
+  if (phase_ == Phase::kCancel && !to_client && login_ && login_->cancel_sent) {
     close("cancel request forwarded");
     return;
   }
@@ -302,7 +345,16 @@ void Session::fail(std::string_view sqlstate, std::string message) {
   if (upstream_.fd >= 0) submit_shutdown(upstream_.fd);
   release_segments(upstream_);
   queue_owned(client_, std::move(bytes));
+  if (client_.tls) {
+    client_.tls->close();  // close_notify: the client sees a clean end after the error
+    flush_tls(client_);
+  }
   close_after_flush_ = true;
+  if (client_.out.empty() && !client_.send_in_flight) {
+    // Nothing could be queued (a TLS handshake that never finished).
+    close(close_reason_);
+    return;
+  }
   send_next(client_, OpKind::kClientSend);
 }
 
@@ -398,7 +450,9 @@ void Session::terminate(std::string_view why) {
   if (phase_ == Phase::kRelay && !client_.send_in_flight) {
     // Only at a message boundary can an ErrorResponse be added to the stream.
     if (relay_->upstream_slicer.at_boundary()) {
-      release_segments(client_);
+      // Queued TLS records cannot be dropped (the next one would fail its
+      // check): the error goes after them.
+      if (!client_.tls) release_segments(client_);
       fail("57P01", "pgwarden: terminating connection: " + std::string(why));
       return;
     }

@@ -44,6 +44,7 @@
 #include "engine/startup_params.h"
 #include "engine/upstream_login.h"
 #include "pgwire/frame.h"
+#include "pgwire/tls_channel.h"
 #include "policy/config.h"
 #include "policy/identity.h"
 
@@ -71,6 +72,11 @@ struct Segment {
   std::string owned;
 };
 
+// One side of the session. With `tls` set, what the socket carries is TLS
+// records: receives are decrypted into owned plaintext before the phase
+// (and the relay) sees them, and everything queued is encrypted as it is
+// queued (session_tls.cpp); without it, relay bytes stay in the provided
+// buffers they arrived in.
 struct Endpoint {
   int fd = -1;
   bool recv_in_flight = false;
@@ -81,6 +87,7 @@ struct Endpoint {
   std::deque<Segment> out;          // to be sent to this endpoint
   uint64_t bytes_in = 0;            // received from this endpoint
   uint64_t bytes_out = 0;           // sent to this endpoint
+  std::unique_ptr<pgwire::TlsChannel> tls;
 };
 
 class alignas(16) Session {
@@ -127,11 +134,20 @@ class alignas(16) Session {
   // --- I/O primitives and closing (session.cpp)
   void arm_receive(Endpoint& from, OpKind kind);
   void send_next(Endpoint& to, OpKind kind);
+  // Bytes for the peer; encrypted first when the endpoint speaks TLS.
   void queue_owned(Endpoint& to, std::string bytes);
+  // Bytes that go on the socket as they are (TLS records, the 'S' answer).
+  void queue_wire(Endpoint& to, std::string bytes);
   // Queues a range of a receive buffer (taking a reference to it).
   void queue_buffer(Endpoint& to, uint16_t buffer_id, uint32_t offset, uint32_t length);
   void release_buffer(uint16_t buffer_id);
   void on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe);
+  // A received chunk, in the receive buffer (buffer_id) or owned plaintext
+  // (none: decrypted TLS), handed to the phase that wants it.
+  void deliver(Endpoint& from, bool from_client, std::string_view chunk, std::optional<uint16_t> buffer_id);
+  void release_if(std::optional<uint16_t> buffer_id) {
+    if (buffer_id) release_buffer(*buffer_id);
+  }
   void on_sent(Endpoint& to, bool to_client, const io_uring_cqe& cqe);
   void on_peer_closed(bool client_side);
   void release_segments(Endpoint& ep);
@@ -139,6 +155,16 @@ class alignas(16) Session {
   void fail(std::string_view sqlstate, std::string message);
   void close(std::string reason);
   void submit_shutdown(int fd);
+
+  // --- TLS on an endpoint (session_tls.cpp)
+  // The client asked for TLS (SSLRequest answered 'S', or direct TLS).
+  void start_client_tls(bool direct);
+  // Ciphertext received on a TLS endpoint.
+  void on_tls_bytes(Endpoint& from, bool from_client, std::string_view ciphertext);
+  // Moves what the channel wrote (records, alerts) to the send queue.
+  void flush_tls(Endpoint& to);
+  bool tls_counted_ = false;  // counted in EngineState's TLS sessions
+  bool direct_tls_ = false;   // PostgreSQL 17 direct TLS (no SSLRequest): ALPN is required
 
   // --- startup phase (session_startup.cpp)
   void on_startup_bytes();
@@ -152,14 +178,22 @@ class alignas(16) Session {
   // --- upstream connection and login (session_upstream.cpp)
   void connect_upstream(const policy::NetAddress& address, std::chrono::milliseconds timeout);
   void on_connected(const io_uring_cqe& cqe);
+  void start_upstream_login();
+  void send_cancel_request();
   void on_login_bytes();
+  // --- TLS to the upstream (session_upstream_tls.cpp)
+  void choose_upstream_tls();
+  void request_upstream_tls();
+  void on_ssl_answer(std::string_view bytes);
+  void upstream_tls_established();
+  void upstream_tls_failed(const std::string& why);
   void enter_relay();
   bool start_filters(const policy::StartupSettings& reported);
   policy::StartupSettings session_start_settings(const policy::StartupSettings& reported) const;
   void forget_own_socket();
 
   // --- relay (session_relay.cpp)
-  void relay_from_client(uint16_t buffer_id, uint32_t length);
+  void relay_from_client(std::string_view chunk, std::optional<uint16_t> buffer_id);
   // The client's bytes, from a receive buffer (buffer_id) or held ones
   // (none); false when the session failed.
   bool relay_client_bytes(std::string_view chunk, std::optional<uint16_t> buffer_id);
@@ -170,7 +204,7 @@ class alignas(16) Session {
   }
   // The settings probe was answered: what the client sent meanwhile goes on.
   void resume_client();
-  void relay_from_upstream(uint16_t buffer_id, uint32_t length);
+  void relay_from_upstream(std::string_view chunk, std::optional<uint16_t> buffer_id);
   void read_ahead(Endpoint& from, const Endpoint& to, OpKind kind);
   void queue_pieces(Endpoint& to, std::string_view chunk, std::optional<uint16_t> buffer_id);
   bool idle_between_transactions() const;
@@ -243,6 +277,14 @@ class alignas(16) Session {
     // A cancel connection: the key it delivers.
     int32_t cancel_process_id = 0;
     std::string cancel_key;
+    bool cancel_sent = false;  // the CancelRequest is queued (the connection ends once it is out)
+    // TLS to the upstream (session_upstream_tls.cpp): where the SSLRequest
+    // stands, and the context and checks the channel is made with.
+    enum class TlsStage : uint8_t { kNone, kAwaitAnswer, kHandshake, kDone };
+    TlsStage tls_stage = TlsStage::kNone;
+    std::shared_ptr<const pgwire::TlsContext> tls_context;
+    std::string tls_server_name;
+    bool tls_check_host = false;
   };
   std::optional<LoginState> login_;
 
@@ -255,6 +297,7 @@ class alignas(16) Session {
     relay::Relay relay;
     bool waiting_for_catalog = false;
     std::optional<std::pair<uint16_t, uint32_t>> held_client_chunk;  // received while waiting for it
+    std::string held_client_plain;  // the same, decrypted from TLS
     // Client bytes not yet decided, held while the relay waits for the
     // server's answer to its settings probe (Relay::holding_client()).
     std::string held_client;
@@ -267,7 +310,7 @@ class alignas(16) Session {
   // This session's recording (recording.dir), or null.
   std::shared_ptr<class SessionCapture> capture_;
   nlohmann::json recording_header() const;
-  bool ended_for_recording(uint16_t buffer_id);
+  bool ended_for_recording(std::optional<uint16_t> buffer_id);
   // The approval request the held message waits for ("" : none).
   std::string approval_id_;
   std::chrono::milliseconds approval_timeout_{0};

@@ -86,8 +86,9 @@ void Session::queue_pieces(Endpoint& to, std::string_view chunk, std::optional<u
   relay_->pieces.clear();
 }
 
-void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
-  const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
+// `chunk` is a receive buffer's bytes (buffer_id), or plaintext decrypted
+// from TLS that the session owns (none): one path for both.
+void Session::relay_from_client(std::string_view chunk, std::optional<uint16_t> buffer_id) {
   if (capture_) {
     capture_->client_bytes(chunk);
     if (ended_for_recording(buffer_id)) return;
@@ -98,12 +99,12 @@ void Session::relay_from_client(uint16_t buffer_id, uint32_t length) {
     // is still read (up to a bound), so that closing the connection
     // withdraws the request.
     relay_->held_client.append(chunk);
-    release_buffer(buffer_id);
+    release_if(buffer_id);
     if (waiting_for_approval() && relay_->held_client.size() < kHeldWhileWaitingMax) arm_receive(client_, OpKind::kClientRecv);
     return;
   }
   const bool ok = relay_client_bytes(chunk, buffer_id);
-  release_buffer(buffer_id);
+  release_if(buffer_id);
   if (!ok) return;
   send_next(upstream_, OpKind::kUpstreamSend);
   if (!client_paused()) read_ahead(client_, upstream_, OpKind::kClientRecv);
@@ -170,16 +171,15 @@ void Session::resume_client() {
 // Under recording.required a session whose recording failed ends, in
 // either direction: a client that only reads (a long result) must not go on
 // receiving rows that are no longer recorded.
-bool Session::ended_for_recording(uint16_t buffer_id) {
+bool Session::ended_for_recording(std::optional<uint16_t> buffer_id) {
   if (!capture_ || !capture_->failed() || !config_->recording.required) return false;
-  release_buffer(buffer_id);
+  release_if(buffer_id);
   fail("53100", "pgwarden: the session was ended: it can no longer be recorded (" + capture_->failure() + ")");
   return true;
 }
 
-void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
+void Session::relay_from_upstream(std::string_view chunk, std::optional<uint16_t> buffer_id) {
   if (ended_for_recording(buffer_id)) return;
-  const std::string_view chunk(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length);
   struct UpstreamSink : PieceSink {
     RelayState& rs;
     UpstreamSink(RelayState& state, std::string_view c) : PieceSink(state.pieces, c), rs(state) {}
@@ -221,7 +221,7 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
       },
       sink);
   if (!ok) {
-    release_buffer(buffer_id);
+    release_if(buffer_id);
     fail("08P01", "pgwarden: invalid message from upstream: " + rs.upstream_slicer.error());
     return;
   }
@@ -230,18 +230,18 @@ void Session::relay_from_upstream(uint16_t buffer_id, uint32_t length) {
       // Ended for a reason of policy (a forbidden role change): what came
       // before it was checked and goes to the client, then the error.
       queue_pieces(client_, chunk, buffer_id);
-      release_buffer(buffer_id);
+      release_if(buffer_id);
       fail(rs.relay.failure_sqlstate(), rs.relay.failure());
       return;
     }
     rs.pieces.clear();
-    release_buffer(buffer_id);
+    release_if(buffer_id);
     fail("XX000", "pgwarden: the session was ended because pgwarden could not check a result (" +
                       rs.relay.failure() + ")");
     return;
   }
   queue_pieces(client_, chunk, buffer_id);
-  release_buffer(buffer_id);
+  release_if(buffer_id);
   send_next(client_, OpKind::kClientSend);
   read_ahead(upstream_, client_, OpKind::kUpstreamRecv);
   if (client_held && !rs.relay.holding_client()) resume_client();

@@ -21,6 +21,21 @@ namespace pgw::engine {
 
 void Session::on_startup_bytes() {
   std::string& client_in = startup_state_->client_in;
+  // PostgreSQL 17's direct TLS: a ClientHello instead of a startup packet
+  // (a TLS handshake record starts with 0x16; as a packet length that would
+  // be over 300 MB, so nothing valid is mistaken for it).
+  if (!client_.tls && startup_state_->encryption_requests == 0 && !client_in.empty() && client_in[0] == 0x16) {
+    if (transport_ != Transport::kTcp || !config_->tls.offered()) {
+      close("direct TLS connection, but TLS is not offered (tls.cert_file, tls.client)");
+      return;
+    }
+    start_client_tls(true);
+    if (!client_.tls) return;
+    const std::string hello = std::move(client_in);
+    client_in.clear();
+    on_tls_bytes(client_, true, hello);
+    return;
+  }
   auto packet = pgwire::extract_startup_packet(client_in);
   if (!packet) {
     fail("08P01", "pgwarden: invalid startup packet: " + packet.error());
@@ -51,11 +66,28 @@ void Session::on_startup_bytes() {
       fail("08P01", "pgwarden: too many encryption requests");
       return;
     }
+    if (client_.tls) {
+      fail("08P01", "pgwarden: encryption request inside TLS");
+      return;
+    }
     client_in.clear();
+    // 'S' for an SSLRequest when a certificate is set (and tls.client is
+    // not disable), else 'N': the client then goes on in plaintext or
+    // gives up (sslmode=require). TCP only: libpq never asks on a unix socket.
+    const bool tls = std::holds_alternative<pgwire::SslRequest>(*decoded) && transport_ == Transport::kTcp &&
+                     config_->tls.offered();
     std::string answer;
-    pgwire::encode_encryption_refused(answer);
-    queue_owned(client_, std::move(answer));
+    if (tls) {
+      answer.push_back('S');
+    } else {
+      pgwire::encode_encryption_refused(answer);
+    }
+    queue_wire(client_, std::move(answer));
     send_next(client_, OpKind::kClientSend);
+    // Whatever arrives from now on is the TLS handshake: bytes a client
+    // sent behind its SSLRequest were refused above, and plaintext sent
+    // after the 'S' fails the handshake (CVE-2021-23214).
+    if (tls) start_client_tls(false);
     arm_receive(client_, OpKind::kClientRecv);
     return;
   }
@@ -88,6 +120,11 @@ void Session::on_startup_bytes() {
     return;
   }
 
+  if (!client_.tls && transport_ == Transport::kTcp && config_->tls.client == policy::ClientTls::require) {
+    fail("08P01", "pgwarden: this connection must use TLS (tls.client: require); connect with sslmode=require "
+                  "or stronger");
+    return;
+  }
   auto vetted = vet_startup(std::get<pgwire::StartupMessage>(*decoded));
   startup_state_.reset();
   if (auto* refusal = std::get_if<StartupRefusal>(&vetted)) {

@@ -74,14 +74,34 @@ void Session::on_connected(const io_uring_cqe& cqe) {
     return;
   }
   if (phase_ == Phase::kCancel) {
-    std::string packet;
-    pgwire::encode(pgwire::CancelRequest{login_->cancel_process_id, login_->cancel_key}, packet);
-    queue_owned(upstream_, std::move(packet));
-    send_next(upstream_, OpKind::kUpstreamSend);
+    // Over TLS when the session it cancels used TLS (session_upstream_tls.cpp).
+    if (login_->tls_context) {
+      request_upstream_tls();
+    } else {
+      send_cancel_request();
+    }
     return;
   }
-
   phase_ = Phase::kLogin;
+  choose_upstream_tls();
+  if (policy::tls_attempted(*upstream_config_)) {
+    request_upstream_tls();  // the login starts once TLS is settled
+    return;
+  }
+  start_upstream_login();
+}
+
+void Session::send_cancel_request() {
+  std::string packet;
+  pgwire::encode(pgwire::CancelRequest{login_->cancel_process_id, login_->cancel_key}, packet);
+  login_->cancel_sent = true;
+  queue_owned(upstream_, std::move(packet));
+  send_next(upstream_, OpKind::kUpstreamSend);
+}
+
+// The StartupMessage, over TLS when the endpoint has a channel, and the
+// login that answers the server's authentication requests.
+void Session::start_upstream_login() {
   pgwire::StartupMessage startup;
   startup.protocol_version = startup_->protocol_version;
   startup.parameters.emplace_back("user", upstream_config_->user);
@@ -92,7 +112,10 @@ void Session::on_connected(const io_uring_cqe& cqe) {
   pgwire::encode(startup, bytes);
   std::optional<std::string> password;
   if (upstream_config_->password) password = upstream_config_->password->reveal();
-  login_->login.emplace(upstream_config_->user, std::move(password));
+  // Over TLS, SCRAM may bind to the server's certificate.
+  std::optional<std::string> end_point;
+  if (upstream_.tls) end_point = upstream_.tls->tls_server_end_point();
+  login_->login.emplace(upstream_config_->user, std::move(password), std::move(end_point));
   queue_owned(upstream_, std::move(bytes));
   send_next(upstream_, OpKind::kUpstreamSend);
   arm_receive(upstream_, OpKind::kUpstreamRecv);
@@ -130,6 +153,10 @@ void Session::on_login_bytes() {
         }
         if (step->outcome == UpstreamLogin::Outcome::kAuthenticated) {
           l.authenticated = true;
+          spdlog::debug("session {}: upstream \"{}\": {}{}{}", session_name(id_), upstream_name_,
+                        upstream_.tls ? upstream_.tls->describe() : std::string("plaintext"),
+                        l.login->sasl_mechanism().empty() ? "" : ", ",
+                        l.login->sasl_mechanism());
           pgwire::encode_authentication_ok(l.to_client);
         }
         break;
@@ -167,6 +194,13 @@ void Session::on_login_bytes() {
         target.process_id = key->process_id;
         target.secret_key = std::string(key->secret_key);
         target.session_id = id_;
+        if (upstream_.tls) {
+          // Its cancel goes over TLS too, with the same checks.
+          target.tls = l.tls_context;
+          target.tls_server_name = l.tls_server_name;
+          target.tls_check_host = l.tls_check_host;
+        }
+        target.upstream_name = upstream_name_;
         issued_cancel_key_ = worker_.state().cancels().issue(target);
         upstream_cancel_target_ = target;
         pgwire::encode(pgwire::BackendKeyData{issued_cancel_key_->first, issued_cancel_key_->second},
@@ -340,7 +374,12 @@ void Session::catalog_ready() {
   if (relay_->held_client_chunk) {
     auto [buffer_id, length] = *relay_->held_client_chunk;
     relay_->held_client_chunk.reset();
-    relay_from_client(buffer_id, length);
+    relay_from_client(std::string_view(reinterpret_cast<const char*>(worker_.buffers().data(buffer_id)), length),
+                      buffer_id);
+  } else if (!relay_->held_client_plain.empty()) {
+    const std::string held = std::move(relay_->held_client_plain);
+    relay_->held_client_plain.clear();
+    relay_from_client(held, std::nullopt);
   } else {
     arm_receive(client_, OpKind::kClientRecv);
   }
@@ -352,6 +391,10 @@ void Session::send_cancel(const CancelTarget& target) {
   login_.emplace();
   login_->cancel_process_id = target.process_id;
   login_->cancel_key = target.secret_key;
+  login_->tls_context = target.tls;
+  login_->tls_server_name = target.tls_server_name;
+  login_->tls_check_host = target.tls_check_host;
+  upstream_name_ = target.upstream_name;
   auto address =
       policy::NetAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&target.upstream), target.upstream_len);
   if (!address) {

@@ -61,14 +61,29 @@ Result<UpstreamLogin::Step> UpstreamLogin::on_authentication(std::string_view bo
 Result<UpstreamLogin::Step> UpstreamLogin::start_sasl(const pgwire::Authentication& auth) {
   if (!password_) return make_error("upstream asks for SCRAM but no password is configured (password_file)");
   const auto& mechs = auth.sasl_mechanisms;
-  if (std::find(mechs.begin(), mechs.end(), pgwire::kScramSha256) == mechs.end()) {
-    return make_error("upstream offers no SASL mechanism pgwarden supports (SCRAM-SHA-256)");
+  auto offered = [&](std::string_view m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
+  // libpq's choice with channel_binding=prefer: -PLUS when the server offers
+  // it over TLS; over TLS without it, "y" (the client could bind, the server
+  // did not offer), so a server that did offer it detects a downgrade.
+  pgwire::ScramChannelBinding binding;
+  if (tls_server_end_point_) {
+    if (offered(pgwire::kScramSha256Plus) && !tls_server_end_point_->empty()) {
+      binding.mode = pgwire::ScramChannelBinding::Mode::kTlsServerEndPoint;
+      binding.data = *tls_server_end_point_;
+    } else if (!offered(pgwire::kScramSha256Plus)) {
+      binding.mode = pgwire::ScramChannelBinding::Mode::kNotOffered;
+    }
+    // Offered, but the certificate's hash is unknown (no hash for its
+    // signature algorithm): "n", no binding, which the server accepts.
   }
-  auto client = pgwire::ScramSha256Client::create(*password_);
+  if (binding.mode != pgwire::ScramChannelBinding::Mode::kTlsServerEndPoint && !offered(pgwire::kScramSha256)) {
+    return make_error("upstream offers no SASL mechanism pgwarden supports (SCRAM-SHA-256, SCRAM-SHA-256-PLUS)");
+  }
+  auto client = pgwire::ScramSha256Client::create(*password_, {}, std::move(binding));
   if (!client) return make_error("SCRAM: " + client.error());
   scram_.emplace(std::move(client).value());
   Step step;
-  pgwire::encode(pgwire::SaslInitialResponse{pgwire::kScramSha256, scram_->client_first_message()}, step.reply);
+  pgwire::encode(pgwire::SaslInitialResponse{scram_->mechanism(), scram_->client_first_message()}, step.reply);
   return step;
 }
 

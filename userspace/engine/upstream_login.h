@@ -21,8 +21,14 @@ namespace pgw::engine {
 
 class UpstreamLogin {
  public:
-  UpstreamLogin(std::string user, std::optional<std::string> password)
-      : user_(std::move(user)), password_(std::move(password)) {}
+  // `tls_server_end_point`: engaged when the connection to the upstream is
+  // TLS, holding the RFC 5929 hash of the server's certificate (empty when
+  // it could not be computed). SCRAM then binds to the channel
+  // (SCRAM-SHA-256-PLUS) when the server offers it, as libpq's default
+  // channel_binding=prefer does.
+  UpstreamLogin(std::string user, std::optional<std::string> password,
+                std::optional<std::string> tls_server_end_point = std::nullopt)
+      : user_(std::move(user)), password_(std::move(password)), tls_server_end_point_(std::move(tls_server_end_point)) {}
 
   enum class Outcome { kContinue, kAuthenticated };
   struct Step {
@@ -34,11 +40,16 @@ class UpstreamLogin {
   // any secret; the session turns them into a 28P01 for the client.
   Result<Step> on_authentication(std::string_view body);
 
+  // The SASL mechanism chosen ("SCRAM-SHA-256-PLUS"), empty before one was,
+  // for the debug log line that says which.
+  std::string_view sasl_mechanism() const { return scram_ ? scram_->mechanism() : std::string_view{}; }
+
  private:
   Result<Step> start_sasl(const pgwire::Authentication& auth);
 
   std::string user_;
   std::optional<std::string> password_;
+  std::optional<std::string> tls_server_end_point_;
   std::optional<pgwire::ScramSha256Client> scram_;
   bool sasl_final_checked_ = false;
 };

@@ -89,5 +89,6 @@ void encode(const GssResponse& msg, std::string& out);
 
 // "SCRAM-SHA-256" and friends, for the engine's choice of mechanism.
 inline constexpr std::string_view kScramSha256 = "SCRAM-SHA-256";
+inline constexpr std::string_view kScramSha256Plus = "SCRAM-SHA-256-PLUS";  // with channel binding
 
 }  // namespace pgw::pgwire

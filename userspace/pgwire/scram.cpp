@@ -7,7 +7,9 @@
 
 #include <charconv>
 
+#include "pgwire/auth.h"
 #include "pgwire/base64.h"
+#include "pgwire/saslprep.h"
 
 namespace pgw::pgwire {
 
@@ -15,7 +17,6 @@ namespace {
 
 constexpr size_t kKeySize = 32;        // SHA-256 output
 constexpr size_t kRawNonceSize = 18;   // PostgreSQL's SCRAM_RAW_NONCE_LEN
-constexpr std::string_view kGs2Header = "n,,";
 
 using Key = std::array<unsigned char, kKeySize>;
 
@@ -85,27 +86,45 @@ class AttributeReader {
   bool done_ = false;
 };
 
+// The GS2 header (RFC 5802 section 7) for a channel binding choice.
+std::string gs2_header(ScramChannelBinding::Mode mode) {
+  switch (mode) {
+    case ScramChannelBinding::Mode::kNotOffered: return "y,,";
+    case ScramChannelBinding::Mode::kTlsServerEndPoint: return "p=tls-server-end-point,,";
+    case ScramChannelBinding::Mode::kNone: break;
+  }
+  return "n,,";
+}
+
 }  // namespace
 
-std::string scram_normalize_password(std::string_view password) { return std::string(password); }
-
-Result<ScramSha256Client> ScramSha256Client::create(std::string_view password, std::string_view user) {
+Result<ScramSha256Client> ScramSha256Client::create(std::string_view password, std::string_view user,
+                                                    ScramChannelBinding binding) {
   unsigned char raw[kRawNonceSize];
   if (RAND_bytes(raw, sizeof raw) != 1) return make_error("cannot generate a SCRAM nonce: RAND_bytes failed");
   return create_with_nonce(password, user,
-                           base64_encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw)));
+                           base64_encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw)),
+                           std::move(binding));
 }
 
 Result<ScramSha256Client> ScramSha256Client::create_with_nonce(std::string_view password, std::string_view user,
-                                                               std::string_view client_nonce) {
+                                                               std::string_view client_nonce,
+                                                               ScramChannelBinding binding) {
   if (!is_printable_nonce(client_nonce)) return make_error("SCRAM client nonce must be printable and without ','");
+  const bool plus = binding.mode == ScramChannelBinding::Mode::kTlsServerEndPoint;
+  if (plus && binding.data.empty()) return make_error("SCRAM channel binding has no server certificate hash");
   ScramSha256Client client;
-  client.password_ = scram_normalize_password(password);
+  client.password_ = saslprep_password(password);
   client.client_nonce_ = std::string(client_nonce);
+  client.gs2_header_ = gs2_header(binding.mode);
+  client.plus_ = plus;
+  if (plus) client.channel_binding_data_ = std::move(binding.data);
   client.client_first_bare_ = "n=" + escape_saslname(user) + ",r=" + client.client_nonce_;
-  client.client_first_ = std::string(kGs2Header) + client.client_first_bare_;
+  client.client_first_ = client.gs2_header_ + client.client_first_bare_;
   return client;
 }
+
+std::string_view ScramSha256Client::mechanism() const { return plus_ ? kScramSha256Plus : kScramSha256; }
 
 ScramSha256Client::~ScramSha256Client() {
   OPENSSL_cleanse(password_.data(), password_.size());
@@ -141,11 +160,22 @@ Result<std::string> ScramSha256Client::handle_server_first(std::string_view serv
       std::from_chars(iterations_text.data(), iterations_text.data() + iterations_text.size(), iterations);
   if (iterations_text.empty() || ec != std::errc{} || end != iterations_text.data() + iterations_text.size() ||
       iterations < 1) {
+    // from_chars leaves ec = result_out_of_range past INT_MAX: too many too.
+    if (ec == std::errc::result_out_of_range && iterations_text.front() != '-') {
+      return fail("SCRAM server asks for " + std::string(iterations_text) + " iterations, more than the " +
+                  std::to_string(kMaxScramIterations) + " pgwarden allows");
+    }
     return fail("SCRAM iteration count \"" + std::string(iterations_text) + "\" is not a positive integer");
   }
+  if (iterations > kMaxScramIterations) {
+    return fail("SCRAM server asks for " + std::to_string(iterations) + " iterations, more than the " +
+                std::to_string(kMaxScramIterations) + " pgwarden allows");
+  }
 
-  // c=biws is base64("n,,"): no channel binding.
-  const std::string final_without_proof = "c=" + base64_encode(kGs2Header) + ",r=" + std::string(nonce);
+  // c= is base64 of the GS2 header and, with SCRAM-SHA-256-PLUS, the channel
+  // binding data ("c=biws" is base64("n,,")).
+  const std::string final_without_proof =
+      "c=" + base64_encode(gs2_header_ + channel_binding_data_) + ",r=" + std::string(nonce);
   const std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + final_without_proof;
 

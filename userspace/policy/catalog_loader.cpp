@@ -466,6 +466,8 @@ CatalogSource catalog_source(const Upstream& upstream, const std::string& dbname
   s.password = upstream.password;
   s.dbname = upstream.database.value_or(dbname);
   s.tls = upstream.tls;
+  s.ca_file = upstream.ca_file;
+  s.server_name = upstream.server_name;
   s.connect_timeout = upstream.connect_timeout;
   return s;
 }
@@ -492,7 +494,21 @@ Result<LoadedCatalog> load_catalog(const CatalogSource& source, DefinitionCache&
   const std::string utf8 = "UTF8";
   // No password file or service file: the credential comes from the config only.
   const std::string no_file = "/dev/null";
-  param("host", source.host);
+  // The session's TLS rules (config.h), in libpq's words: the same sslmode,
+  // the same CA file, and the name verify-full checks as `host` with the
+  // address to dial as `hostaddr` (libpq sends SNI for a host name too).
+  if (!source.server_name.empty() && !source.host.empty() && source.server_name != source.host &&
+      source.host.front() != '/') {
+    param("host", source.server_name);
+    param("hostaddr", source.host);
+  } else {
+    param("host", source.host);
+  }
+  // Without a ca_file, a path that cannot exist: libpq would otherwise
+  // verify against ~/.postgresql/root.crt when that happens to be there,
+  // which the sessions' connections never read.
+  const std::string no_root_cert = "/dev/null/no-ca-file";
+  param("sslrootcert", source.ca_file.empty() ? no_root_cert : source.ca_file);
   param("port", port);
   param("user", source.user);
   param("dbname", source.dbname);

@@ -55,6 +55,8 @@ struct CatalogSource {
   std::optional<Secret> password;
   std::string dbname;
   TlsMode tls = TlsMode::prefer;
+  std::string ca_file;      // libpq's sslrootcert; empty: none
+  std::string server_name;  // the name verify-full checks (libpq's host, with hostaddr = host above)
   std::chrono::milliseconds connect_timeout{5000};
   std::string application_name = "pgwarden-catalog";
   // Print view definitions and BEGIN ATOMIC bodies (only masking needs

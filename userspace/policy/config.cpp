@@ -2,6 +2,15 @@
 
 namespace pgw::policy {
 
+std::string_view to_string(ClientTls m) {
+  switch (m) {
+    case ClientTls::disable: return "disable";
+    case ClientTls::allow: return "allow";
+    case ClientTls::require: return "require";
+  }
+  return "?";
+}
+
 std::string_view to_string(TlsMode m) {
   switch (m) {
     case TlsMode::disable: return "disable";

@@ -83,10 +83,28 @@ struct Upstream {
   std::optional<Secret> password;      // from password_file; absent: no password auth
   std::string password_file;           // resolved path, for messages; never the value
   TlsMode tls = TlsMode::prefer;
+  std::string ca_file;                 // resolved path of the CA bundle; empty: none
+  // The name sent as SNI and checked against the certificate by
+  // verify-full: `server_name`, else the host part of `address` as written
+  // ("localhost", "10.0.0.5", "::1").
+  std::string server_name;
   std::chrono::milliseconds connect_timeout{5000};
   std::optional<std::string> database; // absent: the client's database name passes through
   friend bool operator==(const Upstream&, const Upstream&) = default;
 };
+
+// libpq's sslmode rules, in one place for the engine and the catalog
+// connection. TLS is attempted unless `disable`; `prefer` falls back to
+// plaintext when the server answers N. The chain is verified for verify-ca
+// and verify-full, and, as libpq does when a root certificate file exists,
+// for prefer and require with a ca_file; verify-full also checks the name.
+inline bool tls_attempted(const Upstream& u) { return u.tls != TlsMode::disable; }
+inline bool tls_required(const Upstream& u) { return u.tls != TlsMode::disable && u.tls != TlsMode::prefer; }
+inline bool tls_verifies_chain(const Upstream& u) {
+  return u.tls == TlsMode::verify_ca || u.tls == TlsMode::verify_full ||
+         (tls_attempted(u) && !u.ca_file.empty());
+}
+inline bool tls_verifies_name(const Upstream& u) { return u.tls == TlsMode::verify_full; }
 
 // `kubernetes:` — where the pod uids of this node's cgroups are resolved to
 // namespace, name, service account and labels (engine/kubernetes_watch.h).
@@ -177,6 +195,19 @@ struct ApproverRules {
   friend bool operator==(const ApproverRules&, const ApproverRules&) = default;
 };
 
+// `tls:` — TLS on the client leg. pgwarden terminates it: the certificate
+// and key are loaded (and checked to match) at load and at every reload.
+enum class ClientTls : uint8_t { disable, allow, require };
+std::string_view to_string(ClientTls m);  // "require"
+struct TlsConfig {
+  std::string cert_file;  // empty: no TLS for clients (SSLRequest answered 'N')
+  std::string key_file;
+  ClientTls client = ClientTls::allow;
+  // Whether an SSLRequest is answered 'S'.
+  bool offered() const { return !cert_file.empty() && client != ClientTls::disable; }
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
 // `recording:` — every session on disk as the client saw it, signed.
 struct RecordingConfig {
   std::string dir;               // empty: recording is off
@@ -216,6 +247,7 @@ struct Config {
   std::string state_dir = "/var/lib/pgwarden";  // console tokens and other daemon state
   ApprovalConfig approval;
   RecordingConfig recording;
+  TlsConfig tls;
   unsigned workers = 0;                // 0: one loop thread per online CPU
   uint64_t max_message_size = 64ull << 20;
   std::chrono::milliseconds shutdown_grace{30'000};

@@ -14,10 +14,12 @@
 #include "common/quote.h"
 #include "mask/detector.h"
 #include "mask/mask_function.h"
+#include "pgwire/tls_channel.h"
 #include "policy/config_document.h"
 #include "policy/config_schema.h"
 #include "policy/config_values.h"
 #include "policy/glob.h"
+#include "policy/pem_files.h"
 #include "policy/statement_class.h"
 
 namespace pgw::policy {
@@ -36,6 +38,8 @@ constexpr Choice<DefaultAction> kDefaultActions[] = {{"allow", DefaultAction::al
 constexpr Choice<FailMode> kFailModes[] = {{"closed", FailMode::closed}, {"open", FailMode::open}};
 constexpr Choice<UnparseableAction> kUnparseableActions[] = {
     {"deny", UnparseableAction::deny}, {"forward", UnparseableAction::forward}};
+constexpr Choice<ClientTls> kClientTlsModes[] = {
+    {"disable", ClientTls::disable}, {"allow", ClientTls::allow}, {"require", ClientTls::require}};
 constexpr Choice<TlsMode> kTlsModes[] = {
     {"disable", TlsMode::disable},     {"prefer", TlsMode::prefer},          {"require", TlsMode::require},
     {"verify-ca", TlsMode::verify_ca}, {"verify-full", TlsMode::verify_full},
@@ -180,6 +184,30 @@ void check_recording(ConfigReader& r, const YAML::Node& n, const std::string& pa
   if (out.dir.empty() && out.index_dsn_file) r.error(n, path, "recording.index without recording.dir");
 }
 
+// ---- tls ------------------------------------------------------------------
+
+void read_tls_cert_file(ConfigReader& r, const YAML::Node& n, const std::string& p, TlsConfig& out) {
+  if (auto file = r.file_path(n, p)) out.cert_file = *file;
+}
+void read_tls_key_file(ConfigReader& r, const YAML::Node& n, const std::string& p, TlsConfig& out) {
+  if (auto file = r.file_path(n, p)) out.key_file = *file;
+}
+
+// The files are loaded here, the way the engine will load them, so a
+// missing, unreadable or mismatched pair fails `policy check`, start and
+// reload alike (a reload that fails keeps the running certificate).
+void check_tls(ConfigReader& r, const YAML::Node& n, const std::string& path, TlsConfig& out) {
+  if (out.cert_file.empty() != out.key_file.empty()) {
+    r.error(n, path, out.cert_file.empty() ? "tls.key_file needs tls.cert_file" : "tls.cert_file needs tls.key_file");
+    return;
+  }
+  if (out.cert_file.empty()) {
+    if (out.client == ClientTls::require) r.error(n, path, "tls.client: require needs tls.cert_file and tls.key_file");
+    return;
+  }
+  if (auto ctx = pgwire::TlsContext::server({out.cert_file, out.key_file}); !ctx) r.error(n, path, ctx.error());
+}
+
 // ---- intercept --------------------------------------------------------------
 
 // A plain cgroup v2 path relative to the cgroup2 mount ("/" or "/a/b"),
@@ -315,18 +343,65 @@ void read_password_file(ConfigReader& r, const YAML::Node& n, const std::string&
 }
 
 void read_upstream_tls(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
-  auto v = r.choice(n, p, kTlsModes);
+  if (auto v = r.choice(n, p, kTlsModes)) out.tls = *v;
+}
+
+// A CA bundle is checked here, so a missing or broken file is a config
+// error (policy check, a refused reload), not a failed handshake later.
+void read_upstream_ca_file(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto file = r.file_path(n, p);
+  if (!file) return;
+  if (auto count = count_pem_certificates(*file); !count) {
+    r.error(n, p, count.error());
+    return;
+  }
+  out.ca_file = *file;
+}
+
+// A DNS name (letters, digits, '-', '.', '_'; at most 253 bytes) or an IP
+// address: what SNI carries and a certificate's SAN can name.
+void read_upstream_server_name(ConfigReader& r, const YAML::Node& n, const std::string& p, Upstream& out) {
+  auto v = r.nonempty_text(n, p);
   if (!v) return;
-  out.tls = *v;
-  // Upstream TLS is not built yet. A mode that demands it must not quietly
-  // connect in the clear; `prefer` is honest only with a warning.
-  if (*v == TlsMode::require || *v == TlsMode::verify_ca || *v == TlsMode::verify_full) {
-    r.error(n, p,
-            "\"" + std::string(to_string(*v)) +
-                "\" is not supported yet: pgwarden connects to upstreams without TLS (use disable, or prefer to "
-                "accept that)");
-  } else if (*v == TlsMode::prefer) {
-    r.warn(n, p, "prefer connects without TLS: pgwarden does not speak TLS to upstreams yet");
+  const bool name_chars = std::all_of(v->begin(), v->end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == ':';
+  });
+  if (v->size() > 253 || !name_chars || v->front() == '.' || v->front() == '-') {
+    r.error(n, p, "expected a host name or IP address as the server's certificate names it, got " +
+                      quote_for_message(*v));
+    return;
+  }
+  out.server_name = *v;
+}
+
+// The host part of `address` as written: "db.local" is not accepted there,
+// but "localhost" is, and a certificate for localhost names it so.
+std::string written_host(const YAML::Node& address) {
+  std::string text = address.IsScalar() ? address.Scalar() : std::string();
+  if (text.starts_with('[')) {
+    const size_t close = text.find(']');
+    return close == std::string::npos ? std::string() : text.substr(1, close - 1);
+  }
+  const size_t colon = text.rfind(':');
+  return colon == std::string::npos ? text : text.substr(0, colon);
+}
+
+void check_upstream(ConfigReader& r, const YAML::Node& n, const std::string& path, Upstream& out) {
+  const bool ca_file_written = n.IsMap() && n["ca_file"];  // a broken one is reported already
+  if ((out.tls == TlsMode::verify_ca || out.tls == TlsMode::verify_full) && !ca_file_written) {
+    r.error(n["tls"], child_path(path, "tls"),
+            std::string(to_string(out.tls)) + " needs ca_file: the PEM file of the CA that signed the server's "
+            "certificate");
+  }
+  if (out.tls == TlsMode::disable && !out.ca_file.empty()) {
+    r.warn(n["ca_file"], child_path(path, "ca_file"), "not used: tls is disable");
+  }
+  if (!out.server_name.empty() && out.tls == TlsMode::disable) {
+    r.warn(n["server_name"], child_path(path, "server_name"), "not used: tls is disable");
+  }
+  if (out.server_name.empty() && n.IsMap() && n["address"]) {
+    out.server_name = written_host(n["address"]);
+    if (out.server_name.empty()) out.server_name = out.address.ip_string();
   }
 }
 
@@ -733,15 +808,24 @@ constexpr Key<Upstream> kUpstreamKeys[] = {
      "read is a warning; the password never appears in a message."},
     {"tls", custom<Upstream>("`disable` | `prefer` | `require` | `verify-ca` | `verify-full`", read_upstream_tls),
      "prefer",
-     "TLS to the upstream is not implemented yet: `disable` and `prefer` connect without it (`prefer` with a "
-     "warning); `require`, `verify-ca` and `verify-full` are refused as not supported yet."},
-    {"ca_file", not_yet<Upstream>("path"), "", "The CA that `verify-ca` and `verify-full` check the server against."},
+     "TLS to the upstream, as libpq's `sslmode`: `prefer` asks for it and goes on in plaintext if the server "
+     "declines; `require` refuses plaintext; `verify-ca` also checks the server's certificate chain against "
+     "`ca_file`; `verify-full` also checks that the certificate names `server_name`. A TLS session logs in with "
+     "SCRAM-SHA-256-PLUS (channel binding) when the server offers it."},
+    {"ca_file", custom<Upstream>("path", read_upstream_ca_file), "",
+     "PEM file of the CA certificates the upstream's certificate chain must lead to; required by `verify-ca` and "
+     "`verify-full`, and with `prefer` or `require` it makes them verify the chain too (as libpq does with a root "
+     "certificate file). Read again on reload (SIGHUP), for new sessions."},
+    {"server_name", custom<Upstream>("host name or IP address", read_upstream_server_name),
+     "(the host part of `address`)",
+     "The name sent as SNI and that `verify-full` checks against the certificate's subject alternative names "
+     "(DNS name or IP address), for an `address` that is an IP address while the certificate names a host."},
     {"connect_timeout", duration<&Upstream::connect_timeout, 1>, "5s",
      "How long connecting to the upstream may take before the client gets FATAL 08006."},
     {"database", custom<Upstream>("text", read_upstream_database), "(the client's database name)",
      "The database pgwarden asks the upstream for, whatever the client named."},
 };
-constexpr Section<Upstream> kUpstream{kUpstreamKeys};
+constexpr Section<Upstream> kUpstream{kUpstreamKeys, check_upstream};
 
 constexpr Key<KubernetesSelector> kK8sSelectorKeys[] = {
     {"namespace", custom<KubernetesSelector>("glob", read_k8s_name_glob<&KubernetesSelector::namespace_glob>), "",
@@ -930,12 +1014,18 @@ constexpr Key<ApprovalConfig> kApprovalKeys[] = {
 };
 constexpr Section<ApprovalConfig> kApproval{kApprovalKeys};
 
-constexpr Key<Unsupported> kTlsKeys[] = {
-    {"cert_file", not_yet<Unsupported>("path"), "", "The certificate pgwarden presents to clients."},
-    {"key_file", not_yet<Unsupported>("path"), "", "Its private key."},
-    {"client", not_yet<Unsupported>("choice"), "", "Whether clients may, must or must not use TLS."},
+constexpr Key<TlsConfig> kTlsKeys[] = {
+    {"cert_file", custom<TlsConfig>("path", read_tls_cert_file), "(no TLS for clients)",
+     "PEM certificate (then any intermediates) pgwarden presents to clients that ask for TLS; its SANs should "
+     "name the hosts clients dial (`sslmode=verify-full`). Re-read on reload."},
+    {"key_file", custom<TlsConfig>("path", read_tls_key_file), "",
+     "The certificate's PEM private key (required with `cert_file`; checked to match it)."},
+    {"client", choice<&TlsConfig::client, kClientTlsModes>, "allow",
+     "`allow`: an SSLRequest is answered `S` when `cert_file` is set; `require`: a TCP client that starts "
+     "without TLS is refused (FATAL 08P01 naming `tls.client: require`; unix sockets never use TLS); "
+     "`disable`: `N`, and direct TLS is refused."},
 };
-constexpr Section<Unsupported> kTls{kTlsKeys};
+constexpr Section<TlsConfig> kTls{kTlsKeys, check_tls};
 
 constexpr Key<Config> kConfigKeys[] = {
     {"listen", address<&Config::listen>, "127.0.0.1:15432",
@@ -976,7 +1066,8 @@ constexpr Key<Config> kConfigKeys[] = {
     {"mask_hash_key_file", custom<Config>("path", read_mask_hash_key_file), "",
      "File holding the key of the `hash` mask function (HMAC-SHA256); required when a rule uses `hash`. Read "
      "like a password file."},
-    {"tls", future_section<Config, kTls>, "", "TLS on the client leg."},
+    {"tls", section<&Config::tls, kTls>, "(off: clients are answered N)",
+     "TLS on the client leg, which pgwarden terminates (README: TLS)."},
     {"intercept", section<&Config::intercept, kIntercept>, "(no interception: explicit mode only)",
      "Transparent interception with eBPF: present, it is on.", restart<&Config::intercept>},
     {"kubernetes", section<&Config::kubernetes, kKubernetes>, "(in-cluster defaults when an identity uses `k8s`)",

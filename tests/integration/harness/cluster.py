@@ -37,6 +37,15 @@ host  all         all          ::1/128      scram-sha-256
 host  replication all          127.0.0.0/8  scram-sha-256
 """
 
+# TCP only over TLS (a managed database's rule): plaintext TCP finds no line
+# and is refused with "no pg_hba.conf entry ... no encryption".
+HBA_HOSTSSL_ONLY = """\
+local   all         all          trust
+local   replication all          trust
+hostssl all         all          127.0.0.0/8  scram-sha-256
+hostssl all         all          ::1/128      scram-sha-256
+"""
+
 
 class PgCluster:
     """Usage: `with PgCluster() as pg: ...` or start()/close().
@@ -44,16 +53,21 @@ class PgCluster:
     host/port: where it listens (port None = a free one). sample_data: create
     app_owner's database `app` with the shared sample schema. app_owner_superuser:
     give app_owner SUPERUSER (the fidelity test needs it). settings: extra
-    postgresql.conf lines as a dict.
+    postgresql.conf lines as a dict. tls: (cert_file, key_file) of the
+    server's certificate (harness/tls_certs.py): copied into the data
+    directory, ssl = on. hba: the pg_hba.conf text (HBA_HOSTSSL_ONLY: TCP
+    only over TLS).
     """
 
     def __init__(self, host="127.0.0.1", port=None, sample_data=True,
-                 app_owner_superuser=False, settings=None):
+                 app_owner_superuser=False, settings=None, tls=None, hba=None):
         self.host = host
         self.port = port or free_port(host)
         self.want_sample_data = sample_data
         self.app_owner_superuser = app_owner_superuser
         self.settings = dict(settings or {})
+        self.tls = tls
+        self.hba = hba or HBA
         self.app_user = APP_USER
         self.app_db = APP_DB
         self.app_password = "pw-" + secrets.token_urlsafe(24)
@@ -256,6 +270,8 @@ class PgCluster:
             "log_line_prefix": "'%m [%p] %q%u@%d '",
             "lc_messages": "'C'",
         }
+        if self.tls:
+            conf.update(self._install_tls_files())
         conf.update(self.settings)
         with open(os.path.join(self.data_dir, "postgresql.conf"), "a") as f:
             f.write("\n# pgwarden test harness\n")
@@ -263,8 +279,29 @@ class PgCluster:
                 f.write(f"{key} = {value}\n")
         hba = os.path.join(self.data_dir, "pg_hba.conf")
         with open(hba, "w") as f:
-            f.write(HBA)
+            f.write(self.hba)
         self.run_as.chown(hba)
+
+    def _install_tls_files(self):
+        """The server's certificate and key, owned by the server's user (it
+        refuses a key others can read); returns the settings that use them."""
+        names = {}
+        for source, name, mode in ((self.tls[0], "server.crt", 0o644), (self.tls[1], "server.key", 0o600)):
+            path = os.path.join(self.data_dir, name)
+            shutil.copyfile(source, path)
+            os.chmod(path, mode)
+            self.run_as.chown(path)
+            names[name] = path
+        return {"ssl": "on", "ssl_cert_file": f"'{names['server.crt']}'",
+                "ssl_key_file": f"'{names['server.key']}'"}
+
+    def replace_tls_files(self, cert_file, key_file):
+        """A new server certificate, in force after reload_config()."""
+        self.tls = (cert_file, key_file)
+        self._install_tls_files()
+
+    def reload_config(self):
+        self._pg_ctl("reload")
 
     def _start_server(self):
         self._pg_ctl("start", "-w", "-t", "60", "-l", self.log_path)

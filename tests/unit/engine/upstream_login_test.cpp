@@ -148,5 +148,56 @@ TEST(UpstreamLogin, ScramWithAForgedServerSignatureFails) {
   EXPECT_FALSE(bad.ok());
 }
 
+// The SASLInitialResponse's mechanism and data for a server that offers `mechanisms`.
+std::pair<std::string, std::string> initial_response(UpstreamLogin& login, std::vector<std::string_view> mechanisms) {
+  pgwire::Authentication a;
+  a.code = pgwire::AuthCode::kSasl;
+  a.sasl_mechanisms = std::move(mechanisms);
+  std::string wire;
+  pgwire::encode(a, wire);
+  auto step = login.on_authentication(std::string_view(wire).substr(5));
+  EXPECT_TRUE(step.ok()) << step.error();
+  if (!step) return {};
+  const std::string body = body_of(step->reply, 'p');
+  pgwire::ByteReader r(body);
+  std::string_view mech, data;
+  int32_t len = 0;
+  EXPECT_TRUE(r.read_cstring(mech) && r.read_i32(len) && r.read_bytes(static_cast<size_t>(len), data));
+  return {std::string(mech), std::string(data)};
+}
+
+TEST(UpstreamLogin, ChannelBindingAsLibpqChoosesIt) {
+  const std::vector<std::string_view> both = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
+  const std::string hash(32, 'h');
+  {  // TLS, -PLUS offered: bind.
+    UpstreamLogin login("app", std::string("pw"), hash);
+    auto [mech, data] = initial_response(login, both);
+    EXPECT_EQ(mech, "SCRAM-SHA-256-PLUS");
+    EXPECT_TRUE(data.starts_with("p=tls-server-end-point,,n=,r=")) << data;
+    EXPECT_EQ(login.sasl_mechanism(), "SCRAM-SHA-256-PLUS");
+  }
+  {  // TLS, not offered: "y".
+    UpstreamLogin login("app", std::string("pw"), hash);
+    auto [mech, data] = initial_response(login, {"SCRAM-SHA-256"});
+    EXPECT_EQ(mech, "SCRAM-SHA-256");
+    EXPECT_TRUE(data.starts_with("y,,n=,r=")) << data;
+  }
+  {  // Plaintext: "n", even when offered (a server offers -PLUS only over TLS).
+    UpstreamLogin login("app", std::string("pw"));
+    auto [mech, data] = initial_response(login, both);
+    EXPECT_EQ(mech, "SCRAM-SHA-256");
+    EXPECT_TRUE(data.starts_with("n,,n=,r=")) << data;
+  }
+  {  // Only -PLUS offered, no TLS: nothing pgwarden can use.
+    UpstreamLogin login("app", std::string("pw"));
+    pgwire::Authentication a;
+    a.code = pgwire::AuthCode::kSasl;
+    a.sasl_mechanisms = {"SCRAM-SHA-256-PLUS"};
+    std::string wire;
+    pgwire::encode(a, wire);
+    EXPECT_FALSE(login.on_authentication(std::string_view(wire).substr(5)).ok());
+  }
+}
+
 }  // namespace
 }  // namespace pgw::engine

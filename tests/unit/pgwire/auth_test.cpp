@@ -107,6 +107,49 @@ TEST(Scram, OutOfOrderCallsAreRejected) {
   EXPECT_FALSE(twice.handle_server_first(kRfcServerFirst).ok());
 }
 
+TEST(Scram, IterationCountAboveTheBoundIsRefused) {
+  const std::string salt = "s=W22ZaJ0SNY7soEsUEjb6gQ==";
+  for (std::string count : {std::to_string(kMaxScramIterations + 1), std::string("2147483647"),
+                            std::string("2147483648"), std::string("99999999999999999999")}) {
+    ScramSha256Client client = rfc_client();
+    auto reply = client.handle_server_first("r=rOprNGfwEbeRWgbNEkqOsrv," + salt + ",i=" + count);
+    ASSERT_FALSE(reply.ok()) << count;
+    EXPECT_NE(reply.error().find("more than the 100000 pgwarden allows"), std::string::npos) << reply.error();
+  }
+  // The bound itself is fine (one PBKDF2 of 100000 rounds).
+  ScramSha256Client client = rfc_client();
+  auto reply = client.handle_server_first("r=rOprNGfwEbeRWgbNEkqOsrv," + salt + ",i=" +
+                                          std::to_string(kMaxScramIterations));
+  EXPECT_TRUE(reply.ok()) << reply.error();
+}
+
+TEST(Scram, ChannelBindingHeaders) {
+  // SCRAM-SHA-256-PLUS: the GS2 header names tls-server-end-point, and c=
+  // carries the header followed by the certificate hash.
+  const std::string hash(32, '\x5a');
+  auto plus = ScramSha256Client::create_with_nonce(
+      "pencil", "", kRfcNonce, {ScramChannelBinding::Mode::kTlsServerEndPoint, hash});
+  ASSERT_TRUE(plus.ok()) << plus.error();
+  EXPECT_EQ(plus->mechanism(), kScramSha256Plus);
+  EXPECT_EQ(plus->client_first_message(), "p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO");
+  auto final_plus = plus->handle_server_first(kRfcServerFirst);
+  ASSERT_TRUE(final_plus.ok()) << final_plus.error();
+  EXPECT_TRUE(final_plus->starts_with("c=" + base64_encode("p=tls-server-end-point,," + hash) + ",r="))
+      << *final_plus;
+
+  // On TLS without -PLUS offered: "y", so a server that offered it sees a downgrade.
+  auto y = ScramSha256Client::create_with_nonce("pencil", "", kRfcNonce, {ScramChannelBinding::Mode::kNotOffered, {}});
+  ASSERT_TRUE(y.ok());
+  EXPECT_EQ(y->mechanism(), kScramSha256);
+  EXPECT_EQ(y->client_first_message(), "y,,n=,r=rOprNGfwEbeRWgbNEkqO");
+  auto final_y = y->handle_server_first(kRfcServerFirst);
+  ASSERT_TRUE(final_y.ok());
+  EXPECT_TRUE(final_y->starts_with("c=eSws,r=")) << *final_y;
+
+  // Binding without the certificate's hash is a caller's error.
+  EXPECT_FALSE(ScramSha256Client::create("p", "", {ScramChannelBinding::Mode::kTlsServerEndPoint, {}}).ok());
+}
+
 TEST(Base64, StrictRoundTrip) {
   for (std::string_view s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
     const std::string enc = base64_encode(s);

@@ -123,12 +123,8 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
   EXPECT_EQ(p.mask[2].detect,
             (std::vector<mask::Detector>{mask::Detector::credit_card, mask::Detector::us_ssn, mask::Detector::email}));
   // A fresh git checkout makes the secrets file 0644, which earns a
-  // permissions warning, and `tls: prefer` says that it connects without
-  // TLS for now; nothing else should be flagged.
-  for (const auto& w : c.warnings) {
-    EXPECT_TRUE(w.find("chmod 600") != std::string::npos || w.find("prefer connects without TLS") != std::string::npos)
-        << w;
-  }
+  // permissions warning; nothing else should be flagged.
+  for (const auto& w : c.warnings) EXPECT_NE(w.find("chmod 600"), std::string::npos) << w;
   EXPECT_EQ(c.policy_for("coding-agent", "orders"), &c.policies[0]);
 }
 
@@ -788,8 +784,8 @@ TEST(NotSupportedYet, EveryUnimplementedKeyIsRefusedByName) {
     EXPECT_EQ(r.error().find('\n'), std::string::npos) << "not the only error:\n" << r.error() << "\n" << yaml;
     ++checked;
   }
-  // tls, ca_file and OIDC selectors.
-  EXPECT_GE(checked, 7u);
+  // The OIDC selectors.
+  EXPECT_GE(checked, 3u);
 }
 
 // One upstream without a password file (lines 1-5), then `extra`.
@@ -803,22 +799,118 @@ std::string one_upstream(const std::string& extra = "") {
 }
 
 TEST(NotSupportedYet, TheErrorIsOneLineWithItsPlace) {
-  auto r = load_config_string(one_upstream("    tls: disable\ntls:\n  cert_file: /etc/pgwarden/server.crt\n"),
-                              "c.yaml", "");
+  auto r = load_config_string(
+      one_upstream("    tls: disable\nidentities:\n  - name: a\n    match:\n      oidc:\n        subject: [x]\n"),
+      "c.yaml", "");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "c.yaml:8:3: tls.cert_file: not supported yet");
-  // A section of such keys written empty sets nothing and is harmless.
-  EXPECT_TRUE(load_config_string(one_upstream("tls: {}\n"), "c.yaml", "").ok());
+  EXPECT_EQ(r.error(), "c.yaml:11:9: identities[0].match.oidc.subject: not supported yet");
 }
 
-TEST(NotSupportedYet, UpstreamTlsModesThatNeedTls) {
-  for (const char* mode : {"require", "verify-ca", "verify-full"}) {
-    auto r = load_config_string(one_upstream("    tls: " + std::string(mode) + "\n"), "c.yaml", "");
-    ASSERT_FALSE(r.ok()) << mode;
-    EXPECT_EQ(r.error(), "c.yaml:6:10: upstreams[0].tls: \"" + std::string(mode) +
-                             "\" is not supported yet: pgwarden connects to upstreams without TLS (use disable, or "
-                             "prefer to accept that)");
+// tls: the pair is loaded at load time, so every way it can be wrong is a
+// load error (and a reload that keeps the running certificate).
+TEST(ClientTls, SettingsAndTheirErrors) {
+  auto none = load_config_string(one_upstream("    tls: disable\ntls: {}\n"), "c.yaml", "");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_EQ(none->tls.client, ClientTls::allow);
+  EXPECT_FALSE(none->tls.offered());
+
+  auto half = load_config_string(one_upstream("    tls: disable\ntls: {cert_file: /nonexistent.pem}\n"), "c.yaml", "");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.error().find("tls.cert_file needs tls.key_file"), std::string::npos) << half.error();
+
+  auto require = load_config_string(one_upstream("    tls: disable\ntls: {client: require}\n"), "c.yaml", "");
+  ASSERT_FALSE(require.ok());
+  EXPECT_NE(require.error().find("tls.client: require needs tls.cert_file"), std::string::npos) << require.error();
+
+  auto missing = load_config_string(
+      one_upstream("    tls: disable\ntls: {cert_file: /nonexistent/a.pem, key_file: /nonexistent/a.key}\n"), "c.yaml",
+      "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("certificate file /nonexistent/a.pem: No such file or directory"), std::string::npos)
+      << missing.error();
+
+  auto bad = load_config_string(one_upstream("    tls: disable\ntls: {client: sometimes}\n"), "c.yaml", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("tls.client"), std::string::npos) << bad.error();
+}
+
+// ---- upstreams[].tls, ca_file, server_name ---------------------------------
+
+// A self-signed CA certificate (openssl req -x509 -newkey ec), for ca_file.
+constexpr std::string_view kCaPem =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBlzCCAT2gAwIBAgIUNq0Ojuj8oUK3sVgTPYoJ28hkQ0QwCgYIKoZIzj0EAwIw\n"
+    "IDEeMBwGA1UEAwwVcGd3YXJkZW4gdW5pdCB0ZXN0IENBMCAXDTI2MTIwNzAyNTYw\n"
+    "MVoYDzIxMjYxMTEzMDI1NjAxWjAgMR4wHAYDVQQDDBVwZ3dhcmRlbiB1bml0IHRl\n"
+    "c3QgQ0EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATUaPXE8YNKxQb943DJyNLg\n"
+    "x7rMn4D1Bh/Df5RYkxMhUd5fM2xlSa7seRm7nNOeZtQzHOVaOQ2UPRQxatQz7IYl\n"
+    "o1MwUTAdBgNVHQ4EFgQUqlb1vNK3S4LW6tHk1ZgAlmQSIGowHwYDVR0jBBgwFoAU\n"
+    "qlb1vNK3S4LW6tHk1ZgAlmQSIGowDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD\n"
+    "AgNIADBFAiEAo7vOYEuEX+DaiyWH7Kw7VVLFhpr6xwCy4ZtucTykmf0CIDXkHqx2\n"
+    "ZmcmNbt6wJVZn4qX4GePxDMCnTQ5kL1QXX3u\n"
+    "-----END CERTIFICATE-----\n"
+;
+
+TEST_F(ConfigTest, UpstreamTlsModesAndTheirFiles) {
+  write("ca.pem", std::string(kCaPem));
+  for (const char* mode : {"disable", "prefer", "require", "verify-ca", "verify-full"}) {
+    auto r = load(minimal("    tls: " + std::string(mode) + "\n    ca_file: ca.pem\n"));
+    ASSERT_TRUE(r.ok()) << mode << ": " << r.error();
+    const Upstream& u = r->upstreams[0];
+    EXPECT_EQ(to_string(u.tls), mode);
+    EXPECT_EQ(u.ca_file, dir_ + "/ca.pem");
+    EXPECT_EQ(u.server_name, "127.0.0.3");  // the host part of address
   }
+  // The default is prefer, with no warning now that it means TLS.
+  auto plain = load(minimal());
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_EQ(plain->upstreams[0].tls, TlsMode::prefer);
+  EXPECT_FALSE(tls_verifies_chain(plain->upstreams[0]));
+  EXPECT_TRUE(tls_attempted(plain->upstreams[0]));
+  EXPECT_FALSE(tls_required(plain->upstreams[0]));
+
+  // As libpq with a root certificate file: require with a ca_file verifies the chain.
+  auto req = load(minimal("    tls: require\n    ca_file: ca.pem\n"));
+  ASSERT_TRUE(req.ok());
+  EXPECT_TRUE(tls_verifies_chain(req->upstreams[0]));
+  EXPECT_FALSE(tls_verifies_name(req->upstreams[0]));
+
+  auto named = load(minimal("    tls: verify-full\n    ca_file: ca.pem\n    server_name: db.example.internal\n"));
+  ASSERT_TRUE(named.ok()) << named.error();
+  EXPECT_EQ(named->upstreams[0].server_name, "db.example.internal");
+  EXPECT_TRUE(tls_verifies_name(named->upstreams[0]));
+
+  // "localhost" is the host as written, not 127.0.0.1.
+  std::string local = minimal("    tls: verify-full\n    ca_file: ca.pem\n");
+  local.replace(local.find("address: 127.0.0.3:5432"), 23, "address: localhost:5432");
+  auto l = load(local);
+  ASSERT_TRUE(l.ok()) << l.error();
+  EXPECT_EQ(l->upstreams[0].server_name, "localhost");
+}
+
+TEST_F(ConfigTest, UpstreamTlsMistakes) {
+  write("ca.pem", std::string(kCaPem));
+  write("not-a-cert.pem", "hello\n");
+  EXPECT_EQ(error_of(minimal("    tls: verify-full\n")),
+            "config.yaml:7:10: upstreams[0].tls: verify-full needs ca_file: the PEM file of the CA that signed the "
+            "server's certificate");
+  EXPECT_EQ(error_of(minimal("    tls: verify-ca\n")).find("config.yaml:7:10: upstreams[0].tls: verify-ca needs ca_file"),
+            0u);
+  const std::string missing = error_of(minimal("    tls: verify-full\n    ca_file: nowhere.pem\n"));
+  EXPECT_EQ(missing, "config.yaml:8:14: upstreams[0].ca_file: cannot read " + dir_ +
+                         "/nowhere.pem: No such file or directory");
+  const std::string garbage = error_of(minimal("    tls: verify-full\n    ca_file: not-a-cert.pem\n"));
+  EXPECT_EQ(garbage, "config.yaml:8:14: upstreams[0].ca_file: " + dir_ +
+                         "/not-a-cert.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  EXPECT_NE(error_of(minimal("    tls: verify-full\n    ca_file: ca.pem\n    server_name: \"db example\"\n"))
+                .find("upstreams[0].server_name: expected a host name or IP address"),
+            std::string::npos);
+  // Files that would be ignored are worth a warning.
+  auto unused = load(minimal("    tls: disable\n    ca_file: ca.pem\n    server_name: db\n"));
+  ASSERT_TRUE(unused.ok()) << unused.error();
+  ASSERT_EQ(unused->warnings.size(), 2u);
+  EXPECT_NE(unused->warnings[0].find("upstreams[0].ca_file: not used: tls is disable"), std::string::npos);
+  EXPECT_NE(unused->warnings[1].find("upstreams[0].server_name: not used: tls is disable"), std::string::npos);
 }
 
 // A reload applies everything but the keys the table marks restart-only;
