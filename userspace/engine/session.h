@@ -76,7 +76,8 @@ struct Endpoint {
   bool recv_in_flight = false;
   bool send_in_flight = false;
   bool eof = false;
-  bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS)
+  bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS) nor a spare
+  int32_t spare_buffer = -1;        // the spare the receive in flight reads into (-1: none)
   std::deque<Segment> out;          // to be sent to this endpoint
   uint64_t bytes_in = 0;            // received from this endpoint
   uint64_t bytes_out = 0;           // sent to this endpoint
@@ -112,8 +113,8 @@ class alignas(16) Session {
   void approval_decided(const approval::Outcome& outcome);
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
-  // Called once a second: a session that has not started relaying within
-  // the login deadline is ended.
+  // Called once a second (session_timeouts.cpp): ends a session whose
+  // client or upstream kept it waiting longer than `timeouts` allow.
   void check_deadline(std::chrono::steady_clock::time_point now);
   uint64_t id() const { return id_; }
 
@@ -122,6 +123,8 @@ class alignas(16) Session {
 
   // --- I/O primitives and closing (session.cpp)
   void arm_receive(Endpoint& from, OpKind kind);
+  // The ring had no buffer: receive into a spare instead; false when none is left.
+  bool arm_spare_receive(Endpoint& from, OpKind kind);
   void send_next(Endpoint& to, OpKind kind);
   void queue_owned(Endpoint& to, std::string bytes);
   // Queues a range of a receive buffer (taking a reference to it).
@@ -235,6 +238,7 @@ class alignas(16) Session {
     policy::StartupSettings reported;  // the server's ParameterStatus during login
     bool authenticated = false;
     __kernel_timespec connect_timeout{};
+    std::chrono::steady_clock::time_point started{};  // the upstream accepted (timeouts.upstream_login)
     // A cancel connection: the key it delivers.
     int32_t cancel_process_id = 0;
     std::string cancel_key;
@@ -259,6 +263,10 @@ class alignas(16) Session {
         : client_slicer(client_max), upstream_slicer(pgwire::kDefaultMaxMessageSize), relay(session_id) {}
   };
   std::optional<RelayState> relay_;
+  // timeouts.client_idle: since when the session has been idle, and the
+  // client's byte count then (a change means it was not idle after all).
+  std::chrono::steady_clock::time_point idle_since_{};
+  uint64_t idle_mark_ = 0;
   // This session's recording (recording.dir), or null.
   std::shared_ptr<class SessionCapture> capture_;
   nlohmann::json recording_header() const;
