@@ -82,6 +82,7 @@ void Session::on_connected(const io_uring_cqe& cqe) {
   }
 
   phase_ = Phase::kLogin;
+  login_->started = std::chrono::steady_clock::now();
   pgwire::StartupMessage startup;
   startup.protocol_version = startup_->protocol_version;
   startup.parameters.emplace_back("user", upstream_config_->user);

@@ -85,11 +85,16 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
     if (cqe.res == -EINVAL) return;
     if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
       // Out of descriptors or memory: accepting again at once would spin.
-      // Wait for the next tick, and say it once per pause.
-      if (!accept_paused_[listener]) {
-        spdlog::warn("worker {}: accept: {}; pausing accepts for a second", index_, strerror(-cqe.res));
+      // The connection waits in the listen queue; accepting resumes when a
+      // session ends (freeing a descriptor) or on the next tick. Logged once
+      // per episode, counted every time.
+      bump(metrics_.accept_pauses);
+      if (!accept_starved_) {
+        accept_starved_ = true;
+        spdlog::warn("worker {}: accept: {}; pausing accepts until a session ends or for a second", index_,
+                     strerror(-cqe.res));
       }
-      accept_paused_[listener] = true;
+      if (ended) accept_paused_[listener] = true;
       return;
     }
     spdlog::warn("worker {}: accept: {}", index_, strerror(-cqe.res));
@@ -98,6 +103,10 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   if (ended && !draining_) arm_accept(listener);
   if (cqe.res < 0) return;
   const int fd = cqe.res;
+  if (accept_starved_) {
+    accept_starved_ = false;
+    spdlog::info("worker {}: accepting connections again", index_);
+  }
   if (draining_) {
     ::close(fd);
     return;
@@ -158,15 +167,27 @@ void Worker::on_wakeup() {
 }
 
 void Worker::reap_finished() {
+  bool freed = false;
   for (Session* s : finished_candidates_) {
     auto it = sessions_.find(s);
     if (it != sessions_.end() && s->finished()) {
       sessions_.erase(it);
       sessions_by_id_.erase(s->id());
       delete s;
+      freed = true;
     }
   }
   finished_candidates_.clear();
+  if (freed) resume_accepts();
+}
+
+void Worker::resume_accepts() {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (accept_paused_[i] && !draining_) {
+      accept_paused_[i] = false;
+      arm_accept(i);
+    }
+  }
 }
 
 void Worker::arm_tick() {
@@ -175,16 +196,13 @@ void Worker::arm_tick() {
   io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kTick));
 }
 
-// Once a second: login deadlines, paused accepts, the drain deadline.
+// Once a second: session timeouts, paused accepts, buffer gauges.
 void Worker::on_tick() {
   arm_tick();
   const auto now = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    if (accept_paused_[i] && !draining_) {
-      accept_paused_[i] = false;
-      arm_accept(i);
-    }
-  }
+  resume_accepts();
+  metrics_.buffers_in_use.store(buffers_.in_use(), std::memory_order_relaxed);
+  metrics_.spare_buffers_in_use.store(buffers_.spares_in_use(), std::memory_order_relaxed);
   const std::vector<Session*> current(sessions_.begin(), sessions_.end());
   for (Session* s : current) s->check_deadline(now);
 }
