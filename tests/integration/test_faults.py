@@ -10,6 +10,7 @@ thread for the test to mean anything."""
 
 import asyncio
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -228,15 +229,25 @@ def test_clients_that_stop_reading_do_not_stall_the_loop(make_pgwarden, db):
 # ---- descriptors --------------------------------------------------------------------------
 
 def test_file_descriptors_run_out(make_pgwarden, db):
-    """RLIMIT_NOFILE of the engine lowered to a few more than it uses, then
-    more clients than that: accept fails with EMFILE, pgwarden pauses
-    accepting (no spinning: little CPU), logs it once, counts it, and
-    accepts the waiting clients as sessions end."""
-    pw = make_pgwarden(upstream=db, overrides=one_loop())
+    """RLIMIT_NOFILE of the engine set to a few more than it uses, then more
+    clients than that: accept fails with EMFILE, pgwarden pauses accepting
+    (no spinning: little CPU), logs it once, counts it, and accepts the
+    waiting clients as sessions end.
+
+    The limit is set when the engine starts (prlimit runs it): an io_uring
+    accept takes the limit in force when it was armed, so lowering it on a
+    running engine would only show at the next re-arm."""
+    limit = 40
+    pw = make_pgwarden(upstream=db, overrides=one_loop(), start=False)
+    wrapper = os.path.join(pw.dir, "pgwarden-limited")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec prlimit --nofile={limit}:{limit} -- '{binary_path()}' \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    pw.binary = wrapper
+    pw.start()
     base = Footprint(pw)
-    limit = base.fds + 20
-    subprocess.run(["prlimit", f"--pid={pw.pid}", f"--nofile={limit}:{limit}"], check=True)
-    holders = [socket.create_connection((pw.host, pw.port)) for _ in range(40)]
+    assert base.fds < limit - 10, base.fds
+    holders = [socket.create_connection((pw.host, pw.port)) for _ in range(limit)]
     try:
         time.sleep(0.5)
         assert pw.fd_count() <= limit
@@ -246,7 +257,7 @@ def test_file_descriptors_run_out(make_pgwarden, db):
         assert cpu < 0.5, f"the engine used {cpu:.2f}s of CPU in 3s while out of descriptors"
         assert pw.log_text().count("pausing accepts") == 1, pw.log_tail()
         # Clients in the listen queue are served as sessions end.
-        for sock in holders[:30]:
+        for sock in holders[:limit - 10]:
             sock.close()
         waiting = []
         for _ in range(5):
@@ -265,8 +276,6 @@ def test_file_descriptors_run_out(make_pgwarden, db):
     time.sleep(1.5)  # the silent holders' sessions end; a tick re-arms accept
     assert "accepting connections again" in pw.log_text()
     assert metrics(pw).value("pgwarden_accept_pauses_total") >= 1
-    hard = int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout)
-    subprocess.run(["prlimit", f"--pid={pw.pid}", f"--nofile={hard}:{hard}"], check=True)
     base.assert_recovered(what="running out of descriptors")
 
 
