@@ -1,10 +1,12 @@
 #include "engine/worker.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -116,6 +118,7 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
   auto* session = new Session(*this, state_.next_session_id(), fd, listeners_[listener].transport, peer);
   sessions_.insert(session);
+  sessions_peak_ = std::max(sessions_peak_, sessions_.size());
   sessions_by_id_[session->id()] = session;
   session->start();
 }
@@ -201,10 +204,22 @@ void Worker::on_tick() {
   arm_tick();
   const auto now = std::chrono::steady_clock::now();
   resume_accepts();
+  trim_after_burst();
   metrics_.buffers_in_use.store(buffers_.in_use(), std::memory_order_relaxed);
   metrics_.spare_buffers_in_use.store(buffers_.spares_in_use(), std::memory_order_relaxed);
   const std::vector<Session*> current(sessions_.begin(), sessions_.end());
   for (Session* s : current) s->check_deadline(now);
+}
+
+// After a burst of connections (thousands refused at startup, a pool
+// closing), malloc keeps the freed sessions' memory for reuse: the engine's
+// RSS would stay at the burst's peak. Once the burst is mostly over, it is
+// handed back (a few ms, at most once a second and only after a burst).
+void Worker::trim_after_burst() {
+  constexpr size_t kBurst = 512;
+  if (sessions_peak_ < kBurst || sessions_.size() * 4 > sessions_peak_) return;
+  malloc_trim(0);
+  sessions_peak_ = sessions_.size();
 }
 
 void Worker::run() {

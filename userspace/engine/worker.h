@@ -77,6 +77,8 @@ class Worker {
   std::vector<bool> accept_paused_;
   bool accept_starved_ = false;
   void resume_accepts();
+  size_t sessions_peak_ = 0;  // most sessions open since the last trim
+  void trim_after_burst();
 
   EngineState& state_;
   const unsigned index_;
