@@ -45,6 +45,25 @@ void sessions(PrometheusText& out, const engine::EngineState& state) {
     from_clients += s->bytes_from_client.load(std::memory_order_relaxed);
     to_clients += s->bytes_to_client.load(std::memory_order_relaxed);
   }
+  uint64_t accept_pauses = 0, buffers = 0, spares = 0;
+  state.for_each_loop_metrics([&](const LoopMetrics& m) {
+    accept_pauses += m.accept_pauses.load(std::memory_order_relaxed);
+    buffers += m.buffers_in_use.load(std::memory_order_relaxed);
+    spares += m.spare_buffers_in_use.load(std::memory_order_relaxed);
+  });
+  out.gauge("pgwarden_receive_buffers_in_use",
+            "Provided receive buffers (32 KiB, 256 per loop thread) held by sessions, as of the last second.",
+            static_cast<double>(buffers));
+  out.gauge("pgwarden_receive_spare_buffers_in_use",
+            "16 KiB receive buffers allocated because a loop thread's provided buffers were all held.",
+            static_cast<double>(spares));
+  out.counter("pgwarden_accept_pauses_total",
+              "Accepts that failed for want of file descriptors or memory (EMFILE, ENFILE, ENOMEM); accepting "
+              "paused until a session ended or for a second.",
+              static_cast<double>(accept_pauses));
+  const engine::ReloadOutcome reload = state.last_reload();
+  out.counter("pgwarden_config_reload_failures_total", "SIGHUP reloads refused (the running config was kept).",
+              static_cast<double>(reload.failures));
   out.family("pgwarden_session_bytes", MetricType::gauge,
              "Bytes moved by the sessions open now, by direction (client to upstream, upstream to client).");
   out.sample({{"direction", "from_client"}}, static_cast<double>(from_clients));

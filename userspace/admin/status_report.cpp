@@ -129,6 +129,15 @@ nlohmann::json kubernetes_json(const engine::EngineState& state) {
 
 }  // namespace
 
+// The last SIGHUP: when, and why it was refused (the old config stays).
+nlohmann::json reload_json(const engine::EngineState& state) {
+  const engine::ReloadOutcome r = state.last_reload();
+  if (!r.at) return nullptr;
+  nlohmann::json out = {{"at", unix_seconds(*r.at)}, {"ok", r.ok}, {"failures", r.failures}};
+  if (!r.ok) out["error"] = r.error;
+  return out;
+}
+
 nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& facts) {
   auto config = state.config();
   nlohmann::json upstreams = nlohmann::json::array();
@@ -153,6 +162,7 @@ nlohmann::json status_json(const engine::EngineState& state, const DaemonFacts& 
          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - state.started).count()},
         {"config", facts.config_path},
         {"config_generation", state.config_generation()},
+        {"last_reload", reload_json(state)},
         {"policy_hash", config->sha256},
         {"workers", facts.workers}}},
       {"listeners",

@@ -128,6 +128,10 @@ void print_status_text(const nlohmann::json& st) {
     std::printf("policy: %s  generation %llu\n", hash.c_str(),
                 static_cast<unsigned long long>(d.value("config_generation", 0ull)));
   }
+  if (const auto r = d.value("last_reload", nlohmann::json()); r.is_object() && !r.value("ok", true)) {
+    // A refused SIGHUP: the daemon runs the previous config, and says why.
+    std::printf("reload: FAILED, running the previous config: %s\n", r.value("error", "").c_str());
+  }
   const auto& l = st["listeners"];
   std::printf("listen: %s  unix_socket %s  admin_socket %s\n", l.value("listen", "").c_str(),
               l.value("unix_socket", "").c_str(), l.value("admin_socket", "").c_str());

@@ -258,6 +258,7 @@ void Engine::reload() {
   auto loaded = policy::load_config_file(config_path_);
   if (!loaded) {
     spdlog::error("reload refused, keeping the running config: {}", loaded.error());
+    state_.note_reload(false, loaded.error());
     return;
   }
   // The upstreams' CA files are read again: a new ca_file (or a renewed
@@ -298,6 +299,7 @@ void Engine::reload() {
   state_.mask_model_store().forget_before(generation - 1);
   // Whether snapshots need view definitions may have changed with masking.
   if (catalogs_) catalogs_->refresh_all();
+  state_.note_reload(true, "");
   spdlog::info("config reloaded from {}; new sessions use it", config_path_);
 }
 

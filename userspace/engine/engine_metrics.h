@@ -27,6 +27,12 @@ struct alignas(64) LoopMetrics {
   std::atomic<uint64_t> decisions[kActions] = {};
   // Result rows (DataRow or COPY rows) in which pgwarden changed a value.
   std::atomic<uint64_t> masked_rows{0};
+  // Accepts that failed for want of descriptors or memory (accepting pauses).
+  std::atomic<uint64_t> accept_pauses{0};
+  // Receive buffers out now: ring buffers and spares (engine/ring.h); set
+  // on the loop's one-second tick, not per receive.
+  std::atomic<uint64_t> buffers_in_use{0};
+  std::atomic<uint64_t> spare_buffers_in_use{0};
   LatencyHistogram decision_latency;
 
   void count(policy::Action action, sql::ClassSet classes) {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "approval/approval_queue.h"
@@ -22,6 +24,15 @@
 #include "policy/config.h"
 
 namespace pgw::engine {
+
+// The last SIGHUP reload, for `status` and /metrics: a refused one leaves
+// the running config in place, and the operator must be able to see why.
+struct ReloadOutcome {
+  std::optional<std::chrono::system_clock::time_point> at;  // none: no reload yet
+  bool ok = true;
+  std::string error;       // why the last one was refused ("" when it was applied)
+  uint64_t failures = 0;   // refused reloads since start
+};
 
 class EngineState {
  public:
@@ -55,6 +66,17 @@ class EngineState {
   void replace_upstream_tls(std::shared_ptr<const UpstreamTlsContexts> contexts) {
     std::lock_guard lock(mu_);
     upstream_tls_ = std::move(contexts);
+  }
+  void note_reload(bool ok, std::string error) {
+    std::lock_guard lock(mu_);
+    reload_.at = std::chrono::system_clock::now();
+    reload_.ok = ok;
+    reload_.error = std::move(error);
+    if (!ok) ++reload_.failures;
+  }
+  ReloadOutcome last_reload() const {
+    std::lock_guard lock(mu_);
+    return reload_;
   }
 
   // Catalog snapshots for policy decisions; set before the loop threads start.
@@ -125,6 +147,7 @@ class EngineState {
   mutable std::mutex mu_;
   std::shared_ptr<const policy::Config> config_;
   std::shared_ptr<const UpstreamTlsContexts> upstream_tls_;
+  ReloadOutcome reload_;
   kernel::Interceptor* interceptor_ = nullptr;
   class CatalogStore* catalogs_ = nullptr;
   class CgroupResolver* cgroups_ = nullptr;

@@ -26,7 +26,7 @@ Status ProvidedBuffers::init(io_uring* ring, uint16_t group_id, uint32_t count, 
   count_ = count;
   size_ = size;
   ring_bytes_ = count * sizeof(io_uring_buf);
-  refs_.assign(count, 0);
+  refs_.assign(count + kMaxSpares, 0);
   void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (r == MAP_FAILED) return make_error(std::string("mmap buffer ring: ") + strerror(errno));
   buf_ring_ = static_cast<io_uring_buf_ring*>(r);
@@ -61,6 +61,31 @@ void ProvidedBuffers::recycle(uint16_t buffer_id) {
   io_uring_buf_ring_add(buf_ring_, data(buffer_id), size_, buffer_id, io_uring_buf_ring_mask(count_), 0);
   io_uring_buf_ring_advance(buf_ring_, 1);
   --in_use_;
+}
+
+std::optional<uint16_t> ProvidedBuffers::borrow_spare() {
+  size_t slot;
+  if (!free_spare_slots_.empty()) {
+    slot = free_spare_slots_.back();
+    free_spare_slots_.pop_back();
+  } else if (spares_.size() < kMaxSpares) {
+    slot = spares_.size();
+    spares_.emplace_back();
+  } else {
+    return std::nullopt;
+  }
+  spares_[slot] = std::make_unique_for_overwrite<uint8_t[]>(kSpareSize);
+  ++spares_in_use_;
+  return static_cast<uint16_t>(count_ + slot);
+}
+
+void ProvidedBuffers::free_spare(uint16_t buffer_id) {
+  const size_t slot = buffer_id - count_;
+  // Freed, not kept: a burst of stalled clients must not leave the engine
+  // holding their memory once they are gone.
+  spares_[slot].reset();
+  free_spare_slots_.push_back(static_cast<uint16_t>(slot));
+  --spares_in_use_;
 }
 
 Ring::~Ring() {

@@ -7,6 +7,8 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -16,6 +18,12 @@ namespace pgw::engine {
 
 // Receives name a buffer group instead of a buffer: the kernel picks a free
 // buffer only when data arrives, so an idle connection costs no buffer memory.
+//
+// When every ring buffer is out (clients that stopped reading each hold one),
+// a receive borrows a spare instead: a small buffer allocated for that one
+// receive and freed when its last reference goes. Spares share the id space
+// (ids from count() on), so the relay moves them like any other buffer and a
+// session never waits on buffers other sessions hold.
 class ProvidedBuffers {
  public:
   ProvidedBuffers() = default;
@@ -26,11 +34,14 @@ class ProvidedBuffers {
   Status init(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t size);
   uint16_t group_id() const { return group_id_; }
   uint32_t buffer_size() const { return size_; }
-  uint8_t* data(uint16_t buffer_id) { return base_ + static_cast<size_t>(buffer_id) * size_; }
+  uint8_t* data(uint16_t buffer_id) {
+    if (buffer_id >= count_) return spares_[buffer_id - count_].get();
+    return base_ + static_cast<size_t>(buffer_id) * size_;
+  }
   // A receive completed into this buffer: its receiver holds one reference.
   void take(uint16_t buffer_id) {
     refs_[buffer_id] = 1;
-    ++in_use_;
+    if (buffer_id < count_) ++in_use_;
   }
   // Each queued send of a range of the buffer holds another reference.
   void retain(uint16_t buffer_id) { ++refs_[buffer_id]; }
@@ -38,11 +49,23 @@ class ProvidedBuffers {
   // Returns true when it did.
   bool release(uint16_t buffer_id) {
     if (--refs_[buffer_id] != 0) return false;
+    if (buffer_id >= count_) {
+      free_spare(buffer_id);
+      return false;
+    }
     recycle(buffer_id);
     return true;
   }
+  // Ring buffers out now (spares not counted).
   uint32_t in_use() const { return in_use_; }
   uint32_t count() const { return count_; }
+
+  // A spare of kSpareSize bytes for one plain receive, or none when
+  // kMaxSpares are out (the receive then waits for a ring buffer).
+  static constexpr uint32_t kSpareSize = 16 * 1024;
+  static constexpr uint32_t kMaxSpares = 4096;
+  std::optional<uint16_t> borrow_spare();
+  uint32_t spares_in_use() const { return spares_in_use_; }
 
  private:
   io_uring* ring_ = nullptr;
@@ -53,9 +76,13 @@ class ProvidedBuffers {
   uint32_t size_ = 0;
   uint32_t in_use_ = 0;
   size_t ring_bytes_ = 0;
-  std::vector<uint16_t> refs_;
+  std::vector<uint16_t> refs_;  // ring buffers, then spares
+  std::vector<std::unique_ptr<uint8_t[]>> spares_;
+  std::vector<uint16_t> free_spare_slots_;
+  uint32_t spares_in_use_ = 0;
 
   void recycle(uint16_t buffer_id);
+  void free_spare(uint16_t buffer_id);
 };
 
 class Ring {

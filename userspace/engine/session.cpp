@@ -119,6 +119,19 @@ void Session::arm_receive(Endpoint& from, OpKind kind) {
   ++in_flight_;
 }
 
+bool Session::arm_spare_receive(Endpoint& from, OpKind kind) {
+  const auto spare = worker_.buffers().borrow_spare();
+  if (!spare) return false;
+  // Data is waiting (that is what ENOBUFS says): a plain receive, no poll first.
+  io_uring_sqe* sqe = worker_.ring().sqe();
+  io_uring_prep_recv(sqe, from.fd, worker_.buffers().data(*spare), ProvidedBuffers::kSpareSize, 0);
+  io_uring_sqe_set_data64(sqe, pack_op(this, kind));
+  from.spare_buffer = *spare;
+  from.recv_in_flight = true;
+  ++in_flight_;
+  return true;
+}
+
 void Session::queue_owned(Endpoint& to, std::string bytes) {
   if (bytes.empty()) return;
   if (to.tls) {
@@ -169,8 +182,14 @@ void Session::send_next(Endpoint& to, OpKind kind) {
 }
 
 void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& cqe) {
-  const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
-  const auto buffer_id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  auto buffer_id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (from.spare_buffer >= 0) {
+    // A receive into a spare: from here on it is a buffer like any other.
+    buffer_id = static_cast<uint16_t>(from.spare_buffer);
+    from.spare_buffer = -1;
+    has_buffer = true;
+  }
   if (has_buffer) worker_.buffers().take(buffer_id);
   if (phase_ == Phase::kClosing || close_after_flush_) {
     // Closing, or only flushing what is queued for the client: nothing
@@ -181,13 +200,17 @@ void Session::on_receive(Endpoint& from, bool from_client, const io_uring_cqe& c
     return;
   }
   if (cqe.res == -ENOBUFS) {
-    // Every buffer of this worker is in flight: wait for one to come back
-    // rather than fail the connection.
+    // Every ring buffer of this worker is out, typically held by sessions
+    // whose clients stopped reading: this session reads into a spare of its
+    // own rather than wait for them. Only when the spares are gone too does
+    // it wait for a buffer to come back.
+    if (arm_spare_receive(from, from_client ? OpKind::kClientRecv : OpKind::kUpstreamRecv)) return;
     from.waiting_for_buffer = true;
     worker_.wait_for_buffer(this);
     return;
   }
   if (cqe.res <= 0) {
+    if (has_buffer) release_buffer(buffer_id);  // a spare's receive found nothing
     from.eof = true;
     on_peer_closed(from_client);
     return;

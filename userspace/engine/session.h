@@ -82,7 +82,8 @@ struct Endpoint {
   bool recv_in_flight = false;
   bool send_in_flight = false;
   bool eof = false;
-  bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS)
+  bool waiting_for_buffer = false;  // a receive found no free buffer (ENOBUFS) nor a spare
+  int32_t spare_buffer = -1;        // the spare the receive in flight reads into (-1: none)
   bool waiting_for_recording = false;  // not read until the recording catches up
   std::deque<Segment> out;          // to be sent to this endpoint
   uint64_t bytes_in = 0;            // received from this endpoint
@@ -123,8 +124,8 @@ class alignas(16) Session {
   void approval_decided(const approval::Outcome& outcome);
 
   bool finished() const { return phase_ == Phase::kClosing && in_flight_ == 0; }
-  // Called once a second: a session that has not started relaying within
-  // the login deadline is ended.
+  // Called once a second (session_timeouts.cpp): ends a session whose
+  // client or upstream kept it waiting longer than `timeouts` allow.
   void check_deadline(std::chrono::steady_clock::time_point now);
   uint64_t id() const { return id_; }
 
@@ -133,6 +134,8 @@ class alignas(16) Session {
 
   // --- I/O primitives and closing (session.cpp)
   void arm_receive(Endpoint& from, OpKind kind);
+  // The ring had no buffer: receive into a spare instead; false when none is left.
+  bool arm_spare_receive(Endpoint& from, OpKind kind);
   void send_next(Endpoint& to, OpKind kind);
   // Bytes for the peer; encrypted first when the endpoint speaks TLS.
   void queue_owned(Endpoint& to, std::string bytes);
@@ -274,6 +277,7 @@ class alignas(16) Session {
     policy::StartupSettings reported;  // the server's ParameterStatus during login
     bool authenticated = false;
     __kernel_timespec connect_timeout{};
+    std::chrono::steady_clock::time_point started{};  // the upstream accepted (timeouts.upstream_login)
     // A cancel connection: the key it delivers.
     int32_t cancel_process_id = 0;
     std::string cancel_key;
@@ -307,6 +311,10 @@ class alignas(16) Session {
         : client_slicer(client_max), upstream_slicer(pgwire::kDefaultMaxMessageSize), relay(session_id) {}
   };
   std::optional<RelayState> relay_;
+  // timeouts.client_idle: since when the session has been idle, and the
+  // client's byte count then (a change means it was not idle after all).
+  std::chrono::steady_clock::time_point idle_since_{};
+  uint64_t idle_mark_ = 0;
   // This session's recording (recording.dir), or null.
   std::shared_ptr<class SessionCapture> capture_;
   nlohmann::json recording_header() const;

@@ -367,20 +367,3 @@ void Session::identified() {
 }
 
 }  // namespace pgw::engine
-
-namespace pgw::engine {
-
-// Like PostgreSQL's authentication_timeout: startup, identity, connect and
-// login together may not take longer. Only pre-relay sessions are checked.
-void Session::check_deadline(std::chrono::steady_clock::time_point now) {
-  static constexpr auto kLoginDeadline = std::chrono::seconds(60);
-  if (phase_ == Phase::kRelay || phase_ == Phase::kClosing || close_after_flush_) return;
-  if (now - started_ < kLoginDeadline) return;
-  if (phase_ == Phase::kReadStartup || phase_ == Phase::kCancel) {
-    close("no complete startup within 60 s");
-    return;
-  }
-  fail("08006", "pgwarden: the session was not ready within 60 s (upstream \"" + upstream_name_ + "\" did not complete the login)");
-}
-
-}  // namespace pgw::engine

@@ -83,6 +83,7 @@ void Session::on_connected(const io_uring_cqe& cqe) {
     return;
   }
   phase_ = Phase::kLogin;
+  login_->started = std::chrono::steady_clock::now();
   choose_upstream_tls();
   if (policy::tls_attempted(*upstream_config_)) {
     request_upstream_tls();  // the login starts once TLS is settled

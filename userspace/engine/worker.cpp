@@ -1,10 +1,12 @@
 #include "engine/worker.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -85,11 +87,16 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
     if (cqe.res == -EINVAL) return;
     if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
       // Out of descriptors or memory: accepting again at once would spin.
-      // Wait for the next tick, and say it once per pause.
-      if (!accept_paused_[listener]) {
-        spdlog::warn("worker {}: accept: {}; pausing accepts for a second", index_, strerror(-cqe.res));
+      // The connection waits in the listen queue; accepting resumes when a
+      // session ends (freeing a descriptor) or on the next tick. Logged once
+      // per episode, counted every time.
+      bump(metrics_.accept_pauses);
+      if (!accept_starved_) {
+        accept_starved_ = true;
+        spdlog::warn("worker {}: accept: {}; pausing accepts until a session ends or for a second", index_,
+                     strerror(-cqe.res));
       }
-      accept_paused_[listener] = true;
+      if (ended) accept_paused_[listener] = true;
       return;
     }
     spdlog::warn("worker {}: accept: {}", index_, strerror(-cqe.res));
@@ -98,6 +105,10 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   if (ended && !draining_) arm_accept(listener);
   if (cqe.res < 0) return;
   const int fd = cqe.res;
+  if (accept_starved_) {
+    accept_starved_ = false;
+    spdlog::info("worker {}: accepting connections again", index_);
+  }
   if (draining_) {
     ::close(fd);
     return;
@@ -107,6 +118,7 @@ void Worker::on_accept(size_t listener, const io_uring_cqe& cqe) {
   getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
   auto* session = new Session(*this, state_.next_session_id(), fd, listeners_[listener].transport, peer);
   sessions_.insert(session);
+  sessions_peak_ = std::max(sessions_peak_, sessions_.size());
   sessions_by_id_[session->id()] = session;
   session->start();
 }
@@ -158,15 +170,27 @@ void Worker::on_wakeup() {
 }
 
 void Worker::reap_finished() {
+  bool freed = false;
   for (Session* s : finished_candidates_) {
     auto it = sessions_.find(s);
     if (it != sessions_.end() && s->finished()) {
       sessions_.erase(it);
       sessions_by_id_.erase(s->id());
       delete s;
+      freed = true;
     }
   }
   finished_candidates_.clear();
+  if (freed) resume_accepts();
+}
+
+void Worker::resume_accepts() {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (accept_paused_[i] && !draining_) {
+      accept_paused_[i] = false;
+      arm_accept(i);
+    }
+  }
 }
 
 void Worker::arm_tick() {
@@ -175,18 +199,27 @@ void Worker::arm_tick() {
   io_uring_sqe_set_data64(sqe, pack_op(nullptr, OpKind::kTick));
 }
 
-// Once a second: login deadlines, paused accepts, the drain deadline.
+// Once a second: session timeouts, paused accepts, buffer gauges.
 void Worker::on_tick() {
   arm_tick();
   const auto now = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    if (accept_paused_[i] && !draining_) {
-      accept_paused_[i] = false;
-      arm_accept(i);
-    }
-  }
+  resume_accepts();
+  trim_after_burst();
+  metrics_.buffers_in_use.store(buffers_.in_use(), std::memory_order_relaxed);
+  metrics_.spare_buffers_in_use.store(buffers_.spares_in_use(), std::memory_order_relaxed);
   const std::vector<Session*> current(sessions_.begin(), sessions_.end());
   for (Session* s : current) s->check_deadline(now);
+}
+
+// After a burst of connections (thousands refused at startup, a pool
+// closing), malloc keeps the freed sessions' memory for reuse: the engine's
+// RSS would stay at the burst's peak. Once the burst is mostly over, it is
+// handed back (a few ms, at most once a second and only after a burst).
+void Worker::trim_after_burst() {
+  constexpr size_t kBurst = 512;
+  if (sessions_peak_ < kBurst || sessions_.size() * 4 > sessions_peak_) return;
+  malloc_trim(0);
+  sessions_peak_ = sessions_.size();
 }
 
 void Worker::run() {

@@ -72,7 +72,13 @@ class Worker {
   void arm_tick();
   void on_tick();
   __kernel_timespec tick_{.tv_sec = 1, .tv_nsec = 0};
+  // Accepting stopped on EMFILE/ENFILE/ENOMEM (per listener), and whether
+  // that has been logged since the last connection accepted.
   std::vector<bool> accept_paused_;
+  bool accept_starved_ = false;
+  void resume_accepts();
+  size_t sessions_peak_ = 0;  // most sessions open since the last trim
+  void trim_after_burst();
 
   EngineState& state_;
   const unsigned index_;

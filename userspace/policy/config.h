@@ -221,6 +221,19 @@ struct RecordingConfig {
   friend bool operator==(const RecordingConfig&, const RecordingConfig&) = default;
 };
 
+// `timeouts:` — how long a peer may keep a session waiting (checked on each
+// loop thread's one-second tick, an io_uring timeout: no timer per session).
+struct TimeoutsConfig {
+  // From accept to a complete startup packet (like authentication_timeout).
+  std::chrono::milliseconds client_startup{10'000};
+  // A relaying session idle between transactions this long is ended with
+  // 57P05, like idle_session_timeout; 0: off.
+  std::chrono::milliseconds client_idle{0};
+  // From the upstream's accept to its first ReadyForQuery.
+  std::chrono::milliseconds upstream_login{30'000};
+  friend bool operator==(const TimeoutsConfig&, const TimeoutsConfig&) = default;
+};
+
 // `approval:` — how statements a policy marks `approve` are held and decided.
 struct ApprovalConfig {
   std::chrono::milliseconds timeout{300'000};
@@ -251,6 +264,7 @@ struct Config {
   unsigned workers = 0;                // 0: one loop thread per online CPU
   uint64_t max_message_size = 64ull << 20;
   std::chrono::milliseconds shutdown_grace{30'000};
+  TimeoutsConfig timeouts;
   LogLevel log_level = LogLevel::info;
   std::optional<std::string> explicit_upstream;  // resolved (see the header comment)
   // The key of the `hash` mask function (mask_hash_key_file); required when

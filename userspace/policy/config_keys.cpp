@@ -1014,6 +1014,20 @@ constexpr Key<ApprovalConfig> kApprovalKeys[] = {
 };
 constexpr Section<ApprovalConfig> kApproval{kApprovalKeys};
 
+constexpr Key<TimeoutsConfig> kTimeoutsKeys[] = {
+    {"client_startup", duration<&TimeoutsConfig::client_startup, 1000, 3'600'000>, "10s",
+     "How long a client may take from connecting to a complete startup packet; then it is closed (a client that "
+     "sends nothing or half a packet holds no connection for longer). 1s to 1h."},
+    {"client_idle", duration<&TimeoutsConfig::client_idle>, "0s",
+     "A session idle this long between transactions is ended with FATAL 57P05, like PostgreSQL's "
+     "`idle_session_timeout` (inside a transaction it is never ended); `0s` turns it off."},
+    {"upstream_login", duration<&TimeoutsConfig::upstream_login, 1000, 3'600'000>, "30s",
+     "How long the upstream may take from accepting the connection to being ready for queries (authentication "
+     "included); then the client gets FATAL 08006 naming the upstream. 1s to 1h. Connecting has its own "
+     "`upstreams[].connect_timeout`."},
+};
+constexpr Section<TimeoutsConfig> kTimeouts{kTimeoutsKeys};
+
 constexpr Key<TlsConfig> kTlsKeys[] = {
     {"cert_file", custom<TlsConfig>("path", read_tls_cert_file), "(no TLS for clients)",
      "PEM certificate (then any intermediates) pgwarden presents to clients that ask for TLS; its SANs should "
@@ -1056,6 +1070,8 @@ constexpr Key<Config> kConfigKeys[] = {
     {"shutdown_grace", duration<&Config::shutdown_grace>, "30s",
      "On SIGTERM or SIGINT, how long sessions may take to reach the end of their transaction before the rest "
      "are ended."},
+    {"timeouts", section<&Config::timeouts, kTimeouts>, "", "How long clients and upstreams may keep a session "
+     "waiting; a reload applies to sessions that start after it."},
     {"log_level", choice<&Config::log_level, kLogLevels>, "info", "How much the daemon logs."},
     {"default", choice<&Config::default_action, kDefaultActions>, "deny",
      "For a workload no identity matches: `deny` refuses it at startup (FATAL 28000 naming its cgroup, uid and "

@@ -815,12 +815,13 @@ if __name__ == "__main__":
         raise SystemExit(__doc__)
 
 
-def module_fixtures(db_host, db_port, setup_sql=None, autouse=True):
+def module_fixtures(db_host, db_port, setup_sql=None, autouse=True, settings=None, sample_data=False):
     """The fixtures every eBPF test module uses, made once here:
     bpf_privileges (skips, or fails under PGWARDEN_REQUIRE_BPF, without BPF;
     autouse unless told otherwise), db (a throwaway cluster on
     db_host:db_port, `setup_sql` run in database app), client_script and rig
     (an InterceptRig, closed after each test, logs shown when it failed).
+    settings and sample_data are PgCluster's (e.g. a higher max_connections).
 
         bpf_privileges, db, client_script, rig = ic.module_fixtures(DB_HOST, DB_PORT)
     """
@@ -835,7 +836,7 @@ def module_fixtures(db_host, db_port, setup_sql=None, autouse=True):
 
     @pytest.fixture(scope="module", name="db")
     def db(bpf_privileges):
-        with PgCluster(host=db_host, port=db_port, sample_data=False) as pg:
+        with PgCluster(host=db_host, port=db_port, sample_data=sample_data, settings=settings) as pg:
             if setup_sql:
                 pg.execute_app(setup_sql, dbname="app")
             yield pg

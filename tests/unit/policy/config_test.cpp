@@ -263,6 +263,26 @@ default: allow
   EXPECT_FALSE(c.policies[2].strict);
 }
 
+// timeouts: documented defaults, values read, and bounds a typo cannot pass
+// (a zero startup timeout would close every client at once).
+TEST_F(ConfigTest, TimeoutsAreReadAndBounded) {
+  auto d = load(minimal());
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->timeouts.client_startup, std::chrono::seconds(10));
+  EXPECT_EQ(d->timeouts.client_idle, std::chrono::milliseconds(0));
+  EXPECT_EQ(d->timeouts.upstream_login, std::chrono::seconds(30));
+  auto r = load(minimal("timeouts:\n  client_startup: 2s\n  client_idle: 10m\n  upstream_login: 1500ms\n"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->timeouts.client_startup, std::chrono::seconds(2));
+  EXPECT_EQ(r->timeouts.client_idle, std::chrono::minutes(10));
+  EXPECT_EQ(r->timeouts.upstream_login, std::chrono::milliseconds(1500));
+  EXPECT_NE(error_of(minimal("timeouts:\n  client_startup: 0s\n")).find("timeouts.client_startup: must be at least 1s"),
+            std::string::npos);
+  EXPECT_NE(error_of(minimal("timeouts:\n  upstream_login: 2h\n")).find("must be at most 3600s"), std::string::npos);
+  EXPECT_NE(error_of(minimal("timeouts:\n  client_startp: 2s\n")).find("did you mean \"client_startup\"?"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, UnixSocketCanBeTurnedOffWithNothing) {
   auto r = load(minimal("unix_socket:\n"));
   ASSERT_TRUE(r.ok()) << r.error();
