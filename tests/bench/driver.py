@@ -107,7 +107,10 @@ def main(argv=None):
                 json.dump({"args": vars(args), "masking": result}, f, indent=2)
         return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if args.only_tls:
+    # A section on its own: a pgbench database, then that section's run.
+    for only, section, name in ((args.only_tls, tls, "tls"), (args.only_recording, recording, "recording")):
+        if not only:
+            continue
         with PgCluster(sample_data=False) as pg:
             pg.create_database(DB)
             init = pgbench.run(pg.host, pg.port, pg.app_user, DB, ["-i", "-q", "-s", str(args.scale)],
@@ -115,25 +118,11 @@ def main(argv=None):
             if init.returncode != 0:
                 raise SystemExit(f"bench: pgbench -i failed:\n{init.stderr}")
             pg.execute("VACUUM ANALYZE", dbname=DB)
-            result = tls.run(pg, DB, modes, args)
-        tls.print_summary(result)
+            result = section.run(pg, DB, modes, args)
+        section.print_summary(result)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"args": vars(args), "tls": result}, f, indent=2)
-        return 0
-    if args.only_recording:
-        with PgCluster(sample_data=False) as pg:
-            pg.create_database(DB)
-            init = pgbench.run(pg.host, pg.port, pg.app_user, DB, ["-i", "-q", "-s", str(args.scale)],
-                               env=pg.app_env())
-            if init.returncode != 0:
-                raise SystemExit(f"bench: pgbench -i failed:\n{init.stderr}")
-            pg.execute("VACUUM ANALYZE", dbname=DB)
-            result = recording.run(pg, DB, modes, args)
-        recording.print_summary(result)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"args": vars(args), "recording": result}, f, indent=2)
+                json.dump({"args": vars(args), name: result}, f, indent=2)
         return 0
     targets = ["direct", "pgbouncer"] + ([] if args.only_direct_and_pgbouncer else ["pgwarden"])
     results = {m: {} for m in modes}

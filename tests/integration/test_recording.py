@@ -186,7 +186,9 @@ def test_a_large_result_waits_for_its_recording_and_memory_stays_bounded(make_pg
     os.unlink(output)
     assert slowest < 2.0, f"the other session waited {slowest:.2f} s"
     grew_mb = (pw.peak_rss_kb() - before_kb) / 1024
-    assert grew_mb < 64, f"peak RSS grew {grew_mb:.0f} MB while 160 MB were relayed and recorded"
+    # AddressSanitizer keeps freed memory in quarantine (256 MB): RSS says
+    # nothing about the capture's bound in a sanitized build.
+    assert grew_mb < 64 or os.environ.get("PGWARDEN_SANITIZE") == "1", f"peak RSS grew {grew_mb:.0f} MB while 160 MB were relayed and recorded"
     st = json.loads(subprocess.run([binary_path(), "status", "-j", "--admin-socket", pw.config["admin_socket"]],
                                    capture_output=True, text=True).stdout)["recording"]
     assert st["backpressure_pauses"] >= 1, st
