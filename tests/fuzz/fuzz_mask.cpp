@@ -24,7 +24,6 @@
 #include "fuzz_input.h"
 #include "pgwire/copy_messages.h"
 #include "pgwire/wire_arrays.h"
-#include "wire_messages.h"
 
 using namespace pgw;
 using namespace pgw::relay::testing;
