@@ -215,9 +215,12 @@ class alignas(16) Session {
   bool own_socket_registered_ = false;
 
   // --- startup phase: whole packets are needed, so bytes accumulate here.
+  // No default member initializers: clang cannot use them in the
+  // std::in_place below before Session is complete. Value-initialized
+  // there, so the count starts at 0.
   struct StartupState {
     std::string client_in;
-    int encryption_requests = 0;
+    int encryption_requests;
   };
   std::optional<StartupState> startup_state_{std::in_place};
   struct ProcRead {
