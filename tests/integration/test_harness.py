@@ -97,3 +97,40 @@ def test_cluster_restarts_on_same_port():
         pg.start()
         with pg.connect_app() as conn:
             assert conn.execute("SELECT 1").fetchone()[0] == 1
+
+
+# A stand-in for a sanitized pgwarden that found something: it serves the
+# listen address and unix socket of its config (so the harness sees it
+# ready), writes what AddressSanitizer writes to stderr, and waits.
+FAKE_SANITIZED_DAEMON = r'''#!/usr/bin/python3
+import re, socket, sys, time
+config = open(sys.argv[sys.argv.index("--config") + 1]).read()
+host, port = re.search(r"^listen: *\"?([0-9.]+):([0-9]+)", config, re.M).groups()
+unix = re.search(r"^unix_socket: *\"?([^\"\n]+)", config, re.M).group(1)
+tcp = socket.socket(); tcp.bind((host, int(port))); tcp.listen()
+local = socket.socket(socket.AF_UNIX); local.bind(unix); local.listen()
+sys.stderr.write("=================================================================\n"
+                 "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010\n"
+                 "READ of size 1 at 0x602000000010 thread T1\n"
+                 "SUMMARY: AddressSanitizer: heap-use-after-free data_row.cpp:42 in decode\n")
+sys.stderr.flush()
+time.sleep(3600)
+'''
+
+
+def test_a_sanitizer_report_in_the_daemons_log_fails_the_test(tmp_path):
+    """scripts/test --sanitize relies on this: a daemon whose log holds a
+    sanitizer report fails the test that ran it, when the test closes it."""
+    from harness import Pgwarden, PgwardenError
+    fake = tmp_path / "pgwarden"
+    fake.write_text(FAKE_SANITIZED_DAEMON)
+    fake.chmod(0o755)
+    pw = Pgwarden(upstream_address="127.0.0.1:1", password="unused", binary=str(fake)).start()
+    deadline = time.monotonic() + 10
+    while "SUMMARY: AddressSanitizer" not in pw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(PgwardenError) as info:
+        pw.close()
+    assert "sanitizer report" in str(info.value)
+    assert "heap-use-after-free" in str(info.value)
+    assert pw.dir is None  # cleaned up all the same

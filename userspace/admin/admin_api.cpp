@@ -226,6 +226,10 @@ void add_admin_routes(HttpServer& s, AdminContext& c) {
     HttpResponse error;
     auto body = object_body(req, error);
     if (!body) return error;
+    // A user that is not a string is the caller's mistake (400), not a
+    // json type_error thrown out of the handler (500).
+    if (body->contains("user") && !(*body)["user"].is_string())
+      return HttpResponse::error(400, "\"user\" must be a text");
     const std::string user = body->value("user", std::string("admin"));
     auto token = c.tokens.token_for(user);
     if (!token) return HttpResponse::error(400, token.error());

@@ -121,6 +121,10 @@ class HttpServer {
   // Stops serving and, for a unix socket, removes its file. Idempotent.
   void stop();
 
+  // Answers a request as a connection's would be answered, without a
+  // socket: the routing and the handlers (the admin API's fuzz target).
+  HttpResponse dispatch(HttpRequest& request) const;
+
   // After start(): the TCP address actually bound (port 0 resolved).
   std::optional<policy::NetAddress> bound_address() const { return bound_; }
   const HttpListen& listen() const { return listen_; }
@@ -138,7 +142,6 @@ class HttpServer {
 
   Result<int> bind_unix();
   Result<int> bind_tcp();
-  HttpResponse dispatch(HttpRequest& request) const;
 
   HttpListen listen_;
   HttpServerOptions options_;

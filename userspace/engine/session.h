@@ -257,7 +257,13 @@ class alignas(16) Session {
   bool own_socket_registered_ = false;
 
   // --- startup phase: whole packets are needed, so bytes accumulate here.
+  // The user-provided constructors here and in LoginState are for clang
+  // (the sanitizer build): it decides whether a nested struct with default
+  // member initializers is default-constructible while Session is still
+  // incomplete, answers no, and then refuses std::optional's in_place and
+  // emplace() (llvm-project issue 36032).
   struct StartupState {
+    StartupState() {}
     std::string client_in;
     int encryption_requests = 0;
   };
@@ -271,6 +277,7 @@ class alignas(16) Session {
 
   // --- connect and login, or a cancel connection.
   struct LoginState {
+    LoginState() {}
     std::optional<UpstreamLogin> login;
     std::string upstream_in;
     std::string to_client;  // messages collected for the client during login

@@ -21,6 +21,16 @@ from .system import fd_count, free_port, orphaned_run_dirs, port_accepts, proc_s
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RUN_PREFIX = "pgwarden-run-"
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer write
+# to stderr (the daemon's log here) when they find something, in a binary
+# built by `scripts/build --sanitize` (scripts/test --sanitize).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                     "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
+# scripts/test --sanitize sets PGWARDEN_SANITIZE=1: a daemon the test leaves
+# running is then stopped with SIGTERM before SIGKILL, so that it exits and
+# LeakSanitizer checks it.
+SANITIZED = os.environ.get("PGWARDEN_SANITIZE") == "1"
+SANITIZED_EXIT_WAIT = 5.0
 READY_TIMEOUT = 10.0
 STOP_GRACE = 45.0  # above pgwarden's default shutdown_grace (30 s)
 
@@ -147,6 +157,8 @@ class Pgwarden:
             self._finish()
             raise PgwardenError(f"pgwarden did not exit within {grace}s of SIGTERM\n{self.log_tail()}")
         code = self._finish()
+        if report := self.sanitizer_report():
+            raise PgwardenError(f"pgwarden's log holds a sanitizer report:\n{report}")
         if expect_code is not None and code != expect_code:
             raise PgwardenError(f"pgwarden exited with {code} after SIGTERM, expected "
                                 f"{expect_code}\n{self.log_tail()}")
@@ -180,10 +192,19 @@ class Pgwarden:
         self.send_signal(signal.SIGHUP)
 
     def close(self):
-        """Kill if still running and remove the temp dir (idempotent)."""
+        """Kill if still running and remove the temp dir (idempotent). Raises
+        when the daemon's log holds a sanitizer report."""
+        if SANITIZED and self.proc is not None and self.proc.poll() is None:
+            self.exit_expected = True
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=SANITIZED_EXIT_WAIT)
+            except subprocess.TimeoutExpired:
+                pass  # busy draining sessions: no leak check for this one
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
         self.exit_expected = True
+        report = self.sanitizer_report() if self.dir is not None else None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -191,6 +212,8 @@ class Pgwarden:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
         cleanup.unregister(self._cleanup_token)
+        if report:
+            raise PgwardenError(f"pgwarden's log holds a sanitizer report:\n{report}")
 
     def _finish(self):
         if self.proc is not None:
@@ -214,6 +237,15 @@ class Pgwarden:
                 return f.read()
         except (FileNotFoundError, TypeError):
             return ""
+
+    def sanitizer_report(self):
+        """The first sanitizer report in the log (up to 60 lines), or None."""
+        lines = self.log_text().splitlines()
+        for i, line in enumerate(lines):
+            if any(marker in line for marker in SANITIZER_MARKERS):
+                start = max(0, i - 2)
+                return "\n".join(lines[start:start + 60])
+        return None
 
     def log_tail(self, n=40):
         lines = self.log_text().splitlines()[-n:]

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/config.h"
+#include "corpus_lines.h"
 #include "policy/decision.h"
 #include "policy_fixture.h"
 #include "sample_catalog.h"
@@ -16,46 +17,7 @@
 namespace pgw::policy {
 namespace {
 
-struct CorpusLine {
-  int line = 0;
-  std::string sql;
-  std::string action;
-  std::string expect;  // substring of the client message; "-" for allow
-};
-
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      char n = s[i + 1];
-      if (n == 'n') { out += '\n'; ++i; continue; }
-      if (n == 't') { out += '\t'; ++i; continue; }
-      if (n == '\\') { out += '\\'; ++i; continue; }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
-std::vector<CorpusLine> read_corpus(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  std::vector<CorpusLine> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty() || line[0] == '#') continue;
-    auto t1 = line.find('\t');
-    auto t2 = t1 == std::string::npos ? t1 : line.find('\t', t1 + 1);
-    if (t2 == std::string::npos || line.find('\t', t2 + 1) != std::string::npos) {
-      ADD_FAILURE() << path << ":" << n << ": expected SQL<TAB>action<TAB>message";
-      continue;
-    }
-    out.push_back({n, unescape(line.substr(0, t1)), line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)});
-  }
-  return out;
-}
+using testing::read_corpus;
 
 TEST(PolicyCorpus, ReadonlyAgent) {
   auto config = load_config_file(PGW_READONLY_AGENT_CONFIG);
