@@ -153,6 +153,11 @@ def test_client_stalls_mid_message_and_at_startup(make_pgwarden, db):
         conn.close()
     waited = time.monotonic() - started
     assert 1.5 <= waited < 6, f"closed after {waited:.1f}s with client_startup 2s"
+    # Logged when the session is destroyed, a moment after its socket was
+    # shut down (which the client saw first).
+    deadline = time.monotonic() + 5
+    while "(timeouts.client_startup)" not in pw.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "(timeouts.client_startup)" in pw.log_text()
 
     stalled.send(whole[7:])  # the rest of the message, seconds later
