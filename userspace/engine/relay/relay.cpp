@@ -205,7 +205,9 @@ Relay::Outcome Relay::release_held(std::optional<Verdict> refusal, std::string& 
   }
   // Refused where it stands in the stream: the server answers a marker
   // with an error, which becomes the refusal (denial_markers.h).
-  Decoded decoded = decode(held.type, held.whole.substr(pgwire::kHeaderSize));
+  // A view into `held`, which outlives `decoded`: the decoded message's
+  // fields point into these bytes.
+  Decoded decoded = decode(held.type, std::string_view(held.whole).substr(pgwire::kHeaderSize));
   std::shared_ptr<Request> r = tracker_.begin(decoded.kind);
   if (decoded.message) describe_request(*r, *decoded.message);
   spdlog::info("session {}: refused after approval: {}", session_name(session_id_), refusal->message);
