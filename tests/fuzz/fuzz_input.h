@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
@@ -16,6 +17,15 @@ namespace pgw::fuzz {
 // A property that must hold: abort() is what libFuzzer reports as a crash.
 inline void check(bool condition) {
   if (!condition) std::abort();
+}
+
+// The target's own setup worked (a fixed statement was allowed, a known
+// text traced). Without it every input would return early and the run
+// would report millions of executions that tested nothing.
+inline void require(bool condition, const char* what) {
+  if (condition) return;
+  std::fprintf(stderr, "fuzz target setup failed: %s\n", what);
+  std::abort();
 }
 
 class FuzzInput {

@@ -40,6 +40,12 @@
  * and the engine may call from a thread with a small stack (the tests use
  * 256 KiB). */
 #define PGW_LINEAGE_STACK_BUDGET (96 * 1024)
+/* Where the C stack is now. Not the address of a local: ASan's
+ * detect_stack_use_after_return moves those into heap-allocated fake
+ * frames, and two of them are any distance apart (every statement was then
+ * "too deep" under scripts/fuzz). The frame address is always the real
+ * stack. */
+#define PGW_STACK_HERE() ((uintptr_t) __builtin_frame_address(0))
 #define PGW_LINEAGE_MAX_ROUNDS 64
 /* SQL in a string within SQL in a string ...: nesting deeper is an error.
  * Dollar quoting makes each level cost a few bytes, so without a bound a
@@ -101,7 +107,7 @@ typedef struct tracer
 	bool only_plain_tables; /* no sub-select, CTE, set operation, FROM function or column alias list */
 	const char *ddl_target;	/* DDL refused while masking is in force */
 	int depth;
-	uintptr_t stack_base; /* address of a local of the entry point */
+	uintptr_t stack_base; /* the entry point's stack frame (PGW_STACK_HERE) */
 	bool too_deep;
 	size_t visited;
 	size_t max_nodes;
@@ -670,8 +676,7 @@ static void query_outputs(tracer *t, const Node *query, outputs *out);
 static bool
 enter(tracer *t)
 {
-	char here;
-	uintptr_t at = (uintptr_t) &here;
+	uintptr_t at = PGW_STACK_HERE();
 	uintptr_t used = at < t->stack_base ? t->stack_base - at : at - t->stack_base;
 
 	if (++t->depth > PGW_LINEAGE_MAX_DEPTH || used > PGW_LINEAGE_STACK_BUDGET)
@@ -1790,11 +1795,11 @@ static void
 judge_statement(tracer *t, const RawStmt *raw, pgw_statement_lineage *st)
 {
 	const Node *stmt = raw->stmt;
-	char here;
+	uintptr_t here = PGW_STACK_HERE();
 
 	memset(st, 0, sizeof(*st));
 	/* Nested SQL strings recurse: each level costs C stack. */
-	if ((uintptr_t) &here < t->stack_base && t->stack_base - (uintptr_t) &here > PGW_LINEAGE_STACK_BUDGET)
+	if (here < t->stack_base && t->stack_base - here > PGW_LINEAGE_STACK_BUDGET)
 	{
 		t->too_deep = true;
 		return;
@@ -1825,7 +1830,7 @@ trace_all(const List *tree, const pgw_lineage_oracle *oracle, size_t max_nodes, 
 		pgw_statement_lineage st;
 
 		memset(&t, 0, sizeof(t));
-		t.stack_base = (uintptr_t) &t;
+		t.stack_base = PGW_STACK_HERE();
 		t.oracle = oracle;
 		t.max_nodes = max_nodes;
 		judge_statement(&t, lfirst(lc), &st);
