@@ -109,8 +109,8 @@ struct Shared {
 };
 
 TEST(ApprovalQueueShared, SubmitHandsTheRequestToTheStoreWithAnIdOfThisProcess) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(), out.deliver());
   EXPECT_TRUE(std::regex_match(r.id, std::regex("node-[0-9a-f]{6}-1"))) << r.id;
   EXPECT_EQ(r.node, "node");
@@ -121,8 +121,8 @@ TEST(ApprovalQueueShared, SubmitHandsTheRequestToTheStoreWithAnIdOfThisProcess) 
 }
 
 TEST(ApprovalQueueShared, DecisionsGoToTheStore) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(), out.deliver());
   EXPECT_EQ(s.queue.approve(r.id, kDba).error, "store: approve " + r.id + " by dba");
   EXPECT_EQ(s.queue.deny(r.id, kDba, "no").error, "store: deny " + r.id + ": no");
@@ -130,8 +130,8 @@ TEST(ApprovalQueueShared, DecisionsGoToTheStore) {
 }
 
 TEST(ApprovalQueueShared, AnApprovalInTheStoreIsDeliveredAndItsGrantKeptHere) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   std::vector<ApprovalQueue::Event> events;
   s.queue.add_observer([&](ApprovalQueue::Event e, const Request&) { events.push_back(e); });
   const Request r = s.queue.submit(held(), out.deliver());
@@ -156,8 +156,8 @@ TEST(ApprovalQueueShared, AnApprovalInTheStoreIsDeliveredAndItsGrantKeptHere) {
 }
 
 TEST(ApprovalQueueShared, AtTheDeadlineTheStoreIsAskedAndADecisionMadeFirstWins) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(50ms), out.deliver());
   for (int i = 0; i < 200; ++i) {
     {
@@ -179,8 +179,8 @@ TEST(ApprovalQueueShared, AtTheDeadlineTheStoreIsAskedAndADecisionMadeFirstWins)
 }
 
 TEST(ApprovalQueueShared, AStoreThatDoesNotAnswerTheExpiryIsNotWaitedForLong) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(50ms), out.deliver());
   auto o = out.wait(10s);
   ASSERT_TRUE(o);
@@ -191,8 +191,8 @@ TEST(ApprovalQueueShared, AStoreThatDoesNotAnswerTheExpiryIsNotWaitedForLong) {
 }
 
 TEST(ApprovalQueueShared, WithdrawalsAreMarkedInTheStore) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(), out.deliver());
   EXPECT_TRUE(s.queue.withdraw(r.id, "client went away"));
   ASSERT_TRUE(out.wait());
@@ -202,8 +202,8 @@ TEST(ApprovalQueueShared, WithdrawalsAreMarkedInTheStore) {
 }
 
 TEST(ApprovalQueueShared, ListingReadsTheStoreAndFallsBackToThisNode) {
+  Outcomes out;  // outlives the queue, whose destructor still delivers to it
   Shared s;
-  Outcomes out;
   const Request r = s.queue.submit(held(), out.deliver());
   // Unreachable: this node's own requests.
   ASSERT_EQ(s.queue.list().size(), 1u);

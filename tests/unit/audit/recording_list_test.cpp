@@ -77,7 +77,8 @@ TEST(RecordingFilter, KeepsSessionsOpenBetweenSinceAndUntil) {
 }
 
 std::string write_session(const std::string& dir, const std::shared_ptr<const SigningKey>& key, const std::string& id,
-                          const std::vector<nlohmann::json>& events, bool close = true) {
+                          const std::vector<nlohmann::json>& events,
+                          std::unique_ptr<RecordingWriter>* keep_open = nullptr) {
   nlohmann::json header = {{"identity", {{"name", "agent"}}}, {"upstream", "main"}, {"database", "app"},
                            {"user", "alice"},                 {"node", "n1"}};
   auto w = RecordingWriter::create(dir, id, header, key);
@@ -85,15 +86,13 @@ std::string write_session(const std::string& dir, const std::shared_ptr<const Si
   uint64_t ns = 1;
   for (const auto& e : events) EXPECT_TRUE((*w)->append(RecordType::event, ns++, e.dump()).ok());
   EXPECT_TRUE((*w)->append(RecordType::client_message, ns++, std::string("Q\0\0\0\x0dSELECT 1\0", 14)).ok());
-  if (close) {
-    EXPECT_TRUE((*w)->close().ok());
-  } else {
-    EXPECT_TRUE((*w)->flush().ok());
-  }
   const std::string path = (*w)->path();
-  // A live one: the writer is leaked, so the file stays open and locked.
-  if (!close) {
-    [[maybe_unused]] RecordingWriter* leaked = w->release();
+  if (keep_open != nullptr) {
+    // A live one: the caller holds the writer, so the file stays open and locked.
+    EXPECT_TRUE((*w)->flush().ok());
+    *keep_open = std::move(*w);
+  } else {
+    EXPECT_TRUE((*w)->close().ok());
   }
   return path;
 }
@@ -135,7 +134,8 @@ TEST(RecordingSummary, ALiveFileIsLiveAndAnEditedOneSaysWhy) {
   TempDir dir;
   auto key = new_signing_key();
   const PublicKey pub = key->public_key();
-  const std::string live = write_session(dir.path, key, "n1-abcdef-2", {decision("allow", "query")}, false);
+  std::unique_ptr<RecordingWriter> writer;
+  const std::string live = write_session(dir.path, key, "n1-abcdef-2", {decision("allow", "query")}, &writer);
   const RecordingSummary l = summarize_recording(live, &pub);
   EXPECT_TRUE(l.live);
   EXPECT_FALSE(l.end.has_value());

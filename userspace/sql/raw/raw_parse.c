@@ -143,8 +143,14 @@ pgw_parse(const char *sql, int standard_conforming, pgw_parsed **out, pgw_raw_er
 void
 pgw_parsed_free(pgw_parsed *parsed)
 {
-	if (parsed != NULL)
-		MemoryContextDelete(parsed->context); /* parsed lives in it */
+	if (parsed == NULL)
+		return;
+	/* A deleted context goes on the deleting thread's free list for reuse,
+	 * and libpg_query frees that list when the thread ends only if the
+	 * thread was set up: a thread that frees a parse made on another (the
+	 * engine hands them between threads) would otherwise leak it. */
+	pg_query_init();
+	MemoryContextDelete(parsed->context); /* parsed lives in it */
 }
 
 const List *
