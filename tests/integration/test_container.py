@@ -9,7 +9,8 @@ How, within a few minutes on 2 cores:
   by that package list, and imported with buildah;
 - the image is built from the Containerfile's own runtime and final stages
   (`buildah build`), with the build/pgwarden this checkout already built
-  standing in for the compile stage (`--build-context build=DIR`, so buildah
+  (under scripts/test --sanitize, build-release/pgwarden) standing in for
+  the compile stage (`--build-context build=DIR`, so buildah
   skips that stage): compiling pgwarden again inside a container takes over
   ten minutes on 2 cores and proves nothing the build/ binary does not;
 - it runs with `podman --runtime runc run --network=host --pid=host
@@ -38,7 +39,7 @@ import pytest
 from harness import PgCluster
 from harness import deploy
 from harness import intercept as ic
-from harness.pgwarden import REPO_ROOT, Pgwarden, PgwardenError, binary_path
+from harness.pgwarden import REPO_ROOT, Pgwarden, PgwardenError, require_plain_binary
 
 DB_HOST = "127.0.0.3"
 DB_PORT = ic.db_port(DB_HOST)
@@ -103,6 +104,7 @@ def debian_rootfs():
 
 @pytest.fixture(scope="module")
 def image(container_env, tmp_path_factory):
+    binary = require_plain_binary("the image")
     tar, key = debian_rootfs()
     env = container_env
     base = f"localhost/pgwarden-test-debian12:{key}"
@@ -117,7 +119,7 @@ def image(container_env, tmp_path_factory):
     # What the compile stage would leave: /out/usr/bin/pgwarden.
     context = tmp_path_factory.mktemp("binary-context")
     (context / "out" / "usr" / "bin").mkdir(parents=True)
-    shutil.copy2(binary_path(), context / "out" / "usr" / "bin" / "pgwarden")
+    shutil.copy2(binary, context / "out" / "usr" / "bin" / "pgwarden")
     try:
         run(["buildah", "build", "--pull=never", "--layers=false", "-f", str(deploy.CONTAINERFILE),
              "--build-arg", f"DEBIAN={base}", "--build-context", f"build={context}",

@@ -19,6 +19,7 @@ from harness import client_env
 from harness import intercept as ic
 from harness import pgbench as harness_pgbench
 from harness.faults import raise_own_fd_limit, restore_fd_limit, serve_one
+from harness.pgwarden import require_plain_binary
 
 DB_HOST = "127.0.0.3"
 DB_PORT = ic.db_port(DB_HOST)
@@ -103,8 +104,9 @@ async def _hold_idle_sessions(host, port, count):
 
 
 def test_memory_per_idle_connection(rig, db):
-    """Reported figure: (RSS with N idle sessions - RSS before) / N."""
-    pw = rig.pgwarden(**policy_overrides(rig))
+    """Reported figure: (RSS with N idle sessions - RSS before) / N, on an
+    uninstrumented engine (under scripts/test --sanitize, the Release one)."""
+    pw = rig.pgwarden(binary=require_plain_binary("memory per idle connection"), **policy_overrides(rig))
     serve_one(pw)
     time.sleep(0.5)
     base = pw.rss_kb()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness import client_env, psql
+from harness.pgwarden import require_plain_binary
 from harness.rawpg import Session, query
 
 COPY_ROWS = 1_000_000
@@ -79,7 +80,10 @@ def _expected_big_copy_bytes():
     return sum(len(str(i)) + 1 + 1024 + 1 for i in range(1, BIG_ROWS + 1))
 
 
-def test_large_results_stream_in_bounded_memory(pgwarden):
+def test_large_results_stream_in_bounded_memory(make_pgwarden):
+    # Memory is measured on an uninstrumented engine (under scripts/test
+    # --sanitize, the Release one; other tests stream big results under ASan).
+    pgwarden = make_pgwarden(binary=require_plain_binary("peak RSS while streaming"))
     # 1. Row by row with psycopg (single-row mode, binary results).
     received = 0
     with pgwarden.connect() as conn, conn.cursor(binary=True) as cur:

@@ -435,11 +435,11 @@ class InterceptRig:
             "default": default,
         }
 
-    def pgwarden(self, listen_host="127.0.0.1", start=True, **kw):
+    def pgwarden(self, listen_host="127.0.0.1", start=True, binary=None, **kw):
         """A Pgwarden that intercepts connects from clients/ to the database's
         port, serving the database's IPv4 and [::1] address."""
         from .pgwarden import Pgwarden
-        pw = Pgwarden(self.db, overrides=self.config_overrides(**kw), listen_host=listen_host)
+        pw = Pgwarden(self.db, overrides=self.config_overrides(**kw), listen_host=listen_host, binary=binary)
         return self.adopt(pw, start=start)
 
     def adopt(self, pw, start=True, **intercept_kw):

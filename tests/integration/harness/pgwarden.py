@@ -39,6 +39,32 @@ def binary_path():
     return os.environ.get("PGWARDEN_BIN", str(REPO_ROOT / "build" / "pgwarden"))
 
 
+def plain_binary_path():
+    """An uninstrumented pgwarden of this checkout, or None when the run is
+    sanitized and has none. A sanitized binary cannot show two things: memory
+    figures (ASan keeps freed memory in its quarantine and adds shadow memory)
+    and the container image (its build sandbox has no /proc for
+    LeakSanitizer). scripts/test --sanitize builds build-release/pgwarden for
+    them and sets PGWARDEN_PLAIN_BIN."""
+    explicit = os.environ.get("PGWARDEN_PLAIN_BIN")
+    if explicit:
+        return explicit
+    return None if SANITIZED else binary_path()
+
+
+def require_plain_binary(what):
+    """plain_binary_path(), or skip (fail under CI) naming what needs it."""
+    binary = plain_binary_path()
+    if binary is None:
+        import pytest
+        reason = (f"{what} needs an uninstrumented pgwarden: set PGWARDEN_PLAIN_BIN "
+                  "(scripts/test --sanitize does)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return binary
+
+
 class PgwardenError(AssertionError):
     pass
 
