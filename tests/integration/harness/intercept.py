@@ -408,19 +408,21 @@ class InterceptRig:
         self.daemons = []
         self.namespaces = []
         self.dir = tempfile.mkdtemp(prefix=f"{NAME_PREFIX}{os.getpid()}-rig-")
+        self._wrappers = {}
         self.engine_wrapper = self.wrapper_for(binary_path())
 
     def wrapper_for(self, binary):
-        """A script that enters engine/ and execs `binary` (one per binary: a
+        """A script that enters engine/ and execs `binary`, one per binary (a
         test may run an uninstrumented engine in a sanitized run)."""
-        index = len([n for n in os.listdir(self.dir) if n.startswith("pgwarden-in-cgroup")])
-        path = os.path.join(self.dir, f"pgwarden-in-cgroup-{index}")
-        with open(path, "w") as f:
-            f.write("#!/bin/sh\n"
-                    f"echo $$ > '{self.engine_cg.fs_path}/cgroup.procs' || exit 97\n"
-                    f"exec '{binary}' \"$@\"\n")
-        os.chmod(path, 0o755)
-        return path
+        if binary not in self._wrappers:
+            path = os.path.join(self.dir, f"pgwarden-in-cgroup-{len(self._wrappers)}")
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n"
+                        f"echo $$ > '{self.engine_cg.fs_path}/cgroup.procs' || exit 97\n"
+                        f"exec '{binary}' \"$@\"\n")
+            os.chmod(path, 0o755)
+            self._wrappers[binary] = path
+        return self._wrappers[binary]
 
     # ---- the daemon --------------------------------------------------
 
@@ -454,7 +456,7 @@ class InterceptRig:
         intercept as pgwarden() would: it runs in engine/, gets this rig's
         `intercept` section unless its config has one (intercept_kw as for
         intercept_config), the upstream match, and is stopped by close()."""
-        pw.binary = self.engine_wrapper if pw.binary == binary_path() else self.wrapper_for(pw.binary)
+        pw.binary = self.wrapper_for(pw.binary)
         if "intercept" not in pw.config:
             pw.config["intercept"] = intercept_config(self.clients.path, self.pin_dir,
                                                       [self.db_port], **intercept_kw)
