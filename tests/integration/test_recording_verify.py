@@ -13,19 +13,25 @@ import json
 import os
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from harness.pgwarden import REPO_ROOT, binary_path
+from harness.pgwarden import binary_path
 
 OK, BAD, USAGE = 0, 1, 2
 CHAIN = "hash chain broken (edited, deleted, reordered or inserted record)"
 
 
 def sample_writer():
+    """The writer from the build tree of the pgwarden under test (build/, or
+    build-sanitize/ under scripts/test --sanitize), so the file is written by
+    the same library build the verifier reads with."""
+    build_dir = Path(binary_path()).resolve().parent
     path = os.environ.get("PGWARDEN_RECORDING_SAMPLE_WRITER",
-                          str(REPO_ROOT / "build" / "tests" / "unit" / "audit" / "recording_sample_writer"))
-    assert os.access(path, os.X_OK), f"{path} is not built (cmake --build build --target recording_sample_writer)"
+                          str(build_dir / "tests" / "unit" / "audit" / "recording_sample_writer"))
+    assert os.access(path, os.X_OK), \
+        f"{path} is not built (cmake --build {build_dir} --target recording_sample_writer)"
     return path
 
 
