@@ -45,6 +45,13 @@ std::vector<Taint> taints_by_position(const sql::StatementLineage* lineage, size
   return std::vector<Taint>(field_count, worst_all);
 }
 
+// A column rule's function; what it keeps of the value (an email's domain,
+// partial's ends) still goes through the policy's detectors.
+mask::ColumnRule rule_for_column(const mask::MaskFunction& fn, uint32_t type, int16_t format,
+                                 const policy::MaskModel& model) {
+  return mask::ColumnRule::masked_and_scanned(fn, model.detectors(), model.detect_function(), type, format);
+}
+
 mask::ColumnRule rule_for_taint(Taint taint, uint32_t type, int16_t format, const policy::MaskModel& model) {
   switch (taint) {
     case Taint::tainted:
@@ -78,7 +85,7 @@ mask::RowPlan plan_for_rows(const pgwire::RowDescription& description, const sql
     // plain column value, so lineage decides.
     if (field.table != 0 && field.column > 0) {
       if (const mask::MaskFunction* fn = model.column_function(field.table, field.column)) {
-        rules.push_back(mask::ColumnRule::masked(*fn, field.type, field.format));
+        rules.push_back(rule_for_column(*fn, field.type, field.format, model));
         continue;
       }
       // A plain column of a table no rule covers is that column's value; a
@@ -131,7 +138,7 @@ Result<mask::RowPlan> plan_for_copy(const sql::StatementLineage& lineage, const 
     // COPY text has no types: mask as text (a NULL would be a value change
     // the reader cannot tell from a real NULL, but never a leak).
     if (c->function != nullptr) {
-      rules.push_back(mask::ColumnRule::masked(*c->function, 0, mask::kTextFormat));
+      rules.push_back(rule_for_column(*c->function, 0, mask::kTextFormat, model));
       continue;
     }
     if (c->taint == Taint::untraceable) notes.untraceable.push_back(c->name);

@@ -41,14 +41,34 @@ std::string_view plain_json_string(std::string_view json_text) {
   return inner;
 }
 
+// rule.function(value) appended to `out`, with what it kept of the value
+// scanned by the rule's detectors (row_plan.h). False: the field is NULL
+// (the function is null, or a hit was found and the hit function is null:
+// a piece of a value cannot be NULL).
+bool apply_column_function(const ColumnRule& rule, std::string_view value, std::string& out) {
+  if (rule.detectors.empty()) return rule.function.apply_into(value, out);
+  thread_local std::string masked;
+  thread_local std::vector<Span> hits;
+  masked.clear();
+  if (!rule.function.apply_into(value, masked)) return false;
+  rule.detectors.scan(masked, hits);
+  if (hits.empty()) {
+    out.append(masked);
+    return true;
+  }
+  if (rule.kept_hit_function.kind() == MaskFunction::Kind::null) return false;
+  append_masked(masked, hits, rule.kept_hit_function, TextKind::plain, out);
+  return true;
+}
+
 // The whole JSON value becomes a JSON string holding fn(value), or
 // fn(content) when the value is itself a plain JSON string.
-FieldOutcome mask_json_whole(const MaskFunction& fn, std::string_view json_text, std::string& out) {
+FieldOutcome mask_json_whole(const ColumnRule& rule, std::string_view json_text, std::string& out) {
   thread_local std::string masked;
   masked.clear();
   const std::string_view inner = plain_json_string(json_text);
   const std::string_view subject = inner.data() != nullptr ? inner : json_text;
-  if (!fn.apply_into(subject, masked)) return FieldOutcome::null;
+  if (!apply_column_function(rule, subject, masked)) return FieldOutcome::null;
   append_json_string(masked, out);
   return FieldOutcome::replaced;
 }
@@ -61,17 +81,21 @@ FieldOutcome mask_json_whole(const MaskFunction& fn, std::string_view json_text,
 FieldOutcome mask_whole(const ColumnRule& rule, std::string_view value, bool binary, std::string& out) {
   switch (rule.shape.shape) {
     case Shape::text:
-    case Shape::untyped:  // a COPY column of a query: its text
-      return rule.function.apply_into(value, out) ? FieldOutcome::replaced : FieldOutcome::null;
+    case Shape::untyped: {  // a COPY column of a query: its text
+      const size_t mark = out.size();
+      if (apply_column_function(rule, value, out)) return FieldOutcome::replaced;
+      out.resize(mark);
+      return FieldOutcome::null;
+    }
     case Shape::json:
-      return mask_json_whole(rule.function, value, out);
+      return mask_json_whole(rule, value, out);
     case Shape::jsonb:
-      if (!binary) return mask_json_whole(rule.function, value, out);
+      if (!binary) return mask_json_whole(rule, value, out);
       if (value.empty() || value[0] != kJsonbVersion) return FieldOutcome::null;
       {
         const size_t mark = out.size();
         out.push_back(kJsonbVersion);
-        const FieldOutcome r = mask_json_whole(rule.function, value.substr(1), out);
+        const FieldOutcome r = mask_json_whole(rule, value.substr(1), out);
         if (r != FieldOutcome::replaced) out.resize(mark);
         return r;
       }

@@ -90,6 +90,14 @@ class MaskFunction {
   Kind kind() const { return spec_.kind; }
   const MaskSpec& spec() const { return spec_; }
 
+  // Whether the result can carry characters of the value as they are: the
+  // domain `email` keeps, the ends `partial` keeps. Such a result is scanned
+  // by the policy's detectors like any other text the client sees
+  // (ColumnRule::kept_hit_function).
+  bool keeps_part_of_value() const {
+    return spec_.kind == Kind::email || (spec_.kind == Kind::partial && (spec_.first > 0 || spec_.last > 0));
+  }
+
   // nullopt is SQL NULL.
   std::optional<std::string> apply(std::string_view value) const;
 

@@ -19,6 +19,16 @@ ColumnRule ColumnRule::masked(MaskFunction fn, uint32_t oid, int16_t fmt) {
   return r;
 }
 
+ColumnRule ColumnRule::masked_and_scanned(MaskFunction fn, DetectorSet set, MaskFunction hit_fn, uint32_t oid,
+                                          int16_t fmt) {
+  ColumnRule r = masked(std::move(fn), oid, fmt);
+  if (r.function.keeps_part_of_value()) {
+    r.detectors = set;
+    r.kept_hit_function = std::move(hit_fn);
+  }
+  return r;
+}
+
 ColumnRule ColumnRule::nulled(uint32_t oid, int16_t fmt) {
   ColumnRule r = pass_through(oid, fmt);
   r.action = ColumnAction::to_null;

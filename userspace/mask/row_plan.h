@@ -28,13 +28,22 @@ inline constexpr int16_t kBinaryFormat = 1;
 struct ColumnRule {
   ColumnAction action = ColumnAction::pass;
   MaskFunction function;  // mask: the value's fate; detect: applied to each hit
-  DetectorSet detectors;  // detect only
+  // detect: what is scanned for. mask: what `function` keeps of the value
+  // (function.keeps_part_of_value()) is scanned for too, and each hit there
+  // becomes kept_hit_function(hit): a column rule never shows a value the
+  // detectors mask everywhere else (an SSN in the domain an email mask
+  // keeps, in the tail partial keeps).
+  DetectorSet detectors;
+  MaskFunction kept_hit_function;  // mask only
   int16_t format = kTextFormat;  // DataRow only; COPY text/CSV is always text
   uint32_t type_oid = 0;
   TypeShape shape;  // type_shape(type_oid), looked up once per plan, not per value
 
   static ColumnRule pass_through(uint32_t oid = 0, int16_t fmt = kTextFormat);
   static ColumnRule masked(MaskFunction fn, uint32_t oid = 0, int16_t fmt = kTextFormat);
+  // masked(fn), with what fn keeps scanned by `set` and hits masked by `hit_fn`.
+  static ColumnRule masked_and_scanned(MaskFunction fn, DetectorSet set, MaskFunction hit_fn, uint32_t oid = 0,
+                                       int16_t fmt = kTextFormat);
   static ColumnRule nulled(uint32_t oid = 0, int16_t fmt = kTextFormat);
   static ColumnRule detected(DetectorSet set, MaskFunction fn, uint32_t oid = 0, int16_t fmt = kTextFormat);
 };

@@ -122,6 +122,32 @@ TEST(DataRowRewriter, DetectorsWithNullFunctionNullTheField) {
   EXPECT_EQ(rewrite({"no address"}, plan), (std::vector<Field>{"no address"}));
 }
 
+// A column rule's function may keep part of the value (email's domain,
+// partial's ends); that part is text the client sees like any other, so the
+// policy's detectors still scan it. Found by the `mask` fuzz target: an SSN
+// inside an e-mail's domain went through the email mask untouched.
+TEST(DataRowRewriter, WhatAColumnRuleKeepsStillGoesThroughTheDetectors) {
+  const DetectorSet all = DetectorSet::all();
+  const RowPlan plan({ColumnRule::masked_and_scanned(MaskFunction::email(), all, MaskFunction::redact(), kText),
+                      ColumnRule::masked_and_scanned(MaskFunction::partial(11, 0), all, MaskFunction::redact(), kText),
+                      ColumnRule::masked_and_scanned(MaskFunction::email(), all, MaskFunction::redact(), kJsonb)});
+  EXPECT_EQ(rewrite({"ann@ex123-45-6789xample.com", "123-45-6789 is hers", R"("ann@ex123-45-6789xample.com")"}, plan),
+            (std::vector<Field>{"a**@ex***********xample.com", "*********** is ****", R"("a**@ex***********xample.com")"}));
+  // An ordinary masked value is not a hit itself: j***@example.com is no
+  // address the email detector matches, ***-**-6789 no SSN.
+  const RowPlan ordinary({ColumnRule::masked_and_scanned(MaskFunction::email(), all, MaskFunction::redact(), kText),
+                          ColumnRule::masked_and_scanned(MaskFunction::partial(0, 4), all, MaskFunction::redact(), kText)});
+  EXPECT_EQ(rewrite({"jane.doe@example.com", "123-45-6789"}, ordinary),
+            (std::vector<Field>{"j*******@example.com", "***-**-6789"}));
+  // A hit where the hit function is null: the field goes.
+  const RowPlan nulling({ColumnRule::masked_and_scanned(MaskFunction::email(), all, MaskFunction::null(), kText)});
+  EXPECT_EQ(rewrite({"ann@ex123-45-6789xample.com"}, nulling), (std::vector<Field>{std::nullopt}));
+  EXPECT_EQ(rewrite({"ann@example.com"}, nulling), (std::vector<Field>{"a**@example.com"}));
+  // Functions that keep nothing of the value are not scanned.
+  EXPECT_TRUE(ColumnRule::masked_and_scanned(MaskFunction::redact(), all, MaskFunction::redact()).detectors.empty());
+  EXPECT_TRUE(ColumnRule::masked_and_scanned(MaskFunction::partial(0, 0), all, MaskFunction::redact()).detectors.empty());
+}
+
 TEST(DataRowRewriter, DetectorsOnBinaryJsonbSkipTheVersionByte) {
   const RowPlan plan({ColumnRule::detected({Detector::email}, MaskFunction::redact(), kJsonb, kBinaryFormat)});
   const std::string v = std::string(1, '\x01') + R"({"e": "a@b.io"})";
