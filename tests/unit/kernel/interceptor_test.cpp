@@ -113,14 +113,26 @@ std::string echo_until_eof(int fd) {
 
 // The engine's heartbeat timer. Tests run it like the engine would, so a
 // slow, loaded machine does not make the engine look dead.
+//
+// The constructor returns once the thread runs its loop, which never
+// allocates: tests fork clients (Child) right after, and a thread still
+// starting up is inside the allocator (under ASan its stack setup frees and
+// allocates). fork() copies a lock held at that moment into the child, held
+// forever; clang 14's ASan takes no allocator lock around fork, so the
+// child's own first thread then hung for good (about one sanitized echo test
+// in seven, with the client never writing a byte).
 class HeartbeatTimer {
  public:
   explicit HeartbeatTimer(Interceptor* icpt)
       : thread_([this, icpt] {
           std::unique_lock lock(mu_);
+          running_ = true;
+          cv_.notify_all();
           while (!cv_.wait_for(lock, 50ms, [this] { return stop_; })) icpt->heartbeat();
         }) {
     icpt->heartbeat();  // alive from the moment the timer starts
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return running_; });
   }
   ~HeartbeatTimer() {
     {
@@ -134,6 +146,7 @@ class HeartbeatTimer {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  bool running_ = false;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -58,7 +58,10 @@ class ScopedCgroup {
 
 // A forked child that runs `body` only after it has been moved into a cgroup;
 // what `body` returns comes back from wait(). Killed and reaped if the test
-// leaves without waiting.
+// leaves without waiting. Create one only while no other thread of the test
+// can be inside malloc (a thread still starting up is): fork() copies the
+// lock it holds into the child, where no one releases it, and the sanitized
+// build's allocator has no fork handler to prevent that.
 class Child {
  public:
   Child(const Cgroup2& cg, const std::string& cgroup, std::function<std::string()> body);
