@@ -9,6 +9,7 @@ it dialled)."""
 
 import hashlib
 import os
+import re
 import socket
 import ssl
 import struct
@@ -140,6 +141,23 @@ def test_an_expired_certificate_fails_verification(make_pgwarden, ca):
     assert info.value.verify_message == "certificate has expired"
     # sslmode=require checks nothing and still gets in.
     assert psql(pw, "SELECT 1", sslmode="require").returncode == 0
+    # The operator was told at start, and `policy check` tells them too.
+    assert f"tls.cert_file: {old.cert}: the certificate expired on " in pw.log_text(), pw.log_tail()
+    check = subprocess.run([pw.binary, "policy", "check", pw.config_path], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+    assert f"{old.cert}: the certificate expired on " in check.stderr, check.stderr
+    assert "clients that verify it (sslmode=verify-ca or verify-full) refuse it" in check.stderr
+
+
+def test_a_certificate_about_to_expire_is_a_warning(make_pgwarden, ca):
+    soon = ca.issue("soon", sans=["127.0.0.1"], days=3)
+    pw = make_pgwarden(overrides={"tls": tls_config(soon)})
+    assert f"tls.cert_file: {soon.cert}: the certificate expires on " in pw.log_text(), pw.log_tail()
+    assert re.search(r"expires on \S+ \S+ UTC, in [23] days", pw.log_text()), pw.log_tail()
+    # A certificate with weeks left says nothing.
+    fresh = ca.issue("fresh", sans=["127.0.0.1"], days=30)
+    pw2 = make_pgwarden(overrides={"tls": tls_config(fresh)})
+    assert "tls.cert_file" not in pw2.log_text(), pw2.log_tail()
 
 
 def test_psycopg_verify_full(tls_pgwarden, ca):

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 
 namespace pgw::pgwire {
@@ -111,6 +112,40 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::server(const TlsServerFile
     ctx->subject_ = name;
   }
   return std::shared_ptr<const TlsContext>(std::move(ctx));
+}
+
+namespace {
+
+// "2026-12-07 09:30 UTC"
+std::string utc_text(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return "an unreadable date";
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
+  return text;
+}
+
+}  // namespace
+
+std::string TlsContext::validity_warning(std::time_t now) const {
+  const X509* cert = SSL_CTX_get0_certificate(ctx_);
+  if (cert == nullptr) return {};
+  const ASN1_TIME* not_before = X509_get0_notBefore(cert);
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert);
+  if (X509_cmp_time(not_before, &now) > 0)
+    return "the certificate is not valid before " + utc_text(not_before) +
+           ": clients that verify it (sslmode=verify-ca or verify-full) refuse it until then";
+  if (X509_cmp_time(not_after, &now) < 0)
+    return "the certificate expired on " + utc_text(not_after) +
+           ": clients that verify it (sslmode=verify-ca or verify-full) refuse it";
+  int days = 0, seconds = 0;
+  ASN1_TIME* at_now = ASN1_TIME_set(nullptr, now);
+  const bool known = at_now != nullptr && ASN1_TIME_diff(&days, &seconds, at_now, not_after) == 1;
+  ASN1_TIME_free(at_now);
+  if (known && days < kCertificateWarningDays)
+    return "the certificate expires on " + utc_text(not_after) + ", in " +
+           (days == 0 ? std::string("less than a day") : std::to_string(days) + (days == 1 ? " day" : " days"));
+  return {};
 }
 
 Result<std::shared_ptr<const TlsContext>> TlsContext::client(const TlsClientOptions& options) {

@@ -27,6 +27,7 @@
 // its alert there, a finished one its last flight.
 #pragma once
 
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,9 @@ struct TlsClientOptions {
   bool verify_peer = false; // verify the chain (verify-ca / verify-full)
 };
 
+// A certificate that expires within this many days is worth a warning.
+inline constexpr int kCertificateWarningDays = 14;
+
 // One SSL_CTX, immutable once made; shared by every channel made from it.
 class TlsContext {
  public:
@@ -67,6 +71,12 @@ class TlsContext {
   bool is_server() const { return server_; }
   // The certificate's subject, for logs ("CN=pgwarden").
   const std::string& subject() const { return subject_; }
+  // Server role: "" while the certificate is valid at `now` for longer than
+  // kCertificateWarningDays; else one sentence saying it expired, expires
+  // soon or is not valid yet, and when. A client that verifies it
+  // (sslmode=verify-ca/verify-full) refuses an expired one, so the config
+  // loader warns at start, reload and `policy check`.
+  std::string validity_warning(std::time_t now) const;
 
  private:
   TlsContext(SSL_CTX* ctx, bool server) : ctx_(ctx), server_(server) {}

@@ -9,6 +9,7 @@
 // as such. Implementing one is replacing not_yet() with a reader.
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <set>
 
 #include "common/quote.h"
@@ -205,7 +206,13 @@ void check_tls(ConfigReader& r, const YAML::Node& n, const std::string& path, Tl
     if (out.client == ClientTls::require) r.error(n, path, "tls.client: require needs tls.cert_file and tls.key_file");
     return;
   }
-  if (auto ctx = pgwire::TlsContext::server({out.cert_file, out.key_file}); !ctx) r.error(n, path, ctx.error());
+  auto ctx = pgwire::TlsContext::server({out.cert_file, out.key_file});
+  if (!ctx) {
+    r.error(n, path, ctx.error());
+    return;
+  }
+  if (std::string why = ctx.value()->validity_warning(std::time(nullptr)); !why.empty())
+    r.warn(n["cert_file"], child_path(path, "cert_file"), out.cert_file + ": " + why);
 }
 
 // ---- intercept --------------------------------------------------------------
