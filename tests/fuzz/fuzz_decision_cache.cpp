@@ -2,12 +2,13 @@
 // (tests/unit/policy/decision_differential.h) on generated statement lists.
 // Input: byte 0 picks the policy (the corpus's readonly-agent, or one that
 // allows settings and role changes so they take effect); the rest is up to
-// 8 statement strings separated by NUL (the protocol cannot carry a NUL
-// inside one). Each list runs in three orders with one cache; any cached
-// decision that differs from the fresh one aborts with what differed.
-// Eight are enough to reach any state the cache key tells apart (a role,
-// a search_path, a setting, a transaction) and keep each input to at most
-// 32 decisions, so a long run reaches millions of inputs.
+// kMaxTexts statement strings separated by NUL (the protocol cannot carry
+// a NUL inside one). Each list runs in three orders with one cache; any
+// cached decision that differs from the fresh one aborts with what
+// differed. Four texts reach any state the cache key tells apart in one
+// step (a role, a search_path, a setting, a transaction, and a statement
+// judged in it; a text may hold several statements) and keep each input to
+// at most 16 decisions, so a long run reaches millions of inputs.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -32,6 +33,8 @@ std::shared_ptr<const policy::Config> load(const std::string& yaml) {
   }
   return std::make_shared<const policy::Config>(std::move(config.value()));
 }
+
+constexpr size_t kMaxTexts = 4;
 
 const std::string kUpstreams =
     "upstreams:\n"
@@ -63,8 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::FuzzInput input(data, size);
   const auto& config = (input.byte() & 1) ? permissive : readonly;
   std::vector<std::string_view> texts;
-  while (!input.empty() && texts.size() < 8) texts.push_back(input.until('\0'));
-  policy::testing::DecisionDifferential check(config->policies.at(0), *catalog, "agent");
+  while (!input.empty() && texts.size() < kMaxTexts) texts.push_back(input.until('\0'));
+  policy::DecisionCache::Limits limits;
+  limits.max_entries = 4 * kMaxTexts;  // every decision of the check, and no more reserved
+  policy::testing::DecisionDifferential check(config->policies.at(0), *catalog, "agent", limits);
   const std::string why = check.run_orders(texts);
   if (!why.empty()) {
     std::fprintf(stderr, "decision_cache: %s\n", why.c_str());

@@ -31,8 +31,12 @@ namespace pgw::policy::testing {
 
 class DecisionDifferential {
  public:
-  DecisionDifferential(const Policy& policy, const Catalog& catalog, std::string identity)
-      : policy_(policy), catalog_(catalog), identity_(std::move(identity)) {}
+  // `limits`: the cache's; a caller that runs a few texts per check (the
+  // fuzz target) gives it room for just those, since the default reserves
+  // the engine's 16,384 entries up front.
+  DecisionDifferential(const Policy& policy, const Catalog& catalog, std::string identity,
+                       DecisionCache::Limits limits = {})
+      : policy_(policy), catalog_(catalog), identity_(std::move(identity)), cache_(limits) {}
 
   // Runs `texts` in one fresh session; "" when every hit agreed, else what
   // differed.
