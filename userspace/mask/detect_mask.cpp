@@ -54,8 +54,11 @@ class JsonStringTracker {
 
 }  // namespace
 
-void append_masked(std::string_view value, const std::vector<Span>& hits, const MaskFunction& fn, TextKind kind,
-                   std::string& out) {
+namespace {
+
+// One pass: each hit replaced by fn(hit), the rest copied.
+void append_one_pass(std::string_view value, const std::vector<Span>& hits, const MaskFunction& fn, TextKind kind,
+                     std::string& out) {
   size_t copied = 0;
   JsonStringTracker tracker(value);
   for (const Span& hit : hits) {
@@ -89,13 +92,31 @@ void append_masked(std::string_view value, const std::vector<Span>& hits, const 
   out.append(value.substr(copied));
 }
 
+}  // namespace
+
+void append_masked(std::string_view value, const std::vector<Span>& hits, const DetectorSet& detectors,
+                   const MaskFunction& fn, TextKind kind, std::string& out) {
+  thread_local std::string pass, next;
+  thread_local std::vector<Span> more;
+  pass.clear();
+  append_one_pass(value, hits, fn, kind, pass);
+  // Later passes redact: each turns at least one character of a hit into
+  // '*', which no detector's match contains, so this ends.
+  for (detectors.scan(pass, more); !more.empty(); detectors.scan(pass, more)) {
+    next.clear();
+    append_one_pass(pass, more, MaskFunction::redact(), kind, next);
+    pass.swap(next);
+  }
+  out.append(pass);
+}
+
 bool mask_detected(std::string& value, const DetectorSet& detectors, const MaskFunction& fn, TextKind kind) {
   thread_local std::vector<Span> hits;
   detectors.scan(value, hits);
   if (hits.empty()) return false;
   std::string masked;
   masked.reserve(value.size() + 16);
-  append_masked(value, hits, fn, kind, masked);
+  append_masked(value, hits, detectors, fn, kind, masked);
   value.swap(masked);
   return true;
 }

@@ -20,16 +20,25 @@ namespace pgw::mask {
 enum class TextKind : uint8_t { plain, json };
 
 // Scans `value` with `detectors` and replaces every hit with `fn` applied to
-// the hit. Returns whether anything was found (and so changed).
+// the hit (and what that leaves, as append_masked says). Returns whether
+// anything was found (and so changed).
 // A `null` function cannot null a piece of a value: hits are redacted, and
 // the caller that owns the field (the row rewriter) turns the whole field
 // into NULL when the function is null and this returned true.
 bool mask_detected(std::string& value, const DetectorSet& detectors, const MaskFunction& fn,
                    TextKind kind = TextKind::plain);
 
-// The hot-path form: `hits` come from DetectorSet::scan(value) (sorted,
-// merged, non-empty); appends the masked copy of `value` to `out`.
-void append_masked(std::string_view value, const std::vector<Span>& hits, const MaskFunction& fn, TextKind kind,
-                   std::string& out);
+// The hot-path form: `hits` come from detectors.scan(value) (sorted, merged,
+// non-empty); appends the masked copy of `value` to `out`.
+//
+// What it appends holds no hit of `detectors`: it is scanned again after
+// masking, and what that finds is redacted, until nothing is found. Masking
+// one hit can set free a shape its neighbour had glued (us_ssn leaves an
+// SSN shape glued to more digits alone, so in "4111 1111 1111 1111-123-45-
+// 6789" the card is the only hit, and redacting it leaves an SSN standing
+// on its own), and a function's output can itself be a hit (fixed('...'),
+// the digits of a hash). Only values with hits pay for the second scan.
+void append_masked(std::string_view value, const std::vector<Span>& hits, const DetectorSet& detectors,
+                   const MaskFunction& fn, TextKind kind, std::string& out);
 
 }  // namespace pgw::mask

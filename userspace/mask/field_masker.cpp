@@ -57,7 +57,7 @@ bool apply_column_function(const ColumnRule& rule, std::string_view value, std::
     return true;
   }
   if (rule.kept_hit_function.kind() == MaskFunction::Kind::null) return false;
-  append_masked(masked, hits, rule.kept_hit_function, TextKind::plain, out);
+  append_masked(masked, hits, rule.detectors, rule.kept_hit_function, TextKind::plain, out);
   return true;
 }
 

@@ -36,7 +36,7 @@ FieldOutcome mask_hits(const Walk& w, std::string_view text, TextKind kind, std:
   w.detectors.scan(text, hits);
   if (hits.empty()) return FieldOutcome::keep;
   out.append(prefix);
-  append_masked(text, hits, w.fn, kind, out);
+  append_masked(text, hits, w.detectors, w.fn, kind, out);
   return FieldOutcome::replaced;
 }
 
