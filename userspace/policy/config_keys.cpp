@@ -1038,7 +1038,9 @@ constexpr Section<TimeoutsConfig> kTimeouts{kTimeoutsKeys};
 constexpr Key<TlsConfig> kTlsKeys[] = {
     {"cert_file", custom<TlsConfig>("path", read_tls_cert_file), "(no TLS for clients)",
      "PEM certificate (then any intermediates) pgwarden presents to clients that ask for TLS; its SANs should "
-     "name the hosts clients dial (`sslmode=verify-full`). Re-read on reload."},
+     "name the hosts clients dial (`sslmode=verify-full`). Re-read on reload. A certificate that has expired, is "
+     "not valid yet or expires within 14 days is a warning at start, on reload and in `pgwarden policy check` "
+     "(verifying clients refuse an expired one)."},
     {"key_file", custom<TlsConfig>("path", read_tls_key_file), "",
      "The certificate's PEM private key (required with `cert_file`; checked to match it)."},
     {"client", choice<&TlsConfig::client, kClientTlsModes>, "allow",
