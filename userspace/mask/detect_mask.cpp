@@ -96,18 +96,19 @@ void append_one_pass(std::string_view value, const std::vector<Span>& hits, cons
 
 void append_masked(std::string_view value, const std::vector<Span>& hits, const DetectorSet& detectors,
                    const MaskFunction& fn, TextKind kind, std::string& out) {
-  thread_local std::string pass, next;
+  const size_t mark = out.size();
+  append_one_pass(value, hits, fn, kind, out);
+  // Rescanned where it was written: usually nothing is found and nothing
+  // more is copied. Later passes redact: each turns at least one character
+  // of a hit into '*', which no detector's match contains, so this ends.
+  thread_local std::string previous;
   thread_local std::vector<Span> more;
-  pass.clear();
-  append_one_pass(value, hits, fn, kind, pass);
-  // Later passes redact: each turns at least one character of a hit into
-  // '*', which no detector's match contains, so this ends.
-  for (detectors.scan(pass, more); !more.empty(); detectors.scan(pass, more)) {
-    next.clear();
-    append_one_pass(pass, more, MaskFunction::redact(), kind, next);
-    pass.swap(next);
+  for (detectors.scan(std::string_view(out).substr(mark), more); !more.empty();
+       detectors.scan(std::string_view(out).substr(mark), more)) {
+    previous.assign(out, mark);
+    out.resize(mark);
+    append_one_pass(previous, more, MaskFunction::redact(), kind, out);
   }
-  out.append(pass);
 }
 
 bool mask_detected(std::string& value, const DetectorSet& detectors, const MaskFunction& fn, TextKind kind) {
