@@ -64,7 +64,7 @@ struct PolicySide : relay::MaskFilter::PolicySide {
   uint64_t config_generation() override { return 1; }
   const policy::Policy* policy() override { return &policy_; }
   std::shared_ptr<const policy::Catalog> catalog() const override { return catalog_; }
-  std::vector<std::string> search_path() const override { return {"public"}; }
+  std::vector<std::vector<std::string>> search_paths() const override { return {{"public"}}; }
   bool client_encoding_is_utf8() const override { return true; }
 };
 

@@ -528,9 +528,15 @@ void confirm_settings_after(Decision& d, const Policy& policy, const Catalog* ca
   for (std::size_t i = 0; i < d.statements.size(); ++i) {
     StatementDecision& st = d.statements[i];
     if (st.action != Action::allow) continue;
-    std::optional<std::string> changer = unseen_settings_changer(st.facts, catalog);
-    if (!changer) continue;
     const bool last = i + 1 == d.statements.size();
+    std::optional<std::string> changer = unseen_settings_changer(st.facts, catalog);
+    if (!changer) {
+      // What a set_config() its query may not call did, the server says;
+      // elsewhere in a string its value counts as possible.
+      if (last && !st.facts.has(SC::copy_from) && may_set_reported_setting(st.facts))
+        d.confirm_settings = true;
+      continue;
+    }
     if (last && !st.facts.has(SC::copy_from)) {
       d.confirm_settings = true;
       continue;
@@ -559,7 +565,7 @@ Decision decide_statements(const Policy& policy, const std::vector<sql::Statemen
     StatementJudge judge(policy, now, catalog);
     d.statements.push_back(judge.judge(statements[i], &depends_on_prepared));
     const auto& facts = d.statements.back().facts;
-    if (i + 1 < statements.size() && changes_session(facts)) {
+    if (i + 1 < statements.size() && (changes_session(facts) || facts.has_flag(sql::kEndsTransactionScope))) {
       if (!simulated) simulated.emplace(state);
       simulated->apply_certain(facts);
     }

@@ -200,18 +200,34 @@ std::string SessionSqlState::describe() const {
 // ---- updates -------------------------------------------------------------------------
 
 template <typename T>
-void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown) {
+void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown,
+                          bool possible) {
   if (certain) {
-    tracked.set_certain(std::move(value));
+    tracked.simulate_set(std::move(value), possible, tracked.candidates(nothing_outstanding(), transaction_clean()));
   } else {
-    tracked.apply(std::move(value), local, protocol_->cycles_sent());
-    if (tracked.size() > TrackedSetting<T>::kMaxCandidates) tracked.set_certain(unknown);
+    tracked.apply(std::move(value), local, protocol_->cycles_sent(), possible);
   }
+  if (tracked.size() > TrackedSetting<T>::kMaxCandidates) tracked.set_certain(unknown);
+  changed();
+}
+
+void SessionSqlState::simulate_transaction_end() {
+  const bool a = nothing_outstanding(), c = transaction_clean();
+  search_path_.simulate_transaction_end(search_path_.candidates(a, c));
+  role_.simulate_transaction_end(role_.candidates(a, c));
+  strings_.simulate_transaction_end(strings_.candidates(a, c));
+  encoding_.simulate_transaction_end(encoding_.candidates(a, c));
   changed();
 }
 
 void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool asked_after) {
   const bool local = s.is_local;
+  // A set_config() the query around it may not call (WHERE false, a CASE
+  // branch, LIMIT 0) sets a value that is only possible. When the engine
+  // asks the server right after the statement, the answer says what it did
+  // for the settings it asks about.
+  const bool possible = s.may_not_run;
+  if (possible && asked_after && server_settings_include(s.name)) return;
   const RoleState unknown_role{"", "", true};
   const std::string unknown_encoding = "?";
   if (!s.name_known) {
@@ -247,7 +263,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       if (!parsed) return;  // the server refuses it
       path = *parsed;
     } else path = search_path_from_items(s.values);
-    put(search_path_, std::move(path), local, certain, SearchPath::unknown_path());
+    put(search_path_, std::move(path), local, certain, SearchPath::unknown_path(), possible);
     return;
   }
   if (s.name == "role" || s.name == "session_authorization") {
@@ -273,7 +289,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       else if (s.value_known && single) next = RoleState{s.values[0], s.values[0], false};
       else if (s.value_known) return;
     }
-    put(role_, std::move(next), local, certain, unknown_role);
+    put(role_, std::move(next), local, certain, unknown_role, possible);
     return;
   }
   if (s.name == "standard_conforming_strings") {
@@ -284,7 +300,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       if (!b) return;
       mode = *b ? StringsMode::standard : StringsMode::escape;
     } else if (s.value_known) return;
-    put(strings_, mode, local, certain, StringsMode::unknown);
+    put(strings_, mode, local, certain, StringsMode::unknown, possible);
     return;
   }
   if (s.name == "client_encoding") {
@@ -292,7 +308,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
     if (reset) enc = normalize_encoding_name(start_.client_encoding);
     else if (s.value_known && single) enc = normalize_encoding_name(s.values[0]);
     else if (s.value_known) return;
-    put(encoding_, std::move(enc), local, certain, unknown_encoding);
+    put(encoding_, std::move(enc), local, certain, unknown_encoding, possible);
     return;
   }
 }
@@ -311,6 +327,7 @@ void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain
     for (const auto& s : facts.settings) apply_setting(s, certain, asked_after);
   }
   if (!certain) return;
+  if (facts.has_flag(sql::kEndsTransactionScope)) simulate_transaction_end();
   // Simulating the rest of one string: what it names is known for sure.
   auto shared = std::make_shared<const sql::StatementFacts>(facts);
   for (const auto& name : facts.prepares) simulated_prepared_[name] = shared;

@@ -53,6 +53,12 @@ struct ServerSettings {
   std::string search_path;
 };
 
+// The settings a ServerSettings answer holds: what a set_config() of them
+// did is known once the engine has asked.
+inline bool server_settings_include(std::string_view name) {
+  return name == "search_path" || name == "role" || name == "session_authorization";
+}
+
 // standard_conforming_strings as tracked: a value pgwarden cannot know is
 // "either", and decisions then parse both ways.
 enum class StringsMode : std::uint8_t { standard, escape, unknown };
@@ -125,7 +131,9 @@ class SessionSqlState {
 
   // decide() uses this on a private copy for the statements after a SET,
   // PREPARE or DECLARE in the same string: the server runs them only if the
-  // earlier ones succeeded.
+  // earlier ones succeeded. What a set_config() sets stays only possible,
+  // and after a COMMIT, ROLLBACK or ROLLBACK TO in the string every value
+  // the string had or set may be in effect (SET LOCAL, or a rolled-back SET).
   void apply_certain(const sql::StatementFacts& facts);
 
   void on_parameter_status(std::string_view name, std::string_view value);
@@ -138,7 +146,8 @@ class SessionSqlState {
   void apply_setting(const sql::Setting& s, bool certain, bool asked_after);
   void apply_facts(const sql::StatementFacts& facts, bool certain, bool asked_after = false);
   template <typename T>
-  void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown);
+  void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown, bool possible = false);
+  void simulate_transaction_end();
   bool nothing_outstanding() const { return protocol_->cycles_answered() >= protocol_->cycles_sent(); }
   bool transaction_clean() const { return protocol_->transaction_clean(); }
   void changed() { key_dirty_ = true; }

@@ -23,6 +23,12 @@ std::optional<std::string> unseen_settings_changer(const sql::StatementFacts& fa
   return std::nullopt;
 }
 
+bool may_set_reported_setting(const sql::StatementFacts& facts) {
+  for (const auto& s : facts.settings)
+    if (s.may_not_run && s.name_known && server_settings_include(s.name)) return true;
+  return false;
+}
+
 std::optional<std::string> forbidden_change(const Policy& policy, const ServerSettings& server,
                                             std::string_view login_user) {
   if (class_list(policy, StatementClass::role) == ListMatch::allow) return std::nullopt;

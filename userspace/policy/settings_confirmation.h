@@ -45,6 +45,13 @@ inline bool may_change_settings_unseen(const sql::StatementFacts& facts, const C
   return unseen_settings_changer(facts, catalog).has_value();
 }
 
+// A set_config() of a setting the engine's question reports (search_path,
+// role, session_authorization) that its query may not call
+// (Setting::may_not_run: `SELECT set_config(...) WHERE false`). Its text
+// says what it would set, not whether it did: the engine asks after it
+// where it can, and otherwise keeps the value only as possible.
+bool may_set_reported_setting(const sql::StatementFacts& facts);
+
 // The same for a FunctionCall message (by OID; nullptr: not in the catalog).
 inline bool function_may_change_settings_unseen(const CatalogFunction* fn) {
   return fn == nullptr || !is_system_schema(fn->schema);

@@ -17,6 +17,10 @@
 // answered) and the transaction has been clean so far, the latest pending
 // value is certain: that is the interactive case, where it costs nothing.
 //
+// A value set by a set_config() call may also never have been set at all
+// (`SELECT set_config(...) WHERE false`, a CASE branch not taken): it is
+// applied as *possible*, next to the values before it, never instead of them.
+//
 // Candidates are bounded: past kMaxCandidates the owner replaces them with
 // its "unknown" value (SessionSqlState does), which decides the safe way.
 #pragma once
@@ -53,7 +57,34 @@ class TrackedSetting {
 
   // A forwarded statement set the value; `cycle` is the engine's count of
   // ReadyForQuery-terminated cycles sent before this statement's cycle.
-  void apply(T value, bool local, std::uint64_t cycle) { add_pending(std::move(value), local ? kLocal : kSession, cycle); }
+  // possible: the statement may not have set it even if it succeeded.
+  void apply(T value, bool local, std::uint64_t cycle, bool possible = false) {
+    add_pending(std::move(value), local ? kLocal : kSession, cycle, possible);
+  }
+
+  // ---- simulating the rest of one SQL string (decide() on a private copy) ----
+  // The server runs a string's statements in order and stops at the first
+  // failure, so for the statements after a SET its value is certain; but a
+  // COMMIT, ROLLBACK or ROLLBACK TO SAVEPOINT in the string may undo or end
+  // what the string set before it (SET LOCAL ends with its transaction).
+  // `now` is candidates() at the protocol's position.
+
+  // A statement earlier in the string set the value (possible: it may not
+  // have, see above).
+  void simulate_set(T value, bool possible, const std::vector<T>& now) {
+    for (const auto& v : now) add_unique(seen_in_string_, v);
+    add_unique(seen_in_string_, value);
+    settled_ = possible ? now : std::vector<T>{};
+    add_unique(settled_, std::move(value));
+    pending_.clear();
+  }
+  // A statement earlier in the string ended a transaction or rolled back to
+  // a savepoint: any value the string had, or started with, may be in effect.
+  void simulate_transaction_end(const std::vector<T>& now) {
+    settled_ = now;
+    for (const auto& v : seen_in_string_) add_unique(settled_, v);
+    pending_.clear();
+  }
 
   // The server said what the value is after a statement of cycle `cycle`
   // that may have changed it unseen (the engine asked; nothing ran since).
@@ -81,8 +112,9 @@ class TrackedSetting {
       // The last session-level value holds, or any value that may have
       // been one after it.
       for (std::size_t i = 0; i < n; ++i) {
-        if (pending_[i].scope == kSession) settled_.assign(1, pending_[i].value);
-        else if (pending_[i].scope == kEither) add_settled(pending_[i].value);
+        if (pending_[i].scope == kLocal) continue;
+        if (pending_[i].scope == kSession && !pending_[i].possible) settled_.assign(1, pending_[i].value);
+        else add_settled(pending_[i].value);
       }
     } else {
       for (std::size_t i = 0; i < n; ++i)
@@ -94,7 +126,14 @@ class TrackedSetting {
   // Every value that may be in effect now, without duplicates.
   std::vector<T> candidates(bool nothing_outstanding, bool transaction_clean) const {
     if (pending_.empty()) return settled_;
-    if (nothing_outstanding && transaction_clean) return {pending_.back().value};
+    if (nothing_outstanding && transaction_clean) {
+      // The latest value that was surely set, and every possible one after it.
+      std::size_t sure = pending_.size();
+      while (sure > 0 && pending_[sure - 1].possible) --sure;
+      std::vector<T> out = sure > 0 ? std::vector<T>{pending_[sure - 1].value} : settled_;
+      for (std::size_t i = sure; i < pending_.size(); ++i) add_unique(out, pending_[i].value);
+      return out;
+    }
     std::vector<T> out = settled_;
     for (const auto& p : pending_)
       if (std::find(out.begin(), out.end(), p.value) == out.end()) out.push_back(p.value);
@@ -113,20 +152,25 @@ class TrackedSetting {
     T value;
     Scope scope;
     std::uint64_t cycle;
+    bool possible = false;  // may not have been set at all (see apply)
   };
   // An earlier entry of the same cycle with the same value and scope says
   // nothing the new one does not (within a cycle only the set of values and
   // the last one count): drop it, so repeating a SET does not grow the
   // candidates.
-  void add_pending(T value, Scope scope, std::uint64_t cycle) {
-    std::erase_if(pending_, [&](const Pending& p) { return p.cycle == cycle && p.scope == scope && p.value == value; });
-    pending_.push_back({std::move(value), scope, cycle});
+  void add_pending(T value, Scope scope, std::uint64_t cycle, bool possible = false) {
+    std::erase_if(pending_, [&](const Pending& p) {
+      return p.cycle == cycle && p.scope == scope && p.possible == possible && p.value == value;
+    });
+    pending_.push_back({std::move(value), scope, cycle, possible});
   }
-  void add_settled(const T& v) {
-    if (std::find(settled_.begin(), settled_.end(), v) == settled_.end()) settled_.push_back(v);
+  static void add_unique(std::vector<T>& values, T v) {
+    if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(std::move(v));
   }
+  void add_settled(const T& v) { add_unique(settled_, v); }
   std::vector<T> settled_;  // never empty
   std::vector<Pending> pending_;
+  std::vector<T> seen_in_string_;  // only on decide()'s private copy
 };
 
 }  // namespace pgw::policy

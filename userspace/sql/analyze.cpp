@@ -20,7 +20,8 @@ static_assert(same(kCopyProgram, PGW_FLAG_COPY_PROGRAM) && same(kCopyFile, PGW_F
               same(kExplainOnly, PGW_FLAG_EXPLAIN_ONLY) && same(kDynamicSql, PGW_FLAG_DYNAMIC_SQL) &&
               same(kDoBodyUnknown, PGW_FLAG_DO_BODY_UNKNOWN) &&
               same(kUnknownSetting, PGW_FLAG_UNKNOWN_SETTING) &&
-              same(kUnsupportedNode, PGW_FLAG_UNSUPPORTED_NODE));
+              same(kUnsupportedNode, PGW_FLAG_UNSUPPORTED_NODE) &&
+              same(kEndsTransactionScope, PGW_FLAG_ENDS_TRANSACTION_SCOPE));
 static_assert(same(static_cast<unsigned>(SettingAction::reset_all), PGW_SETTING_RESET_ALL) &&
               same(static_cast<unsigned>(SettingAction::from_current), PGW_SETTING_FROM_CURRENT));
 
@@ -97,6 +98,7 @@ struct Builder {
       s.name_known = raw->name != nullptr || s.action == SettingAction::reset_all;
       s.is_local = raw->is_local != 0;
       s.via_function = raw->via_function != 0;
+      s.may_not_run = raw->may_not_run != 0;
       s.value_known = raw->value_known != 0;
       for (std::size_t i = 0; i < raw->n_values; ++i) s.values.push_back(str(raw->values[i]));
       b.current()->settings.push_back(std::move(s));

@@ -66,7 +66,7 @@ std::string usage_to_string(std::uint8_t usage) {
 }
 
 std::string flags_to_string(std::uint32_t flags) {
-  static constexpr std::array<std::pair<std::uint32_t, std::string_view>, 10> kNames = {{
+  static constexpr std::array<std::pair<std::uint32_t, std::string_view>, 11> kNames = {{
       {kCopyProgram, "copy_program"},
       {kCopyFile, "copy_file"},
       {kExplainOnly, "explain_only"},
@@ -74,6 +74,7 @@ std::string flags_to_string(std::uint32_t flags) {
       {kDoBodyUnknown, "do_body_unknown"},
       {kUnknownSetting, "unknown_setting"},
       {kUnsupportedNode, "unsupported_node"},
+      {kEndsTransactionScope, "ends_transaction_scope"},
       {kRunsSqlString, "runs_sql_string"},
       {kTouchesFiles, "touches_files"},
       {kDenylistedFunction, "denylisted_function"},

@@ -145,6 +145,10 @@ struct Setting {
   SettingAction action = SettingAction::set;
   bool is_local = false;      // SET LOCAL / set_config(..., true)
   bool via_function = false;  // set_config()
+  // A set_config() its query may not call while the statement succeeds
+  // (WHERE false, a CASE branch, LIMIT 0, a set-returning function beside
+  // it): all but a top-level SELECT of constant set_config calls alone.
+  bool may_not_run = false;
   bool value_known = true;    // false when a value is not a literal
   // SET: one element per list item, unquoted (SET search_path = a, "B" gives
   // {"a", "B"}). set_config(): the single string argument as written
@@ -171,6 +175,10 @@ enum Flag : std::uint32_t {
   kDoBodyUnknown = 1u << 4,    // a DO body that could not be analyzed
   kUnknownSetting = 1u << 5,   // set_config() with a computed name
   kUnsupportedNode = 1u << 6,  // a parse node the walker does not know
+  // COMMIT, ROLLBACK, ROLLBACK TO SAVEPOINT, PREPARE TRANSACTION (END and
+  // ABORT too): settings made since the transaction or savepoint began may
+  // be undone (a rollback) or end (SET LOCAL).
+  kEndsTransactionScope = 1u << 7,
   // Derived from the functions called (function_denylist.h) and COPY:
   kRunsSqlString = 1u << 8,       // SQL held in a string: query_to_xml, dblink, dynamic EXECUTE
   kTouchesFiles = 1u << 9,        // server files or programs: pg_read_file, lo_import, COPY file/PROGRAM

@@ -331,6 +331,74 @@ TEST_F(DecisionTest, UnknownSearchPathMatchesAnySchema) {
             Action::allow);
 }
 
+// Within one string, what a COMMIT, ROLLBACK or ROLLBACK TO ends or undoes
+// is not the path the statements after it run with: every path the string
+// had may be. (An adversarial review read hr.salaries through each of these
+// under a `tables.deny: [hr.*]` policy.)
+TEST_F(DecisionTest, TransactionEndsInAStringKeepEveryPathItHad) {
+  const std::string rules = "    allow: [select, set, transaction]\n    tables: { deny: [\"hr.*\"] }\n";
+  const auto hr_first = fresh_state("hr, public");
+  for (const char* sql : {
+           "BEGIN; SET search_path = public; ROLLBACK; SELECT * FROM salaries",
+           "BEGIN; SET LOCAL search_path = public; COMMIT; SELECT * FROM salaries",
+           "BEGIN; SET LOCAL search_path = public; END; SELECT * FROM salaries",
+           "BEGIN; SAVEPOINT a; SET search_path = public; ROLLBACK TO a; SELECT * FROM salaries; COMMIT",
+           "BEGIN; SET search_path = public; ABORT; SELECT * FROM salaries",
+       }) {
+    auto d = decide_with_state(rules, sql, hr_first, catalog_.get());
+    EXPECT_EQ(d.action, Action::deny) << sql;
+    EXPECT_EQ(d.rule, "tables.deny: hr.*") << sql;
+  }
+  // Before the transaction ends, and with nothing that ends it, the SET is
+  // certain for what follows it.
+  EXPECT_EQ(decide_with_state(rules, "BEGIN; SET LOCAL search_path = public; SELECT * FROM salaries; COMMIT",
+                              hr_first, catalog_.get())
+                .action,
+            Action::allow);
+  EXPECT_EQ(decide_with_state(rules, "SET search_path = public; SELECT * FROM salaries", hr_first, catalog_.get())
+                .action,
+            Action::allow);
+  // RELEASE keeps what the savepoint's subtransaction set.
+  EXPECT_EQ(decide_with_state(rules, "BEGIN; SAVEPOINT a; SET search_path = public; RELEASE a; SELECT * FROM salaries",
+                              hr_first, catalog_.get())
+                .action,
+            Action::allow);
+}
+
+// A set_config() in a query may not run at all (WHERE false, a CASE branch,
+// LIMIT 0): its value is a possible path, never the only one.
+TEST_F(DecisionTest, ASetConfigThatMayNotRunLeavesThePathBeforeIt) {
+  const std::string rules =
+      "    allow: [select, set, transaction, function:set_config]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto state = fresh_state("hr, public");
+  state.apply(sql::analyze("SELECT set_config('search_path', 'public', false) WHERE false").statements.at(0));
+  auto d = decide_with_state(rules, "SELECT * FROM salaries", state, catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "tables.deny: hr.*");
+  // The same in one string.
+  EXPECT_EQ(decide_with_state(rules, "SELECT set_config('search_path', 'public', false) WHERE false; SELECT * FROM salaries",
+                              fresh_state("hr, public"), catalog_.get())
+                .action,
+            Action::deny);
+  // And a possible path counts as one: toward hr it is refused too.
+  EXPECT_EQ(decide_with_state(rules, "SELECT set_config('search_path', 'hr', false) WHERE false; SELECT * FROM salaries",
+                              fresh_state(), catalog_.get())
+                .action,
+            Action::deny);
+  // Last in its string, the engine asks the server what it did.
+  const Catalog* c = catalog_.get();  // without one, set_config could be the client's own function
+  EXPECT_TRUE(decide_with(rules, "SELECT set_config('search_path', 'public', false) WHERE false", c).confirm_settings);
+  EXPECT_FALSE(
+      decide_with(rules, "SELECT set_config('search_path', 'public', false) WHERE false; SELECT 1", c).confirm_settings);
+  EXPECT_FALSE(decide_with(rules, "SELECT set_config('work_mem', '64MB', false) WHERE false", c).confirm_settings);
+  // Called for sure (a SELECT of the call alone, like pg_dump's): as SET is.
+  EXPECT_FALSE(decide_with(rules, "SELECT set_config('search_path', 'public', false)", c).confirm_settings);
+  EXPECT_EQ(decide_with_state(rules, "SELECT set_config('search_path', 'public', false); SELECT * FROM salaries",
+                              fresh_state("hr, public"), catalog_.get())
+                .action,
+            Action::allow);
+}
+
 TEST_F(DecisionTest, ManyRelationsStayCheap) {
   // 20000 tables in one FROM list: resolving them is linear.
   std::string sql = "SELECT 1 FROM t0";

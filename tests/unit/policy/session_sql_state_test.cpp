@@ -75,6 +75,9 @@ TEST(SessionSqlState, SetSearchPathForms) {
   EXPECT_EQ(s.search_paths(), (Paths{{"hr", "Public"}}));
   forward(s, "SELECT set_config('search_path', 'a, \"$user\"', false)");
   EXPECT_EQ(s.search_paths(), (Paths{{"a", "app_owner"}}));
+  // One its query may not call: possible, beside the path before it.
+  forward(s, "SELECT set_config('search_path', 'b', false) WHERE false");
+  EXPECT_EQ(s.search_paths(), (Paths{{"a", "app_owner"}, {"b"}}));
   forward(s, "SET SCHEMA 'x'");
   EXPECT_EQ(s.search_paths(), (Paths{{"x"}}));
   forward(s, "RESET search_path");
@@ -93,7 +96,7 @@ TEST(SessionSqlState, SetSearchPathForms) {
 TEST(SessionSqlState, ComputedValuesAreUnknown) {
   auto s = fresh_state();
   forward(s, "SELECT set_config('search_path', current_user, false)");
-  EXPECT_EQ(s.search_paths(), (Paths{{"*"}}));
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"*"}}));
   auto t = fresh_state();
   forward(t, "SELECT set_config(n, 'x', false) FROM (VALUES ('role')) v(n)");
   EXPECT_EQ(t.search_paths(), (Paths{{"*"}}));
@@ -129,8 +132,10 @@ TEST(SessionSqlState, RolesAndDollarUser) {
   EXPECT_EQ(s.roles()[0].current, "app_owner");
   EXPECT_EQ(s.roles()[0].session_user, "app_owner");
   forward(s, "SELECT set_config('role', $1, false)");
-  EXPECT_TRUE(s.roles()[0].unknown);
-  EXPECT_EQ(s.search_paths(), (Paths{{"*", "public"}}));
+  ASSERT_EQ(s.roles().size(), 2u);
+  EXPECT_EQ(s.roles()[0].current, "app_owner");
+  EXPECT_TRUE(s.roles()[1].unknown);
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"*", "public"}}));
 }
 
 TEST(SessionSqlState, ParseModeSettings) {
@@ -256,6 +261,39 @@ TEST(SessionSqlState, PipelinedCyclesSettleInOrder) {
   c.ready(s, 'T');
   // Nothing outstanding, transaction clean: the local value is certain.
   EXPECT_EQ(s.search_paths(), (Paths{{"b"}}));
+}
+
+// `SELECT set_config(...) WHERE false` succeeds and sets nothing: what a
+// set_config() sets is possible, never the only value, unless the engine
+// asked the server afterwards (then the answer says; settings_confirmation_test).
+TEST(SessionSqlState, ASetConfigThatMayNotRunStaysPossible) {
+  Cycles c;
+  auto s = fresh_state("hr", c.p);
+  forward(s, "SELECT set_config('search_path', 'public', false) WHERE false");
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}, {"public"}}));
+  c.sent();
+  c.ready(s, 'I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}, {"public"}}));
+  // A SET that ran settles it.
+  forward(s, "SET search_path = x");
+  c.sent();
+  c.ready(s, 'I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"x"}}));
+  // A local one is possible in its transaction and gone after it.
+  forward(s, "BEGIN; SELECT set_config('search_path', 'y', true) WHERE false");
+  c.sent();
+  c.ready(s, 'T');
+  EXPECT_EQ(s.search_paths(), (Paths{{"x"}, {"y"}}));
+  forward(s, "COMMIT");
+  c.sent();
+  c.ready(s, 'I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"x"}}));
+  // Asked after: nothing is guessed from the text.
+  s.apply(sql::analyze("SELECT set_config('search_path', 'z', false) WHERE false").statements.at(0), true);
+  EXPECT_EQ(s.search_paths(), (Paths{{"x"}}));
+  // What the engine does not ask about stays possible: client_encoding.
+  forward(s, "SELECT set_config('client_encoding', 'SJIS', false) WHERE false");
+  EXPECT_FALSE(s.encoding_is_utf8());
 }
 
 TEST(SessionSqlState, ParameterStatusIsTheTruth) {

@@ -75,7 +75,7 @@ const std::vector<Case>& corpus() {
       {"SELECT 1 AS \"; DELETE FROM t; --\"", "select"},
       // ---- multi-statement strings -------------------------------------------------
       {"SELECT 1; DELETE FROM t; SELECT 2", "select | delete | select", "t:read,write"},
-      {"BEGIN; UPDATE a SET x = 1; COMMIT", "transaction | update | transaction", "a:read,write"},
+      {"BEGIN; UPDATE a SET x = 1; COMMIT", "transaction | update | transaction", "a:read,write", "", kEndsTransactionScope},
       {"SELECT * FROM t;;;", "select", "t:read"},
       {"select 1;insert into log values (now())", "select | insert", "log:write", "now"},
       // ---- DML ---------------------------------------------------------------------
@@ -382,9 +382,14 @@ const std::vector<Case>& corpus() {
       // ---- transactions and cursors ------------------------------------------------
       {"BEGIN ISOLATION LEVEL SERIALIZABLE", "transaction"},
       {"START TRANSACTION READ WRITE", "transaction"},
-      {"COMMIT", "transaction"},
-      {"ROLLBACK TO SAVEPOINT s", "transaction"},
-      {"PREPARE TRANSACTION 'x'", "transaction"},
+      {"COMMIT", "transaction", "", "", kEndsTransactionScope},
+      {"ROLLBACK TO SAVEPOINT s", "transaction", "", "", kEndsTransactionScope},
+      {"ROLLBACK", "transaction", "", "", kEndsTransactionScope},
+      {"END", "transaction", "", "", kEndsTransactionScope},
+      {"ABORT", "transaction", "", "", kEndsTransactionScope},
+      {"RELEASE SAVEPOINT s", "transaction"},
+      {"SAVEPOINT s", "transaction"},
+      {"PREPARE TRANSACTION 'x'", "transaction", "", "", kEndsTransactionScope},
       {"SET CONSTRAINTS ALL DEFERRED", "transaction"},
       {"DECLARE c CURSOR FOR SELECT * FROM hr.salaries", "select", "hr.salaries:read"},
       {"FETCH 10 FROM c", "select"},

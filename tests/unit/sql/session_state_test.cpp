@@ -17,20 +17,22 @@ const StatementFacts& only(const Analysis& a) {
 std::vector<Setting> settings_of(std::string_view sql) { return only(analyze(sql)).settings; }
 
 Setting set(std::string name, std::vector<std::string> values, bool is_local = false,
-            bool via_function = false) {
+            bool via_function = false, bool may_not_run = false) {
   Setting s;
   s.name = std::move(name);
   s.values = std::move(values);
   s.is_local = is_local;
   s.via_function = via_function;
+  s.may_not_run = may_not_run;
   return s;
 }
 
-Setting reset(std::string name, bool is_local = false) {
+Setting reset(std::string name, bool is_local = false, bool may_not_run = false) {
   Setting s;
   s.name = std::move(name);
   s.action = SettingAction::reset;
   s.is_local = is_local;
+  s.may_not_run = may_not_run;
   return s;
 }
 
@@ -120,11 +122,55 @@ TEST(Settings, SetConfigWithLiterals) {
             (std::vector<Setting>{set("role", {"admin"}, true, true)}));
   EXPECT_EQ(settings_of("SELECT pg_catalog.set_config('role'::text, 'admin'::text, 'on')"),
             (std::vector<Setting>{set("role", {"admin"}, true, true)}));
+  // Called from FROM: it runs, but only the plainest shape counts as sure.
   EXPECT_EQ(settings_of("SELECT * FROM set_config('session_authorization', 'postgres', false)"),
-            (std::vector<Setting>{set("session_authorization", {"postgres"}, false, true)}));
+            (std::vector<Setting>{set("session_authorization", {"postgres"}, false, true, true)}));
   auto null_value = settings_of("SELECT set_config('search_path', NULL, false)");
   ASSERT_EQ(null_value.size(), 1u);
   EXPECT_EQ(null_value[0].action, SettingAction::reset);
+}
+
+// A statement can succeed without calling its set_config(): what it sets is
+// only possible (the session state keeps the value before it too). Sure is
+// a top-level SELECT of constant set_config calls and nothing else.
+TEST(Settings, SetConfigItsQueryMayNotCall) {
+  for (const char* sql : {
+           "SELECT set_config('search_path', 'public', false) WHERE false",
+           "SELECT set_config('search_path', 'public', false) LIMIT 0",
+           "SELECT set_config('search_path', 'public', false) OFFSET 1",
+           "SELECT CASE WHEN false THEN set_config('search_path', 'public', false) END",
+           "SELECT coalesce('x', set_config('search_path', 'public', false))",
+           "SELECT set_config('search_path', 'public', false), generate_series(1, 0)",
+           "SELECT set_config('search_path', 'public', false) FROM pg_class WHERE false",
+           "SELECT set_config('search_path', 'public', false) GROUP BY 1 HAVING false",
+           "SELECT 1 WHERE false UNION SELECT set_config('search_path', 'public', false) WHERE false",
+           "SELECT (SELECT set_config('search_path', 'public', false) WHERE false)",
+           "WITH c AS (SELECT set_config('search_path', 'public', false) WHERE false) SELECT * FROM c",
+           "SELECT set_config('search_path', (SELECT 'public' WHERE false), false)",
+           "VALUES (set_config('search_path', 'public', false))",
+           "DO $$BEGIN IF false THEN PERFORM set_config('search_path', 'public', false); END IF; END$$",
+       }) {
+    auto facts = only(analyze(sql));
+    ASSERT_EQ(facts.settings.size(), 1u) << sql;
+    EXPECT_TRUE(facts.settings[0].may_not_run) << sql;
+  }
+  for (const char* sql : {
+           "SELECT set_config('search_path', 'public', false)",
+           "SELECT pg_catalog.set_config('search_path', '', false)",  // pg_dump's
+           "SELECT set_config('search_path'::text, 'public'::text, 'off')",
+       }) {
+    auto facts = only(analyze(sql));
+    ASSERT_EQ(facts.settings.size(), 1u) << sql;
+    EXPECT_FALSE(facts.settings[0].may_not_run) << sql;
+  }
+  auto two = settings_of("SELECT set_config('search_path', 'a', false), set_config('role', 'b', false)");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_FALSE(two[0].may_not_run || two[1].may_not_run);
+  // A SET in a DO body may sit in a branch not taken.
+  auto in_do = only(analyze("DO $$BEGIN IF false THEN SET search_path = public; END IF; END$$"));
+  ASSERT_EQ(in_do.settings.size(), 1u);
+  EXPECT_TRUE(in_do.settings[0].may_not_run);
+  EXPECT_FALSE(settings_of("SET search_path = public")[0].may_not_run);
 }
 
 TEST(Settings, SetConfigWithComputedArgumentsIsUnknown) {
@@ -176,7 +222,8 @@ TEST(Settings, SetInsidePlainExplainIsNotRun) {
 
 TEST(Settings, SetInsideDoChangesTheSession) {
   auto facts = only(analyze("DO $$BEGIN SET search_path = hr; RESET ROLE; END$$"));
-  EXPECT_EQ(facts.settings, (std::vector<Setting>{set("search_path", {"hr"}), reset("role")}));
+  EXPECT_EQ(facts.settings,
+            (std::vector<Setting>{set("search_path", {"hr"}, false, false, true), reset("role", false, true)}));
   EXPECT_TRUE(facts.has(StatementClass::role));
 }
 

@@ -105,6 +105,52 @@ bool lineage_reads_masked(const sql::StatementLineage& st) {
   return false;
 }
 
+bool masks_a_column(const policy::MaskModel& model, policy::Oid relation) {
+  for (const auto& c : model.copy_columns(relation))
+    if (c.function != nullptr || c.taint != sql::Taint::clean) return true;
+  return false;
+}
+
+// The relation `COPY name TO STDOUT` reads, looked up on every search path
+// that may be in effect (an open transaction's SET, a set_config() that may
+// not have run): null when no path finds it in the snapshot (a table
+// pgwarden does not know of has no column rule; the detectors still run).
+// When the paths may mean different tables that masking tells apart, or a
+// table pgwarden cannot find has the name of a masked one, which columns to
+// mask is a guess, and a guess must not decide: an error.
+Result<const policy::CatalogRelation*> copy_table_relation(const sql::StatementLineage& st,
+                                                           const engine::MaskHandle& handle,
+                                                           const std::vector<std::vector<std::string>>& paths) {
+  const policy::MaskModel& model = handle.model();
+  const std::string name = st.copy_schema.empty() ? st.copy_table : st.copy_schema + "." + st.copy_table;
+  std::vector<const policy::CatalogRelation*> found;
+  bool some_path_unknown = false;
+  for (const auto& path : paths) {
+    for (const auto& c : policy::resolve(handle.catalog(), st.copy_schema, st.copy_table, path)) {
+      if (c.any_schema()) some_path_unknown = true;
+      if (!c.exists()) continue;
+      if (std::find(found.begin(), found.end(), c.relation) == found.end()) found.push_back(c.relation);
+      break;
+    }
+  }
+  const bool name_is_masked = model.oracle().relation_is_masked(st.copy_schema, st.copy_table);
+  if ((found.empty() || some_path_unknown) && name_is_masked) {
+    return Error{"pgwarden: COPY of " + name + " refused: masking covers a table of that name, and pgwarden " +
+                 (found.empty() ? std::string("finds none on the session's search_path in its catalog snapshot")
+                                : std::string("cannot know the session's search_path")) +
+                 "; qualify the table name (schema.table)"};
+  }
+  if (found.size() > 1) {
+    for (const auto* relation : found) {
+      if (!masks_a_column(model, relation->oid)) continue;
+      return Error{"pgwarden: COPY of " + name + " refused: the session's search_path may be one where it is " +
+                   found[0]->qualified() + " or one where it is " + found[1]->qualified() +
+                   ", which are masked differently; qualify the table name (schema.table)"};
+    }
+  }
+  return found.empty() ? nullptr : found.front();
+}
+
 }  // namespace
 
 Verdict MaskFilter::check_text(const SqlText& text, const Handle& handle, Request& r) {
@@ -446,13 +492,9 @@ RelayFilter::Outcome MaskFilter::on_copy_out(std::string_view body, const Answer
   }
   const policy::CatalogRelation* relation = nullptr;
   if (st->source == Source::copy_table) {
-    const std::vector<std::string> path = policy_.search_path();
-    for (const auto& c : policy::resolve(r.mask_handle->catalog(), st->copy_schema, st->copy_table, path)) {
-      if (c.exists()) {
-        relation = c.relation;
-        break;
-      }
-    }
+    auto chosen = copy_table_relation(*st, *r.mask_handle, policy_.search_paths());
+    if (!chosen) return fail(chosen.error());
+    relation = *chosen;
   }
   engine::PlanNotes notes;
   auto plan = engine::plan_for_copy(*st, relation, response->column_formats.size(), r.mask_handle->model(), notes);

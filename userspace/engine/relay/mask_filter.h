@@ -41,8 +41,10 @@ class MaskFilter final : public RelayFilter {
     virtual uint64_t config_generation() = 0;
     virtual const policy::Policy* policy() = 0;  // null: no policy, nothing masked
     virtual std::shared_ptr<const policy::Catalog> catalog() const = 0;
-    // The schemas an unqualified COPY table is looked up in.
-    virtual std::vector<std::string> search_path() const = 0;
+    // Every search path that may be in effect (expanded, as
+    // SessionSqlState::search_paths): an unqualified COPY table is looked up
+    // on each.
+    virtual std::vector<std::vector<std::string>> search_paths() const = 0;
     // False when the client may be reading another encoding than UTF-8 (a
     // SET client_encoding): masking reads and writes values as UTF-8.
     virtual bool client_encoding_is_utf8() const = 0;

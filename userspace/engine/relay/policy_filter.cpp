@@ -96,12 +96,6 @@ const policy::Policy* PolicyFilter::current_policy() {
   return policy_;
 }
 
-std::vector<std::string> PolicyFilter::search_path() const {
-  auto paths = sql_state_.search_paths();
-  if (paths.empty()) return {};
-  return std::move(paths.front());
-}
-
 DecidedUnder PolicyFilter::now() {
   return {current_generation(), catalog_->version(), sql_state_.meaning_key()};
 }
@@ -419,7 +413,8 @@ bool PolicyFilter::must_confirm_settings(const Portal& p) {
     const policy::Policy* policy = current_policy();
     if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
     auto catalog = catalog_->current();
-    return !f || policy::may_change_settings_unseen(*f, catalog.get());
+    return !f || policy::may_change_settings_unseen(*f, catalog.get()) ||
+           policy::may_set_reported_setting(*f);
   };
   if (p.origin == Portal::Origin::declare) {
     for (const auto& facts : tracker_.cursor(p.name))

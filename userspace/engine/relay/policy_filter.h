@@ -56,7 +56,7 @@ class PolicyFilter final : public RelayFilter, public MaskFilter::PolicySide {
   uint64_t config_generation() override { return current_generation(); }
   const policy::Policy* policy() override { return current_policy(); }
   std::shared_ptr<const policy::Catalog> catalog() const override { return catalog_->current(); }
-  std::vector<std::string> search_path() const override;  // the first candidate
+  std::vector<std::vector<std::string>> search_paths() const override { return sql_state_.search_paths(); }
   bool client_encoding_is_utf8() const override { return sql_state_.encoding_is_utf8(); }
 
  private:

@@ -64,7 +64,8 @@ enum pgw_flag {
 	PGW_FLAG_DYNAMIC_SQL = 1u << 3,		/* SQL from a computed string (EXECUTE x, query_to_xml(x)) */
 	PGW_FLAG_DO_BODY_UNKNOWN = 1u << 4, /* a DO body that could not be analyzed */
 	PGW_FLAG_UNKNOWN_SETTING = 1u << 5, /* set_config() with a non-literal name */
-	PGW_FLAG_UNSUPPORTED_NODE = 1u << 6 /* a node type the walker does not know */
+	PGW_FLAG_UNSUPPORTED_NODE = 1u << 6, /* a node type the walker does not know */
+	PGW_FLAG_ENDS_TRANSACTION_SCOPE = 1u << 7 /* COMMIT, ROLLBACK [TO SAVEPOINT], PREPARE TRANSACTION */
 };
 
 /* Named objects of the session: prepared statements, cursors, channels. */
@@ -93,6 +94,7 @@ typedef struct pgw_raw_setting {
 	int action;		  /* enum pgw_setting_action */
 	int is_local;	  /* SET LOCAL, set_config(..., true) */
 	int via_function; /* set_config() */
+	int may_not_run;  /* a set_config() its query may not call (WHERE false, CASE, an empty set) */
 	int value_known;  /* every value below is a literal */
 	const char *const *values;
 	size_t n_values;

@@ -16,18 +16,25 @@ is_role_setting(const char *name)
 	return name && (strcmp(name, "role") == 0 || strcmp(name, "session_authorization") == 0);
 }
 
+/*
+ * may_not_run: the statement can succeed without making the change. A SET
+ * in a DO body may sit in an IF branch not taken; a set_config() the walker
+ * did not see called exactly when its statement runs (PGW_MODE_SURELY_RUN)
+ * may not be called at all (WHERE false, CASE, LIMIT 0).
+ */
 static void
-emit_setting(pgw_walker *w, const char *name, int action, bool is_local, bool via_function,
-			 bool value_known, const char *const *values, size_t n_values)
+emit_setting(pgw_walker *w, const pgw_walk_item *item, const char *name, int action, bool is_local,
+			 bool via_function, bool value_known, const char *const *values, size_t n_values)
 {
-	pgw_raw_setting setting = {name, action, is_local, via_function, value_known, values, n_values};
+	bool		may_not_run = item->do_depth > 0 || (via_function && !(item->mode & PGW_MODE_SURELY_RUN));
+	pgw_raw_setting setting = {name, action, is_local, via_function, may_not_run, value_known, values, n_values};
 
 	w->sink->setting(w->sink->ctx, &setting);
 }
 
 /* SET TRANSACTION / SET SESSION CHARACTERISTICS AS TRANSACTION: one setting per option. */
 static void
-emit_transaction_settings(pgw_walker *w, const VariableSetStmt *stmt, bool session)
+emit_transaction_settings(pgw_walker *w, const pgw_walk_item *item, const VariableSetStmt *stmt, bool session)
 {
 	ListCell *lc;
 
@@ -43,7 +50,7 @@ emit_transaction_settings(pgw_walker *w, const VariableSetStmt *stmt, bool sessi
 		name = palloc(strlen(opt->defname) + sizeof("default_"));
 		snprintf(name, strlen(opt->defname) + sizeof("default_"), "%s%s",
 				 session ? "default_" : "", opt->defname);
-		emit_setting(w, name, PGW_SETTING_SET, false, false, value != NULL, &value,
+		emit_setting(w, item, name, PGW_SETTING_SET, false, false, value != NULL, &value,
 					 value ? 1 : 0);
 	}
 }
@@ -77,27 +84,27 @@ pgw_visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableS
 				else
 					known = false;
 			}
-			emit_setting(w, name, PGW_SETTING_SET, stmt->is_local, false, known, values, n);
+			emit_setting(w, item, name, PGW_SETTING_SET, stmt->is_local, false, known, values, n);
 			break;
 		case VAR_SET_DEFAULT:
 		case VAR_RESET:
-			emit_setting(w, name, PGW_SETTING_RESET, stmt->is_local, false, true, NULL, 0);
+			emit_setting(w, item, name, PGW_SETTING_RESET, stmt->is_local, false, true, NULL, 0);
 			break;
 		case VAR_SET_CURRENT:
-			emit_setting(w, name, PGW_SETTING_FROM_CURRENT, stmt->is_local, false, false, NULL,
+			emit_setting(w, item, name, PGW_SETTING_FROM_CURRENT, stmt->is_local, false, false, NULL,
 						 0);
 			break;
 		case VAR_RESET_ALL:
-			emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
+			emit_setting(w, item, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
 			break;
 		case VAR_SET_MULTI:
 			pgw_walker_classes(w, CLS(TRANSACTION));
 			if (name && strcmp(name, "transaction") == 0)
-				emit_transaction_settings(w, stmt, false);
+				emit_transaction_settings(w, item, stmt, false);
 			else if (name && strcmp(name, "session characteristics") == 0)
 			{
 				pgw_walker_classes(w, CLS(SET));
-				emit_transaction_settings(w, stmt, true);
+				emit_transaction_settings(w, item, stmt, true);
 			}
 			return;
 	}
@@ -114,9 +121,9 @@ pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *s
 	if (stmt->target != DISCARD_ALL)
 		return;
 	pgw_walker_classes(w, CLS(ROLE) | CLS(DEALLOCATE) | CLS(LISTEN));
-	emit_setting(w, "session_authorization", PGW_SETTING_RESET, false, false, true, NULL, 0);
-	emit_setting(w, "role", PGW_SETTING_RESET, false, false, true, NULL, 0);
-	emit_setting(w, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
+	emit_setting(w, item, "session_authorization", PGW_SETTING_RESET, false, false, true, NULL, 0);
+	emit_setting(w, item, "role", PGW_SETTING_RESET, false, false, true, NULL, 0);
+	emit_setting(w, item, NULL, PGW_SETTING_RESET_ALL, false, false, true, NULL, 0);
 	w->sink->name(w->sink->ctx, PGW_NAME_DEALLOCATE, NULL);
 	w->sink->name(w->sink->ctx, PGW_NAME_CLOSE, NULL);
 	w->sink->name(w->sink->ctx, PGW_NAME_UNLISTEN, NULL);
@@ -124,7 +131,7 @@ pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *s
 
 /* set_config(name, value, is_local): a SET by function call. */
 void
-pgw_report_set_config(pgw_walker *w, const FuncCall *call)
+pgw_report_set_config(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 {
 	const char *name = NULL;
 	const char *value = NULL;
@@ -151,10 +158,10 @@ pgw_report_set_config(pgw_walker *w, const FuncCall *call)
 		 */
 		pgw_walker_flags(w, PGW_FLAG_UNKNOWN_SETTING);
 		pgw_walker_classes(w, CLS(SET));
-		emit_setting(w, NULL, action, is_local, true, false, NULL, 0);
+		emit_setting(w, item, NULL, action, is_local, true, false, NULL, 0);
 		return;
 	}
 	name = pgw_ascii_lower_copy(name);
 	pgw_walker_classes(w, is_role_setting(name) ? CLS(ROLE) : CLS(SET));
-	emit_setting(w, name, action, is_local, true, known, &value, value ? 1 : 0);
+	emit_setting(w, item, name, action, is_local, true, known, &value, value ? 1 : 0);
 }

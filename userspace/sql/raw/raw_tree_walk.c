@@ -150,7 +150,7 @@ push_children_except(pgw_walker *w, const pgw_walk_item *item, uint8 usage,
 {
 	w->child = (pgw_walk_item){
 		NULL, scope, usage,
-		(uint8) (item->mode & ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY)), item->do_depth};
+		(uint8) (item->mode & ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY | PGW_MODE_SURELY_RUN)), item->do_depth};
 	w->skip[0] = skip0;
 	w->skip[1] = skip1;
 	w->skip[2] = skip2;
@@ -280,6 +280,62 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call);
 
 /* ---- statements --------------------------------------------------------- */
 
+/* set_config(<constants>), plainly: no FILTER, OVER, ORDER BY or VARIADIC. */
+static bool
+is_plain_set_config_call(const Node *node)
+{
+	const FuncCall *call;
+	ListCell   *lc;
+
+	if (node == NULL || !IsA(node, FuncCall))
+		return false;
+	call = (const FuncCall *) node;
+	if (call->agg_order != NIL || call->agg_filter != NULL || call->over != NULL || call->agg_star ||
+		call->agg_distinct || call->func_variadic)
+		return false;
+	if (call->funcname == NIL || !IsA(llast(call->funcname), String) ||
+		pgw_ascii_casecmp(strVal(llast(call->funcname)), "set_config") != 0)
+		return false;
+	foreach(lc, call->args)
+	{
+		const Node *arg = lfirst(lc);
+
+		if (IsA(arg, TypeCast))
+			arg = ((const TypeCast *) arg)->arg;
+		if (arg == NULL || !IsA(arg, A_Const))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The statement's set_config calls run exactly when it does: a top-level
+ * `SELECT set_config(...), ...` of constant calls and nothing else. Any
+ * FROM, WHERE, LIMIT, set operation, CASE around the call or set-returning
+ * function beside it may leave the call unmade while the statement
+ * succeeds, so pgwarden counts what those set only as possible.
+ */
+static bool
+set_config_surely_runs(const pgw_walk_item *item, const SelectStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!(item->mode & PGW_MODE_TOP) || (item->mode & PGW_MODE_NOT_EXECUTED) || item->do_depth > 0 ||
+		stmt->op != SETOP_NONE ||
+		stmt->fromClause != NIL || stmt->whereClause != NULL || stmt->groupClause != NIL ||
+		stmt->havingClause != NULL || stmt->windowClause != NIL || stmt->valuesLists != NIL ||
+		stmt->limitCount != NULL || stmt->limitOffset != NULL || stmt->targetList == NIL)
+		return false;
+	foreach(lc, stmt->targetList)
+	{
+		const ResTarget *target = lfirst(lc);
+
+		if (!IsA(target, ResTarget) || !is_plain_set_config_call(target->val))
+			return false;
+	}
+	return true;
+}
+
 static void
 visit_select(pgw_walker *w, const pgw_walk_item *item, const SelectStmt *stmt)
 {
@@ -293,6 +349,18 @@ visit_select(pgw_walker *w, const pgw_walk_item *item, const SelectStmt *stmt)
 		emit_classes(w, item, CLS(SELECT));
 	if (stmt->lockingClause != NIL)
 		emit_classes(w, item, CLS(LOCK));
+	if (set_config_surely_runs(item, stmt))
+	{
+		ListCell   *lc;
+
+		/* No FROM to lock: the third skip slot is free for the target list. */
+		foreach(lc, stmt->targetList)
+			push_as(w, item, ((const ResTarget *) lfirst(lc))->val, PGW_USE_READ, scope,
+					PGW_MODE_SURELY_RUN);
+		push_children_except(w, item, PGW_USE_READ, scope, (const Node *) stmt->withClause,
+							 (const Node *) stmt->lockingClause, (const Node *) stmt->targetList);
+		return;
+	}
 	if (locks)
 		push_as(w, item, stmt->fromClause, PGW_USE_READ | PGW_USE_LOCK, scope,
 				item->mode & PGW_MODE_NOT_EXECUTED);
@@ -561,7 +629,7 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 			if (!(item->mode & PGW_MODE_NOT_EXECUTED))
 			{
 				if (pgw_ascii_casecmp(parts[2], "set_config") == 0)
-					pgw_report_set_config(w, call);
+					pgw_report_set_config(w, item, call);
 				else if (pgw_ascii_casecmp(parts[2], "pg_notify") == 0)
 				{
 					pgw_walker_classes(w, CLS(NOTIFY));
@@ -668,6 +736,19 @@ visit_other(pgw_walker *w, const pgw_walk_item *item)
 		case T_FetchStmt:
 			emit_name(w, item, PGW_NAME_FETCH, ((const FetchStmt *) node)->portalname);
 			break;
+		case T_TransactionStmt:
+			switch (((const TransactionStmt *) node)->kind)
+			{
+				case TRANS_STMT_COMMIT:
+				case TRANS_STMT_ROLLBACK:
+				case TRANS_STMT_ROLLBACK_TO:
+				case TRANS_STMT_PREPARE:
+					pgw_walker_flags(w, PGW_FLAG_ENDS_TRANSACTION_SCOPE);
+					break;
+				default:
+					break;
+			}
+			break;
 		case T_ClosePortalStmt:
 			emit_name(w, item, PGW_NAME_CLOSE, ((const ClosePortalStmt *) node)->portalname);
 			break;
@@ -718,7 +799,7 @@ visit(pgw_walker *w, const pgw_walk_item *item)
 			const List *list = (const List *) node;
 			pgw_walk_item child = *item;
 
-			child.mode &= ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY);
+			child.mode &= ~(PGW_MODE_TOP | PGW_MODE_VALUES_ONLY | PGW_MODE_SURELY_RUN);
 			for (int i = list_length(list) - 1; i >= 0; i--)
 			{
 				child.node = list_nth(list, i);

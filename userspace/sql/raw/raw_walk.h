@@ -17,6 +17,7 @@
 #define PGW_MODE_TOP 0x01		   /* the statement of a RawStmt */
 #define PGW_MODE_NOT_EXECUTED 0x02 /* planned or stored, not run now */
 #define PGW_MODE_VALUES_ONLY 0x04  /* INSERT's VALUES list: not a read */
+#define PGW_MODE_SURELY_RUN 0x08   /* a call that runs exactly when its statement does */
 
 typedef struct pgw_cte_scope
 {
@@ -74,7 +75,7 @@ pgw_statement_info pgw_classify_statement(NodeTag tag);
 /* raw_settings.c: session settings. */
 void pgw_visit_variable_set(pgw_walker *w, const pgw_walk_item *item, const VariableSetStmt *stmt);
 void pgw_visit_discard(pgw_walker *w, const pgw_walk_item *item, const DiscardStmt *stmt);
-void pgw_report_set_config(pgw_walker *w, const FuncCall *call);
+void pgw_report_set_config(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call);
 
 /* raw_literals.c */
 int pgw_ascii_casecmp(const char *a, const char *b);
