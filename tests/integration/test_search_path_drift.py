@@ -17,6 +17,11 @@ the outcome the client must see:
 - `COPY table TO STDOUT` is planned on every path that may be in effect, not
   only the first.
 
+A second review round found three more, here too: a SET that was only
+Parsed (never executed) moved pgwarden's settings; COMMIT AND CHAIN ended a
+SET LOCAL without an idle ReadyForQuery; and a WITH HOLD cursor runs its
+query, set_config and all, when its transaction commits.
+
 And what a client that means no harm does still works.
 """
 
@@ -104,6 +109,87 @@ def test_what_ran_is_followed(readonly):
     assert r.returncode == 0, r.stderr
     r = psql(readonly, "SELECT set_config('search_path', 'hr', false)", "SELECT employee FROM salaries")
     assert refused(r), r.stderr
+
+
+HR_ROWS = "SELECT current_setting('search_path'), employee FROM salaries"
+
+
+def test_a_commit_and_chain_ends_what_set_local_set(readonly, cluster):
+    # COMMIT AND CHAIN answers 'T': the SET LOCAL is gone though no idle
+    # ReadyForQuery says so.
+    for queries in ([HR_FIRST, "BEGIN", "SET LOCAL search_path = public", "COMMIT AND CHAIN", HR_ROWS],
+                    [HR_FIRST, "BEGIN; SELECT set_config('search_path', 'public', true); COMMIT AND CHAIN", HR_ROWS]):
+        r = psql(readonly, *queries)
+        assert refused(r), (queries, r.returncode, r.stdout, r.stderr)
+        for name in salaries(cluster):
+            assert name not in r.stdout
+
+
+HOLD = "DECLARE c CURSOR WITH HOLD FOR SELECT set_config('search_path', 'hr, public', false)"
+
+
+@pytest.mark.parametrize("queries", [
+    ["BEGIN", HOLD, "COMMIT", HR_ROWS],
+    ["BEGIN; " + HOLD + "; COMMIT", HR_ROWS],
+    ["BEGIN; " + HOLD + "; COMMIT; " + HR_ROWS],
+    [HOLD + "; SELECT 1", HR_ROWS],
+], ids=["separate", "one string", "all in one string", "implicit transaction"])
+def test_a_holdable_cursor_runs_its_set_config_at_commit(readonly, cluster, queries):
+    # The server runs a WITH HOLD cursor's query to its end when the
+    # transaction commits: the path becomes hr, public there.
+    r = psql(readonly, *queries)
+    assert refused(r), (queries, r.returncode, r.stdout, r.stderr)
+    for name in salaries(cluster):
+        assert name not in r.stdout
+
+
+# ---- the extended protocol: a Parse runs nothing, each Execute runs it ---------
+
+def connect(pw):
+    import psycopg
+    return psycopg.connect(host=pw.host, port=pw.port, user="alice", dbname="app", autocommit=True)
+
+
+def rows_or_refusal(conn, sql):
+    import psycopg
+    try:
+        return conn.execute(sql).fetchall()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return exc
+
+
+@pytest.mark.parametrize("name", [b"s1", b""], ids=["named", "unnamed"])
+@pytest.mark.parametrize("parsed", [b"SET search_path = public",
+                                    b"SELECT set_config('search_path', 'public', false)"],
+                         ids=["SET", "set_config"])
+def test_a_parse_that_never_runs_changes_no_setting(readonly, cluster, name, parsed):
+    with connect(readonly) as conn:
+        conn.execute(HR_FIRST)
+        result = conn.pgconn.prepare(name, parsed)  # Parse and Sync, nothing bound or run
+        assert result.status == 1, result.error_message  # PGRES_COMMAND_OK
+        out = rows_or_refusal(conn, HR_ROWS)
+        assert not isinstance(out, list), out
+        assert "tables.deny: hr.*" in str(out.diag.message_detail)
+
+
+def test_each_execute_of_a_prepared_set_counts(readonly, cluster):
+    with connect(readonly) as conn:
+        assert conn.pgconn.prepare(b"to_hr", b"SET search_path = hr, public").status == 1
+        conn.execute("SET search_path = public")
+        assert len(conn.execute("SELECT 1 FROM customers LIMIT 1").fetchall()) == 1
+        result = conn.pgconn.exec_prepared(b"to_hr", [])
+        assert result.status == 1, result.error_message
+        out = rows_or_refusal(conn, HR_ROWS)
+        assert not isinstance(out, list), out
+
+
+def test_a_parse_of_escape_strings_does_not_change_how_sql_reads(readonly, cluster):
+    # Parsed only, standard_conforming_strings stays on: 'a\' is a whole
+    # literal and what follows it a second statement, which is refused.
+    with connect(readonly) as conn:
+        assert conn.pgconn.prepare(b"esc", b"SET standard_conforming_strings = off").status == 1
+        out = rows_or_refusal(conn, "SELECT 'a\\'; SELECT employee FROM hr.salaries; --'")
+        assert not isinstance(out, list), out
 
 
 # ---- COPY of a table with column rules, and no detectors -----------------------

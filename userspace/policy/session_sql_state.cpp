@@ -200,12 +200,18 @@ std::string SessionSqlState::describe() const {
 // ---- updates -------------------------------------------------------------------------
 
 template <typename T>
-void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown,
+void SessionSqlState::put(TrackedSetting<T>& tracked, T value, bool local, Mode how, const T& unknown,
                           bool possible) {
-  if (certain) {
-    tracked.simulate_set(std::move(value), possible, tracked.candidates(nothing_outstanding(), transaction_clean()));
-  } else {
-    tracked.apply(std::move(value), local, protocol_->cycles_sent(), possible);
+  switch (how) {
+    case Mode::forwarded:
+      tracked.apply(std::move(value), local, protocol_->cycles_sent(), possible);
+      break;
+    case Mode::simulated:
+      tracked.simulate_set(std::move(value), possible, tracked.candidates(nothing_outstanding(), transaction_clean()));
+      break;
+    case Mode::at_transaction_end:
+      tracked.add_possible(std::move(value));
+      break;
   }
   if (tracked.size() > TrackedSetting<T>::kMaxCandidates) tracked.set_certain(unknown);
   changed();
@@ -220,7 +226,7 @@ void SessionSqlState::simulate_transaction_end() {
   changed();
 }
 
-void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool asked_after) {
+void SessionSqlState::apply_setting(const sql::Setting& s, Mode how, bool asked_after) {
   const bool local = s.is_local;
   // A set_config() the query around it may not call (WHERE false, a CASE
   // branch, LIMIT 0) sets a value that is only possible. When the engine
@@ -233,20 +239,20 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
   if (!s.name_known) {
     if (asked_after) return;
     // set_config(<computed>, ...): any setting may have changed.
-    put(search_path_, SearchPath::unknown_path(), local, certain, SearchPath::unknown_path());
-    put(role_, unknown_role, local, certain, unknown_role);
-    put(strings_, StringsMode::unknown, local, certain, StringsMode::unknown);
-    put(encoding_, unknown_encoding, local, certain, unknown_encoding);
+    put(search_path_, SearchPath::unknown_path(), local, how, SearchPath::unknown_path());
+    put(role_, unknown_role, local, how, unknown_role);
+    put(strings_, StringsMode::unknown, local, how, StringsMode::unknown);
+    put(encoding_, unknown_encoding, local, how, unknown_encoding);
     return;
   }
   if (s.action == sql::SettingAction::from_current) return;  // keeps the current value
   if (s.action == sql::SettingAction::reset_all) {
     // RESET ALL leaves role and session_authorization alone (GUC_NO_RESET_ALL);
     // DISCARD ALL reports those resets separately.
-    put(search_path_, reset_search_path_, local, certain, SearchPath::unknown_path());
+    put(search_path_, reset_search_path_, local, how, SearchPath::unknown_path());
     put(strings_, start_.standard_conforming_strings ? StringsMode::standard : StringsMode::escape, local,
-        certain, StringsMode::unknown);
-    put(encoding_, normalize_encoding_name(start_.client_encoding), local, certain, unknown_encoding);
+        how, StringsMode::unknown);
+    put(encoding_, normalize_encoding_name(start_.client_encoding), local, how, unknown_encoding);
     return;
   }
   const bool reset = s.action == sql::SettingAction::reset;
@@ -263,7 +269,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       if (!parsed) return;  // the server refuses it
       path = *parsed;
     } else path = search_path_from_items(s.values);
-    put(search_path_, std::move(path), local, certain, SearchPath::unknown_path(), possible);
+    put(search_path_, std::move(path), local, how, SearchPath::unknown_path(), possible);
     return;
   }
   if (s.name == "role" || s.name == "session_authorization") {
@@ -289,7 +295,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       else if (s.value_known && single) next = RoleState{s.values[0], s.values[0], false};
       else if (s.value_known) return;
     }
-    put(role_, std::move(next), local, certain, unknown_role, possible);
+    put(role_, std::move(next), local, how, unknown_role, possible);
     return;
   }
   if (s.name == "standard_conforming_strings") {
@@ -300,7 +306,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
       if (!b) return;
       mode = *b ? StringsMode::standard : StringsMode::escape;
     } else if (s.value_known) return;
-    put(strings_, mode, local, certain, StringsMode::unknown, possible);
+    put(strings_, mode, local, how, StringsMode::unknown, possible);
     return;
   }
   if (s.name == "client_encoding") {
@@ -308,7 +314,7 @@ void SessionSqlState::apply_setting(const sql::Setting& s, bool certain, bool as
     if (reset) enc = normalize_encoding_name(start_.client_encoding);
     else if (s.value_known && single) enc = normalize_encoding_name(s.values[0]);
     else if (s.value_known) return;
-    put(encoding_, std::move(enc), local, certain, unknown_encoding, possible);
+    put(encoding_, std::move(enc), local, how, unknown_encoding, possible);
     return;
   }
 }
@@ -321,10 +327,38 @@ void SessionSqlState::confirm(const ServerSettings& server, std::uint64_t cycle,
 }
 
 void SessionSqlState::apply_facts(const sql::StatementFacts& facts, bool certain, bool asked_after) {
+  const Mode mode = certain ? Mode::simulated : Mode::forwarded;
+  // A WITH HOLD cursor's query runs to its end when its transaction commits,
+  // settings and all, whatever ran between: what it sets is possible from
+  // now on, and again once the transaction has ended.
+  bool holdable = false;
+  for (const auto& d : facts.declares) holdable = holdable || d.holdable;
+  if (holdable) {
+    for (const auto& s : facts.settings) {
+      sql::Setting possible = s;
+      possible.may_not_run = true;
+      apply_setting(possible, mode, false);
+      if (certain) continue;
+      if (run_at_commit_.size() >= kMaxRunAtCommit) {
+        // Past the bound: at commit, any setting may have changed.
+        run_at_commit_.assign(1, sql::Setting{});
+        run_at_commit_[0].name_known = false;
+      } else {
+        run_at_commit_.push_back(std::move(possible));
+      }
+    }
+  }
+  if (!certain && facts.has_flag(sql::kEndsTransactionScope)) {
+    // Settled when its cycle is answered, however the transaction stands
+    // then (COMMIT AND CHAIN answers 'T').
+    const std::uint64_t cycle = protocol_->cycles_sent();
+    if (transaction_end_cycles_.empty() || transaction_end_cycles_.back() != cycle)
+      transaction_end_cycles_.push_back(cycle);
+  }
   // PREPARE and DECLARE run nothing yet: the settings in their query take
   // effect at EXECUTE / FETCH.
   if (!facts.has(sql::StatementClass::prepare) && facts.declares.empty()) {
-    for (const auto& s : facts.settings) apply_setting(s, certain, asked_after);
+    for (const auto& s : facts.settings) apply_setting(s, mode, asked_after);
   }
   if (!certain) return;
   if (facts.has_flag(sql::kEndsTransactionScope)) simulate_transaction_end();
@@ -371,11 +405,31 @@ void SessionSqlState::on_ready_for_query(char status) {
   // answered is the one numbered cycles_answered().
   const std::uint64_t cycle = protocol_->cycles_answered();
   const bool clean = protocol_->transaction_clean();
-  if (!any_pending()) return;  // nothing to settle: the key stands
-  search_path_.on_ready_for_query(status, clean, cycle);
-  role_.on_ready_for_query(status, clean, cycle);
-  strings_.on_ready_for_query(status, clean, cycle);
-  encoding_.on_ready_for_query(status, clean, cycle);
+  // A transaction ended in this cycle but another one is open (COMMIT AND
+  // CHAIN, or a BEGIN after the COMMIT in the same string): what the cycle
+  // set, SET LOCAL included, may be in effect, and so may what was before.
+  std::size_t ends = 0;
+  while (ends < transaction_end_cycles_.size() && transaction_end_cycles_[ends] <= cycle) ++ends;
+  transaction_end_cycles_.erase(transaction_end_cycles_.begin(),
+                                transaction_end_cycles_.begin() + static_cast<std::ptrdiff_t>(ends));
+  const bool chained = status != 'I' && ends > 0;
+  const bool ended = status == 'I' || chained;
+  if (!any_pending() && !(ended && !run_at_commit_.empty())) return;  // nothing to settle: the key stands
+  if (chained) {
+    search_path_.keep_every_value_of(cycle);
+    role_.keep_every_value_of(cycle);
+    strings_.keep_every_value_of(cycle);
+    encoding_.keep_every_value_of(cycle);
+  } else {
+    search_path_.on_ready_for_query(status, clean, cycle);
+    role_.on_ready_for_query(status, clean, cycle);
+    strings_.on_ready_for_query(status, clean, cycle);
+    encoding_.on_ready_for_query(status, clean, cycle);
+  }
+  if (ended) {
+    for (const auto& s : run_at_commit_) apply_setting(s, Mode::at_transaction_end, false);
+    run_at_commit_.clear();
+  }
   changed();
 }
 

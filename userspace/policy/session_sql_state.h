@@ -143,10 +143,14 @@ class SessionSqlState {
   void on_ready_for_query(char status);
 
  private:
-  void apply_setting(const sql::Setting& s, bool certain, bool asked_after);
+  // How a setting is taken in: from a statement being forwarded (pending
+  // until the server answers), on decide()'s copy simulating the rest of a
+  // string, or as possibly run when a transaction has just ended.
+  enum class Mode : std::uint8_t { forwarded, simulated, at_transaction_end };
+  void apply_setting(const sql::Setting& s, Mode how, bool asked_after);
   void apply_facts(const sql::StatementFacts& facts, bool certain, bool asked_after = false);
   template <typename T>
-  void put(TrackedSetting<T>& tracked, T value, bool local, bool certain, const T& unknown, bool possible = false);
+  void put(TrackedSetting<T>& tracked, T value, bool local, Mode how, const T& unknown, bool possible = false);
   void simulate_transaction_end();
   bool nothing_outstanding() const { return protocol_->cycles_answered() >= protocol_->cycles_sent(); }
   bool transaction_clean() const { return protocol_->transaction_clean(); }
@@ -160,6 +164,14 @@ class SessionSqlState {
   TrackedSetting<RoleState> role_;
   TrackedSetting<StringsMode> strings_;
   TrackedSetting<std::string> encoding_;  // "UTF8", or the upper-cased name the client gave
+
+  // The settings of WITH HOLD cursors declared in the open transaction:
+  // their queries run when it commits (see apply_facts).
+  static constexpr std::size_t kMaxRunAtCommit = 32;
+  std::vector<sql::Setting> run_at_commit_;
+  // The cycles of forwarded COMMIT / ROLLBACK [TO] / PREPARE TRANSACTION
+  // statements not answered yet, in order.
+  std::vector<std::uint64_t> transaction_end_cycles_;
 
   // Names defined earlier in the string decide() is simulating (see
   // apply_certain); empty on the session's own state.

@@ -62,6 +62,20 @@ class TrackedSetting {
     add_pending(std::move(value), local ? kLocal : kSession, cycle, possible);
   }
 
+  // A transaction ended while the server answered cycle `cycle`, and
+  // another is open (COMMIT AND CHAIN): which of the cycle's values outlive
+  // it is not known, so every one of them, SET LOCAL included, is kept
+  // beside the settled ones.
+  void keep_every_value_of(std::uint64_t cycle) {
+    std::size_t n = 0;
+    while (n < pending_.size() && pending_[n].cycle <= cycle) add_settled(pending_[n++].value);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  // A value that may have taken effect just now, after every cycle
+  // answered so far (a WITH HOLD cursor's query, run at COMMIT).
+  void add_possible(T value) { add_settled(std::move(value)); }
+
   // ---- simulating the rest of one SQL string (decide() on a private copy) ----
   // The server runs a string's statements in order and stops at the first
   // failure, so for the statements after a SET its value is certain; but a

@@ -365,6 +365,17 @@ TEST_F(DecisionTest, TransactionEndsInAStringKeepEveryPathItHad) {
             Action::allow);
 }
 
+// A WITH HOLD cursor's query runs at the COMMIT, later in the same string.
+TEST_F(DecisionTest, AHoldableCursorsSetConfigCountsAfterTheCommit) {
+  const std::string rules = "    allow: [select, set, transaction, function:set_config]\n    tables: { deny: [\"hr.*\"] }\n";
+  auto d = decide_with_state(rules,
+                             "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT set_config('search_path', 'hr', false); "
+                             "SET search_path = public; COMMIT; SELECT * FROM salaries",
+                             fresh_state("public"), catalog_.get());
+  EXPECT_EQ(d.action, Action::deny);
+  EXPECT_EQ(d.rule, "tables.deny: hr.*");
+}
+
 // A set_config() in a query may not run at all (WHERE false, a CASE branch,
 // LIMIT 0): its value is a possible path, never the only one.
 TEST_F(DecisionTest, ASetConfigThatMayNotRunLeavesThePathBeforeIt) {

@@ -296,6 +296,57 @@ TEST(SessionSqlState, ASetConfigThatMayNotRunStaysPossible) {
   EXPECT_FALSE(s.encoding_is_utf8());
 }
 
+// COMMIT AND CHAIN ends the transaction and answers 'T': a SET LOCAL made
+// before it is gone, though no idle ReadyForQuery says so. Every value of
+// the cycle is kept (an adversarial review read hr through this).
+TEST(SessionSqlState, ChainedCommitKeepsEveryValueOfItsCycle) {
+  Cycles c;
+  auto s = fresh_state("hr", c.p);
+  forward(s, "BEGIN");
+  c.sent();
+  c.ready(s, 'T');
+  forward(s, "SET LOCAL search_path = public");
+  c.sent();
+  c.ready(s, 'T');
+  EXPECT_EQ(s.search_paths(), (Paths{{"public"}}));
+  forward(s, "COMMIT AND CHAIN");
+  c.sent();
+  c.ready(s, 'T');
+  EXPECT_EQ(s.search_paths(), (Paths{{"hr"}, {"public"}}));
+  // In one string too, whatever follows the COMMIT.
+  auto t = fresh_state("hr", c.p);
+  forward(t, "BEGIN; SET LOCAL search_path = public; COMMIT; BEGIN");
+  c.sent();
+  c.ready(t, 'T');
+  EXPECT_EQ(t.search_paths(), (Paths{{"hr"}, {"public"}}));
+}
+
+// A WITH HOLD cursor's query runs when its transaction commits, after
+// whatever ran in between: what it sets is possible then.
+TEST(SessionSqlState, AHoldableCursorsSettingsCountAtCommit) {
+  Cycles c;
+  auto s = fresh_state("public", c.p);
+  forward(s, "BEGIN");
+  c.sent();
+  c.ready(s, 'T');
+  forward(s, "DECLARE c CURSOR WITH HOLD FOR SELECT set_config('search_path', 'hr', false)");
+  c.sent();
+  c.ready(s, 'T');
+  forward(s, "SET search_path = public");
+  c.sent();
+  c.ready(s, 'T');
+  forward(s, "COMMIT");
+  c.sent();
+  c.ready(s, 'I');
+  EXPECT_EQ(s.search_paths(), (Paths{{"public"}, {"hr"}}));
+  // A cursor without HOLD runs at FETCH, not at COMMIT.
+  auto t = fresh_state("public", c.p);
+  forward(t, "BEGIN; DECLARE d CURSOR FOR SELECT set_config('search_path', 'hr', false); COMMIT");
+  c.sent();
+  c.ready(t, 'I');
+  EXPECT_EQ(t.search_paths(), (Paths{{"public"}}));
+}
+
 TEST(SessionSqlState, ParameterStatusIsTheTruth) {
   Cycles c;
   auto s = fresh_state("\"$user\", public", c.p);

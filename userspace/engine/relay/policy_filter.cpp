@@ -176,10 +176,9 @@ Verdict PolicyFilter::decide_text(Request& r, bool need_facts, const policy::Dec
   r.decided = now();
   // When the engine will ask the server right after the statement runs, a
   // computed set_config name leaves no unknowns: a Query's question comes
-  // before anything else is decided; a Parse runs at its Execute, which is
-  // asked about too, and what the server parses before that Execute it
-  // parses with the settings as they are now.
-  sql_state_.apply(last_decision_, last_decision_.confirm_settings);
+  // before anything else is decided. A Parse runs nothing: its settings
+  // count at each Execute (on_execute), which is asked about too.
+  if (r.kind != Kind::parse) sql_state_.apply(last_decision_, last_decision_.confirm_settings);
   text.effects = effects_of(last_decision_);
   text.effects_unknown = last_decision_.forwarded_unparsed;
   if (last_decision_.changes_catalog) ran_ddl_ = true;
@@ -401,6 +400,17 @@ Verdict PolicyFilter::on_execute(Request& r) {
     }
     p->policy.decided = now();
   }
+  // What the portal runs changes the settings now, each time it runs (a
+  // Parse alone changed nothing).
+  for (const auto& p : tracker_.portal_candidates(r.name)) {
+    if (p->origin != Portal::Origin::bind) continue;
+    if (p->statement) {
+      if (p->statement->policy.facts) sql_state_.apply(*p->statement->policy.facts, confirm);
+      continue;
+    }
+    for (const auto& s : tracker_.statement_candidates(p->statement_name))
+      if (s->policy.facts) sql_state_.apply(*s->policy.facts, confirm);
+  }
   Verdict v;
   v.confirm_settings = confirm;
   return v;
@@ -413,7 +423,10 @@ bool PolicyFilter::must_confirm_settings(const Portal& p) {
     const policy::Policy* policy = current_policy();
     if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
     auto catalog = catalog_->current();
-    return !f || policy::may_change_settings_unseen(*f, catalog.get()) ||
+    // A SQL PREPARE's facts carry no settings (nothing ran at PREPARE): a
+    // set_config() in it is asked about when a Bind of it runs.
+    const bool prepared_set_config = f && f->has(sql::StatementClass::prepare) && f->find_function("set_config");
+    return !f || prepared_set_config || policy::may_change_settings_unseen(*f, catalog.get()) ||
            policy::may_set_reported_setting(*f);
   };
   if (p.origin == Portal::Origin::declare) {
