@@ -20,7 +20,9 @@ the outcome the client must see:
 A second review round found three more, here too: a SET that was only
 Parsed (never executed) moved pgwarden's settings; COMMIT AND CHAIN ended a
 SET LOCAL without an idle ReadyForQuery; and a WITH HOLD cursor runs its
-query, set_config and all, when its transaction commits.
+query, set_config and all, when its transaction commits. A third: a
+protocol Execute of a SQL cursor or of a SQL PREPAREd statement runs its
+set_config, which pgwarden did not count.
 
 And what a client that means no harm does still works.
 """
@@ -29,7 +31,9 @@ import subprocess
 
 import pytest
 
+from harness import rawpg
 from harness.clients import client_env
+from harness.extended_wire import bind, data_rows, errors, execute, parse
 from policy_clients.readonly_agent import ReadonlyAgentPgwarden, source_identity, stop_cleanly
 
 
@@ -190,6 +194,46 @@ def test_a_parse_of_escape_strings_does_not_change_how_sql_reads(readonly, clust
         assert conn.pgconn.prepare(b"esc", b"SET standard_conforming_strings = off").status == 1
         out = rows_or_refusal(conn, "SELECT 'a\\'; SELECT employee FROM hr.salaries; --'")
         assert not isinstance(out, list), out
+
+
+# A Query sent behind an Execute, before any Sync, is decided while the
+# Execute's cycle is unanswered: standard_conforming_strings and
+# client_encoding are reported only before its ReadyForQuery. With the
+# setting off, this is two statements; pgwarden must not read it as one.
+HIDDEN = "SELECT 'a\\', ' ; SELECT employee FROM hr.salaries; -- '"
+
+
+def read_to_ready(session):
+    got = []
+    while True:
+        kind, payload = session.read_message()
+        got.append((kind, payload))
+        if kind == b"Z":
+            return got
+
+
+@pytest.mark.parametrize("setup,batch", [
+    (["BEGIN", "DECLARE c CURSOR FOR SELECT set_config('standard_conforming_strings', 'off', false)"],
+     lambda: execute("c")),
+    (["PREPARE p AS SELECT set_config('standard_conforming_strings', 'off', false)"],
+     lambda: bind("", "p") + execute("")),
+    ([], lambda: parse("", "SELECT set_config('standard_conforming_strings', 'off', false)") + bind("", "")
+     + execute("")),
+], ids=["a SQL cursor", "a SQL PREPARE", "a protocol statement"])
+def test_an_execute_of_a_held_query_counts_its_settings(readonly, cluster, setup, batch):
+    session = rawpg.Session(readonly.host, readonly.port, timeout=15)
+    try:
+        for q in setup:
+            _, err = session.simple_query(q)
+            assert err is None, err
+        session.send(batch() + rawpg.query(HIDDEN))
+        got = read_to_ready(session)
+        names = set(salaries(cluster))
+        leaked = [r for r in data_rows(got) if r and r[0] and r[0].decode(errors="replace") in names]
+        assert not leaked, leaked[:3]
+        assert any("42501" == e.get("C") for e in errors(got)), [e.get("M") for e in errors(got)]
+    finally:
+        session.close()
 
 
 # ---- COPY of a table with column rules, and no detectors -----------------------

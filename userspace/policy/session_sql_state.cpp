@@ -386,6 +386,31 @@ void SessionSqlState::apply(const Decision& decision, bool asked_after) {
 
 void SessionSqlState::apply_certain(const sql::StatementFacts& facts) { apply_facts(facts, true); }
 
+void SessionSqlState::apply_run(const sql::StatementFacts& facts, bool asked_after) {
+  if (!facts.has(sql::StatementClass::prepare) && facts.declares.empty()) {
+    apply_facts(facts, false, asked_after);
+    return;
+  }
+  for (const auto& s : facts.settings) {
+    sql::Setting possible = s;
+    possible.may_not_run = true;
+    apply_setting(possible, Mode::forwarded, asked_after);
+  }
+}
+
+void SessionSqlState::apply_unknown_run(bool asked_after) {
+  const bool local = false;
+  const Mode how = Mode::forwarded;
+  if (!asked_after) {
+    put(search_path_, SearchPath::unknown_path(), local, how, SearchPath::unknown_path(), true);
+    put(role_, RoleState{"", "", true}, local, how, RoleState{"", "", true}, true);
+  }
+  // Reported by the server (ParameterStatus) if they change; until this
+  // cycle is answered, either may have.
+  put(strings_, StringsMode::unknown, local, how, StringsMode::unknown, true);
+  put(encoding_, std::string("?"), local, how, std::string("?"), true);
+}
+
 void SessionSqlState::on_parameter_status(std::string_view name, std::string_view value) {
   // Both are GUC_REPORT: the server says so whenever they change, rollbacks
   // included, so the report is the truth as of the cycle being answered.
@@ -415,6 +440,11 @@ void SessionSqlState::on_ready_for_query(char status) {
   const bool chained = status != 'I' && ends > 0;
   const bool ended = status == 'I' || chained;
   if (!any_pending() && !(ended && !run_at_commit_.empty())) return;  // nothing to settle: the key stands
+  // standard_conforming_strings and client_encoding are reported whenever
+  // they change, before the ReadyForQuery: a possible value the server did
+  // not report was not set.
+  strings_.drop_possible_through(cycle);
+  encoding_.drop_possible_through(cycle);
   if (chained) {
     search_path_.keep_every_value_of(cycle);
     role_.keep_every_value_of(cycle);
@@ -427,7 +457,10 @@ void SessionSqlState::on_ready_for_query(char status) {
     encoding_.on_ready_for_query(status, clean, cycle);
   }
   if (ended) {
-    for (const auto& s : run_at_commit_) apply_setting(s, Mode::at_transaction_end, false);
+    // (The server reports what they did to the parse-mode settings.)
+    for (const auto& s : run_at_commit_)
+      if (s.name != "standard_conforming_strings" && s.name != "client_encoding")
+        apply_setting(s, Mode::at_transaction_end, false);
     run_at_commit_.clear();
   }
   changed();

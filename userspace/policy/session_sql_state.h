@@ -129,6 +129,14 @@ class SessionSqlState {
   void apply(const sql::StatementFacts& facts, bool asked_after = false);
   void apply(const Decision& decision, bool asked_after = false);  // every statement, in order
 
+  // A protocol Execute runs the query a PREPARE or DECLARE holds (their
+  // settings did not count when they were made): each of its settings
+  // counts as possible now. Other facts: as apply().
+  void apply_run(const sql::StatementFacts& facts, bool asked_after = false);
+  // An Execute of a portal a function opened: its query is unknown, so any
+  // setting may change (those the engine asks about, unless asked_after).
+  void apply_unknown_run(bool asked_after);
+
   // decide() uses this on a private copy for the statements after a SET,
   // PREPARE or DECLARE in the same string: the server runs them only if the
   // earlier ones succeeded. What a set_config() sets stays only possible,

@@ -72,6 +72,13 @@ class TrackedSetting {
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
+  // Forgets possible values applied by cycles up to `cycle`: for a setting
+  // the server reports whenever it changes, one it did not report was not
+  // set (the report, set_reported, comes before the cycle's ReadyForQuery).
+  void drop_possible_through(std::uint64_t cycle) {
+    std::erase_if(pending_, [&](const Pending& p) { return p.possible && p.cycle <= cycle; });
+  }
+
   // A value that may have taken effect just now, after every cycle
   // answered so far (a WITH HOLD cursor's query, run at COMMIT).
   void add_possible(T value) { add_settled(std::move(value)); }

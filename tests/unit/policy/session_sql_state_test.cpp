@@ -347,6 +347,34 @@ TEST(SessionSqlState, AHoldableCursorsSettingsCountAtCommit) {
   EXPECT_EQ(t.search_paths(), (Paths{{"public"}}));
 }
 
+// A protocol Execute of a SQL cursor or PREPAREd statement runs the query
+// they hold: its settings count then, as possible. The parse-mode settings
+// are reported by the server when they change, so a possible value it did
+// not report is gone once the cycle is answered.
+TEST(SessionSqlState, AnExecuteRunsTheHeldQuerysSettings) {
+  Cycles c;
+  auto s = fresh_state("\"$user\", public", c.p);
+  const auto declare =
+      sql::analyze("DECLARE c CURSOR FOR SELECT set_config('standard_conforming_strings', 'off', false)").statements.at(0);
+  s.apply(declare);
+  EXPECT_FALSE(s.may_be_escape_strings());  // DECLARE runs nothing
+  s.apply_run(declare);
+  EXPECT_TRUE(s.may_be_escape_strings());
+  EXPECT_TRUE(s.may_be_standard_strings());
+  c.sent();
+  c.ready(s, 'T');  // no ParameterStatus came: it was not set
+  EXPECT_FALSE(s.may_be_escape_strings());
+  const auto prepare =
+      sql::analyze("PREPARE p AS SELECT set_config('search_path', 'hr', false)").statements.at(0);
+  s.apply_run(prepare);
+  EXPECT_EQ(s.search_paths(), (Paths{{"app_owner", "public"}, {"hr"}}));
+  // A function's cursor: anything may change.
+  auto t = fresh_state("\"$user\", public", c.p);
+  t.apply_unknown_run(false);
+  EXPECT_EQ(t.search_paths().back(), std::vector<std::string>{"*"});
+  EXPECT_FALSE(t.encoding_is_utf8());
+}
+
 TEST(SessionSqlState, ParameterStatusIsTheTruth) {
   Cycles c;
   auto s = fresh_state("\"$user\", public", c.p);

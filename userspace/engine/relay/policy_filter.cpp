@@ -401,15 +401,27 @@ Verdict PolicyFilter::on_execute(Request& r) {
     p->policy.decided = now();
   }
   // What the portal runs changes the settings now, each time it runs (a
-  // Parse alone changed nothing).
+  // Parse alone changed nothing): a protocol statement's own settings, or
+  // those of the query a SQL PREPARE or DECLARE holds, which run now.
   for (const auto& p : tracker_.portal_candidates(r.name)) {
-    if (p->origin != Portal::Origin::bind) continue;
-    if (p->statement) {
-      if (p->statement->policy.facts) sql_state_.apply(*p->statement->policy.facts, confirm);
-      continue;
+    switch (p->origin) {
+      case Portal::Origin::bind:
+        if (p->statement) {
+          if (p->statement->policy.facts) sql_state_.apply_run(*p->statement->policy.facts, confirm);
+          continue;
+        }
+        for (const auto& s : tracker_.statement_candidates(p->statement_name))
+          if (s->policy.facts) sql_state_.apply_run(*s->policy.facts, confirm);
+        continue;
+      case Portal::Origin::declare:
+        for (const auto& facts : tracker_.cursor(r.name))
+          if (facts) sql_state_.apply_run(*facts, confirm);
+        continue;
+      case Portal::Origin::unknown:
+        // Opened by a function: its query is not known (asked about above).
+        sql_state_.apply_unknown_run(confirm);
+        continue;
     }
-    for (const auto& s : tracker_.statement_candidates(p->statement_name))
-      if (s->policy.facts) sql_state_.apply(*s->policy.facts, confirm);
   }
   Verdict v;
   v.confirm_settings = confirm;
@@ -431,8 +443,13 @@ bool PolicyFilter::must_confirm_settings(const Portal& p) {
   };
   if (p.origin == Portal::Origin::declare) {
     for (const auto& facts : tracker_.cursor(p.name))
-      if (unseen(facts)) return true;
+      if (unseen(facts) || (facts && facts->find_function("set_config"))) return true;
     return false;
+  }
+  if (p.origin == Portal::Origin::unknown) {
+    // A function's cursor runs a query pgwarden never saw.
+    const policy::Policy* policy = current_policy();
+    return policy != nullptr && policy::policy_needs_settings_confirmation(*policy);
   }
   if (p.statement) return unseen(p.statement->policy.facts);
   for (const auto& s : tracker_.statement_candidates(p.statement_name))
