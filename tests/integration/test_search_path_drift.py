@@ -33,7 +33,7 @@ import pytest
 
 from harness import rawpg
 from harness.clients import client_env
-from harness.extended_wire import bind, data_rows, errors, execute, parse
+from harness.extended_wire import bind, data_rows, errors, exchange, execute, parse
 from policy_clients.readonly_agent import ReadonlyAgentPgwarden, source_identity, stop_cleanly
 
 
@@ -203,15 +203,6 @@ def test_a_parse_of_escape_strings_does_not_change_how_sql_reads(readonly, clust
 HIDDEN = "SELECT 'a\\', ' ; SELECT employee FROM hr.salaries; -- '"
 
 
-def read_to_ready(session):
-    got = []
-    while True:
-        kind, payload = session.read_message()
-        got.append((kind, payload))
-        if kind == b"Z":
-            return got
-
-
 @pytest.mark.parametrize("setup,batch", [
     (["BEGIN", "DECLARE c CURSOR FOR SELECT set_config('standard_conforming_strings', 'off', false)"],
      lambda: execute("c")),
@@ -226,8 +217,7 @@ def test_an_execute_of_a_held_query_counts_its_settings(readonly, cluster, setup
         for q in setup:
             _, err = session.simple_query(q)
             assert err is None, err
-        session.send(batch() + rawpg.query(HIDDEN))
-        got = read_to_ready(session)
+        got = exchange(session, [batch(), rawpg.query(HIDDEN)])
         names = set(salaries(cluster))
         leaked = [r for r in data_rows(got) if r and r[0] and r[0].decode(errors="replace") in names]
         assert not leaked, leaked[:3]

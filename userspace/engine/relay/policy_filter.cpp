@@ -388,7 +388,8 @@ Verdict PolicyFilter::on_bind(Request& r, const pgwire::Bind& bind) {
 
 Verdict PolicyFilter::on_execute(Request& r) {
   bool confirm = false;
-  for (const auto& p : tracker_.portal_candidates(r.name)) {
+  const auto portals = tracker_.portal_candidates(r.name);
+  for (const auto& p : portals) {
     confirm = confirm || must_confirm_settings(*p);
     if (decided_now(p->policy.decided)) continue;
     // A portal bound or a cursor declared under another policy: what it
@@ -403,7 +404,7 @@ Verdict PolicyFilter::on_execute(Request& r) {
   // What the portal runs changes the settings now, each time it runs (a
   // Parse alone changed nothing): a protocol statement's own settings, or
   // those of the query a SQL PREPARE or DECLARE holds, which run now.
-  for (const auto& p : tracker_.portal_candidates(r.name)) {
+  for (const auto& p : portals) {
     switch (p->origin) {
       case Portal::Origin::bind:
         if (p->statement) {
@@ -435,15 +436,14 @@ bool PolicyFilter::must_confirm_settings(const Portal& p) {
     const policy::Policy* policy = current_policy();
     if (policy == nullptr || !policy::policy_needs_settings_confirmation(*policy)) return false;
     auto catalog = catalog_->current();
-    // A SQL PREPARE's facts carry no settings (nothing ran at PREPARE): a
-    // set_config() in it is asked about when a Bind of it runs.
-    const bool prepared_set_config = f && f->has(sql::StatementClass::prepare) && f->find_function("set_config");
-    return !f || prepared_set_config || policy::may_change_settings_unseen(*f, catalog.get()) ||
-           policy::may_set_reported_setting(*f);
+    // A set_config() in the query a PREPARE or DECLARE holds is never a
+    // top-level SELECT of its own, so it counts as one that may not run:
+    // may_set_reported_setting asks about it.
+    return !f || policy::may_change_settings_unseen(*f, catalog.get()) || policy::may_set_reported_setting(*f);
   };
   if (p.origin == Portal::Origin::declare) {
     for (const auto& facts : tracker_.cursor(p.name))
-      if (unseen(facts) || (facts && facts->find_function("set_config"))) return true;
+      if (unseen(facts)) return true;
     return false;
   }
   if (p.origin == Portal::Origin::unknown) {
