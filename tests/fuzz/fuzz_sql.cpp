@@ -30,6 +30,10 @@ class Oracle final : public sql::TaintOracle {
     if (schema == "pg_catalog" || name == "lower" || name == "count") return sql::Taint::clean;
     return sql::Taint::untraceable;
   }
+  sql::Taint field_call_taint(std::string_view name) const override {
+    return name == "reveal" ? sql::Taint::tainted : sql::Taint::clean;
+  }
+  bool takes_a_row(std::string_view name) const override { return name == "row_to_json" || name == "to_jsonb"; }
 };
 
 }  // namespace

@@ -96,6 +96,10 @@ bool Catalog::only_system_function_named(std::string_view name) const {
   return system_function_names_.count(key) != 0 && user_function_names_.count(key) == 0;
 }
 
+bool Catalog::user_function_named(std::string_view name) const {
+  return user_function_names_.count(std::string(name)) != 0;
+}
+
 std::span<const CatalogColumn> Catalog::columns(Oid relation) const {
   auto it = columns_by_relation_.find(relation);
   if (it == columns_by_relation_.end()) return {};

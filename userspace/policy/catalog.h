@@ -65,6 +65,10 @@ struct CatalogFunction {
   std::string name;
   std::string language;  // pg_language.lanname: "sql", "plpgsql", "internal", "c", ...
   std::string body;      // SQL-language functions outside the system schemas; else empty
+  // Callable with a whole row as its one argument (its first parameter is
+  // record, anyelement, "any", ... or a row type, and the others have
+  // defaults): t.f may run f(t).
+  bool takes_a_row = false;
 };
 
 // A view (or materialized view) reads these relations: pg_rewrite's rule of
@@ -129,6 +133,8 @@ class Catalog {
   // True when every function of this name is in pg_catalog or
   // information_schema: an unqualified call of it runs a built-in.
   bool only_system_function_named(std::string_view name) const;
+  // Some function outside the system schemas has this name.
+  bool user_function_named(std::string_view name) const;
   std::span<const CatalogColumn> columns(Oid relation) const;  // by attnum
 
   // The relations a view (or a table with rules) reads or writes, through

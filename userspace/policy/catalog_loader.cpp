@@ -53,19 +53,30 @@ constexpr const char* kRuleDependenciesQuery =
 // it is; a SQL-standard BEGIN ATOMIC body (PostgreSQL 14 and later) is
 // stored parsed and has to be printed (pg_get_function_sqlbody), which is
 // done with the views' precautions: the last column says which.
+// The last column: the function can take a whole row as its one argument
+// (record 2249, anyelement 2283, "any" 2276, anynonarray 2776,
+// anycompatible 5077, anycompatiblenonarray 5079, or a composite type),
+// so that t.f may be the call f(t) (sql/lineage.h, takes_a_row).
+#define PGW_TAKES_A_ROW                                                                                       \
+  "p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1 AND "                                              \
+  "(p.proargtypes[0] IN (2249, 2283, 2276, 2776, 5077, 5079) OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t " \
+  "WHERE t.oid = p.proargtypes[0] AND t.typtype = 'c')) "
 constexpr const char* kFunctionsQuery =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
     "AND p.prosqlbody IS NULL THEN p.prosrc END, "
-    "l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') AND p.prosqlbody IS NOT NULL "
+    "l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') AND p.prosqlbody IS NOT NULL, "
+    PGW_TAKES_A_ROW
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
 constexpr const char* kFunctionsQueryBefore14 =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "
-    "THEN p.prosrc END, false "
+    "THEN p.prosrc END, false, "
+    PGW_TAKES_A_ROW
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
+#undef PGW_TAKES_A_ROW
 
 // Partitions and inheritance children: a parent's mask rules cover them.
 constexpr const char* kInheritanceQuery = "SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits";
@@ -415,7 +426,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, Defini
   }
 
   const bool atomic_bodies = server_version >= 140000;
-  auto fns = s.query(atomic_bodies ? kFunctionsQuery : kFunctionsQueryBefore14, 6, "functions");
+  auto fns = s.query(atomic_bodies ? kFunctionsQuery : kFunctionsQueryBefore14, 7, "functions");
   if (!fns) return Error{fns.error()};
   data.functions.reserve(static_cast<std::size_t>(PQntuples(fns->get())));
   for (int i = 0; i < PQntuples(fns->get()); ++i) {
@@ -425,6 +436,7 @@ Result<CatalogData> read_catalog(Session& s, const CatalogSource& source, Defini
     f.name = PQgetvalue(fns->get(), i, 2);
     f.language = PQgetvalue(fns->get(), i, 3);
     f.body = PQgetvalue(fns->get(), i, 4);
+    f.takes_a_row = std::string_view(PQgetvalue(fns->get(), i, 6)) == "t";
     data.functions.push_back(std::move(f));
   }
 

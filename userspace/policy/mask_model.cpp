@@ -94,6 +94,7 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
   if (!m->column_rules_.empty()) m->mask_statistics();
   for (const CatalogFunction& fn : catalog->functions()) {
     if (is_system_schema(fn.schema)) m->builtin_functions_.insert(fn.name);
+    if (fn.takes_a_row) m->row_functions_.insert(fn.name);
   }
   m->trace_definitions();
   return std::shared_ptr<const MaskModel>(std::move(m));
@@ -370,6 +371,21 @@ sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::strin
   // Not in the snapshot: created since, or not a function at all (the server
   // will say). Nothing is known about what it returns.
   return sql::Taint::tainted;
+}
+
+sql::Taint MaskModel::Oracle::field_call_taint(std::string_view name) const {
+  const sql::FunctionRisk risk = sql::builtin_function_risk(name);
+  if (risk == sql::FunctionRisk::sql_in_string || risk == sql::FunctionRisk::remote_sql) return sql::Taint::tainted;
+  // A user function of that name (in any schema: the server picks one by
+  // search_path and argument types); built-ins return what their arguments
+  // hold, and a name no function has is a column.
+  if (auto it = model->function_taints_.find(std::string(name)); it != model->function_taints_.end())
+    return it->second;
+  return sql::Taint::clean;
+}
+
+bool MaskModel::Oracle::takes_a_row(std::string_view name) const {
+  return model->row_functions_.count(std::string(name)) != 0;
 }
 
 namespace {

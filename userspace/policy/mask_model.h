@@ -115,6 +115,8 @@ class MaskModel {
     bool relation_is_masked(std::string_view schema, std::string_view name) const override;
     bool column_is_masked(std::string_view column) const override;
     sql::Taint function_taint(std::string_view schema, std::string_view name) const override;
+    sql::Taint field_call_taint(std::string_view name) const override;
+    bool takes_a_row(std::string_view name) const override;
     const MaskModel* model = nullptr;
   };
   friend class Oracle;
@@ -140,6 +142,7 @@ class MaskModel {
   std::unordered_set<std::string> masked_column_names_;
   std::unordered_map<std::string, sql::Taint> function_taints_;  // user functions: "name" and "schema.name"
   std::unordered_set<std::string> builtin_functions_;            // names in pg_catalog / information_schema
+  std::unordered_set<std::string> row_functions_;                // names of functions that take a whole row
   mask::DetectorSet detectors_;
   mask::MaskFunction detect_function_;
   mask::MaskFunction derived_function_;

@@ -15,6 +15,10 @@ std::optional<std::string> unseen_settings_changer(const sql::StatementFacts& fa
   if (facts.has_flag(sql::kUnknownSetting)) return "set_config with a computed name";
   for (const auto& fn : facts.functions) {
     if (is_system_schema(fn.schema)) continue;
+    // x.f: a column, or a call f(x) of a function of that name. Only a user
+    // function can change settings; with no user function named f it is a
+    // column or a built-in.
+    if (fn.maybe_field && catalog != nullptr && !catalog->user_function_named(fn.name)) continue;
     // Unqualified: a user function of the same name may be the one the
     // server picks (by search_path, or by argument types).
     if (!fn.schema.empty() || catalog == nullptr || !catalog->only_system_function_named(fn.name))

@@ -83,11 +83,11 @@ struct Builder {
       b.current()->schemas.push_back(SchemaRef{str(name), static_cast<std::uint8_t>(usage)});
     });
   }
-  static void on_function(void* ctx, const char* catalog, const char* schema,
-                          const char* name) noexcept {
+  static void on_function(void* ctx, const char* catalog, const char* schema, const char* name,
+                          int as_field) noexcept {
     guarded(ctx, [&](Builder& b) {
       b.current()->functions.push_back(
-          FunctionRef{str(catalog), str(schema), str(name), builtin_function_risk(str(name))});
+          FunctionRef{str(catalog), str(schema), str(name), builtin_function_risk(str(name)), as_field != 0});
     });
   }
   static void on_setting(void* ctx, const pgw_raw_setting* raw) noexcept {

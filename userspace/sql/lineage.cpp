@@ -63,6 +63,22 @@ int function_taint(void* ctx, const char* schema, const char* name) noexcept {
   }
 }
 
+int field_call_taint(void* ctx, const char* name) noexcept {
+  try {
+    return to_c(static_cast<const TaintOracle*>(ctx)->field_call_taint(name));
+  } catch (...) {
+    return PGW_TAINT_TAINTED;
+  }
+}
+
+bool takes_a_row(void* ctx, const char* name) noexcept {
+  try {
+    return static_cast<const TaintOracle*>(ctx)->takes_a_row(name);
+  } catch (...) {
+    return true;
+  }
+}
+
 struct Collector {
   std::vector<StatementLineage> statements;
   bool failed = false;
@@ -122,7 +138,7 @@ std::string_view to_string(Taint t) {
 Result<std::vector<StatementLineage>> trace_lineage(const ParsedSql& parsed, const TaintOracle& oracle) {
   if (!parsed.ok()) return Error{parsed.error_message().empty() ? std::string("not parsed") : parsed.error_message()};
   pgw_lineage_oracle c_oracle{const_cast<TaintOracle*>(&oracle), relation_is_masked, column_is_masked,
-                              function_taint};
+                              function_taint, field_call_taint, takes_a_row};
   Collector collector;
   pgw_raw_error error{};
   const int status = pgw_raw_lineage_parsed(parsed.tree(), kMaxNodes, &c_oracle, on_statement, &collector, &error);

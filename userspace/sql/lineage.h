@@ -61,6 +61,14 @@ class TaintOracle {
   // functions known not to read masked data, tainted for (SQL) functions
   // whose body reads masked values, untraceable for the rest.
   virtual Taint function_taint(std::string_view schema, std::string_view name) const = 0;
+  // x.f or (x).f, which PostgreSQL runs as the call f(x) when x has no
+  // column or field f: what a call of a function named f can return, and
+  // clean when no function has that name (f is then a column).
+  virtual Taint field_call_taint(std::string_view name) const = 0;
+  // Some function of this name can take a whole row as its one argument
+  // (record, anyelement, "any", a table's row type): t.f may then be f(t),
+  // which receives every column of t.
+  virtual bool takes_a_row(std::string_view name) const = 0;
 };
 
 // One column of the result, in target-list order.

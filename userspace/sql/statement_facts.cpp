@@ -164,7 +164,7 @@ void sort_and_merge(StatementFacts& f) {
       [](SchemaRef& into, const SchemaRef& from) { into.usage |= from.usage; });
   sort_unique(
       f.functions, [](const FunctionRef& fn) { return std::tie(fn.catalog, fn.schema, fn.name); },
-      [](FunctionRef&, const FunctionRef&) {});
+      [](FunctionRef& into, const FunctionRef& from) { into.maybe_field = into.maybe_field && from.maybe_field; });
   for (auto* names :
        {&f.prepares, &f.executes, &f.deallocates, &f.fetches, &f.closes, &f.listens, &f.unlistens, &f.notifies})
     sort_unique_strings(*names);
@@ -201,7 +201,7 @@ std::string to_string(const StatementFacts& f) {
   list("schemas", items);
   items.clear();
   for (const auto& fn : f.functions)
-    items.push_back(fn.qualified() +
+    items.push_back(fn.qualified() + (fn.maybe_field ? "[field?]" : "") +
                     (fn.risk == FunctionRisk::none ? "" : "[" + std::string(to_string(fn.risk)) + "]"));
   list("functions", items);
   items.clear();

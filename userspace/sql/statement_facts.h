@@ -123,6 +123,9 @@ struct FunctionRef {
   std::string schema;  // empty when unqualified
   std::string name;    // as folded by the parser
   FunctionRisk risk = FunctionRisk::none;
+  // Written x.f or (x).f: a call f(x) only when x has no column or field f
+  // (PostgreSQL's attribute notation), which the text alone cannot tell.
+  bool maybe_field = false;
   std::string qualified() const;
   friend bool operator==(const FunctionRef&, const FunctionRef&) = default;
 };

@@ -38,6 +38,19 @@ TEST(SettingsConfirmation, WhatMayChangeSettingsUnseen) {
   EXPECT_TRUE(may_change_settings_unseen(facts_of("SELECT now()"), nullptr));
 }
 
+// x.f may be the call f(x): asked about only when a user function has the name.
+TEST(SettingsConfirmation, AttributeNotationAsksOnlyForAUserFunctionsName) {
+  auto catalog = testing::masking_catalog();
+  for (const char* sql : {"SELECT (1).plpgsql_fn", "SELECT c.get_ssn FROM customers c"}) {
+    EXPECT_TRUE(may_change_settings_unseen(facts_of(sql), catalog.get())) << sql;
+  }
+  for (const char* sql : {"SELECT c.name, (c).id FROM customers c", "SELECT c.row_to_json FROM customers c",
+                          "SELECT (c).no_such_name FROM customers c"}) {
+    EXPECT_FALSE(may_change_settings_unseen(facts_of(sql), catalog.get())) << sql;
+  }
+  EXPECT_TRUE(may_change_settings_unseen(facts_of("SELECT c.name FROM customers c"), nullptr));
+}
+
 TEST(SettingsConfirmation, OnlyWherePolicyDecisionsCanDependOnIt) {
   auto readonly = load_policy_config("    allow: [select, set]\n    deny: [role]\n");
   auto permissive = load_policy_config("    allow: [select, set, role]\n");

@@ -59,6 +59,8 @@ struct Oracle : pgw::sql::TaintOracle {
   pgw::sql::Taint function_taint(std::string_view, std::string_view) const override {
     return pgw::sql::Taint::clean;
   }
+  pgw::sql::Taint field_call_taint(std::string_view) const override { return pgw::sql::Taint::clean; }
+  bool takes_a_row(std::string_view name) const override { return name == "row_to_json"; }
 };
 
 // The policy's facts and masking's lineage of one statement, as the engine

@@ -63,10 +63,12 @@ inline std::string relations_of(const Analysis& a) {
   return join_sorted(items);
 }
 
+// "count lower id?": the functions called, and with "?" the names written as
+// x.f or (x).f, which call f(x) when x has no column or field f.
 inline std::string functions_of(const Analysis& a) {
   std::vector<std::string> items;
   for (const auto& s : a.statements)
-    for (const auto& f : s.functions) items.push_back(f.qualified());
+    for (const auto& f : s.functions) items.push_back(f.qualified() + (f.maybe_field ? "?" : ""));
   return join_sorted(items);
 }
 

@@ -31,6 +31,10 @@ struct Oracle : TaintOracle {
     if (name == "plpgsql_fn") return Taint::untraceable;
     return Taint::clean;
   }
+  Taint field_call_taint(std::string_view name) const override { return function_taint("", name); }
+  bool takes_a_row(std::string_view name) const override {
+    return name == "row_to_json" || name == "to_jsonb" || name == "concat";
+  }
 };
 
 std::vector<StatementLineage> trace(std::string_view sql) {
@@ -575,6 +579,62 @@ TEST(Lineage, FunctionsThatReadByNameReturnTaintedValues) {
   EXPECT_EQ(shape_of("SELECT id, cursor_to_xml('c', 1, true, false, '') FROM orders"), "cT");
 }
 
+// x.f and (x).f are f(x) when x has no column or field f.
+TEST(Lineage, AttributeNotationIsTheCallItMayBe) {
+  // What the function returns: get_ssn is tainted, plpgsql_fn untraceable.
+  EXPECT_EQ(shape_of("SELECT (1).get_ssn"), "T");
+  EXPECT_EQ(shape_of("SELECT reverse((i).get_ssn) FROM generate_series(1, 3) i"), "T");
+  EXPECT_EQ(shape_of("SELECT reverse(s.get_ssn) FROM generate_series(1, 3) s"), "T");
+  EXPECT_EQ(shape_of("SELECT x FROM (SELECT (1).get_ssn AS x) s"), "T");
+  EXPECT_EQ(shape_of("SELECT (1).plpgsql_fn"), "u");
+  EXPECT_EQ(shape_of("SELECT ('SELECT 1'::text).ts_stat"), "T");
+  // A function that takes a whole row gets every column of it.
+  EXPECT_EQ(shape_of("SELECT c.row_to_json FROM customers c"), "T");
+  EXPECT_EQ(shape_of("SELECT customers.to_jsonb FROM customers"), "T");
+  EXPECT_EQ(shape_of("SELECT public.customers.concat FROM public.customers"), "T");
+  EXPECT_EQ(shape_of("SELECT s.row_to_json FROM (SELECT ssn FROM customers) s"), "T");
+  EXPECT_EQ(shape_of("SELECT (c).row_to_json FROM customers c"), "T");
+  // Columns stay what they are: of a clean row, or not a row function.
+  EXPECT_EQ(shape_of("SELECT o.row_to_json FROM orders o"), "c");
+  EXPECT_EQ(shape_of("SELECT c.name, c.id FROM customers c"), "cc");
+  EXPECT_EQ(shape_of("SELECT upper(c.name) FROM customers c"), "c");
+  // It opens the gate like a call: ssn below is the masked column.
+  EXPECT_EQ(shape_of("SELECT (1).get_ssn, ssn FROM orders"), "TT");
+  // A built-in that keeps its argument where a later statement reads it.
+  EXPECT_EQ(write_of("SELECT (replace(ssn, '-', '')::bigint).pg_advisory_lock FROM customers"),
+            "pg_advisory_lock of masked values");
+  EXPECT_EQ(write_of("SELECT s.pg_advisory_lock FROM customers c, int8(c.ssn) s"), "pg_advisory_lock of masked values");
+  EXPECT_EQ(write_of("SELECT (42::bigint).pg_advisory_lock"), "");
+}
+
+TEST(Lineage, StoredExpressionsOfMaskedValuesAreWrites) {
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT reverse(get_ssn(1)))"), "default of masked values");
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT (1).get_ssn)"), "default of masked values");
+  EXPECT_EQ(write_of("CREATE TABLE t (id int, v text GENERATED ALWAYS AS (get_ssn(id)) STORED)"),
+            "generated column of masked values");
+  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN v SET DEFAULT get_ssn(1)"), "default of masked values");
+  EXPECT_EQ(write_of("ALTER TABLE t ADD COLUMN v text DEFAULT get_ssn(1)"), "default of masked values");
+  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN id TYPE text USING get_ssn(id)"), "column type change of masked values");
+  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT get_ssn(1)"), "default of masked values");
+  EXPECT_EQ(write_of("ALTER DOMAIN d SET DEFAULT get_ssn(1)"), "default of masked values");
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT upper('x'), g int GENERATED ALWAYS AS (1) STORED)"), "");
+  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT 'x'"), "");
+}
+
+TEST(Lineage, NewNamesForCallsOfMaskedFunctionsAreRefused) {
+  EXPECT_EQ(write_of("CREATE OPERATOR @@@ (RIGHTARG = integer, FUNCTION = public.get_ssn)"),
+            "create operator over a function that may return masked values");
+  EXPECT_EQ(write_of("CREATE OPERATOR @@@ (RIGHTARG = integer, PROCEDURE = plpgsql_fn)"),
+            "create operator over a function that may return masked values");
+  EXPECT_EQ(write_of("CREATE AGGREGATE a (integer) (SFUNC = int4larger, STYPE = integer, FINALFUNC = get_ssn)"),
+            "create aggregate over a function that may return masked values");
+  EXPECT_EQ(write_of("CREATE CAST (integer AS d) WITH FUNCTION get_ssn(integer)"),
+            "create cast over a function that may return masked values");
+  EXPECT_EQ(write_of("CREATE OPERATOR ### (LEFTARG = text, RIGHTARG = text, FUNCTION = textcat)"), "");
+  EXPECT_EQ(write_of("CREATE AGGREGATE a (text) (SFUNC = textcat, STYPE = text)"), "");
+  EXPECT_EQ(write_of("CREATE CAST (customers AS text) WITH INOUT"), "");
+}
+
 TEST(Lineage, MoreSourcesAndTheirTaint) {
   auto v = trace("EXPLAIN ANALYZE SELECT ssn FROM customers; EXPLAIN SELECT get_ssn(1); CALL plpgsql_fn(); "
                  "MOVE 5 IN cur; FETCH ALL cur; SELECT ssn INTO x FROM customers; INSERT INTO orders VALUES (1); "
@@ -643,6 +703,8 @@ TEST(Lineage, AThrowingOracleCountsAsMasked) {
     bool relation_is_masked(std::string_view, std::string_view) const override { throw std::runtime_error("x"); }
     bool column_is_masked(std::string_view) const override { throw std::runtime_error("x"); }
     Taint function_taint(std::string_view, std::string_view) const override { throw std::runtime_error("x"); }
+    Taint field_call_taint(std::string_view) const override { throw std::runtime_error("x"); }
+    bool takes_a_row(std::string_view) const override { throw std::runtime_error("x"); }
   };
   Throwing oracle;
   auto r = trace_lineage("SELECT id FROM orders", oracle);

@@ -114,7 +114,9 @@ typedef struct pgw_raw_sink {
 	void (*relation_text)(void *ctx, const char *text, uint32_t usage);
 	/* An operation on a whole schema (DROP SCHEMA, GRANT ... ALL TABLES IN SCHEMA). */
 	void (*schema)(void *ctx, const char *name, uint32_t usage);
-	void (*function)(void *ctx, const char *catalog, const char *schema, const char *name);
+	/* as_field: written x.f or (x).f, a call f(x) unless x has a column or
+	 * field f (PostgreSQL's attribute notation). */
+	void (*function)(void *ctx, const char *catalog, const char *schema, const char *name, int as_field);
 	void (*setting)(void *ctx, const pgw_raw_setting *setting);
 	void (*name)(void *ctx, int kind, const char *name);
 } pgw_raw_sink;

@@ -99,6 +99,33 @@ pgw_call_arg(const FuncCall *call, int position, const char *param)
 	return NULL;
 }
 
+FuncCall *
+pgw_field_call(const char *name, const Node *arg)
+{
+	FuncCall   *call = makeNode(FuncCall);
+
+	call->funcname = list_make1(makeString(pstrdup(name)));
+	call->args = list_make1((Node *) arg);
+	call->location = -1;
+	return call;
+}
+
+FuncCall *
+pgw_column_ref_call(const ColumnRef *ref)
+{
+	int			n = list_length(ref->fields);
+	const Node *last = n >= 2 ? llast(ref->fields) : NULL;
+	const Node *qualifier = n >= 2 ? list_nth(ref->fields, n - 2) : NULL;
+	ColumnRef  *row;
+
+	if (last == NULL || !IsA(last, String) || !IsA(qualifier, String))
+		return NULL;
+	row = makeNode(ColumnRef);
+	row->fields = list_make1((Node *) qualifier);
+	row->location = ref->location;
+	return pgw_field_call(strVal(last), (const Node *) row);
+}
+
 static bool
 has_named_args(const FuncCall *call)
 {

@@ -24,6 +24,22 @@ const pgw_function_effect *pgw_function_effect_of(const char *name);
 /* Argument `position`, or the named argument `param` (NULL: none). */
 const Node *pgw_call_arg(const FuncCall *call, int position, const char *param);
 
+/*
+ * x.f and (x).f: PostgreSQL reads f as a column or field of x and, when x
+ * has none of that name, as the call f(x) of a one-argument function
+ * ("attribute notation": (42::bigint).pg_advisory_lock takes a lock,
+ * ('SELECT ...'::text).ts_stat runs the SQL, c.row_to_json passes all of
+ * c's columns). Which one it is depends on types the raw tree does not
+ * have, so both readers of a tree judge each such name as the call it may
+ * be. These build that call (palloc'd):
+ */
+/* (x).f: f(x). */
+FuncCall *pgw_field_call(const char *name, const Node *arg);
+/* t.f, s.t.f, d.s.t.f: f(t), t the whole row of the relation named before
+ * f (a ColumnRef of that name alone); NULL when the last name is no
+ * String (t.*) or there is no qualifier. */
+FuncCall *pgw_column_ref_call(const ColumnRef *ref);
+
 /* Functions whose string argument names what they run or read. */
 typedef enum pgw_string_kind
 {

@@ -98,6 +98,7 @@ typedef struct tracer
 	nodeset distincts;		 /* target lists of plain SELECT DISTINCT */
 	nodeset writes;			 /* statements that store or send values */
 	nodeset escapes;		 /* calls of functions that send their arguments away */
+	nodeset stored;			 /* defaults, generated columns, USING: values a later statement reads */
 	bool do_block;
 	struct nested_sql *nested; /* SQL held in string literals (query_to_xml('...')) */
 	int n_nested;
@@ -344,6 +345,37 @@ function_taint(tracer *t, const List *funcname)
 	return t->oracle->function_taint(t->oracle->ctx, schema ? schema : "", name);
 }
 
+/* x.f or (x).f as the call f(x) it may be (raw_functions.h): what a
+ * function named f returns, clean when there is none (f is a column). */
+static int
+field_call_taint(tracer *t, const char *name)
+{
+	if (name == NULL)
+		return PGW_TAINT_CLEAN;
+	if (pgw_string_kind_of(name) != PGW_STRING_NONE)
+		return PGW_TAINT_TAINTED;
+	return t->oracle->field_call_taint(t->oracle->ctx, name);
+}
+
+/* The worst of the calls the names of an A_Indirection or a qualified
+ * ColumnRef may be (not what they are called on). */
+static int
+field_names_taint(tracer *t, const Node *node)
+{
+	const ListCell *lc;
+	int taint = PGW_TAINT_CLEAN;
+
+	if (IsA(node, A_Indirection))
+	{
+		foreach(lc, ((const A_Indirection *) node)->indirection)
+			if (IsA(lfirst(lc), String))
+				taint = worst(taint, field_call_taint(t, strVal(lfirst(lc))));
+	}
+	else if (IsA(node, ColumnRef) && list_length(((const ColumnRef *) node)->fields) >= 2)
+		taint = field_call_taint(t, str_or_null(llast(((const ColumnRef *) node)->fields)));
+	return taint;
+}
+
 /* A built-in that stores or sends its arguments where a later statement
  * reads them back unmasked (raw_functions.c lists them): the name as
  * called, or NULL. */
@@ -379,6 +411,14 @@ columnref_taint(tracer *t, const ColumnRef *ref)
 	/* A single name may be a whole row: SELECT c FROM customers c, row_to_json(c). */
 	if (n == 1)
 		taint = worst(taint, rel_taint(t, str_or_null(last)));
+	else if (IsA(last, String))
+	{
+		/* t.f may be the call f(t): what f returns and, when some function
+		 * f takes a row (c.row_to_json), every column of t. */
+		taint = worst(taint, field_call_taint(t, strVal(last)));
+		if (t->oracle->takes_a_row(t->oracle->ctx, strVal(last)))
+			taint = worst(taint, rel_taint(t, str_or_null(list_nth(ref->fields, n - 2))));
+	}
 	return taint;
 }
 
@@ -401,6 +441,11 @@ taint_of(tracer *t, const Node *root)
 				break;
 			case T_FuncCall:
 				result = worst(result, function_taint(t, ((const FuncCall *) node)->funcname));
+				nodestack_push_children(&stack, node);
+				break;
+			case T_A_Indirection:
+				/* (x).f may be f(x); x itself is a child. */
+				result = worst(result, field_names_taint(t, node));
 				nodestack_push_children(&stack, node);
 				break;
 			case T_WindowDef:
@@ -1121,6 +1166,62 @@ collect_sql_strings(tracer *t, const FuncCall *call)
 	pgw_string_args(call, visit_sql_string, &v);
 }
 
+/* CREATE OPERATOR's and CREATE AGGREGATE's options that name a function
+ * the server runs on the operands or rows (the selectivity estimators
+ * return only numbers). */
+static bool
+is_function_option(const char *name)
+{
+	static const char *const options[] = {"function", "procedure", "sfunc", "sfunc1", "finalfunc", "combinefunc",
+										  "serialfunc", "deserialfunc", "msfunc", "minvfunc", "mfinalfunc", NULL};
+
+	for (const char *const *o = options; *o != NULL; o++)
+		if (name != NULL && strcmp(name, *o) == 0)
+			return true;
+	return false;
+}
+
+/* The worst taint of the functions an operator or aggregate definition
+ * names (FUNCTION = public.f is a TypeName in the raw tree). */
+static int
+defined_functions_taint(tracer *t, const List *definition)
+{
+	const ListCell *lc;
+	int taint = PGW_TAINT_CLEAN;
+
+	foreach(lc, definition)
+	{
+		const DefElem *d = lfirst(lc);
+		const Node *arg;
+
+		if (!IsA(d, DefElem) || !is_function_option(d->defname))
+			continue;
+		arg = d->arg;
+		if (arg != NULL && IsA(arg, TypeName))
+			taint = worst(taint, function_taint(t, ((const TypeName *) arg)->names));
+		else if (arg != NULL && IsA(arg, List))
+			taint = worst(taint, function_taint(t, (const List *) arg));
+		else if (arg != NULL && IsA(arg, String))
+			taint = worst(taint, function_taint(t, list_make1((Node *) arg)));
+		else
+			taint = PGW_TAINT_TAINTED;
+	}
+	return taint;
+}
+
+/* A call (written f(x), or x.f as pgw_field_call reads it) whose function
+ * returns `taint`: it opens the gate, may send its arguments away, may run
+ * SQL held in a string. */
+static void
+collect_call(tracer *t, const FuncCall *call, int taint)
+{
+	if (taint == PGW_TAINT_TAINTED)
+		t->gate = true;
+	if (escape_function_name(call) != NULL)
+		nodeset_add(&t->escapes, (const Node *) call);
+	collect_sql_strings(t, call);
+}
+
 /* What one node of pass 0 records; its children are walked by collect(). */
 static void
 collect_node(tracer *t, const Node *node)
@@ -1141,11 +1242,55 @@ collect_node(tracer *t, const Node *node)
 			break;
 		}
 		case T_FuncCall:
-			if (function_taint(t, ((const FuncCall *) node)->funcname) == PGW_TAINT_TAINTED)
-				t->gate = true;
-			if (escape_function_name((const FuncCall *) node) != NULL)
-				nodeset_add(&t->escapes, node);
-			collect_sql_strings(t, (const FuncCall *) node);
+			collect_call(t, (const FuncCall *) node, function_taint(t, ((const FuncCall *) node)->funcname));
+			break;
+		case T_A_Indirection:
+		{
+			/* (x).f.g: each name may call a function of what stands before it. */
+			const Node *arg = ((const A_Indirection *) node)->arg;
+			const ListCell *lc;
+
+			foreach(lc, ((const A_Indirection *) node)->indirection)
+			{
+				if (IsA(lfirst(lc), String))
+				{
+					const char *name = strVal(lfirst(lc));
+
+					collect_call(t, pgw_field_call(name, arg), field_call_taint(t, name));
+				}
+				arg = node;
+			}
+			break;
+		}
+		case T_ColumnRef:
+		{
+			const FuncCall *call = pgw_column_ref_call((const ColumnRef *) node);
+
+			if (call != NULL)
+				collect_call(t, call, field_names_taint(t, node));
+			break;
+		}
+		/* Values stored for later statements to read: a column or domain
+		 * default, a generated column, ALTER COLUMN TYPE ... USING. */
+		case T_Constraint:
+		{
+			const Constraint *c = (const Constraint *) node;
+
+			if ((c->contype == CONSTR_DEFAULT || c->contype == CONSTR_GENERATED) && c->raw_expr != NULL)
+				nodeset_add(&t->stored, node);
+			break;
+		}
+		case T_ColumnDef:
+			if (((const ColumnDef *) node)->raw_default != NULL)
+				nodeset_add(&t->stored, node);
+			break;
+		case T_AlterTableCmd:
+			if (((const AlterTableCmd *) node)->subtype == AT_ColumnDefault && ((const AlterTableCmd *) node)->def != NULL)
+				nodeset_add(&t->stored, node);
+			break;
+		case T_AlterDomainStmt:
+			if (((const AlterDomainStmt *) node)->subtype == 'T' && ((const AlterDomainStmt *) node)->def != NULL)
+				nodeset_add(&t->stored, node);
 			break;
 		case T_RangeFunction:
 			collect_range_function(t, (const RangeFunction *) node);
@@ -1233,6 +1378,29 @@ collect_node(tracer *t, const Node *node)
 		case T_CreateEventTrigStmt:
 			t->ddl_target = "create event trigger while masking is in force";
 			break;
+		/* New names for calls of existing functions (@@@ 1 runs the
+		 * operator's function, an aggregate its state and final functions,
+		 * a cast its function) that no later statement shows as calls:
+		 * refused over a function that may return masked values, or whose
+		 * body pgwarden cannot trace. */
+		case T_DefineStmt:
+		{
+			const DefineStmt *d = (const DefineStmt *) node;
+
+			if ((d->kind == OBJECT_OPERATOR || d->kind == OBJECT_AGGREGATE) &&
+				defined_functions_taint(t, d->definition) != PGW_TAINT_CLEAN)
+				t->ddl_target = d->kind == OBJECT_OPERATOR ? "create operator over a function that may return masked values"
+														   : "create aggregate over a function that may return masked values";
+			break;
+		}
+		case T_CreateCastStmt:
+		{
+			const ObjectWithArgs *fn = ((const CreateCastStmt *) node)->func;
+
+			if (fn != NULL && function_taint(t, fn->objname) != PGW_TAINT_CLEAN)
+				t->ddl_target = "create cast over a function that may return masked values";
+			break;
+		}
 		/* Logical replication ships rows as they are stored. */
 		case T_CreatePublicationStmt:
 		case T_AlterPublicationStmt:
@@ -1600,6 +1768,33 @@ write_of_masked(tracer *t)
 		if (taint_of(t, (const Node *) call->args) == PGW_TAINT_TAINTED)
 			return psprintf("%s of masked values", escape_function_name(call));
 	}
+	for (int i = 0; i < t->stored.len; i++)
+	{
+		const Node *n = t->stored.items[i];
+
+		switch (nodeTag(n))
+		{
+			case T_Constraint:
+				if (taint_of(t, ((const Constraint *) n)->raw_expr) == PGW_TAINT_TAINTED)
+					return ((const Constraint *) n)->contype == CONSTR_GENERATED ? "generated column of masked values"
+																				 : "default of masked values";
+				break;
+			case T_ColumnDef:
+				if (taint_of(t, ((const ColumnDef *) n)->raw_default) == PGW_TAINT_TAINTED)
+					return "column type change of masked values";
+				break;
+			case T_AlterTableCmd:
+				if (taint_of(t, ((const AlterTableCmd *) n)->def) == PGW_TAINT_TAINTED)
+					return "default of masked values";
+				break;
+			case T_AlterDomainStmt:
+				if (taint_of(t, ((const AlterDomainStmt *) n)->def) == PGW_TAINT_TAINTED)
+					return "default of masked values";
+				break;
+			default:
+				break;
+		}
+	}
 	return t->sql_string_refusal;
 }
 
@@ -1617,6 +1812,8 @@ functions_taint(tracer *t, const Node *root)
 
 		if (IsA(node, FuncCall))
 			result = worst(result, function_taint(t, ((const FuncCall *) node)->funcname));
+		else
+			result = worst(result, field_names_taint(t, node));
 		nodestack_push_children(&stack, node);
 	}
 	nodestack_free(&stack);

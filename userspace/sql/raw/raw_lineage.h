@@ -37,6 +37,11 @@ typedef struct pgw_lineage_oracle {
 	bool (*relation_is_masked)(void *ctx, const char *schema, const char *name);
 	bool (*column_is_masked)(void *ctx, const char *column);
 	int (*function_taint)(void *ctx, const char *schema, const char *name); /* enum pgw_taint */
+	/* x.f or (x).f as the call f(x) it may be (raw_functions.h): the
+	 * call's taint when a function named f exists, clean when none does. */
+	int (*field_call_taint)(void *ctx, const char *name); /* enum pgw_taint */
+	/* Some function named `name` can take a whole row as its one argument. */
+	bool (*takes_a_row)(void *ctx, const char *name);
 } pgw_lineage_oracle;
 
 typedef struct pgw_lineage_output {

@@ -90,7 +90,6 @@ is_leaf(const Node *node)
 		case T_A_Const:
 		case T_A_Star:
 		case T_ParamRef:
-		case T_ColumnRef:
 		case T_SQLValueFunction:
 		case T_SetToDefault:
 			return true;
@@ -595,6 +594,30 @@ visit_string_arg(void *ctx, const Node *arg)
 	}
 }
 
+/* What a call of the function name means for the policy: the name (for the
+ * deny-list and the policy's function lists), the classes of a built-in
+ * with effects, the relation it names in a string, SQL it runs from a
+ * string. as_field: written x.f or (x).f (visit_field_call). */
+static void
+report_call(pgw_walker *w, const pgw_walk_item *item, const char *const parts[3], const FuncCall *call,
+			int as_field)
+{
+	const pgw_function_effect *effect = pgw_function_effect_of(parts[2]);
+	string_visit strings = {w, item, PGW_STRING_NONE};
+
+	w->sink->function(w->sink->ctx, parts[0], parts[1], parts[2], as_field);
+	if (effect != NULL)
+	{
+		emit_classes(w, item, effect->classes);
+		if (effect->relation_arg >= 0)
+			emit_relation_text(w, pgw_call_arg(call, effect->relation_arg, NULL), effect->relation_usage);
+	}
+	strings.kind = pgw_string_kind_of(parts[2]);
+	pgw_string_args(call, visit_string_arg, &strings);
+	if (strings.kind == PGW_STRING_DATABASE)
+		w->sink->schema(w->sink->ctx, "*", PGW_USE_READ);
+}
+
 static void
 visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 {
@@ -611,21 +634,7 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 		}
 		if (parts[2])
 		{
-			const pgw_function_effect *effect = pgw_function_effect_of(parts[2]);
-			string_visit strings = {w, item, PGW_STRING_NONE};
-
-			w->sink->function(w->sink->ctx, parts[0], parts[1], parts[2]);
-			if (effect != NULL)
-			{
-				emit_classes(w, item, effect->classes);
-				if (effect->relation_arg >= 0)
-					emit_relation_text(w, pgw_call_arg(call, effect->relation_arg, NULL),
-									   effect->relation_usage);
-			}
-			strings.kind = pgw_string_kind_of(parts[2]);
-			pgw_string_args(call, visit_string_arg, &strings);
-			if (strings.kind == PGW_STRING_DATABASE)
-				w->sink->schema(w->sink->ctx, "*", PGW_USE_READ);
+			report_call(w, item, parts, call, 0);
 			if (!(item->mode & PGW_MODE_NOT_EXECUTED))
 			{
 				if (pgw_ascii_casecmp(parts[2], "set_config") == 0)
@@ -640,6 +649,44 @@ visit_func_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
 		}
 	}
 	push_children(w, item, item->usage);
+}
+
+/* (x).f.g[1].h, t.f: each name may be the call of a function of what
+ * stands before it (raw_functions.h, pgw_field_call), and is judged as
+ * that call would be; set_config and pg_notify take more than one argument
+ * and cannot be called so. */
+static void
+visit_field_call(pgw_walker *w, const pgw_walk_item *item, const FuncCall *call)
+{
+	const char *parts[3] = {NULL, NULL, strVal(linitial(call->funcname))};
+
+	report_call(w, item, parts, call, 1);
+}
+
+static void
+visit_indirection(pgw_walker *w, const pgw_walk_item *item, const A_Indirection *ind)
+{
+	const Node *arg = ind->arg;
+	ListCell   *lc;
+
+	foreach(lc, ind->indirection)
+	{
+		const Node *step = lfirst(lc);
+
+		if (IsA(step, String))
+			visit_field_call(w, item, pgw_field_call(strVal(step), arg));
+		arg = (const Node *) ind; /* computed from here on: no literal to read */
+	}
+	push_children(w, item, item->usage);
+}
+
+static void
+visit_column_ref(pgw_walker *w, const pgw_walk_item *item, const ColumnRef *ref)
+{
+	const FuncCall *call = pgw_column_ref_call(ref);
+
+	if (call != NULL)
+		visit_field_call(w, item, call);
 }
 
 static void
@@ -820,6 +867,12 @@ visit(pgw_walker *w, const pgw_walk_item *item)
 			return;
 		case T_FuncCall:
 			visit_func_call(w, item, (const FuncCall *) node);
+			return;
+		case T_A_Indirection:
+			visit_indirection(w, item, (const A_Indirection *) node);
+			return;
+		case T_ColumnRef:
+			visit_column_ref(w, item, (const ColumnRef *) node);
 			return;
 		case T_SelectStmt:
 			visit_select(w, item, (const SelectStmt *) node);

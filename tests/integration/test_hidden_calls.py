@@ -1,0 +1,218 @@
+"""Function calls the text does not write as calls.
+
+PostgreSQL reads `x.f` and `(x).f` as a column or field of x and, when x has
+none of that name, as the call f(x) of a one-argument function ("attribute
+notation"). The raw tree holds a ColumnRef or an A_Indirection there, not a
+FuncCall, and pgwarden used to see no call at all:
+- under policies/readonly-agent.yaml,
+  `SELECT ('SELECT ... FROM hr.salaries'::text).ts_stat` returned the
+  employees' names from a denied table, `(42::bigint).pg_advisory_lock`
+  took a lock, `('...seq'::regclass).nextval` moved a sequence;
+- under masking, `reverse((1).customer_ssn)` returned a masked SSN
+  reversed, and with column rules only, `c.row_to_json` returned every
+  column of the row in clear.
+An operator, an aggregate or a cast names an existing function anew, and a
+column or domain DEFAULT runs one where no later statement names it: while
+masking is in force they are refused like CREATE FUNCTION, and a default
+whose value is masked is refused like INSERT ... SELECT ssn.
+"""
+
+import psycopg
+import pytest
+
+from harness import Pgwarden
+from harness import masking
+from policy_clients.readonly_agent import (ReadonlyAgentPgwarden, create_corpus_database, source_identity,
+                                           stop_cleanly)
+
+AGENT_DB = "pgw_hidden_calls"
+
+
+@pytest.fixture(scope="module")
+def agent(cluster):
+    create_corpus_database(cluster, AGENT_DB)
+    pw = ReadonlyAgentPgwarden(cluster, [source_identity("readonly-agent")]).start()
+    try:
+        yield pw
+    finally:
+        stop_cleanly(pw)
+        cluster.drop_database(AGENT_DB)
+
+
+def agent_conn(pw):
+    return psycopg.connect(f"host=127.0.0.1 port={pw.port} user=alice dbname={AGENT_DB}", autocommit=True)
+
+
+def refused(conn, sql):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+        rows = conn.execute(sql).fetchall()
+        print("ran:", sql, rows[:5])
+    message = info.value.diag.message_primary
+    assert message.startswith("pgwarden: "), message
+    assert conn.execute("SELECT 1").fetchone() == (1,)  # the session goes on
+    return message
+
+
+@pytest.mark.parametrize("sql,words", [
+    # SQL in a string reads a denied table.
+    ("SELECT ('SELECT to_tsvector(''simple'', employee) FROM hr.salaries'::text).ts_stat", "hr.salaries"),
+    ("SELECT x.ts_stat FROM text('SELECT to_tsvector(''simple'', employee) FROM hr.salaries') x", ""),
+    # A function of the built-in deny-list, and one the policy denies by name.
+    ("SELECT (pg_backend_pid()).pg_terminate_backend", "pg_terminate_backend"),
+    ("SELECT ('/etc/hostname'::text).pg_read_file", "pg_read_file"),
+])
+def test_attribute_notation_runs_no_denied_function(agent, sql, words):
+    with agent_conn(agent) as conn:
+        assert words in refused(conn, sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT ('public.customers_id_seq'::regclass).nextval",
+    "SELECT s.nextval FROM regclass('public.customers_id_seq') s",
+])
+def test_attribute_notation_changes_no_sequence(agent, cluster, sql):
+    before = cluster.execute("SELECT last_value, is_called FROM public.customers_id_seq", dbname=AGENT_DB)
+    with agent_conn(agent) as conn:
+        assert refused(conn, sql).startswith("pgwarden: update on ")
+    assert cluster.execute("SELECT last_value, is_called FROM public.customers_id_seq", dbname=AGENT_DB) == before
+
+
+@pytest.mark.parametrize("sql", ["SELECT (42::bigint).pg_advisory_lock", "SELECT s.pg_advisory_lock FROM int8(42) s"])
+def test_attribute_notation_takes_no_advisory_lock(agent, cluster, sql):
+    with agent_conn(agent) as conn:
+        assert refused(conn, sql).startswith("pgwarden: lock on advisory lock")
+    assert cluster.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", dbname=AGENT_DB) == [(0,)]
+
+
+def test_columns_and_fields_still_read(agent):
+    """Qualified columns, fields of a row and a composite's fields are what
+    they were; several in one query string need no settings question
+    (which would require each to end its string)."""
+    with agent_conn(agent) as conn:
+        rows = conn.execute("SELECT c.id, c.name, (c).email, (o).amount FROM public.customers c "
+                            "JOIN public.orders o ON o.customer_id = c.id ORDER BY c.id, o.id LIMIT 2").fetchall()
+        assert len(rows) == 2 and rows[0][0] == rows[1][0] and rows[0][1] and "@" in rows[0][2], rows
+        with conn.cursor() as cur:
+            cur.execute("SELECT c.id FROM customers c WHERE c.id = 1; SELECT o.id FROM orders o ORDER BY o.id LIMIT 1")
+            assert cur.fetchall() == [(1,)]
+            assert cur.nextset() and len(cur.fetchall()) == 1
+
+
+# ---- masking ---------------------------------------------------------------------------
+
+# Column rules only: no detector can catch what lineage misses.
+COLUMN_RULES_ONLY = {
+    "default": "deny",
+    "identities": [{"name": "agent", "match": {"source": ["127.0.0.0/8"]}}],
+    "policies": [{
+        "identity": "agent",
+        "allow": ["select", "insert", "create", "alter", "lock", "transaction"],
+        "mask": [{"column": "public.customers.ssn", "with": "partial(last=4)"},
+                 {"column": "public.customers.email", "with": "email"}],
+    }],
+}
+
+
+@pytest.fixture(scope="module")
+def masked(cluster):
+    masking.create_database(cluster)
+    with Pgwarden(cluster, overrides=COLUMN_RULES_ONLY) as pw:
+        yield pw
+
+
+def customer_one(cluster):
+    return cluster.execute("SELECT ssn, email FROM customers WHERE id = 1", dbname=masking.DB)[0]
+
+
+def forms_of(value):
+    return {value, value[::-1], value.replace("-", ""), value.replace("-", "")[::-1]}
+
+
+def masked_conn(pw):
+    return psycopg.connect(f"host=127.0.0.1 port={pw.port} user=alice dbname={masking.DB}", autocommit=True)
+
+
+def assert_nothing_leaks(cluster, values):
+    ssn, email = customer_one(cluster)
+    forms = forms_of(ssn) | forms_of(email)
+    leaked = [v for v in values if any(f in v for f in forms)]
+    assert not leaked, f"customer 1's ssn {ssn!r} or email reached the client: {leaked!r}"
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT c.row_to_json FROM customers c WHERE c.id = 1",
+    "SELECT customers.to_jsonb FROM customers WHERE id = 1",
+    "SELECT public.customers.to_json FROM public.customers WHERE id = 1",
+    "SELECT c.concat FROM customers c WHERE c.id = 1",
+    "SELECT upper(c.row_to_json::text) FROM customers c WHERE c.id = 1",
+    "SELECT s.row_to_json FROM (SELECT id, ssn FROM customers WHERE id = 1) s",
+    "SELECT (c).row_to_json FROM customers c WHERE c.id = 1",
+    "SELECT reverse((1).customer_ssn)",
+    "SELECT reverse(s.customer_ssn) FROM generate_series(1, 1) s",
+    "SELECT reverse(x) FROM (SELECT (i).customer_ssn AS x FROM generate_series(1, 1) i) s",
+])
+def test_attribute_notation_is_masked(cluster, masked, sql):
+    with masked_conn(masked) as conn:
+        rows = conn.execute(sql).fetchall()
+    assert rows, sql
+    assert_nothing_leaks(cluster, [str(v) for row in rows for v in row])
+
+
+def test_attribute_notation_stores_no_masked_lock_key(masked):
+    with masked_conn(masked) as conn:
+        message = refused(conn, "SELECT (replace(ssn, '-', '')::bigint).pg_advisory_lock FROM customers WHERE id = 1")
+    assert message == "pgwarden: pg_advisory_lock of masked values denied by policy for agent"
+
+
+# Each list runs in one session; the last statement reads what the others
+# set up. pgwarden must refuse one of them, or the read must show no value.
+HIDDEN = {
+    "operator": ["CREATE OPERATOR @@@ (RIGHTARG = integer, FUNCTION = public.customer_ssn)",
+                 "SELECT reverse(@@@ 1)"],
+    "aggregate": ["CREATE AGGREGATE ssn_of (integer) (SFUNC = int4larger, STYPE = integer, "
+                  "FINALFUNC = public.customer_ssn)",
+                  "SELECT reverse(ssn_of(x)) FROM (VALUES (1)) v(x)"],
+    "column default": ["CREATE TEMP TABLE stash_d (id int, v text DEFAULT reverse(public.customer_ssn(1)))",
+                       "INSERT INTO stash_d (id) VALUES (1)", "SELECT v FROM stash_d"],
+    "default set later": ["CREATE TEMP TABLE stash_a (id int, v text)",
+                          "ALTER TABLE stash_a ALTER COLUMN v SET DEFAULT reverse(public.customer_ssn(1))",
+                          "INSERT INTO stash_a (id) VALUES (1)", "SELECT v FROM stash_a"],
+    "added column's default": ["CREATE TEMP TABLE stash_c (id int)", "INSERT INTO stash_c VALUES (1)",
+                               "ALTER TABLE stash_c ADD COLUMN v text DEFAULT reverse(public.customer_ssn(1))",
+                               "SELECT v FROM stash_c"],
+    "column type change": ["CREATE TEMP TABLE stash_u (id int)", "INSERT INTO stash_u VALUES (1)",
+                           "ALTER TABLE stash_u ALTER COLUMN id TYPE text USING reverse(public.customer_ssn(id))",
+                           "SELECT id FROM stash_u"],
+    "domain default": ["CREATE DOMAIN stash_dom AS text DEFAULT reverse(public.customer_ssn(1))",
+                       "CREATE TEMP TABLE stash_dd (id int, v stash_dom)",
+                       "INSERT INTO stash_dd (id) VALUES (1)", "SELECT v FROM stash_dd"],
+    "attribute notation in a default": ["CREATE TEMP TABLE stash_f (id int, v text DEFAULT reverse((1).customer_ssn))",
+                                        "INSERT INTO stash_f (id) VALUES (1)", "SELECT v FROM stash_f"],
+}
+
+
+@pytest.mark.parametrize("name", list(HIDDEN))
+def test_hidden_calls_carry_no_masked_value_out(cluster, masked, name):
+    seen, refusals = [], []
+    with masked_conn(masked) as conn:
+        try:
+            for sql in HIDDEN[name]:
+                cur = conn.execute(sql)
+                if cur.description:
+                    seen += [str(v) for row in cur.fetchall() for v in row]
+        except psycopg.errors.InsufficientPrivilege as e:
+            refusals.append(e.diag.message_primary)
+    for cleanup in ("DROP OPERATOR IF EXISTS @@@ (NONE, integer)", "DROP AGGREGATE IF EXISTS ssn_of (integer)",
+                    "DROP DOMAIN IF EXISTS stash_dom CASCADE"):
+        cluster.execute(cleanup, dbname=masking.DB)
+    assert_nothing_leaks(cluster, seen)
+    assert refusals and refusals[0].startswith("pgwarden: ") and \
+        ("masked values" in refusals[0] or "while masking is in force" in refusals[0]), refusals
+
+
+def test_a_clean_default_still_works(masked):
+    with masked_conn(masked) as conn:
+        conn.execute("CREATE TEMP TABLE plain_default (id int, v text DEFAULT upper('x'), g int GENERATED ALWAYS AS "
+                     "(id * 2) STORED)")
+        conn.execute("INSERT INTO plain_default (id) VALUES (1)")
+        assert conn.execute("SELECT v, g FROM plain_default").fetchall() == [("X", 2)]
