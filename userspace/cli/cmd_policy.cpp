@@ -77,6 +77,7 @@ std::string relation_line(const policy::ResolvedRelation& r) {
 
 std::string function_line(const sql::FunctionRef& f) {
   std::string s = f.qualified();
+  if (f.maybe_field) s += " [if not a column: x.f calls f(x)]";
   if (f.risk != sql::FunctionRisk::none) s += " [built-in deny-list: " + std::string(sql::to_string(f.risk)) + "]";
   return s;
 }

@@ -55,12 +55,15 @@ constexpr const char* kRuleDependenciesQuery =
 // done with the views' precautions: the last column says which.
 // The last column: the function can take a whole row as its one argument
 // (record 2249, anyelement 2283, "any" 2276, anynonarray 2776,
-// anycompatible 5077, anycompatiblenonarray 5079, or a composite type),
-// so that t.f may be the call f(t) (sql/lineage.h, takes_a_row).
+// anycompatible 5077, anycompatiblenonarray 5079, a composite type, or a
+// type some composite type casts to implicitly), so that t.f may be the
+// call f(t) (sql/lineage.h, takes_a_row).
 #define PGW_TAKES_A_ROW                                                                                       \
   "p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1 AND "                                              \
   "(p.proargtypes[0] IN (2249, 2283, 2276, 2776, 5077, 5079) OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t " \
-  "WHERE t.oid = p.proargtypes[0] AND t.typtype = 'c')) "
+  "WHERE t.oid = p.proargtypes[0] AND t.typtype = 'c') OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast k "      \
+  "JOIN pg_catalog.pg_type s ON s.oid = k.castsource WHERE k.casttarget = p.proargtypes[0] "                 \
+  "AND k.castcontext = 'i' AND s.typtype = 'c')) "
 constexpr const char* kFunctionsQuery =
     "SELECT p.oid, n.nspname, p.proname, l.lanname, "
     "CASE WHEN l.lanname = 'sql' AND n.nspname NOT IN ('pg_catalog','information_schema') "

@@ -607,18 +607,35 @@ TEST(Lineage, AttributeNotationIsTheCallItMayBe) {
   EXPECT_EQ(write_of("SELECT (42::bigint).pg_advisory_lock"), "");
 }
 
+// Expressions DDL stores for later statements to run: what they compute is
+// stored, or comes back in an error or as a yes or no.
 TEST(Lineage, StoredExpressionsOfMaskedValuesAreWrites) {
-  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT reverse(get_ssn(1)))"), "default of masked values");
-  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT (1).get_ssn)"), "default of masked values");
-  EXPECT_EQ(write_of("CREATE TABLE t (id int, v text GENERATED ALWAYS AS (get_ssn(id)) STORED)"),
-            "generated column of masked values");
-  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN v SET DEFAULT get_ssn(1)"), "default of masked values");
-  EXPECT_EQ(write_of("ALTER TABLE t ADD COLUMN v text DEFAULT get_ssn(1)"), "default of masked values");
-  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN id TYPE text USING get_ssn(id)"), "column type change of masked values");
-  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT get_ssn(1)"), "default of masked values");
-  EXPECT_EQ(write_of("ALTER DOMAIN d SET DEFAULT get_ssn(1)"), "default of masked values");
-  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT upper('x'), g int GENERATED ALWAYS AS (1) STORED)"), "");
-  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT 'x'"), "");
+  const std::string create = "create table computing masked values";
+  const std::string alter = "alter table computing masked values";
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT reverse(get_ssn(1)))"), create);
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT (1).get_ssn)"), create);
+  EXPECT_EQ(write_of("CREATE TABLE t (id int, v text GENERATED ALWAYS AS (get_ssn(id)) STORED)"), create);
+  EXPECT_EQ(write_of("CREATE TABLE t (id int CHECK (reverse(get_ssn(id))::int > 0))"), create);
+  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN v SET DEFAULT get_ssn(1)"), alter);
+  EXPECT_EQ(write_of("ALTER TABLE t ADD COLUMN v text DEFAULT get_ssn(1)"), alter);
+  EXPECT_EQ(write_of("ALTER TABLE t ALTER COLUMN id TYPE text USING get_ssn(id)"), alter);
+  EXPECT_EQ(write_of("ALTER TABLE t ADD CONSTRAINT k CHECK (get_ssn(id)::int > 0) NOT VALID"), alter);
+  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT get_ssn(1)"), "create domain computing masked values");
+  EXPECT_EQ(write_of("CREATE DOMAIN d AS int CHECK (get_ssn(VALUE)::int > 0)"), "create domain computing masked values");
+  EXPECT_EQ(write_of("ALTER DOMAIN d SET DEFAULT get_ssn(1)"), "alter domain computing masked values");
+  EXPECT_EQ(write_of("ALTER DOMAIN d ADD CONSTRAINT k CHECK (get_ssn(VALUE) <> '')"), "alter domain computing masked values");
+  EXPECT_EQ(write_of("CREATE INDEX ON t ((get_ssn(id)::int))"), "create index computing masked values");
+  EXPECT_EQ(write_of("CREATE INDEX ON t (id) WHERE get_ssn(id) LIKE '1%'"), "create index computing masked values");
+  EXPECT_EQ(write_of("CREATE INDEX ON customers (upper(ssn))"), "create index computing masked values");
+  EXPECT_EQ(write_of("CREATE POLICY p ON t USING (get_ssn(id) LIKE '1%')"), "policy computing masked values");
+  EXPECT_EQ(write_of("CREATE STATISTICS s ON (get_ssn(id)) FROM t"), "create statistics computing masked values");
+  // Clean expressions, and plain columns of a masked table.
+  EXPECT_EQ(write_of("CREATE TABLE t (v text DEFAULT upper('x') CHECK (v <> ''), g int GENERATED ALWAYS AS (1) STORED)"),
+            "");
+  EXPECT_EQ(write_of("CREATE TABLE t (LIKE customers INCLUDING ALL)"), "");
+  EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT 'x' CHECK (VALUE <> '')"), "");
+  EXPECT_EQ(write_of("CREATE INDEX ON customers (ssn)"), "");
+  EXPECT_EQ(write_of("ALTER TABLE t ADD CONSTRAINT k CHECK (id > 0)"), "");
 }
 
 TEST(Lineage, NewNamesForCallsOfMaskedFunctionsAreRefused) {
@@ -633,6 +650,9 @@ TEST(Lineage, NewNamesForCallsOfMaskedFunctionsAreRefused) {
   EXPECT_EQ(write_of("CREATE OPERATOR ### (LEFTARG = text, RIGHTARG = text, FUNCTION = textcat)"), "");
   EXPECT_EQ(write_of("CREATE AGGREGATE a (text) (SFUNC = textcat, STYPE = text)"), "");
   EXPECT_EQ(write_of("CREATE CAST (customers AS text) WITH INOUT"), "");
+  // An implicit cast from a row type makes every function of the target type take the row.
+  EXPECT_EQ(write_of("CREATE CAST (customers AS text) WITH INOUT AS IMPLICIT"),
+            "create implicit cast while masking is in force");
 }
 
 TEST(Lineage, MoreSourcesAndTheirTaint) {

@@ -98,7 +98,7 @@ typedef struct tracer
 	nodeset distincts;		 /* target lists of plain SELECT DISTINCT */
 	nodeset writes;			 /* statements that store or send values */
 	nodeset escapes;		 /* calls of functions that send their arguments away */
-	nodeset stored;			 /* defaults, generated columns, USING: values a later statement reads */
+	nodeset stored;			 /* DDL with expressions later statements run (stored_expressions_label) */
 	bool do_block;
 	struct nested_sql *nested; /* SQL held in string literals (query_to_xml('...')) */
 	int n_nested;
@@ -1222,10 +1222,46 @@ collect_call(tracer *t, const FuncCall *call, int taint)
 	collect_sql_strings(t, call);
 }
 
+/*
+ * DDL whose expressions later statements run where their text shows none
+ * of it: defaults, generated columns, CHECK constraints (a domain's too),
+ * ALTER COLUMN ... USING, index expressions and predicates, row security
+ * quals, statistics expressions. What they compute is stored, or comes back
+ * in an error ("invalid input syntax for type integer: ...") or as a yes or
+ * no: refused when it is masked (the verdict's label), like INSERT ...
+ * SELECT ssn.
+ */
+static const char *
+stored_expressions_label(const Node *node)
+{
+	switch (nodeTag(node))
+	{
+		case T_CreateStmt:
+			return "create table computing masked values";
+		case T_AlterTableStmt:
+			return "alter table computing masked values";
+		case T_CreateDomainStmt:
+			return "create domain computing masked values";
+		case T_AlterDomainStmt:
+			return "alter domain computing masked values";
+		case T_IndexStmt:
+			return "create index computing masked values";
+		case T_CreatePolicyStmt:
+		case T_AlterPolicyStmt:
+			return "policy computing masked values";
+		case T_CreateStatsStmt:
+			return "create statistics computing masked values";
+		default:
+			return NULL;
+	}
+}
+
 /* What one node of pass 0 records; its children are walked by collect(). */
 static void
 collect_node(tracer *t, const Node *node)
 {
+	if (stored_expressions_label(node) != NULL)
+		nodeset_add(&t->stored, node);
 	switch (nodeTag(node))
 	{
 		case T_RangeVar:
@@ -1270,28 +1306,6 @@ collect_node(tracer *t, const Node *node)
 				collect_call(t, call, field_names_taint(t, node));
 			break;
 		}
-		/* Values stored for later statements to read: a column or domain
-		 * default, a generated column, ALTER COLUMN TYPE ... USING. */
-		case T_Constraint:
-		{
-			const Constraint *c = (const Constraint *) node;
-
-			if ((c->contype == CONSTR_DEFAULT || c->contype == CONSTR_GENERATED) && c->raw_expr != NULL)
-				nodeset_add(&t->stored, node);
-			break;
-		}
-		case T_ColumnDef:
-			if (((const ColumnDef *) node)->raw_default != NULL)
-				nodeset_add(&t->stored, node);
-			break;
-		case T_AlterTableCmd:
-			if (((const AlterTableCmd *) node)->subtype == AT_ColumnDefault && ((const AlterTableCmd *) node)->def != NULL)
-				nodeset_add(&t->stored, node);
-			break;
-		case T_AlterDomainStmt:
-			if (((const AlterDomainStmt *) node)->subtype == 'T' && ((const AlterDomainStmt *) node)->def != NULL)
-				nodeset_add(&t->stored, node);
-			break;
 		case T_RangeFunction:
 			collect_range_function(t, (const RangeFunction *) node);
 			break;
@@ -1395,9 +1409,13 @@ collect_node(tracer *t, const Node *node)
 		}
 		case T_CreateCastStmt:
 		{
-			const ObjectWithArgs *fn = ((const CreateCastStmt *) node)->func;
+			const CreateCastStmt *c = (const CreateCastStmt *) node;
 
-			if (fn != NULL && function_taint(t, fn->objname) != PGW_TAINT_CLEAN)
+			/* An implicit cast from a row type to text makes reverse(c),
+			 * and so c.reverse, pass all of c's columns. */
+			if (c->context == COERCION_IMPLICIT)
+				t->ddl_target = "create implicit cast while masking is in force";
+			else if (c->func != NULL && function_taint(t, c->func->objname) != PGW_TAINT_CLEAN)
 				t->ddl_target = "create cast over a function that may return masked values";
 			break;
 		}
@@ -1769,32 +1787,8 @@ write_of_masked(tracer *t)
 			return psprintf("%s of masked values", escape_function_name(call));
 	}
 	for (int i = 0; i < t->stored.len; i++)
-	{
-		const Node *n = t->stored.items[i];
-
-		switch (nodeTag(n))
-		{
-			case T_Constraint:
-				if (taint_of(t, ((const Constraint *) n)->raw_expr) == PGW_TAINT_TAINTED)
-					return ((const Constraint *) n)->contype == CONSTR_GENERATED ? "generated column of masked values"
-																				 : "default of masked values";
-				break;
-			case T_ColumnDef:
-				if (taint_of(t, ((const ColumnDef *) n)->raw_default) == PGW_TAINT_TAINTED)
-					return "column type change of masked values";
-				break;
-			case T_AlterTableCmd:
-				if (taint_of(t, ((const AlterTableCmd *) n)->def) == PGW_TAINT_TAINTED)
-					return "default of masked values";
-				break;
-			case T_AlterDomainStmt:
-				if (taint_of(t, ((const AlterDomainStmt *) n)->def) == PGW_TAINT_TAINTED)
-					return "default of masked values";
-				break;
-			default:
-				break;
-		}
-	}
+		if (taint_of(t, t->stored.items[i]) == PGW_TAINT_TAINTED)
+			return stored_expressions_label(t->stored.items[i]);
 	return t->sql_string_refusal;
 }
 
