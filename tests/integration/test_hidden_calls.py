@@ -251,3 +251,67 @@ def test_an_admins_implicit_cast_from_a_row_type_is_known(cluster):
         cluster.execute("DROP CAST IF EXISTS (customers AS text)", dbname=masking.DB)
     assert rows
     assert_nothing_leaks(cluster, [str(v) for row in rows for v in row] + [str(v).lower() for v in rows[0]])
+
+
+# ---- a masked table under a parent, keys on masked columns ----------------------------
+
+def detach_customers(cluster):
+    if cluster.execute("SELECT 1 FROM pg_inherits WHERE inhrelid = 'public.customers'::regclass", dbname=masking.DB):
+        cluster.execute("ALTER TABLE public.zz_parent DETACH PARTITION public.customers", dbname=masking.DB)
+    cluster.execute("DROP TABLE IF EXISTS public.zz_parent", dbname=masking.DB)
+
+
+def test_a_masked_table_is_not_attached_under_a_parent(cluster, masked):
+    """Attached as a partition of the client's own table, customers' rows
+    came back in clear through the parent."""
+    seen, refusals = [], []
+    try:
+        with masked_conn(masked) as conn:
+            conn.execute("CREATE TABLE public.zz_parent (LIKE public.customers) PARTITION BY RANGE (id)")
+            try:
+                conn.execute("ALTER TABLE public.zz_parent ATTACH PARTITION public.customers "
+                             "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)")
+                seen += list(conn.execute("SELECT ssn, email FROM public.zz_parent WHERE id = 1").fetchone())
+            except psycopg.errors.InsufficientPrivilege as e:
+                refusals.append(e.diag.message_primary)
+    finally:
+        detach_customers(cluster)
+    assert_nothing_leaks(cluster, [str(v) for v in seen])
+    assert refusals == ["pgwarden: attach of a masked relation denied by policy for agent"]
+
+
+def test_a_parent_of_a_masked_partition_is_masked(cluster):
+    """An admin's parent above a masked table: its scan returns the masked
+    table's rows, which keep their rules."""
+    masking.create_database(cluster)
+    try:
+        cluster.execute("CREATE TABLE public.zz_parent (LIKE public.customers) PARTITION BY RANGE (id)",
+                        dbname=masking.DB)
+        cluster.execute("ALTER TABLE public.zz_parent ATTACH PARTITION public.customers "
+                        "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)", dbname=masking.DB)
+        cluster.execute("GRANT SELECT ON public.zz_parent TO app_owner", dbname=masking.DB)
+        with Pgwarden(cluster, overrides=COLUMN_RULES_ONLY) as pw:
+            with masked_conn(pw) as conn:
+                row = conn.execute("SELECT ssn, email, reverse(ssn), z FROM public.zz_parent z WHERE id = 1").fetchone()
+    finally:
+        detach_customers(cluster)
+    assert row and row[0].endswith(customer_one(cluster)[0][-4:])  # partial(last=4): masked, not emptied
+    assert_nothing_leaks(cluster, [str(v) for v in row])
+
+
+def test_strict_keys_on_masked_columns_are_refused(cluster, tmp_path_factory):
+    """strict: true refuses WHERE email = ...; a foreign key to customers(email)
+    would answer the same question for each INSERT into the client's own
+    table, and a unique index on it for each INSERT into customers."""
+    masking.create_database(cluster)
+    overrides = masking.config_overrides(str(tmp_path_factory.mktemp("strict_keys")), strict=True)
+    message = "pgwarden: filtering on masked values denied by policy for agent"
+    try:
+        with Pgwarden(cluster, overrides=overrides) as pw:
+            with masked_conn(pw) as conn:
+                assert refused(conn, "CREATE UNIQUE INDEX zz_email_key ON public.customers (email)") == message
+                assert refused(conn, "CREATE TABLE public.zz_fk (e text REFERENCES public.customers (email))") == message
+                conn.execute("CREATE TABLE public.zz_fk (c int REFERENCES public.customers (id))")
+    finally:
+        cluster.execute("DROP TABLE IF EXISTS public.zz_fk", dbname=masking.DB)
+        cluster.execute("DROP INDEX IF EXISTS public.zz_email_key", dbname=masking.DB)

@@ -103,21 +103,31 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
 // A partition or inheritance child holds its parent's columns: the parent's
 // rules cover it (through any depth of partitioning), by column name.
 void MaskModel::inherit_rules() {
+  // A rule covers the same column of every table it is inherited by (a
+  // partition, a child), and of every table above: a parent's scan returns
+  // its children's rows, so a masked partition attached under a parent of
+  // the client's own would otherwise be read through that parent in clear.
+  auto copy_rules = [this](Oid from, Oid to) {
+    const CatalogRelation* target = catalog_->relation(to);
+    if (target == nullptr) return false;
+    bool changed = false;
+    for (const CatalogColumn& fc : catalog_->columns(from)) {
+      auto rule = column_rules_.find(column_key(from, fc.attnum));
+      if (rule == column_rules_.end()) continue;
+      for (const CatalogColumn& tc : catalog_->columns(to)) {
+        if (tc.name != fc.name) continue;
+        if (column_rules_.emplace(column_key(to, tc.attnum), rule->second).second) changed = true;
+        masked_relation_names_.insert(target->name);
+        masked_relation_names_.insert(target->schema + "." + target->name);
+      }
+    }
+    return changed;
+  };
   for (int round = 0; round < kMaxRounds; ++round) {
     bool changed = false;
     for (const Inheritance& e : catalog_->inheritance()) {
-      const CatalogRelation* child = catalog_->relation(e.child);
-      if (child == nullptr) continue;
-      for (const CatalogColumn& pc : catalog_->columns(e.parent)) {
-        auto rule = column_rules_.find(column_key(e.parent, pc.attnum));
-        if (rule == column_rules_.end()) continue;
-        for (const CatalogColumn& cc : catalog_->columns(e.child)) {
-          if (cc.name != pc.name) continue;
-          if (column_rules_.emplace(column_key(e.child, cc.attnum), rule->second).second) changed = true;
-          masked_relation_names_.insert(child->name);
-          masked_relation_names_.insert(child->schema + "." + child->name);
-        }
-      }
+      changed = copy_rules(e.parent, e.child) || changed;
+      changed = copy_rules(e.child, e.parent) || changed;
     }
     if (!changed) return;
   }

@@ -117,6 +117,27 @@ TEST(MaskModel, PartitionsAndChildrenInheritTheirParentsRules) {
   EXPECT_TRUE(m->oracle().relation_is_masked("archive", "customers_2024_q1"));
 }
 
+// A parent's scan returns its partitions' rows: a masked table attached
+// under a parent of the client's own is masked through that parent too.
+TEST(MaskModel, ParentsOfAMaskedPartitionTakeItsRules) {
+  CatalogData d = testing::sample_catalog_data();
+  d.relations.push_back({16510, "public", "my_parent", RelationKind::table, {}});
+  d.relations.push_back({16511, "public", "my_grandparent", RelationKind::table, {}});
+  d.columns.push_back({16510, 1, "id", 23});
+  d.columns.push_back({16510, 2, "ssn", 25});
+  d.columns.push_back({16511, 1, "ssn", 25});
+  d.inheritance.push_back({kCustomers, 16510});
+  d.inheritance.push_back({16510, 16511});
+  auto catalog = Catalog::build(std::move(d));
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->column_function(16510, 2), nullptr);
+  EXPECT_NE(m->column_function(16511, 1), nullptr);
+  EXPECT_EQ(m->column_function(16510, 1), nullptr);
+  EXPECT_TRUE(m->oracle().relation_is_masked("public", "my_parent"));
+  EXPECT_TRUE(m->oracle().relation_is_masked("", "my_grandparent"));
+}
+
 TEST(MaskModel, StatisticsValueColumnsAreMaskedWithAnyColumnRule) {
   CatalogData d = testing::sample_catalog_data();
   d.relations.push_back({12100, "pg_catalog", "pg_stats", RelationKind::view, {}});

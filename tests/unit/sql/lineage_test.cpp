@@ -409,6 +409,20 @@ TEST(Lineage, FiltersOnMaskedValuesAreFoundAtAnyLevel) {
   EXPECT_FALSE(filters("SELECT DISTINCT name FROM customers"));
 }
 
+// A foreign key to masked columns, a unique index on them: later INSERTs
+// answer "is this value one of theirs?" (strict: true refuses filtering).
+TEST(Lineage, KeysOnMaskedColumnsAnswerLaterInsertsAboutThem) {
+  EXPECT_TRUE(filters("CREATE TABLE t (e text REFERENCES customers (email))"));
+  EXPECT_TRUE(filters("CREATE TABLE t (e int REFERENCES public.customers)"));
+  EXPECT_TRUE(filters("ALTER TABLE t ADD FOREIGN KEY (e) REFERENCES customers (ssn)"));
+  EXPECT_TRUE(filters("CREATE UNIQUE INDEX k ON customers (email)"));
+  EXPECT_TRUE(filters("CREATE UNIQUE INDEX k ON customers (lower(name))"));
+  EXPECT_FALSE(filters("CREATE TABLE t (c int REFERENCES customers (id))"));
+  EXPECT_FALSE(filters("CREATE TABLE t (o int REFERENCES orders)"));
+  EXPECT_FALSE(filters("CREATE UNIQUE INDEX k ON customers (id)"));
+  EXPECT_FALSE(filters("CREATE INDEX k ON customers (email)"));
+}
+
 std::string write_of(std::string_view sql) {
   auto v = trace(sql);
   if (v.empty()) return "<none>";
@@ -636,6 +650,10 @@ TEST(Lineage, StoredExpressionsOfMaskedValuesAreWrites) {
   EXPECT_EQ(write_of("CREATE DOMAIN d AS text DEFAULT 'x' CHECK (VALUE <> '')"), "");
   EXPECT_EQ(write_of("CREATE INDEX ON customers (ssn)"), "");
   EXPECT_EQ(write_of("ALTER TABLE t ADD CONSTRAINT k CHECK (id > 0)"), "");
+  // A masked table attached under a parent of the client's own.
+  EXPECT_EQ(write_of("ALTER TABLE p ATTACH PARTITION customers FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"),
+            "attach of a masked relation");
+  EXPECT_EQ(write_of("ALTER TABLE p ATTACH PARTITION orders FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"), "");
 }
 
 TEST(Lineage, NewNamesForCallsOfMaskedFunctionsAreRefused) {

@@ -107,6 +107,7 @@ typedef struct tracer
 	int sql_depth;					/* SQL in a string within SQL in a string ... */
 	bool only_plain_tables; /* no sub-select, CTE, set operation, FROM function or column alias list */
 	const char *ddl_target;	/* DDL refused while masking is in force */
+	bool answers_on_masked;	/* later statements will answer yes or no about masked values */
 	int depth;
 	uintptr_t stack_base; /* the entry point's stack frame (PGW_STACK_HERE) */
 	bool too_deep;
@@ -1103,6 +1104,42 @@ rangevar_masked(tracer *t, const RangeVar *rv)
 	return rv != NULL && relation_masked(t, rv->schemaname, rv->relname);
 }
 
+/* An index's columns on a masked relation: a masked one, or an expression. */
+static bool
+index_params_masked(tracer *t, const List *params)
+{
+	const ListCell *lc;
+
+	foreach(lc, params)
+	{
+		const IndexElem *e = lfirst(lc);
+
+		if (!IsA(e, IndexElem) || e->expr != NULL || e->name == NULL ||
+			t->oracle->column_is_masked(t->oracle->ctx, e->name))
+			return true;
+	}
+	return false;
+}
+
+/* Column names of a masked relation (a foreign key's referenced columns):
+ * any masked, or none given (the primary key, whatever it is). */
+static bool
+names_masked(tracer *t, const List *names)
+{
+	const ListCell *lc;
+
+	if (names == NIL)
+		return true;
+	foreach(lc, names)
+	{
+		const char *name = str_or_null(lfirst(lc));
+
+		if (name == NULL || t->oracle->column_is_masked(t->oracle->ctx, name))
+			return true;
+	}
+	return false;
+}
+
 typedef struct sql_string_visit
 {
 	tracer *t;
@@ -1440,9 +1477,44 @@ collect_node(tracer *t, const Node *node)
 				t->ddl_target = "alter of a masked relation";
 			break;
 		case T_AlterTableStmt:
-			if (rangevar_masked(t, ((const AlterTableStmt *) node)->relation))
+		{
+			const AlterTableStmt *a = (const AlterTableStmt *) node;
+			const ListCell *lc;
+
+			if (rangevar_masked(t, a->relation))
 				t->ddl_target = "alter of a masked relation";
+			/* A masked table attached under a parent of the client's own
+			 * would be read through that parent. */
+			foreach(lc, a->cmds)
+			{
+				const AlterTableCmd *cmd = lfirst(lc);
+
+				if (IsA(cmd, AlterTableCmd) && cmd->subtype == AT_AttachPartition && cmd->def != NULL &&
+					IsA(cmd->def, PartitionCmd) && rangevar_masked(t, ((const PartitionCmd *) cmd->def)->name))
+					t->ddl_target = "attach of a masked relation";
+			}
 			break;
+		}
+		/* A foreign key to masked columns, a unique index on them: each
+		 * later INSERT that passes or fails answers "is this value one of
+		 * theirs?" where its text shows no masked column. */
+		case T_Constraint:
+		{
+			const Constraint *c = (const Constraint *) node;
+
+			if (c->contype == CONSTR_FOREIGN && rangevar_masked(t, c->pktable) && names_masked(t, c->pk_attrs))
+				t->answers_on_masked = true;
+			break;
+		}
+		case T_IndexStmt:
+		{
+			const IndexStmt *i = (const IndexStmt *) node;
+
+			if ((i->unique || i->excludeOpNames != NIL) && rangevar_masked(t, i->relation) &&
+				index_params_masked(t, i->indexParams))
+				t->answers_on_masked = true;
+			break;
+		}
 		/* A row security policy on a masked column answers by row counts
 		 * (what strict: true denies); extended statistics keep sample values
 		 * of their columns (pg_stats_ext). */
@@ -1661,6 +1733,8 @@ settle(tracer *t)
 static bool
 filters_on_masked(tracer *t)
 {
+	if (t->answers_on_masked)
+		return true;
 	for (int i = 0; i < t->filters.len; i++)
 		if (taint_of(t, t->filters.items[i]) == PGW_TAINT_TAINTED)
 			return true;
