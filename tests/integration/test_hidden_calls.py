@@ -315,3 +315,27 @@ def test_strict_keys_on_masked_columns_are_refused(cluster, tmp_path_factory):
     finally:
         cluster.execute("DROP TABLE IF EXISTS public.zz_fk", dbname=masking.DB)
         cluster.execute("DROP INDEX IF EXISTS public.zz_email_key", dbname=masking.DB)
+
+
+def test_planner_statistics_of_a_denied_table_are_denied(cluster):
+    """pg_stats holds sample values of every analyzed column of every table:
+    under tables.deny without mask rules, hr.salaries' most common values
+    and histogram bounds came back from it."""
+    create_corpus_database(cluster, AGENT_DB + "_stats")
+    cluster.execute("ANALYZE hr.salaries", dbname=AGENT_DB + "_stats")
+    overrides = {
+        "default": "deny",
+        "identities": [{"name": "agent", "match": {"source": ["127.0.0.0/8"]}}],
+        "policies": [{"identity": "agent", "allow": ["select"], "tables": {"deny": ["hr.*"]}}],
+    }
+    try:
+        with Pgwarden(cluster, overrides=overrides) as pw:
+            with psycopg.connect(f"host=127.0.0.1 port={pw.port} user=alice dbname={AGENT_DB}_stats",
+                                 autocommit=True) as conn:
+                for sql in ["SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats "
+                            "WHERE tablename = 'salaries'",
+                            "SELECT stavalues1::text FROM pg_catalog.pg_statistic"]:
+                    assert refused(conn, sql) == "pgwarden: select on every schema denied by policy for agent"
+                assert conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0] >= 1
+    finally:
+        cluster.drop_database(AGENT_DB + "_stats")

@@ -7,6 +7,7 @@
 
 #include "policy/decision_rules.h"
 #include "policy/settings_confirmation.h"
+#include "policy/statistics_views.h"
 
 namespace pgw::policy {
 namespace {
@@ -373,6 +374,16 @@ class StatementJudge {
 
   void check_tables(const sql::StatementFacts& f, const std::vector<ResolvedRelation>& rels) {
     const TableRules& t = policy_.tables;
+    // The planner's statistics hold sample values of every table: reading
+    // them reads every schema, as database_to_xml does.
+    std::vector<sql::SchemaRef> schemas = f.schemas;
+    const sql::SchemaRef* statistics = nullptr;
+    for (const auto& r : rels)
+      if (is_statistics_relation(r.schema, r.name)) {
+        schemas.push_back({"*", sql::kRead});
+        statistics = &schemas.back();
+        break;
+      }
     for (const auto& r : rels) {
       const std::string verb = verb_for_usage(r.usage, f.classes);
       for (const auto* list : {&t.deny, &t.approve}) {
@@ -390,7 +401,7 @@ class StatementJudge {
         }
       }
     }
-    for (const auto& s : f.schemas) {
+    for (const auto& s : schemas) {
       const std::string verb = verb_for_usage(s.usage, f.classes);
       for (const auto* list : {&t.deny, &t.approve}) {
         const bool deny = list == &t.deny;
@@ -398,7 +409,8 @@ class StatementJudge {
           if (!table_glob_matches_schema(g, s.name, false)) continue;
           add({deny ? Action::deny : Action::approve, kRankTable,
                std::string("tables.") + (deny ? "deny: " : "approve: ") + g, verb, schema_display(s.name),
-               "tables of " + schema_display(s.name) + " match " + g});
+               std::string(&s == statistics ? "the planner statistics hold sample values of every table, and " : "") +
+                   "tables of " + schema_display(s.name) + " match " + g});
           break;
         }
       }
@@ -426,7 +438,7 @@ class StatementJudge {
         add({Action::deny, kRankTableAllow, "tables.allow: " + r.qualified() + " not listed",
              verb_for_usage(r.usage, f.classes), display(r), r.qualified() + " matches no glob in tables.allow"});
     }
-    for (const auto& s : f.schemas) {
+    for (const auto& s : schemas) {
       bool listed = false;
       for (const auto& g : t.allow) listed = listed || table_glob_matches_schema(g, s.name, true);
       if (!listed)

@@ -4,6 +4,7 @@
 
 #include "policy/glob.h"
 #include "policy/session_sql_state.h"
+#include "policy/statistics_views.h"
 #include "sql/function_denylist.h"
 
 namespace pgw::policy {
@@ -138,12 +139,10 @@ void MaskModel::inherit_rules() {
 // Their views are readable by whoever may read the table, so with any
 // column rule in force their value columns count as masked.
 void MaskModel::mask_statistics() {
-  static constexpr std::string_view kViews[] = {"pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic",
-                                                "pg_statistic_ext_data"};
   static constexpr std::string_view kValueColumns[] = {"most_common_vals", "histogram_bounds", "most_common_elems",
                                                        "stavalues1", "stavalues2", "stavalues3", "stavalues4",
                                                        "stavalues5", "stxdmcv", "stxdexpr", "exprs"};
-  for (std::string_view name : kViews) {
+  for (std::string_view name : kStatisticsRelations) {
     const CatalogRelation* rel = catalog_->find("pg_catalog", name);
     if (rel == nullptr) continue;
     bool any = false;
