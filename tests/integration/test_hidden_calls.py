@@ -312,9 +312,16 @@ def test_strict_keys_on_masked_columns_are_refused(cluster, tmp_path_factory):
                 assert refused(conn, "CREATE UNIQUE INDEX zz_email_key ON public.customers (email)") == message
                 assert refused(conn, "CREATE TABLE public.zz_fk (e text REFERENCES public.customers (email))") == message
                 conn.execute("CREATE TABLE public.zz_fk (c int REFERENCES public.customers (id))")
+                # An index on ssn, with the planner steered onto it, returned
+                # rows in ssn's order: with probe rows, the SSN digit by digit.
+                assert refused(conn, "CREATE INDEX zz_ssn_key ON public.customers (ssn, id)") == message
+                for sql in ["SET enable_seqscan = off", "SELECT set_config('enable_bitmapscan', 'off', false)"]:
+                    assert refused(conn, sql) == message
+                conn.execute("SET search_path = public")
     finally:
         cluster.execute("DROP TABLE IF EXISTS public.zz_fk", dbname=masking.DB)
         cluster.execute("DROP INDEX IF EXISTS public.zz_email_key", dbname=masking.DB)
+        cluster.execute("DROP INDEX IF EXISTS public.zz_ssn_key", dbname=masking.DB)
 
 
 def test_planner_statistics_of_a_denied_table_are_denied(cluster):
@@ -326,7 +333,7 @@ def test_planner_statistics_of_a_denied_table_are_denied(cluster):
     overrides = {
         "default": "deny",
         "identities": [{"name": "agent", "match": {"source": ["127.0.0.0/8"]}}],
-        "policies": [{"identity": "agent", "allow": ["select"], "tables": {"deny": ["hr.*"]}}],
+        "policies": [{"identity": "agent", "allow": ["select", "function:schema_to_xml"], "tables": {"deny": ["hr.*"]}}],
     }
     try:
         with Pgwarden(cluster, overrides=overrides) as pw:
@@ -334,7 +341,9 @@ def test_planner_statistics_of_a_denied_table_are_denied(cluster):
                                  autocommit=True) as conn:
                 for sql in ["SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats "
                             "WHERE tablename = 'salaries'",
-                            "SELECT stavalues1::text FROM pg_catalog.pg_statistic"]:
+                            "SELECT stavalues1::text FROM pg_catalog.pg_statistic",
+                            # schema_to_xml of pg_catalog includes pg_stats
+                            "SELECT schema_to_xml('pg_catalog', true, false, '')::text"]:
                     assert refused(conn, sql) == "pgwarden: select on every schema denied by policy for agent"
                 assert conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0] >= 1
     finally:

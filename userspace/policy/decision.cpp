@@ -378,12 +378,18 @@ class StatementJudge {
     // them reads every schema, as database_to_xml does.
     std::vector<sql::SchemaRef> schemas = f.schemas;
     const sql::SchemaRef* statistics = nullptr;
+    bool reads_statistics = false;
+    // Unqualified and not in the snapshot, a statistics view's name still
+    // means it: pg_catalog comes first on every search_path.
     for (const auto& r : rels)
-      if (is_statistics_relation(r.schema, r.name)) {
-        schemas.push_back({"*", sql::kRead});
-        statistics = &schemas.back();
-        break;
-      }
+      reads_statistics = reads_statistics || is_statistics_relation(r.schema, r.name) ||
+                         (!r.exists && r.written == r.name && is_statistics_relation("pg_catalog", r.name));
+    // schema_to_xml('pg_catalog', ...) reads its views, pg_stats included.
+    for (const auto& s : f.schemas) reads_statistics = reads_statistics || s.name == "pg_catalog";
+    if (reads_statistics) {
+      schemas.push_back({"*", sql::kRead});
+      statistics = &schemas.back();
+    }
     for (const auto& r : rels) {
       const std::string verb = verb_for_usage(r.usage, f.classes);
       for (const auto* list : {&t.deny, &t.approve}) {

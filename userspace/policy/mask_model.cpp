@@ -434,7 +434,8 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
     if (model.strict() && st.filters_on_masked) {
       return MaskDenial{"pgwarden: filtering on masked values denied by policy for " + who,
                         "strict: true denies masked columns in WHERE, JOIN, GROUP BY, HAVING, ORDER BY, "
-                        "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT."};
+                        "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT, "
+                        "keys and indexes on them, and the planner method settings (enable_*)."};
     }
     const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
     if (is_copy && !st.copy_options_error.empty()) {

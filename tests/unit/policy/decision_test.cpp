@@ -591,6 +591,23 @@ TEST_F(DecisionTest, StandardConformingStringsOffIsParsedAsTheServerDoes) {
   EXPECT_EQ(decide_with_state(rules, "SELECT 'plain'", either).action, Action::allow);
 }
 
+// The planner statistics hold sample values of every table: under table
+// rules, reading them (or schema_to_xml of pg_catalog, which includes
+// pg_stats) reads every schema.
+TEST_F(DecisionTest, PlannerStatisticsReadEverySchema) {
+  const std::string rules = "    allow: [select, function:schema_to_xml]\n    tables: { deny: [\"hr.*\"] }\n";
+  for (const char* sql : {"SELECT * FROM pg_stats", "SELECT * FROM pg_catalog.pg_statistic",
+                          "SELECT * FROM pg_stats_ext_exprs", "SELECT schema_to_xml('pg_catalog', true, false, '')",
+                          "SELECT table_to_xml('pg_catalog.pg_stats', true, false, '')"}) {
+    const Decision d = decide_with(rules, sql, catalog_.get());
+    EXPECT_EQ(d.action, Action::deny) << sql;
+    EXPECT_EQ(d.message, "pgwarden: select on every schema denied by policy for agent") << sql;
+  }
+  EXPECT_EQ(decide_with(rules, "SELECT * FROM pg_stat_activity", catalog_.get()).action, Action::allow);
+  EXPECT_EQ(decide_with(rules, "SELECT schema_to_xml('public', true, false, '')", catalog_.get()).action,
+            Action::allow);
+}
+
 // ---- FunctionCall and startup ---------------------------------------------------------------
 
 TEST_F(DecisionTest, FunctionCallByOid) {

@@ -1246,14 +1246,33 @@ defined_functions_taint(tracer *t, const List *definition)
 	return taint;
 }
 
+/* enable_seqscan, enable_indexscan, ...: which scans the planner may use
+ * (RESET ALL only restores them). */
+static bool
+is_planner_method_setting(const char *name)
+{
+	return name != NULL && strncmp(pgw_ascii_lower_copy(name), "enable_", 7) == 0;
+}
+
 /* A call (written f(x), or x.f as pgw_field_call reads it) whose function
  * returns `taint`: it opens the gate, may send its arguments away, may run
  * SQL held in a string. */
 static void
 collect_call(tracer *t, const FuncCall *call, int taint)
 {
+	const char *schema, *name;
+
 	if (taint == PGW_TAINT_TAINTED)
 		t->gate = true;
+	split_name(call->funcname, &schema, &name);
+	if (name != NULL && strcmp(name, "set_config") == 0 && call->args != NIL)
+	{
+		const char *setting = pgw_literal_text(linitial(call->args));
+
+		/* A computed name may be one of them. */
+		if (setting == NULL || is_planner_method_setting(setting))
+			t->answers_on_masked = true;
+	}
 	if (escape_function_name(call) != NULL)
 		nodeset_add(&t->escapes, (const Node *) call);
 	collect_sql_strings(t, call);
@@ -1495,9 +1514,12 @@ collect_node(tracer *t, const Node *node)
 			}
 			break;
 		}
-		/* A foreign key to masked columns, a unique index on them: each
-		 * later INSERT that passes or fails answers "is this value one of
-		 * theirs?" where its text shows no masked column. */
+		/* A foreign key to masked columns, an index on them: each later
+		 * INSERT that passes or fails a key answers "is this value one of
+		 * theirs?", and a scan the planner serves from the index returns
+		 * rows in the masked column's order, where the text shows no masked
+		 * column. So do the planner settings that steer a scan onto an
+		 * existing index (enable_seqscan = off). */
 		case T_Constraint:
 		{
 			const Constraint *c = (const Constraint *) node;
@@ -1510,11 +1532,14 @@ collect_node(tracer *t, const Node *node)
 		{
 			const IndexStmt *i = (const IndexStmt *) node;
 
-			if ((i->unique || i->excludeOpNames != NIL) && rangevar_masked(t, i->relation) &&
-				index_params_masked(t, i->indexParams))
+			if (rangevar_masked(t, i->relation) && index_params_masked(t, i->indexParams))
 				t->answers_on_masked = true;
 			break;
 		}
+		case T_VariableSetStmt:
+			if (is_planner_method_setting(((const VariableSetStmt *) node)->name))
+				t->answers_on_masked = true;
+			break;
 		/* A row security policy on a masked column answers by row counts
 		 * (what strict: true denies); extended statistics keep sample values
 		 * of their columns (pg_stats_ext). */
