@@ -318,6 +318,12 @@ def test_strict_keys_on_masked_columns_are_refused(cluster, tmp_path_factory):
                 for sql in ["SET enable_seqscan = off", "SELECT set_config('enable_bitmapscan', 'off', false)"]:
                     assert refused(conn, sql) == message
                 conn.execute("SET search_path = public")
+            # ... and as a startup option (judged as SET is).
+            with pytest.raises(psycopg.OperationalError) as info:
+                psycopg.connect(f"host=127.0.0.1 port={pw.port} user=alice dbname={masking.DB} "
+                                "options='-c enable_seqscan=off'").close()
+            print(info.value)
+            assert "enable_seqscan" in str(info.value)
     finally:
         cluster.execute("DROP TABLE IF EXISTS public.zz_fk", dbname=masking.DB)
         cluster.execute("DROP INDEX IF EXISTS public.zz_email_key", dbname=masking.DB)

@@ -227,6 +227,7 @@ class StatementJudge {
     check_classes(f, out.relations);
     check_functions(f);
     check_tables(f, out.relations);
+    check_planner_settings(f);
 
     Finding decided;
     decided.rule = "allow: " + f.classes.to_string();
@@ -370,6 +371,21 @@ class StatementJudge {
       }
     }
     return out;
+  }
+
+  // Under strict masking, the planner's enable_* methods steer a scan onto
+  // an index on a masked column, which returns rows in that column's order:
+  // filtering by other means. SET, set_config (a computed name may be one)
+  // and a startup -c alike.
+  void check_planner_settings(const sql::StatementFacts& f) {
+    if (!policy_.strict || policy_.mask.empty()) return;
+    for (const auto& s : f.settings) {
+      if (s.action == sql::SettingAction::reset_all || (s.name_known && !s.name.starts_with("enable_"))) continue;
+      add({Action::deny, kRankNamedClass, "strict: planner method setting", "filtering", "masked values",
+           (s.name_known ? s.name : std::string("a computed setting name")) +
+               " chooses the planner's scans, which can return rows in the order of an index on a masked column"});
+      return;
+    }
   }
 
   void check_tables(const sql::StatementFacts& f, const std::vector<ResolvedRelation>& rels) {

@@ -435,7 +435,7 @@ std::optional<MaskDenial> masking_denial(std::span<const sql::StatementLineage> 
       return MaskDenial{"pgwarden: filtering on masked values denied by policy for " + who,
                         "strict: true denies masked columns in WHERE, JOIN, GROUP BY, HAVING, ORDER BY, "
                         "DISTINCT, set operations that remove duplicates, window clauses, MERGE conditions and LIMIT, "
-                        "keys and indexes on them, and the planner method settings (enable_*)."};
+                        "and keys and indexes on them."};
     }
     const bool is_copy = st.source == sql::RowSource::copy_table || st.source == sql::RowSource::copy_query;
     if (is_copy && !st.copy_options_error.empty()) {

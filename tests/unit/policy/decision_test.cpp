@@ -608,6 +608,30 @@ TEST_F(DecisionTest, PlannerStatisticsReadEverySchema) {
             Action::allow);
 }
 
+// Under strict masking, the planner's enable_* methods would steer a scan
+// onto an index on a masked column, which returns rows in its order.
+TEST_F(DecisionTest, StrictRefusesPlannerMethodSettings) {
+  const std::string strict =
+      "    allow: [select, set, function:set_config]\n"
+      "    mask: [{ column: \"public.customers.ssn\", with: redact }]\n"
+      "    strict: true\n";
+  const std::string lax = "    allow: [select, set, function:set_config]\n"
+                          "    mask: [{ column: \"public.customers.ssn\", with: redact }]\n";
+  for (const char* sql : {"SET enable_seqscan = off", "SET LOCAL ENABLE_BITMAPSCAN TO off", "RESET enable_indexscan",
+                          "SELECT set_config('enable_seqscan', 'off', false)",
+                          "SELECT set_config('ENABLE_SEQSCAN', 'off', false)",
+                          "SELECT set_config(n, 'off', false) FROM (VALUES ('enable_seqscan')) v(n)"}) {
+    const Decision d = decide_with(strict, sql, catalog_.get());
+    EXPECT_EQ(d.action, Action::deny) << sql;
+    EXPECT_EQ(d.message, "pgwarden: filtering on masked values denied by policy for agent") << sql;
+    EXPECT_EQ(d.rule, "strict: planner method setting") << sql;
+    EXPECT_EQ(decide_with(lax, sql, catalog_.get()).action, Action::allow) << sql;
+  }
+  for (const char* sql : {"SET search_path = public", "SELECT set_config('search_path', '', false)", "RESET ALL"}) {
+    EXPECT_EQ(decide_with(strict, sql, catalog_.get()).action, Action::allow) << sql;
+  }
+}
+
 // ---- FunctionCall and startup ---------------------------------------------------------------
 
 TEST_F(DecisionTest, FunctionCallByOid) {

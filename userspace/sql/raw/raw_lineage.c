@@ -416,7 +416,7 @@ columnref_taint(tracer *t, const ColumnRef *ref)
 	{
 		/* t.f may be the call f(t): what f returns and, when some function
 		 * f takes a row (c.row_to_json), every column of t. */
-		taint = worst(taint, field_call_taint(t, strVal(last)));
+		taint = worst(taint, field_names_taint(t, (const Node *) ref));
 		if (t->oracle->takes_a_row(t->oracle->ctx, strVal(last)))
 			taint = worst(taint, rel_taint(t, str_or_null(list_nth(ref->fields, n - 2))));
 	}
@@ -1246,33 +1246,14 @@ defined_functions_taint(tracer *t, const List *definition)
 	return taint;
 }
 
-/* enable_seqscan, enable_indexscan, ...: which scans the planner may use
- * (RESET ALL only restores them). */
-static bool
-is_planner_method_setting(const char *name)
-{
-	return name != NULL && strncmp(pgw_ascii_lower_copy(name), "enable_", 7) == 0;
-}
-
 /* A call (written f(x), or x.f as pgw_field_call reads it) whose function
  * returns `taint`: it opens the gate, may send its arguments away, may run
  * SQL held in a string. */
 static void
 collect_call(tracer *t, const FuncCall *call, int taint)
 {
-	const char *schema, *name;
-
 	if (taint == PGW_TAINT_TAINTED)
 		t->gate = true;
-	split_name(call->funcname, &schema, &name);
-	if (name != NULL && strcmp(name, "set_config") == 0 && call->args != NIL)
-	{
-		const char *setting = pgw_literal_text(linitial(call->args));
-
-		/* A computed name may be one of them. */
-		if (setting == NULL || is_planner_method_setting(setting))
-			t->answers_on_masked = true;
-	}
 	if (escape_function_name(call) != NULL)
 		nodeset_add(&t->escapes, (const Node *) call);
 	collect_sql_strings(t, call);
@@ -1518,8 +1499,8 @@ collect_node(tracer *t, const Node *node)
 		 * INSERT that passes or fails a key answers "is this value one of
 		 * theirs?", and a scan the planner serves from the index returns
 		 * rows in the masked column's order, where the text shows no masked
-		 * column. So do the planner settings that steer a scan onto an
-		 * existing index (enable_seqscan = off). */
+		 * column. (The planner settings that steer a scan onto an existing
+		 * index are the policy's: decision.cpp, check_planner_settings.) */
 		case T_Constraint:
 		{
 			const Constraint *c = (const Constraint *) node;
@@ -1536,10 +1517,6 @@ collect_node(tracer *t, const Node *node)
 				t->answers_on_masked = true;
 			break;
 		}
-		case T_VariableSetStmt:
-			if (is_planner_method_setting(((const VariableSetStmt *) node)->name))
-				t->answers_on_masked = true;
-			break;
 		/* A row security policy on a masked column answers by row counts
 		 * (what strict: true denies); extended statistics keep sample values
 		 * of their columns (pg_stats_ext). */
