@@ -164,6 +164,70 @@ def test_attribute_notation_stores_no_masked_lock_key(masked):
     assert message == "pgwarden: pg_advisory_lock of masked values denied by policy for agent"
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT query FROM pg_stat_activity",
+    "SELECT a.query FROM pg_catalog.pg_stat_activity a WHERE a.pid <> pg_backend_pid()",
+    "SELECT row_to_json(a)::text FROM pg_stat_activity a",
+    "SELECT a.row_to_json FROM pg_stat_activity a",
+    "SELECT string_agg(upper(query), ';') FROM pg_stat_activity",
+    "SELECT query FROM pg_stat_get_activity(NULL)",
+    "SELECT * FROM pg_catalog.pg_stat_get_activity(NULL)",
+    "SELECT pg_stat_get_backend_activity(b) FROM pg_stat_get_backend_idset() b",
+    "SELECT (b).pg_stat_get_backend_activity FROM pg_stat_get_backend_idset() b",
+])
+def test_other_sessions_sql_text_is_masked(cluster, masked, sql):
+    """An application's SQL carries what it stores and looks up as literals;
+    a session of the same role read them back, in clear, from
+    pg_stat_activity.query and the functions under it."""
+    ssn, email = customer_one(cluster)
+    with cluster.connect_app(dbname=masking.DB, autocommit=True) as app:
+        app.execute(f"SELECT id FROM customers WHERE ssn = '{ssn}' OR email = '{email}'")
+        with masked_conn(masked) as conn:
+            rows = conn.execute(sql).fetchall()
+            # What describes a session, not its SQL, stays readable.
+            assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' "
+                                "AND usename = current_user").fetchone()[0] >= 1
+    assert rows, sql
+    assert_nothing_leaks(cluster, [str(v) for row in rows for v in row])
+
+
+def test_notification_payloads_go_through_every_detector(cluster):
+    """An admin's trigger that notifies the changed row (a common cache
+    invalidation pattern) sent customers' SSNs and emails in clear to a
+    client that LISTENs. A payload is text pgwarden cannot trace, like a
+    PL/pgSQL function's result: while column rules are in force, every
+    detector runs on it."""
+    masking.create_database(cluster)
+    overrides = {**COLUMN_RULES_ONLY,
+                 "policies": [{**COLUMN_RULES_ONLY["policies"][0],
+                               "allow": COLUMN_RULES_ONLY["policies"][0]["allow"] + ["listen", "update"]}]}
+    cluster.execute("CREATE FUNCTION public.zz_notify_row() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN PERFORM pg_notify('customer_changed', row_to_json(OLD)::text); RETURN NEW; END $$",
+                    dbname=masking.DB)
+    cluster.execute("CREATE TRIGGER zz_notify AFTER UPDATE ON public.customers FOR EACH ROW "
+                    "EXECUTE FUNCTION public.zz_notify_row()", dbname=masking.DB)
+    got = []
+    try:
+        with Pgwarden(cluster, overrides=overrides) as pw:
+            with masked_conn(pw) as conn:
+                conn.add_notify_handler(got.append)
+                conn.execute("LISTEN customer_changed")
+                # The application changes a row; then the client itself does.
+                with cluster.connect_app(dbname=masking.DB, autocommit=True) as app:
+                    app.execute("UPDATE customers SET name = name WHERE id = 1")
+                conn.execute("UPDATE customers SET name = name WHERE id = 1")
+                for _ in range(50):
+                    if len(got) >= 2:
+                        break
+                    conn.execute("SELECT pg_sleep(0.02)")
+    finally:
+        cluster.execute("DROP TRIGGER IF EXISTS zz_notify ON public.customers", dbname=masking.DB)
+        cluster.execute("DROP FUNCTION IF EXISTS public.zz_notify_row()", dbname=masking.DB)
+    assert len(got) == 2, got
+    assert all(n.channel == "customer_changed" and '"id":1' in n.payload for n in got), got
+    assert_nothing_leaks(cluster, [n.payload for n in got])
+
+
 # Each list runs in one session; the last statement reads what the others
 # set up. pgwarden must refuse one of them, or the read must show no value.
 HIDDEN = {

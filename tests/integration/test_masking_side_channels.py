@@ -5,7 +5,8 @@ policy's own rules and nothing else:
   message looks like PII (`value "-9223372036854775809" is out of range for
   type bigint` used to arrive starred);
 - a policy whose rules name columns only (no `detect:`) leaves the side
-  channels of statements that read no masked value alone;
+  channels of statements that read no masked value alone, but for NOTIFY
+  payloads, which meet every detector (a trigger can notify masked rows);
 - an error or notice of a statement that reads masked values keeps its
   SQLSTATE, severity and the fixed wording of PostgreSQL's message format,
   and nothing the server filled in: `chr(replace(ssn, '-', '')::int)` gives
@@ -101,12 +102,16 @@ def test_a_policy_without_mask_rules_changes_no_byte(cluster, make_pgwarden, scr
 
 
 def test_column_rules_alone_leave_other_statements_side_channels_alone(cluster, make_pgwarden):
+    """... except NOTIFY payloads: a trigger can notify a masked table's
+    rows, so while column rules are in force every detector runs on them
+    (test_hidden_calls.py has the trigger)."""
     pw = make_pgwarden(overrides=policy(mask=[{"column": "public.customers.ssn", "with": "redact"}]))
     via, direct = run_both(cluster, pw, SCRIPT)
-    assert via == direct
     conninfo = f"host=127.0.0.1 port={pw.port} user=alice dbname=app"
     assert parameter_status_after_set(conninfo, "jane.doe@example.com") == "jane.doe@example.com"
-    assert notification_payload(conninfo, cluster, PII) == PII
+    payload = notification_payload(conninfo, cluster, PII)
+    assert payload == "card *******************, ssn ***********, mail ********************", payload
+    assert via == direct.replace(f'payload "{PII}"', f'payload "{payload}"')
 
 
 def test_the_policys_own_detectors_only(cluster, make_pgwarden):

@@ -36,6 +36,11 @@ bool free_text(char code) {
          code == ef::kConstraint || code == ef::kDataType;
 }
 
+const mask::DetectorSet& every_detector() {
+  static const mask::DetectorSet kAll = mask::DetectorSet::all();
+  return kAll;
+}
+
 constexpr std::string_view kUnknownWording = "pgwarden: the server's message was withheld";
 constexpr std::string_view kWithheld =
     "pgwarden: values in this message were withheld because the statement reads masked values";
@@ -48,12 +53,16 @@ SideChannelRules side_channel_rules(const policy::MaskModel& model, bool reads_m
 
 SideChannelRules side_channel_rules(const Result<std::shared_ptr<MaskHandle>>& handle, bool reads_masked) {
   if (!handle) {
-    static const mask::DetectorSet kAll = mask::DetectorSet::all();
     static const mask::MaskFunction kRedact = mask::MaskFunction::redact();
-    return SideChannelRules{&kAll, &kRedact, true};
+    return SideChannelRules{&every_detector(), &kRedact, true};
   }
   if (!*handle) return SideChannelRules{};
   return side_channel_rules((*handle)->model(), reads_masked);
+}
+
+SideChannelRules notification_rules(const Result<std::shared_ptr<MaskHandle>>& handle) {
+  if (!handle || !*handle || !(*handle)->model().masks_columns()) return side_channel_rules(handle, false);
+  return SideChannelRules{&every_detector(), &(*handle)->model().detect_function(), false};
 }
 
 std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& rules) {

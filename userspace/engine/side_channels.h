@@ -22,6 +22,11 @@
 //   - ErrorResponse, NoticeResponse, NotificationResponse and
 //     ParameterStatus: what the policy's own content detectors (its
 //     `detect:` rules) find is masked with the detect rule's function.
+//   - NotificationResponse while column rules are in force: every detector
+//     runs on the payload. A trigger can notify a masked table's rows
+//     (`pg_notify('changed', row_to_json(OLD)::text)`), and another
+//     session's payload is text pgwarden never saw being built: like a
+//     PL/pgSQL function's result, it cannot be traced.
 #pragma once
 
 #include <memory>
@@ -57,6 +62,8 @@ struct SideChannelRules {
 // detector, and errors withheld as if the statement read masked values.
 SideChannelRules side_channel_rules(const Result<std::shared_ptr<MaskHandle>>& handle, bool reads_masked);
 SideChannelRules side_channel_rules(const policy::MaskModel& model, bool reads_masked);
+// The rules for a NotificationResponse (any session's, any time).
+SideChannelRules notification_rules(const Result<std::shared_ptr<MaskHandle>>& handle);
 
 // `type` is 'E' or 'N'; `body` the message body. Returns the whole
 // replacement message (type, length, body), or nothing to forward as is.

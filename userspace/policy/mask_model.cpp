@@ -92,7 +92,7 @@ Result<std::shared_ptr<const MaskModel>> MaskModel::build(const Policy& policy, 
     }
   }
   m->inherit_rules();
-  if (!m->column_rules_.empty()) m->mask_statistics();
+  if (!m->column_rules_.empty()) m->mask_system_values();
   for (const CatalogFunction& fn : catalog->functions()) {
     if (is_system_schema(fn.schema)) m->builtin_functions_.insert(fn.name);
     if (fn.takes_a_row) m->row_functions_.insert(fn.name);
@@ -134,32 +134,51 @@ void MaskModel::inherit_rules() {
   }
 }
 
-// The planner's statistics hold sample values of every column: the most
-// common values and histogram bounds of a masked column are its values.
-// Their views are readable by whoever may read the table, so with any
-// column rule in force their value columns count as masked.
-void MaskModel::mask_statistics() {
-  static constexpr std::string_view kValueColumns[] = {"most_common_vals", "histogram_bounds", "most_common_elems",
-                                                       "stavalues1", "stavalues2", "stavalues3", "stavalues4",
-                                                       "stavalues5", "stxdmcv", "stxdexpr", "exprs"};
-  for (std::string_view name : kStatisticsRelations) {
-    const CatalogRelation* rel = catalog_->find("pg_catalog", name);
-    if (rel == nullptr) continue;
-    bool any = false;
-    for (const CatalogColumn& c : catalog_->columns(rel->oid)) {
-      bool value_column = false;
-      for (std::string_view value : kValueColumns) value_column = value_column || c.name == value;
-      // The other columns (schema, table, null fraction, ...) describe, not hold, values.
-      view_columns_[column_key(rel->oid, c.attnum)] = value_column ? sql::Taint::tainted : sql::Taint::clean;
-      if (!value_column) continue;
-      masked_column_names_.insert(c.name);
-      any = true;
-    }
-    if (!any) continue;
-    views_.insert(rel->oid);
-    masked_relation_names_.insert(rel->name);
-    masked_relation_names_.insert(rel->schema + "." + rel->name);
+// Columns of system views that show other tables' values, or other
+// sessions' SQL text; readable by whoever may read the tables, or by any
+// session of the same role:
+// - the planner statistics: the most common values and histogram bounds of
+//   a masked column are its values;
+// - each session's current or last statement (pg_stat_activity.query): an
+//   application's SQL carries what it stores and looks up as literals
+//   (`WHERE ssn = '488-34-9571'`).
+// With any column rule in force these columns count as masked, the others
+// of their views as clean (they describe, not hold, values).
+void MaskModel::mask_system_values() {
+  static constexpr std::string_view kStatisticsValueColumns[] = {
+      "most_common_vals", "histogram_bounds", "most_common_elems", "stavalues1", "stavalues2", "stavalues3",
+      "stavalues4",       "stavalues5",       "stxdmcv",           "stxdexpr",   "exprs"};
+  static constexpr std::string_view kActivityTextColumns[] = {"query"};
+  for (std::string_view name : kStatisticsRelations) mask_system_columns(name, kStatisticsValueColumns);
+  mask_system_columns("pg_stat_activity", kActivityTextColumns);
+}
+
+void MaskModel::mask_system_columns(std::string_view relation, std::span<const std::string_view> value_columns) {
+  const CatalogRelation* rel = catalog_->find("pg_catalog", relation);
+  if (rel == nullptr) return;
+  bool any = false;
+  for (const CatalogColumn& c : catalog_->columns(rel->oid)) {
+    const bool value_column = std::find(value_columns.begin(), value_columns.end(), c.name) != value_columns.end();
+    view_columns_[column_key(rel->oid, c.attnum)] = value_column ? sql::Taint::tainted : sql::Taint::clean;
+    if (!value_column) continue;
+    masked_column_names_.insert(c.name);
+    any = true;
   }
+  if (!any) return;
+  views_.insert(rel->oid);
+  masked_relation_names_.insert(rel->name);
+  masked_relation_names_.insert(rel->schema + "." + rel->name);
+}
+
+// The functions that return other sessions' SQL text: the one under
+// pg_stat_activity, its one-backend form, and pg_stat_statements (an
+// extension, in whatever schema it was installed; it replaces most
+// constants with $1, not all). By name, so that a call in any spelling,
+// attribute notation included, and a model without a snapshot agree.
+bool MaskModel::returns_session_text(std::string_view function) const {
+  static constexpr std::string_view kNames[] = {"pg_stat_get_activity", "pg_stat_get_backend_activity",
+                                                "pg_stat_statements"};
+  return masks_columns() && std::find(std::begin(kNames), std::end(kNames), function) != std::end(kNames);
 }
 
 // Views and SQL functions are traced with the oracle as it stands, which
@@ -372,6 +391,7 @@ sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::strin
   // string returns whatever that SQL reads, which no parse tree shows.
   const sql::FunctionRisk risk = sql::builtin_function_risk(name);
   if (risk == sql::FunctionRisk::sql_in_string || risk == sql::FunctionRisk::remote_sql) return sql::Taint::tainted;
+  if (model->returns_session_text(name)) return sql::Taint::tainted;
   if (is_system_schema(schema)) return sql::Taint::clean;
   const std::string key = schema.empty() ? std::string(name) : std::string(schema) + "." + std::string(name);
   if (auto it = model->function_taints_.find(key); it != model->function_taints_.end()) return it->second;
@@ -385,6 +405,7 @@ sql::Taint MaskModel::Oracle::function_taint(std::string_view schema, std::strin
 sql::Taint MaskModel::Oracle::field_call_taint(std::string_view name) const {
   const sql::FunctionRisk risk = sql::builtin_function_risk(name);
   if (risk == sql::FunctionRisk::sql_in_string || risk == sql::FunctionRisk::remote_sql) return sql::Taint::tainted;
+  if (model->returns_session_text(name)) return sql::Taint::tainted;
   // A user function of that name (in any schema: the server picks one by
   // search_path and argument types); built-ins return what their arguments
   // hold, and a name no function has is a column.

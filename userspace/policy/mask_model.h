@@ -13,7 +13,10 @@
 // cover the partitions and inheritance children of what they match. With
 // any column rule, the value columns of the planner statistics views
 // (pg_stats: most_common_vals, histogram_bounds, ...) count as masked:
-// they hold sample values of every column. A view's
+// they hold sample values of every column; so does other sessions' SQL
+// text (pg_stat_activity.query, pg_stat_get_activity(),
+// pg_stat_statements), which holds the literals an application stores and
+// looks up. A view's
 // columns are traced through its definition (pg_get_viewdef, analysed with
 // the same lineage tracer): a view column that derives from a masked column
 // is tainted and masked as a whole. SQL-language functions whose body reads
@@ -65,6 +68,9 @@ class MaskModel {
 
   // Any column rule or detector: the engine must follow results.
   bool active() const { return active_; }
+  // Any column rule (resolved or not): values of masked columns may reach
+  // text pgwarden cannot trace (a NOTIFY payload, another session's SQL).
+  bool masks_columns() const { return !column_globs_.empty(); }
 
   // The function of the first column rule matching this table column, or
   // of the one masked column a view column shows as it is (`SELECT
@@ -126,7 +132,9 @@ class MaskModel {
   // The rule a view column keeps when it is a bare reference to masked
   // columns of one rule only; nothing when that is not certain.
   std::optional<std::uint32_t> plain_view_rule(Oid view, const std::string& column) const;
-  void mask_statistics();
+  void mask_system_values();
+  void mask_system_columns(std::string_view relation, std::span<const std::string_view> value_columns);
+  bool returns_session_text(std::string_view function) const;
 
   bool active_ = false;
   bool strict_ = false;

@@ -8,9 +8,11 @@
 
 #include <list>
 
+#include "engine/mask_models.h"
 #include "engine/server_message_formats.h"
 #include "pgwire/backend_messages.h"
 #include "pgwire/error_response.h"
+#include "policy/mask_model.h"
 
 namespace pgw::engine {
 namespace {
@@ -230,6 +232,36 @@ TEST(SideChannels, NotificationPayloadsAreScrubbed) {
   whole.clear();
   pgwire::encode(a, whole);
   EXPECT_FALSE(scrub_notification(body_of(whole), kDetectorsOnly));
+}
+
+// A trigger can notify a masked table's rows, and another session's payload
+// was never traced: with column rules in force, every detector runs on a
+// payload, whatever the policy's own detect rules.
+TEST(SideChannels, NotificationsMeetEveryDetectorWhileColumnsAreMasked) {
+  auto model_of = [](policy::MaskRule rule) {
+    policy::Policy p;
+    p.identity = "agent";
+    p.mask = {std::move(rule)};
+    auto model = policy::MaskModel::build(p, nullptr, nullptr);
+    EXPECT_TRUE(model.ok());
+    return Result<std::shared_ptr<MaskHandle>>(std::make_shared<MaskHandle>(nullptr, *model));
+  };
+  policy::MaskRule column;
+  column.column = "public.customers.ssn";
+  const SideChannelRules columns = notification_rules(model_of(column));
+  ASSERT_TRUE(columns.active());
+  EXPECT_FALSE(columns.reads_masked);
+  EXPECT_TRUE(columns.detectors->contains(mask::Detector::us_ssn));
+  EXPECT_TRUE(columns.detectors->contains(mask::Detector::credit_card));
+  // Parameter reports stay with the policy's own detectors (none here).
+  EXPECT_FALSE(side_channel_rules(model_of(column), false).active());
+
+  policy::MaskRule detect;
+  detect.detect = {mask::Detector::email};
+  const SideChannelRules detecting = notification_rules(model_of(detect));
+  EXPECT_TRUE(detecting.detectors->contains(mask::Detector::email));
+  EXPECT_FALSE(detecting.detectors->contains(mask::Detector::us_ssn));
+  EXPECT_FALSE(notification_rules(Result<std::shared_ptr<MaskHandle>>(std::shared_ptr<MaskHandle>())).active());
 }
 
 TEST(SideChannels, ParameterStatusValuesAreScrubbedAndUnreadableOnesDropped) {

@@ -153,6 +153,43 @@ TEST(MaskModel, StatisticsValueColumnsAreMaskedWithAnyColumnRule) {
   EXPECT_EQ(m->view_column_taint(12100, 3), sql::Taint::tainted);
 }
 
+// An application's SQL carries what it stores and looks up as literals
+// (`WHERE ssn = '...'`); a session of the same role reads it back from
+// pg_stat_activity.query and the functions under it.
+TEST(MaskModel, OtherSessionsSqlTextIsMaskedWithAnyColumnRule) {
+  CatalogData d = testing::sample_catalog_data();
+  d.columns.push_back({12004, 1, "pid", 23});
+  d.columns.push_back({12004, 2, "state", 25});
+  d.columns.push_back({12004, 3, "query", 25});
+  auto catalog = Catalog::build(std::move(d));
+  auto m = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), catalog.get());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->is_view(12004));
+  EXPECT_EQ(m->view_column_taint(12004, 1), sql::Taint::clean);
+  EXPECT_EQ(m->view_column_taint(12004, 2), sql::Taint::clean);
+  EXPECT_EQ(m->view_column_taint(12004, 3), sql::Taint::tainted);
+  const sql::TaintOracle& o = m->oracle();
+  EXPECT_TRUE(o.relation_is_masked("", "pg_stat_activity"));
+  EXPECT_TRUE(o.relation_is_masked("pg_catalog", "pg_stat_activity"));
+  EXPECT_EQ(o.function_taint("pg_catalog", "pg_stat_get_activity"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("", "pg_stat_get_backend_activity"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("public", "pg_stat_statements"), sql::Taint::tainted);
+  EXPECT_EQ(o.field_call_taint("pg_stat_get_backend_activity"), sql::Taint::tainted);
+  EXPECT_EQ(o.function_taint("pg_catalog", "pg_stat_get_backend_pid"), sql::Taint::clean);
+  // Without a snapshot too: the names decide.
+  auto bare = build(policy_with({column_rule("public.customers.ssn", mask::MaskSpec::Kind::redact)}), nullptr);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->oracle().function_taint("pg_catalog", "pg_stat_get_activity"), sql::Taint::tainted);
+  // Detectors alone mask no column: the text goes through them like any other.
+  MaskRule detect;
+  detect.detect = {mask::Detector::us_ssn};
+  detect.with.kind = mask::MaskSpec::Kind::redact;
+  auto detecting = build(policy_with({detect}), catalog.get());
+  ASSERT_TRUE(detecting);
+  EXPECT_FALSE(detecting->is_view(12004));
+  EXPECT_EQ(detecting->oracle().function_taint("pg_catalog", "pg_stat_get_activity"), sql::Taint::clean);
+}
+
 TEST(MaskModel, DetectRulesAndDerivedValues) {
   auto catalog = testing::masking_catalog();
   MaskRule detect;

@@ -556,9 +556,12 @@ RelayFilter::Outcome MaskFilter::on_answer(char type, std::string_view whole, co
     }
     case BackendMsg::NotificationResponse:
     case BackendMsg::ParameterStatus: {
-      const engine::SideChannelRules rules = engine::side_channel_rules(Result<Handle>(current_), false);
-      auto scrubbed = is(type, BackendMsg::NotificationResponse) ? engine::scrub_notification(body, rules)
-                                                                  : engine::scrub_parameter_status(body, rules);
+      const bool notification = is(type, BackendMsg::NotificationResponse);
+      const engine::SideChannelRules rules = notification
+                                                 ? engine::notification_rules(Result<Handle>(current_))
+                                                 : engine::side_channel_rules(Result<Handle>(current_), false);
+      auto scrubbed = notification ? engine::scrub_notification(body, rules)
+                                   : engine::scrub_parameter_status(body, rules);
       if (!scrubbed) return Outcome::forward;
       if (scrubbed->empty()) return Outcome::drop;
       out.append(*scrubbed);
