@@ -228,6 +228,46 @@ def test_notification_payloads_go_through_every_detector(cluster):
     assert_nothing_leaks(cluster, [n.payload for n in got])
 
 
+def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
+    """An UPDATE that broke a NOT NULL printed the row it failed on, masked
+    columns in clear (`Failing row contains (1, null, ..., 488-34-9571,
+    ...)`), and an admin's audit trigger's RAISE NOTICE printed OLD.ssn:
+    the messages of a write into a masked table are those of a statement
+    that reads masked values (their fixed wording only)."""
+    masking.create_database(cluster)
+    overrides = {**COLUMN_RULES_ONLY,
+                 "policies": [{**COLUMN_RULES_ONLY["policies"][0],
+                               "allow": COLUMN_RULES_ONLY["policies"][0]["allow"] + ["update", "delete"]}]}
+    cluster.execute("CREATE FUNCTION public.zz_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE NOTICE 'customer % changed (ssn %)', OLD.id, OLD.ssn; RETURN NEW; END $$",
+                    dbname=masking.DB)
+    cluster.execute("CREATE TRIGGER zz_audit BEFORE UPDATE ON public.customers FOR EACH ROW "
+                    "EXECUTE FUNCTION public.zz_audit()", dbname=masking.DB)
+    seen, notices = [], []
+    try:
+        with Pgwarden(cluster, overrides=overrides) as pw:
+            with masked_conn(pw) as conn:
+                conn.add_notice_handler(lambda d: notices.append(d))
+                conn.execute("UPDATE customers SET name = name WHERE id = 1")
+                with pytest.raises(psycopg.errors.NotNullViolation) as info:
+                    conn.execute("UPDATE customers SET name = NULL WHERE id = 1")
+                seen += [str(info.value), str(info.value.diag.message_detail)]
+                # A write elsewhere keeps its messages whole.
+                conn.execute("CREATE TEMP TABLE zz_plain (v text NOT NULL)")
+                with pytest.raises(psycopg.errors.NotNullViolation) as plain:
+                    conn.execute("INSERT INTO zz_plain VALUES (NULL)")
+                assert plain.value.diag.message_primary == \
+                    'null value in column "v" of relation "zz_plain" violates not-null constraint'
+    finally:
+        cluster.execute("DROP TRIGGER IF EXISTS zz_audit ON public.customers", dbname=masking.DB)
+        cluster.execute("DROP FUNCTION IF EXISTS public.zz_audit()", dbname=masking.DB)
+    seen += [str(n.message_primary) for n in notices] + [str(n.message_detail) for n in notices]
+    print(seen)
+    assert len(notices) == 2  # the trigger runs for both UPDATEs
+    assert_nothing_leaks(cluster, seen)
+    assert "Failing row contains" in seen[1]  # the fixed wording stays
+
+
 # Each list runs in one session; the last statement reads what the others
 # set up. pgwarden must refuse one of them, or the read must show no value.
 HIDDEN = {

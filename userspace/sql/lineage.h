@@ -137,7 +137,9 @@ struct StatementLineage {
   Taint taint_other = Taint::clean;
 
   // A masked value is read anywhere in the statement: the text of an error
-  // it raises (`ssn::int`) may carry the value.
+  // it raises (`ssn::int`) may carry the value. So does a write into a
+  // masked table (INSERT, UPDATE, DELETE, MERGE): its constraints print the
+  // row they fail on (`Failing row contains (...)`), its triggers anything.
   bool touches_masked = false;
   // A masked value is used in WHERE, JOIN ... ON / USING, GROUP BY, HAVING,
   // ORDER BY, DISTINCT ON, a window's PARTITION BY / ORDER BY, or LIMIT /

@@ -737,6 +737,16 @@ TEST(Lineage, TouchesMaskedAnywhere) {
   EXPECT_FALSE(touches("SELECT id, name FROM customers"));
   EXPECT_FALSE(touches("SELECT count(*) FROM customers"));
   EXPECT_FALSE(touches("SELECT email FROM orders"));
+  // A write into a masked table reads its stored rows and runs its
+  // constraints and triggers: `Failing row contains (...)`.
+  EXPECT_TRUE(touches("UPDATE customers SET name = NULL WHERE id = 1"));
+  EXPECT_TRUE(touches("UPDATE public.customers SET name = name"));
+  EXPECT_TRUE(touches("DELETE FROM customers WHERE id = 1"));
+  EXPECT_TRUE(touches("INSERT INTO customers (name) VALUES ('x') ON CONFLICT (id) DO UPDATE SET name = 'y'"));
+  EXPECT_TRUE(touches("MERGE INTO customers c USING orders o ON c.id = o.customer_id WHEN MATCHED THEN DELETE"));
+  EXPECT_TRUE(touches("WITH d AS (DELETE FROM customers RETURNING id) SELECT count(*) FROM d"));
+  EXPECT_FALSE(touches("UPDATE orders SET amount = 1 WHERE id = 1"));
+  EXPECT_FALSE(touches("INSERT INTO orders (customer_id) SELECT id FROM customers"));
 }
 
 TEST(Lineage, AThrowingOracleCountsAsMasked) {

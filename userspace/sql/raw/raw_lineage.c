@@ -108,6 +108,7 @@ typedef struct tracer
 	bool only_plain_tables; /* no sub-select, CTE, set operation, FROM function or column alias list */
 	const char *ddl_target;	/* DDL refused while masking is in force */
 	bool answers_on_masked;	/* later statements will answer yes or no about masked values */
+	bool writes_masked_table; /* INSERT, UPDATE, DELETE or MERGE into a masked table */
 	int depth;
 	uintptr_t stack_base; /* the entry point's stack frame (PGW_STACK_HERE) */
 	bool too_deep;
@@ -1294,6 +1295,20 @@ stored_expressions_label(const Node *node)
 }
 
 /* What one node of pass 0 records; its children are walked by collect(). */
+/*
+ * A write into a masked table reads its stored rows (UPDATE, DELETE, MERGE,
+ * ON CONFLICT) and runs its constraints and triggers, whose errors and
+ * notices print rows: `Failing row contains (1, null, ..., 488-34-9571)`
+ * when an UPDATE breaks a NOT NULL, an audit trigger's RAISE NOTICE of
+ * OLD.ssn. Its messages are those of a statement that reads masked values.
+ */
+static void
+note_write_target(tracer *t, const RangeVar *rv)
+{
+	if (rv != NULL && relation_masked(t, rv->schemaname, rv->relname))
+		t->writes_masked_table = true;
+}
+
 static void
 collect_node(tracer *t, const Node *node)
 {
@@ -1386,18 +1401,24 @@ collect_node(tracer *t, const Node *node)
 		case T_UpdateStmt:
 			add_filter(t, ((const UpdateStmt *) node)->whereClause);
 			nodeset_add(&t->writes, node);
+			note_write_target(t, ((const UpdateStmt *) node)->relation);
 			break;
 		case T_DeleteStmt:
 			add_filter(t, ((const DeleteStmt *) node)->whereClause);
+			note_write_target(t, ((const DeleteStmt *) node)->relation);
 			break;
 		case T_MergeStmt:
 			add_filter(t, ((const MergeStmt *) node)->joinCondition);
 			nodeset_add(&t->writes, node);
+			note_write_target(t, ((const MergeStmt *) node)->relation);
 			break;
 		case T_MergeWhenClause:
 			add_filter(t, ((const MergeWhenClause *) node)->condition);
 			break;
 		case T_InsertStmt:
+			nodeset_add(&t->writes, node);
+			note_write_target(t, ((const InsertStmt *) node)->relation);
+			break;
 		case T_CreateTableAsStmt:
 		case T_ViewStmt:
 		case T_CallStmt:
@@ -2078,7 +2099,7 @@ judge_statement(tracer *t, const RawStmt *raw, pgw_statement_lineage *st)
 	if (!t->too_deep && !settle(t))
 		t->too_deep = true; /* did not settle: refuse rather than guess */
 	describe_rows(t, stmt, st);
-	st->touches_masked = taint_of(t, stmt) != PGW_TAINT_CLEAN ||
+	st->touches_masked = taint_of(t, stmt) != PGW_TAINT_CLEAN || t->writes_masked_table ||
 		(st->source == PGW_ROWS_COPY_TABLE && relation_masked(t, st->copy_schema, st->copy_table));
 	st->filters_on_masked = filters_on_masked(t);
 	st->write_target = write_of_masked(t);
