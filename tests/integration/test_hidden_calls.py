@@ -17,6 +17,8 @@ masking is in force they are refused like CREATE FUNCTION, and a default
 whose value is masked is refused like INSERT ... SELECT ssn.
 """
 
+import contextlib
+
 import psycopg
 import pytest
 
@@ -113,6 +115,11 @@ COLUMN_RULES_ONLY = {
 }
 
 
+def column_rules_allowing(*classes):
+    policy = COLUMN_RULES_ONLY["policies"][0]
+    return {**COLUMN_RULES_ONLY, "policies": [{**policy, "allow": policy["allow"] + list(classes)}]}
+
+
 @pytest.fixture(scope="module")
 def masked(cluster):
     masking.create_database(cluster)
@@ -191,6 +198,20 @@ def test_other_sessions_sql_text_is_masked(cluster, masked, sql):
     assert_nothing_leaks(cluster, [str(v) for row in rows for v in row])
 
 
+@contextlib.contextmanager
+def admins_trigger_on_customers(cluster, name, when, body):
+    """An admin's PL/pgSQL row trigger on customers (`when`: BEFORE UPDATE, ...), for one test."""
+    cluster.execute(f"CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS "
+                    f"$$ BEGIN {body}; RETURN NEW; END $$", dbname=masking.DB)
+    cluster.execute(f"CREATE TRIGGER {name} {when} ON public.customers FOR EACH ROW EXECUTE FUNCTION public.{name}()",
+                    dbname=masking.DB)
+    try:
+        yield
+    finally:
+        cluster.execute(f"DROP TRIGGER IF EXISTS {name} ON public.customers", dbname=masking.DB)
+        cluster.execute(f"DROP FUNCTION IF EXISTS public.{name}()", dbname=masking.DB)
+
+
 def test_notification_payloads_go_through_every_detector(cluster):
     """An admin's trigger that notifies the changed row (a common cache
     invalidation pattern) sent customers' SSNs and emails in clear to a
@@ -198,17 +219,10 @@ def test_notification_payloads_go_through_every_detector(cluster):
     PL/pgSQL function's result: while column rules are in force, every
     detector runs on it."""
     masking.create_database(cluster)
-    overrides = {**COLUMN_RULES_ONLY,
-                 "policies": [{**COLUMN_RULES_ONLY["policies"][0],
-                               "allow": COLUMN_RULES_ONLY["policies"][0]["allow"] + ["listen", "update"]}]}
-    cluster.execute("CREATE FUNCTION public.zz_notify_row() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN PERFORM pg_notify('customer_changed', row_to_json(OLD)::text); RETURN NEW; END $$",
-                    dbname=masking.DB)
-    cluster.execute("CREATE TRIGGER zz_notify AFTER UPDATE ON public.customers FOR EACH ROW "
-                    "EXECUTE FUNCTION public.zz_notify_row()", dbname=masking.DB)
     got = []
-    try:
-        with Pgwarden(cluster, overrides=overrides) as pw:
+    with admins_trigger_on_customers(cluster, "zz_notify", "AFTER UPDATE",
+                                     "PERFORM pg_notify('customer_changed', row_to_json(OLD)::text)"):
+        with Pgwarden(cluster, overrides=column_rules_allowing("listen", "update")) as pw:
             with masked_conn(pw) as conn:
                 conn.add_notify_handler(got.append)
                 conn.execute("LISTEN customer_changed")
@@ -220,9 +234,6 @@ def test_notification_payloads_go_through_every_detector(cluster):
                     if len(got) >= 2:
                         break
                     conn.execute("SELECT pg_sleep(0.02)")
-    finally:
-        cluster.execute("DROP TRIGGER IF EXISTS zz_notify ON public.customers", dbname=masking.DB)
-        cluster.execute("DROP FUNCTION IF EXISTS public.zz_notify_row()", dbname=masking.DB)
     assert len(got) == 2, got
     assert all(n.channel == "customer_changed" and '"id":1' in n.payload for n in got), got
     assert_nothing_leaks(cluster, [n.payload for n in got])
@@ -235,19 +246,12 @@ def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
     the messages of a write into a masked table are those of a statement
     that reads masked values (their fixed wording only)."""
     masking.create_database(cluster)
-    overrides = {**COLUMN_RULES_ONLY,
-                 "policies": [{**COLUMN_RULES_ONLY["policies"][0],
-                               "allow": COLUMN_RULES_ONLY["policies"][0]["allow"] + ["update", "delete"]}]}
-    cluster.execute("CREATE FUNCTION public.zz_audit() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE NOTICE 'customer % changed (ssn %)', OLD.id, OLD.ssn; RETURN NEW; END $$",
-                    dbname=masking.DB)
-    cluster.execute("CREATE TRIGGER zz_audit BEFORE UPDATE ON public.customers FOR EACH ROW "
-                    "EXECUTE FUNCTION public.zz_audit()", dbname=masking.DB)
     seen, notices = [], []
-    try:
-        with Pgwarden(cluster, overrides=overrides) as pw:
+    with admins_trigger_on_customers(cluster, "zz_audit", "BEFORE UPDATE",
+                                     "RAISE NOTICE 'customer % changed (ssn %)', OLD.id, OLD.ssn"):
+        with Pgwarden(cluster, overrides=column_rules_allowing("update", "delete")) as pw:
             with masked_conn(pw) as conn:
-                conn.add_notice_handler(lambda d: notices.append(d))
+                conn.add_notice_handler(notices.append)
                 conn.execute("UPDATE customers SET name = name WHERE id = 1")
                 with pytest.raises(psycopg.errors.NotNullViolation) as info:
                     conn.execute("UPDATE customers SET name = NULL WHERE id = 1")
@@ -258,9 +262,6 @@ def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
                     conn.execute("INSERT INTO zz_plain VALUES (NULL)")
                 assert plain.value.diag.message_primary == \
                     'null value in column "v" of relation "zz_plain" violates not-null constraint'
-    finally:
-        cluster.execute("DROP TRIGGER IF EXISTS zz_audit ON public.customers", dbname=masking.DB)
-        cluster.execute("DROP FUNCTION IF EXISTS public.zz_audit()", dbname=masking.DB)
     seen += [str(n.message_primary) for n in notices] + [str(n.message_detail) for n in notices]
     print(seen)
     assert len(notices) == 2  # the trigger runs for both UPDATEs
