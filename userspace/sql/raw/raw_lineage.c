@@ -1294,7 +1294,6 @@ stored_expressions_label(const Node *node)
 	}
 }
 
-/* What one node of pass 0 records; its children are walked by collect(). */
 /*
  * A write into a masked table reads its stored rows (UPDATE, DELETE, MERGE,
  * ON CONFLICT) and runs its constraints and triggers, whose errors and
@@ -1309,6 +1308,7 @@ note_write_target(tracer *t, const RangeVar *rv)
 		t->writes_masked_table = true;
 }
 
+/* What one node of pass 0 records; its children are walked by collect(). */
 static void
 collect_node(tracer *t, const Node *node)
 {
