@@ -46,7 +46,8 @@ namespace pgw::engine {
 
 class MaskHandle;
 
-// What the policy in force asks of the side channels of one message.
+// What the policy in force asks of the side channels of one message. It
+// points into the handle's model: the handle must outlive it.
 struct SideChannelRules {
   const mask::DetectorSet* detectors = nullptr;  // the policy's detect rules (null or empty: none)
   const mask::MaskFunction* function = nullptr;  // what a detector hit becomes

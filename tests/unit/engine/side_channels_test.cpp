@@ -246,19 +246,22 @@ TEST(SideChannels, NotificationsMeetEveryDetectorWhileColumnsAreMasked) {
     EXPECT_TRUE(model.ok());
     return Result<std::shared_ptr<MaskHandle>>(std::make_shared<MaskHandle>(nullptr, *model));
   };
+  // The rules point into the handle's model: each handle outlives its rules.
   policy::MaskRule column;
   column.column = "public.customers.ssn";
-  const SideChannelRules columns = notification_rules(model_of(column));
+  const auto column_handle = model_of(column);
+  const SideChannelRules columns = notification_rules(column_handle);
   ASSERT_TRUE(columns.active());
   EXPECT_FALSE(columns.reads_masked);
   EXPECT_TRUE(columns.detectors->contains(mask::Detector::us_ssn));
   EXPECT_TRUE(columns.detectors->contains(mask::Detector::credit_card));
   // Parameter reports stay with the policy's own detectors (none here).
-  EXPECT_FALSE(side_channel_rules(model_of(column), false).active());
+  EXPECT_FALSE(side_channel_rules(column_handle, false).active());
 
   policy::MaskRule detect;
   detect.detect = {mask::Detector::email};
-  const SideChannelRules detecting = notification_rules(model_of(detect));
+  const auto detect_handle = model_of(detect);
+  const SideChannelRules detecting = notification_rules(detect_handle);
   EXPECT_TRUE(detecting.detectors->contains(mask::Detector::email));
   EXPECT_FALSE(detecting.detectors->contains(mask::Detector::us_ssn));
   EXPECT_FALSE(notification_rules(Result<std::shared_ptr<MaskHandle>>(std::shared_ptr<MaskHandle>())).active());
