@@ -2,7 +2,8 @@
 recording directory, filled by the test until the kernel says ENOSPC.
 
 With `recording.required: true` a session running when the disk fills ends
-with FATAL 53100 (its recording cannot go on) and new sessions are refused
+with FATAL 53100 (its recording cannot go on; a result cut inside one of
+its messages ends with the connection closed there) and new sessions are refused
 with 53100; the engine lives on, `status` and /metrics say it is refusing;
 once space is freed, new sessions are accepted again without a restart.
 With `required: false` sessions go on unrecorded and `status` and /metrics
@@ -16,6 +17,7 @@ import subprocess
 import time
 
 import psycopg
+import pytest
 
 from harness import binary_path
 from harness.operator_http import parse_metrics, unix_request
@@ -95,11 +97,14 @@ def test_a_full_directory_ends_sessions_refuses_new_ones_and_recovers(make_pgwar
         fs.fill()
         # The running session's next records do not fit: it ends with 53100,
         # at the latest a statement after the recording thread noticed.
+        # (Small results: each answer is whole before the next statement,
+        # so the session ends where an ErrorResponse can go. A result cut
+        # mid-message is the next test.)
         ended = None
         deadline = time.monotonic() + 10
         while ended is None and time.monotonic() < deadline:
             try:
-                running.execute(BIG).fetchall()
+                running.execute("SELECT ssn FROM people").fetchall()
                 time.sleep(0.05)
             except psycopg.OperationalError as e:
                 ended = e
@@ -136,6 +141,39 @@ def test_a_full_directory_ends_sessions_refuses_new_ones_and_recovers(make_pgwar
             r = verify(rec_dir, public)
             oks = [line for line in r.stdout.splitlines() if line.startswith("ok")]
         assert len(oks) >= 2, r.stdout  # the sessions after recovery, closed and signed
+        pw.stop()
+
+
+def test_a_result_streaming_when_the_directory_fills_stops_mid_result(make_pgwarden, db):
+    """A client that only reads gets no more rows once its recording
+    failed. Where the failure is noticed inside a message (one of these
+    rows is 100 kB, many receives), no ErrorResponse can go into the
+    stream: the connection is closed there, the rest of the result is never
+    sent, and pgwarden's log says why."""
+    pw, rec_dir, _ = recording_pgwarden(make_pgwarden, required=True)
+    rows_in_result = 2000  # 200 MB: far more than the run below can read
+    with Tmpfs(rec_dir) as fs:
+        pw.start()
+        with pw.connect(dbname=DB, autocommit=True) as streaming:
+            rows = streaming.cursor().stream(
+                f"SELECT repeat('x', 100000) FROM generate_series(1, {rows_in_result})")
+            received = 0
+            with pytest.raises(psycopg.OperationalError) as ended:
+                for _ in rows:
+                    received += 1
+                    if received == 5:
+                        fs.fill()
+            assert received < rows_in_result, received
+            # Cut mid-row, the client sees the connection close; cut between
+            # rows, it reads the FATAL.
+            assert (sqlstate(ended.value) == "53100"
+                    or "server closed the connection unexpectedly" in str(ended.value)), str(ended.value)
+        deadline = time.monotonic() + 5
+        while "it can no longer be recorded" not in pw.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "it can no longer be recorded" in pw.log_text(), pw.log_tail()
+        assert pw.alive(), pw.log_tail()
+        assert status(pw)["failed_sessions"] >= 1
         pw.stop()
 
 
