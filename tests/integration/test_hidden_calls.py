@@ -263,7 +263,6 @@ def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
                 assert plain.value.diag.message_primary == \
                     'null value in column "v" of relation "zz_plain" violates not-null constraint'
     seen += [str(n.message_primary) for n in notices] + [str(n.message_detail) for n in notices]
-    print(seen)
     assert len(notices) == 2  # the trigger runs for both UPDATEs
     assert_nothing_leaks(cluster, seen)
     assert "Failing row contains" in seen[1]  # the fixed wording stays
