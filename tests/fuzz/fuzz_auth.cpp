@@ -9,9 +9,10 @@
 // Input: byte 0 picks the credential (password or none); then
 // length-prefixed (2 bytes) bodies.
 //
-// SCRAM iteration counts above 4096 are skipped: PBKDF2 with the server's
-// count runs for as long as the server asks (the engine's upper bound on it
-// is issue 14's separate item), and a fuzzer must not spend its time there.
+// SCRAM iteration counts above 4096 are skipped: PBKDF2 runs as many rounds
+// as the server asks, up to kMaxScramIterations (pgwire/scram.h; more is
+// refused, which auth_test.cpp checks), and a fuzzer must not spend its
+// time there.
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
