@@ -268,6 +268,27 @@ def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
     assert "Failing row contains" in seen[1]  # the fixed wording stays
 
 
+def test_messages_of_writes_through_a_view_of_clean_columns_carry_no_row(cluster):
+    """An admin's updatable view showing only clean columns of customers:
+    an UPDATE through it that breaks a NOT NULL fails on the table under
+    it, and PostgreSQL printed that table's whole row, SSN, card and email
+    in clear. The statement reads nothing masked; the error's table field
+    names customers, so it keeps only its fixed wording."""
+    masking.create_database(cluster)
+    cluster.execute("CREATE VIEW public.zz_names AS SELECT id, name FROM public.customers", dbname=masking.DB)
+    cluster.execute("GRANT SELECT, UPDATE ON public.zz_names TO PUBLIC", dbname=masking.DB)
+    try:
+        with Pgwarden(cluster, overrides=column_rules_allowing("update")) as pw:
+            with masked_conn(pw) as conn:
+                assert conn.execute("UPDATE zz_names SET name = name WHERE id = 1").rowcount == 1
+                with pytest.raises(psycopg.errors.NotNullViolation) as info:
+                    conn.execute("UPDATE zz_names SET name = NULL WHERE id = 1")
+        assert_nothing_leaks(cluster, [str(info.value), str(info.value.diag.message_detail)])
+        assert info.value.diag.message_detail.startswith("Failing row contains ***")
+    finally:
+        cluster.execute("DROP VIEW IF EXISTS public.zz_names", dbname=masking.DB)
+
+
 # Each list runs in one session; the last statement reads what the others
 # set up. pgwarden must refuse one of them, or the read must show no value.
 HIDDEN = {

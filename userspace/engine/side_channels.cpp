@@ -41,6 +41,19 @@ const mask::DetectorSet& every_detector() {
   return kAll;
 }
 
+// Whether the message was raised on a relation the policy masks: its
+// schema and table fields (constraint violations, errors of triggers on
+// the table) name it.
+bool raised_on_masked_table(const pgwire::ErrorResponse& message, const SideChannelRules& rules) {
+  if (rules.model == nullptr || !rules.model->masks_columns()) return false;
+  std::string_view schema, table;
+  for (const pgwire::ErrorField& f : message.fields) {
+    if (f.code == ef::kSchema) schema = f.value;
+    if (f.code == ef::kTable) table = f.value;
+  }
+  return !table.empty() && rules.model->oracle().relation_is_masked(schema, table);
+}
+
 constexpr std::string_view kUnknownWording = "pgwarden: the server's message was withheld";
 constexpr std::string_view kWithheld =
     "pgwarden: values in this message were withheld because the statement reads masked values";
@@ -48,7 +61,7 @@ constexpr std::string_view kWithheld =
 }  // namespace
 
 SideChannelRules side_channel_rules(const policy::MaskModel& model, bool reads_masked) {
-  return SideChannelRules{&model.detectors(), &model.detect_function(), reads_masked};
+  return SideChannelRules{&model.detectors(), &model.detect_function(), reads_masked, &model};
 }
 
 SideChannelRules side_channel_rules(const Result<std::shared_ptr<MaskHandle>>& handle, bool reads_masked) {
@@ -65,8 +78,9 @@ SideChannelRules notification_rules(const Result<std::shared_ptr<MaskHandle>>& h
   return SideChannelRules{&every_detector(), &(*handle)->model().detect_function(), false};
 }
 
-std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& rules) {
-  if (!rules.active()) return std::nullopt;
+std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& given) {
+  const bool masks_tables = given.model != nullptr && given.model->masks_columns();
+  if (!given.active() && !masks_tables) return std::nullopt;
   auto decoded = pgwire::ErrorResponse::decode(body);
   if (!decoded) {
     // Not parseable means not checkable: say so instead of forwarding it.
@@ -82,6 +96,9 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
     }
     return out;
   }
+  SideChannelRules rules = given;
+  rules.reads_masked = given.reads_masked || raised_on_masked_table(*decoded, given);
+  if (!rules.active()) return std::nullopt;
   // Strings the rewritten fields are kept in (views must stay valid).
   std::vector<std::string> storage;
   storage.reserve(decoded->fields.size() + 1);

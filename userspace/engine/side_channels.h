@@ -22,6 +22,9 @@
 //   - ErrorResponse, NoticeResponse, NotificationResponse and
 //     ParameterStatus: what the policy's own content detectors (its
 //     `detect:` rules) find is masked with the detect rule's function.
+//   - ErrorResponse / NoticeResponse raised on a masked table (its table
+//     field names one) while column rules are in force: as above, whatever
+//     statement caused it.
 //   - NotificationResponse while column rules are in force: every detector
 //     runs on the payload. A trigger can notify a masked table's rows
 //     (`pg_notify('changed', row_to_json(OLD)::text)`), and another
@@ -52,6 +55,12 @@ struct SideChannelRules {
   const mask::DetectorSet* detectors = nullptr;  // the policy's detect rules (null or empty: none)
   const mask::MaskFunction* function = nullptr;  // what a detector hit becomes
   bool reads_masked = false;  // the statement answered reads (or may read) a masked value
+  // The policy's mask model (null: none), to tell whether an error or notice
+  // was raised on a masked table (its table field). Such a message is
+  // treated as one of a statement that reads masked values, whatever caused
+  // it: a write through a view of clean columns, a trigger or a cascade
+  // makes PostgreSQL print the table's whole row ("Failing row contains").
+  const policy::MaskModel* model = nullptr;
 
   // Whether anything could change: otherwise every byte is forwarded as is.
   bool active() const { return reads_masked || (detectors != nullptr && !detectors->empty()); }

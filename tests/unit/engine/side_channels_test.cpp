@@ -267,6 +267,47 @@ TEST(SideChannels, NotificationsMeetEveryDetectorWhileColumnsAreMasked) {
   EXPECT_FALSE(notification_rules(Result<std::shared_ptr<MaskHandle>>(std::shared_ptr<MaskHandle>())).active());
 }
 
+// A write through an admin's view of clean columns, a trigger or a cascade
+// fails on the masked table under it, and PostgreSQL prints that table's
+// row. The statement read nothing masked; the message's table field says
+// where it was raised.
+TEST(SideChannels, MessagesRaisedOnAMaskedTableKeepOnlyTheirWording) {
+  policy::Policy p;
+  p.identity = "agent";
+  policy::MaskRule column;
+  column.column = "public.customers.ssn";
+  p.mask = {column};
+  auto model = policy::MaskModel::build(p, nullptr, nullptr);
+  ASSERT_TRUE(model.ok());
+  const SideChannelRules rules = side_channel_rules(**model, false);
+  ASSERT_FALSE(rules.active());  // no detector, and the statement read nothing masked
+
+  auto not_null_on = [](std::string_view schema, std::string_view table) {
+    pgwire::ErrorResponse e;
+    e.fields = {{'S', "ERROR"},
+                {'V', "ERROR"},
+                {'C', "23502"},
+                {'M', "null value in column \"name\" of relation \"customers\" violates not-null constraint"},
+                {'D', "Failing row contains (1, null, 123-45-6789)."},
+                {'s', schema},
+                {'t', table},
+                {'c', "name"}};
+    std::string out;
+    pgwire::encode(e, out);
+    return body_of(out);
+  };
+  const pgwire::ErrorResponse scrubbed = decoded(scrub_error_or_notice('E', not_null_on("public", "customers"), rules));
+  EXPECT_EQ(scrubbed.detail().find("123-45-6789"), std::string_view::npos) << scrubbed.detail();
+  EXPECT_EQ(scrubbed.detail().substr(0, 25), "Failing row contains ***.") << scrubbed.detail();
+  EXPECT_EQ(scrubbed.sqlstate(), "23502");
+  // Unqualified: the table field alone.
+  EXPECT_TRUE(scrub_error_or_notice('E', not_null_on("", "customers"), rules));
+  // Another table's message is left whole, as is every message under a
+  // policy that masks no column.
+  EXPECT_FALSE(scrub_error_or_notice('E', not_null_on("public", "orders"), rules));
+  EXPECT_FALSE(scrub_error_or_notice('E', not_null_on("public", "customers"), kNoMaskRule));
+}
+
 TEST(SideChannels, ParameterStatusValuesAreScrubbedAndUnreadableOnesDropped) {
   pgwire::ParameterStatus p;
   p.name = "application_name";
