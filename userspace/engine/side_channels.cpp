@@ -54,6 +54,19 @@ bool raised_on_masked_table(const pgwire::ErrorResponse& message, const SideChan
   return !table.empty() && rules.model->oracle().relation_is_masked(schema, table);
 }
 
+// Whether the message's text was built where pgwarden cannot trace it: inside
+// a function (a trigger's RAISE; its context says so) or by no format
+// PostgreSQL's own messages use. Like a PL/pgSQL function's result, it meets
+// every detector while column rules are in force.
+bool untraceable_text(const pgwire::ErrorResponse& message) {
+  const std::string_view context = message.find(ef::kWhere);
+  if (context.find("PL/pgSQL function") != std::string_view::npos ||
+      context.find("SQL function") != std::string_view::npos) {
+    return true;
+  }
+  return !fixed_wording(message.message());
+}
+
 constexpr std::string_view kUnknownWording = "pgwarden: the server's message was withheld";
 constexpr std::string_view kWithheld =
     "pgwarden: values in this message were withheld because the statement reads masked values";
@@ -79,8 +92,8 @@ SideChannelRules notification_rules(const Result<std::shared_ptr<MaskHandle>>& h
 }
 
 std::optional<std::string> scrub_error_or_notice(char type, std::string_view body, const SideChannelRules& given) {
-  const bool masks_tables = given.model != nullptr && given.model->masks_columns();
-  if (!given.active() && !masks_tables) return std::nullopt;
+  const bool masks_columns = given.model != nullptr && given.model->masks_columns();
+  if (!given.active() && !masks_columns) return std::nullopt;
   auto decoded = pgwire::ErrorResponse::decode(body);
   if (!decoded) {
     // Not parseable means not checkable: say so instead of forwarding it.
@@ -98,6 +111,10 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
   }
   SideChannelRules rules = given;
   rules.reads_masked = given.reads_masked || raised_on_masked_table(*decoded, given);
+  if (masks_columns && untraceable_text(*decoded)) {
+    rules.detectors = &every_detector();
+    rules.function = &given.model->detect_function();
+  }
   if (!rules.active()) return std::nullopt;
   // Strings the rewritten fields are kept in (views must stay valid).
   std::vector<std::string> storage;

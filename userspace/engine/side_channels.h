@@ -25,6 +25,10 @@
 //   - ErrorResponse / NoticeResponse raised on a masked table (its table
 //     field names one) while column rules are in force: as above, whatever
 //     statement caused it.
+//   - ErrorResponse / NoticeResponse whose text was built inside a function
+//     (a trigger's RAISE of a value it looked up; the context says so) or
+//     in no format PostgreSQL uses, while column rules are in force: every
+//     detector runs on it, as on a NOTIFY payload.
 //   - NotificationResponse while column rules are in force: every detector
 //     runs on the payload. A trigger can notify a masked table's rows
 //     (`pg_notify('changed', row_to_json(OLD)::text)`), and another

@@ -308,6 +308,41 @@ TEST(SideChannels, MessagesRaisedOnAMaskedTableKeepOnlyTheirWording) {
   EXPECT_FALSE(scrub_error_or_notice('E', not_null_on("public", "customers"), kNoMaskRule));
 }
 
+// A trigger on an unmasked table can look a customer up and RAISE it: text
+// built inside a function, which no lineage traces.
+TEST(SideChannels, TextBuiltInsideAFunctionMeetsEveryDetectorWhileColumnsAreMasked) {
+  policy::Policy p;
+  p.identity = "agent";
+  policy::MaskRule column;
+  column.column = "public.customers.ssn";
+  p.mask = {column};
+  auto model = policy::MaskModel::build(p, nullptr, nullptr);
+  ASSERT_TRUE(model.ok());
+  const SideChannelRules rules = side_channel_rules(**model, false);
+
+  auto notice = [](std::string_view message, std::string_view context) {
+    pgwire::NoticeResponse n;
+    n.fields = {{'S', "NOTICE"}, {'V', "NOTICE"}, {'C', "00000"}, {'M', message}};
+    if (!context.empty()) n.fields.push_back({'W', context});
+    std::string out;
+    pgwire::encode(n, out);
+    return body_of(out);
+  };
+  const std::string raised = "region 1 changed; account manager ann@corp.example / 123-45-6789";
+  for (std::string_view context : {"PL/pgSQL function public.zz_audit() line 1 at RAISE",
+                                   "SQL function \"lookup\" statement 1", ""}) {
+    auto out = scrub_error_or_notice('N', notice(raised, context), rules);
+    ASSERT_TRUE(out) << context;
+    EXPECT_EQ(out->find("123-45-6789"), std::string::npos) << *out;
+    EXPECT_EQ(out->find("ann@corp.example"), std::string::npos) << *out;
+    EXPECT_NE(out->find("region 1 changed; account manager "), std::string::npos) << *out;
+  }
+  // PostgreSQL's own notice, outside any function, is left whole; so is
+  // everything under a policy that masks no column.
+  EXPECT_FALSE(scrub_error_or_notice('N', notice("relation \"t\" already exists, skipping", ""), rules));
+  EXPECT_FALSE(scrub_error_or_notice('N', notice(raised, "PL/pgSQL function f() line 1 at RAISE"), kNoMaskRule));
+}
+
 TEST(SideChannels, ParameterStatusValuesAreScrubbedAndUnreadableOnesDropped) {
   pgwire::ParameterStatus p;
   p.name = "application_name";
