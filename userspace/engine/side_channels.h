@@ -59,14 +59,16 @@ struct SideChannelRules {
   const mask::DetectorSet* detectors = nullptr;  // the policy's detect rules (null or empty: none)
   const mask::MaskFunction* function = nullptr;  // what a detector hit becomes
   bool reads_masked = false;  // the statement answered reads (or may read) a masked value
-  // The policy's mask model (null: none), to tell whether an error or notice
-  // was raised on a masked table (its table field). Such a message is
-  // treated as one of a statement that reads masked values, whatever caused
-  // it: a write through a view of clean columns, a trigger or a cascade
-  // makes PostgreSQL print the table's whole row ("Failing row contains").
+  // The policy's mask model (null: none). While it masks columns, an error
+  // or notice raised on a masked table (its table field) is treated as one
+  // of a statement that reads masked values, whatever caused it: a write
+  // through a view of clean columns, a trigger or a cascade makes
+  // PostgreSQL print the table's whole row ("Failing row contains"). And
+  // one whose text a function built meets every detector.
   const policy::MaskModel* model = nullptr;
 
   // Whether anything could change: otherwise every byte is forwarded as is.
+  // (An error or notice is also read while `model` masks columns.)
   bool active() const { return reads_masked || (detectors != nullptr && !detectors->empty()); }
 };
 
