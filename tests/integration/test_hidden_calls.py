@@ -208,16 +208,16 @@ def test_other_sessions_sql_text_is_masked(cluster, masked, sql):
 
 
 @contextlib.contextmanager
-def admins_trigger_on_customers(cluster, name, when, body):
-    """An admin's PL/pgSQL row trigger on customers (`when`: BEFORE UPDATE, ...), for one test."""
+def admins_trigger(cluster, table, name, when, body):
+    """An admin's PL/pgSQL row trigger on `table` (`when`: BEFORE UPDATE, ...), for one test."""
     cluster.execute(f"CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS "
                     f"$$ BEGIN {body}; RETURN NEW; END $$", dbname=masking.DB)
-    cluster.execute(f"CREATE TRIGGER {name} {when} ON public.customers FOR EACH ROW EXECUTE FUNCTION public.{name}()",
+    cluster.execute(f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION public.{name}()",
                     dbname=masking.DB)
     try:
         yield
     finally:
-        cluster.execute(f"DROP TRIGGER IF EXISTS {name} ON public.customers", dbname=masking.DB)
+        cluster.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}", dbname=masking.DB)
         cluster.execute(f"DROP FUNCTION IF EXISTS public.{name}()", dbname=masking.DB)
 
 
@@ -229,7 +229,7 @@ def test_notification_payloads_go_through_every_detector(cluster):
     detector runs on it."""
     masking.create_database(cluster)
     got = []
-    with admins_trigger_on_customers(cluster, "zz_notify", "AFTER UPDATE",
+    with admins_trigger(cluster, "public.customers", "zz_notify", "AFTER UPDATE",
                                      "PERFORM pg_notify('customer_changed', row_to_json(OLD)::text)"):
         with Pgwarden(cluster, overrides=column_rules_allowing("listen", "update")) as pw:
             with masked_conn(pw) as conn:
@@ -256,7 +256,7 @@ def test_messages_of_writes_into_a_masked_table_carry_no_row(cluster):
     that reads masked values (their fixed wording only)."""
     masking.create_database(cluster)
     seen = []
-    with admins_trigger_on_customers(cluster, "zz_audit", "BEFORE UPDATE",
+    with admins_trigger(cluster, "public.customers", "zz_audit", "BEFORE UPDATE",
                                      "RAISE NOTICE 'customer % changed (ssn %)', OLD.id, OLD.ssn"):
         with Pgwarden(cluster, overrides=column_rules_allowing("update", "delete")) as pw:
             with masked_conn(pw) as conn:
@@ -308,24 +308,19 @@ def test_notices_of_functions_meet_every_detector_while_columns_are_masked(clust
     raised inside a function (its context says so) meets every detector,
     like a NOTIFY payload or a PL/pgSQL function's result."""
     masking.create_database(cluster)
-    cluster.execute("CREATE FUNCTION public.zz_region_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    "RAISE NOTICE 'region % changed; account manager %', OLD.id, "
-                    "(SELECT email || ' / ' || ssn FROM public.customers WHERE id = 1); RETURN NEW; END $$",
-                    dbname=masking.DB)
-    cluster.execute("CREATE TRIGGER zz_region_audit BEFORE UPDATE ON public.regions FOR EACH ROW "
-                    "EXECUTE FUNCTION public.zz_region_audit()", dbname=masking.DB)
     cluster.execute("GRANT UPDATE ON public.regions TO PUBLIC", dbname=masking.DB)
     try:
-        with Pgwarden(cluster, overrides=column_rules_allowing("update")) as pw:
-            with masked_conn(pw) as conn:
-                notices = keep_notices(conn)
-                assert conn.execute("UPDATE regions SET label = label WHERE id = 1").rowcount == 1
-                # A notice of the client's own, outside any function, stays whole.
-                conn.execute("CREATE TEMP TABLE IF NOT EXISTS zz_twice (v int)")
-                conn.execute("CREATE TEMP TABLE IF NOT EXISTS zz_twice (v int)")
+        with admins_trigger(cluster, "public.regions", "zz_region_audit", "BEFORE UPDATE",
+                            "RAISE NOTICE 'region % changed; account manager %', OLD.id, "
+                            "(SELECT email || ' / ' || ssn FROM public.customers WHERE id = 1)"):
+            with Pgwarden(cluster, overrides=column_rules_allowing("update")) as pw:
+                with masked_conn(pw) as conn:
+                    notices = keep_notices(conn)
+                    assert conn.execute("UPDATE regions SET label = label WHERE id = 1").rowcount == 1
+                    # A notice of the client's own, outside any function, stays whole.
+                    conn.execute("CREATE TEMP TABLE IF NOT EXISTS zz_twice (v int)")
+                    conn.execute("CREATE TEMP TABLE IF NOT EXISTS zz_twice (v int)")
     finally:
-        cluster.execute("DROP TRIGGER IF EXISTS zz_region_audit ON public.regions", dbname=masking.DB)
-        cluster.execute("DROP FUNCTION IF EXISTS public.zz_region_audit()", dbname=masking.DB)
         cluster.execute("REVOKE UPDATE ON public.regions FROM PUBLIC", dbname=masking.DB)
     assert len(notices) == 2, notices
     assert notices[0]["message"].startswith("region 1 changed; account manager "), notices

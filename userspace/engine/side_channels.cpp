@@ -44,14 +44,13 @@ const mask::DetectorSet& every_detector() {
 // Whether the message was raised on a relation the policy masks: its
 // schema and table fields (constraint violations, errors of triggers on
 // the table) name it.
-bool raised_on_masked_table(const pgwire::ErrorResponse& message, const SideChannelRules& rules) {
-  if (rules.model == nullptr || !rules.model->masks_columns()) return false;
+bool raised_on_masked_table(const pgwire::ErrorResponse& message, const policy::MaskModel& model) {
   std::string_view schema, table;
   for (const pgwire::ErrorField& f : message.fields) {
     if (f.code == ef::kSchema) schema = f.value;
     if (f.code == ef::kTable) table = f.value;
   }
-  return !table.empty() && rules.model->oracle().relation_is_masked(schema, table);
+  return !table.empty() && model.oracle().relation_is_masked(schema, table);
 }
 
 // Whether the message's text was built where pgwarden cannot trace it: inside
@@ -59,11 +58,8 @@ bool raised_on_masked_table(const pgwire::ErrorResponse& message, const SideChan
 // PostgreSQL's own messages use. Like a PL/pgSQL function's result, it meets
 // every detector while column rules are in force.
 bool untraceable_text(const pgwire::ErrorResponse& message) {
-  const std::string_view context = message.find(ef::kWhere);
-  if (context.find("PL/pgSQL function") != std::string_view::npos ||
-      context.find("SQL function") != std::string_view::npos) {
-    return true;
-  }
+  // "PL/pgSQL function f() line 1 at RAISE", "SQL function \"f\" statement 1"
+  if (message.find(ef::kWhere).find("SQL function") != std::string_view::npos) return true;
   return !fixed_wording(message.message());
 }
 
@@ -110,10 +106,12 @@ std::optional<std::string> scrub_error_or_notice(char type, std::string_view bod
     return out;
   }
   SideChannelRules rules = given;
-  rules.reads_masked = given.reads_masked || raised_on_masked_table(*decoded, given);
-  if (masks_columns && untraceable_text(*decoded)) {
-    rules.detectors = &every_detector();
-    rules.function = &given.model->detect_function();
+  if (masks_columns) {
+    rules.reads_masked = rules.reads_masked || raised_on_masked_table(*decoded, *given.model);
+    if (untraceable_text(*decoded)) {
+      rules.detectors = &every_detector();
+      rules.function = &given.model->detect_function();
+    }
   }
   if (!rules.active()) return std::nullopt;
   // Strings the rewritten fields are kept in (views must stay valid).

@@ -44,6 +44,24 @@ const SideChannelRules kDetectorsOnly{&kAll, &kRedact, false};
 const SideChannelRules kRulesWithoutDetectors{nullptr, nullptr, true};
 const SideChannelRules kNoMaskRule{};
 
+// The mask model of a policy with `rule` alone (no catalog: rules name
+// relations by their globs); null if it cannot be built.
+std::shared_ptr<const policy::MaskModel> model_with(policy::MaskRule rule) {
+  policy::Policy p;
+  p.identity = "agent";
+  p.mask = {std::move(rule)};
+  auto model = policy::MaskModel::build(p, nullptr, nullptr);
+  EXPECT_TRUE(model.ok());
+  return model.ok() ? *model : nullptr;
+}
+
+// A column rule on customers' SSN, and no detector.
+policy::MaskRule ssn_column_rule() {
+  policy::MaskRule column;
+  column.column = "public.customers.ssn";
+  return column;
+}
+
 // The decoded fields point into the body: bodies are kept for the test run.
 pgwire::ErrorResponse decoded(const std::optional<std::string>& whole) {
   static std::list<std::string> bodies;
@@ -239,17 +257,10 @@ TEST(SideChannels, NotificationPayloadsAreScrubbed) {
 // payload, whatever the policy's own detect rules.
 TEST(SideChannels, NotificationsMeetEveryDetectorWhileColumnsAreMasked) {
   auto model_of = [](policy::MaskRule rule) {
-    policy::Policy p;
-    p.identity = "agent";
-    p.mask = {std::move(rule)};
-    auto model = policy::MaskModel::build(p, nullptr, nullptr);
-    EXPECT_TRUE(model.ok());
-    return Result<std::shared_ptr<MaskHandle>>(std::make_shared<MaskHandle>(nullptr, *model));
+    return Result<std::shared_ptr<MaskHandle>>(std::make_shared<MaskHandle>(nullptr, model_with(std::move(rule))));
   };
   // The rules point into the handle's model: each handle outlives its rules.
-  policy::MaskRule column;
-  column.column = "public.customers.ssn";
-  const auto column_handle = model_of(column);
+  const auto column_handle = model_of(ssn_column_rule());
   const SideChannelRules columns = notification_rules(column_handle);
   ASSERT_TRUE(columns.active());
   EXPECT_FALSE(columns.reads_masked);
@@ -272,14 +283,9 @@ TEST(SideChannels, NotificationsMeetEveryDetectorWhileColumnsAreMasked) {
 // row. The statement read nothing masked; the message's table field says
 // where it was raised.
 TEST(SideChannels, MessagesRaisedOnAMaskedTableKeepOnlyTheirWording) {
-  policy::Policy p;
-  p.identity = "agent";
-  policy::MaskRule column;
-  column.column = "public.customers.ssn";
-  p.mask = {column};
-  auto model = policy::MaskModel::build(p, nullptr, nullptr);
-  ASSERT_TRUE(model.ok());
-  const SideChannelRules rules = side_channel_rules(**model, false);
+  const auto model = model_with(ssn_column_rule());
+  ASSERT_TRUE(model);
+  const SideChannelRules rules = side_channel_rules(*model, false);
   ASSERT_FALSE(rules.active());  // no detector, and the statement read nothing masked
 
   auto not_null_on = [](std::string_view schema, std::string_view table) {
@@ -311,14 +317,9 @@ TEST(SideChannels, MessagesRaisedOnAMaskedTableKeepOnlyTheirWording) {
 // A trigger on an unmasked table can look a customer up and RAISE it: text
 // built inside a function, which no lineage traces.
 TEST(SideChannels, TextBuiltInsideAFunctionMeetsEveryDetectorWhileColumnsAreMasked) {
-  policy::Policy p;
-  p.identity = "agent";
-  policy::MaskRule column;
-  column.column = "public.customers.ssn";
-  p.mask = {column};
-  auto model = policy::MaskModel::build(p, nullptr, nullptr);
-  ASSERT_TRUE(model.ok());
-  const SideChannelRules rules = side_channel_rules(**model, false);
+  const auto model = model_with(ssn_column_rule());
+  ASSERT_TRUE(model);
+  const SideChannelRules rules = side_channel_rules(*model, false);
 
   auto notice = [](std::string_view message, std::string_view context) {
     pgwire::NoticeResponse n;
